@@ -1,0 +1,13 @@
+//! Plumbing every Bazaar service shares, and no business rules: configuration,
+//! telemetry, PostgreSQL pools and migrations, the HTTP error type and server, Kafka
+//! clients, graceful shutdown, and money/quantity types.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod kafka;
+pub mod money;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::Settings;

@@ -1,0 +1,296 @@
+//! Configuration from environment variables.
+//!
+//! Every variable has a default that matches the local infrastructure started by
+//! `./dev infra up`, so a developer sets nothing. A malformed value stops the process at
+//! start-up with an error naming the variable and what it expects.
+
+use std::{net::SocketAddr, str::FromStr, time::Duration};
+
+use sqlx::postgres::PgConnectOptions;
+
+/// A configuration value that cannot be used; names the variable and what it expects.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A variable without a default is not set.
+    #[error("{variable} is not set; expected {expected}")]
+    Missing {
+        variable: &'static str,
+        expected: &'static str,
+    },
+    /// A variable is set to a value that cannot be parsed.
+    #[error("{variable}={value:?} is invalid; expected {expected}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+/// Settings every Bazaar process reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// PostgreSQL server; each service uses its own database on it.
+    pub database: PgConnectOptions,
+    /// Connections per service pool.
+    pub db_max_connections: u32,
+    /// Kafka bootstrap servers, comma separated.
+    pub kafka_brokers: String,
+    /// ClickHouse HTTP endpoint.
+    pub clickhouse_url: String,
+    /// Address the HTTP server listens on.
+    pub http_addr: SocketAddr,
+    /// `tracing` filter directives, e.g. `info,sqlx=warn`.
+    pub log_filter: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector; traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+    /// How long in-flight work may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+/// Every variable, its default and what it expects: the README's configuration table
+/// is generated from the same facts, and `bazaar config` prints them.
+pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
+    (
+        "BAZAAR_DATABASE_URL",
+        Some("postgres://bazaar:bazaar@127.0.0.1:54320"),
+        "a postgres:// URL of the server; the database name is chosen per service",
+    ),
+    (
+        "BAZAAR_DB_MAX_CONNECTIONS",
+        Some("10"),
+        "connections per service pool, 1 to 1000",
+    ),
+    (
+        "BAZAAR_KAFKA_BROKERS",
+        Some("127.0.0.1:9092"),
+        "comma-separated host:port list",
+    ),
+    (
+        "BAZAAR_CLICKHOUSE_URL",
+        Some("http://127.0.0.1:8123"),
+        "an http:// or https:// URL",
+    ),
+    (
+        "BAZAAR_HTTP_ADDR",
+        Some("127.0.0.1:8080"),
+        "a socket address such as 0.0.0.0:8080",
+    ),
+    (
+        "BAZAAR_LOG",
+        Some("info"),
+        "tracing filter directives such as info,sqlx=warn",
+    ),
+    ("BAZAAR_LOG_FORMAT", Some("json"), "json or pretty"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "an http:// URL of an OTLP/gRPC collector (unset: no export)",
+    ),
+    (
+        "BAZAAR_SHUTDOWN_GRACE_SECS",
+        Some("30"),
+        "whole seconds, 1 to 3600",
+    ),
+];
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        Ok(Self {
+            database: vars.parse("BAZAAR_DATABASE_URL", |v| {
+                (v.starts_with("postgres://") || v.starts_with("postgresql://"))
+                    .then(|| PgConnectOptions::from_str(v).ok())
+                    .flatten()
+            })?,
+            db_max_connections: vars.parse("BAZAAR_DB_MAX_CONNECTIONS", |v| {
+                v.parse().ok().filter(|n| (1..=1000).contains(n))
+            })?,
+            kafka_brokers: vars.parse("BAZAAR_KAFKA_BROKERS", |v| {
+                v.split(',')
+                    .all(|broker| match broker.trim().rsplit_once(':') {
+                        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
+                        None => false,
+                    })
+                    .then(|| v.to_owned())
+            })?,
+            clickhouse_url: vars.parse("BAZAAR_CLICKHOUSE_URL", http_url)?,
+            http_addr: vars.parse("BAZAAR_HTTP_ADDR", |v| v.parse().ok())?,
+            log_filter: vars.parse("BAZAAR_LOG", |v| {
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .ok()
+                    .map(|_| v.to_owned())
+            })?,
+            log_format: vars.parse("BAZAAR_LOG_FORMAT", |v| match v {
+                "json" => Some(LogFormat::Json),
+                "pretty" => Some(LogFormat::Pretty),
+                _ => None,
+            })?,
+            otlp_endpoint: vars.optional("OTEL_EXPORTER_OTLP_ENDPOINT", http_url)?,
+            shutdown_grace: vars.parse("BAZAAR_SHUTDOWN_GRACE_SECS", |v| {
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .map(Duration::from_secs)
+            })?,
+        })
+    }
+
+    /// The settings of the local infrastructure, ignoring the environment.
+    pub fn local_defaults() -> Self {
+        Self::from_lookup(|_| None).expect("the documented defaults parse")
+    }
+
+    /// Connection options for one service's database on the configured server.
+    pub fn database_for(&self, database: &str) -> PgConnectOptions {
+        self.database.clone().database(database)
+    }
+}
+
+fn http_url(v: &str) -> Option<String> {
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"))?;
+    (!rest.is_empty() && !rest.contains(char::is_whitespace)).then(|| v.to_owned())
+}
+
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn spec(name: &str) -> (&'static str, Option<&'static str>, &'static str) {
+        *VARIABLES
+            .iter()
+            .find(|(variable, _, _)| *variable == name)
+            .expect("every variable read is listed in VARIABLES")
+    }
+
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let (variable, default, expected) = Self::spec(name);
+        let Some(value) = (self.0)(variable)
+            .filter(|v| !v.is_empty())
+            .or(default.map(str::to_owned))
+        else {
+            return Ok(None);
+        };
+        parse(value.trim()).map(Some).ok_or(ConfigError::Invalid {
+            variable,
+            value,
+            expected,
+        })
+    }
+
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        let (variable, _, expected) = Self::spec(name);
+        self.optional(name, parse)?
+            .ok_or(ConfigError::Missing { variable, expected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_match_the_local_infrastructure() {
+        let settings = with(&[]).unwrap();
+        assert_eq!(settings.kafka_brokers, "127.0.0.1:9092");
+        assert_eq!(settings.database.get_port(), 54320);
+        assert_eq!(settings.http_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.otlp_endpoint, None);
+        assert_eq!(
+            settings.database_for("catalog").get_database(),
+            Some("catalog")
+        );
+    }
+
+    #[test]
+    fn malformed_number_names_the_variable_and_the_expectation() {
+        let err = with(&[("BAZAAR_DB_MAX_CONNECTIONS", "lots")]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid {
+                variable: "BAZAAR_DB_MAX_CONNECTIONS",
+                value: "lots".into(),
+                expected: "connections per service pool, 1 to 1000",
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("BAZAAR_DB_MAX_CONNECTIONS=\"lots\" is invalid"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        for (variable, value) in [
+            ("BAZAAR_DB_MAX_CONNECTIONS", "0"),
+            ("BAZAAR_SHUTDOWN_GRACE_SECS", "-1"),
+            ("BAZAAR_HTTP_ADDR", "localhost"),
+            ("BAZAAR_KAFKA_BROKERS", "127.0.0.1"),
+            ("BAZAAR_KAFKA_BROKERS", "a:1,:2"),
+            ("BAZAAR_DATABASE_URL", "mysql://x@y/z"),
+            ("BAZAAR_CLICKHOUSE_URL", "127.0.0.1:8123"),
+            ("BAZAAR_LOG_FORMAT", "xml"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ] {
+            match with(&[(variable, value)]) {
+                Err(ConfigError::Invalid {
+                    variable: named, ..
+                }) => assert_eq!(named, variable),
+                other => panic!("{variable}={value} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn otlp_export_is_enabled_only_when_the_endpoint_is_set() {
+        let settings = with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")]).unwrap();
+        assert_eq!(
+            settings.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4317")
+        );
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        let settings = with(&[("BAZAAR_KAFKA_BROKERS", "")]).unwrap();
+        assert_eq!(settings.kafka_brokers, "127.0.0.1:9092");
+    }
+}

@@ -1,0 +1,123 @@
+//! PostgreSQL: one database per service, created if missing, migrated at start-up from
+//! `migrations/<service>/`.
+
+use std::time::Duration;
+
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    Connection, PgConnection, PgPool,
+};
+
+use crate::config::Settings;
+
+/// A database could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The name is not a plain lowercase identifier.
+    #[error("database name {0:?} must be lowercase letters, digits and underscores")]
+    InvalidName(String),
+    /// The server refused or did not answer.
+    #[error("database {database}: cannot connect: {source}")]
+    Connect {
+        /// Which database.
+        database: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// `CREATE DATABASE` failed.
+    #[error("database {database}: cannot create: {source}")]
+    Create {
+        /// Which database.
+        database: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("database {database}: migration failed: {source}")]
+    Migrate {
+        /// Which database.
+        database: String,
+        /// The migrator's error.
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// Creates `database` if missing, opens a pool on it and applies `migrator`.
+pub async fn prepare(
+    settings: &Settings,
+    database: &str,
+    migrator: &Migrator,
+) -> Result<PgPool, DbError> {
+    create_database(&settings.database, database).await?;
+    let pool = pool(settings, database).await?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| DbError::Migrate {
+            database: database.to_owned(),
+            source,
+        })?;
+    Ok(pool)
+}
+
+/// A pool on an existing database.
+pub async fn pool(settings: &Settings, database: &str) -> Result<PgPool, DbError> {
+    PgPoolOptions::new()
+        .max_connections(settings.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(settings.database_for(database))
+        .await
+        .map_err(|source| DbError::Connect {
+            database: database.to_owned(),
+            source,
+        })
+}
+
+/// Creates `database` on the server of `server` unless it exists. Safe to race: two
+/// processes creating the same database both succeed.
+pub async fn create_database(server: &PgConnectOptions, database: &str) -> Result<(), DbError> {
+    if database.is_empty()
+        || database.len() > 63
+        || !database
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(DbError::InvalidName(database.to_owned()));
+    }
+    let mut conn = PgConnection::connect_with(&server.clone().database("postgres"))
+        .await
+        .map_err(|source| DbError::Connect {
+            database: "postgres".to_owned(),
+            source,
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|source| DbError::Connect {
+                database: "postgres".to_owned(),
+                source,
+            })?;
+    if !exists {
+        // The name was checked above; identifiers cannot be bound as parameters.
+        let created = sqlx::query(&format!(r#"CREATE DATABASE "{database}""#))
+            .execute(&mut conn)
+            .await;
+        match created {
+            Ok(_) => tracing::info!(database, "created database"),
+            // 42P04 duplicate_database, 23505 unique_violation: another process won the race.
+            Err(sqlx::Error::Database(err))
+                if matches!(err.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(source) => {
+                return Err(DbError::Create {
+                    database: database.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! What every Bazaar HTTP server has around a service's routes: problem+json errors,
+//! `/healthz`, `/readyz`, Prometheus `/metrics`, the OpenAPI document at
+//! `/api/v1/openapi.json`, W3C trace context, and graceful shutdown.
+
+mod extract;
+mod metrics;
+mod problem;
+mod readiness;
+
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+pub use extract::{Json, Path, Query};
+pub use metrics::HttpMetrics;
+pub use problem::{ApiError, FieldViolation, Problem, PROBLEM_JSON};
+pub use readiness::{Readiness, ReadinessReport};
+
+/// Liveness and readiness probes, metrics and the platform's shared schemas.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bazaar API",
+        description = "Retail ERP for store chains. Every error is an RFC 9457 \
+                       application/problem+json body with a stable `code`.",
+    ),
+    paths(healthz, readyz::readyz, metrics_text),
+    components(schemas(Problem, FieldViolation, ReadinessReport)),
+    tags((name = "operations", description = "Health, readiness and metrics"))
+)]
+struct PlatformApi;
+
+/// The OpenAPI 3.1 document: the platform's endpoints plus every service's.
+pub fn openapi(
+    services: impl IntoIterator<Item = utoipa::openapi::OpenApi>,
+) -> utoipa::openapi::OpenApi {
+    let mut document = PlatformApi::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    for service in services {
+        document.merge(service);
+    }
+    document
+}
+
+/// Wraps a service router (already given its state) with everything above.
+pub fn app(
+    api: Router,
+    openapi: utoipa::openapi::OpenApi,
+    readiness: Readiness,
+    metrics: HttpMetrics,
+) -> Router {
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::readyz).with_state(readiness))
+        .route("/metrics", get(metrics_text).with_state(metrics.clone()))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // After every route is added: route_layer sees the matched route template.
+        .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(TraceLayer::new_for_http().make_span_with(http_span))
+}
+
+/// Serves `app` on `addr` until `shutdown` is cancelled, then lets in-flight requests
+/// finish for up to `grace`.
+pub async fn serve(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "http server listening");
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    tokio::select! {
+        result = server => result,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests outlived the grace period");
+            Ok(())
+        }
+    }
+}
+
+fn http_span(request: &Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "http_request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    if let Some(traceparent) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        crate::telemetry::set_parent_from_traceparent(&span, traceparent);
+    }
+    span
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = String, example = "ok")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+mod readyz {
+    use super::*;
+
+    /// Every database and Kafka answer.
+    #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+        (status = 200, description = "Ready", body = ReadinessReport),
+        (status = 503, description = "A dependency does not answer (code `not_ready`)",
+         body = Problem, content_type = "application/problem+json"),
+    ))]
+    pub(super) async fn readyz(State(readiness): State<Readiness>) -> Response {
+        let report = readiness.check().await;
+        if report.ready {
+            axum::Json(report).into_response()
+        } else {
+            let failed: Vec<FieldViolation> = report
+                .checks
+                .iter()
+                .filter_map(|check| {
+                    check.error.as_ref().map(|error| FieldViolation {
+                        field: check.name.clone(),
+                        message: error.clone(),
+                    })
+                })
+                .collect();
+            let names: Vec<&str> = failed.iter().map(|f| f.field.as_str()).collect();
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("not ready: {} did not answer", names.join(", ")),
+            )
+            .with_violations(failed)
+            .into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition: HTTP request counts and latency per route, and every
+/// other metric the process registered.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String)))]
+async fn metrics_text(State(metrics): State<HttpMetrics>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {}", request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,275 @@
+//! Every way a request can be wrong gets problem+json with a stable code.
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+    routing::{get, post},
+    Router,
+};
+use bazaar_platform::{
+    http::{self, ApiError, HttpMetrics, Json, Path, Problem, Query, Readiness},
+    money::{Money, Quantity},
+};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct NewLine {
+    sku: String,
+    price: Money,
+    quantity: Quantity,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    limit: u32,
+}
+
+async fn add_line(Json(line): Json<NewLine>) -> Json<NewLine> {
+    Json(line)
+}
+
+async fn get_line(Path(_id): Path<Uuid>, Query(page): Query<Page>) -> Result<String, ApiError> {
+    if page.limit == 13 {
+        return Err(ApiError::internal("connection reset by peer at 10.0.0.7"));
+    }
+    Ok(page.limit.to_string())
+}
+
+fn app(metrics: HttpMetrics) -> Router {
+    let api = Router::new()
+        .route("/api/v1/lines", post(add_line))
+        .route("/api/v1/lines/{id}", get(get_line));
+    http::app(api, http::openapi([]), Readiness::new(), metrics)
+}
+
+async fn send(request: Request<Body>) -> (StatusCode, Option<String>, Vec<u8>) {
+    let response = app(HttpMetrics::new()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, content_type, body)
+}
+
+fn post_json(body: &str) -> Request<Body> {
+    Request::post("/api/v1/lines")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+async fn problem(request: Request<Body>) -> Problem {
+    let (status, content_type, body) = send(request).await;
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let problem: Problem = serde_json::from_slice(&body).expect("a problem+json body");
+    assert_eq!(problem.status, status.as_u16());
+    assert_eq!(
+        problem.problem_type,
+        format!("urn:bazaar:problem:{}", problem.code)
+    );
+    problem
+}
+
+const GOOD: &str =
+    r#"{"sku":"TEA-250","price":{"amount_minor":16500,"currency":"INR"},"quantity":"2"}"#;
+
+#[tokio::test]
+async fn a_valid_body_is_accepted() {
+    let (status, _, body) = send(post_json(GOOD)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_malformed_json() {
+    let problem = problem(post_json(r#"{"sku": "#)).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (400, "malformed_json")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_422_invalid_body_naming_it() {
+    let body = GOOD.replace(r#""sku""#, r#""discount":5,"sku""#);
+    let problem = problem(post_json(&body)).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (422, "invalid_body")
+    );
+    assert!(
+        problem.errors[0]
+            .message
+            .contains("unknown field `discount`"),
+        "{problem:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_type_is_422_with_the_field_path() {
+    // A float quantity: refused, floats lose precision.
+    let body = GOOD.replace(r#""quantity":"2""#, r#""quantity":2.5"#);
+    let problem = problem(post_json(&body)).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (422, "invalid_body")
+    );
+    assert_eq!(problem.errors[0].field, "quantity");
+
+    let body = GOOD.replace("16500", "\"16500\"");
+    let problem = self::problem(post_json(&body)).await;
+    assert_eq!(problem.errors[0].field, "price.amount_minor");
+}
+
+#[tokio::test]
+async fn a_missing_field_is_422() {
+    let problem = problem(post_json(r#"{"sku":"TEA-250"}"#)).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (422, "invalid_body")
+    );
+    assert!(problem.detail.contains("missing field"), "{problem:?}");
+}
+
+#[tokio::test]
+async fn a_body_without_json_content_type_is_415() {
+    let request = Request::post("/api/v1/lines")
+        .body(Body::from(GOOD))
+        .unwrap();
+    let problem = problem(request).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (415, "unsupported_media_type")
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let huge = format!(r#"{{"sku":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
+    let problem = problem(post_json(&huge)).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (413, "payload_too_large")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_400_invalid_path() {
+    let request = Request::get("/api/v1/lines/not-a-uuid?limit=1")
+        .body(Body::empty())
+        .unwrap();
+    let problem = problem(request).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (400, "invalid_path")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_query_string_is_400_invalid_query() {
+    let uri = format!("/api/v1/lines/{}?limit=many", Uuid::new_v4());
+    let problem = problem(Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (400, "invalid_query")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_404_and_a_wrong_method_405() {
+    let problem = self::problem(Request::get("/api/v1/nothing").body(Body::empty()).unwrap()).await;
+    assert_eq!((problem.status, problem.code.as_str()), (404, "not_found"));
+    let problem = self::problem(
+        Request::delete("/api/v1/lines")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (405, "method_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn an_internal_error_is_500_without_its_cause() {
+    let uri = format!("/api/v1/lines/{}?limit=13", Uuid::new_v4());
+    let (status, _, body) = send(Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let text = String::from_utf8(body).unwrap();
+    assert!(!text.contains("10.0.0.7"), "the cause leaked: {text}");
+    let problem = self::problem(Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(problem.code, "internal");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_template() {
+    let metrics = HttpMetrics::new();
+    let app = app(metrics.clone());
+    for _ in 0..3 {
+        let uri = format!("/api/v1/lines/{}?limit=1", Uuid::new_v4());
+        app.clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+    }
+    let response = app
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/lines/{id}",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"http_request_duration_seconds_count{method="GET",route="/api/v1/lines/{id}"} 3"#
+    ));
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_describes_problems() {
+    let (status, _, body) = send(
+        Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(document["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
+    assert!(document["components"]["schemas"]["Problem"]["properties"]["code"].is_object());
+}
+
+#[tokio::test]
+async fn healthz_answers_without_dependencies() {
+    let (status, _, body) = send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"ok".as_slice())
+    );
+}

@@ -1,0 +1,123 @@
+//! Against the real PostgreSQL and Kafka started by `./dev infra up`.
+
+use std::path::Path;
+
+use axum::{body::Body, http::Request, Router};
+use bazaar_platform::{
+    db,
+    http::{self, HttpMetrics, Problem, Readiness},
+    kafka::KafkaProbe,
+    Settings,
+};
+use http_body_util::BodyExt;
+use sqlx::migrate::Migrator;
+use tower::ServiceExt;
+
+fn settings() -> Settings {
+    Settings::from_env().expect("BAZAAR_* variables are valid")
+}
+
+fn unique_database() -> String {
+    format!("test_{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn fixture_migrator() -> Migrator {
+    Migrator::new(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/migrations"
+    )))
+    .await
+    .unwrap()
+}
+
+async fn drop_database(settings: &Settings, name: &str) {
+    let pool = db::pool(settings, "postgres").await.unwrap();
+    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn prepare_creates_a_missing_database_and_migrates_it_even_when_raced() {
+    let settings = settings();
+    let name = unique_database();
+    let migrator = fixture_migrator().await;
+    // Two replicas starting at once must both come up.
+    let (a, b) = tokio::join!(
+        db::prepare(&settings, &name, &migrator),
+        db::prepare(&settings, &name, &migrator)
+    );
+    let pool = a.unwrap();
+    b.unwrap();
+    sqlx::query("INSERT INTO ledger_note (body) VALUES ('opening balance')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    pool.close().await;
+    drop_database(&settings, &name).await;
+}
+
+#[tokio::test]
+async fn a_database_name_that_is_not_an_identifier_is_refused() {
+    let err = db::create_database(&settings().database, "x\"; DROP DATABASE postgres; --")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, db::DbError::InvalidName(_)));
+}
+
+async fn readyz(app: Router) -> (u16, serde_json::Value) {
+    let response = app
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+#[tokio::test]
+async fn readyz_is_200_when_database_and_kafka_answer() {
+    let settings = settings();
+    let pool = db::pool(&settings, "postgres").await.unwrap();
+    let readiness = Readiness::new()
+        .database("postgres", pool)
+        .kafka(KafkaProbe::new(&settings).unwrap());
+    let app = http::app(
+        Router::new(),
+        http::openapi([]),
+        readiness,
+        HttpMetrics::new(),
+    );
+    let (status, body) = readyz(app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["checks"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn readyz_is_503_naming_kafka_when_no_broker_answers() {
+    let mut settings = settings();
+    settings.kafka_brokers = "127.0.0.1:1".into();
+    let pool = db::pool(&settings, "postgres").await.unwrap();
+    let readiness = Readiness::new()
+        .database("postgres", pool)
+        .kafka(KafkaProbe::new(&settings).unwrap());
+    let app = http::app(
+        Router::new(),
+        http::openapi([]),
+        readiness,
+        HttpMetrics::new(),
+    );
+    let (status, body) = readyz(app).await;
+    assert_eq!(status, 503);
+    let problem: Problem = serde_json::from_value(body).unwrap();
+    assert_eq!(problem.code, "not_ready");
+    assert_eq!(problem.errors.len(), 1);
+    assert_eq!(problem.errors[0].field, "kafka");
+}
