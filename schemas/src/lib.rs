@@ -1,0 +1,364 @@
+//! The Avro event catalogue.
+//!
+//! Every event type and version has one file, `avro/<event type>.v<N>.avsc` (for example
+//! `catalog.product.created.v1.avsc`). Payloads travel in Avro single-object encoding:
+//! `C3 01`, the schema's 8-byte CRC-64-AVRO (Rabin) fingerprint little-endian, then the
+//! datum, so any consumer holding these files can decode any message. Metadata travels in
+//! CloudEvents 1.0 Kafka headers (binary mode), see [`CloudEvent`].
+
+mod cloudevent;
+
+use std::{collections::HashMap, fmt, path::Path, sync::OnceLock};
+
+use apache_avro::{rabin::Rabin, schema_compatibility::SchemaCompatibility, types::Value, Schema};
+use serde::{de::DeserializeOwned, Serialize};
+
+pub use apache_avro::types::Value as AvroValue;
+pub use cloudevent::{CloudEvent, HeaderError, CONTENT_TYPE, SPEC_VERSION};
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// The two marker bytes that open every single-object encoded payload.
+const MAGIC: [u8; 2] = [0xC3, 0x01];
+const HEADER_LEN: usize = 10;
+
+/// A schema file or payload that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The file name is not `<domain>.<entity>.<action>.v<N>.avsc`.
+    #[error(
+        "{file}: name must be <event type>.v<version>.avsc, e.g. catalog.product.created.v1.avsc"
+    )]
+    FileName {
+        /// The file.
+        file: String,
+    },
+    /// The file is not a valid Avro schema.
+    #[error("{file}: {source}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parser's error.
+        source: apache_avro::Error,
+    },
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An event schema must be a named record.
+    #[error("{file}: the top-level type must be a record")]
+    NotARecord {
+        /// The file.
+        file: String,
+    },
+    /// Two files have the same fingerprint, so a payload could not tell them apart.
+    #[error("{first} and {second} have the same fingerprint")]
+    DuplicateFingerprint {
+        /// One file.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A version cannot read data written with the version before it.
+    #[error("{event_type} v{version} cannot read v{previous} data: {reason}")]
+    Incompatible {
+        /// The event type.
+        event_type: String,
+        /// The newer version.
+        version: u32,
+        /// The version before it.
+        previous: u32,
+        /// What the compatibility check found.
+        reason: String,
+    },
+    /// No schema of that event type and version is in the catalogue.
+    #[error("no schema for {event_type} v{version}")]
+    UnknownEvent {
+        /// The event type.
+        event_type: String,
+        /// The version.
+        version: u32,
+    },
+    /// The payload is not single-object encoded.
+    #[error("payload is not Avro single-object encoding (too short or wrong marker)")]
+    NotSingleObject,
+    /// No schema in the catalogue has the payload's fingerprint.
+    #[error("no schema has fingerprint {0}")]
+    UnknownFingerprint(String),
+    /// The value does not fit the schema, or the datum does not decode.
+    #[error("{event_type} v{version}: {source}")]
+    Datum {
+        /// The event type.
+        event_type: String,
+        /// The version.
+        version: u32,
+        /// Avro's error.
+        source: apache_avro::Error,
+    },
+    /// Bytes remain after the datum: the payload is corrupt or mislabelled.
+    #[error("{event_type} v{version}: {extra} bytes after the datum")]
+    TrailingBytes {
+        /// The event type.
+        event_type: String,
+        /// The version.
+        version: u32,
+        /// How many bytes were left.
+        extra: usize,
+    },
+}
+
+/// One event type at one version.
+#[derive(Debug, Clone)]
+pub struct EventSchema {
+    /// `<domain>.<entity>.<action>`, also the CloudEvents `ce_type`.
+    pub event_type: String,
+    /// Version within the topic's major version; only backward-compatible changes.
+    pub version: u32,
+    /// The parsed schema.
+    pub schema: Schema,
+    /// CRC-64-AVRO of the canonical form, little-endian.
+    pub fingerprint: [u8; 8],
+}
+
+impl EventSchema {
+    /// The CloudEvents `ce_dataschema` value, e.g. `catalog.product.created.v1`.
+    pub fn dataschema(&self) -> String {
+        format!("{}.v{}", self.event_type, self.version)
+    }
+
+    /// The domain (and topic prefix): `catalog` for `catalog.product.created`.
+    pub fn domain(&self) -> &str {
+        self.event_type.split('.').next().unwrap_or_default()
+    }
+
+    /// `payload` as a single-object encoded message.
+    pub fn encode<T: Serialize>(&self, payload: &T) -> Result<Vec<u8>, SchemaError> {
+        let value = apache_avro::to_value(payload).map_err(|e| self.datum_error(e))?;
+        self.encode_value(value)
+    }
+
+    /// An Avro value as a single-object encoded message.
+    pub fn encode_value(&self, value: Value) -> Result<Vec<u8>, SchemaError> {
+        let value = value
+            .resolve(&self.schema)
+            .map_err(|e| self.datum_error(e))?;
+        let datum =
+            apache_avro::to_avro_datum(&self.schema, value).map_err(|e| self.datum_error(e))?;
+        let mut message = Vec::with_capacity(HEADER_LEN + datum.len());
+        message.extend_from_slice(&MAGIC);
+        message.extend_from_slice(&self.fingerprint);
+        message.extend_from_slice(&datum);
+        Ok(message)
+    }
+
+    fn datum_error(&self, source: apache_avro::Error) -> SchemaError {
+        SchemaError::Datum {
+            event_type: self.event_type.clone(),
+            version: self.version,
+            source,
+        }
+    }
+}
+
+/// Every event schema, indexed by type and version and by fingerprint.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    schemas: Vec<EventSchema>,
+    by_fingerprint: HashMap<[u8; 8], usize>,
+}
+
+impl Catalogue {
+    /// The catalogue compiled into this binary from `schemas/avro/`.
+    pub fn embedded() -> &'static Catalogue {
+        static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+        CATALOGUE.get_or_init(|| {
+            Catalogue::from_files(EMBEDDED.iter().map(|(f, t)| (f.to_string(), t.to_string())))
+                .expect("the embedded catalogue is checked by the schemas tests")
+        })
+    }
+
+    /// Loads every `.avsc` in `dir`: what an integration outside Bazaar would do.
+    pub fn from_dir(dir: &Path) -> Result<Catalogue, SchemaError> {
+        let io = |source| SchemaError::Io {
+            file: dir.display().to_string(),
+            source,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_some_and(|ext| ext == "avsc") {
+                let name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let text = std::fs::read_to_string(&path).map_err(|source| SchemaError::Io {
+                    file: name.clone(),
+                    source,
+                })?;
+                files.push((name, text));
+            }
+        }
+        Catalogue::from_files(files)
+    }
+
+    /// Parses `(file name, schema text)` pairs and checks names and fingerprints.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Catalogue, SchemaError> {
+        let mut parsed = Vec::new();
+        for (file, text) in files {
+            let (event_type, version) = parse_file_name(&file)?;
+            let schema = Schema::parse_str(&text).map_err(|source| SchemaError::Parse {
+                file: file.clone(),
+                source,
+            })?;
+            if !matches!(schema, Schema::Record(_)) {
+                return Err(SchemaError::NotARecord { file });
+            }
+            let fingerprint: [u8; 8] = schema
+                .fingerprint::<Rabin>()
+                .bytes
+                .try_into()
+                .expect("Rabin fingerprints are 8 bytes");
+            let event = EventSchema {
+                event_type,
+                version,
+                schema,
+                fingerprint,
+            };
+            parsed.push((event, file));
+        }
+        // By type, then numerically by version (v10 after v9), as check_compatibility needs.
+        parsed
+            .sort_by(|(a, _), (b, _)| (&a.event_type, a.version).cmp(&(&b.event_type, b.version)));
+        let (schemas, names): (Vec<EventSchema>, Vec<String>) = parsed.into_iter().unzip();
+        let mut by_fingerprint = HashMap::new();
+        for (index, schema) in schemas.iter().enumerate() {
+            if let Some(first) = by_fingerprint.insert(schema.fingerprint, index) {
+                return Err(SchemaError::DuplicateFingerprint {
+                    first: names[first].clone(),
+                    second: names[index].clone(),
+                });
+            }
+        }
+        Ok(Catalogue {
+            schemas,
+            by_fingerprint,
+        })
+    }
+
+    /// Every schema, ordered by event type then version.
+    pub fn iter(&self) -> impl Iterator<Item = &EventSchema> {
+        self.schemas.iter()
+    }
+
+    /// One event type at one version.
+    pub fn get(&self, event_type: &str, version: u32) -> Result<&EventSchema, SchemaError> {
+        self.schemas
+            .iter()
+            .find(|s| s.event_type == event_type && s.version == version)
+            .ok_or_else(|| SchemaError::UnknownEvent {
+                event_type: event_type.to_owned(),
+                version,
+            })
+    }
+
+    /// Decodes a single-object encoded payload with the schema it names.
+    pub fn decode(&self, message: &[u8]) -> Result<(&EventSchema, Value), SchemaError> {
+        if message.len() < HEADER_LEN || message[..2] != MAGIC {
+            return Err(SchemaError::NotSingleObject);
+        }
+        let fingerprint: [u8; 8] = message[2..HEADER_LEN].try_into().expect("8 bytes");
+        let schema = self
+            .by_fingerprint
+            .get(&fingerprint)
+            .map(|&index| &self.schemas[index])
+            .ok_or_else(|| SchemaError::UnknownFingerprint(hex(&fingerprint)))?;
+        let mut datum = &message[HEADER_LEN..];
+        let value = apache_avro::from_avro_datum(&schema.schema, &mut datum, None)
+            .map_err(|e| schema.datum_error(e))?;
+        if !datum.is_empty() {
+            return Err(SchemaError::TrailingBytes {
+                event_type: schema.event_type.clone(),
+                version: schema.version,
+                extra: datum.len(),
+            });
+        }
+        Ok((schema, value))
+    }
+
+    /// Decodes a payload into a Rust type.
+    pub fn decode_as<T: DeserializeOwned>(
+        &self,
+        message: &[u8],
+    ) -> Result<(&EventSchema, T), SchemaError> {
+        let (schema, value) = self.decode(message)?;
+        let payload = apache_avro::from_value(&value).map_err(|e| schema.datum_error(e))?;
+        Ok((schema, payload))
+    }
+
+    /// Checks that each version of every event type can read data written with the
+    /// version before it, and keeps the record's full name (which Avro resolution
+    /// matches on).
+    pub fn check_compatibility(&self) -> Result<(), SchemaError> {
+        for pair in self.schemas.windows(2) {
+            let (previous, current) = (&pair[0], &pair[1]);
+            if previous.event_type != current.event_type {
+                continue;
+            }
+            let incompatible = |reason: String| SchemaError::Incompatible {
+                event_type: current.event_type.clone(),
+                version: current.version,
+                previous: previous.version,
+                reason,
+            };
+            if previous.schema.name() != current.schema.name() {
+                return Err(incompatible("the record was renamed".to_owned()));
+            }
+            SchemaCompatibility::can_read(&previous.schema, &current.schema)
+                .map_err(|e| incompatible(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// `catalog.product.created.v1.avsc` -> (`catalog.product.created`, 1).
+fn parse_file_name(file: &str) -> Result<(String, u32), SchemaError> {
+    let bad = || SchemaError::FileName {
+        file: file.to_owned(),
+    };
+    let stem = file.strip_suffix(".avsc").ok_or_else(bad)?;
+    let (event_type, version) = stem.rsplit_once(".v").ok_or_else(bad)?;
+    let version: u32 = version.parse().ok().filter(|v| *v >= 1).ok_or_else(bad)?;
+    let segments: Vec<&str> = event_type.split('.').collect();
+    let valid_segment = |s: &&str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if segments.len() < 2 || !segments.iter().all(valid_segment) {
+        return Err(bad());
+    }
+    Ok((event_type.to_owned(), version))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for EventSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} v{} ({})",
+            self.event_type,
+            self.version,
+            hex(&self.fingerprint)
+        )
+    }
+}
