@@ -1,1 +1,196 @@
-fn main() {}
+//! `bazaar`: one binary, many roles. The container image is the same for every
+//! deployment; only the arguments differ.
+
+mod services;
+mod topics;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use axum::Router;
+use bazaar_platform::{
+    config::VARIABLES,
+    db,
+    http::{self, HttpMetrics, Readiness},
+    kafka::KafkaProbe,
+    shutdown, telemetry, Settings,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bazaar", version, about = "Bazaar retail ERP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API of some services, or of all of them in one process.
+    Serve {
+        /// Services to serve, e.g. `catalog inventory`.
+        services: Vec<String>,
+        /// Serve every service.
+        #[arg(long, conflicts_with = "services")]
+        all: bool,
+    },
+    /// Create each service's database if missing and apply its migrations.
+    Migrate {
+        /// Services to migrate.
+        services: Vec<String>,
+        /// Migrate every service.
+        #[arg(long, conflicts_with = "services")]
+        all: bool,
+    },
+    /// Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Print the configuration variables, their values and what they expect.
+    Config,
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Create missing topics and report (without changing) topics that drifted.
+    Apply {
+        /// The topics file.
+        #[arg(long, default_value = "topics/topics.toml")]
+        file: PathBuf,
+        /// Overrides the file's replication factor (e.g. 3 on a production cluster).
+        #[arg(long)]
+        replication_factor: Option<i32>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("bazaar: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config = cli.command {
+        // Reaching here means every value parsed.
+        print_config();
+        return ExitCode::SUCCESS;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let result = runtime.block_on(run(cli.command, settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bazaar: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let telemetry = telemetry::init(&settings, "bazaar")?;
+    let result = match command {
+        Command::Serve { services, all } => {
+            serve(&settings, &services::select(&services, all)?).await
+        }
+        Command::Migrate { services, all } => {
+            migrate(&settings, &services::select(&services, all)?).await
+        }
+        Command::Topics {
+            command:
+                TopicsCommand::Apply {
+                    file,
+                    replication_factor,
+                },
+        } => apply_topics(&settings, &file, replication_factor).await,
+        Command::Config => unreachable!("handled before the runtime starts"),
+    };
+    telemetry.shutdown();
+    result
+}
+
+async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::Result<()> {
+    let shutdown = shutdown::on_signal();
+    let mut readiness = Readiness::new().kafka(KafkaProbe::new(settings)?);
+    let mut api = Router::new();
+    let mut documents = Vec::new();
+    for service in selected {
+        let pool = db::prepare(settings, service.name, service.migrator).await?;
+        readiness = readiness.database(service.name, pool.clone());
+        api = api.merge((service.router)(pool));
+        documents.push((service.openapi)());
+    }
+    if selected.is_empty() {
+        // Nothing of our own to serve yet; readiness still proves the server answers.
+        readiness = readiness.database("postgres", db::pool(settings, "postgres").await?);
+    }
+    let app = http::app(api, http::openapi(documents), readiness, HttpMetrics::new());
+    http::serve(settings.http_addr, app, shutdown, settings.shutdown_grace).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(settings: &Settings, selected: &[&services::Service]) -> anyhow::Result<()> {
+    if selected.is_empty() {
+        println!("no services to migrate");
+    }
+    for service in selected {
+        db::prepare(settings, service.name, service.migrator)
+            .await?
+            .close()
+            .await;
+        println!("migrated {}", service.name);
+    }
+    Ok(())
+}
+
+async fn apply_topics(
+    settings: &Settings,
+    file: &std::path::Path,
+    replication_factor: Option<i32>,
+) -> anyhow::Result<()> {
+    let mut specs = topics::load(file)?;
+    if let Some(factor) = replication_factor {
+        anyhow::ensure!(factor >= 1, "--replication-factor must be at least 1");
+        specs.iter_mut().for_each(|s| s.replication_factor = factor);
+    }
+    let outcomes = topics::apply(settings, &specs).await?;
+    let count = |f: fn(&topics::Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    for (name, outcome) in &outcomes {
+        println!("{name:<32} {outcome}");
+    }
+    println!(
+        "{} created, {} unchanged, {} drifted",
+        count(|o| matches!(o, topics::Outcome::Created)),
+        count(|o| matches!(o, topics::Outcome::Unchanged)),
+        count(|o| matches!(o, topics::Outcome::Drifted(_))),
+    );
+    Ok(())
+}
+
+fn print_config() {
+    for (variable, default, expected) in VARIABLES {
+        let value = std::env::var(variable).ok().filter(|v| !v.is_empty());
+        let shown = match (&value, default) {
+            (Some(v), _) => redact(v),
+            (None, Some(d)) => format!("{d} (default)"),
+            (None, None) => "(unset)".to_owned(),
+        };
+        println!("{variable:<30} {shown}\n{:<30} {expected}", "");
+    }
+}
+
+/// Hides the password of a URL.
+fn redact(value: &str) -> String {
+    match (value.find("://"), value.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &value[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &value[..scheme + 3], &value[at..]),
+                None => value.to_owned(),
+            }
+        }
+        _ => value.to_owned(),
+    }
+}

@@ -39,7 +39,7 @@ pub enum SchemaError {
         /// The file.
         file: String,
         /// The parser's error.
-        source: apache_avro::Error,
+        source: Box<apache_avro::Error>,
     },
     /// The file could not be read.
     #[error("{file}: {source}")]
@@ -97,7 +97,7 @@ pub enum SchemaError {
         /// The version.
         version: u32,
         /// Avro's error.
-        source: apache_avro::Error,
+        source: Box<apache_avro::Error>,
     },
     /// Bytes remain after the datum: the payload is corrupt or mislabelled.
     #[error("{event_type} v{version}: {extra} bytes after the datum")]
@@ -159,7 +159,7 @@ impl EventSchema {
         SchemaError::Datum {
             event_type: self.event_type.clone(),
             version: self.version,
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -215,7 +215,7 @@ impl Catalogue {
             let (event_type, version) = parse_file_name(&file)?;
             let schema = Schema::parse_str(&text).map_err(|source| SchemaError::Parse {
                 file: file.clone(),
-                source,
+                source: Box::new(source),
             })?;
             if !matches!(schema, Schema::Record(_)) {
                 return Err(SchemaError::NotARecord { file });

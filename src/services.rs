@@ -1,0 +1,40 @@
+//! The services this binary can run. Each bounded context under `services/` adds one
+//! entry: its database name, its migrations, its router and its OpenAPI document.
+
+use axum::Router;
+use sqlx::{migrate::Migrator, PgPool};
+
+/// One bounded context, as `bazaar serve` and `bazaar migrate` see it.
+pub(crate) struct Service {
+    /// Also the name of its database and of `migrations/<name>/`.
+    pub(crate) name: &'static str,
+    pub(crate) migrator: &'static Migrator,
+    pub(crate) router: fn(PgPool) -> Router,
+    pub(crate) openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+/// Every service, in start-up order. Empty until the first bounded context lands.
+pub(crate) const ALL: &[Service] = &[];
+
+/// The services named on the command line, or all of them with `--all`.
+pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static Service>> {
+    if all {
+        return Ok(ALL.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            ALL.iter().find(|s| s.name == name).ok_or_else(|| {
+                let known: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+                anyhow::anyhow!(
+                    "unknown service {name:?}; known services: {}",
+                    if known.is_empty() {
+                        "none yet".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            })
+        })
+        .collect()
+}
