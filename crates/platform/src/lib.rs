@@ -1,7 +1,8 @@
 //! Plumbing every Bazaar service shares, and no business rules: configuration,
-//! telemetry, PostgreSQL pools and migrations, the HTTP error type and server, Kafka
-//! clients, graceful shutdown, and money/quantity types.
+//! telemetry, PostgreSQL pools and migrations, the HTTP error type and server, Kafka and
+//! ClickHouse clients, graceful shutdown, and money/quantity types.
 
+pub mod clickhouse;
 pub mod config;
 pub mod db;
 pub mod http;

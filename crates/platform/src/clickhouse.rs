@@ -1,0 +1,16 @@
+//! The ClickHouse client, set up to work with Debian's ClickHouse 18.16 as well as
+//! current releases: no compression (the crate's LZ4 framing is newer than 18.16).
+
+use crate::config::Settings;
+
+// Re-exported so `#[derive(clickhouse::Row)]` resolves with this module imported as
+// `clickhouse`.
+pub use ::clickhouse::{Client, Row};
+
+/// A client for the configured ClickHouse, on `database`.
+pub fn client(settings: &Settings, database: &str) -> Client {
+    Client::default()
+        .with_url(&settings.clickhouse_url)
+        .with_database(database)
+        .with_compression(::clickhouse::Compression::None)
+}
