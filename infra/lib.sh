@@ -196,7 +196,8 @@ kafka_up() {
   if ! pid_alive "$KAFKA_DIR/kafka.pid"; then
     port_open "$BAZAAR_KAFKA_PORT" && die "port $BAZAAR_KAFKA_PORT is taken by another process"
     log "kafka: starting on 127.0.0.1:$BAZAAR_KAFKA_PORT"
-    nohup "$java" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    # setsid: a Ctrl-C meant for ./dev up must not reach the broker; stop_all stops it.
+    setsid "$java" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
       -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -Dkafka.logs.dir="$BAZAAR_DATA/logs" \
       -cp "$cp" kafka.Kafka "$props" </dev/null >"$BAZAAR_DATA/logs/kafka.out" 2>&1 &
     echo $! >"$KAFKA_DIR/kafka.pid"
@@ -232,7 +233,7 @@ ch_up() {
   if ! pid_alive "$CH_DIR/clickhouse.pid"; then
     port_open "$BAZAAR_CLICKHOUSE_HTTP_PORT" && die "port $BAZAAR_CLICKHOUSE_HTTP_PORT is taken by another process"
     log "clickhouse: starting on 127.0.0.1:$BAZAAR_CLICKHOUSE_HTTP_PORT"
-    nohup clickhouse-server --config-file="$CH_DIR/config.xml" \
+    setsid clickhouse-server --config-file="$CH_DIR/config.xml" \
       </dev/null >"$BAZAAR_DATA/logs/clickhouse.out" 2>&1 &
     echo $! >"$CH_DIR/clickhouse.pid"
   fi
