@@ -7,6 +7,7 @@ mod topics;
 use std::{path::PathBuf, process::ExitCode};
 
 use axum::Router;
+use bazaar_outbox_worker::{Relay, RelayMetrics};
 use bazaar_platform::{
     config::VARIABLES,
     db,
@@ -40,6 +41,13 @@ enum Command {
         /// Migrate every service.
         #[arg(long, conflicts_with = "services")]
         all: bool,
+    },
+    /// Publish the outbox of service databases to Kafka (one active relay per database;
+    /// more stand by).
+    Relay {
+        /// Databases to relay; every service's database if none is named.
+        #[arg(long = "database")]
+        databases: Vec<String>,
     },
     /// Kafka topics.
     Topics {
@@ -97,6 +105,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate { services, all } => {
             migrate(&settings, &services::select(&services, all)?).await
         }
+        Command::Relay { databases } => relay(&settings, databases).await,
         Command::Topics {
             command:
                 TopicsCommand::Apply {
@@ -116,7 +125,7 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
     let mut api = Router::new();
     let mut documents = Vec::new();
     for service in selected {
-        let pool = db::prepare(settings, service.name, service.migrator).await?;
+        let pool = db::prepare(settings, service.name, (service.migrator)()).await?;
         readiness = readiness.database(service.name, pool.clone());
         api = api.merge((service.router)(pool));
         documents.push((service.openapi)());
@@ -131,12 +140,40 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
     Ok(())
 }
 
+async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Result<()> {
+    if databases.is_empty() {
+        databases = services::ALL.iter().map(|s| s.name.to_owned()).collect();
+    }
+    anyhow::ensure!(
+        !databases.is_empty(),
+        "no database to relay: no service exists yet; name one with --database"
+    );
+    let shutdown = shutdown::on_signal();
+    let metrics = HttpMetrics::new();
+    let relay_metrics = RelayMetrics::new(metrics.registry());
+    let mut readiness = Readiness::new().kafka(KafkaProbe::new(settings)?);
+    let mut relays = tokio::task::JoinSet::new();
+    for database in &databases {
+        let pool = db::pool(settings, database).await?;
+        readiness = readiness.database(database.clone(), pool.clone());
+        let relay = Relay::new(database, pool, settings.clone(), relay_metrics.clone());
+        let shutdown = shutdown.clone();
+        relays.spawn(async move { relay.run(shutdown).await });
+    }
+    let app = http::app(Router::new(), http::openapi([]), readiness, metrics);
+    http::serve(settings.http_addr, app, shutdown, settings.shutdown_grace).await?;
+    // Each relay flushes its producer and releases its lease.
+    while relays.join_next().await.is_some() {}
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
 async fn migrate(settings: &Settings, selected: &[&services::Service]) -> anyhow::Result<()> {
     if selected.is_empty() {
         println!("no services to migrate");
     }
     for service in selected {
-        db::prepare(settings, service.name, service.migrator)
+        db::prepare(settings, service.name, (service.migrator)())
             .await?
             .close()
             .await;

@@ -8,7 +8,8 @@ use sqlx::{migrate::Migrator, PgPool};
 pub(crate) struct Service {
     /// Also the name of its database and of `migrations/<name>/`.
     pub(crate) name: &'static str,
-    pub(crate) migrator: &'static Migrator,
+    /// `sqlx::migrate!("../../migrations/<name>")`.
+    pub(crate) migrator: fn() -> Migrator,
     pub(crate) router: fn(PgPool) -> Router,
     pub(crate) openapi: fn() -> utoipa::openapi::OpenApi,
 }

@@ -66,35 +66,39 @@ impl CloudEvent {
         }
     }
 
+    /// Every header as (name, value), in the order they are written.
+    pub fn header_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
+            ("ce_id", self.id.to_string()),
+            ("ce_type", self.event_type.clone()),
+            ("ce_source", self.source.clone()),
+            ("ce_specversion", SPEC_VERSION.to_owned()),
+            (
+                "ce_time",
+                self.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
+            ("ce_subject", self.subject.clone()),
+            ("ce_dataschema", self.dataschema.clone()),
+            ("ce_tenant", self.tenant.to_string()),
+            ("content-type", CONTENT_TYPE.to_owned()),
+        ];
+        if let Some(traceparent) = &self.traceparent {
+            pairs.push(("traceparent", traceparent.clone()));
+        }
+        pairs
+    }
+
     /// The headers of the Kafka message.
     pub fn to_kafka_headers(&self) -> OwnedHeaders {
-        let id = self.id.to_string();
-        let time = self.time.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let tenant = self.tenant.to_string();
-        let mut headers = OwnedHeaders::new_with_capacity(10);
-        for (key, value) in [
-            ("ce_id", id.as_str()),
-            ("ce_type", &self.event_type),
-            ("ce_source", &self.source),
-            ("ce_specversion", SPEC_VERSION),
-            ("ce_time", &time),
-            ("ce_subject", &self.subject),
-            ("ce_dataschema", &self.dataschema),
-            ("ce_tenant", &tenant),
-            ("content-type", CONTENT_TYPE),
-        ] {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
-        if let Some(traceparent) = &self.traceparent {
-            headers = headers.insert(Header {
-                key: "traceparent",
-                value: Some(traceparent),
-            });
-        }
-        headers
+        self.header_pairs().iter().fold(
+            OwnedHeaders::new_with_capacity(10),
+            |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            },
+        )
     }
 
     /// Reads and validates the headers of a consumed message.

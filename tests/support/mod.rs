@@ -75,3 +75,172 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+pub(crate) mod mesh {
+    //! Real databases, topics and events for tests: each test makes its own.
+
+    use std::{collections::HashMap, time::Duration};
+
+    use bazaar_platform::{
+        db, kafka,
+        outbox::{self, NewEvent},
+        Settings,
+    };
+    use bazaar_schemas::{Catalogue, CloudEvent};
+    use rdkafka::{
+        admin::{AdminOptions, NewTopic, TopicReplication},
+        consumer::{Consumer, StreamConsumer},
+        Message,
+    };
+    use serde_json::json;
+    use sqlx::{migrate::Migrator, PgConnection, PgPool};
+    use uuid::Uuid;
+
+    pub(crate) fn settings() -> Settings {
+        Settings::from_env().expect("valid BAZAAR_* variables")
+    }
+
+    /// A fresh database with the platform's tables (outbox, lease, processed events).
+    pub(crate) async fn database() -> (String, PgPool) {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let pool = db::prepare(&settings(), &name, Migrator::DEFAULT)
+            .await
+            .unwrap();
+        (name, pool)
+    }
+
+    /// A fresh topic `test_<id>.events.v1` and its dead-letter topic.
+    pub(crate) async fn topic(partitions: i32) -> String {
+        let name = format!("test_{}.events.v1", Uuid::new_v4().simple());
+        let dlq = format!("{name}.dlq");
+        let admin = kafka::admin(&settings(), "test-admin").unwrap();
+        let results = admin
+            .create_topics(
+                &[
+                    NewTopic::new(&name, partitions, TopicReplication::Fixed(1)),
+                    NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)),
+                ],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        name
+    }
+
+    /// Appends one `catalog.product.created` about aggregate `key` in `tx`.
+    pub(crate) async fn append(tx: &mut PgConnection, topic: &str, key: &str) -> Uuid {
+        let schema = Catalogue::embedded()
+            .get("catalog.product.created", 1)
+            .unwrap();
+        let payload = json!({
+            "tenant_id": Uuid::nil(), "product_id": Uuid::new_v4(), "sku": key,
+            "name": "Test product", "description": null, "brand": null, "category_id": null,
+            "variant_of": null, "attributes": {}, "unit": "piece", "unit_decimals": 0,
+            "hsn_code": null, "gst_rate_bp": 1800, "cess_rate_bp": 0, "currency": "INR",
+            "mrp_minor": 10_000, "selling_price_minor": 9_000, "tax_inclusive": true,
+            "reorder_level": null, "created_at": 1_790_000_000_000_i64,
+        });
+        outbox::append(
+            tx,
+            NewEvent {
+                topic,
+                schema,
+                source: "test",
+                tenant: Uuid::nil(),
+                subject: key,
+                payload: &payload,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Appends and commits one event.
+    pub(crate) async fn write(pool: &PgPool, topic: &str, key: &str) -> Uuid {
+        let mut tx = pool.begin().await.unwrap();
+        let id = append(&mut tx, topic, key).await;
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// One consumed message.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Received {
+        pub(crate) key: String,
+        pub(crate) event_id: Uuid,
+    }
+
+    /// Reads `topic` from the start until `distinct` different events arrived (duplicates
+    /// are kept in the result), or panics after `timeout`.
+    pub(crate) async fn consume(topic: &str, distinct: usize, timeout: Duration) -> Vec<Received> {
+        let consumer: StreamConsumer = kafka::client_config(&settings(), "test-consumer")
+            .set("group.id", format!("test-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        let mut received = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while seen.len() < distinct {
+            let message = tokio::time::timeout_at(deadline, consumer.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "only {} of {distinct} events arrived on {topic}",
+                        seen.len()
+                    )
+                })
+                .unwrap();
+            let event = CloudEvent::from_kafka_headers(message.headers().unwrap()).unwrap();
+            let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
+            assert_eq!(key, event.subject, "the key is the aggregate id");
+            seen.insert(event.id);
+            received.push(Received {
+                key,
+                event_id: event.id,
+            });
+        }
+        received
+    }
+
+    /// Rows not yet marked published.
+    pub(crate) async fn unpublished(pool: &PgPool) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every outbox row is marked published, or panics after `timeout`.
+    pub(crate) async fn wait_published(pool: &PgPool, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = unpublished(pool).await;
+            if left == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{left} rows still unpublished"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every event id in the outbox, per key, in id order.
+    pub(crate) async fn outbox_ids(pool: &PgPool) -> HashMap<String, Vec<Uuid>> {
+        let rows: Vec<(String, Uuid)> =
+            sqlx::query_as("SELECT key, event_id FROM outbox ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let mut by_key: HashMap<String, Vec<Uuid>> = HashMap::new();
+        for (key, id) in rows {
+            by_key.entry(key).or_default().push(id);
+        }
+        by_key
+    }
+}

@@ -56,6 +56,12 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// How long in-flight work may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Outbox rows the relay reads and publishes per pass.
+    pub relay_batch_size: i64,
+    /// How long a relay's lease lasts without renewal; a standby takes over after it.
+    pub relay_lease: Duration,
+    /// How often an idle relay polls when no NOTIFY arrives.
+    pub relay_poll: Duration,
 }
 
 /// Every variable, its default and what it expects: the README's configuration table
@@ -101,6 +107,21 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_SHUTDOWN_GRACE_SECS",
         Some("30"),
         "whole seconds, 1 to 3600",
+    ),
+    (
+        "BAZAAR_RELAY_BATCH_SIZE",
+        Some("5000"),
+        "outbox rows per relay pass, 1 to 100000",
+    ),
+    (
+        "BAZAAR_RELAY_LEASE_MS",
+        Some("10000"),
+        "relay lease in milliseconds, 500 to 600000",
+    ),
+    (
+        "BAZAAR_RELAY_POLL_MS",
+        Some("500"),
+        "idle relay poll interval in milliseconds, 10 to 60000",
     ),
 ];
 
@@ -149,6 +170,11 @@ impl Settings {
                     .filter(|n| (1..=3600).contains(n))
                     .map(Duration::from_secs)
             })?,
+            relay_batch_size: vars.parse("BAZAAR_RELAY_BATCH_SIZE", |v| {
+                v.parse().ok().filter(|n| (1..=100_000).contains(n))
+            })?,
+            relay_lease: vars.parse("BAZAAR_RELAY_LEASE_MS", |v| millis(v, 500..=600_000))?,
+            relay_poll: vars.parse("BAZAAR_RELAY_POLL_MS", |v| millis(v, 10..=60_000))?,
         })
     }
 
@@ -161,6 +187,13 @@ impl Settings {
     pub fn database_for(&self, database: &str) -> PgConnectOptions {
         self.database.clone().database(database)
     }
+}
+
+fn millis(v: &str, range: std::ops::RangeInclusive<u64>) -> Option<Duration> {
+    v.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .map(Duration::from_millis)
 }
 
 fn http_url(v: &str) -> Option<String> {

@@ -1,5 +1,6 @@
-//! PostgreSQL: one database per service, created if missing, migrated at start-up from
-//! `migrations/<service>/`.
+//! PostgreSQL: one database per service, created if missing, migrated at start-up with
+//! the platform's tables (`migrations/platform/`: outbox, relay lease, processed events)
+//! and then the service's own (`migrations/<service>/`).
 
 use std::time::Duration;
 
@@ -43,21 +44,32 @@ pub enum DbError {
     },
 }
 
-/// Creates `database` if missing, opens a pool on it and applies `migrator`.
+/// The tables every service database has. Its versions are small integers; services
+/// use timestamps, so the two sets never collide.
+pub fn platform_migrator() -> Migrator {
+    sqlx::migrate!("../../migrations/platform")
+}
+
+/// Creates `database` if missing, opens a pool on it and applies the platform's
+/// migrations, then `service` (pass `sqlx::migrate!("../../migrations/<service>")`).
 pub async fn prepare(
     settings: &Settings,
     database: &str,
-    migrator: &Migrator,
+    service: Migrator,
 ) -> Result<PgPool, DbError> {
     create_database(&settings.database, database).await?;
     let pool = pool(settings, database).await?;
-    migrator
-        .run(&pool)
-        .await
-        .map_err(|source| DbError::Migrate {
-            database: database.to_owned(),
-            source,
-        })?;
+    for mut migrator in [platform_migrator(), service] {
+        // Each set sees the other's applied versions in the same _sqlx_migrations table.
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| DbError::Migrate {
+                database: database.to_owned(),
+                source,
+            })?;
+    }
     Ok(pool)
 }
 

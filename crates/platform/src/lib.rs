@@ -8,6 +8,7 @@ pub mod db;
 pub mod http;
 pub mod kafka;
 pub mod money;
+pub mod outbox;
 pub mod shutdown;
 pub mod telemetry;
 

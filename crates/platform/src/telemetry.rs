@@ -1,4 +1,4 @@
-//! Logs and traces: `tracing` with JSON lines, spans exported over OTLP/gRPC when
+//! Logs and traces: `tracing` with JSON lines on stderr, spans exported over OTLP/gRPC when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C `traceparent` for HTTP and Kafka headers.
 //!
 //! Spans always carry OpenTelemetry trace ids, exported or not, so a trace id written
@@ -55,13 +55,16 @@ pub fn init(settings: &Settings, service: &str) -> Result<Telemetry, TelemetryEr
         LogFormat::Json => registry
             .with(
                 fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false),
             )
             .try_init()?,
-        LogFormat::Pretty => registry.with(fmt::layer()).try_init()?,
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init()?,
     }
     Ok(Telemetry { provider })
 }

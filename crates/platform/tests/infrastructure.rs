@@ -42,11 +42,10 @@ async fn drop_database(settings: &Settings, name: &str) {
 async fn prepare_creates_a_missing_database_and_migrates_it_even_when_raced() {
     let settings = settings();
     let name = unique_database();
-    let migrator = fixture_migrator().await;
     // Two replicas starting at once must both come up.
     let (a, b) = tokio::join!(
-        db::prepare(&settings, &name, &migrator),
-        db::prepare(&settings, &name, &migrator)
+        db::prepare(&settings, &name, fixture_migrator().await),
+        db::prepare(&settings, &name, fixture_migrator().await)
     );
     let pool = a.unwrap();
     b.unwrap();
@@ -58,7 +57,17 @@ async fn prepare_creates_a_missing_database_and_migrates_it_even_when_raced() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    let platform = db::platform_migrator().iter().count() as i64;
+    assert_eq!(
+        applied,
+        platform + 1,
+        "the platform's tables, then the service's, once each"
+    );
+    let outbox: bool = sqlx::query_scalar("SELECT to_regclass('outbox') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(outbox);
     pool.close().await;
     drop_database(&settings, &name).await;
 }

@@ -1,0 +1,98 @@
+//! Relay metrics, per service database.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use sqlx::PgPool;
+
+const BACKLOG_REFRESH: Duration = Duration::from_secs(1);
+
+/// Backlog, age of the oldest unpublished row, published events and leadership.
+#[derive(Clone)]
+pub struct RelayMetrics {
+    unpublished: IntGaugeVec,
+    oldest_age: IntGaugeVec,
+    published: IntCounterVec,
+    active: IntGaugeVec,
+    last_refresh: Arc<Mutex<Option<Instant>>>,
+}
+
+impl RelayMetrics {
+    /// Registers the relay metrics on `registry`.
+    pub fn new(registry: &Registry) -> Self {
+        let gauge = |name: &str, help: &str| {
+            let gauge =
+                IntGaugeVec::new(Opts::new(name, help), &["database"]).expect("valid metric");
+            registry
+                .register(Box::new(gauge.clone()))
+                .expect("registered once");
+            gauge
+        };
+        let published = IntCounterVec::new(
+            Opts::new(
+                "outbox_events_published_total",
+                "Outbox rows acknowledged by Kafka and marked published",
+            ),
+            &["database"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(published.clone()))
+            .expect("registered once");
+        Self {
+            unpublished: gauge("outbox_unpublished_rows", "Outbox rows not yet published"),
+            oldest_age: gauge(
+                "outbox_oldest_unpublished_age_seconds",
+                "Age of the oldest unpublished outbox row",
+            ),
+            published,
+            active: gauge(
+                "relay_active",
+                "1 while this relay holds the database's lease",
+            ),
+            last_refresh: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub(crate) fn set_active(&self, database: &str, active: bool) {
+        self.active
+            .with_label_values(&[database])
+            .set(i64::from(active));
+    }
+
+    pub(crate) fn published(&self, database: &str, count: usize) {
+        self.published
+            .with_label_values(&[database])
+            .inc_by(count as u64);
+    }
+
+    /// Re-reads the backlog at most once a second; it is a count over the unpublished
+    /// rows' index, too costly for every pass of a busy relay.
+    pub(crate) async fn refresh_backlog(&self, database: &str, pool: &PgPool) {
+        {
+            let mut last = self.last_refresh.lock().expect("not poisoned");
+            if last.is_some_and(|at| at.elapsed() < BACKLOG_REFRESH) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let backlog: Result<(i64, Option<f64>), _> = sqlx::query_as(
+            "SELECT count(*), extract(epoch FROM now() - min(created_at))::float8 \
+             FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await;
+        match backlog {
+            Ok((rows, age)) => {
+                self.unpublished.with_label_values(&[database]).set(rows);
+                self.oldest_age
+                    .with_label_values(&[database])
+                    .set(age.unwrap_or(0.0).max(0.0) as i64);
+            }
+            Err(err) => tracing::warn!(database, error = %err, "cannot read the outbox backlog"),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The relay's guarantees under faults, against real PostgreSQL and Kafka: every
+//! committed event reaches Kafka, at least once, in commit order per aggregate.
+
+mod support;
+
+use std::{
+    collections::{HashMap, HashSet},
+    process::{Child, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use bazaar_outbox_worker::{Relay, RelayMetrics};
+use bazaar_platform::{http::HttpMetrics, Settings};
+use sqlx::PgPool;
+use support::{
+    bazaar, free_port, get,
+    mesh::{self, consume, database, outbox_ids, topic, wait_published, write},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn fast_settings() -> Settings {
+    let mut settings = mesh::settings();
+    settings.relay_lease = Duration::from_millis(1000);
+    settings.relay_poll = Duration::from_millis(100);
+    settings
+}
+
+/// A relay in this process; stopped when the token is cancelled.
+fn start_relay(name: &str, pool: &PgPool) -> CancellationToken {
+    let relay = Relay::new(
+        name,
+        pool.clone(),
+        fast_settings(),
+        RelayMetrics::new(HttpMetrics::new().registry()),
+    );
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move { relay.run(token).await });
+    shutdown
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_that_commits_late_is_published_not_skipped() {
+    let (name, pool) = database().await;
+    let topic = topic(1).await;
+    let relay = start_relay(&name, &pool);
+
+    // A writes first and stays open; B writes and commits after it.
+    let mut a = pool.begin().await.unwrap();
+    let a_id = mesh::append(&mut a, &topic, "aggregate-a").await;
+    let b_id = write(&pool, &topic, "aggregate-b").await;
+
+    // B is newer than a running transaction: the relay must hold it back, or a
+    // relay tracking "the last id published" would move past A for good.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let b_published: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT published_at FROM outbox WHERE event_id = $1")
+            .bind(b_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(b_published, None, "B may not be published while A is open");
+
+    a.commit().await.unwrap();
+    let received = consume(&topic, 2, PATIENCE).await;
+    let ids: Vec<Uuid> = received.iter().map(|r| r.event_id).collect();
+    assert_eq!(ids, vec![a_id, b_id], "published in transaction order");
+    wait_published(&pool, PATIENCE).await;
+    relay.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_event_neither_stalls_nor_leaks() {
+    let (name, pool) = database().await;
+    let topic = topic(1).await;
+    let relay = start_relay(&name, &pool);
+
+    let mut rolled_back = pool.begin().await.unwrap();
+    mesh::append(&mut rolled_back, &topic, "aggregate-a").await;
+    rolled_back.rollback().await.unwrap();
+    let kept = write(&pool, &topic, "aggregate-b").await;
+
+    let received = consume(&topic, 1, PATIENCE).await;
+    assert_eq!(received[0].event_id, kept);
+    wait_published(&pool, PATIENCE).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    relay.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_aggregates_events_arrive_in_commit_order_under_concurrent_writers() {
+    let (name, pool) = database().await;
+    let topic = topic(3).await;
+    sqlx::query("CREATE TABLE aggregate (id TEXT PRIMARY KEY, version INT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..4).map(|k| format!("aggregate-{k}")).collect();
+    for key in &keys {
+        sqlx::query("INSERT INTO aggregate VALUES ($1, 0)")
+            .bind(key)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let relay = start_relay(&name, &pool);
+
+    // Each transaction bumps its aggregate's version under the row lock, as a service
+    // does, so the version is the commit order of that aggregate's events.
+    let versions = Arc::new(Mutex::new(HashMap::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|writer| {
+            let (pool, topic, keys, versions) = (pool.clone(), topic.clone(), keys.clone(), versions.clone());
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let key = &keys[(writer + i) % keys.len()];
+                    let mut tx = pool.begin().await.unwrap();
+                    let version: i32 =
+                        sqlx::query_scalar("UPDATE aggregate SET version = version + 1 WHERE id = $1 RETURNING version")
+                            .bind(key)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .unwrap();
+                    let id = mesh::append(&mut tx, &topic, key).await;
+                    tx.commit().await.unwrap();
+                    versions.lock().unwrap().insert(id, version);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let received = consume(&topic, 320, PATIENCE).await;
+    let versions = versions.lock().unwrap();
+    let mut seen = HashSet::new();
+    let mut last: HashMap<&str, i32> = HashMap::new();
+    for message in &received {
+        if !seen.insert(message.event_id) {
+            continue; // a duplicate: at-least-once
+        }
+        let version = versions[&message.event_id];
+        let previous = last.insert(&message.key, version).unwrap_or(0);
+        assert_eq!(version, previous + 1, "{} out of order", message.key);
+    }
+    assert_eq!(last.values().sum::<i32>(), 320);
+    relay.cancel();
+}
+
+/// A `bazaar relay` process with a one-second lease.
+struct RelayProcess {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl RelayProcess {
+    fn start(database: &str) -> Self {
+        let port = free_port();
+        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("relay-{database}-{port}.log"));
+        let child = bazaar()
+            .args(["relay", "--database", database])
+            .env("BAZAAR_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("BAZAAR_RELAY_LEASE_MS", "1000")
+            .env("BAZAAR_RELAY_POLL_MS", "100")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, port, log }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn kill(mut self) {
+        self.signal("-KILL");
+        self.child.wait().unwrap();
+    }
+
+    /// True once this relay reports that it holds the lease.
+    fn is_active(&self) -> bool {
+        get(self.port, "/metrics").is_some_and(|(_, body)| {
+            body.lines()
+                .any(|l| l.starts_with("relay_active{") && l.ends_with(" 1"))
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_killed_repeatedly_loses_nothing_and_duplicates_keep_their_id() {
+    let (name, pool) = database().await;
+    let topic = topic(3).await;
+    let writing = {
+        let (pool, topic) = (pool.clone(), topic.clone());
+        tokio::spawn(async move {
+            for i in 0..1500 {
+                write(&pool, &topic, &format!("aggregate-{}", i % 10)).await;
+                if i % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+            }
+        })
+    };
+    for round in 0..6 {
+        let relay = RelayProcess::start(&name);
+        tokio::time::sleep(Duration::from_millis(400 + 150 * round)).await;
+        relay.kill();
+    }
+    writing.await.unwrap();
+    let last = RelayProcess::start(&name);
+    wait_published(&pool, PATIENCE).await;
+
+    let expected = outbox_ids(&pool).await;
+    let total: usize = expected.values().map(Vec::len).sum();
+    assert_eq!(total, 1500);
+    let received = consume(&topic, total, PATIENCE).await;
+    let arrived: HashSet<Uuid> = received.iter().map(|r| r.event_id).collect();
+    for ids in expected.values() {
+        assert!(
+            ids.iter().all(|id| arrived.contains(id)),
+            "an event is missing from the topic"
+        );
+    }
+    // Duplicates are re-sends of the same row: the same ce_id, never a new one.
+    assert_eq!(arrived.len(), total);
+    drop(last);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_takes_over_and_a_paused_relay_cannot_mark_rows() {
+    let (name, pool) = database().await;
+    let topic = topic(1).await;
+    let first = RelayProcess::start(&name);
+    let second = RelayProcess::start(&name);
+    wait_until("one relay is active", || {
+        first.is_active() || second.is_active()
+    })
+    .await;
+    let (active, standby) = if first.is_active() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(!standby.is_active(), "exactly one relay is active");
+
+    // The active relay dies; the standby takes over within the lease.
+    active.kill();
+    let before = write(&pool, &topic, "aggregate-a").await;
+    wait_until("the standby takes over", || standby.is_active()).await;
+    wait_published(&pool, PATIENCE).await;
+
+    // The new active relay is paused past its lease; a third one takes over.
+    let third = RelayProcess::start(&name);
+    standby.signal("-STOP");
+    let during = write(&pool, &topic, "aggregate-a").await;
+    wait_until("the third relay takes over", || third.is_active()).await;
+    wait_published(&pool, PATIENCE).await;
+    standby.signal("-CONT");
+    wait_until("the paused relay learns it lost the lease", || {
+        standby.log().contains("relay lost its lease")
+    })
+    .await;
+    assert!(third.is_active());
+    let after = write(&pool, &topic, "aggregate-a").await;
+    wait_published(&pool, PATIENCE).await;
+
+    let received = consume(&topic, 3, PATIENCE).await;
+    let mut order: Vec<Uuid> = Vec::new();
+    for r in received {
+        if !order.contains(&r.event_id) {
+            order.push(r.event_id);
+        }
+    }
+    assert_eq!(order, vec![before, during, after]);
+}
