@@ -13,7 +13,7 @@ use std::{collections::HashMap, fmt, path::Path, sync::OnceLock};
 use apache_avro::{rabin::Rabin, schema_compatibility::SchemaCompatibility, types::Value, Schema};
 use serde::{de::DeserializeOwned, Serialize};
 
-pub use apache_avro::types::Value as AvroValue;
+pub use apache_avro::{from_value, types::Value as AvroValue};
 pub use cloudevent::{CloudEvent, HeaderError, CONTENT_TYPE, SPEC_VERSION};
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -128,19 +128,24 @@ pub(crate) mod mesh {
         name
     }
 
-    /// Appends one `catalog.product.created` about aggregate `key` in `tx`.
-    pub(crate) async fn append(tx: &mut PgConnection, topic: &str, key: &str) -> Uuid {
-        let schema = Catalogue::embedded()
-            .get("catalog.product.created", 1)
-            .unwrap();
-        let payload = json!({
+    /// A `catalog.product.created` payload whose SKU is the aggregate key.
+    fn product(key: &str) -> serde_json::Value {
+        json!({
             "tenant_id": Uuid::nil(), "product_id": Uuid::new_v4(), "sku": key,
             "name": "Test product", "description": null, "brand": null, "category_id": null,
             "variant_of": null, "attributes": {}, "unit": "piece", "unit_decimals": 0,
             "hsn_code": null, "gst_rate_bp": 1800, "cess_rate_bp": 0, "currency": "INR",
             "mrp_minor": 10_000, "selling_price_minor": 9_000, "tax_inclusive": true,
             "reorder_level": null, "created_at": 1_790_000_000_000_i64,
-        });
+        })
+    }
+
+    /// Appends one `catalog.product.created` about aggregate `key` in `tx`.
+    pub(crate) async fn append(tx: &mut PgConnection, topic: &str, key: &str) -> Uuid {
+        let schema = Catalogue::embedded()
+            .get("catalog.product.created", 1)
+            .unwrap();
+        let payload = product(key);
         outbox::append(
             tx,
             NewEvent {
@@ -154,6 +159,101 @@ pub(crate) mod mesh {
         )
         .await
         .unwrap()
+    }
+
+    /// Sends one `catalog.product.created` straight to Kafka, as the relay would.
+    pub(crate) async fn produce(topic: &str, key: &str) -> Uuid {
+        let schema = Catalogue::embedded()
+            .get("catalog.product.created", 1)
+            .unwrap();
+        let event = CloudEvent::new(schema, "test", key, Uuid::nil());
+        let payload = schema.encode(&product(key)).unwrap();
+        produce_raw(topic, key, &payload, Some(event.to_kafka_headers())).await;
+        event.id
+    }
+
+    /// Sends arbitrary bytes, with or without headers.
+    pub(crate) async fn produce_raw(
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: Option<rdkafka::message::OwnedHeaders>,
+    ) {
+        let producer = kafka::producer(&settings(), "test-producer").unwrap();
+        let mut record = rdkafka::producer::FutureRecord::to(topic)
+            .key(key)
+            .payload(payload);
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+
+    /// Waits until `group` has committed `offset` on partition 0 of `topic`.
+    pub(crate) async fn wait_committed(group: &str, topic: &str, offset: i64) {
+        use rdkafka::{consumer::BaseConsumer, Offset, TopicPartitionList};
+        let consumer: BaseConsumer = kafka::client_config(&settings(), "test-offsets")
+            .set("group.id", group)
+            .create()
+            .unwrap();
+        let mut partitions = TopicPartitionList::new();
+        partitions.add_partition(topic, 0);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let committed = consumer
+                .committed_offsets(partitions.clone(), Duration::from_secs(5))
+                .unwrap();
+            let at = committed.find_partition(topic, 0).map(|p| p.offset());
+            if at == Some(Offset::Offset(offset)) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{group} committed {at:?}, not {offset}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every message on `topic` with its headers, read from the start until `count` arrived.
+    pub(crate) async fn read_with_headers(
+        topic: &str,
+        count: usize,
+    ) -> Vec<HashMap<String, String>> {
+        use rdkafka::message::Headers;
+        let consumer: StreamConsumer = kafka::client_config(&settings(), "test-reader")
+            .set("group.id", format!("test-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        let mut messages = Vec::new();
+        while messages.len() < count {
+            let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+                .await
+                .expect("the message arrives")
+                .unwrap();
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            messages.push(headers);
+        }
+        messages
     }
 
     /// Appends and commits one event.

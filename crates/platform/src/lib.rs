@@ -4,6 +4,7 @@
 
 pub mod clickhouse;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod http;
 pub mod kafka;

@@ -1,0 +1,352 @@
+//! The consumer runner: the one Kafka consumer loop every projection uses.
+//!
+//! - One consumer group per projection. An offset is stored only after the projection's
+//!   transaction committed (`enable.auto.offset.store=false`); the stored offsets are
+//!   committed in the background and once more on shutdown.
+//! - `processed_events(consumer, event_id)` is written in the same transaction as the
+//!   projection's change, so a redelivered event changes nothing.
+//! - A projection error is retried with exponential backoff; after the last attempt the
+//!   message goes to `<topic>.dlq` with headers naming the consumer, the error and the
+//!   original partition and offset, and the consumer moves on. A message that cannot be
+//!   decoded goes there at once: retrying cannot fix it. Database or broker outages are
+//!   retried until they end, never dead-lettered.
+
+use std::{future::Future, time::Duration};
+
+use bazaar_schemas::{AvroValue, Catalogue, CloudEvent, EventSchema};
+use rdkafka::{
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+    Message,
+};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::{kafka, Settings};
+
+/// A projection error; boxed so projections can return their own error types.
+pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One consumed, decoded event.
+#[derive(Debug)]
+pub struct ConsumedEvent {
+    /// Its CloudEvents attributes.
+    pub cloud: CloudEvent,
+    /// Its schema in this binary's catalogue.
+    pub schema: &'static EventSchema,
+    /// Its payload.
+    pub payload: AvroValue,
+    /// Where it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Offset it was read from.
+    pub offset: i64,
+}
+
+impl ConsumedEvent {
+    /// The payload as a Rust type.
+    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProjectionError> {
+        Ok(bazaar_schemas::from_value(&self.payload)?)
+    }
+}
+
+/// Something built from events, in the consuming service's database.
+pub trait Projection: Send + Sync + 'static {
+    /// The consumer group, and the consumer's name in `processed_events`.
+    fn name(&self) -> &str;
+
+    /// The topics it reads.
+    fn topics(&self) -> Vec<String>;
+
+    /// Applies one event inside `tx`, the transaction that also records it as processed.
+    fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// The runner could not start or lost its consumer.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    /// Creating or subscribing the consumer, or the DLQ producer, failed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+/// How often and how patiently a failing event is retried before it is dead-lettered.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts before the DLQ, at least 1.
+    pub attempts: u32,
+    /// Wait after the first failure; doubles after each, up to 30 s.
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Retry {
+    fn wait(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1));
+        self.backoff
+            .saturating_mul(factor)
+            .min(Duration::from_secs(30))
+    }
+}
+
+/// Runs one projection.
+pub struct ConsumerRunner<P> {
+    projection: P,
+    pool: PgPool,
+    settings: Settings,
+    group: String,
+    retry: Retry,
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+}
+
+impl<P: Projection> ConsumerRunner<P> {
+    /// A runner for `projection`, writing through `pool`.
+    pub fn new(settings: &Settings, pool: PgPool, projection: P) -> Self {
+        Self {
+            group: projection.name().to_owned(),
+            projection,
+            pool,
+            settings: settings.clone(),
+            retry: Retry::default(),
+        }
+    }
+
+    /// Uses another consumer group (a rebuild reads from the start in a new group).
+    pub fn with_group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = Retry {
+            attempts: retry.attempts.max(1),
+            ..retry
+        };
+        self
+    }
+
+    /// Consumes until `shutdown`, then commits the stored offsets.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        let consumer: StreamConsumer = kafka::client_config(&self.settings, &self.group)
+            .set("group.id", &self.group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        let topics = self.projection.topics();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
+        tracing::info!(consumer = %self.group, ?topics, "consumer started");
+
+        loop {
+            let message = tokio::select! {
+                message = consumer.recv() => message,
+                () = shutdown.cancelled() => break,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::warn!(consumer = %self.group, error = %err, "kafka consume error");
+                    continue;
+                }
+            };
+            if !self.handle(&message, &dead_letters, &shutdown).await {
+                break; // shut down mid-retry: the offset stays unstored, the event comes back
+            }
+            // Only now: the projection's transaction (or the dead letter) is durable.
+            if let Err(err) = consumer.store_offset_from_message(&message) {
+                tracing::warn!(consumer = %self.group, error = %err, "cannot store offset");
+            }
+        }
+        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::warn!(consumer = %self.group, error = %err, "final offset commit failed");
+        }
+        tracing::info!(consumer = %self.group, "consumer stopped");
+        Ok(())
+    }
+
+    /// Applies or dead-letters one message. False when shutdown interrupted it.
+    async fn handle(
+        &self,
+        message: &BorrowedMessage<'_>,
+        dead_letters: &FutureProducer,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let event = match decode(message) {
+            Ok(event) => event,
+            Err(reason) => {
+                return self
+                    .dead_letter(message, &reason, 0, dead_letters, shutdown)
+                    .await
+            }
+        };
+        let mut failures = 0;
+        loop {
+            match self.apply_once(&event).await {
+                Ok(Outcome::Applied) => return true,
+                Ok(Outcome::Duplicate) => {
+                    tracing::debug!(consumer = %self.group, event_id = %event.cloud.id, "already processed");
+                    return true;
+                }
+                Err(Failure::Projection(err)) => {
+                    failures += 1;
+                    if failures >= self.retry.attempts {
+                        let reason = err.to_string();
+                        return self
+                            .dead_letter(message, &reason, failures, dead_letters, shutdown)
+                            .await;
+                    }
+                    tracing::warn!(consumer = %self.group, event_id = %event.cloud.id, attempt = failures, error = %err, "projection failed; retrying");
+                }
+                Err(Failure::Database(err)) => {
+                    // An outage, not this event's fault: wait it out.
+                    failures = failures.max(1);
+                    tracing::warn!(consumer = %self.group, error = %err, "database unavailable; retrying");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.retry.wait(failures)) => {}
+                () = shutdown.cancelled() => return false,
+            }
+        }
+    }
+
+    async fn apply_once(&self, event: &ConsumedEvent) -> Result<Outcome, Failure> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(self.projection.name())
+        .bind(event.cloud.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(Outcome::Duplicate);
+        }
+        self.projection
+            .apply(&mut tx, event)
+            .await
+            .map_err(Failure::Projection)?;
+        tx.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    /// Publishes the message to `<topic>.dlq`, retrying until the broker has it: a dead
+    /// letter is never dropped. False when shutdown interrupted it.
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        attempts: u32,
+        producer: &FutureProducer,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let dlq_topic = format!("{}.dlq", message.topic());
+        tracing::error!(consumer = %self.group, topic = message.topic(), partition = message.partition(), offset = message.offset(), error = reason, "dead-lettering a message");
+        let mut headers = OwnedHeaders::new();
+        if let Some(original) = message.headers() {
+            for header in original.iter() {
+                headers = headers.insert(Header {
+                    key: header.key,
+                    value: header.value,
+                });
+            }
+        }
+        let (partition, offset, attempts) = (
+            message.partition().to_string(),
+            message.offset().to_string(),
+            attempts.to_string(),
+        );
+        for (key, value) in [
+            ("dlq_consumer", self.group.as_str()),
+            ("dlq_error", reason),
+            ("dlq_topic", message.topic()),
+            ("dlq_partition", &partition),
+            ("dlq_offset", &offset),
+            ("dlq_attempts", &attempts),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        loop {
+            let mut record = FutureRecord::to(&dlq_topic).headers(headers.clone());
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(payload) = message.payload() {
+                record = record.payload(payload);
+            }
+            match producer.send(record, Duration::from_secs(10)).await {
+                Ok(_) => return true,
+                Err((err, _)) => {
+                    tracing::error!(consumer = %self.group, topic = %dlq_topic, error = %err, "cannot publish dead letter; retrying")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = shutdown.cancelled() => return false,
+            }
+        }
+    }
+}
+
+enum Failure {
+    Projection(ProjectionError),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(err: sqlx::Error) -> Self {
+        Failure::Database(err)
+    }
+}
+
+/// Headers and payload into an event, or why not.
+fn decode(message: &BorrowedMessage<'_>) -> Result<ConsumedEvent, String> {
+    let headers = message.headers().ok_or("the message has no headers")?;
+    let cloud = CloudEvent::from_kafka_headers(headers).map_err(|e| e.to_string())?;
+    let payload = message.payload().ok_or("the message has no payload")?;
+    let (schema, value) = Catalogue::embedded()
+        .decode(payload)
+        .map_err(|e| e.to_string())?;
+    if schema.dataschema() != cloud.dataschema {
+        return Err(format!(
+            "ce_dataschema says {} but the payload is {}",
+            cloud.dataschema,
+            schema.dataschema()
+        ));
+    }
+    Ok(ConsumedEvent {
+        cloud,
+        schema,
+        payload: value,
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+    })
+}

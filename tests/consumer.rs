@@ -1,0 +1,192 @@
+//! The consumer runner against real Kafka and PostgreSQL: exactly-once effects from
+//! at-least-once delivery, and bad events set aside without stopping the projection.
+
+mod support;
+
+use std::{
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use bazaar_platform::consumer::{
+    ConsumedEvent, ConsumerRunner, Projection, ProjectionError, Retry,
+};
+use sqlx::{PgConnection, PgPool};
+use support::mesh::{
+    database, produce, produce_raw, read_with_headers, settings, topic, wait_committed,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Counts events per aggregate. Keys starting with `poison` always fail; the key
+/// `flaky` fails twice, then works.
+struct EventCounts {
+    topic: String,
+    flaky_failures: Arc<AtomicU32>,
+}
+
+impl Projection for EventCounts {
+    fn name(&self) -> &str {
+        "event-counts"
+    }
+
+    fn topics(&self) -> Vec<String> {
+        vec![self.topic.clone()]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        let key = &event.cloud.subject;
+        if key.starts_with("poison") {
+            return Err(format!("no price list for {key}").into());
+        }
+        if key == "flaky" && self.flaky_failures.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err("deadlock detected (simulated)".into());
+        }
+        let sku: String = match event.payload_as::<serde_json::Value>()?.get("sku") {
+            Some(serde_json::Value::String(sku)) => sku.clone(),
+            _ => return Err("payload without sku".into()),
+        };
+        assert_eq!(&sku, key);
+        sqlx::query(
+            "INSERT INTO event_counts (key, n) VALUES ($1, 1) \
+             ON CONFLICT (key) DO UPDATE SET n = event_counts.n + 1",
+        )
+        .bind(key)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn setup() -> (PgPool, String) {
+    let (_, pool) = database().await;
+    sqlx::query("CREATE TABLE event_counts (key TEXT PRIMARY KEY, n INT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    (pool, topic(1).await)
+}
+
+fn run(pool: &PgPool, topic: &str, group: &str) -> CancellationToken {
+    let projection = EventCounts {
+        topic: topic.to_owned(),
+        flaky_failures: Arc::new(AtomicU32::new(0)),
+    };
+    let runner = ConsumerRunner::new(&settings(), pool.clone(), projection)
+        .with_group(group)
+        .with_retry(Retry {
+            attempts: 3,
+            backoff: Duration::from_millis(20),
+        });
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move { runner.run(token).await.unwrap() });
+    shutdown
+}
+
+async fn counts(pool: &PgPool) -> Vec<(String, i32)> {
+    sqlx::query_as("SELECT key, n FROM event_counts ORDER BY key")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn group() -> String {
+    format!("test-{}", Uuid::new_v4())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_redelivered_after_lost_offsets_change_nothing() {
+    let (pool, topic) = setup().await;
+    for i in 0..10 {
+        produce(&topic, &format!("sku-{}", i % 3)).await;
+    }
+    let first = group();
+    let consumer = run(&pool, &topic, &first);
+    wait_committed(&first, &topic, 10).await;
+    consumer.cancel();
+    let before = counts(&pool).await;
+    assert_eq!(before.iter().map(|(_, n)| n).sum::<i32>(), 10);
+
+    // As if the consumer died after its commits but before its offsets were committed:
+    // another group starts from the beginning and sees every event again.
+    let second = group();
+    let consumer = run(&pool, &topic, &second);
+    wait_committed(&second, &topic, 10).await;
+    consumer.cancel();
+    assert_eq!(
+        counts(&pool).await,
+        before,
+        "redelivery changed the projection"
+    );
+    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(processed, 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecodable_message_goes_to_the_dlq_and_the_consumer_goes_on() {
+    let (pool, topic) = setup().await;
+    produce_raw(&topic, "sku-x", b"not avro at all", None).await;
+    produce(&topic, "sku-1").await;
+    let group = group();
+    let consumer = run(&pool, &topic, &group);
+    wait_committed(&group, &topic, 2).await;
+    consumer.cancel();
+
+    assert_eq!(counts(&pool).await, vec![("sku-1".to_owned(), 1)]);
+    let dead = read_with_headers(&format!("{topic}.dlq"), 1).await;
+    assert_eq!(dead[0]["dlq_consumer"], group);
+    assert_eq!(dead[0]["dlq_topic"], topic);
+    assert_eq!(dead[0]["dlq_partition"], "0");
+    assert_eq!(dead[0]["dlq_offset"], "0");
+    assert_eq!(
+        dead[0]["dlq_attempts"], "0",
+        "not retried: retrying cannot fix it"
+    );
+    assert!(dead[0]["dlq_error"].contains("no headers"), "{:?}", dead[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_projection_is_retried_then_dead_lettered_and_a_flaky_one_recovers() {
+    let (pool, topic) = setup().await;
+    let poison = produce(&topic, "poison-1").await;
+    produce(&topic, "flaky").await;
+    produce(&topic, "sku-2").await;
+    let group = group();
+    let consumer = run(&pool, &topic, &group);
+    wait_committed(&group, &topic, 3).await;
+    consumer.cancel();
+
+    assert_eq!(
+        counts(&pool).await,
+        vec![("flaky".to_owned(), 1), ("sku-2".to_owned(), 1)],
+        "the flaky event applied once, after its retries"
+    );
+    let dead = read_with_headers(&format!("{topic}.dlq"), 1).await;
+    assert_eq!(
+        dead[0]["ce_id"],
+        poison.to_string(),
+        "original headers are kept"
+    );
+    assert_eq!(dead[0]["dlq_attempts"], "3");
+    assert_eq!(dead[0]["dlq_error"], "no price list for poison-1");
+    let processed: Vec<String> = sqlx::query_scalar("SELECT consumer FROM processed_events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        processed.len(),
+        2,
+        "the dead-lettered event is not recorded as processed"
+    );
+}
