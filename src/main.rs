@@ -1,6 +1,7 @@
 //! `bazaar`: one binary, many roles. The container image is the same for every
 //! deployment; only the arguments differ.
 
+mod bench;
 mod services;
 mod topics;
 
@@ -56,6 +57,17 @@ enum Command {
     },
     /// Print the configuration variables, their values and what they expect.
     Config,
+    /// Measure throughput and latency; prints figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The outbox relay: backlog drain, steady-state latency, and a naive relay.
+    Relay(bench::RelayBench),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +125,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     replication_factor,
                 },
         } => apply_topics(&settings, &file, replication_factor).await,
+        Command::Bench {
+            command: BenchCommand::Relay(options),
+        } => bench::relay(&settings, options).await,
         Command::Config => unreachable!("handled before the runtime starts"),
     };
     telemetry.shutdown();

@@ -23,7 +23,6 @@ mod metrics;
 use std::time::{Duration, Instant};
 
 use bazaar_platform::{kafka, Settings};
-use chrono::{DateTime, Utc};
 use rdkafka::{
     error::KafkaError,
     message::{Header, OwnedHeaders},
@@ -61,6 +60,8 @@ pub struct Relay {
     metrics: RelayMetrics,
     /// Identifies this relay in the lease table.
     holder: Uuid,
+    /// The batch query, with the batch size as a literal so every plan knows it.
+    fetch_sql: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,7 +69,6 @@ struct OutboxRow {
     id: i64,
     /// The writing transaction is older than every running transaction.
     settled: bool,
-    created_at: DateTime<Utc>,
     topic: String,
     key: String,
     payload: Vec<u8>,
@@ -81,9 +81,15 @@ impl Relay {
         Self {
             database: database.to_owned(),
             pool,
+            holder: Uuid::new_v4(),
+            fetch_sql: format!(
+                "SELECT id, topic, key, payload, headers, \
+                        xid < pg_snapshot_xmin(pg_current_snapshot()) AS settled \
+                 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT {}",
+                settings.relay_batch_size
+            ),
             settings,
             metrics,
-            holder: Uuid::new_v4(),
         }
     }
 
@@ -187,20 +193,25 @@ impl Relay {
         producer: &FutureProducer,
         token: i64,
     ) -> Result<usize, RelayError> {
-        let mut rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, created_at, topic, key, payload, headers, \
-                    xid < pg_snapshot_xmin(pg_current_snapshot()) AS settled \
-             FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-        )
-        .bind(self.settings.relay_batch_size)
-        .fetch_all(&self.pool)
-        .await?;
+        let started = Instant::now();
+        let mut read = self.pool.begin().await?;
+        // Until autovacuum has analyzed a backlog that grew fast (a relay back from an
+        // outage), the planner under-estimates it and sorts all of it, on disk, to return
+        // the first rows; the partial index already yields them in id order.
+        sqlx::query("SET LOCAL enable_sort = off")
+            .execute(&mut *read)
+            .await?;
+        let mut rows: Vec<OutboxRow> = sqlx::query_as(&self.fetch_sql)
+            .fetch_all(&mut *read)
+            .await?;
+        read.commit().await?;
         let settled = rows.iter().position(|r| !r.settled).unwrap_or(rows.len());
         rows.truncate(settled);
         if rows.is_empty() {
             return Ok(0);
         }
 
+        let fetched = started.elapsed();
         let mut deliveries = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut record = FutureRecord::to(&row.topic)
@@ -222,6 +233,7 @@ impl Relay {
             }
         }
 
+        let sent = started.elapsed();
         let mut acknowledged = 0;
         for delivery in deliveries {
             match delivery.await {
@@ -233,11 +245,22 @@ impl Relay {
                 Err(_) => break,
             }
         }
+        let acked_at = started.elapsed();
         let acked = &rows[..acknowledged];
         if !acked.is_empty() {
             self.mark_published(acked, token).await?;
             self.metrics.published(&self.database, acked.len());
         }
+        tracing::debug!(
+            database = %self.database,
+            rows = rows.len(),
+            acknowledged,
+            fetch_ms = fetched.as_millis() as u64,
+            send_ms = (sent - fetched).as_millis() as u64,
+            ack_ms = (acked_at - sent).as_millis() as u64,
+            mark_ms = (started.elapsed() - acked_at).as_millis() as u64,
+            "relay pass"
+        );
         if acknowledged < rows.len() {
             if let Some((code, reason)) = producer.client().fatal_error() {
                 tracing::error!(database = %self.database, %reason, "fatal producer error");
@@ -264,15 +287,12 @@ impl Relay {
             return Err(RelayError::LeaseLost);
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let created: Vec<DateTime<Utc>> = rows.iter().map(|r| r.created_at).collect();
+        // Ids are unique across partitions (one identity); each partition's primary key
+        // is probed per id, whatever the size of the backlog.
         sqlx::query(
-            "UPDATE outbox SET published_at = now() \
-             FROM unnest($1::bigint[], $2::timestamptz[]) AS acked(id, created_at) \
-             WHERE outbox.id = acked.id AND outbox.created_at = acked.created_at \
-               AND outbox.published_at IS NULL",
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL",
         )
         .bind(&ids)
-        .bind(&created)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -352,7 +372,7 @@ mod tests {
 
     async fn unpublished_rows(pool: &PgPool) -> Vec<OutboxRow> {
         sqlx::query_as(
-            "SELECT id, created_at, topic, key, payload, headers, true AS settled \
+            "SELECT id, topic, key, payload, headers, true AS settled \
              FROM outbox WHERE published_at IS NULL",
         )
         .fetch_all(pool)
