@@ -15,7 +15,10 @@ use bazaar_platform::{http::HttpMetrics, Settings};
 use sqlx::PgPool;
 use support::{
     bazaar, free_port, get,
-    mesh::{self, consume, database, outbox_ids, topic, wait_published, write},
+    mesh::{
+        self, consume, consume_from, database, outbox_ids, topic, topic_on, wait_published, write,
+    },
+    PrivateBroker,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -31,10 +34,14 @@ fn fast_settings() -> Settings {
 
 /// A relay in this process; stopped when the token is cancelled.
 fn start_relay(name: &str, pool: &PgPool) -> CancellationToken {
+    start_relay_with(name, pool, fast_settings())
+}
+
+fn start_relay_with(name: &str, pool: &PgPool, settings: Settings) -> CancellationToken {
     let relay = Relay::new(
         name,
         pool.clone(),
-        fast_settings(),
+        settings,
         RelayMetrics::new(HttpMetrics::new().registry()),
     );
     let shutdown = CancellationToken::new();
@@ -310,4 +317,45 @@ async fn a_standby_takes_over_and_a_paused_relay_cannot_mark_rows() {
         }
     }
     assert_eq!(order, vec![before, during, after]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_restart_during_publishing_loses_nothing() {
+    let mut broker = PrivateBroker::start();
+    let mut settings = fast_settings();
+    settings.kafka_brokers = broker.address();
+    let topic = topic_on(&settings, 3).await;
+    let (name, pool) = database().await;
+    let relay = start_relay_with(&name, &pool, settings.clone());
+
+    let writing = {
+        let (pool, topic) = (pool.clone(), topic.clone());
+        tokio::spawn(async move {
+            for i in 0..600 {
+                write(&pool, &topic, &format!("aggregate-{}", i % 7)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::task::block_in_place(|| broker.stop());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::block_in_place(|| broker.resume());
+    writing.await.unwrap();
+    wait_published(&pool, Duration::from_secs(120)).await;
+
+    let expected = outbox_ids(&pool).await;
+    let received = consume_from(&settings, &topic, 600, PATIENCE).await;
+    let arrived: HashSet<Uuid> = received.iter().map(|r| r.event_id).collect();
+    assert!(expected.values().flatten().all(|id| arrived.contains(id)));
+    // Per aggregate, the first arrival of each event follows the outbox order.
+    let mut first_seen: HashMap<String, Vec<Uuid>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for r in received {
+        if seen.insert(r.event_id) {
+            first_seen.entry(r.key).or_default().push(r.event_id);
+        }
+    }
+    assert_eq!(first_seen, expected);
+    relay.cancel();
 }

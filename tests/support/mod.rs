@@ -111,9 +111,14 @@ pub(crate) mod mesh {
 
     /// A fresh topic `test_<id>.events.v1` and its dead-letter topic.
     pub(crate) async fn topic(partitions: i32) -> String {
+        topic_on(&settings(), partitions).await
+    }
+
+    /// The same, on the brokers of `settings`.
+    pub(crate) async fn topic_on(settings: &Settings, partitions: i32) -> String {
         let name = format!("test_{}.events.v1", Uuid::new_v4().simple());
         let dlq = format!("{name}.dlq");
-        let admin = kafka::admin(&settings(), "test-admin").unwrap();
+        let admin = kafka::admin(settings, "test-admin").unwrap();
         let results = admin
             .create_topics(
                 &[
@@ -274,7 +279,17 @@ pub(crate) mod mesh {
     /// Reads `topic` from the start until `distinct` different events arrived (duplicates
     /// are kept in the result), or panics after `timeout`.
     pub(crate) async fn consume(topic: &str, distinct: usize, timeout: Duration) -> Vec<Received> {
-        let consumer: StreamConsumer = kafka::client_config(&settings(), "test-consumer")
+        consume_from(&settings(), topic, distinct, timeout).await
+    }
+
+    /// The same, from the brokers of `settings`.
+    pub(crate) async fn consume_from(
+        settings: &Settings,
+        topic: &str,
+        distinct: usize,
+        timeout: Duration,
+    ) -> Vec<Received> {
+        let consumer: StreamConsumer = kafka::client_config(settings, "test-consumer")
             .set("group.id", format!("test-{}", Uuid::new_v4()))
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
@@ -342,5 +357,127 @@ pub(crate) mod mesh {
             by_key.entry(key).or_default().push(id);
         }
         by_key
+    }
+}
+
+/// A single-node Kafka of a test's own, from the jars `./dev infra up` fetched, for
+/// tests that must stop and start a broker without disturbing the shared one.
+pub(crate) struct PrivateBroker {
+    dir: std::path::PathBuf,
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl PrivateBroker {
+    fn libs() -> String {
+        let libs = std::env::var("BAZAAR_KAFKA_LIBS").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.bazaar/kafka/libs").to_owned()
+        });
+        format!("{libs}/*")
+    }
+
+    /// Formats its storage and starts it.
+    pub(crate) fn start() -> Self {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("broker-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (port, controller) = (free_port(), free_port());
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/infra/kafka/server.properties"
+        ))
+        .unwrap();
+        let properties = template
+            .replace("@DATA@", dir.to_str().unwrap())
+            .replace("@CONTROLLER_PORT@", &controller.to_string())
+            .replace("@PORT@", &port.to_string());
+        std::fs::write(dir.join("server.properties"), properties).unwrap();
+        let cluster = Command::new("java")
+            .args([
+                "-cp",
+                &Self::libs(),
+                "kafka.tools.StorageTool",
+                "random-uuid",
+            ])
+            .output()
+            .unwrap();
+        let cluster = String::from_utf8(cluster.stdout).unwrap();
+        let cluster = cluster
+            .lines()
+            .last()
+            .expect("a cluster id")
+            .trim()
+            .to_owned();
+        let formatted = Command::new("java")
+            .args([
+                "-cp",
+                &Self::libs(),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                &cluster,
+                "-c",
+            ])
+            .arg(dir.join("server.properties"))
+            .output()
+            .unwrap();
+        assert!(
+            formatted.status.success(),
+            "{}",
+            String::from_utf8_lossy(&formatted.stderr)
+        );
+        let mut broker = Self {
+            dir,
+            port,
+            process: None,
+        };
+        broker.resume();
+        broker
+    }
+
+    /// Its bootstrap address.
+    pub(crate) fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it cleanly and waits until it exited.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &process.id().to_string()])
+                .status();
+            process.wait().unwrap();
+        }
+    }
+
+    /// Starts it again on the same storage and waits until it listens.
+    pub(crate) fn resume(&mut self) {
+        let log = std::fs::File::create(self.dir.join("broker.log")).unwrap();
+        let process = Command::new("java")
+            .args(["-Xms128m", "-Xmx384m", "-cp", &Self::libs(), "kafka.Kafka"])
+            .arg(self.dir.join("server.properties"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.process = Some(process);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the private broker did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
