@@ -2,6 +2,7 @@
 //! deployment; only the arguments differ.
 
 mod bench;
+mod dlq;
 mod services;
 mod topics;
 
@@ -55,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: TopicsCommand,
     },
+    /// Dead letters: events a projection could not apply.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// Print the configuration variables, their values and what they expect.
     Config,
     /// Measure throughput and latency; prints figures.
@@ -62,6 +68,14 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Print the dead letters of a topic (`sales.events.v1` or `sales.events.v1.dlq`).
+    List { topic: String },
+    /// Re-publish, once, the dead letters of a topic to the topic they came from.
+    Replay { topic: String },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +139,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     replication_factor,
                 },
         } => apply_topics(&settings, &file, replication_factor).await,
+        Command::Dlq {
+            command: DlqCommand::List { topic },
+        } => dlq::list(&settings, &topic).await,
+        Command::Dlq {
+            command: DlqCommand::Replay { topic },
+        } => dlq::replay(&settings, &topic).await,
         Command::Bench {
             command: BenchCommand::Relay(options),
         } => bench::relay(&settings, options).await,

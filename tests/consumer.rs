@@ -5,7 +5,7 @@ mod support;
 
 use std::{
     sync::{
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
         Arc,
     },
     time::Duration,
@@ -15,17 +15,20 @@ use bazaar_platform::consumer::{
     ConsumedEvent, ConsumerRunner, Projection, ProjectionError, Retry,
 };
 use sqlx::{PgConnection, PgPool};
-use support::mesh::{
-    database, produce, produce_raw, read_with_headers, settings, topic, wait_committed,
+use support::{
+    bazaar,
+    mesh::{database, produce, produce_raw, read_with_headers, settings, topic, wait_committed},
+    run_ok,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Counts events per aggregate. Keys starting with `poison` always fail; the key
-/// `flaky` fails twice, then works.
+/// Counts events per aggregate. Keys starting with `poison` fail until `fixed`; the
+/// key `flaky` fails twice, then works.
 struct EventCounts {
     topic: String,
     flaky_failures: Arc<AtomicU32>,
+    fixed: Arc<AtomicBool>,
 }
 
 impl Projection for EventCounts {
@@ -43,7 +46,7 @@ impl Projection for EventCounts {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         let key = &event.cloud.subject;
-        if key.starts_with("poison") {
+        if key.starts_with("poison") && !self.fixed.load(Ordering::SeqCst) {
             return Err(format!("no price list for {key}").into());
         }
         if key == "flaky" && self.flaky_failures.fetch_add(1, Ordering::SeqCst) < 2 {
@@ -75,9 +78,19 @@ async fn setup() -> (PgPool, String) {
 }
 
 fn run(pool: &PgPool, topic: &str, group: &str) -> CancellationToken {
+    run_fixable(pool, topic, group, Arc::new(AtomicBool::new(false)))
+}
+
+fn run_fixable(
+    pool: &PgPool,
+    topic: &str,
+    group: &str,
+    fixed: Arc<AtomicBool>,
+) -> CancellationToken {
     let projection = EventCounts {
         topic: topic.to_owned(),
         flaky_failures: Arc::new(AtomicU32::new(0)),
+        fixed,
     };
     let runner = ConsumerRunner::new(&settings(), pool.clone(), projection)
         .with_group(group)
@@ -189,4 +202,44 @@ async fn a_failing_projection_is_retried_then_dead_lettered_and_a_flaky_one_reco
         2,
         "the dead-lettered event is not recorded as processed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_are_listed_and_replayed_once_after_the_cause_is_fixed() {
+    let (pool, topic) = setup().await;
+    let poison = produce(&topic, "poison-7").await;
+    produce(&topic, "sku-2").await;
+    let group = group();
+    let fixed = Arc::new(AtomicBool::new(false));
+    let consumer = run_fixable(&pool, &topic, &group, fixed.clone());
+    wait_committed(&group, &topic, 2).await;
+
+    let listed = run_ok(bazaar().args(["dlq", "list", &topic]));
+    assert!(listed.contains(&poison.to_string()), "{listed}");
+    assert!(listed.contains("no price list for poison-7"), "{listed}");
+    assert!(
+        listed.contains(&format!("consumer={group} attempts=3 from={topic}:0/0")),
+        "{listed}"
+    );
+    assert!(listed.trim_end().ends_with("1 dead letters"), "{listed}");
+
+    // The price list arrives; the operator replays.
+    fixed.store(true, Ordering::SeqCst);
+    let replayed = run_ok(bazaar().args(["dlq", "replay", &topic]));
+    assert!(
+        replayed.trim_end().ends_with("1 dead letters replayed"),
+        "{replayed}"
+    );
+    wait_committed(&group, &topic, 3).await;
+    assert_eq!(
+        counts(&pool).await,
+        vec![("poison-7".to_owned(), 1), ("sku-2".to_owned(), 1)]
+    );
+
+    let again = run_ok(bazaar().args(["dlq", "replay", &topic]));
+    assert!(
+        again.trim_end().ends_with("0 dead letters replayed"),
+        "{again}"
+    );
+    consumer.cancel();
 }
