@@ -128,6 +128,29 @@ pub(crate) async fn replay(settings: &Settings, topic: &str) -> anyhow::Result<(
     Ok(())
 }
 
+/// The group's committed offset. Retried: a broker answers NotCoordinator while the
+/// group's coordinator is loading or moving.
+fn committed(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+) -> anyhow::Result<Option<Offset>> {
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition(topic, partition);
+    let mut attempt = 0;
+    loop {
+        match consumer.committed_offsets(wanted.clone(), TIMEOUT) {
+            Ok(list) => return Ok(list.find_partition(topic, partition).map(|p| p.offset())),
+            Err(err) if attempt < 10 => {
+                attempt += 1;
+                tracing::warn!(%topic, partition, error = %err, "reading the replay offset; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(err) => return Err(err).context("reading the replay offset"),
+        }
+    }
+}
+
 fn replay_consumer(settings: &Settings) -> anyhow::Result<BaseConsumer> {
     Ok(kafka::client_config(settings, REPLAY_GROUP)
         .set("group.id", REPLAY_GROUP)
@@ -167,18 +190,10 @@ fn read(
     for &partition in &partitions {
         let (low, high) = consumer.fetch_watermarks(topic, partition, TIMEOUT)?;
         let start = match group {
-            Some(consumer) => {
-                let mut wanted = TopicPartitionList::new();
-                wanted.add_partition(topic, partition);
-                match consumer
-                    .committed_offsets(wanted, TIMEOUT)?
-                    .find_partition(topic, partition)
-                    .map(|p| p.offset())
-                {
-                    Some(Offset::Offset(committed)) => committed.max(low),
-                    _ => low,
-                }
-            }
+            Some(consumer) => match committed(consumer, topic, partition)? {
+                Some(Offset::Offset(committed)) => committed.max(low),
+                _ => low,
+            },
             None => low,
         };
         if start < high {

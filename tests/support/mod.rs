@@ -209,10 +209,18 @@ pub(crate) mod mesh {
         partitions.add_partition(topic, 0);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let committed = consumer
+            // A fresh cluster answers NotCoordinator while its offsets topic loads.
+            let at = consumer
                 .committed_offsets(partitions.clone(), Duration::from_secs(5))
-                .unwrap();
-            let at = committed.find_partition(topic, 0).map(|p| p.offset());
+                .map(|committed| committed.find_partition(topic, 0).map(|p| p.offset()));
+            let at = match at {
+                Ok(at) => at,
+                Err(err) => {
+                    assert!(tokio::time::Instant::now() < deadline, "{group}: {err}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
             if at == Some(Offset::Offset(offset)) {
                 return;
             }
@@ -241,8 +249,8 @@ pub(crate) mod mesh {
         while messages.len() < count {
             let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
                 .await
-                .expect("the message arrives")
-                .unwrap();
+                .expect("the message arrives");
+            let Ok(message) = message else { continue };
             let headers = message
                 .headers()
                 .map(|h| {
@@ -307,8 +315,9 @@ pub(crate) mod mesh {
                         "only {} of {distinct} events arrived on {topic}",
                         seen.len()
                     )
-                })
-                .unwrap();
+                });
+            // Transient group errors (a coordinator loading) are the client's to retry.
+            let Ok(message) = message else { continue };
             let event = CloudEvent::from_kafka_headers(message.headers().unwrap()).unwrap();
             let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
             assert_eq!(key, event.subject, "the key is the aggregate id");
