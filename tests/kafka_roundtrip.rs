@@ -1,13 +1,14 @@
 //! One event through a real Kafka broker, decoded the way an integration outside Bazaar
 //! would: with the `.avsc` files and nothing else.
 
+mod support;
+
 use std::{path::Path, time::Duration};
 
 use bazaar_platform::{kafka, Settings};
 use bazaar_schemas::{AvroValue, Catalogue, CloudEvent};
 use rdkafka::{
     admin::{AdminOptions, NewTopic, TopicReplication},
-    consumer::{Consumer, StreamConsumer},
     producer::FutureRecord,
     Message,
 };
@@ -59,13 +60,7 @@ async fn an_event_produced_with_cloudevent_headers_decodes_with_only_the_schema_
         .map_err(|(err, _)| err)
         .unwrap();
 
-    let consumer: StreamConsumer = kafka::client_config(&settings, "test-consumer")
-        .set("group.id", format!("test-{}", Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&topic]).unwrap();
+    let consumer = support::mesh::reader(&settings, &topic);
     let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("the event arrives")

@@ -238,13 +238,7 @@ pub(crate) mod mesh {
         count: usize,
     ) -> Vec<HashMap<String, String>> {
         use rdkafka::message::Headers;
-        let consumer: StreamConsumer = kafka::client_config(&settings(), "test-reader")
-            .set("group.id", format!("test-{}", Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        consumer.subscribe(&[topic]).unwrap();
+        let consumer = reader(&settings(), topic);
         let mut messages = Vec::new();
         while messages.len() < count {
             let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
@@ -297,13 +291,7 @@ pub(crate) mod mesh {
         distinct: usize,
         timeout: Duration,
     ) -> Vec<Received> {
-        let consumer: StreamConsumer = kafka::client_config(settings, "test-consumer")
-            .set("group.id", format!("test-{}", Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        consumer.subscribe(&[topic]).unwrap();
+        let consumer = reader(settings, topic);
         let mut received = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let deadline = tokio::time::Instant::now() + timeout;
@@ -328,6 +316,19 @@ pub(crate) mod mesh {
             });
         }
         received
+    }
+
+    /// A consumer of `topic` from its first offset, in a group of its own that commits
+    /// nothing: it reads what is there without disturbing anyone.
+    pub(crate) fn reader(settings: &Settings, topic: &str) -> StreamConsumer {
+        let consumer: StreamConsumer = kafka::client_config(settings, "test-reader")
+            .set("group.id", format!("test-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        consumer
     }
 
     /// Rows not yet marked published.

@@ -80,7 +80,18 @@ async fn a_database_name_that_is_not_an_identifier_is_refused() {
     assert!(matches!(err, db::DbError::InvalidName(_)));
 }
 
-async fn readyz(app: Router) -> (u16, serde_json::Value) {
+/// `/readyz` of an app that needs the `postgres` database and the Kafka of `settings`.
+async fn readyz(settings: &Settings) -> (u16, serde_json::Value) {
+    let pool = db::pool(settings, "postgres").await.unwrap();
+    let readiness = Readiness::new()
+        .database("postgres", pool)
+        .kafka(KafkaProbe::new(settings).unwrap());
+    let app = http::app(
+        Router::new(),
+        http::openapi([]),
+        readiness,
+        HttpMetrics::new(),
+    );
     let response = app
         .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
         .await
@@ -92,18 +103,7 @@ async fn readyz(app: Router) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn readyz_is_200_when_database_and_kafka_answer() {
-    let settings = settings();
-    let pool = db::pool(&settings, "postgres").await.unwrap();
-    let readiness = Readiness::new()
-        .database("postgres", pool)
-        .kafka(KafkaProbe::new(&settings).unwrap());
-    let app = http::app(
-        Router::new(),
-        http::openapi([]),
-        readiness,
-        HttpMetrics::new(),
-    );
-    let (status, body) = readyz(app).await;
+    let (status, body) = readyz(&settings()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ready"], true);
     assert_eq!(body["checks"].as_array().unwrap().len(), 2);
@@ -113,17 +113,7 @@ async fn readyz_is_200_when_database_and_kafka_answer() {
 async fn readyz_is_503_naming_kafka_when_no_broker_answers() {
     let mut settings = settings();
     settings.kafka_brokers = "127.0.0.1:1".into();
-    let pool = db::pool(&settings, "postgres").await.unwrap();
-    let readiness = Readiness::new()
-        .database("postgres", pool)
-        .kafka(KafkaProbe::new(&settings).unwrap());
-    let app = http::app(
-        Router::new(),
-        http::openapi([]),
-        readiness,
-        HttpMetrics::new(),
-    );
-    let (status, body) = readyz(app).await;
+    let (status, body) = readyz(&settings).await;
     assert_eq!(status, 503);
     let problem: Problem = serde_json::from_value(body).unwrap();
     assert_eq!(problem.code, "not_ready");
