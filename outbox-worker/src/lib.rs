@@ -37,6 +37,7 @@ pub use metrics::RelayMetrics;
 
 const PARTITION_UPKEEP: Duration = Duration::from_secs(3600);
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+const PRODUCER_RETRY: Duration = Duration::from_secs(1);
 
 /// Why a relay pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -157,9 +158,14 @@ impl Relay {
             let published = match self.publish_batch(&producer, token).await {
                 Ok(published) => published,
                 Err(RelayError::Kafka(err)) => {
-                    // A fatal producer error: start over with a new producer, from the first
-                    // unpublished row (nothing after a failure was marked).
+                    // Start over with a new producer, from the first unpublished row
+                    // (nothing after a failure was marked), after a pause: a row the broker
+                    // refuses outright would otherwise spin this loop.
                     tracing::error!(database = %self.database, error = %err, "rebuilding the producer");
+                    tokio::select! {
+                        () = tokio::time::sleep(PRODUCER_RETRY) => {}
+                        () = shutdown.cancelled() => {}
+                    }
                     producer = kafka::producer(
                         &self.settings,
                         &format!("bazaar-relay-{}", self.database),
