@@ -62,7 +62,7 @@ pub(crate) async fn relay(settings: &Settings, bench: RelayBench) -> anyhow::Res
     let topic = format!("bench_{run}.events.v1");
     create_topic(settings, &topic, bench.partitions).await?;
     let payload = sample_payload()?;
-    println!(
+    out!(
         "relay benchmark: {} cores, payload {} bytes, topic {topic} ({} partitions), batch {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         payload.len(),
@@ -77,7 +77,7 @@ pub(crate) async fn relay(settings: &Settings, bench: RelayBench) -> anyhow::Res
     wait_drained(&pool).await?;
     let drain = started.elapsed();
     let relay_rate = bench.backlog as f64 / drain.as_secs_f64();
-    println!(
+    out!(
         "backlog drain:  {} events in {:.2} s = {:.0} events/s",
         bench.backlog,
         drain.as_secs_f64(),
@@ -92,13 +92,13 @@ pub(crate) async fn relay(settings: &Settings, bench: RelayBench) -> anyhow::Res
     fill_backlog(&naive_pool, &topic, &payload, bench.naive_backlog).await?;
     let naive = naive_relay(settings, &naive_pool).await?;
     let naive_rate = bench.naive_backlog as f64 / naive.as_secs_f64();
-    println!(
+    out!(
         "naive relay:    {} events in {:.2} s = {:.0} events/s (one awaited send + UPDATE per row)",
         bench.naive_backlog,
         naive.as_secs_f64(),
         naive_rate
     );
-    println!("ratio:          {:.1}x", relay_rate / naive_rate);
+    out!("ratio:          {:.1}x", relay_rate / naive_rate);
     Ok(())
 }
 
@@ -165,7 +165,7 @@ async fn fill_backlog(pool: &PgPool, topic: &str, payload: &[u8], rows: i64) -> 
         .context("filling the backlog")?;
         done += n;
     }
-    println!(
+    out!(
         "backlog:        {rows} rows committed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
@@ -308,7 +308,7 @@ fn report_latency(rate: u32, seconds: u32, mut latencies: Vec<Duration>) {
             .get(index)
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
-    println!(
+    out!(
         "steady state:   {rate} events/s for {seconds} s, {} events; commit-to-consumed latency \
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),

@@ -52,7 +52,7 @@ pub(crate) async fn list(settings: &Settings, topic: &str) -> anyhow::Result<()>
     let settings = settings.clone();
     let letters = tokio::task::spawn_blocking(move || read(&settings, &dlq, None)).await??;
     for letter in &letters {
-        println!(
+        out!(
             "{}:{}  {}  {}  consumer={} attempts={} from={}:{}/{}\n    error: {}",
             letter.partition,
             letter.offset,
@@ -66,7 +66,7 @@ pub(crate) async fn list(settings: &Settings, topic: &str) -> anyhow::Result<()>
             letter.header("dlq_error"),
         );
     }
-    println!("{} dead letters", letters.len());
+    out!("{} dead letters", letters.len());
     Ok(())
 }
 
@@ -113,7 +113,7 @@ pub(crate) async fn replay(settings: &Settings, topic: &str) -> anyhow::Result<(
             .map_err(|(err, _)| err)
             .with_context(|| format!("replaying {dlq}:{}:{}", letter.partition, letter.offset))?;
         done.add_partition_offset(&dlq, letter.partition, Offset::Offset(letter.offset + 1))?;
-        println!(
+        out!(
             "replayed {dlq}:{}:{} ({} {}) to {original}",
             letter.partition,
             letter.offset,
@@ -124,7 +124,7 @@ pub(crate) async fn replay(settings: &Settings, topic: &str) -> anyhow::Result<(
     if done.count() > 0 {
         tokio::task::spawn_blocking(move || consumer.commit(&done, CommitMode::Sync)).await??;
     }
-    println!("{} dead letters replayed", letters.len());
+    out!("{} dead letters replayed", letters.len());
     Ok(())
 }
 

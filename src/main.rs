@@ -1,6 +1,19 @@
 //! `bazaar`: one binary, many roles. The container image is the same for every
 //! deployment; only the arguments differ.
 
+/// Prints a line of command output. A closed pipe (`bazaar config | head -2`) ends the
+/// command quietly, where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if err.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod bench;
 mod dlq;
 mod services;
@@ -63,6 +76,8 @@ enum Command {
     },
     /// Print the configuration variables, their values and what they expect.
     Config,
+    /// Print the services this binary runs, one per line.
+    Services,
     /// Measure throughput and latency; prints figures.
     Bench {
         #[command(subcommand)]
@@ -106,11 +121,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Command::Config = cli.command {
-        // Reaching here means every value parsed.
-        print_config();
-        return ExitCode::SUCCESS;
-    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let result = runtime.block_on(run(cli.command, settings));
     match result {
@@ -148,7 +158,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Relay(options),
         } => bench::relay(&settings, options).await,
-        Command::Config => unreachable!("handled before the runtime starts"),
+        Command::Config => {
+            // Reaching here means every value parsed.
+            print_config();
+            Ok(())
+        }
+        Command::Services => {
+            services::ALL.iter().for_each(|s| out!("{}", s.name));
+            Ok(())
+        }
     };
     telemetry.shutdown();
     result
@@ -205,14 +223,14 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
 
 async fn migrate(settings: &Settings, selected: &[&services::Service]) -> anyhow::Result<()> {
     if selected.is_empty() {
-        println!("no services to migrate");
+        out!("no services to migrate");
     }
     for service in selected {
         db::prepare(settings, service.name, (service.migrator)())
             .await?
             .close()
             .await;
-        println!("migrated {}", service.name);
+        out!("migrated {}", service.name);
     }
     Ok(())
 }
@@ -230,9 +248,9 @@ async fn apply_topics(
     let outcomes = topics::apply(settings, &specs).await?;
     let count = |f: fn(&topics::Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     for (name, outcome) in &outcomes {
-        println!("{name:<32} {outcome}");
+        out!("{name:<32} {outcome}");
     }
-    println!(
+    out!(
         "{} created, {} unchanged, {} drifted",
         count(|o| matches!(o, topics::Outcome::Created)),
         count(|o| matches!(o, topics::Outcome::Unchanged)),
@@ -249,7 +267,7 @@ fn print_config() {
             (None, Some(d)) => format!("{d} (default)"),
             (None, None) => "(unset)".to_owned(),
         };
-        println!("{variable:<30} {shown}\n{:<30} {expected}", "");
+        out!("{variable:<30} {shown}\n{:<30} {expected}", "");
     }
 }
 

@@ -67,3 +67,19 @@ fn an_unknown_service_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains(r#"unknown service "cataloge""#));
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let mut child = bazaar()
+        .arg("config")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before bazaar writes, as `bazaar config | head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success());
+}
