@@ -2,6 +2,7 @@
 //! telemetry, PostgreSQL pools and migrations, the HTTP error type and server, Kafka and
 //! ClickHouse clients, graceful shutdown, and money/quantity types.
 
+pub mod auth;
 pub mod clickhouse;
 pub mod config;
 pub mod consumer;
