@@ -26,7 +26,7 @@ use axum::{
 };
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::http::ApiError;
@@ -156,13 +156,11 @@ pub enum TokenError {
 pub struct Verifier {
     source: Box<dyn KeySource>,
     validation: Validation,
-    keys: RwLock<Keys>,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    /// When the key set was last fetched. Held across a fetch, so fetches are serial
+    /// while verifications with known keys go on reading `keys`.
+    fetched: Mutex<Option<Instant>>,
     cooldown: Duration,
-}
-
-struct Keys {
-    by_kid: HashMap<String, DecodingKey>,
-    fetched: Option<Instant>,
 }
 
 impl Verifier {
@@ -177,10 +175,8 @@ impl Verifier {
         Self {
             source: Box::new(source),
             validation,
-            keys: RwLock::new(Keys {
-                by_kid: HashMap::new(),
-                fetched: None,
-            }),
+            keys: RwLock::new(HashMap::new()),
+            fetched: Mutex::new(None),
             cooldown: REFRESH_COOLDOWN,
         }
     }
@@ -214,19 +210,19 @@ impl Verifier {
     }
 
     async fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().await.by_kid.get(kid).cloned()
+        self.keys.read().await.get(kid).cloned()
     }
 
     /// Fetches the key set unless it was fetched within the cooldown.
     async fn refresh(&self) {
-        let mut keys = self.keys.write().await;
-        if keys.fetched.is_some_and(|at| at.elapsed() < self.cooldown) {
+        let mut fetched = self.fetched.lock().await;
+        if fetched.is_some_and(|at| at.elapsed() < self.cooldown) {
             return;
         }
-        keys.fetched = Some(Instant::now());
+        *fetched = Some(Instant::now());
         match self.source.fetch().await {
             Ok(set) => {
-                keys.by_kid = set
+                let by_kid: HashMap<String, DecodingKey> = set
                     .keys
                     .iter()
                     .filter_map(|jwk| {
@@ -234,7 +230,8 @@ impl Verifier {
                         DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
                     })
                     .collect();
-                tracing::info!(keys = keys.by_kid.len(), "fetched the token signing keys");
+                tracing::info!(keys = by_kid.len(), "fetched the token signing keys");
+                *self.keys.write().await = by_kid;
             }
             Err(err) => tracing::error!(error = %err, "cannot fetch the token signing keys"),
         }

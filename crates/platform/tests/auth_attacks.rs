@@ -404,3 +404,67 @@ fn a_store_scoped_principal_reaches_only_its_stores() {
     let claims: Claims = serde_json::from_value(claims(&["owner"])).unwrap();
     assert!(matches!(claims.stores, Stores::All(_)));
 }
+
+/// The first fetch answers at once; later ones wait until `release` is notified.
+struct StallingKeys {
+    set: JwkSet,
+    fetches: AtomicUsize,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl KeySource for StallingKeys {
+    fn fetch(
+        &self,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<JwkSet, String>> + Send + '_>> {
+        let first = self.fetches.fetch_add(1, Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            if !first {
+                self.release.notified().await;
+            }
+            Ok(self.set.clone())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_slow_key_fetch_does_not_hold_up_tokens_with_known_keys() {
+    let key = SigningKey::new("k1");
+    let release = Arc::new(tokio::sync::Notify::new());
+    let verifier = Arc::new(
+        Verifier::new(
+            ISSUER,
+            AUDIENCE,
+            StallingKeys {
+                set: key_set(&[&key]),
+                fetches: AtomicUsize::new(0),
+                release: release.clone(),
+            },
+        )
+        .with_refresh_cooldown(Duration::ZERO),
+    );
+    verifier
+        .verify(&key.sign(&claims(&["admin"])))
+        .await
+        .unwrap();
+
+    // An unknown kid starts a fetch that hangs, as a JWKS endpoint that stopped answering.
+    let pending = {
+        let (verifier, token) = (verifier.clone(), key.sign_as("k9", &claims(&["admin"])));
+        tokio::spawn(async move { verifier.verify(&token).await })
+    };
+    tokio::task::yield_now().await;
+
+    let known = tokio::time::timeout(
+        Duration::from_secs(10),
+        verifier.verify(&key.sign(&claims(&["admin"]))),
+    )
+    .await
+    .expect("a token with a known key must not wait for the fetch");
+    assert!(known.is_ok());
+
+    release.notify_one();
+    assert!(
+        pending.await.unwrap().is_err(),
+        "k9 is still unknown after the fetch"
+    );
+}
