@@ -124,10 +124,15 @@ EOF
   fi
   wait_for postgres 60 "$bin/pg_isready" -h 127.0.0.1 -p "$BAZAAR_PG_PORT" -U postgres
   "$bin/psql" -h 127.0.0.1 -p "$BAZAAR_PG_PORT" -U postgres -d postgres -qtA -v ON_ERROR_STOP=1 >/dev/null <<'SQL' \
-    || die "could not create the bazaar role"
+    || die "could not create the bazaar roles"
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bazaar') THEN
     CREATE ROLE bazaar LOGIN PASSWORD 'bazaar' CREATEDB;
+  END IF;
+  -- Request handlers connect as bazaar_app: it owns no table, so row-level security
+  -- applies to it (the platform migration grants it what services need).
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bazaar_app') THEN
+    CREATE ROLE bazaar_app LOGIN PASSWORD 'bazaar_app' NOSUPERUSER NOBYPASSRLS;
   END IF;
 END $$;
 SELECT 'CREATE DATABASE bazaar OWNER bazaar'

@@ -28,7 +28,7 @@ use bazaar_platform::{
     db,
     http::{self, HttpMetrics, Readiness},
     kafka::KafkaProbe,
-    shutdown, telemetry, Settings,
+    shutdown, telemetry, ServiceContext, Settings,
 };
 use clap::{Parser, Subcommand};
 
@@ -177,10 +177,19 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
     let mut readiness = Readiness::new().kafka(KafkaProbe::new(settings)?);
     let mut api = Router::new();
     let mut documents = Vec::new();
+    let verifier = ServiceContext::verifier(settings);
     for service in selected {
-        let pool = db::prepare(settings, service.name, (service.migrator)()).await?;
+        db::prepare(settings, service.name, (service.migrator)())
+            .await?
+            .close()
+            .await;
+        let pool = db::app_pool(settings, service.name).await?;
         readiness = readiness.database(service.name, pool.clone());
-        api = api.merge((service.router)(pool));
+        api = api.merge((service.router)(ServiceContext {
+            pool,
+            verifier: verifier.clone(),
+            settings: settings.clone(),
+        }));
         documents.push((service.openapi)());
     }
     if selected.is_empty() {

@@ -2,7 +2,8 @@
 //! entry: its database name, its migrations, its router and its OpenAPI document.
 
 use axum::Router;
-use sqlx::{migrate::Migrator, PgPool};
+use bazaar_platform::ServiceContext;
+use sqlx::migrate::Migrator;
 
 /// One bounded context, as `bazaar serve` and `bazaar migrate` see it.
 pub(crate) struct Service {
@@ -10,7 +11,7 @@ pub(crate) struct Service {
     pub(crate) name: &'static str,
     /// `sqlx::migrate!("../../migrations/<name>")`.
     pub(crate) migrator: fn() -> Migrator,
-    pub(crate) router: fn(PgPool) -> Router,
+    pub(crate) router: fn(ServiceContext) -> Router,
     pub(crate) openapi: fn() -> utoipa::openapi::OpenApi,
 }
 

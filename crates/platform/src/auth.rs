@@ -137,6 +137,43 @@ impl KeySource for JwkSet {
     }
 }
 
+/// Identity's `/.well-known/jwks.json`, fetched over HTTP.
+pub struct JwksUrl {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl JwksUrl {
+    /// The key set at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl KeySource for JwksUrl {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send + '_>> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .get(&self.url)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|err| format!("GET {}: {err}", self.url))?;
+            response
+                .json::<JwkSet>()
+                .await
+                .map_err(|err| format!("GET {}: not a JWK set: {err}", self.url))
+        })
+    }
+}
+
 /// Why a token was refused. Clients only ever see 401 `unauthenticated`; the reason is
 /// logged.
 #[derive(Debug, thiserror::Error)]

@@ -38,8 +38,12 @@ pub enum LogFormat {
 /// Settings every Bazaar process reads at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// PostgreSQL server; each service uses its own database on it.
+    /// PostgreSQL server as the role that owns the tables: migrations, the relay and
+    /// projections connect with it. Each service uses its own database on the server.
     pub database: PgConnectOptions,
+    /// The same server as the role request handlers connect with: it owns nothing, so
+    /// row-level security applies to it.
+    pub app_database: PgConnectOptions,
     /// Connections per service pool.
     pub db_max_connections: u32,
     /// Kafka bootstrap servers, comma separated.
@@ -62,6 +66,12 @@ pub struct Settings {
     pub relay_lease: Duration,
     /// How often an idle relay polls when no NOTIFY arrives.
     pub relay_poll: Duration,
+    /// `iss` of access tokens: identity writes it, every service checks it.
+    pub token_issuer: String,
+    /// `aud` of access tokens.
+    pub token_audience: String,
+    /// Where services fetch identity's token signing keys.
+    pub jwks_url: String,
 }
 
 /// Every variable, its default and what it expects: the README's configuration table
@@ -71,6 +81,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_DATABASE_URL",
         Some("postgres://bazaar:bazaar@127.0.0.1:54320"),
         "a postgres:// URL of the server; the database name is chosen per service",
+    ),
+    (
+        "BAZAAR_APP_DATABASE_URL",
+        Some("postgres://bazaar_app:bazaar_app@127.0.0.1:54320"),
+        "a postgres:// URL for request handlers: a role that owns no table (row-level security applies)",
     ),
     (
         "BAZAAR_DB_MAX_CONNECTIONS",
@@ -123,6 +138,21 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         Some("500"),
         "idle relay poll interval in milliseconds, 10 to 60000",
     ),
+    (
+        "BAZAAR_TOKEN_ISSUER",
+        Some("bazaar-identity"),
+        "the iss of access tokens, the same in every service",
+    ),
+    (
+        "BAZAAR_TOKEN_AUDIENCE",
+        Some("bazaar"),
+        "the aud of access tokens, the same in every service",
+    ),
+    (
+        "BAZAAR_JWKS_URL",
+        None,
+        "an http:// URL of identity's /.well-known/jwks.json (unset: this process's own BAZAAR_HTTP_ADDR)",
+    ),
 ];
 
 impl Settings {
@@ -134,12 +164,15 @@ impl Settings {
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
+        let postgres_url = |v: &str| {
+            (v.starts_with("postgres://") || v.starts_with("postgresql://"))
+                .then(|| PgConnectOptions::from_str(v).ok())
+                .flatten()
+        };
+        let http_addr: SocketAddr = vars.parse("BAZAAR_HTTP_ADDR", |v| v.parse().ok())?;
         Ok(Self {
-            database: vars.parse("BAZAAR_DATABASE_URL", |v| {
-                (v.starts_with("postgres://") || v.starts_with("postgresql://"))
-                    .then(|| PgConnectOptions::from_str(v).ok())
-                    .flatten()
-            })?,
+            database: vars.parse("BAZAAR_DATABASE_URL", postgres_url)?,
+            app_database: vars.parse("BAZAAR_APP_DATABASE_URL", postgres_url)?,
             db_max_connections: vars.parse("BAZAAR_DB_MAX_CONNECTIONS", |v| {
                 v.parse().ok().filter(|n| (1..=1000).contains(n))
             })?,
@@ -152,7 +185,7 @@ impl Settings {
                     .then(|| v.to_owned())
             })?,
             clickhouse_url: vars.parse("BAZAAR_CLICKHOUSE_URL", http_url)?,
-            http_addr: vars.parse("BAZAAR_HTTP_ADDR", |v| v.parse().ok())?,
+            http_addr,
             log_filter: vars.parse("BAZAAR_LOG", |v| {
                 tracing_subscriber::EnvFilter::try_new(v)
                     .ok()
@@ -175,6 +208,11 @@ impl Settings {
             })?,
             relay_lease: vars.parse("BAZAAR_RELAY_LEASE_MS", |v| millis(v, 500..=600_000))?,
             relay_poll: vars.parse("BAZAAR_RELAY_POLL_MS", |v| millis(v, 10..=60_000))?,
+            token_issuer: vars.parse("BAZAAR_TOKEN_ISSUER", non_blank)?,
+            token_audience: vars.parse("BAZAAR_TOKEN_AUDIENCE", non_blank)?,
+            jwks_url: vars
+                .optional("BAZAAR_JWKS_URL", http_url)?
+                .unwrap_or_else(|| own_jwks_url(http_addr)),
         })
     }
 
@@ -187,6 +225,27 @@ impl Settings {
     pub fn database_for(&self, database: &str) -> PgConnectOptions {
         self.database.clone().database(database)
     }
+
+    /// The same database, as the role request handlers use.
+    pub fn app_database_for(&self, database: &str) -> PgConnectOptions {
+        self.app_database.clone().database(database)
+    }
+}
+
+/// `serve --all` verifies the tokens it signs itself: its own JWKS, on loopback when it
+/// listens on every interface.
+fn own_jwks_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        ip if ip.is_ipv6() => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}/.well-known/jwks.json", addr.port())
+}
+
+fn non_blank(v: &str) -> Option<String> {
+    (!v.trim().is_empty()).then(|| v.to_owned())
 }
 
 fn millis(v: &str, range: std::ops::RangeInclusive<u64>) -> Option<Duration> {
@@ -319,6 +378,27 @@ mod tests {
             settings.otlp_endpoint.as_deref(),
             Some("http://127.0.0.1:4317")
         );
+    }
+
+    #[test]
+    fn services_verify_tokens_against_their_own_jwks_unless_told_otherwise() {
+        let settings = with(&[("BAZAAR_HTTP_ADDR", "0.0.0.0:9000")]).unwrap();
+        assert_eq!(
+            settings.jwks_url,
+            "http://127.0.0.1:9000/.well-known/jwks.json"
+        );
+        let settings = with(&[(
+            "BAZAAR_JWKS_URL",
+            "http://identity:8080/.well-known/jwks.json",
+        )])
+        .unwrap();
+        assert_eq!(
+            settings.jwks_url,
+            "http://identity:8080/.well-known/jwks.json"
+        );
+        assert_eq!(settings.app_database.get_username(), "bazaar_app");
+        let err = with(&[("BAZAAR_TOKEN_ISSUER", "  ")]).unwrap_err();
+        assert!(err.to_string().starts_with("BAZAAR_TOKEN_ISSUER="), "{err}");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::time::Duration;
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
-    Connection, PgConnection, PgPool,
+    Acquire, Connection, PgConnection, PgPool, Postgres, Transaction,
 };
+use uuid::Uuid;
 
 use crate::config::Settings;
 
@@ -73,17 +74,40 @@ pub async fn prepare(
     Ok(pool)
 }
 
-/// A pool on an existing database.
+/// A pool on an existing database, as the role that owns the tables.
 pub async fn pool(settings: &Settings, database: &str) -> Result<PgPool, DbError> {
+    connect(settings, settings.database_for(database)).await
+}
+
+/// A pool on an existing database as the role request handlers use (see
+/// [`Settings::app_database`]): row-level security applies to it.
+pub async fn app_pool(settings: &Settings, database: &str) -> Result<PgPool, DbError> {
+    connect(settings, settings.app_database_for(database)).await
+}
+
+async fn connect(settings: &Settings, options: PgConnectOptions) -> Result<PgPool, DbError> {
+    let database = options.get_database().unwrap_or_default().to_owned();
     PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(settings.database_for(database))
+        .connect_with(options)
         .await
-        .map_err(|source| DbError::Connect {
-            database: database.to_owned(),
-            source,
-        })
+        .map_err(|source| DbError::Connect { database, source })
+}
+
+/// Begins a transaction that sees and writes only `tenant`'s rows of the tables under
+/// row-level security. The setting ends with the transaction, so a pooled connection
+/// never carries one tenant into another's request.
+pub async fn begin_for_tenant<'c>(
+    conn: impl Acquire<'c, Database = Postgres>,
+    tenant: Uuid,
+) -> Result<Transaction<'c, Postgres>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT set_config('bazaar.tenant', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// Creates `database` on the server of `server` unless it exists. Safe to race: two

@@ -11,7 +11,9 @@ pub mod http;
 pub mod kafka;
 pub mod money;
 pub mod outbox;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use config::Settings;
+pub use service::ServiceContext;

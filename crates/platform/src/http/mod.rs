@@ -3,14 +3,21 @@
 //! `/api/v1/openapi.json`, W3C trace context, and graceful shutdown.
 
 mod extract;
+pub mod idempotency;
 mod metrics;
+mod page;
 mod problem;
 mod readiness;
 
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::IntoFuture,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
     http::{header, StatusCode},
     middleware,
     response::{IntoResponse, Response},
@@ -23,6 +30,7 @@ use utoipa::OpenApi;
 
 pub use extract::{Json, Path, Query};
 pub use metrics::HttpMetrics;
+pub use page::{Page, MAX_LIMIT};
 pub use problem::{ApiError, FieldViolation, Problem, PROBLEM_JSON};
 pub use readiness::{Readiness, ReadinessReport};
 
@@ -52,6 +60,17 @@ pub fn openapi(
     document
 }
 
+/// The largest request body a route takes unless it sets its own limit (a CSV import
+/// does).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The address of the peer that sent a request, when the server recorded it.
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
 /// Wraps a service router (already given its state) with everything above.
 pub fn app(
     api: Router,
@@ -73,6 +92,7 @@ pub fn app(
         .method_not_allowed_fallback(method_not_allowed)
         // After every route is added: route_layer sees the matched route template.
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
 }
 
@@ -86,6 +106,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "http server listening");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();

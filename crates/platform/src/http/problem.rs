@@ -54,6 +54,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldViolation>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -65,6 +66,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -91,6 +93,12 @@ impl ApiError {
             "internal",
             "an internal error occurred; it has been logged",
         )
+    }
+
+    /// Tells the client when to try again (`Retry-After`, whole seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds the offending fields.
@@ -137,7 +145,25 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
+    }
+}
+
+/// A database failure the handler did not turn into a domain error is a server fault.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<crate::outbox::OutboxError> for ApiError {
+    fn from(err: crate::outbox::OutboxError) -> Self {
+        Self::internal(err)
     }
 }
 
