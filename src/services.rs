@@ -15,8 +15,13 @@ pub(crate) struct Service {
     pub(crate) openapi: fn() -> utoipa::openapi::OpenApi,
 }
 
-/// Every service, in start-up order. Empty until the first bounded context lands.
-pub(crate) const ALL: &[Service] = &[];
+/// Every service, in start-up order.
+pub(crate) const ALL: &[Service] = &[Service {
+    name: bazaar_identity::SERVICE,
+    migrator: bazaar_identity::migrator,
+    router: bazaar_identity::router,
+    openapi: bazaar_identity::openapi,
+}];
 
 /// The services named on the command line, or all of them with `--all`.
 pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static Service>> {
