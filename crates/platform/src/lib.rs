@@ -14,6 +14,8 @@ pub mod outbox;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::Settings;
 pub use service::ServiceContext;

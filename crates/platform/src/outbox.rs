@@ -1,7 +1,7 @@
 //! The outbox writer: an event is stored in the same transaction as the state change
 //! that caused it, so it is published if and only if the change committed.
 
-use bazaar_schemas::{CloudEvent, EventSchema, SchemaError};
+use bazaar_schemas::{Catalogue, CloudEvent, EventSchema, SchemaError};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -72,4 +72,30 @@ pub async fn append<T: Serialize>(
     .execute(tx)
     .await?;
     Ok(cloud.id)
+}
+
+/// Appends version 1 of `event_type` to its domain's topic, keyed by `subject`: the
+/// usual case of [`append`].
+pub async fn append_v1<T: Serialize>(
+    tx: &mut PgConnection,
+    source: &str,
+    event_type: &str,
+    tenant: Uuid,
+    subject: &str,
+    payload: &T,
+) -> Result<Uuid, OutboxError> {
+    let schema = Catalogue::embedded().get(event_type, 1)?;
+    let topic = topic_for(schema);
+    append(
+        tx,
+        NewEvent {
+            topic: &topic,
+            schema,
+            source,
+            tenant,
+            subject,
+            payload,
+        },
+    )
+    .await
 }

@@ -3,9 +3,8 @@
 
 use bazaar_platform::{
     auth::{Principal, Role},
-    outbox::{self, NewEvent, OutboxError},
+    outbox::{self, OutboxError},
 };
-use bazaar_schemas::Catalogue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -432,18 +431,13 @@ pub(crate) async fn audit<T: Serialize>(
     tenant: Uuid,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    let schema = Catalogue::embedded().get(event_type, 1)?;
-    let topic = outbox::topic_for(schema);
-    outbox::append(
+    outbox::append_v1(
         tx,
-        NewEvent {
-            topic: &topic,
-            schema,
-            source: SERVICE,
-            tenant,
-            subject: &tenant.to_string(),
-            payload,
-        },
+        SERVICE,
+        event_type,
+        tenant,
+        &tenant.to_string(),
+        payload,
     )
     .await
 }

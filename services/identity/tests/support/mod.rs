@@ -2,20 +2,16 @@
 
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
-    body::Body,
-    extract::ConnectInfo,
-    http::{header, HeaderMap, Method, Request, StatusCode},
+    http::{Method, StatusCode},
     Router,
 };
 use bazaar_identity::{keys::PublishedKeys, Bootstrap, Bootstrapped};
 use bazaar_platform::{auth::Verifier, db, ServiceContext, Settings};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
@@ -37,18 +33,7 @@ pub(crate) struct Identity {
     pub(crate) b: Tenant,
 }
 
-/// A response: status, headers and JSON body (Null when empty or not JSON).
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
-}
-
-impl Reply {
-    pub(crate) fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-}
+pub(crate) use bazaar_platform::testing::Reply;
 
 pub(crate) fn settings() -> Settings {
     Settings::from_env().expect("valid BAZAAR_* variables")
@@ -89,7 +74,7 @@ impl Identity {
         }
     }
 
-    /// Sends a request from `ip`.
+    /// Sends a request (`x-test-peer` in `headers` sets the client address).
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -98,39 +83,7 @@ impl Identity {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut request = request.body(body).unwrap();
-        let ip = headers
-            .iter()
-            .find(|(name, _)| *name == "x-test-peer")
-            .map(|(_, ip)| ip.parse().unwrap())
-            .unwrap_or_else(|| "10.0.0.1".parse().unwrap());
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::new(ip, 40000)));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        bazaar_platform::testing::send(&self.app, method, path, token, body, headers).await
     }
 
     pub(crate) async fn get(&self, path: &str, token: &str) -> Reply {

@@ -1,0 +1,159 @@
+//! Helpers for services' tests (feature `testing`): tokens for any tenant, roles and
+//! stores without running identity, and a request helper for a router without a socket.
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::{
+    rand::SystemRandom,
+    signature::{Ed25519KeyPair, KeyPair},
+};
+use uuid::Uuid;
+
+use crate::auth::{AllStores, Claims, Role, Stores, Verifier};
+
+const ISSUER: &str = "bazaar-test-identity";
+const AUDIENCE: &str = "bazaar";
+
+/// Issues access tokens that [`TestIssuer::verifier`] accepts.
+pub struct TestIssuer {
+    pkcs8: Vec<u8>,
+    verifier: Arc<Verifier>,
+}
+
+impl Default for TestIssuer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestIssuer {
+    /// A fresh key.
+    pub fn new() -> Self {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .expect("a random key")
+            .as_ref()
+            .to_vec();
+        let public = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .expect("a generated key parses")
+            .public_key()
+            .as_ref()
+            .to_vec();
+        let jwks = serde_json::json!({"keys": [{
+            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "test",
+            "x": URL_SAFE_NO_PAD.encode(public)}]});
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(jwks).expect("a valid JWK set");
+        Self {
+            pkcs8,
+            verifier: Arc::new(Verifier::new(ISSUER, AUDIENCE, jwks)),
+        }
+    }
+
+    /// The verifier to build the service's router with.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.verifier.clone()
+    }
+
+    /// A token of a new user of `tenant` with `roles` at every store.
+    pub fn token(&self, tenant: Uuid, roles: &[Role]) -> String {
+        self.token_for(tenant, roles, Stores::All(AllStores::All))
+    }
+
+    /// A token of a new user of `tenant` with `roles` at `stores`.
+    pub fn token_for(&self, tenant: Uuid, roles: &[Role], stores: Stores) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            tenant,
+            stores,
+            roles: roles.to_vec(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            exp: now + 900,
+            nbf: now,
+            iat: now,
+            jti: Uuid::new_v4(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("test".to_owned());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&self.pkcs8))
+            .expect("a test token signs")
+    }
+}
+
+/// A response as a test sees it: status, headers and JSON body (`Null` when empty or
+/// not JSON).
+pub struct Reply {
+    /// The status.
+    pub status: axum::http::StatusCode,
+    /// The headers.
+    pub headers: axum::http::HeaderMap,
+    /// The body.
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    /// The problem code of an error reply, or "".
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+/// Sends one request to `app`: a bearer `token`, a JSON `body`, extra `headers`, and
+/// the peer address 10.0.0.1 unless a `x-test-peer` header names another.
+pub async fn send(
+    app: &axum::Router,
+    method: axum::http::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    use axum::{
+        body::Body,
+        extract::ConnectInfo,
+        http::{header, Request},
+    };
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut request = request.body(body).expect("a valid test request");
+    let peer = headers
+        .iter()
+        .find(|(name, _)| *name == "x-test-peer")
+        .and_then(|(_, ip)| ip.parse().ok())
+        .unwrap_or(std::net::IpAddr::from([10, 0, 0, 1]));
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::new(peer, 40000)));
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a readable body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    }
+}
