@@ -16,12 +16,20 @@ pub(crate) struct Service {
 }
 
 /// Every service, in start-up order.
-pub(crate) const ALL: &[Service] = &[Service {
-    name: bazaar_identity::SERVICE,
-    migrator: bazaar_identity::migrator,
-    router: bazaar_identity::router,
-    openapi: bazaar_identity::openapi,
-}];
+pub(crate) const ALL: &[Service] = &[
+    Service {
+        name: bazaar_identity::SERVICE,
+        migrator: bazaar_identity::migrator,
+        router: bazaar_identity::router,
+        openapi: bazaar_identity::openapi,
+    },
+    Service {
+        name: bazaar_catalog::SERVICE,
+        migrator: bazaar_catalog::migrator,
+        router: bazaar_catalog::router,
+        openapi: bazaar_catalog::openapi,
+    },
+];
 
 /// The services named on the command line, or all of them with `--all`.
 pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static Service>> {

@@ -1,0 +1,964 @@
+//! Catalog's HTTP API: categories, products, prices, barcodes and the POS lookup.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    http::StatusCode,
+    routing::{get, patch, post, put},
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role},
+    db,
+    http::{idempotency, ApiError, FieldViolation, Json, Page, Path, Query},
+    money::Money,
+    ServiceContext,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, BarcodeKind, Invalid, Unit},
+    store::{self, Category, NewProductRow, ProductFilter, ProductRow},
+};
+
+/// Who may change the catalog and its prices.
+const MERCHANDISERS: &[Role] = &[Role::Owner, Role::Admin];
+/// Who may read it.
+const ANYONE: &[Role] = &[
+    Role::Owner,
+    Role::Admin,
+    Role::StoreManager,
+    Role::Cashier,
+    Role::Accountant,
+    Role::Hr,
+];
+
+/// Catalog's routes; each names the roles it admits.
+pub fn router(ctx: ServiceContext) -> Router {
+    let pool = ctx.pool;
+    let v = &ctx.verifier;
+    let create = |route: axum::routing::MethodRouter<PgPool>| {
+        route
+            .route_layer(idempotency::layer(&pool))
+            .route_layer(auth::allow(v, MERCHANDISERS))
+    };
+    Router::new()
+        .route(
+            "/api/v1/categories",
+            get(list_categories)
+                .route_layer(auth::allow(v, ANYONE))
+                .merge(create(post(create_category))),
+        )
+        .route(
+            "/api/v1/products",
+            get(list_products)
+                .route_layer(auth::allow(v, ANYONE))
+                .merge(create(post(create_product))),
+        )
+        .route(
+            "/api/v1/products/{id}",
+            get(get_product)
+                .route_layer(auth::allow(v, ANYONE))
+                .merge(patch(update_product).route_layer(auth::allow(v, MERCHANDISERS))),
+        )
+        .route(
+            "/api/v1/products/{id}/price",
+            put(change_price).route_layer(auth::allow(v, MERCHANDISERS)),
+        )
+        .route(
+            "/api/v1/products/{id}/archive",
+            post(archive_product).route_layer(auth::allow(v, MERCHANDISERS)),
+        )
+        .route(
+            "/api/v1/products/{id}/barcodes",
+            create(post(assign_barcode)),
+        )
+        .route(
+            "/api/v1/barcodes/{code}",
+            get(lookup_barcode).route_layer(auth::allow(v, ANYONE)),
+        )
+        .with_state(pool.clone())
+}
+
+/// Catalog's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_categories, create_category, list_products, create_product, get_product,
+          update_product, change_price, archive_product, assign_barcode, lookup_barcode),
+    components(schemas(Product, NewProduct, ProductChange, PriceChange, NewCategory, Category,
+                        NewBarcode)),
+    tags((name = "catalog", description = "Products, categories, prices and barcodes"))
+)]
+pub struct CatalogApi;
+
+fn rejected(invalid: Invalid) -> ApiError {
+    ApiError::unprocessable(invalid.code, invalid.to_string()).with_violations(vec![
+        FieldViolation {
+            field: invalid.field.to_owned(),
+            message: invalid.message,
+        },
+    ])
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::not_found(format!("no product {id}"))
+}
+
+/// A product as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    /// The product.
+    pub id: Uuid,
+    /// Unique in the tenant.
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// Longer text.
+    pub description: Option<String>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Category.
+    pub category_id: Option<Uuid>,
+    /// The parent product when this is a variant.
+    pub variant_of: Option<Uuid>,
+    /// Variant attributes, e.g. `{"size": "L", "colour": "red"}`.
+    pub attributes: BTreeMap<String, String>,
+    /// `piece`, `kg`, `g`, `litre`, `ml`, `metre` or `pack`.
+    pub unit: String,
+    /// Decimal places a quantity of the unit may have.
+    pub unit_decimals: i16,
+    /// HSN code (4, 6 or 8 digits).
+    pub hsn_code: Option<String>,
+    /// GST rate in percent: `0`, `5`, `12`, `18` or `28`.
+    pub gst_rate: String,
+    /// Compensation cess in percent.
+    pub cess_rate: String,
+    /// Maximum retail price.
+    #[schema(value_type = Object)]
+    pub mrp: Money,
+    /// Default selling price, at most the MRP.
+    #[schema(value_type = Object)]
+    pub selling_price: Money,
+    /// Whether prices include GST.
+    pub tax_inclusive: bool,
+    /// Decimal quantity below which stock is low.
+    pub reorder_level: Option<String>,
+    /// `active` or `archived`.
+    pub status: String,
+    /// Its barcodes.
+    pub barcodes: Vec<String>,
+    /// Grows with every change.
+    pub version: i32,
+    /// When created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn percent(bp: i32) -> String {
+    if bp % 100 == 0 {
+        (bp / 100).to_string()
+    } else {
+        format!("{}.{:02}", bp / 100, bp % 100)
+    }
+}
+
+impl From<ProductRow> for Product {
+    fn from(row: ProductRow) -> Self {
+        Self {
+            mrp: row.money(row.mrp_minor),
+            selling_price: row.money(row.selling_price_minor),
+            id: row.id,
+            sku: row.sku,
+            name: row.name,
+            description: row.description,
+            brand: row.brand,
+            category_id: row.category_id,
+            variant_of: row.variant_of,
+            attributes: row.attributes.0,
+            unit: row.unit,
+            unit_decimals: row.unit_decimals,
+            hsn_code: row.hsn_code,
+            gst_rate: percent(row.gst_rate_bp),
+            cess_rate: percent(row.cess_rate_bp),
+            tax_inclusive: row.tax_inclusive,
+            reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
+            status: if row.archived_at.is_some() {
+                "archived"
+            } else {
+                "active"
+            }
+            .to_owned(),
+            barcodes: row.barcodes,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A new product (or a variant of one).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewProduct {
+    sku: String,
+    name: String,
+    description: Option<String>,
+    brand: Option<String>,
+    category_id: Option<Uuid>,
+    /// The parent product; a variant needs `attributes`.
+    variant_of: Option<Uuid>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    unit: String,
+    hsn_code: Option<String>,
+    /// Percent as a string: `"18"`.
+    gst_rate: String,
+    /// Percent as a string, default `"0"`.
+    cess_rate: Option<String>,
+    #[schema(value_type = Object)]
+    mrp: Money,
+    #[schema(value_type = Object)]
+    selling_price: Money,
+    tax_inclusive: bool,
+    /// Decimal string in the unit.
+    reorder_level: Option<String>,
+    /// Existing EAN-13 or UPC-A codes to attach.
+    #[serde(default)]
+    barcodes: Vec<String>,
+}
+
+/// `catalog.product.created`.
+#[derive(Serialize)]
+struct ProductCreated<'a> {
+    tenant_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    brand: Option<&'a str>,
+    category_id: Option<Uuid>,
+    variant_of: Option<Uuid>,
+    attributes: &'a BTreeMap<String, String>,
+    unit: &'a str,
+    unit_decimals: i32,
+    hsn_code: Option<&'a str>,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    currency: &'a str,
+    mrp_minor: i64,
+    selling_price_minor: i64,
+    tax_inclusive: bool,
+    reorder_level: Option<String>,
+    created_at: i64,
+}
+
+/// `catalog.barcode.assigned`.
+#[derive(Serialize)]
+struct BarcodeAssigned<'a> {
+    tenant_id: Uuid,
+    product_id: Uuid,
+    barcode: &'a str,
+    kind: &'static str,
+    assigned_at: i64,
+}
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The tenant's products: `q` (name contains, any case), `sku`, `barcode`, `category`,
+/// `brand`, `status` (`active` (default), `archived`, `all`), `sort` (`name`, `-name`,
+/// `sku`, `-sku`, `created_at`, `-created_at`).
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct ProductQuery {
+    q: Option<String>,
+    sku: Option<String>,
+    barcode: Option<String>,
+    category: Option<Uuid>,
+    brand: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+}
+
+/// Searches and lists products.
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ProductQuery, Page),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Product>),
+              (status = 400, description = "`invalid_query`")))]
+async fn list_products(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Query(query): Query<ProductQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Product>>, ApiError> {
+    let bad_query =
+        |detail: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail);
+    let order_by = match query.sort.as_deref().unwrap_or("name") {
+        "name" => "lower(p.name)",
+        "-name" => "lower(p.name) DESC",
+        "sku" => "p.sku",
+        "-sku" => "p.sku DESC",
+        "created_at" => "p.created_at",
+        "-created_at" => "p.created_at DESC",
+        other => {
+            return Err(bad_query(format!(
+                "sort {other:?}: use name, sku or created_at, with - for descending"
+            )))
+        }
+    };
+    let archived = match query.status.as_deref().unwrap_or("active") {
+        "active" => Some(false),
+        "archived" => Some(true),
+        "all" => None,
+        other => {
+            return Err(bad_query(format!(
+                "status {other:?}: use active, archived or all"
+            )))
+        }
+    };
+    let filter = ProductFilter {
+        q: query.q.filter(|q| !q.trim().is_empty()),
+        sku: query.sku,
+        barcode: query.barcode,
+        category: query.category,
+        brand: query.brand,
+        archived,
+        order_by,
+    };
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let rows = store::products(
+        &mut tx,
+        principal.tenant,
+        &filter,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(rows.into_iter().map(Product::from).collect()))
+}
+
+/// Adds a product. Owner or admin. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalog", request_body = NewProduct,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Product),
+        (status = 404, description = "`unknown_category`, `unknown_product` (variant_of)"),
+        (status = 409, description = "`sku_taken`, `barcode_taken`"),
+        (status = 422, description = "`invalid_sku`, `unknown_unit`, `invalid_gst_rate`, \
+            `price_above_mrp`, `invalid_barcode`, `invalid_barcode_check_digit`, ..."),
+    ))]
+async fn create_product(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Json(new): Json<NewProduct>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let sku = domain::sku(&new.sku).map_err(rejected)?;
+    let name = domain::text("name", &new.name, 200).map_err(rejected)?;
+    let unit = Unit::parse(new.unit.trim()).map_err(rejected)?;
+    let hsn = new
+        .hsn_code
+        .as_deref()
+        .map(domain::hsn)
+        .transpose()
+        .map_err(rejected)?;
+    let gst = domain::gst_rate_bp(&new.gst_rate).map_err(rejected)?;
+    let cess = domain::cess_rate_bp(new.cess_rate.as_deref().unwrap_or("0")).map_err(rejected)?;
+    let (currency, mrp, selling) = domain::prices(new.mrp, new.selling_price).map_err(rejected)?;
+    let reorder = new
+        .reorder_level
+        .as_deref()
+        .map(|r| domain::reorder_level(r, unit))
+        .transpose()
+        .map_err(rejected)?;
+    let barcodes: Vec<(String, BarcodeKind)> = new
+        .barcodes
+        .iter()
+        .map(|b| domain::barcode(b))
+        .collect::<Result<_, _>>()
+        .map_err(rejected)?;
+    if new.variant_of.is_some() && new.attributes.is_empty() {
+        return Err(ApiError::unprocessable(
+            "variant_without_attributes",
+            "a variant needs attributes such as {\"size\": \"L\"}",
+        ));
+    }
+    let description = new
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let brand = new
+        .brand
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty());
+
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    if let Some(category) = new.category_id {
+        check_category(&mut tx, tenant, category).await?;
+    }
+    if let Some(parent) = new.variant_of {
+        let parent = store::product(&mut tx, tenant, parent, false)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no product {parent} to be a variant of"))
+                    .with_violations(vec![FieldViolation {
+                        field: "variant_of".to_owned(),
+                        message: "unknown product".to_owned(),
+                    }])
+            })?;
+        if parent.variant_of.is_some() {
+            return Err(ApiError::unprocessable(
+                "nested_variant",
+                "a variant cannot have variants; use the parent product",
+            ));
+        }
+    }
+    let row = NewProductRow {
+        sku: &sku,
+        name: &name,
+        description,
+        brand,
+        category_id: new.category_id,
+        variant_of: new.variant_of,
+        attributes: &new.attributes,
+        unit: unit.code(),
+        unit_decimals: unit.decimals() as i16,
+        hsn_code: hsn.as_deref(),
+        gst_rate_bp: gst,
+        cess_rate_bp: cess,
+        currency: currency.code(),
+        mrp_minor: mrp,
+        selling_price_minor: selling,
+        tax_inclusive: new.tax_inclusive,
+        reorder_level: reorder.map(|q| q.value()),
+    };
+    let id = store::insert_product(&mut tx, tenant, &row)
+        .await?
+        .ok_or_else(|| ApiError::conflict("sku_taken", format!("SKU {sku} exists")))?;
+    let created = ProductCreated {
+        tenant_id: tenant,
+        product_id: id,
+        sku: &sku,
+        name: &name,
+        description,
+        brand,
+        category_id: new.category_id,
+        variant_of: new.variant_of,
+        attributes: &new.attributes,
+        unit: unit.code(),
+        unit_decimals: unit.decimals() as i32,
+        hsn_code: hsn.as_deref(),
+        gst_rate_bp: gst,
+        cess_rate_bp: cess,
+        currency: currency.code(),
+        mrp_minor: mrp,
+        selling_price_minor: selling,
+        tax_inclusive: new.tax_inclusive,
+        reorder_level: reorder.map(|q| q.to_string()),
+        created_at: now_millis(),
+    };
+    store::event(&mut tx, "catalog.product.created", tenant, id, &created).await?;
+    for (code, kind) in &barcodes {
+        attach(&mut tx, tenant, id, code, *kind).await?;
+    }
+    let product = store::product(&mut tx, tenant, id, false)
+        .await?
+        .ok_or_else(|| ApiError::internal("a product vanished in its own transaction"))?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(product.into())))
+}
+
+async fn check_category(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    category: Uuid,
+) -> Result<String, ApiError> {
+    store::category_path(tx, tenant, category)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_category",
+                format!("no category {category}"),
+            )
+        })
+}
+
+/// Attaches a barcode and records the event; 409 when the tenant already uses it.
+async fn attach(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product: Uuid,
+    code: &str,
+    kind: BarcodeKind,
+) -> Result<(), ApiError> {
+    if !store::insert_barcode(tx, tenant, code, product, kind.code()).await? {
+        return Err(ApiError::conflict(
+            "barcode_taken",
+            format!("barcode {code} already identifies a product"),
+        ));
+    }
+    let event = BarcodeAssigned {
+        tenant_id: tenant,
+        product_id: product,
+        barcode: code,
+        kind: kind.code(),
+        assigned_at: now_millis(),
+    };
+    store::event(tx, "catalog.barcode.assigned", tenant, product, &event).await?;
+    Ok(())
+}
+
+/// One product.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
+    responses((status = 200, body = Product), (status = 404, description = "`not_found`")))]
+async fn get_product(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Product>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let product = store::product(&mut tx, principal.tenant, id, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok(Json(product.into()))
+}
+
+/// Descriptive fields to change; absent fields stay as they are. Prices change through
+/// `PUT /products/{id}/price`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductChange {
+    name: Option<String>,
+    /// An empty string clears it.
+    description: Option<String>,
+    /// An empty string clears it.
+    brand: Option<String>,
+    category_id: Option<Uuid>,
+    hsn_code: Option<String>,
+    gst_rate: Option<String>,
+    cess_rate: Option<String>,
+    tax_inclusive: Option<bool>,
+    reorder_level: Option<String>,
+}
+
+/// `catalog.product.updated`.
+#[derive(Serialize)]
+struct ProductUpdated<'a> {
+    tenant_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    brand: Option<&'a str>,
+    category_id: Option<Uuid>,
+    hsn_code: Option<&'a str>,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    tax_inclusive: bool,
+    reorder_level: Option<String>,
+    version: i32,
+    updated_at: i64,
+}
+
+/// Changes a product's descriptive fields. Owner or admin.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog",
+    request_body = ProductChange, security(("bearer" = [])),
+    responses((status = 200, body = Product), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`product_archived`"),
+              (status = 422, description = "a field breaks a rule")))]
+async fn update_product(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(change): Json<ProductChange>,
+) -> Result<Json<Product>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let mut row = store::product(&mut tx, tenant, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if row.archived_at.is_some() {
+        return Err(ApiError::conflict(
+            "product_archived",
+            format!("product {id} is archived"),
+        ));
+    }
+    let unit = Unit::parse(&row.unit).map_err(rejected)?;
+    if let Some(name) = &change.name {
+        row.name = domain::text("name", name, 200).map_err(rejected)?;
+    }
+    if let Some(description) = change.description {
+        row.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
+    }
+    if let Some(brand) = change.brand {
+        row.brand = Some(brand.trim().to_owned()).filter(|b| !b.is_empty());
+    }
+    if let Some(category) = change.category_id {
+        check_category(&mut tx, tenant, category).await?;
+        row.category_id = Some(category);
+    }
+    if let Some(hsn) = &change.hsn_code {
+        row.hsn_code = Some(domain::hsn(hsn).map_err(rejected)?);
+    }
+    if let Some(gst) = &change.gst_rate {
+        row.gst_rate_bp = domain::gst_rate_bp(gst).map_err(rejected)?;
+    }
+    if let Some(cess) = &change.cess_rate {
+        row.cess_rate_bp = domain::cess_rate_bp(cess).map_err(rejected)?;
+    }
+    if let Some(inclusive) = change.tax_inclusive {
+        row.tax_inclusive = inclusive;
+    }
+    if let Some(level) = &change.reorder_level {
+        row.reorder_level = Some(
+            domain::reorder_level(level, unit)
+                .map_err(rejected)?
+                .value(),
+        );
+    }
+    store::update_product(&mut tx, &row).await?;
+    let event = ProductUpdated {
+        tenant_id: tenant,
+        product_id: id,
+        sku: &row.sku,
+        name: &row.name,
+        description: row.description.as_deref(),
+        brand: row.brand.as_deref(),
+        category_id: row.category_id,
+        hsn_code: row.hsn_code.as_deref(),
+        gst_rate_bp: row.gst_rate_bp,
+        cess_rate_bp: row.cess_rate_bp,
+        tax_inclusive: row.tax_inclusive,
+        reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
+        version: row.version + 1,
+        updated_at: now_millis(),
+    };
+    store::event(&mut tx, "catalog.product.updated", tenant, id, &event).await?;
+    let product = store::product(&mut tx, tenant, id, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok(Json(product.into()))
+}
+
+/// New prices.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PriceChange {
+    #[schema(value_type = Object)]
+    mrp: Money,
+    #[schema(value_type = Object)]
+    selling_price: Money,
+}
+
+/// `catalog.price.changed` and `audit.price.changed` carry the same facts.
+#[derive(Serialize)]
+struct PriceChanged<'a> {
+    tenant_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    currency: &'a str,
+    mrp_minor_before: i64,
+    mrp_minor: i64,
+    selling_price_minor_before: i64,
+    selling_price_minor: i64,
+    #[serde(rename = "changed_by")]
+    actor: Uuid,
+    #[serde(rename = "changed_at")]
+    at: i64,
+}
+
+/// The audit form of [`PriceChanged`].
+#[derive(Serialize)]
+struct PriceChangeAudited<'a> {
+    tenant_id: Uuid,
+    actor_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    currency: &'a str,
+    mrp_minor_before: i64,
+    mrp_minor: i64,
+    selling_price_minor_before: i64,
+    selling_price_minor: i64,
+    at: i64,
+}
+
+/// Changes a product's MRP and selling price. Owner or admin; audited.
+#[utoipa::path(put, path = "/api/v1/products/{id}/price", tag = "catalog",
+    request_body = PriceChange, security(("bearer" = [])),
+    responses((status = 200, body = Product), (status = 403, description = "`forbidden`"),
+              (status = 404, description = "`not_found`"),
+              (status = 422, description = "`price_above_mrp`, `currency_mismatch`, \
+                                            `negative_price`")))]
+async fn change_price(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(change): Json<PriceChange>,
+) -> Result<Json<Product>, ApiError> {
+    let (currency, mrp, selling) =
+        domain::prices(change.mrp, change.selling_price).map_err(rejected)?;
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let before = store::product(&mut tx, tenant, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if currency.code() != before.currency {
+        return Err(ApiError::unprocessable(
+            "currency_mismatch",
+            format!("the product is priced in {}", before.currency),
+        ));
+    }
+    store::set_prices(&mut tx, tenant, id, mrp, selling).await?;
+    let at = now_millis();
+    let changed = PriceChanged {
+        tenant_id: tenant,
+        product_id: id,
+        sku: &before.sku,
+        currency: &before.currency,
+        mrp_minor_before: before.mrp_minor,
+        mrp_minor: mrp,
+        selling_price_minor_before: before.selling_price_minor,
+        selling_price_minor: selling,
+        actor: principal.user,
+        at,
+    };
+    store::event(&mut tx, "catalog.price.changed", tenant, id, &changed).await?;
+    let audited = PriceChangeAudited {
+        tenant_id: tenant,
+        actor_id: principal.user,
+        product_id: id,
+        sku: &before.sku,
+        currency: &before.currency,
+        mrp_minor_before: before.mrp_minor,
+        mrp_minor: mrp,
+        selling_price_minor_before: before.selling_price_minor,
+        selling_price_minor: selling,
+        at,
+    };
+    // Audit events are keyed by tenant, like every audit event.
+    bazaar_platform::outbox::append_v1(
+        &mut tx,
+        store::SERVICE,
+        "audit.price.changed",
+        tenant,
+        &tenant.to_string(),
+        &audited,
+    )
+    .await?;
+    let product = store::product(&mut tx, tenant, id, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok(Json(product.into()))
+}
+
+/// `catalog.product.archived`.
+#[derive(Serialize)]
+struct ProductArchived<'a> {
+    tenant_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    archived_by: Uuid,
+    archived_at: i64,
+}
+
+/// Archives a product: it can no longer be sold or received. Owner or admin.
+#[utoipa::path(post, path = "/api/v1/products/{id}/archive", tag = "catalog",
+    security(("bearer" = [])),
+    responses((status = 200, body = Product), (status = 404, description = "`not_found`")))]
+async fn archive_product(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Product>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let row = store::product(&mut tx, tenant, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    // Archiving twice changes nothing and says so with the same answer.
+    if row.archived_at.is_none() {
+        store::archive(&mut tx, tenant, id).await?;
+        let event = ProductArchived {
+            tenant_id: tenant,
+            product_id: id,
+            sku: &row.sku,
+            archived_by: principal.user,
+            archived_at: now_millis(),
+        };
+        store::event(&mut tx, "catalog.product.archived", tenant, id, &event).await?;
+    }
+    let product = store::product(&mut tx, tenant, id, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok(Json(product.into()))
+}
+
+/// A barcode to attach; without `code`, an EAN-13 is generated from the tenant's prefix.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewBarcode {
+    code: Option<String>,
+}
+
+/// Attaches an existing EAN-13/UPC-A barcode to a product, or generates one. Owner or
+/// admin. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/products/{id}/barcodes", tag = "catalog",
+    request_body = NewBarcode, security(("bearer" = [])),
+    responses((status = 201, body = Product), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`barcode_taken`"),
+              (status = 422, description = "`invalid_barcode`, `invalid_barcode_check_digit`")))]
+async fn assign_barcode(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(new): Json<NewBarcode>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let given = new
+        .code
+        .as_deref()
+        .map(domain::barcode)
+        .transpose()
+        .map_err(rejected)?;
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    store::product(&mut tx, tenant, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let (code, kind) = match given {
+        Some(given) => given,
+        None => {
+            let (prefix, item) = store::next_generated_item(&mut tx, tenant).await?;
+            let code = domain::generate_ean13(&prefix, item).ok_or_else(|| {
+                ApiError::conflict(
+                    "barcode_series_exhausted",
+                    format!("every item number under prefix {prefix} is used"),
+                )
+            })?;
+            (code, BarcodeKind::Generated)
+        }
+    };
+    attach(&mut tx, tenant, id, &code, kind).await?;
+    let product = store::product(&mut tx, tenant, id, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(product.into())))
+}
+
+/// The product a scanned barcode identifies: the POS's hot path.
+#[utoipa::path(get, path = "/api/v1/barcodes/{code}", tag = "catalog",
+    security(("bearer" = [])),
+    responses((status = 200, body = Product), (status = 404, description = "`not_found`")))]
+async fn lookup_barcode(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let product = store::product_by_barcode(&mut tx, principal.tenant, code.trim())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no product with barcode {code}")))?;
+    tx.commit().await?;
+    Ok(Json(product.into()))
+}
+
+/// A new category.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCategory {
+    name: String,
+    /// The parent category; absent for a root.
+    parent_id: Option<Uuid>,
+}
+
+/// `catalog.category.created`.
+#[derive(Serialize)]
+struct CategoryCreated<'a> {
+    tenant_id: Uuid,
+    category_id: Uuid,
+    parent_id: Option<Uuid>,
+    name: &'a str,
+    path: &'a str,
+    created_at: i64,
+}
+
+/// The tenant's category tree, by path.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", params(Page),
+    security(("bearer" = [])), responses((status = 200, body = Vec<Category>)))]
+async fn list_categories(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Category>>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let categories =
+        store::categories(&mut tx, principal.tenant, page.limit(), page.offset()).await?;
+    tx.commit().await?;
+    Ok(Json(categories))
+}
+
+/// Adds a category under a parent (or at the root). Owner or admin. Honors
+/// `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = NewCategory,
+    security(("bearer" = [])),
+    responses((status = 201, body = Category),
+              (status = 404, description = "`unknown_category` (the parent)"),
+              (status = 409, description = "`category_exists`")))]
+async fn create_category(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Json(new): Json<NewCategory>,
+) -> Result<(StatusCode, Json<Category>), ApiError> {
+    let name = domain::text("name", &new.name, 100).map_err(rejected)?;
+    if name.contains(" / ") {
+        return Err(ApiError::unprocessable(
+            "invalid_text",
+            "a category name cannot contain \" / \"",
+        ));
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let path = match new.parent_id {
+        Some(parent) => format!(
+            "{} / {name}",
+            check_category(&mut tx, tenant, parent).await?
+        ),
+        None => name.clone(),
+    };
+    let category = store::insert_category(&mut tx, tenant, new.parent_id, &name, &path)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict("category_exists", format!("category {path:?} exists"))
+        })?;
+    let event = CategoryCreated {
+        tenant_id: tenant,
+        category_id: category.id,
+        parent_id: category.parent_id,
+        name: &category.name,
+        path: &category.path,
+        created_at: now_millis(),
+    };
+    store::event(
+        &mut tx,
+        "catalog.category.created",
+        tenant,
+        category.id,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(category)))
+}

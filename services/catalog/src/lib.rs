@@ -1,0 +1,19 @@
+//! Catalog: a tenant's category tree, products and their variants, units, GST rates,
+//! prices and barcodes; events on `catalog.events.v1`.
+
+pub mod domain;
+mod http;
+mod store;
+
+pub use http::{router, CatalogApi, Product};
+pub use store::{Category, SERVICE};
+
+/// Catalog's own tables (`migrations/catalog/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/catalog")
+}
+
+/// Catalog's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <CatalogApi as utoipa::OpenApi>::openapi()
+}
