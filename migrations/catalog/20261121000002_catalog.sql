@@ -63,15 +63,7 @@ CREATE TABLE barcode_series (
     next_item BIGINT NOT NULL DEFAULT 1
 );
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['categories', 'products', 'barcodes', 'barcode_series'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant()) '
-            'WITH CHECK (tenant_id = current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT isolate_tenants('categories');
+SELECT isolate_tenants('products');
+SELECT isolate_tenants('barcodes');
+SELECT isolate_tenants('barcode_series');

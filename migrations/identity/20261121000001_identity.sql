@@ -51,18 +51,9 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['stores', 'users', 'refresh_tokens'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant()) '
-            'WITH CHECK (tenant_id = current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT isolate_tenants('stores');
+SELECT isolate_tenants('users');
+SELECT isolate_tenants('refresh_tokens');
 
 -- Failed logins per client address, across tenants: one address guessing passwords
 -- for many users is slowed down even though no single user is locked.

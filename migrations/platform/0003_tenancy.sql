@@ -20,6 +20,19 @@ LANGUAGE sql STABLE AS $$
     SELECT nullif(current_setting('bazaar.tenant', true), '')::uuid
 $$;
 
+-- Puts a table with a tenant_id column under row-level security, forced for its owner
+-- too: services call it for each tenant table in their migrations.
+CREATE FUNCTION isolate_tenants(tbl regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s USING (tenant_id = current_tenant()) '
+        'WITH CHECK (tenant_id = current_tenant())', tbl);
+END
+$$;
+
 -- Idempotency-Key: the first request with a key claims it; its response is stored and
 -- replayed to retries. Keys are scoped per tenant and forgotten after a day.
 CREATE TABLE idempotency_keys (
@@ -35,7 +48,4 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (tenant_id, key)
 );
 
-ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON idempotency_keys
-    USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
+SELECT isolate_tenants('idempotency_keys');

@@ -52,6 +52,18 @@ pub enum Role {
     Hr,
 }
 
+impl Role {
+    /// Every role: for routes any signed-in user may call.
+    pub const ALL: &'static [Role] = &[
+        Role::Owner,
+        Role::Admin,
+        Role::StoreManager,
+        Role::Cashier,
+        Role::Accountant,
+        Role::Hr,
+    ];
+}
+
 /// The stores a token reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

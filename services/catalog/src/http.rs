@@ -27,14 +27,7 @@ use crate::{
 /// Who may change the catalog and its prices.
 const MERCHANDISERS: &[Role] = &[Role::Owner, Role::Admin];
 /// Who may read it.
-const ANYONE: &[Role] = &[
-    Role::Owner,
-    Role::Admin,
-    Role::StoreManager,
-    Role::Cashier,
-    Role::Accountant,
-    Role::Hr,
-];
+const ANYONE: &[Role] = Role::ALL;
 
 /// Catalog's routes; each names the roles it admits.
 pub fn router(ctx: ServiceContext) -> Router {
@@ -661,7 +654,7 @@ pub(crate) struct PriceChange {
     selling_price: Money,
 }
 
-/// `catalog.price.changed` and `audit.price.changed` carry the same facts.
+/// `catalog.price.changed`, and the same facts as `audit.price.changed`.
 #[derive(Serialize)]
 struct PriceChanged<'a> {
     tenant_id: Uuid,
@@ -672,25 +665,8 @@ struct PriceChanged<'a> {
     mrp_minor: i64,
     selling_price_minor_before: i64,
     selling_price_minor: i64,
-    #[serde(rename = "changed_by")]
-    actor: Uuid,
-    #[serde(rename = "changed_at")]
-    at: i64,
-}
-
-/// The audit form of [`PriceChanged`].
-#[derive(Serialize)]
-struct PriceChangeAudited<'a> {
-    tenant_id: Uuid,
-    actor_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    currency: &'a str,
-    mrp_minor_before: i64,
-    mrp_minor: i64,
-    selling_price_minor_before: i64,
-    selling_price_minor: i64,
-    at: i64,
+    changed_by: Uuid,
+    changed_at: i64,
 }
 
 /// Changes a product's MRP and selling price. Owner or admin; audited.
@@ -720,7 +696,6 @@ async fn change_price(
         ));
     }
     store::set_prices(&mut tx, tenant, id, mrp, selling).await?;
-    let at = now_millis();
     let changed = PriceChanged {
         tenant_id: tenant,
         product_id: id,
@@ -730,22 +705,10 @@ async fn change_price(
         mrp_minor: mrp,
         selling_price_minor_before: before.selling_price_minor,
         selling_price_minor: selling,
-        actor: principal.user,
-        at,
+        changed_by: principal.user,
+        changed_at: now_millis(),
     };
     store::event(&mut tx, "catalog.price.changed", tenant, id, &changed).await?;
-    let audited = PriceChangeAudited {
-        tenant_id: tenant,
-        actor_id: principal.user,
-        product_id: id,
-        sku: &before.sku,
-        currency: &before.currency,
-        mrp_minor_before: before.mrp_minor,
-        mrp_minor: mrp,
-        selling_price_minor_before: before.selling_price_minor,
-        selling_price_minor: selling,
-        at,
-    };
     // Audit events are keyed by tenant, like every audit event.
     bazaar_platform::outbox::append_v1(
         &mut tx,
@@ -753,7 +716,7 @@ async fn change_price(
         "audit.price.changed",
         tenant,
         &tenant.to_string(),
-        &audited,
+        &changed,
     )
     .await?;
     let product = store::product(&mut tx, tenant, id, false)

@@ -316,14 +316,7 @@ mod tests {
 
     #[test]
     fn role_names_round_trip() {
-        for role in [
-            Role::Owner,
-            Role::Admin,
-            Role::StoreManager,
-            Role::Cashier,
-            Role::Accountant,
-            Role::Hr,
-        ] {
+        for &role in Role::ALL {
             assert_eq!(parse_role(role_name(role)), Some(role));
         }
         assert_eq!(parse_role("superuser"), None);

@@ -36,14 +36,7 @@ use crate::{
 /// Who may manage users and stores.
 const MANAGERS: &[Role] = &[Role::Owner, Role::Admin];
 /// Every role.
-const ANYONE: &[Role] = &[
-    Role::Owner,
-    Role::Admin,
-    Role::StoreManager,
-    Role::Cashier,
-    Role::Accountant,
-    Role::Hr,
-];
+const ANYONE: &[Role] = Role::ALL;
 
 #[derive(Clone)]
 struct Identity {
