@@ -33,11 +33,7 @@ const ANYONE: &[Role] = Role::ALL;
 pub fn router(ctx: ServiceContext) -> Router {
     let pool = ctx.pool;
     let v = &ctx.verifier;
-    let create = |route: axum::routing::MethodRouter<PgPool>| {
-        route
-            .route_layer(idempotency::layer(&pool))
-            .route_layer(auth::allow(v, MERCHANDISERS))
-    };
+    let create = |route| idempotency::creating(route, &pool, v, MERCHANDISERS);
     Router::new()
         .route(
             "/api/v1/categories",
@@ -461,11 +457,20 @@ async fn create_product(
     for (code, kind) in &barcodes {
         attach(&mut tx, tenant, id, code, *kind).await?;
     }
+    Ok((StatusCode::CREATED, Json(committed(tx, tenant, id).await?)))
+}
+
+/// Reads the product as the transaction left it, then commits: what a write answers.
+async fn committed(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Product, ApiError> {
     let product = store::product(&mut tx, tenant, id, false)
         .await?
-        .ok_or_else(|| ApiError::internal("a product vanished in its own transaction"))?;
+        .ok_or_else(|| not_found(id))?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(product.into())))
+    Ok(product.into())
 }
 
 async fn check_category(
@@ -637,11 +642,7 @@ async fn update_product(
         updated_at: now_millis(),
     };
     store::event(&mut tx, "catalog.product.updated", tenant, id, &event).await?;
-    let product = store::product(&mut tx, tenant, id, false)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    tx.commit().await?;
-    Ok(Json(product.into()))
+    Ok(Json(committed(tx, tenant, id).await?))
 }
 
 /// New prices.
@@ -719,11 +720,7 @@ async fn change_price(
         &changed,
     )
     .await?;
-    let product = store::product(&mut tx, tenant, id, false)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    tx.commit().await?;
-    Ok(Json(product.into()))
+    Ok(Json(committed(tx, tenant, id).await?))
 }
 
 /// `catalog.product.archived`.
@@ -762,11 +759,7 @@ async fn archive_product(
         };
         store::event(&mut tx, "catalog.product.archived", tenant, id, &event).await?;
     }
-    let product = store::product(&mut tx, tenant, id, false)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    tx.commit().await?;
-    Ok(Json(product.into()))
+    Ok(Json(committed(tx, tenant, id).await?))
 }
 
 /// A barcode to attach; without `code`, an EAN-13 is generated from the tenant's prefix.
@@ -814,11 +807,7 @@ async fn assign_barcode(
         }
     };
     attach(&mut tx, tenant, id, &code, kind).await?;
-    let product = store::product(&mut tx, tenant, id, false)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(product.into())))
+    Ok((StatusCode::CREATED, Json(committed(tx, tenant, id).await?)))
 }
 
 /// The product a scanned barcode identifies: the POS's hot path.

@@ -68,21 +68,23 @@ pub fn router(ctx: ServiceContext) -> Router {
             "/api/v1/stores",
             get(list_stores)
                 .route_layer(auth::allow(verifier, ANYONE))
-                .merge(
-                    post(create_store)
-                        .route_layer(idempotency::layer(&pool))
-                        .route_layer(auth::allow(verifier, MANAGERS)),
-                ),
+                .merge(idempotency::creating(
+                    post(create_store),
+                    &pool,
+                    verifier,
+                    MANAGERS,
+                )),
         )
         .route(
             "/api/v1/users",
             get(list_users)
                 .route_layer(auth::allow(verifier, MANAGERS))
-                .merge(
-                    post(create_user)
-                        .route_layer(idempotency::layer(&pool))
-                        .route_layer(auth::allow(verifier, MANAGERS)),
-                ),
+                .merge(idempotency::creating(
+                    post(create_user),
+                    &pool,
+                    verifier,
+                    MANAGERS,
+                )),
         )
         .route(
             "/api/v1/users/{id}",

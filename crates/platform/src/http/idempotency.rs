@@ -11,9 +11,8 @@
 //! dies between the handler's commit and storing its response, the claim stays in
 //! flight and retries get 409 until it expires: never a second effect.
 //!
-//! Put the layer inside the route's [`crate::auth::allow`] layer (add it first), so it
-//! runs for an admitted caller: `post(create).route_layer(idempotency::layer(&pool))
-//! .route_layer(auth::allow(...))`.
+//! The layer must run for an admitted caller, inside the route's [`crate::auth::allow`]
+//! layer: [`creating`] puts both on a route in that order.
 
 use std::{future::Future, pin::Pin};
 
@@ -45,6 +44,20 @@ pub type IdempotencyLayer = axum::middleware::FromFnLayer<
     PgPool,
     (State<PgPool>, Request),
 >;
+
+/// A route that creates something: admits callers with one of `roles` (see
+/// [`crate::auth::allow`]), then deduplicates their requests by `Idempotency-Key`.
+pub fn creating<S: Clone + Send + Sync + 'static>(
+    route: axum::routing::MethodRouter<S>,
+    pool: &PgPool,
+    verifier: &std::sync::Arc<crate::auth::Verifier>,
+    roles: &'static [crate::auth::Role],
+) -> axum::routing::MethodRouter<S> {
+    // The last layer added runs first: the gate, then the key.
+    route
+        .route_layer(layer(pool))
+        .route_layer(crate::auth::allow(verifier, roles))
+}
 
 /// Deduplicates requests by their `Idempotency-Key`, storing responses in `pool`'s
 /// `idempotency_keys` table.
