@@ -103,11 +103,18 @@ pub async fn begin_for_tenant<'c>(
     tenant: Uuid,
 ) -> Result<Transaction<'c, Postgres>, sqlx::Error> {
     let mut tx = conn.begin().await?;
+    set_tenant(&mut tx, tenant).await?;
+    Ok(tx)
+}
+
+/// Scopes the rest of the current transaction to `tenant`: what a projection does per
+/// event, since one consumer applies every tenant's events.
+pub async fn set_tenant(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT set_config('bazaar.tenant', $1, true)")
         .bind(tenant.to_string())
-        .execute(&mut *tx)
+        .execute(tx)
         .await?;
-    Ok(tx)
+    Ok(())
 }
 
 /// Creates `database` on the server of `server` unless it exists. Safe to race: two

@@ -2,24 +2,10 @@
 
 use bazaar_platform::money::{Currency, Money, Quantity};
 
-/// A rule a product field broke: the field and a stable problem code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct Invalid {
-    /// The offending field, as the API names it.
-    pub field: &'static str,
-    /// The stable problem code.
-    pub code: &'static str,
-    /// What is wrong, for a person.
-    pub message: String,
-}
+pub use bazaar_platform::http::Invalid;
 
 fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        code,
-        message: message.into(),
-    }
+    Invalid::new(field, code, message)
 }
 
 /// A unit of measure and the decimals a quantity of it may have.

@@ -20,7 +20,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, BarcodeKind, Invalid, Unit},
+    domain::{self, BarcodeKind, Unit},
     store::{self, Category, NewProductRow, ProductFilter, ProductRow},
 };
 
@@ -82,15 +82,6 @@ pub fn router(ctx: ServiceContext) -> Router {
     tags((name = "catalog", description = "Products, categories, prices and barcodes"))
 )]
 pub struct CatalogApi;
-
-fn rejected(invalid: Invalid) -> ApiError {
-    ApiError::unprocessable(invalid.code, invalid.to_string()).with_violations(vec![
-        FieldViolation {
-            field: invalid.field.to_owned(),
-            message: invalid.message,
-        },
-    ])
-}
 
 fn not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("no product {id}"))
@@ -346,30 +337,30 @@ async fn create_product(
     principal: Principal,
     Json(new): Json<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let sku = domain::sku(&new.sku).map_err(rejected)?;
-    let name = domain::text("name", &new.name, 200).map_err(rejected)?;
-    let unit = Unit::parse(new.unit.trim()).map_err(rejected)?;
+    let sku = domain::sku(&new.sku)?;
+    let name = domain::text("name", &new.name, 200)?;
+    let unit = Unit::parse(new.unit.trim())?;
     let hsn = new
         .hsn_code
         .as_deref()
         .map(domain::hsn)
         .transpose()
-        .map_err(rejected)?;
-    let gst = domain::gst_rate_bp(&new.gst_rate).map_err(rejected)?;
-    let cess = domain::cess_rate_bp(new.cess_rate.as_deref().unwrap_or("0")).map_err(rejected)?;
-    let (currency, mrp, selling) = domain::prices(new.mrp, new.selling_price).map_err(rejected)?;
+        ?;
+    let gst = domain::gst_rate_bp(&new.gst_rate)?;
+    let cess = domain::cess_rate_bp(new.cess_rate.as_deref().unwrap_or("0"))?;
+    let (currency, mrp, selling) = domain::prices(new.mrp, new.selling_price)?;
     let reorder = new
         .reorder_level
         .as_deref()
         .map(|r| domain::reorder_level(r, unit))
         .transpose()
-        .map_err(rejected)?;
+        ?;
     let barcodes: Vec<(String, BarcodeKind)> = new
         .barcodes
         .iter()
         .map(|b| domain::barcode(b))
         .collect::<Result<_, _>>()
-        .map_err(rejected)?;
+        ?;
     if new.variant_of.is_some() && new.attributes.is_empty() {
         return Err(ApiError::unprocessable(
             "variant_without_attributes",
@@ -591,9 +582,9 @@ async fn update_product(
             format!("product {id} is archived"),
         ));
     }
-    let unit = Unit::parse(&row.unit).map_err(rejected)?;
+    let unit = Unit::parse(&row.unit)?;
     if let Some(name) = &change.name {
-        row.name = domain::text("name", name, 200).map_err(rejected)?;
+        row.name = domain::text("name", name, 200)?;
     }
     if let Some(description) = change.description {
         row.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
@@ -606,13 +597,13 @@ async fn update_product(
         row.category_id = Some(category);
     }
     if let Some(hsn) = &change.hsn_code {
-        row.hsn_code = Some(domain::hsn(hsn).map_err(rejected)?);
+        row.hsn_code = Some(domain::hsn(hsn)?);
     }
     if let Some(gst) = &change.gst_rate {
-        row.gst_rate_bp = domain::gst_rate_bp(gst).map_err(rejected)?;
+        row.gst_rate_bp = domain::gst_rate_bp(gst)?;
     }
     if let Some(cess) = &change.cess_rate {
-        row.cess_rate_bp = domain::cess_rate_bp(cess).map_err(rejected)?;
+        row.cess_rate_bp = domain::cess_rate_bp(cess)?;
     }
     if let Some(inclusive) = change.tax_inclusive {
         row.tax_inclusive = inclusive;
@@ -620,7 +611,7 @@ async fn update_product(
     if let Some(level) = &change.reorder_level {
         row.reorder_level = Some(
             domain::reorder_level(level, unit)
-                .map_err(rejected)?
+                ?
                 .value(),
         );
     }
@@ -684,7 +675,7 @@ async fn change_price(
     Json(change): Json<PriceChange>,
 ) -> Result<Json<Product>, ApiError> {
     let (currency, mrp, selling) =
-        domain::prices(change.mrp, change.selling_price).map_err(rejected)?;
+        domain::prices(change.mrp, change.selling_price)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let before = store::product(&mut tx, tenant, id, true)
@@ -787,7 +778,7 @@ async fn assign_barcode(
         .as_deref()
         .map(domain::barcode)
         .transpose()
-        .map_err(rejected)?;
+        ?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     store::product(&mut tx, tenant, id, true)
@@ -874,7 +865,7 @@ async fn create_category(
     principal: Principal,
     Json(new): Json<NewCategory>,
 ) -> Result<(StatusCode, Json<Category>), ApiError> {
-    let name = domain::text("name", &new.name, 100).map_err(rejected)?;
+    let name = domain::text("name", &new.name, 100)?;
     if name.contains(" / ") {
         return Err(ApiError::unprocessable(
             "invalid_text",

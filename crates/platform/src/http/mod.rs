@@ -31,7 +31,7 @@ use utoipa::OpenApi;
 pub use extract::{Json, Path, Query};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
-pub use problem::{ApiError, FieldViolation, Problem, PROBLEM_JSON};
+pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
 pub use readiness::{Readiness, ReadinessReport};
 
 /// Liveness and readiness probes, metrics and the platform's shared schemas.

@@ -46,6 +46,46 @@ pub struct FieldViolation {
     pub message: String,
 }
 
+/// A rule one request field broke: answered as 422 with the field named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    /// The offending field, as the API names it (`lines[2].quantity`).
+    pub field: String,
+    /// The stable problem code.
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl Invalid {
+    /// `field` broke the rule `code`.
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The same rule, found in the element of a list: `lines[2].quantity`.
+    pub fn at(mut self, prefix: &str) -> Self {
+        self.field = format!("{prefix}.{}", self.field);
+        self
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        ApiError::unprocessable(invalid.code, invalid.to_string()).with_violations(vec![
+            FieldViolation {
+                field: invalid.field,
+                message: invalid.message,
+            },
+        ])
+    }
+}
+
 /// An error answered as problem+json. Build it with the constructors; `code` is part of
 /// the API contract and must not change once published.
 #[derive(Debug)]
