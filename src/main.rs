@@ -65,6 +65,11 @@ enum Command {
         #[arg(long = "database")]
         databases: Vec<String>,
     },
+    /// Build a projection from the topics until stopped: `inventory-snapshots`.
+    Consume {
+        /// The projection (its consumer group).
+        projection: String,
+    },
     /// Kafka topics.
     Topics {
         #[command(subcommand)]
@@ -190,6 +195,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             migrate(&settings, &services::select(&services, all)?).await
         }
         Command::Relay { databases } => relay(&settings, databases).await,
+        Command::Consume { projection } => consume(&settings, &projection).await,
         Command::Topics {
             command:
                 TopicsCommand::Apply {
@@ -277,6 +283,33 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
     // Each relay flushes its producer and releases its lease.
     while relays.join_next().await.is_some() {}
     tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn consume(settings: &Settings, projection: &str) -> anyhow::Result<()> {
+    use bazaar_platform::consumer::ConsumerRunner;
+    let shutdown = shutdown::on_signal();
+    match projection {
+        bazaar_inventory::snapshots::NAME => {
+            let pool = db::prepare(
+                settings,
+                bazaar_inventory::SERVICE,
+                bazaar_inventory::migrator(),
+            )
+            .await?;
+            ConsumerRunner::new(
+                settings,
+                pool,
+                bazaar_inventory::snapshots::InventorySnapshots,
+            )
+            .run(shutdown)
+            .await?;
+        }
+        other => anyhow::bail!(
+            "unknown projection {other:?}; known projections: {}",
+            bazaar_inventory::snapshots::NAME
+        ),
+    }
     Ok(())
 }
 

@@ -29,6 +29,12 @@ pub(crate) const ALL: &[Service] = &[
         router: bazaar_catalog::router,
         openapi: bazaar_catalog::openapi,
     },
+    Service {
+        name: bazaar_inventory::SERVICE,
+        migrator: bazaar_inventory::migrator,
+        router: bazaar_inventory::router,
+        openapi: bazaar_inventory::openapi,
+    },
 ];
 
 /// The services named on the command line, or all of them with `--all`.

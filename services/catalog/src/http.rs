@@ -340,12 +340,7 @@ async fn create_product(
     let sku = domain::sku(&new.sku)?;
     let name = domain::text("name", &new.name, 200)?;
     let unit = Unit::parse(new.unit.trim())?;
-    let hsn = new
-        .hsn_code
-        .as_deref()
-        .map(domain::hsn)
-        .transpose()
-        ?;
+    let hsn = new.hsn_code.as_deref().map(domain::hsn).transpose()?;
     let gst = domain::gst_rate_bp(&new.gst_rate)?;
     let cess = domain::cess_rate_bp(new.cess_rate.as_deref().unwrap_or("0"))?;
     let (currency, mrp, selling) = domain::prices(new.mrp, new.selling_price)?;
@@ -353,14 +348,12 @@ async fn create_product(
         .reorder_level
         .as_deref()
         .map(|r| domain::reorder_level(r, unit))
-        .transpose()
-        ?;
+        .transpose()?;
     let barcodes: Vec<(String, BarcodeKind)> = new
         .barcodes
         .iter()
         .map(|b| domain::barcode(b))
-        .collect::<Result<_, _>>()
-        ?;
+        .collect::<Result<_, _>>()?;
     if new.variant_of.is_some() && new.attributes.is_empty() {
         return Err(ApiError::unprocessable(
             "variant_without_attributes",
@@ -609,11 +602,7 @@ async fn update_product(
         row.tax_inclusive = inclusive;
     }
     if let Some(level) = &change.reorder_level {
-        row.reorder_level = Some(
-            domain::reorder_level(level, unit)
-                ?
-                .value(),
-        );
+        row.reorder_level = Some(domain::reorder_level(level, unit)?.value());
     }
     store::update_product(&mut tx, &row).await?;
     let event = ProductUpdated {
@@ -674,8 +663,7 @@ async fn change_price(
     Path(id): Path<Uuid>,
     Json(change): Json<PriceChange>,
 ) -> Result<Json<Product>, ApiError> {
-    let (currency, mrp, selling) =
-        domain::prices(change.mrp, change.selling_price)?;
+    let (currency, mrp, selling) = domain::prices(change.mrp, change.selling_price)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let before = store::product(&mut tx, tenant, id, true)
@@ -773,12 +761,7 @@ async fn assign_barcode(
     Path(id): Path<Uuid>,
     Json(new): Json<NewBarcode>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let given = new
-        .code
-        .as_deref()
-        .map(domain::barcode)
-        .transpose()
-        ?;
+    let given = new.code.as_deref().map(domain::barcode).transpose()?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     store::product(&mut tx, tenant, id, true)

@@ -1,0 +1,2086 @@
+//! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
+//! reservations, counts and the alert reports.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role, Stores},
+    db,
+    http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
+    money::{Currency, Money},
+};
+use chrono::{Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, Reason},
+    ledger::{self, decimal_text, item_key, Kind, LedgerError, Movement, Product},
+    store::{self, Location, MovementRow, NewLocation},
+};
+
+/// Who sets up locations.
+const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+/// Who moves stock by hand: adjustments, transfers, counts.
+const STOCK_KEEPERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
+/// Who holds stock for a sale.
+const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+/// Who reads stock.
+const ANYONE: &[Role] = Role::ALL;
+
+/// Inventory's routes; each names the roles it admits.
+pub fn router(ctx: bazaar_platform::ServiceContext) -> Router {
+    let pool = ctx.pool;
+    let v = &ctx.verifier;
+    let create = |route, roles| idempotency::creating(route, &pool, v, roles);
+    Router::new()
+        .route(
+            "/api/v1/inventory/locations",
+            get(list_locations)
+                .route_layer(auth::allow(v, ANYONE))
+                .merge(create(post(create_location), ADMINS)),
+        )
+        .route(
+            "/api/v1/inventory/stock",
+            get(list_stock).route_layer(auth::allow(v, ANYONE)),
+        )
+        .route(
+            "/api/v1/inventory/movements",
+            get(list_movements).route_layer(auth::allow(v, ANYONE)),
+        )
+        .route(
+            "/api/v1/inventory/adjust",
+            create(post(adjust), STOCK_KEEPERS),
+        )
+        .route(
+            "/api/v1/inventory/transfer",
+            create(post(dispatch_transfer), STOCK_KEEPERS),
+        )
+        .route(
+            "/api/v1/inventory/transfers/{id}",
+            get(get_transfer).route_layer(auth::allow(v, ANYONE)),
+        )
+        .route(
+            "/api/v1/inventory/transfers/{id}/receive",
+            create(post(receive_transfer), STOCK_KEEPERS),
+        )
+        .route(
+            "/api/v1/inventory/reservations",
+            create(post(reserve), SELLERS),
+        )
+        .route(
+            "/api/v1/inventory/reservations/{id}/release",
+            post(release_reservation).route_layer(auth::allow(v, SELLERS)),
+        )
+        .route(
+            "/api/v1/inventory/reconcile",
+            create(post(reconcile), STOCK_KEEPERS),
+        )
+        .route(
+            "/api/v1/inventory/expiry-alerts",
+            get(expiry_alerts).route_layer(auth::allow(v, ANYONE)),
+        )
+        .route(
+            "/api/v1/inventory/dead-stock",
+            get(dead_stock).route_layer(auth::allow(v, ANYONE)),
+        )
+        .with_state(pool.clone())
+}
+
+/// Inventory's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_locations, create_location, list_stock, list_movements, adjust,
+          dispatch_transfer, get_transfer, receive_transfer, reserve, release_reservation,
+          reconcile, expiry_alerts, dead_stock),
+    components(schemas(Location, NewLocationBody, StockItem, BatchItem, MovementRow,
+                        Adjustment, AdjustmentDone, NewTransfer, TransferLineBody, Transfer,
+                        TransferLineView, Receipt, ReceiptLine, NewReservation, ReservationLine,
+                        Reservation, Count, CountLine, Counted, CountedLine, ExpiringBatch,
+                        DeadStock)),
+    tags((name = "inventory", description = "Stock per location and batch, and what moves it"))
+)]
+pub struct InventoryApi;
+
+impl From<LedgerError> for ApiError {
+    fn from(err: LedgerError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+fn unknown_location(id: Uuid, field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_location",
+        format!("{field}: no location {id}"),
+    )
+}
+
+/// True when the user may see and move the location's stock: a store in their list, or
+/// any location for users of every store.
+fn reaches(principal: &Principal, location: &Location) -> bool {
+    match location.store_id {
+        Some(store) => principal.reaches_store(store),
+        None => matches!(principal.stores, Stores::All(_)),
+    }
+}
+
+/// A location the user reaches; others answer 404 as if they did not exist.
+async fn reachable(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    id: Uuid,
+    field: &str,
+) -> Result<Location, ApiError> {
+    store::location(tx, principal.tenant, id)
+        .await?
+        .filter(|l| reaches(principal, l))
+        .ok_or_else(|| unknown_location(id, field))
+}
+
+/// The locations a report covers: the one asked for, or every one the user reaches.
+async fn report_scope(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    location: Option<Uuid>,
+) -> Result<Vec<Uuid>, ApiError> {
+    if let Some(id) = location {
+        return Ok(vec![reachable(tx, principal, id, "location_id").await?.id]);
+    }
+    Ok(store::locations(tx, principal.tenant, i64::MAX, 0)
+        .await?
+        .into_iter()
+        .filter(|l| reaches(principal, l))
+        .map(|l| l.id)
+        .collect())
+}
+
+/// The product a line names by `product_id` or `sku` (exactly one).
+async fn resolve(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product_id: Option<Uuid>,
+    sku: Option<&str>,
+    field: &str,
+) -> Result<Product, ApiError> {
+    let found = match (product_id, sku) {
+        (Some(id), None) => store::product(tx, tenant, id).await?,
+        (None, Some(sku)) => store::product_by_sku(tx, tenant, sku.trim()).await?,
+        _ => {
+            return Err(
+                Invalid::new(field, "product_required", "give either product_id or sku").into(),
+            )
+        }
+    };
+    found.ok_or_else(|| {
+        let named = product_id.map_or_else(
+            || format!("SKU {:?}", sku.unwrap_or("")),
+            |id| id.to_string(),
+        );
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+            format!("{field}: no product {named}"),
+        )
+    })
+}
+
+fn not_archived(product: &Product) -> Result<(), ApiError> {
+    if product.archived {
+        return Err(ApiError::conflict(
+            "product_archived",
+            format!(
+                "{} is archived: it is no longer received or sold",
+                product.sku
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn insufficient(product: &Product, available: Decimal, wanted: Decimal) -> ApiError {
+    ApiError::conflict(
+        "insufficient_stock",
+        format!(
+            "{}: {} available, {} wanted",
+            product.sku,
+            decimal_text(available),
+            decimal_text(wanted)
+        ),
+    )
+}
+
+fn currency_of(product: &Product) -> Result<Currency, ApiError> {
+    Currency::from_code(&product.currency).map_err(ApiError::internal)
+}
+
+/// The unit cost a request states, in the product's currency.
+fn stated_cost(
+    product: &Product,
+    cost: Option<Money>,
+    field: &str,
+) -> Result<Option<Decimal>, ApiError> {
+    let Some(cost) = cost else { return Ok(None) };
+    if cost.currency.code() != product.currency {
+        return Err(Invalid::new(
+            field,
+            "currency_mismatch",
+            format!("{} is costed in {}", product.sku, product.currency),
+        )
+        .into());
+    }
+    if cost.amount_minor < 0 {
+        return Err(Invalid::new(field, "negative_cost", "cannot be negative").into());
+    }
+    Ok(Some(Decimal::from(cost.amount_minor)))
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+// ---------------------------------------------------------------- locations
+
+/// A new location.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewLocationBody {
+    /// 1 to 16 capitals, digits, `-` or `_`.
+    code: String,
+    name: String,
+    /// `store` or `warehouse`.
+    kind: String,
+    /// For a store: the id identity gave the store.
+    store_id: Option<Uuid>,
+    #[serde(default)]
+    allows_negative_stock: bool,
+}
+
+/// The locations the user reaches.
+#[utoipa::path(get, path = "/api/v1/inventory/locations", tag = "inventory", params(Page),
+    security(("bearer" = [])), responses((status = 200, body = Vec<Location>)))]
+async fn list_locations(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Location>>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let locations = store::locations(&mut tx, principal.tenant, page.limit(), page.offset())
+        .await?
+        .into_iter()
+        .filter(|l| reaches(&principal, l))
+        .collect();
+    tx.commit().await?;
+    Ok(Json(locations))
+}
+
+/// Adds a store or warehouse. Owner or admin. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/locations", tag = "inventory",
+    request_body = NewLocationBody, security(("bearer" = [])),
+    responses((status = 201, body = Location),
+              (status = 409, description = "`location_exists` (code or store taken)"),
+              (status = 422, description = "`invalid_code`, `invalid_kind`, `store_id_required`")))]
+async fn create_location(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(new): Json<NewLocationBody>,
+) -> Result<(StatusCode, Json<Location>), ApiError> {
+    let code = new.code.trim();
+    let code_ok = (1..=16).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !code.starts_with(['-', '_']);
+    if !code_ok {
+        return Err(
+            Invalid::new("code", "invalid_code", "1 to 16 capitals, digits, - or _").into(),
+        );
+    }
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Invalid::new("name", "invalid_text", "1 to 100 characters").into());
+    }
+    match (new.kind.as_str(), new.store_id) {
+        ("store", None) => {
+            return Err(Invalid::new(
+                "store_id",
+                "store_id_required",
+                "a store location names its store",
+            )
+            .into())
+        }
+        ("warehouse", Some(_)) => {
+            return Err(Invalid::new(
+                "store_id",
+                "store_id_not_allowed",
+                "a warehouse is not a store",
+            )
+            .into())
+        }
+        ("store" | "warehouse", _) => {}
+        (other, _) => {
+            return Err(Invalid::new(
+                "kind",
+                "invalid_kind",
+                format!("{other:?}: use store or warehouse"),
+            )
+            .into())
+        }
+    }
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let location = store::insert_location(
+        &mut tx,
+        principal.tenant,
+        &NewLocation {
+            code,
+            name,
+            kind: &new.kind,
+            store_id: new.store_id,
+            allows_negative_stock: new.allows_negative_stock,
+        },
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::conflict(
+            "location_exists",
+            format!("location {code} (or its store) exists"),
+        )
+    })?;
+    store::register_tenant(&mut tx, principal.tenant).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+// ---------------------------------------------------------------- stock
+
+/// A location's stock of one product.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct StockItem {
+    /// Where.
+    pub location_id: Uuid,
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// On hand, all batches.
+    pub on_hand: String,
+    /// Held by live reservations.
+    pub reserved: String,
+    /// On hand less reserved.
+    pub available: String,
+    /// Moving-average unit cost, minor units with four decimals.
+    pub average_cost_minor: String,
+    /// On hand at the average cost.
+    #[schema(value_type = Object)]
+    pub stock_value: Money,
+    /// The product's reorder level.
+    pub reorder_level: Option<String>,
+    /// Available is below the reorder level.
+    pub low_stock: bool,
+    /// By batch, soonest expiry first.
+    pub batches: Vec<BatchItem>,
+}
+
+/// One batch's stock.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct BatchItem {
+    /// Batch number; empty for unbatched stock.
+    pub batch: String,
+    /// Its expiry date.
+    pub expiry_date: Option<NaiveDate>,
+    /// On hand.
+    pub on_hand: String,
+}
+
+/// Filters of the stock report.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct StockQuery {
+    location_id: Option<Uuid>,
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+}
+
+/// Stock per location and product, with batches. A store manager sees their stores.
+#[utoipa::path(get, path = "/api/v1/inventory/stock", tag = "inventory",
+    params(StockQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<StockItem>),
+              (status = 404, description = "`unknown_location`, `unknown_product`")))]
+async fn list_stock(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<StockQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<StockItem>>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let scope = report_scope(&mut tx, &principal, query.location_id).await?;
+    let product = match (query.product_id, query.sku.as_deref()) {
+        (None, None) => None,
+        (id, sku) => Some(resolve(&mut tx, tenant, id, sku, "query").await?.id),
+    };
+    let rows = store::stock(
+        &mut tx,
+        tenant,
+        &scope,
+        product,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    let products: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect();
+    let mut batches: BTreeMap<(Uuid, Uuid), Vec<BatchItem>> = BTreeMap::new();
+    for b in store::batches_of(&mut tx, tenant, &scope, &products).await? {
+        batches
+            .entry((b.location_id, b.product_id))
+            .or_default()
+            .push(BatchItem {
+                batch: b.batch,
+                expiry_date: b.expiry_date,
+                on_hand: decimal_text(b.on_hand),
+            });
+    }
+    tx.commit().await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let available = r.on_hand - r.reserved;
+            let currency = Currency::from_code(&r.currency).unwrap_or(Currency::INR);
+            StockItem {
+                batches: batches
+                    .remove(&(r.location_id, r.product_id))
+                    .unwrap_or_default(),
+                location_id: r.location_id,
+                product_id: r.product_id,
+                on_hand: decimal_text(r.on_hand),
+                reserved: decimal_text(r.reserved),
+                available: decimal_text(available),
+                average_cost_minor: decimal_text(r.average_cost_minor),
+                stock_value: Money::new(
+                    domain::value_minor(r.on_hand, r.average_cost_minor),
+                    currency,
+                ),
+                low_stock: r.reorder_level.is_some_and(|level| available < level),
+                reorder_level: r.reorder_level.map(decimal_text),
+                sku: r.sku,
+            }
+        })
+        .collect();
+    Ok(Json(items))
+}
+
+/// Filters of the ledger.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct MovementQuery {
+    location_id: Option<Uuid>,
+    product_id: Option<Uuid>,
+}
+
+/// The stock ledger, newest first.
+#[utoipa::path(get, path = "/api/v1/inventory/movements", tag = "inventory",
+    params(MovementQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<MovementRow>),
+              (status = 404, description = "`unknown_location`")))]
+async fn list_movements(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<MovementQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<MovementRow>>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let scope = report_scope(&mut tx, &principal, query.location_id).await?;
+    let rows = store::movements(
+        &mut tx,
+        principal.tenant,
+        &scope,
+        query.product_id,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(rows))
+}
+
+// ---------------------------------------------------------------- adjustments
+
+/// An adjustment of one product's stock at a location.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Adjustment {
+    location_id: Uuid,
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    /// Positive; the reason says which way: `damage`, `theft`, `expiry_write_off` remove
+    /// stock, `found` and `opening_stock` add it.
+    quantity: String,
+    reason: String,
+    /// The batch to adjust; removals without one draw first-expiry first-out.
+    batch: Option<String>,
+    /// For stock coming in with a batch.
+    expiry_date: Option<NaiveDate>,
+    /// Cost per unit of stock coming in; required for `opening_stock`, `found` defaults
+    /// to the moving average.
+    #[schema(value_type = Option<Object>)]
+    unit_cost: Option<Money>,
+    note: Option<String>,
+}
+
+/// What an adjustment did.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct AdjustmentDone {
+    /// The adjustment (the reference of its movements).
+    pub adjustment_id: Uuid,
+    /// Its movements, one per batch.
+    pub movements: Vec<Uuid>,
+    /// On hand afterwards.
+    pub on_hand: String,
+    /// Value at cost, signed.
+    #[schema(value_type = Object)]
+    pub value: Money,
+}
+
+/// `inventory.stock.adjusted`.
+#[derive(Serialize)]
+struct StockAdjusted<'a> {
+    tenant_id: Uuid,
+    adjustment_id: Uuid,
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    reason: &'a str,
+    quantity: String,
+    unit_cost_minor: String,
+    currency: &'a str,
+    value_minor: i64,
+    note: Option<&'a str>,
+    adjusted_by: Uuid,
+    adjusted_at: i64,
+}
+
+/// `audit.stock.written_off`.
+#[derive(Serialize)]
+struct StockWrittenOff<'a> {
+    tenant_id: Uuid,
+    adjustment_id: Uuid,
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    reason: &'a str,
+    quantity: String,
+    value_minor: i64,
+    currency: &'a str,
+    note: Option<&'a str>,
+    written_off_by: Uuid,
+    written_off_at: i64,
+}
+
+/// Adjusts stock with a reason code. Removals cannot exceed available stock unless the
+/// location allows negative stock; write-offs are audited. Owner, admin or the store's
+/// manager. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/adjust", tag = "inventory",
+    request_body = Adjustment, security(("bearer" = [])),
+    responses((status = 201, body = AdjustmentDone),
+              (status = 404, description = "`unknown_location`, `unknown_product`"),
+              (status = 409, description = "`insufficient_stock`, `product_archived`"),
+              (status = 422, description = "`invalid_quantity`, `too_many_decimals`, \
+                  `unknown_reason`, `batch_expired`, `unit_cost_required`, `currency_mismatch`")))]
+async fn adjust(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<Adjustment>,
+) -> Result<(StatusCode, Json<AdjustmentDone>), ApiError> {
+    let reason = Reason::parse(body.reason.trim())?;
+    let batch = domain::batch("batch", body.batch.as_deref())?;
+    let note = body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let location = reachable(&mut tx, &principal, body.location_id, "location_id").await?;
+    let product = resolve(
+        &mut tx,
+        tenant,
+        body.product_id,
+        body.sku.as_deref(),
+        "product",
+    )
+    .await?;
+    let quantity = domain::quantity("quantity", &body.quantity, product.unit_decimals as u32)?;
+    let cost = stated_cost(&product, body.unit_cost, "unit_cost")?;
+    let level = ledger::lock_level(&mut tx, tenant, location.id, product.id).await?;
+    let id = Uuid::now_v7();
+    let reference = || ("adjustment", id.to_string());
+
+    let mut movements = Vec::new();
+    let mut on_hand = level.on_hand;
+    let mut value = 0i64;
+    if reason.removes_stock() {
+        let held = ledger::reserved(&mut tx, tenant, location.id, product.id, None).await?;
+        let mut draws = ledger::batches(&mut tx, tenant, location.id, product.id).await?;
+        if !batch.is_empty() {
+            draws.retain(|b| b.batch == batch);
+            let in_batch = draws.first().map_or(Decimal::ZERO, |b| b.on_hand);
+            if in_batch < quantity && !location.allows_negative_stock {
+                return Err(insufficient(&product, in_batch, quantity));
+            }
+        }
+        if level.on_hand - held < quantity && !location.allows_negative_stock {
+            return Err(insufficient(&product, level.on_hand - held, quantity));
+        }
+        let taken = if batch.is_empty() {
+            domain::draw(&draws, quantity)
+        } else {
+            vec![domain::BatchStock {
+                batch: batch.clone(),
+                expiry: draws.first().and_then(|b| b.expiry),
+                on_hand: quantity,
+            }]
+        };
+        for take in taken {
+            let movement_id = Uuid::now_v7();
+            let recorded = ledger::record(
+                &mut tx,
+                tenant,
+                Movement {
+                    id: movement_id,
+                    location: location.id,
+                    product: &product,
+                    batch: &take.batch,
+                    expiry: take.expiry,
+                    kind: Kind::Adjustment,
+                    quantity: -take.on_hand,
+                    unit_cost: None,
+                    reason: Some(reason.code()),
+                    reference: reference(),
+                    recorded_by: Some(principal.user),
+                },
+            )
+            .await?;
+            value -= domain::value_minor(take.on_hand, recorded.unit_cost);
+            on_hand = recorded.on_hand_after;
+            movements.push(movement_id);
+        }
+    } else {
+        not_archived(&product)?;
+        domain::receivable_expiry("expiry_date", body.expiry_date, today())?;
+        if cost.is_none() && reason == Reason::OpeningStock {
+            return Err(Invalid::new(
+                "unit_cost",
+                "unit_cost_required",
+                "opening stock states its cost",
+            )
+            .into());
+        }
+        let movement_id = Uuid::now_v7();
+        let recorded = ledger::record(
+            &mut tx,
+            tenant,
+            Movement {
+                id: movement_id,
+                location: location.id,
+                product: &product,
+                batch: &batch,
+                expiry: body.expiry_date,
+                kind: if reason == Reason::OpeningStock {
+                    Kind::Receipt
+                } else {
+                    Kind::Adjustment
+                },
+                quantity,
+                unit_cost: cost,
+                reason: Some(reason.code()),
+                reference: reference(),
+                recorded_by: Some(principal.user),
+            },
+        )
+        .await?;
+        value = domain::value_minor(quantity, recorded.unit_cost);
+        on_hand = recorded.on_hand_after;
+        movements.push(movement_id);
+    }
+
+    let signed = if reason.removes_stock() {
+        -quantity
+    } else {
+        quantity
+    };
+    let unit_cost = if quantity.is_zero() {
+        Decimal::ZERO
+    } else {
+        Decimal::from(value.abs()) / quantity
+    };
+    let adjusted = StockAdjusted {
+        tenant_id: tenant,
+        adjustment_id: id,
+        location_id: location.id,
+        product_id: product.id,
+        sku: &product.sku,
+        reason: reason.code(),
+        quantity: decimal_text(signed),
+        unit_cost_minor: decimal_text(unit_cost.round_dp(domain::COST_DECIMALS)),
+        currency: &product.currency,
+        value_minor: value,
+        note,
+        adjusted_by: principal.user,
+        adjusted_at: millis(),
+    };
+    let key = item_key(location.id, product.id);
+    ledger::event(&mut tx, "inventory.stock.adjusted", tenant, &key, &adjusted).await?;
+    if reason.removes_stock() {
+        let written_off = StockWrittenOff {
+            tenant_id: tenant,
+            adjustment_id: id,
+            location_id: location.id,
+            product_id: product.id,
+            sku: &product.sku,
+            reason: reason.code(),
+            quantity: decimal_text(quantity),
+            value_minor: -value,
+            currency: &product.currency,
+            note,
+            written_off_by: principal.user,
+            written_off_at: millis(),
+        };
+        // Audit events are keyed by tenant, like every audit event.
+        bazaar_platform::outbox::append_v1(
+            &mut tx,
+            ledger::SERVICE,
+            "audit.stock.written_off",
+            tenant,
+            &tenant.to_string(),
+            &written_off,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AdjustmentDone {
+            adjustment_id: id,
+            movements,
+            on_hand: decimal_text(on_hand),
+            value: Money::new(value, currency_of(&product)?),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- transfers
+
+/// Stock to send from one location to another.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTransfer {
+    from_location_id: Uuid,
+    to_location_id: Uuid,
+    reference: Option<String>,
+    lines: Vec<TransferLineBody>,
+}
+
+/// One product to send.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransferLineBody {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    quantity: String,
+    /// Send this batch; without one, batches go first-expiry first-out.
+    batch: Option<String>,
+}
+
+/// A transfer and its lines.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct Transfer {
+    /// The transfer.
+    pub id: Uuid,
+    /// From.
+    pub from_location_id: Uuid,
+    /// To.
+    pub to_location_id: Uuid,
+    /// `in_transit`, `received` (all arrived) or `closed` (closed short).
+    pub status: String,
+    /// The sender's reference.
+    pub reference: Option<String>,
+    /// Per product and batch.
+    pub lines: Vec<TransferLineView>,
+}
+
+/// One product and batch of a transfer.
+#[derive(Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct TransferLineView {
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// Which batch.
+    pub batch: String,
+    /// Sent.
+    pub dispatched: String,
+    /// Arrived so far.
+    pub received: String,
+    /// What never arrived, once the transfer closed.
+    pub shortfall: Option<String>,
+}
+
+/// `inventory.stock.transferred`.
+#[derive(Serialize)]
+struct StockTransferred<'a> {
+    tenant_id: Uuid,
+    transfer_id: Uuid,
+    from_location_id: Uuid,
+    to_location_id: Uuid,
+    reference: Option<&'a str>,
+    lines: Vec<TransferredLine>,
+    dispatched_by: Uuid,
+    dispatched_at: i64,
+}
+
+#[derive(Serialize)]
+struct TransferredLine {
+    product_id: Uuid,
+    sku: String,
+    batch: String,
+    expiry_date: Option<String>,
+    quantity: String,
+    unit_cost_minor: String,
+}
+
+/// Dispatches stock to another location: it leaves the source now and is in transit
+/// until received. Owner, admin or the manager of both stores. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/transfer", tag = "inventory",
+    request_body = NewTransfer, security(("bearer" = [])),
+    responses((status = 201, body = Transfer),
+              (status = 404, description = "`unknown_location`, `unknown_product`"),
+              (status = 409, description = "`insufficient_stock`, `product_archived`"),
+              (status = 422, description = "`same_location`, `no_lines`, `duplicate_line`, \
+                  `invalid_quantity`, `too_many_decimals`")))]
+async fn dispatch_transfer(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewTransfer>,
+) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    if body.from_location_id == body.to_location_id {
+        return Err(Invalid::new(
+            "to_location_id",
+            "same_location",
+            "a transfer goes to another location",
+        )
+        .into());
+    }
+    if body.lines.is_empty() {
+        return Err(
+            Invalid::new("lines", "no_lines", "a transfer sends at least one product").into(),
+        );
+    }
+    let reference = body
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let from = reachable(
+        &mut tx,
+        &principal,
+        body.from_location_id,
+        "from_location_id",
+    )
+    .await?;
+    let to = reachable(&mut tx, &principal, body.to_location_id, "to_location_id").await?;
+    let lines = resolve_lines(
+        &mut tx,
+        tenant,
+        body.lines
+            .iter()
+            .map(|l| (l.product_id, l.sku.as_deref(), l.quantity.as_str())),
+        false,
+    )
+    .await?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, dispatched_by) \
+         VALUES ($1, $2, $3, $4, 'in_transit', $5, $6)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(from.id)
+    .bind(to.id)
+    .bind(reference)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    let mut sent = Vec::new();
+    for (index, (product, quantity)) in lines.iter().enumerate() {
+        not_archived(product)?;
+        let field = format!("lines[{index}]");
+        let batch = domain::batch(
+            &format!("{field}.batch"),
+            body.lines[index].batch.as_deref(),
+        )?;
+        let level = ledger::lock_level(&mut tx, tenant, from.id, product.id).await?;
+        let held = ledger::reserved(&mut tx, tenant, from.id, product.id, None).await?;
+        let mut stock = ledger::batches(&mut tx, tenant, from.id, product.id).await?;
+        if !batch.is_empty() {
+            stock.retain(|b| b.batch == batch);
+            let in_batch = stock.first().map_or(Decimal::ZERO, |b| b.on_hand);
+            if in_batch < *quantity {
+                return Err(insufficient(product, in_batch, *quantity));
+            }
+        }
+        // Stock in transit cannot be negative: a transfer never borrows.
+        if level.on_hand - held < *quantity {
+            return Err(insufficient(product, level.on_hand - held, *quantity));
+        }
+        for take in domain::draw(&stock, *quantity) {
+            let recorded = ledger::record(
+                &mut tx,
+                tenant,
+                Movement {
+                    id: Uuid::now_v7(),
+                    location: from.id,
+                    product,
+                    batch: &take.batch,
+                    expiry: take.expiry,
+                    kind: Kind::TransferOut,
+                    quantity: -take.on_hand,
+                    unit_cost: None,
+                    reason: None,
+                    reference: ("transfer", id.to_string()),
+                    recorded_by: Some(principal.user),
+                },
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO transfer_lines (transfer_id, tenant_id, product_id, batch, expiry_date, \
+                 unit_cost_minor, quantity_dispatched) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(tenant)
+            .bind(product.id)
+            .bind(&take.batch)
+            .bind(take.expiry)
+            .bind(recorded.unit_cost)
+            .bind(take.on_hand)
+            .execute(&mut *tx)
+            .await?;
+            sent.push(TransferredLine {
+                product_id: product.id,
+                sku: product.sku.clone(),
+                batch: take.batch,
+                expiry_date: take.expiry.map(|d| d.to_string()),
+                quantity: decimal_text(take.on_hand),
+                unit_cost_minor: decimal_text(recorded.unit_cost),
+            });
+        }
+    }
+    let event = StockTransferred {
+        tenant_id: tenant,
+        transfer_id: id,
+        from_location_id: from.id,
+        to_location_id: to.id,
+        reference,
+        lines: sent,
+        dispatched_by: principal.user,
+        dispatched_at: millis(),
+    };
+    ledger::event(
+        &mut tx,
+        "inventory.stock.transferred",
+        tenant,
+        &id.to_string(),
+        &event,
+    )
+    .await?;
+    let transfer = transfer(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("transfer vanished"))?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(transfer)))
+}
+
+/// Resolves request lines to products and quantities; a product twice is refused.
+async fn resolve_lines<'a>(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    lines: impl Iterator<Item = (Option<Uuid>, Option<&'a str>, &'a str)>,
+    zero_allowed: bool,
+) -> Result<Vec<(Product, Decimal)>, ApiError> {
+    let mut resolved: Vec<(Product, Decimal)> = Vec::new();
+    for (index, (id, sku, quantity)) in lines.enumerate() {
+        let field = format!("lines[{index}]");
+        let product = resolve(tx, tenant, id, sku, &field).await?;
+        let field = format!("{field}.quantity");
+        let decimals = product.unit_decimals as u32;
+        let quantity = if zero_allowed {
+            domain::counted_quantity(&field, quantity, decimals)?
+        } else {
+            domain::quantity(&field, quantity, decimals)?
+        };
+        if resolved.iter().any(|(p, _)| p.id == product.id) {
+            return Err(Invalid::new(
+                format!("lines[{index}]"),
+                "duplicate_line",
+                format!("{} is on two lines", product.sku),
+            )
+            .into());
+        }
+        resolved.push((product, quantity));
+    }
+    Ok(resolved)
+}
+
+async fn transfer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Transfer>, sqlx::Error> {
+    let Some((from, to, status, reference)): Option<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
+        "SELECT from_location, to_location, status, reference FROM transfers WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<(Uuid, String, String, Decimal, Decimal, Option<Decimal>)> = sqlx::query_as(
+        "SELECT l.product_id, p.sku, l.batch, l.quantity_dispatched, l.quantity_received, l.shortfall \
+         FROM transfer_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.transfer_id = $2 ORDER BY p.sku, l.batch",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(Some(Transfer {
+        id,
+        from_location_id: from,
+        to_location_id: to,
+        status,
+        reference,
+        lines: rows
+            .into_iter()
+            .map(
+                |(product_id, sku, batch, dispatched, received, shortfall)| TransferLineView {
+                    product_id,
+                    sku,
+                    batch,
+                    dispatched: decimal_text(dispatched),
+                    received: decimal_text(received),
+                    shortfall: shortfall.map(decimal_text),
+                },
+            )
+            .collect(),
+    }))
+}
+
+/// A transfer seen from either end.
+#[utoipa::path(get, path = "/api/v1/inventory/transfers/{id}", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 200, body = Transfer), (status = 404, description = "`not_found`")))]
+async fn get_transfer(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Transfer>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let found = visible_transfer(&mut tx, &principal, id).await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
+
+/// A transfer the user reaches at one end or the other.
+async fn visible_transfer(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Transfer, ApiError> {
+    let missing = || ApiError::not_found(format!("no transfer {id}"));
+    let found = transfer(tx, principal.tenant, id)
+        .await?
+        .ok_or_else(missing)?;
+    for end in [found.from_location_id, found.to_location_id] {
+        if let Some(location) = store::location(tx, principal.tenant, end).await? {
+            if reaches(principal, &location) {
+                return Ok(found);
+            }
+        }
+    }
+    Err(missing())
+}
+
+/// What arrived of a transfer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Receipt {
+    lines: Vec<ReceiptLine>,
+    /// Close the transfer: whatever has not arrived is recorded as its shortfall.
+    #[serde(default)]
+    close: bool,
+}
+
+/// One product (and batch) that arrived.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReceiptLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    batch: Option<String>,
+    quantity: String,
+}
+
+/// `inventory.stock.transfer_received`.
+#[derive(Serialize)]
+struct TransferReceived {
+    tenant_id: Uuid,
+    transfer_id: Uuid,
+    from_location_id: Uuid,
+    to_location_id: Uuid,
+    lines: Vec<ReceivedLine>,
+    status: String,
+    received_by: Uuid,
+    received_at: i64,
+}
+
+#[derive(Serialize)]
+struct ReceivedLine {
+    product_id: Uuid,
+    sku: String,
+    batch: String,
+    quantity: String,
+    received_total: String,
+    dispatched: String,
+    shortfall: Option<String>,
+}
+
+/// Receives a transfer at its destination, all at once or in parts; with `close`, what
+/// never arrived is recorded as the shortfall. The destination's manager, owner or
+/// admin. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/transfers/{id}/receive", tag = "inventory",
+    request_body = Receipt, security(("bearer" = [])),
+    responses((status = 201, body = Transfer), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`transfer_closed`"),
+              (status = 422, description = "`over_receipt`, `not_on_transfer`, `invalid_quantity`")))]
+async fn receive_transfer(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Receipt>,
+) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    if body.lines.is_empty() && !body.close {
+        return Err(Invalid::new(
+            "lines",
+            "no_lines",
+            "receive at least one product, or close",
+        )
+        .into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let missing = || ApiError::not_found(format!("no transfer {id}"));
+    let (from, to, status): (Uuid, Uuid, String) = sqlx::query_as(
+        "SELECT from_location, to_location, status FROM transfers WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(missing)?;
+    // Receiving is the destination's business.
+    let destination = store::location(&mut tx, tenant, to)
+        .await?
+        .filter(|l| reaches(&principal, l))
+        .ok_or_else(missing)?;
+    if status != "in_transit" {
+        return Err(ApiError::conflict(
+            "transfer_closed",
+            format!("transfer {id} is {status}"),
+        ));
+    }
+    let mut received = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = resolve(
+            &mut tx,
+            tenant,
+            line.product_id,
+            line.sku.as_deref(),
+            &field,
+        )
+        .await?;
+        let quantity = domain::quantity(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            product.unit_decimals as u32,
+        )?;
+        let batch = line
+            .batch
+            .as_deref()
+            .map(|b| domain::batch(&format!("{field}.batch"), Some(b)))
+            .transpose()?;
+        // The lines still open for this product (and batch), oldest expiry first.
+        let open: Vec<(String, Option<NaiveDate>, Decimal, Decimal, Decimal)> = sqlx::query_as(
+            "SELECT batch, expiry_date, unit_cost_minor, quantity_dispatched, quantity_received \
+             FROM transfer_lines WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 \
+               AND ($4::text IS NULL OR batch = $4) ORDER BY expiry_date NULLS LAST, batch",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(product.id)
+        .bind(batch.as_deref())
+        .fetch_all(&mut *tx)
+        .await?;
+        if open.is_empty() {
+            return Err(Invalid::new(
+                field,
+                "not_on_transfer",
+                format!("{} was not sent on this transfer", product.sku),
+            )
+            .into());
+        }
+        let outstanding: Decimal = open.iter().map(|(_, _, _, sent, got)| sent - got).sum();
+        if quantity > outstanding {
+            return Err(Invalid::new(
+                format!("{field}.quantity"),
+                "over_receipt",
+                format!(
+                    "{}: {} outstanding, {} received",
+                    product.sku,
+                    decimal_text(outstanding),
+                    decimal_text(quantity)
+                ),
+            )
+            .into());
+        }
+        let mut left = quantity;
+        for (batch, expiry, cost, sent, got) in open {
+            let take = left.min(sent - got);
+            if take <= Decimal::ZERO {
+                continue;
+            }
+            left -= take;
+            ledger::record(
+                &mut tx,
+                tenant,
+                Movement {
+                    id: Uuid::now_v7(),
+                    location: destination.id,
+                    product: &product,
+                    batch: &batch,
+                    expiry,
+                    kind: Kind::TransferIn,
+                    quantity: take,
+                    unit_cost: Some(cost),
+                    reason: None,
+                    reference: ("transfer", id.to_string()),
+                    recorded_by: Some(principal.user),
+                },
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE transfer_lines SET quantity_received = quantity_received + $5 \
+                 WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 AND batch = $4",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(product.id)
+            .bind(&batch)
+            .bind(take)
+            .execute(&mut *tx)
+            .await?;
+            received.push((product.id, product.sku.clone(), batch, take));
+        }
+    }
+    let complete: bool = sqlx::query_scalar(
+        "SELECT bool_and(quantity_received = quantity_dispatched) FROM transfer_lines \
+         WHERE tenant_id = $1 AND transfer_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let status = if complete {
+        "received"
+    } else if body.close {
+        "closed"
+    } else {
+        "in_transit"
+    };
+    if status != "in_transit" {
+        sqlx::query(
+            "UPDATE transfer_lines SET shortfall = quantity_dispatched - quantity_received \
+             WHERE tenant_id = $1 AND transfer_id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE transfers SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let after = transfer(&mut tx, tenant, id).await?.ok_or_else(missing)?;
+    let mut lines: Vec<ReceivedLine> = received
+        .into_iter()
+        .map(|(product_id, sku, batch, quantity)| {
+            let view = after
+                .lines
+                .iter()
+                .find(|l| l.product_id == product_id && l.batch == batch);
+            ReceivedLine {
+                product_id,
+                sku,
+                received_total: view.map_or_else(String::new, |v| v.received.clone()),
+                dispatched: view.map_or_else(String::new, |v| v.dispatched.clone()),
+                shortfall: view.and_then(|v| v.shortfall.clone()),
+                batch,
+                quantity: decimal_text(quantity),
+            }
+        })
+        .collect();
+    if status == "closed" {
+        // The short lines belong in the event even when nothing of them arrived now.
+        for view in after
+            .lines
+            .iter()
+            .filter(|v| v.shortfall.as_deref().is_some_and(|s| s != "0"))
+        {
+            if !lines
+                .iter()
+                .any(|l| l.product_id == view.product_id && l.batch == view.batch)
+            {
+                lines.push(ReceivedLine {
+                    product_id: view.product_id,
+                    sku: view.sku.clone(),
+                    batch: view.batch.clone(),
+                    quantity: "0".to_owned(),
+                    received_total: view.received.clone(),
+                    dispatched: view.dispatched.clone(),
+                    shortfall: view.shortfall.clone(),
+                });
+            }
+        }
+    }
+    let event = TransferReceived {
+        tenant_id: tenant,
+        transfer_id: id,
+        from_location_id: from,
+        to_location_id: to,
+        lines,
+        status: status.to_owned(),
+        received_by: principal.user,
+        received_at: millis(),
+    };
+    ledger::event(
+        &mut tx,
+        "inventory.stock.transfer_received",
+        tenant,
+        &id.to_string(),
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(after)))
+}
+
+// ---------------------------------------------------------------- reservations
+
+/// Stock to hold for a sale in progress.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewReservation {
+    location_id: Uuid,
+    /// The sale's reference (e.g. the POS invoice id).
+    reference: Option<String>,
+    lines: Vec<ReservationLine>,
+    /// Seconds until the hold lapses: 1 to 86,400, default 900.
+    ttl_seconds: Option<u32>,
+}
+
+/// One product to hold.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReservationLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    quantity: String,
+}
+
+/// A reservation.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct Reservation {
+    /// The reservation.
+    pub id: Uuid,
+    /// Where the stock is held.
+    pub location_id: Uuid,
+    /// `active`, `consumed` or `released`.
+    pub status: String,
+    /// When the hold lapses.
+    pub expires_at: chrono::DateTime<Utc>,
+    /// Product and quantity held.
+    pub lines: BTreeMap<Uuid, String>,
+}
+
+/// `inventory.reservation.created`.
+#[derive(Serialize)]
+struct ReservationCreated<'a> {
+    tenant_id: Uuid,
+    reservation_id: Uuid,
+    location_id: Uuid,
+    reference: Option<&'a str>,
+    lines: Vec<ReservedLine<'a>>,
+    expires_at: i64,
+    created_by: Uuid,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct ReservedLine<'a> {
+    product_id: Uuid,
+    sku: &'a str,
+    quantity: String,
+}
+
+/// `inventory.reservation.released`.
+#[derive(Serialize)]
+pub(crate) struct ReservationReleased<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) reservation_id: Uuid,
+    pub(crate) location_id: Uuid,
+    pub(crate) outcome: &'a str,
+    pub(crate) reference: Option<&'a str>,
+    pub(crate) released_at: i64,
+}
+
+/// Holds stock for a sale: every line fits in available stock, or nothing is held
+/// (409 `insufficient_stock` naming the SKU). Holds lapse after `ttl_seconds`. Honors
+/// `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/reservations", tag = "inventory",
+    request_body = NewReservation, security(("bearer" = [])),
+    responses((status = 201, body = Reservation),
+              (status = 404, description = "`unknown_location`, `unknown_product`"),
+              (status = 409, description = "`insufficient_stock`, `product_archived`"),
+              (status = 422, description = "`no_lines`, `duplicate_line`, `invalid_quantity`, \
+                  `too_many_decimals`, `invalid_ttl`")))]
+async fn reserve(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewReservation>,
+) -> Result<(StatusCode, Json<Reservation>), ApiError> {
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "reserve at least one product").into());
+    }
+    let ttl = body.ttl_seconds.unwrap_or(900);
+    if !(1..=86_400).contains(&ttl) {
+        return Err(Invalid::new("ttl_seconds", "invalid_ttl", "1 to 86400 seconds").into());
+    }
+    let reference = body
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let tenant = principal.tenant;
+    let mut tx: Tx = db::begin_for_tenant(&pool, tenant).await?;
+    let location = reachable(&mut tx, &principal, body.location_id, "location_id").await?;
+    let mut lines = resolve_lines(
+        &mut tx,
+        tenant,
+        body.lines
+            .iter()
+            .map(|l| (l.product_id, l.sku.as_deref(), l.quantity.as_str())),
+        false,
+    )
+    .await?;
+    // One lock order for every multi-product writer, so two carts never deadlock.
+    lines.sort_by_key(|(p, _)| p.id);
+    let id = Uuid::now_v7();
+    let expires_at = Utc::now() + Duration::seconds(i64::from(ttl));
+    sqlx::query(
+        "INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(location.id)
+    .bind(reference)
+    .bind(expires_at)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    for (product, quantity) in &lines {
+        not_archived(product)?;
+        let level = ledger::lock_level(&mut tx, tenant, location.id, product.id).await?;
+        let held = ledger::reserved(&mut tx, tenant, location.id, product.id, None).await?;
+        let available = level.on_hand - held;
+        if available < *quantity && !location.allows_negative_stock {
+            return Err(insufficient(
+                product,
+                available.max(Decimal::ZERO),
+                *quantity,
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, product_id, quantity) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(tenant)
+        .bind(location.id)
+        .bind(product.id)
+        .bind(quantity)
+        .execute(&mut *tx)
+        .await?;
+        ledger::alert_if_low(
+            &mut tx,
+            tenant,
+            location.id,
+            product,
+            available,
+            available - quantity,
+        )
+        .await?;
+    }
+    let event = ReservationCreated {
+        tenant_id: tenant,
+        reservation_id: id,
+        location_id: location.id,
+        reference,
+        lines: lines
+            .iter()
+            .map(|(p, q)| ReservedLine {
+                product_id: p.id,
+                sku: &p.sku,
+                quantity: decimal_text(*q),
+            })
+            .collect(),
+        expires_at: expires_at.timestamp_millis(),
+        created_by: principal.user,
+        created_at: millis(),
+    };
+    ledger::event(
+        &mut tx,
+        "inventory.reservation.created",
+        tenant,
+        &id.to_string(),
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Reservation {
+            id,
+            location_id: location.id,
+            status: "active".to_owned(),
+            expires_at,
+            lines: lines
+                .iter()
+                .map(|(p, q)| (p.id, decimal_text(*q)))
+                .collect(),
+        }),
+    ))
+}
+
+/// Releases a reservation: its stock is available again. Releasing twice is harmless.
+#[utoipa::path(post, path = "/api/v1/inventory/reservations/{id}/release", tag = "inventory",
+    security(("bearer" = [])),
+    responses((status = 204, description = "released"), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`reservation_consumed`")))]
+async fn release_reservation(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let missing = || ApiError::not_found(format!("no reservation {id}"));
+    let (location, status, reference): (Uuid, String, Option<String>) = sqlx::query_as(
+        "SELECT location_id, status, reference FROM reservations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(missing)?;
+    reachable(&mut tx, &principal, location, "id")
+        .await
+        .map_err(|_| missing())?;
+    match status.as_str() {
+        "consumed" => {
+            return Err(ApiError::conflict(
+                "reservation_consumed",
+                format!("reservation {id} was sold"),
+            ))
+        }
+        "released" => return Ok(StatusCode::NO_CONTENT),
+        _ => {}
+    }
+    close_reservation(
+        &mut tx,
+        tenant,
+        id,
+        location,
+        "released",
+        reference.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends a reservation as `released` or `consumed`, with its event.
+pub(crate) async fn close_reservation(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    location: Uuid,
+    outcome: &str,
+    reference: Option<&str>,
+) -> Result<(), LedgerError> {
+    sqlx::query(
+        "UPDATE reservations SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(outcome)
+    .execute(&mut *tx)
+    .await?;
+    let event = ReservationReleased {
+        tenant_id: tenant,
+        reservation_id: id,
+        location_id: location,
+        outcome,
+        reference,
+        released_at: millis(),
+    };
+    ledger::event(
+        tx,
+        "inventory.reservation.released",
+        tenant,
+        &id.to_string(),
+        &event,
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- counts
+
+/// A stock count at one location.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Count {
+    location_id: Uuid,
+    lines: Vec<CountLine>,
+}
+
+/// One product (or one batch of it) counted.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CountLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    /// Count one batch; without it the count is of every batch together.
+    batch: Option<String>,
+    /// What is on the shelf (zero allowed).
+    counted: String,
+}
+
+/// A reconciled count.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct Counted {
+    /// The count (the reference of its movements).
+    pub count_id: Uuid,
+    /// Per line.
+    pub lines: Vec<CountedLine>,
+    /// Value of all differences at cost, signed.
+    #[schema(value_type = Object)]
+    pub value_difference: Money,
+}
+
+/// One counted line.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct CountedLine {
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// The batch counted; empty for all.
+    pub batch: String,
+    /// The books said.
+    pub book: String,
+    /// The shelf said.
+    pub counted: String,
+    /// counted - book.
+    pub difference: String,
+}
+
+/// `inventory.count.reconciled`.
+#[derive(Serialize)]
+struct CountReconciled<'a> {
+    tenant_id: Uuid,
+    count_id: Uuid,
+    location_id: Uuid,
+    lines: Vec<CountEventLine>,
+    currency: &'a str,
+    value_difference_minor: i64,
+    counted_by: Uuid,
+    counted_at: i64,
+}
+
+#[derive(Serialize)]
+struct CountEventLine {
+    product_id: Uuid,
+    sku: String,
+    batch: String,
+    book: String,
+    counted: String,
+    difference: String,
+    unit_cost_minor: String,
+}
+
+/// Reconciles counted quantities against the books: each difference becomes a
+/// count-correction movement at the moving-average cost. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/inventory/reconcile", tag = "inventory",
+    request_body = Count, security(("bearer" = [])),
+    responses((status = 201, body = Counted),
+              (status = 404, description = "`unknown_location`, `unknown_product`"),
+              (status = 422, description = "`no_lines`, `duplicate_line`, `invalid_quantity`, \
+                  `too_many_decimals`, `mixed_currencies`")))]
+async fn reconcile(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<Count>,
+) -> Result<(StatusCode, Json<Counted>), ApiError> {
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "count at least one product").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let location = reachable(&mut tx, &principal, body.location_id, "location_id").await?;
+    let mut seen = Vec::new();
+    let mut counted_lines = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = resolve(
+            &mut tx,
+            tenant,
+            line.product_id,
+            line.sku.as_deref(),
+            &field,
+        )
+        .await?;
+        let counted = domain::counted_quantity(
+            &format!("{field}.counted"),
+            &line.counted,
+            product.unit_decimals as u32,
+        )?;
+        let batch = domain::batch(&format!("{field}.batch"), line.batch.as_deref())?;
+        let whole = line.batch.is_none();
+        if seen.contains(&(product.id, batch.clone(), whole)) {
+            return Err(Invalid::new(
+                field,
+                "duplicate_line",
+                format!("{} is counted twice", product.sku),
+            )
+            .into());
+        }
+        seen.push((product.id, batch.clone(), whole));
+        counted_lines.push((product, batch, whole, counted));
+    }
+    let currencies: std::collections::BTreeSet<&str> = counted_lines
+        .iter()
+        .map(|(p, ..)| p.currency.as_str())
+        .collect();
+    if currencies.len() > 1 {
+        return Err(Invalid::new(
+            "lines",
+            "mixed_currencies",
+            "count products of one currency at a time",
+        )
+        .into());
+    }
+    counted_lines.sort_by_key(|(p, b, ..)| (p.id, b.clone()));
+    let id = Uuid::now_v7();
+    let mut result = Vec::new();
+    let mut event_lines = Vec::new();
+    let mut value = 0i64;
+    for (product, batch, whole, counted) in &counted_lines {
+        let level = ledger::lock_level(&mut tx, tenant, location.id, product.id).await?;
+        let stock = ledger::batches(&mut tx, tenant, location.id, product.id).await?;
+        let book = if *whole {
+            level.on_hand
+        } else {
+            stock
+                .iter()
+                .find(|b| &b.batch == batch)
+                .map_or(Decimal::ZERO, |b| b.on_hand)
+        };
+        let difference = counted - book;
+        let corrections = if difference > Decimal::ZERO {
+            let expiry = stock
+                .iter()
+                .find(|b| &b.batch == batch)
+                .and_then(|b| b.expiry);
+            vec![domain::BatchStock {
+                batch: batch.clone(),
+                expiry,
+                on_hand: difference,
+            }]
+        } else if difference < Decimal::ZERO && *whole {
+            domain::draw(&stock, -difference)
+                .into_iter()
+                .map(|b| domain::BatchStock {
+                    on_hand: -b.on_hand,
+                    ..b
+                })
+                .collect()
+        } else if difference < Decimal::ZERO {
+            let expiry = stock
+                .iter()
+                .find(|b| &b.batch == batch)
+                .and_then(|b| b.expiry);
+            vec![domain::BatchStock {
+                batch: batch.clone(),
+                expiry,
+                on_hand: difference,
+            }]
+        } else {
+            Vec::new()
+        };
+        for correction in corrections {
+            let recorded = ledger::record(
+                &mut tx,
+                tenant,
+                Movement {
+                    id: Uuid::now_v7(),
+                    location: location.id,
+                    product,
+                    batch: &correction.batch,
+                    expiry: correction.expiry,
+                    kind: Kind::CountCorrection,
+                    quantity: correction.on_hand,
+                    unit_cost: None,
+                    reason: Some("count"),
+                    reference: ("count", id.to_string()),
+                    recorded_by: Some(principal.user),
+                },
+            )
+            .await?;
+            value += domain::value_minor(correction.on_hand, recorded.unit_cost);
+        }
+        event_lines.push(CountEventLine {
+            product_id: product.id,
+            sku: product.sku.clone(),
+            batch: batch.clone(),
+            book: decimal_text(book),
+            counted: decimal_text(*counted),
+            difference: decimal_text(difference),
+            unit_cost_minor: decimal_text(level.average_cost),
+        });
+        result.push(CountedLine {
+            product_id: product.id,
+            sku: product.sku.clone(),
+            batch: batch.clone(),
+            book: decimal_text(book),
+            counted: decimal_text(*counted),
+            difference: decimal_text(difference),
+        });
+    }
+    let currency = currency_of(&counted_lines[0].0)?;
+    let event = CountReconciled {
+        tenant_id: tenant,
+        count_id: id,
+        location_id: location.id,
+        lines: event_lines,
+        currency: currency.code(),
+        value_difference_minor: value,
+        counted_by: principal.user,
+        counted_at: millis(),
+    };
+    ledger::event(
+        &mut tx,
+        "inventory.count.reconciled",
+        tenant,
+        &id.to_string(),
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Counted {
+            count_id: id,
+            lines: result,
+            value_difference: Money::new(value, currency),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- alert reports
+
+/// Which locations and how many days ahead (or back).
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct WindowQuery {
+    location_id: Option<Uuid>,
+    /// Expiry alerts: days ahead (default 30). Dead stock: days without movement
+    /// (default 90). 1 to 3650.
+    days: Option<u32>,
+}
+
+impl WindowQuery {
+    fn days(&self, default: u32) -> Result<u32, ApiError> {
+        let days = self.days.unwrap_or(default);
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "days: 1 to 3650",
+            ));
+        }
+        Ok(days)
+    }
+}
+
+/// One batch expiring soon (or expired) with stock on hand.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct ExpiringBatch {
+    /// Where.
+    pub location_id: Uuid,
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// The batch.
+    pub batch: String,
+    /// Its expiry date.
+    pub expiry_date: NaiveDate,
+    /// Days left; negative once expired.
+    pub days_left: i64,
+    /// On hand.
+    pub on_hand: String,
+}
+
+/// Batches with stock that expire within `days` (or already have), soonest first.
+#[utoipa::path(get, path = "/api/v1/inventory/expiry-alerts", tag = "inventory",
+    params(WindowQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<ExpiringBatch>)))]
+async fn expiry_alerts(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<WindowQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<ExpiringBatch>>, ApiError> {
+    let days = query.days(30)?;
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let scope = report_scope(&mut tx, &principal, query.location_id).await?;
+    let today = today();
+    let until = today + Duration::days(i64::from(days));
+    let rows = store::expiring(
+        &mut tx,
+        principal.tenant,
+        &scope,
+        until,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter_map(|b| {
+                let expiry = b.expiry_date?;
+                Some(ExpiringBatch {
+                    location_id: b.location_id,
+                    product_id: b.product_id,
+                    sku: b.sku,
+                    batch: b.batch,
+                    expiry_date: expiry,
+                    days_left: (expiry - today).num_days(),
+                    on_hand: decimal_text(b.on_hand),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Stock that has not moved for a while.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct DeadStock {
+    /// Where.
+    pub location_id: Uuid,
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// On hand.
+    pub on_hand: String,
+    /// Tied up at cost.
+    #[schema(value_type = Object)]
+    pub stock_value: Money,
+    /// The last movement.
+    pub last_moved_at: chrono::DateTime<Utc>,
+}
+
+/// Stock on hand with no movement for `days` (default 90), longest idle first.
+#[utoipa::path(get, path = "/api/v1/inventory/dead-stock", tag = "inventory",
+    params(WindowQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<DeadStock>)))]
+async fn dead_stock(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<WindowQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<DeadStock>>, ApiError> {
+    let days = query.days(90)?;
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let scope = report_scope(&mut tx, &principal, query.location_id).await?;
+    let since = Utc::now() - Duration::days(i64::from(days));
+    let rows = store::dead_stock(
+        &mut tx,
+        principal.tenant,
+        &scope,
+        since,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| DeadStock {
+                stock_value: Money::new(
+                    domain::value_minor(r.on_hand, r.average_cost_minor),
+                    Currency::from_code(&r.currency).unwrap_or(Currency::INR),
+                ),
+                location_id: r.location_id,
+                product_id: r.product_id,
+                sku: r.sku,
+                on_hand: decimal_text(r.on_hand),
+                last_moved_at: r.last_moved_at,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,470 @@
+//! The stock ledger. Every change of stock is a movement; stock levels and batches are
+//! its fold, updated in the same transaction, and every movement is published as
+//! `inventory.stock.moved` so the fold can be rebuilt from the topic.
+
+use bazaar_platform::outbox::{self, OutboxError};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{self, BatchStock};
+
+/// Inventory's database name and `ce_source`.
+pub const SERVICE: &str = "inventory";
+
+/// A ledger read or write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An event could not be written to the outbox.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// What kind of movement changed stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Goods received from a vendor (or opening stock).
+    Receipt,
+    /// Sold on an invoice.
+    Sale,
+    /// Returned by a customer.
+    Return,
+    /// Adjusted with a reason code.
+    Adjustment,
+    /// Dispatched to another location.
+    TransferOut,
+    /// Received from another location.
+    TransferIn,
+    /// A count found more or less than the books.
+    CountCorrection,
+}
+
+impl Kind {
+    /// The kind's code in the ledger and in events.
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Receipt => "receipt",
+            Kind::Sale => "sale",
+            Kind::Return => "return",
+            Kind::Adjustment => "adjustment",
+            Kind::TransferOut => "transfer_out",
+            Kind::TransferIn => "transfer_in",
+            Kind::CountCorrection => "count_correction",
+        }
+    }
+}
+
+/// A product as inventory knows it, from catalog's events.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Product {
+    /// The product.
+    pub id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// Decimal places its unit allows.
+    pub unit_decimals: i16,
+    /// The currency of its costs.
+    pub currency: String,
+    /// Available stock below this raises `inventory.low_stock`.
+    pub reorder_level: Option<Decimal>,
+    /// Archived products are no longer received or sold.
+    pub archived: bool,
+}
+
+/// A location's stock of one product, locked for the transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Level {
+    /// On hand, all batches.
+    pub on_hand: Decimal,
+    /// Moving-average unit cost in minor units.
+    pub average_cost: Decimal,
+}
+
+/// One movement to record.
+#[derive(Debug)]
+pub struct Movement<'a> {
+    /// Its id: random for commands, derived from the event for consumed events.
+    pub id: Uuid,
+    /// Where.
+    pub location: Uuid,
+    /// What.
+    pub product: &'a Product,
+    /// Which batch; empty for unbatched stock.
+    pub batch: &'a str,
+    /// The batch's expiry date.
+    pub expiry: Option<NaiveDate>,
+    /// Why.
+    pub kind: Kind,
+    /// Signed: positive in, negative out.
+    pub quantity: Decimal,
+    /// Cost per unit; `None` moves it at the current moving average.
+    pub unit_cost: Option<Decimal>,
+    /// Reason code or note.
+    pub reason: Option<&'a str>,
+    /// The document that caused it: (type, id).
+    pub reference: (&'a str, String),
+    /// The user, when a person did it.
+    pub recorded_by: Option<Uuid>,
+}
+
+/// One movement as the fold applies it: what `inventory.stock.moved` carries.
+#[derive(Debug, Clone)]
+pub struct Fold<'a> {
+    /// Where.
+    pub location: Uuid,
+    /// What.
+    pub product: Uuid,
+    /// Which batch.
+    pub batch: &'a str,
+    /// The batch's expiry date.
+    pub expiry: Option<NaiveDate>,
+    /// Signed quantity.
+    pub quantity: Decimal,
+    /// Cost per unit.
+    pub unit_cost: Decimal,
+    /// Ledger position.
+    pub seq: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Stock after a movement.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded {
+    /// The unit cost the movement carried.
+    pub unit_cost: Decimal,
+    /// On hand after it, all batches.
+    pub on_hand_after: Decimal,
+}
+
+/// `inventory.stock.moved`.
+#[derive(Serialize)]
+struct StockMoved<'a> {
+    tenant_id: Uuid,
+    movement_id: Uuid,
+    seq: i64,
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    batch: &'a str,
+    expiry_date: Option<String>,
+    kind: &'static str,
+    quantity: String,
+    unit_cost_minor: String,
+    currency: &'a str,
+    on_hand_after: String,
+    average_cost_after_minor: String,
+    reason: Option<&'a str>,
+    reference_type: Option<&'a str>,
+    reference_id: Option<&'a str>,
+    recorded_by: Option<Uuid>,
+    recorded_at: i64,
+}
+
+/// `inventory.negative_stock`.
+#[derive(Serialize)]
+struct NegativeStock<'a> {
+    tenant_id: Uuid,
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    on_hand: String,
+    movement_id: Uuid,
+    detected_at: i64,
+}
+
+/// `inventory.low_stock`.
+#[derive(Serialize)]
+struct LowStock<'a> {
+    tenant_id: Uuid,
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    available: String,
+    reorder_level: String,
+    detected_at: i64,
+}
+
+/// The message key of a location's stock of a product: its events stay in order.
+pub fn item_key(location: Uuid, product: Uuid) -> String {
+    format!("{location}/{product}")
+}
+
+/// Quantities and costs as events and the API show them: no trailing zeros.
+pub fn decimal_text(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+/// Appends an inventory event to the outbox.
+pub async fn event<T: Serialize>(
+    tx: &mut PgConnection,
+    event_type: &str,
+    tenant: Uuid,
+    key: &str,
+    payload: &T,
+) -> Result<Uuid, OutboxError> {
+    outbox::append_v1(tx, SERVICE, event_type, tenant, key, payload).await
+}
+
+/// Locks a location's stock of a product, creating it empty. Every writer of that
+/// stock takes this lock first, so an availability check and the write it allows
+/// cannot interleave with another's.
+pub async fn lock_level(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    product: Uuid,
+) -> Result<Level, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
+         VALUES ($1, $2, $3, 0, now()) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(location)
+    .bind(product)
+    .execute(&mut *tx)
+    .await?;
+    let (on_hand, average_cost): (Decimal, Decimal) = sqlx::query_as(
+        "SELECT on_hand, average_cost_minor FROM stock_levels \
+         WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(location)
+    .bind(product)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Level {
+        on_hand,
+        average_cost,
+    })
+}
+
+/// Stock held by live reservations (other than `except`).
+pub async fn reserved(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    product: Uuid,
+    except: Option<Uuid>,
+) -> Result<Decimal, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(l.quantity), 0) FROM reservation_lines l \
+         JOIN reservations r ON r.id = l.reservation_id \
+         WHERE l.tenant_id = $1 AND l.location_id = $2 AND l.product_id = $3 \
+           AND r.status = 'active' AND r.expires_at > now() AND r.id IS DISTINCT FROM $4",
+    )
+    .bind(tenant)
+    .bind(location)
+    .bind(product)
+    .bind(except)
+    .fetch_one(tx)
+    .await
+}
+
+/// A location's batches of a product.
+pub async fn batches(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    product: Uuid,
+) -> Result<Vec<BatchStock>, sqlx::Error> {
+    let rows: Vec<(String, Option<NaiveDate>, Decimal)> = sqlx::query_as(
+        "SELECT batch, expiry_date, on_hand FROM stock_batches \
+         WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
+    )
+    .bind(tenant)
+    .bind(location)
+    .bind(product)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(batch, expiry, on_hand)| BatchStock {
+            batch,
+            expiry,
+            on_hand,
+        })
+        .collect())
+}
+
+/// Records a movement: the ledger row, the fold into stock, `inventory.stock.moved`,
+/// and the alerts it raises (negative stock, low stock).
+pub async fn record(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    movement: Movement<'_>,
+) -> Result<Recorded, LedgerError> {
+    let product = movement.product;
+    let level = lock_level(tx, tenant, movement.location, product.id).await?;
+    let unit_cost = movement.unit_cost.unwrap_or(level.average_cost);
+    let (seq, at): (i64, DateTime<Utc>) = sqlx::query_as(
+        "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
+         kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq, recorded_at",
+    )
+    .bind(movement.id)
+    .bind(tenant)
+    .bind(movement.location)
+    .bind(product.id)
+    .bind(movement.batch)
+    .bind(movement.expiry)
+    .bind(movement.kind.code())
+    .bind(movement.quantity)
+    .bind(unit_cost)
+    .bind(movement.reason)
+    .bind(movement.reference.0)
+    .bind(&movement.reference.1)
+    .bind(movement.recorded_by)
+    .fetch_one(&mut *tx)
+    .await?;
+    let fold = Fold {
+        location: movement.location,
+        product: product.id,
+        batch: movement.batch,
+        expiry: movement.expiry,
+        quantity: movement.quantity,
+        unit_cost,
+        seq,
+        at,
+    };
+    let after = apply(tx, tenant, &fold).await?;
+    let key = item_key(movement.location, product.id);
+    let moved = StockMoved {
+        tenant_id: tenant,
+        movement_id: movement.id,
+        seq,
+        location_id: movement.location,
+        product_id: product.id,
+        sku: &product.sku,
+        batch: movement.batch,
+        expiry_date: movement.expiry.map(|d| d.to_string()),
+        kind: movement.kind.code(),
+        quantity: decimal_text(movement.quantity),
+        unit_cost_minor: decimal_text(unit_cost),
+        currency: &product.currency,
+        on_hand_after: decimal_text(after.on_hand),
+        average_cost_after_minor: decimal_text(after.average_cost),
+        reason: movement.reason,
+        reference_type: Some(movement.reference.0),
+        reference_id: Some(&movement.reference.1),
+        recorded_by: movement.recorded_by,
+        recorded_at: at.timestamp_millis(),
+    };
+    event(tx, "inventory.stock.moved", tenant, &key, &moved).await?;
+
+    if movement.quantity < Decimal::ZERO && after.on_hand < Decimal::ZERO {
+        let negative = NegativeStock {
+            tenant_id: tenant,
+            location_id: movement.location,
+            product_id: product.id,
+            sku: &product.sku,
+            on_hand: decimal_text(after.on_hand),
+            movement_id: movement.id,
+            detected_at: at.timestamp_millis(),
+        };
+        event(tx, "inventory.negative_stock", tenant, &key, &negative).await?;
+    }
+    if movement.quantity < Decimal::ZERO {
+        let held = reserved(tx, tenant, movement.location, product.id, None).await?;
+        alert_if_low(
+            tx,
+            tenant,
+            movement.location,
+            product,
+            level.on_hand - held,
+            after.on_hand - held,
+        )
+        .await?;
+    }
+    Ok(Recorded {
+        unit_cost,
+        on_hand_after: after.on_hand,
+    })
+}
+
+/// Raises `inventory.low_stock` when available stock crosses below the reorder level
+/// (once per crossing, not on every sale below it).
+pub async fn alert_if_low(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    product: &Product,
+    available_before: Decimal,
+    available_after: Decimal,
+) -> Result<(), OutboxError> {
+    let Some(level) = product.reorder_level else {
+        return Ok(());
+    };
+    if available_before >= level && available_after < level {
+        let low = LowStock {
+            tenant_id: tenant,
+            location_id: location,
+            product_id: product.id,
+            sku: &product.sku,
+            available: decimal_text(available_after),
+            reorder_level: decimal_text(level),
+            detected_at: Utc::now().timestamp_millis(),
+        };
+        let key = item_key(location, product.id);
+        event(tx, "inventory.low_stock", tenant, &key, &low).await?;
+    }
+    Ok(())
+}
+
+/// Folds one movement into stock levels and batches. The live path and a rebuild from
+/// `inventory.stock.moved` both come through here, so they cannot disagree.
+pub async fn apply(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    fold: &Fold<'_>,
+) -> Result<Level, sqlx::Error> {
+    let level = lock_level(tx, tenant, fold.location, fold.product).await?;
+    let average_cost = if fold.quantity > Decimal::ZERO {
+        domain::moving_average(
+            level.on_hand,
+            level.average_cost,
+            fold.quantity,
+            fold.unit_cost,
+        )
+    } else {
+        level.average_cost
+    };
+    let on_hand = level.on_hand + fold.quantity;
+    sqlx::query(
+        "UPDATE stock_levels SET on_hand = $4, average_cost_minor = $5, last_movement_seq = $6, \
+         last_moved_at = $7 WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
+    )
+    .bind(tenant)
+    .bind(fold.location)
+    .bind(fold.product)
+    .bind(on_hand)
+    .bind(average_cost)
+    .bind(fold.seq)
+    .bind(fold.at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO stock_batches (tenant_id, location_id, product_id, batch, expiry_date, on_hand) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, location_id, product_id, batch) DO UPDATE \
+         SET on_hand = stock_batches.on_hand + EXCLUDED.on_hand, \
+             expiry_date = coalesce(stock_batches.expiry_date, EXCLUDED.expiry_date)",
+    )
+    .bind(tenant)
+    .bind(fold.location)
+    .bind(fold.product)
+    .bind(fold.batch)
+    .bind(fold.expiry)
+    .bind(fold.quantity)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Level {
+        on_hand,
+        average_cost,
+    })
+}

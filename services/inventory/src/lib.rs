@@ -1,0 +1,23 @@
+//! Inventory: stores and warehouses, stock per location, product and batch, the stock
+//! ledger it is folded from, reservations, transfers, counts and stock alerts; events on
+//! `inventory.events.v1`. Sales, purchases and catalog changes arrive as events
+//! (`bazaar consume inventory-snapshots`).
+
+pub mod domain;
+mod http;
+pub mod ledger;
+pub mod snapshots;
+pub mod store;
+
+pub use http::{router, InventoryApi};
+pub use ledger::SERVICE;
+
+/// Inventory's own tables (`migrations/inventory/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/inventory")
+}
+
+/// Inventory's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <InventoryApi as utoipa::OpenApi>::openapi()
+}

@@ -1,0 +1,315 @@
+//! `inventory-snapshots`: what other services' events do to stock. Catalog tells which
+//! products exist; a sale consumes its reservation and takes stock out (an issued
+//! invoice is a fact, so stock may go negative and raise `inventory.negative_stock`); a
+//! return puts stock back; a goods receipt brings stock in at its cost.
+
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    db,
+};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    domain,
+    ledger::{self, Kind, Movement, Product},
+    store::{self, ProductFacts},
+};
+
+/// The projection's consumer group and name in `processed_events`.
+pub const NAME: &str = "inventory-snapshots";
+
+/// Applies catalog, sales and purchase events to inventory.
+pub struct InventorySnapshots;
+
+impl Projection for InventorySnapshots {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn topics(&self) -> Vec<String> {
+        ["catalog.events.v1", "sales.events.v1", "purchase.events.v1"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        let tenant = event.cloud.tenant;
+        db::set_tenant(tx, tenant).await?;
+        match event.cloud.event_type.as_str() {
+            "catalog.product.created" => {
+                let created: ProductCreated = event.payload_as()?;
+                let facts = ProductFacts {
+                    id: created.product_id,
+                    sku: created.sku,
+                    unit_decimals: i16::try_from(created.unit_decimals)?,
+                    currency: created.currency,
+                    reorder_level: created
+                        .reorder_level
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()?,
+                };
+                store::upsert_product(tx, tenant, &facts).await?;
+                store::register_tenant(tx, tenant).await?;
+            }
+            "catalog.product.updated" => {
+                let updated: ProductUpdated = event.payload_as()?;
+                let level = updated
+                    .reorder_level
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()?;
+                store::set_reorder_level(tx, tenant, updated.product_id, level).await?;
+            }
+            "catalog.product.archived" => {
+                let archived: ProductArchived = event.payload_as()?;
+                store::archive_product(tx, tenant, archived.product_id).await?;
+            }
+            "sales.invoice.issued" => sale(tx, event, event.payload_as()?).await?,
+            "sales.return.processed" => sales_return(tx, event, event.payload_as()?).await?,
+            "purchase.grn.received" => goods_received(tx, event, event.payload_as()?).await?,
+            // Held bills, day closes, purchase orders...: not stock.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct ProductCreated {
+    product_id: Uuid,
+    sku: String,
+    unit_decimals: i32,
+    currency: String,
+    reorder_level: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProductUpdated {
+    product_id: Uuid,
+    reorder_level: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProductArchived {
+    product_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct InvoiceIssued {
+    invoice_id: Uuid,
+    store_id: Uuid,
+    reservation_id: Option<Uuid>,
+    lines: Vec<SoldLine>,
+}
+
+#[derive(Deserialize)]
+struct SoldLine {
+    line_no: i32,
+    product_id: Uuid,
+    quantity: String,
+}
+
+#[derive(Deserialize)]
+struct ReturnProcessed {
+    return_id: Uuid,
+    store_id: Uuid,
+    lines: Vec<ReturnedLine>,
+}
+
+#[derive(Deserialize)]
+struct ReturnedLine {
+    line_no: i32,
+    product_id: Uuid,
+    quantity: String,
+    restock: bool,
+}
+
+#[derive(Deserialize)]
+struct GoodsReceived {
+    grn_id: Uuid,
+    location_id: Uuid,
+    lines: Vec<GrnLine>,
+}
+
+#[derive(Deserialize)]
+struct GrnLine {
+    product_id: Uuid,
+    quantity_received: String,
+    batch: String,
+    expiry_date: Option<String>,
+    unit_cost_minor: i64,
+}
+
+/// A movement id derived from the event, so applying an event twice (even past
+/// `processed_events`, e.g. after a rebuild) cannot record its movements twice.
+fn movement_id(event: &ConsumedEvent, part: &str) -> Uuid {
+    Uuid::new_v5(&event.cloud.id, part.as_bytes())
+}
+
+async fn product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Product, ProjectionError> {
+    store::product(tx, tenant, id)
+        .await?
+        .ok_or_else(|| format!("product {id} is not in inventory's catalog").into())
+}
+
+async fn store_location(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+) -> Result<Uuid, ProjectionError> {
+    Ok(store::location_of_store(tx, tenant, store)
+        .await?
+        .ok_or_else(|| format!("store {store} has no inventory location"))?
+        .id)
+}
+
+fn quantity(text: &str) -> Result<Decimal, ProjectionError> {
+    let value: Decimal = text.trim().parse()?;
+    if value <= Decimal::ZERO {
+        return Err(format!("quantity {text:?} is not positive").into());
+    }
+    Ok(value)
+}
+
+async fn sale(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    invoice: InvoiceIssued,
+) -> Result<(), ProjectionError> {
+    let tenant = event.cloud.tenant;
+    let location = store_location(tx, tenant, invoice.store_id).await?;
+    if let Some(reservation) = invoice.reservation_id {
+        let active: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM reservations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(reservation)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // An expired or released hold does not stop the sale: the invoice is issued.
+        if active.as_deref() == Some("active") {
+            let reference = invoice.invoice_id.to_string();
+            crate::http::close_reservation(
+                tx,
+                tenant,
+                reservation,
+                location,
+                "consumed",
+                Some(&reference),
+            )
+            .await?;
+        }
+    }
+    let mut lines: Vec<&SoldLine> = invoice.lines.iter().collect();
+    lines.sort_by_key(|l| (l.product_id, l.line_no));
+    for line in lines {
+        let product = product(tx, tenant, line.product_id).await?;
+        let wanted = quantity(&line.quantity)?;
+        ledger::lock_level(tx, tenant, location, product.id).await?;
+        let stock = ledger::batches(tx, tenant, location, product.id).await?;
+        for take in domain::draw(&stock, wanted) {
+            let part = format!("{}/{}", line.line_no, take.batch);
+            ledger::record(
+                tx,
+                tenant,
+                Movement {
+                    id: movement_id(event, &part),
+                    location,
+                    product: &product,
+                    batch: &take.batch,
+                    expiry: take.expiry,
+                    kind: Kind::Sale,
+                    quantity: -take.on_hand,
+                    unit_cost: None,
+                    reason: None,
+                    reference: ("sales.invoice", invoice.invoice_id.to_string()),
+                    recorded_by: None,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn sales_return(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    returned: ReturnProcessed,
+) -> Result<(), ProjectionError> {
+    let tenant = event.cloud.tenant;
+    let location = store_location(tx, tenant, returned.store_id).await?;
+    for line in returned.lines.iter().filter(|l| l.restock) {
+        let product = product(tx, tenant, line.product_id).await?;
+        ledger::record(
+            tx,
+            tenant,
+            Movement {
+                id: movement_id(event, &line.line_no.to_string()),
+                location,
+                product: &product,
+                batch: "",
+                expiry: None,
+                kind: Kind::Return,
+                quantity: quantity(&line.quantity)?,
+                unit_cost: None,
+                reason: None,
+                reference: ("sales.return", returned.return_id.to_string()),
+                recorded_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn goods_received(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    grn: GoodsReceived,
+) -> Result<(), ProjectionError> {
+    let tenant = event.cloud.tenant;
+    store::location(tx, tenant, grn.location_id)
+        .await?
+        .ok_or_else(|| format!("no location {}", grn.location_id))?;
+    for (index, line) in grn.lines.iter().enumerate() {
+        let received: Decimal = line.quantity_received.trim().parse()?;
+        if received <= Decimal::ZERO {
+            continue; // all of it rejected
+        }
+        let product = product(tx, tenant, line.product_id).await?;
+        let expiry: Option<NaiveDate> = line.expiry_date.as_deref().map(str::parse).transpose()?;
+        ledger::record(
+            tx,
+            tenant,
+            Movement {
+                id: movement_id(event, &index.to_string()),
+                location: grn.location_id,
+                product: &product,
+                batch: line.batch.trim(),
+                expiry,
+                kind: Kind::Receipt,
+                quantity: received,
+                unit_cost: Some(Decimal::from(line.unit_cost_minor)),
+                reason: None,
+                reference: ("purchase.grn", grn.grn_id.to_string()),
+                recorded_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

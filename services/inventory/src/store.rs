@@ -1,0 +1,411 @@
+//! Inventory's queries other than the ledger's: products, locations, reports.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::ledger::Product;
+
+/// Product facts from catalog's events.
+#[derive(Debug, Clone)]
+pub struct ProductFacts {
+    /// The product.
+    pub id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// Decimal places of its unit.
+    pub unit_decimals: i16,
+    /// Its prices' currency, also its costs'.
+    pub currency: String,
+    /// Its reorder level.
+    pub reorder_level: Option<Decimal>,
+}
+
+/// Records a product catalog created; a redelivered event changes nothing.
+pub async fn upsert_product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    facts: &ProductFacts,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO products (tenant_id, id, sku, unit_decimals, currency, reorder_level) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET sku = EXCLUDED.sku, \
+           unit_decimals = EXCLUDED.unit_decimals, currency = EXCLUDED.currency, \
+           reorder_level = EXCLUDED.reorder_level",
+    )
+    .bind(tenant)
+    .bind(facts.id)
+    .bind(&facts.sku)
+    .bind(facts.unit_decimals)
+    .bind(&facts.currency)
+    .bind(facts.reorder_level)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A product's new reorder level.
+pub async fn set_reorder_level(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product: Uuid,
+    level: Option<Decimal>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE products SET reorder_level = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(product)
+        .bind(level)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks a product archived.
+pub async fn archive_product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(product)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+const PRODUCT: &str =
+    "SELECT id, sku, unit_decimals, currency, reorder_level, archived FROM products";
+
+/// A product by id.
+pub async fn product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Product>, sqlx::Error> {
+    sqlx::query_as(&format!("{PRODUCT} WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// A product by SKU.
+pub async fn product_by_sku(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    sku: &str,
+) -> Result<Option<Product>, sqlx::Error> {
+    sqlx::query_as(&format!("{PRODUCT} WHERE tenant_id = $1 AND sku = $2"))
+        .bind(tenant)
+        .bind(sku)
+        .fetch_optional(tx)
+        .await
+}
+
+/// A store or warehouse.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Location {
+    /// The location.
+    pub id: Uuid,
+    /// Short code, e.g. `BLR-01` or `WH-SOUTH`.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// `store` or `warehouse`.
+    pub kind: String,
+    /// The identity store a store location is.
+    pub store_id: Option<Uuid>,
+    /// Whether sales and adjustments may take stock below zero here.
+    pub allows_negative_stock: bool,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+const LOCATION: &str =
+    "SELECT id, code, name, kind, store_id, allows_negative_stock, created_at FROM locations";
+
+/// A new location.
+pub struct NewLocation<'a> {
+    /// Its code.
+    pub code: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// `store` or `warehouse`.
+    pub kind: &'a str,
+    /// For a store: identity's store id.
+    pub store_id: Option<Uuid>,
+    /// Negative stock allowed.
+    pub allows_negative_stock: bool,
+}
+
+/// Adds a location; `None` when its code or store is taken.
+pub async fn insert_location(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    new: &NewLocation<'_>,
+) -> Result<Option<Location>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO locations (id, tenant_id, code, name, kind, store_id, allows_negative_stock) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
+         RETURNING id, code, name, kind, store_id, allows_negative_stock, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(new.code)
+    .bind(new.name)
+    .bind(new.kind)
+    .bind(new.store_id)
+    .bind(new.allows_negative_stock)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Notes that `tenant` keeps stock, for jobs that visit every tenant.
+pub async fn register_tenant(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The tenant's locations, by code.
+pub async fn locations(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Location>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{LOCATION} WHERE tenant_id = $1 ORDER BY code LIMIT $2 OFFSET $3"
+    ))
+    .bind(tenant)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
+
+/// A location by id.
+pub async fn location(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Location>, sqlx::Error> {
+    sqlx::query_as(&format!("{LOCATION} WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The store location of identity's store `store`.
+pub async fn location_of_store(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+) -> Result<Option<Location>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{LOCATION} WHERE tenant_id = $1 AND store_id = $2"
+    ))
+    .bind(tenant)
+    .bind(store)
+    .fetch_optional(tx)
+    .await
+}
+
+/// One row of the stock report.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StockRow {
+    pub location_id: Uuid,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub on_hand: Decimal,
+    pub reserved: Decimal,
+    pub average_cost_minor: Decimal,
+    pub currency: String,
+    pub reorder_level: Option<Decimal>,
+    pub last_moved_at: DateTime<Utc>,
+}
+
+/// Stock per location and product, with what live reservations hold.
+pub async fn stock(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    locations: &[Uuid],
+    product: Option<Uuid>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.location_id, s.product_id, p.sku, s.on_hand, \
+           coalesce((SELECT sum(l.quantity) FROM reservation_lines l \
+                     JOIN reservations r ON r.id = l.reservation_id \
+                     WHERE l.tenant_id = s.tenant_id AND l.location_id = s.location_id \
+                       AND l.product_id = s.product_id AND r.status = 'active' \
+                       AND r.expires_at > now()), 0) AS reserved, \
+           s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
+         FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
+         WHERE s.tenant_id = $1 AND s.location_id = ANY($2) AND ($3::uuid IS NULL OR s.product_id = $3) \
+           AND s.last_movement_seq > 0 \
+         ORDER BY p.sku, s.location_id LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(locations)
+    .bind(product)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
+
+/// A batch with stock, for the stock report and the expiry alerts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BatchRow {
+    pub location_id: Uuid,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub batch: String,
+    pub expiry_date: Option<NaiveDate>,
+    pub on_hand: Decimal,
+}
+
+/// Batches with stock of `products` at `locations`.
+pub async fn batches_of(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    locations: &[Uuid],
+    products: &[Uuid],
+) -> Result<Vec<BatchRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.location_id, b.product_id, p.sku, b.batch, b.expiry_date, b.on_hand \
+         FROM stock_batches b JOIN products p ON p.tenant_id = b.tenant_id AND p.id = b.product_id \
+         WHERE b.tenant_id = $1 AND b.location_id = ANY($2) AND b.product_id = ANY($3) \
+           AND b.on_hand <> 0 ORDER BY b.expiry_date NULLS LAST, b.batch",
+    )
+    .bind(tenant)
+    .bind(locations)
+    .bind(products)
+    .fetch_all(tx)
+    .await
+}
+
+/// Batches with stock expiring on or before `until`, soonest first.
+pub async fn expiring(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    locations: &[Uuid],
+    until: NaiveDate,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<BatchRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.location_id, b.product_id, p.sku, b.batch, b.expiry_date, b.on_hand \
+         FROM stock_batches b JOIN products p ON p.tenant_id = b.tenant_id AND p.id = b.product_id \
+         WHERE b.tenant_id = $1 AND b.location_id = ANY($2) AND b.expiry_date <= $3 \
+           AND b.on_hand > 0 ORDER BY b.expiry_date, p.sku, b.batch LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(locations)
+    .bind(until)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
+
+/// Stock on hand that has not moved since `since`, oldest first.
+pub async fn dead_stock(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    locations: &[Uuid],
+    since: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.location_id, s.product_id, p.sku, s.on_hand, 0::numeric AS reserved, \
+           s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
+         FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
+         WHERE s.tenant_id = $1 AND s.location_id = ANY($2) AND s.on_hand > 0 \
+           AND s.last_moved_at < $3 \
+         ORDER BY s.last_moved_at, p.sku LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(locations)
+    .bind(since)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
+
+/// One ledger row.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct MovementRow {
+    /// The movement.
+    pub id: Uuid,
+    /// Ledger position.
+    pub seq: i64,
+    /// Where.
+    pub location_id: Uuid,
+    /// What.
+    pub product_id: Uuid,
+    /// Batch; empty for unbatched stock.
+    pub batch: String,
+    /// Its expiry.
+    pub expiry_date: Option<NaiveDate>,
+    /// receipt, sale, return, adjustment, transfer_out, transfer_in, count_correction.
+    pub kind: String,
+    /// Signed quantity.
+    #[schema(value_type = String)]
+    #[serde(serialize_with = "as_text")]
+    pub quantity: Decimal,
+    /// Unit cost in minor units.
+    #[schema(value_type = String)]
+    #[serde(serialize_with = "as_text")]
+    pub unit_cost_minor: Decimal,
+    /// Reason code.
+    pub reason: Option<String>,
+    /// The causing document's type.
+    pub reference_type: Option<String>,
+    /// The causing document's id.
+    pub reference_id: Option<String>,
+    /// Who, when a person.
+    pub recorded_by: Option<Uuid>,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+fn as_text<S: serde::Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&value.normalize())
+}
+
+/// The ledger of some locations, newest first.
+pub async fn movements(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    locations: &[Uuid],
+    product: Option<Uuid>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<MovementRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, seq, location_id, product_id, batch, expiry_date, kind, quantity, \
+           unit_cost_minor, reason, reference_type, reference_id, recorded_by, recorded_at \
+         FROM stock_movements WHERE tenant_id = $1 AND location_id = ANY($2) \
+           AND ($3::uuid IS NULL OR product_id = $3) ORDER BY seq DESC LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(locations)
+    .bind(product)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
