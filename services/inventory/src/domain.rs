@@ -40,6 +40,18 @@ pub fn counted_quantity(field: &str, text: &str, decimals: u32) -> Result<Decima
 }
 
 fn any_quantity(field: &str, text: &str, decimals: u32) -> Result<Decimal, Invalid> {
+    // Plain decimal notation only: "1e3" is a typo on a stock sheet, not a thousand.
+    if !text
+        .trim()
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(Invalid::new(
+            field,
+            "invalid_quantity",
+            format!("{text:?} is not a decimal number"),
+        ));
+    }
     let value = Quantity::parse(text, decimals)
         .map_err(|err| {
             let code = match err {

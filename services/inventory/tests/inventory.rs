@@ -1,0 +1,703 @@
+//! Inventory against a real database: the ledger and what it folds to, transfers,
+//! counts, reservations under contention, bad input, and the walls between tenants and
+//! stores.
+
+use axum::{
+    http::{Method, StatusCode},
+    Router,
+};
+use bazaar_inventory::store::{self, ProductFacts};
+use bazaar_platform::{
+    auth::{Role, Stores},
+    db,
+    testing::{send, Reply, TestIssuer},
+    ServiceContext, Settings,
+};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+struct Inventory {
+    app: Router,
+    owner: PgPool,
+    issuer: TestIssuer,
+    tenant: Uuid,
+    admin: String,
+}
+
+impl Inventory {
+    async fn start() -> Self {
+        let settings = Settings::from_env().expect("valid BAZAAR_* variables");
+        let name = format!("test_inventory_{}", Uuid::new_v4().simple());
+        let owner = db::prepare(&settings, &name, bazaar_inventory::migrator())
+            .await
+            .unwrap();
+        let pool = db::app_pool(&settings, &name).await.unwrap();
+        let issuer = TestIssuer::new();
+        let app = bazaar_inventory::router(ServiceContext {
+            pool,
+            verifier: issuer.verifier(),
+            settings,
+        });
+        let tenant = Uuid::new_v4();
+        let admin = issuer.token(tenant, &[Role::Admin]);
+        Self {
+            app,
+            owner,
+            issuer,
+            tenant,
+            admin,
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        send(&self.app, method, path, Some(token), body, &[]).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, &self.admin, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let reply = self.send(Method::GET, path, &self.admin, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        reply.body
+    }
+
+    /// A product as catalog's event would record it.
+    async fn product(&self, sku: &str, unit_decimals: i16, reorder: Option<&str>) -> Uuid {
+        let id = Uuid::new_v4();
+        let mut tx = db::begin_for_tenant(&self.owner, self.tenant)
+            .await
+            .unwrap();
+        let facts = ProductFacts {
+            id,
+            sku: sku.to_owned(),
+            unit_decimals,
+            currency: "INR".to_owned(),
+            reorder_level: reorder.map(|r| r.parse().unwrap()),
+        };
+        store::upsert_product(&mut tx, self.tenant, &facts)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn location(&self, code: &str, store: Option<Uuid>) -> Uuid {
+        let kind = if store.is_some() {
+            "store"
+        } else {
+            "warehouse"
+        };
+        let reply = self
+            .post(
+                "/api/v1/inventory/locations",
+                json!({"code": code, "name": format!("{code} location"), "kind": kind,
+                       "store_id": store}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn opening(
+        &self,
+        location: Uuid,
+        product: Uuid,
+        quantity: &str,
+        cost: i64,
+        batch: Option<(&str, &str)>,
+    ) {
+        let mut body = json!({"location_id": location, "product_id": product, "quantity": quantity,
+                              "reason": "opening_stock",
+                              "unit_cost": {"amount_minor": cost, "currency": "INR"}});
+        if let Some((batch, expiry)) = batch {
+            body["batch"] = json!(batch);
+            body["expiry_date"] = json!(expiry);
+        }
+        let reply = self.post("/api/v1/inventory/adjust", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    async fn stock(&self, location: Uuid, product: Uuid) -> Value {
+        let rows = self
+            .get(&format!(
+                "/api/v1/inventory/stock?location_id={location}&product_id={product}"
+            ))
+            .await;
+        rows[0].clone()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let mut tx = db::begin_for_tenant(&self.owner, self.tenant)
+            .await
+            .unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        n
+    }
+
+    async fn events(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&self.owner)
+            .await
+            .unwrap()
+    }
+}
+
+fn days_from_today(days: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
+}
+
+/// Stock levels and batches recomputed from the ledger must equal the live tables.
+async fn assert_ledger_folds_to_stock(inv: &Inventory) {
+    let mut tx = db::begin_for_tenant(&inv.owner, inv.tenant).await.unwrap();
+    let from_ledger: Vec<(Uuid, Uuid, String, Decimal)> = sqlx::query_as(
+        "SELECT location_id, product_id, batch, sum(quantity) FROM stock_movements \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let live: Vec<(Uuid, Uuid, String, Decimal)> = sqlx::query_as(
+        "SELECT location_id, product_id, batch, on_hand FROM stock_batches ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(from_ledger, live, "batches differ from the ledger");
+    let levels_differ: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stock_levels s FULL JOIN \
+           (SELECT location_id, product_id, sum(quantity) AS q FROM stock_movements GROUP BY 1, 2) m \
+           USING (location_id, product_id) WHERE s.last_movement_seq > 0 \
+           AND s.on_hand IS DISTINCT FROM m.q",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(levels_differ, 0, "levels differ from the ledger");
+    // And replaying the ledger through the moving average gives the live costs.
+    let moves: Vec<(Uuid, Uuid, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT location_id, product_id, quantity, unit_cost_minor FROM stock_movements ORDER BY seq",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let mut folded: std::collections::BTreeMap<(Uuid, Uuid), (Decimal, Decimal)> =
+        Default::default();
+    for (location, product, quantity, cost) in moves {
+        let (on_hand, average) = folded.entry((location, product)).or_default();
+        if quantity > Decimal::ZERO {
+            *average = bazaar_inventory::domain::moving_average(*on_hand, *average, quantity, cost);
+        }
+        *on_hand += quantity;
+    }
+    let live_costs: Vec<(Uuid, Uuid, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT location_id, product_id, on_hand, average_cost_minor FROM stock_levels \
+         WHERE last_movement_seq > 0",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    for (location, product, on_hand, average) in live_costs {
+        assert_eq!(folded[&(location, product)], (on_hand, average));
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn stock_moves_through_adjustments_transfers_and_counts_and_the_ledger_folds_to_it() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let warehouse = inv.location("WH-SOUTH", None).await;
+    let rice = inv.product("RICE-5", 3, Some("20")).await;
+    let soap = inv.product("SOAP-1", 0, None).await;
+
+    // Two batches of rice at different costs: the moving average weighs them.
+    inv.opening(
+        warehouse,
+        rice,
+        "30",
+        10_000,
+        Some(("R-OLD", &days_from_today(20))),
+    )
+    .await;
+    inv.opening(
+        warehouse,
+        rice,
+        "10",
+        12_000,
+        Some(("R-NEW", &days_from_today(200))),
+    )
+    .await;
+    inv.opening(warehouse, soap, "100", 2_500, None).await;
+    let item = inv.stock(warehouse, rice).await;
+    assert_eq!(item["on_hand"], "40");
+    assert_eq!(item["average_cost_minor"], "10500");
+    assert_eq!(
+        item["stock_value"],
+        json!({"amount_minor": 420_000, "currency": "INR"})
+    );
+    assert_eq!(item["batches"][0]["batch"], "R-OLD", "soonest expiry first");
+
+    // Damage is written off at cost and audited.
+    let damage = inv
+        .post(
+            "/api/v1/inventory/adjust",
+            json!({"location_id": warehouse, "sku": "SOAP-1", "quantity": "4", "reason": "damage",
+                     "note": "crushed pallet"}),
+        )
+        .await;
+    assert_eq!(damage.status, StatusCode::CREATED, "{}", damage.body);
+    assert_eq!(
+        damage.body["value"],
+        json!({"amount_minor": -10_000, "currency": "INR"})
+    );
+    assert_eq!(damage.body["on_hand"], "96");
+    assert_eq!(inv.events("audit.stock.written_off").await, 1);
+
+    // 35 kg of rice to the store: the older batch goes first, then 5 of the newer.
+    let sent = inv
+        .post("/api/v1/inventory/transfer",
+              json!({"from_location_id": warehouse, "to_location_id": store, "reference": "TR-1",
+                     "lines": [{"product_id": rice, "quantity": "35"}, {"sku": "SOAP-1", "quantity": "20"}]}))
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    assert_eq!(sent.body["status"], "in_transit");
+    let transfer = sent.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(inv.stock(warehouse, rice).await["on_hand"], "5");
+    // In transit: nowhere yet.
+    assert_eq!(
+        inv.get(&format!("/api/v1/inventory/stock?location_id={store}"))
+            .await,
+        json!([])
+    );
+
+    // Part arrives, then the transfer is closed short: the shortfall is recorded.
+    let path = format!("/api/v1/inventory/transfers/{transfer}/receive");
+    let part = inv
+        .post(
+            &path,
+            json!({"lines": [{"product_id": rice, "quantity": "32.5"}]}),
+        )
+        .await;
+    assert_eq!(part.status, StatusCode::CREATED, "{}", part.body);
+    assert_eq!(part.body["status"], "in_transit");
+    let over = inv
+        .post(
+            &path,
+            json!({"lines": [{"sku": "SOAP-1", "quantity": "21"}]}),
+        )
+        .await;
+    assert_eq!(over.code(), "over_receipt");
+    let closed = inv
+        .post(
+            &path,
+            json!({"lines": [{"sku": "SOAP-1", "quantity": "18"}], "close": true}),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::CREATED, "{}", closed.body);
+    assert_eq!(closed.body["status"], "closed");
+    let shortfalls: Vec<&str> = closed.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["shortfall"].as_str().unwrap())
+        .collect();
+    // By SKU and batch: R-NEW 2.5 short, R-OLD all arrived, soap 2 short.
+    assert_eq!(shortfalls, ["2.5", "0", "2"]);
+    let again = inv
+        .post(
+            &path,
+            json!({"lines": [{"sku": "SOAP-1", "quantity": "1"}]}),
+        )
+        .await;
+    assert_eq!(again.code(), "transfer_closed");
+    let at_store = inv.stock(store, rice).await;
+    assert_eq!(at_store["on_hand"], "32.5");
+    // Transferred stock arrives at the source's moving-average cost (costs are per
+    // location and product, not per batch).
+    assert_eq!(at_store["average_cost_minor"], "10500");
+    assert_eq!(inv.events("inventory.stock.transfer_received").await, 2);
+
+    // The count finds 30 kg of rice where the books say 32.5, and 3 soaps too many.
+    let count = inv
+        .post(
+            "/api/v1/inventory/reconcile",
+            json!({"location_id": store, "lines": [{"product_id": rice, "counted": "30"},
+                                                     {"sku": "SOAP-1", "counted": "21"}]}),
+        )
+        .await;
+    assert_eq!(count.status, StatusCode::CREATED, "{}", count.body);
+    let differences: Vec<&str> = count.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["difference"].as_str().unwrap())
+        .collect();
+    assert!(
+        differences.contains(&"-2.5") && differences.contains(&"3"),
+        "{differences:?}"
+    );
+    assert_eq!(inv.stock(store, rice).await["on_hand"], "30");
+    // Low stock was raised once: when the transfer took the warehouse's rice from 40 kg
+    // to 5, below the reorder level of 20. The store's 30 kg are above it.
+    assert_eq!(inv.events("inventory.low_stock").await, 1);
+    assert_eq!(inv.events("inventory.count.reconciled").await, 1);
+
+    let ledger = inv
+        .get(&format!(
+            "/api/v1/inventory/movements?location_id={store}&product_id={rice}"
+        ))
+        .await;
+    let kinds: Vec<&str> = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["count_correction", "transfer_in", "transfer_in"]);
+    assert_eq!(
+        inv.events("inventory.stock.moved").await,
+        inv.count("SELECT count(*) FROM stock_movements").await
+    );
+    assert_ledger_folds_to_stock(&inv).await;
+
+    // The ledger is append-only, even for the schema's owner.
+    let mut tx = db::begin_for_tenant(&inv.owner, inv.tenant).await.unwrap();
+    let edit = sqlx::query("UPDATE stock_movements SET quantity = 1")
+        .execute(&mut *tx)
+        .await;
+    assert!(edit.unwrap_err().to_string().contains("append-only"));
+}
+
+#[tokio::test]
+async fn expiring_batches_and_dead_stock_are_reported() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let milk = inv.product("MILK-1", 0, Some("50")).await;
+    inv.opening(store, milk, "12", 2_800, Some(("M-1", &days_from_today(3))))
+        .await;
+    inv.opening(
+        store,
+        milk,
+        "40",
+        2_800,
+        Some(("M-2", &days_from_today(60))),
+    )
+    .await;
+
+    let soon = inv
+        .get(&format!(
+            "/api/v1/inventory/expiry-alerts?location_id={store}&days=7"
+        ))
+        .await;
+    assert_eq!(soon.as_array().unwrap().len(), 1);
+    assert_eq!(soon[0]["batch"], "M-1");
+    assert_eq!(soon[0]["days_left"], 3);
+    let all = inv.get("/api/v1/inventory/expiry-alerts?days=90").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let bad = inv
+        .send(
+            Method::GET,
+            "/api/v1/inventory/expiry-alerts?days=0",
+            &inv.admin,
+            None,
+        )
+        .await;
+    assert_eq!(bad.code(), "invalid_query");
+
+    // Nothing has been idle for a day yet; backdate the stock to see it as dead.
+    assert_eq!(
+        inv.get("/api/v1/inventory/dead-stock?days=1").await,
+        json!([])
+    );
+    let mut tx = db::begin_for_tenant(&inv.owner, inv.tenant).await.unwrap();
+    sqlx::query("UPDATE stock_levels SET last_moved_at = now() - interval '100 days'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dead = inv.get("/api/v1/inventory/dead-stock").await;
+    assert_eq!(dead[0]["on_hand"], "52");
+    assert_eq!(
+        dead[0]["stock_value"],
+        json!({"amount_minor": 145_600, "currency": "INR"})
+    );
+
+    // Available 52 is above the reorder level 50 until a write-off of 3 crosses it.
+    let expired = inv
+        .post(
+            "/api/v1/inventory/adjust",
+            json!({"location_id": store, "product_id": milk, "quantity": "3",
+                     "reason": "expiry_write_off", "batch": "M-1"}),
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::CREATED, "{}", expired.body);
+    assert_eq!(inv.events("inventory.low_stock").await, 1);
+    let item = inv.stock(store, milk).await;
+    assert_eq!(item["low_stock"], true);
+    assert_eq!(
+        item["batches"][0],
+        json!({"batch": "M-1", "expiry_date": days_from_today(3), "on_hand": "9"})
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_code_and_writes_nothing() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let other = inv.location("BLR-02", Some(Uuid::new_v4())).await;
+    let soap = inv.product("SOAP-1", 0, None).await;
+    inv.opening(store, soap, "5", 2_500, None).await;
+    let before = inv.count("SELECT count(*) FROM stock_movements").await;
+    let adjust = |body: Value| inv.post("/api/v1/inventory/adjust", body);
+    let base =
+        json!({"location_id": store, "product_id": soap, "quantity": "1", "reason": "damage"});
+    let with = |key: &str, value: Value| {
+        let mut body = base.clone();
+        body[key] = value;
+        body
+    };
+
+    let cases = [
+        (with("sku", json!("NOPE")), "product_required"),
+        (
+            json!({"location_id": store, "sku": "NOPE", "quantity": "1", "reason": "damage"}),
+            "unknown_product",
+        ),
+        (
+            with("location_id", json!(Uuid::new_v4())),
+            "unknown_location",
+        ),
+        (with("quantity", json!("0")), "invalid_quantity"),
+        (with("quantity", json!("-2")), "invalid_quantity"),
+        (with("quantity", json!("1.5")), "too_many_decimals"),
+        (with("quantity", json!("1e3")), "invalid_quantity"),
+        (with("reason", json!("gift")), "unknown_reason"),
+        (with("quantity", json!("6")), "insufficient_stock"),
+        (
+            json!({"location_id": store, "product_id": soap, "quantity": "1", "reason": "found",
+                "batch": "B1", "expiry_date": days_from_today(-1)}),
+            "batch_expired",
+        ),
+        (
+            json!({"location_id": store, "product_id": soap, "quantity": "1", "reason": "opening_stock"}),
+            "unit_cost_required",
+        ),
+        (
+            json!({"location_id": store, "product_id": soap, "quantity": "1", "reason": "found",
+                "unit_cost": {"amount_minor": 100, "currency": "SGD"}}),
+            "currency_mismatch",
+        ),
+    ];
+    for (body, code) in cases {
+        let reply = adjust(body.clone()).await;
+        assert_eq!(reply.code(), code, "{body}: {}", reply.body);
+        assert!(reply.status.is_client_error());
+    }
+    let smuggled = adjust(with("approved_by", json!("me"))).await;
+    assert_eq!(
+        smuggled.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        smuggled.body
+    );
+
+    let transfer = |body: Value| inv.post("/api/v1/inventory/transfer", body);
+    let same = transfer(json!({"from_location_id": store, "to_location_id": store,
+                               "lines": [{"product_id": soap, "quantity": "1"}]}))
+    .await;
+    assert_eq!(same.code(), "same_location");
+    let empty =
+        transfer(json!({"from_location_id": store, "to_location_id": other, "lines": []})).await;
+    assert_eq!(empty.code(), "no_lines");
+    let twice = transfer(json!({"from_location_id": store, "to_location_id": other,
+                                "lines": [{"product_id": soap, "quantity": "1"}, {"sku": "SOAP-1", "quantity": "1"}]})).await;
+    assert_eq!(twice.code(), "duplicate_line");
+    let short = transfer(json!({"from_location_id": store, "to_location_id": other,
+                                "lines": [{"product_id": soap, "quantity": "6"}]}))
+    .await;
+    assert_eq!(short.code(), "insufficient_stock");
+    assert!(short.body["detail"].as_str().unwrap().contains("SOAP-1"));
+    let location = inv
+        .post(
+            "/api/v1/inventory/locations",
+            json!({"code": "bad code", "name": "x", "kind": "store", "store_id": Uuid::new_v4()}),
+        )
+        .await;
+    assert_eq!(location.code(), "invalid_code");
+    let taken = inv
+        .post(
+            "/api/v1/inventory/locations",
+            json!({"code": "BLR-01", "name": "again", "kind": "warehouse"}),
+        )
+        .await;
+    assert_eq!(taken.code(), "location_exists");
+
+    assert_eq!(
+        inv.count("SELECT count(*) FROM stock_movements").await,
+        before
+    );
+    assert_eq!(inv.count("SELECT count(*) FROM transfers").await, 0);
+    assert_eq!(inv.stock(store, soap).await["on_hand"], "5");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_reservations_for_the_last_ten_units_hold_exactly_ten() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let phone = inv.product("PHONE-1", 0, None).await;
+    inv.opening(store, phone, "10", 900_000, None).await;
+    let cashier = inv.issuer.token(inv.tenant, &[Role::Cashier]);
+
+    let replies = futures::future::join_all((0..50).map(|_| {
+        inv.send(
+            Method::POST,
+            "/api/v1/inventory/reservations",
+            &cashier,
+            Some(json!({"location_id": store, "lines": [{"product_id": phone, "quantity": "1"}]})),
+        )
+    }))
+    .await;
+    let held = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let refused: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .collect();
+    assert_eq!(held, 10);
+    assert_eq!(refused.len(), 40);
+    assert!(refused.iter().all(|r| r.code() == "insufficient_stock"
+        && r.body["detail"].as_str().unwrap().starts_with("PHONE-1")));
+    let item = inv.stock(store, phone).await;
+    assert_eq!(
+        (
+            item["on_hand"].as_str(),
+            item["reserved"].as_str(),
+            item["available"].as_str()
+        ),
+        (Some("10"), Some("10"), Some("0"))
+    );
+
+    // Releasing one frees one; releasing twice is harmless.
+    let first = replies
+        .iter()
+        .find(|r| r.status == StatusCode::CREATED)
+        .unwrap();
+    let release = format!(
+        "/api/v1/inventory/reservations/{}/release",
+        first.body["id"].as_str().unwrap()
+    );
+    for _ in 0..2 {
+        let reply = inv.send(Method::POST, &release, &cashier, None).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+    assert_eq!(inv.stock(store, phone).await["available"], "1");
+    assert_eq!(inv.events("inventory.reservation.released").await, 1);
+
+    // A hold lapses after its TTL without any job running.
+    let short = inv
+        .send(
+            Method::POST,
+            "/api/v1/inventory/reservations",
+            &cashier,
+            Some(json!({"location_id": store, "ttl_seconds": 1,
+                                     "lines": [{"product_id": phone, "quantity": "1"}]})),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::CREATED, "{}", short.body);
+    assert_eq!(inv.stock(store, phone).await["available"], "0");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(inv.stock(store, phone).await["available"], "1");
+}
+
+#[tokio::test]
+async fn other_tenants_and_other_stores_are_walled_off() {
+    let inv = Inventory::start().await;
+    let (store_1, store_2) = (Uuid::new_v4(), Uuid::new_v4());
+    let blr1 = inv.location("BLR-01", Some(store_1)).await;
+    let blr2 = inv.location("BLR-02", Some(store_2)).await;
+    let soap = inv.product("SOAP-1", 0, None).await;
+    inv.opening(blr1, soap, "5", 2_500, None).await;
+    inv.opening(blr2, soap, "7", 2_500, None).await;
+
+    // The manager of store 1 sees and moves store 1 only.
+    let manager = inv.issuer.token_for(
+        inv.tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![store_1]),
+    );
+    let inv = &inv;
+    let get = |path: String, token: String| async move {
+        inv.send(Method::GET, &path, &token, None).await
+    };
+    let own = get(
+        format!("/api/v1/inventory/stock?location_id={blr1}"),
+        manager.clone(),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::OK);
+    let theirs = get(
+        format!("/api/v1/inventory/stock?location_id={blr2}"),
+        manager.clone(),
+    )
+    .await;
+    assert_eq!(theirs.code(), "unknown_location");
+    let everything = get("/api/v1/inventory/stock".to_owned(), manager.clone()).await;
+    assert_eq!(
+        everything.body.as_array().unwrap().len(),
+        1,
+        "only store 1's stock"
+    );
+    let locations = get("/api/v1/inventory/locations".to_owned(), manager.clone()).await;
+    assert_eq!(locations.body.as_array().unwrap().len(), 1);
+    let write_off = inv.send(Method::POST, "/api/v1/inventory/adjust", &manager,
+                             Some(json!({"location_id": blr2, "product_id": soap, "quantity": "1", "reason": "theft"}))).await;
+    assert_eq!(write_off.code(), "unknown_location");
+    let steal = inv
+        .send(
+            Method::POST,
+            "/api/v1/inventory/transfer",
+            &manager,
+            Some(json!({"from_location_id": blr2, "to_location_id": blr1,
+                                     "lines": [{"product_id": soap, "quantity": "7"}]})),
+        )
+        .await;
+    assert_eq!(steal.code(), "unknown_location");
+
+    // A cashier cannot adjust stock at all.
+    let cashier = inv
+        .issuer
+        .token_for(inv.tenant, &[Role::Cashier], Stores::Only(vec![store_1]));
+    let adjust = inv.send(Method::POST, "/api/v1/inventory/adjust", &cashier,
+                          Some(json!({"location_id": blr1, "product_id": soap, "quantity": "1", "reason": "theft"}))).await;
+    assert_eq!(adjust.status, StatusCode::FORBIDDEN);
+
+    // Another tenant's owner sees nothing of this tenant.
+    let stranger = inv.issuer.token(Uuid::new_v4(), &[Role::Owner]);
+    let stock = get(
+        format!("/api/v1/inventory/stock?location_id={blr1}"),
+        stranger.clone(),
+    )
+    .await;
+    assert_eq!(stock.code(), "unknown_location");
+    let listing = get("/api/v1/inventory/stock".to_owned(), stranger.clone()).await;
+    assert_eq!(listing.body, json!([]));
+    let by_sku = inv
+        .send(
+            Method::POST,
+            "/api/v1/inventory/reservations",
+            &stranger,
+            Some(json!({"location_id": blr1, "lines": [{"sku": "SOAP-1", "quantity": "1"}]})),
+        )
+        .await;
+    assert_eq!(by_sku.code(), "unknown_location");
+
+    assert_eq!(inv.stock(blr2, soap).await["on_hand"], "7");
+}
