@@ -69,6 +69,16 @@ enum Command {
     Consume {
         /// The projection (its consumer group).
         projection: String,
+        /// With --rebuild: read the projection's source from the first offset.
+        #[arg(long, requires = "rebuild")]
+        from_earliest: bool,
+        /// Rebuild the projection into fresh tables from the earliest offset, report
+        /// where they differ from the live ones, swap them in, and exit.
+        #[arg(long, requires = "from_earliest")]
+        rebuild: bool,
+        /// How long a rebuild waits for the topic to deliver the ledger's last movement.
+        #[arg(long, default_value_t = 300)]
+        patience_secs: u64,
     },
     /// Kafka topics.
     Topics {
@@ -195,7 +205,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             migrate(&settings, &services::select(&services, all)?).await
         }
         Command::Relay { databases } => relay(&settings, databases).await,
-        Command::Consume { projection } => consume(&settings, &projection).await,
+        Command::Consume {
+            projection,
+            rebuild,
+            patience_secs,
+            ..
+        } => consume(&settings, &projection, rebuild.then_some(patience_secs)).await,
         Command::Topics {
             command:
                 TopicsCommand::Apply {
@@ -286,29 +301,51 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
     Ok(())
 }
 
-async fn consume(settings: &Settings, projection: &str) -> anyhow::Result<()> {
+/// Runs a projection, or rebuilds it when `rebuild` gives the patience in seconds.
+async fn consume(
+    settings: &Settings,
+    projection: &str,
+    rebuild: Option<u64>,
+) -> anyhow::Result<()> {
+    use bazaar_inventory::{rebuild, snapshots};
     use bazaar_platform::consumer::ConsumerRunner;
-    let shutdown = shutdown::on_signal();
-    match projection {
-        bazaar_inventory::snapshots::NAME => {
-            let pool = db::prepare(
-                settings,
-                bazaar_inventory::SERVICE,
-                bazaar_inventory::migrator(),
-            )
-            .await?;
-            ConsumerRunner::new(
-                settings,
-                pool,
-                bazaar_inventory::snapshots::InventorySnapshots,
-            )
-            .run(shutdown)
-            .await?;
+    anyhow::ensure!(
+        projection == snapshots::NAME,
+        "unknown projection {projection:?}; known projections: {}",
+        snapshots::NAME
+    );
+    let pool = db::prepare(
+        settings,
+        bazaar_inventory::SERVICE,
+        bazaar_inventory::migrator(),
+    )
+    .await?;
+    match rebuild {
+        None => {
+            ConsumerRunner::new(settings, pool, snapshots::InventorySnapshots::default())
+                .run(shutdown::on_signal())
+                .await?
         }
-        other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}",
-            bazaar_inventory::snapshots::NAME
-        ),
+        Some(patience) => {
+            let rebuilt = rebuild::rebuild(
+                settings,
+                &pool,
+                "inventory.events.v1",
+                std::time::Duration::from_secs(patience),
+            )
+            .await?;
+            out!(
+                "rebuilt {} stock items from inventory.events.v1 and swapped them in",
+                rebuilt.items
+            );
+            for difference in &rebuilt.differences {
+                out!("differed: {difference}");
+            }
+            out!(
+                "{} differences from the live tables",
+                rebuilt.differences.len()
+            );
+        }
     }
     Ok(())
 }

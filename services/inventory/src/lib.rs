@@ -6,6 +6,7 @@
 pub mod domain;
 mod http;
 pub mod ledger;
+pub mod rebuild;
 pub mod snapshots;
 pub mod store;
 

@@ -23,7 +23,26 @@ use crate::{
 pub const NAME: &str = "inventory-snapshots";
 
 /// Applies catalog, sales and purchase events to inventory.
-pub struct InventorySnapshots;
+pub struct InventorySnapshots {
+    topics: Vec<String>,
+}
+
+impl Default for InventorySnapshots {
+    fn default() -> Self {
+        Self::reading(
+            ["catalog.events.v1", "sales.events.v1", "purchase.events.v1"]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+    }
+}
+
+impl InventorySnapshots {
+    /// The projection on other topics than the usual ones (tests use their own).
+    pub fn reading(topics: Vec<String>) -> Self {
+        Self { topics }
+    }
+}
 
 impl Projection for InventorySnapshots {
     fn name(&self) -> &str {
@@ -31,9 +50,7 @@ impl Projection for InventorySnapshots {
     }
 
     fn topics(&self) -> Vec<String> {
-        ["catalog.events.v1", "sales.events.v1", "purchase.events.v1"]
-            .map(str::to_owned)
-            .to_vec()
+        self.topics.clone()
     }
 
     async fn apply(

@@ -1,0 +1,248 @@
+//! `bazaar consume inventory-snapshots --from-earliest --rebuild`: stock levels and
+//! batches rebuilt from every `inventory.stock.moved` since the first offset, into fresh
+//! tables that are compared with the live ones and then swapped in.
+//!
+//! The fold is the live one (`ledger::apply`), run against tables in another schema.
+//! The swap happens under a lock that stops stock writers, and only once every tenant's
+//! rebuilt stock has reached the last movement of its ledger, so nothing recorded
+//! during the rebuild is lost.
+
+use std::time::{Duration, Instant};
+
+use bazaar_platform::{
+    consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
+    db, Settings,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::ledger::{self, Fold};
+
+/// Where the fresh tables are built.
+const SCHEMA: &str = "snapshot_rebuild";
+/// Where the replaced tables are kept until the next rebuild, for inspection.
+const RETIRED: &str = "snapshot_retired";
+/// The tables the projection owns.
+const TABLES: [&str; 2] = ["stock_levels", "stock_batches"];
+
+/// The rebuild failed; the live tables are untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The consumer could not start.
+    #[error(transparent)]
+    Consumer(#[from] bazaar_platform::consumer::ConsumerError),
+    /// The topic did not deliver every movement in time (is the relay running?).
+    #[error("not caught up after {0:?}: {1}")]
+    Behind(Duration, String),
+}
+
+/// What a rebuild found and did.
+#[derive(Debug)]
+pub struct Rebuilt {
+    /// Stock items (location and product) rebuilt.
+    pub items: i64,
+    /// Items or batches whose rebuilt stock or cost differed from the live one.
+    pub differences: Vec<String>,
+}
+
+/// Folds `inventory.stock.moved` into the tables of [`SCHEMA`].
+struct StockFold {
+    name: String,
+    topic: String,
+}
+
+#[derive(Deserialize)]
+struct StockMoved {
+    location_id: Uuid,
+    product_id: Uuid,
+    batch: String,
+    expiry_date: Option<String>,
+    seq: i64,
+    quantity: String,
+    unit_cost_minor: String,
+    recorded_at: i64,
+}
+
+impl Projection for StockFold {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn topics(&self) -> Vec<String> {
+        vec![self.topic.clone()]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        if event.cloud.event_type != "inventory.stock.moved" {
+            return Ok(());
+        }
+        let moved: StockMoved = event.payload_as()?;
+        db::set_tenant(tx, event.cloud.tenant).await?;
+        // Only the fresh tables: if they are gone, fail rather than touch live stock.
+        sqlx::query(&format!("SET LOCAL search_path TO {SCHEMA}"))
+            .execute(&mut *tx)
+            .await?;
+        let expiry: Option<NaiveDate> = moved.expiry_date.as_deref().map(str::parse).transpose()?;
+        let fold = Fold {
+            location: moved.location_id,
+            product: moved.product_id,
+            batch: &moved.batch,
+            expiry,
+            quantity: moved.quantity.parse()?,
+            unit_cost: moved.unit_cost_minor.parse()?,
+            seq: moved.seq,
+            at: DateTime::<Utc>::from_timestamp_millis(moved.recorded_at)
+                .ok_or("recorded_at out of range")?,
+        };
+        ledger::apply(tx, event.cloud.tenant, &fold).await?;
+        Ok(())
+    }
+}
+
+/// Rebuilds stock from `topic` (`inventory.events.v1`) and swaps it in. `patience` bounds
+/// each wait for the topic to deliver the ledger's last movement.
+pub async fn rebuild(
+    settings: &Settings,
+    pool: &PgPool,
+    topic: &str,
+    patience: Duration,
+) -> Result<Rebuilt, RebuildError> {
+    let mut ddl = format!(
+        "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}; \
+         GRANT USAGE ON SCHEMA {SCHEMA} TO bazaar_app;"
+    );
+    for table in TABLES {
+        ddl.push_str(&format!(
+            "CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL); \
+             SELECT isolate_tenants('{SCHEMA}.{table}'); \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO bazaar_app;"
+        ));
+    }
+    sqlx::raw_sql(&ddl).execute(pool).await?;
+
+    let group = format!(
+        "{}-rebuild-{}",
+        crate::snapshots::NAME,
+        Uuid::now_v7().simple()
+    );
+    let fold = StockFold {
+        name: group.clone(),
+        topic: topic.to_owned(),
+    };
+    let stop = CancellationToken::new();
+    let runner = ConsumerRunner::new(settings, pool.clone(), fold).with_group(group.clone());
+    let consumer = tokio::spawn(runner.run(stop.clone()));
+
+    // Catch up without blocking anyone, then once more with writers stopped; the
+    // consumer stops before the swap, so it can never write to the live tables.
+    let outcome = async {
+        let mut conn = pool.acquire().await?;
+        caught_up(&mut conn, patience).await?;
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "LOCK TABLE public.stock_levels, public.stock_batches, public.stock_movements \
+             IN EXCLUSIVE MODE",
+        )
+        .execute(&mut *tx)
+        .await?;
+        caught_up(&mut tx, patience).await?;
+        Ok::<_, RebuildError>(tx)
+    }
+    .await;
+    stop.cancel();
+    let _ = consumer.await;
+    let mut tx = outcome?;
+
+    let mut differences = Vec::new();
+    let mut items = 0;
+    for tenant in tenants(&mut tx).await? {
+        db::set_tenant(&mut tx, tenant).await?;
+        items +=
+            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {SCHEMA}.stock_levels"))
+                .fetch_one(&mut *tx)
+                .await?;
+        differences.extend(compare(&mut tx).await?);
+    }
+    let mut swap = format!("DROP SCHEMA IF EXISTS {RETIRED} CASCADE; CREATE SCHEMA {RETIRED};");
+    for table in TABLES {
+        swap.push_str(&format!(
+            "ALTER TABLE public.{table} SET SCHEMA {RETIRED}; \
+             ALTER TABLE {SCHEMA}.{table} SET SCHEMA public;"
+        ));
+    }
+    swap.push_str(&format!("DROP SCHEMA {SCHEMA};"));
+    sqlx::raw_sql(&swap).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM processed_events WHERE consumer = $1")
+        .bind(&group)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Rebuilt { items, differences })
+}
+
+async fn tenants(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT tenant_id FROM tenants ORDER BY tenant_id")
+        .fetch_all(conn)
+        .await
+}
+
+/// Waits until, for every tenant, the rebuilt stock has folded the ledger's last movement.
+async fn caught_up(conn: &mut PgConnection, patience: Duration) -> Result<(), RebuildError> {
+    let started = Instant::now();
+    loop {
+        let mut behind = None;
+        for tenant in tenants(conn).await? {
+            // Each check is its own short transaction, so it sees the consumer's commits.
+            let mut tx = db::begin_for_tenant(&mut *conn, tenant).await?;
+            let (ledger, rebuilt): (i64, i64) = sqlx::query_as(&format!(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM public.stock_movements), \
+                        (SELECT coalesce(max(last_movement_seq), 0) FROM {SCHEMA}.stock_levels)"
+            ))
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if rebuilt < ledger {
+                behind = Some(format!("tenant {tenant} at movement {rebuilt} of {ledger}"));
+                break;
+            }
+        }
+        match behind {
+            None => return Ok(()),
+            Some(why) if started.elapsed() > patience => {
+                return Err(RebuildError::Behind(patience, why))
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The current tenant's items and batches whose rebuilt and live stock differ.
+async fn compare(tx: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT format('%s/%s: on hand %s live, %s rebuilt; cost %s live, %s rebuilt', \
+                location_id, product_id, trim_scale(l.on_hand), trim_scale(r.on_hand), \
+                trim_scale(l.average_cost_minor), trim_scale(r.average_cost_minor)) \
+         FROM (SELECT * FROM public.stock_levels WHERE last_movement_seq > 0) l \
+         FULL JOIN {SCHEMA}.stock_levels r USING (tenant_id, location_id, product_id) \
+         WHERE l.on_hand IS DISTINCT FROM r.on_hand \
+            OR l.average_cost_minor IS DISTINCT FROM r.average_cost_minor \
+         UNION ALL \
+         SELECT format('%s/%s batch %L: %s live, %s rebuilt', location_id, product_id, batch, \
+                trim_scale(l.on_hand), trim_scale(r.on_hand)) \
+         FROM public.stock_batches l FULL JOIN {SCHEMA}.stock_batches r \
+           USING (tenant_id, location_id, product_id, batch) \
+         WHERE l.on_hand IS DISTINCT FROM r.on_hand"
+    ))
+    .fetch_all(tx)
+    .await
+}

@@ -1,0 +1,275 @@
+//! Inventory's projection over real Kafka: sales and goods receipts arrive as events and
+//! move stock once however often they are delivered; then the stock snapshot is rebuilt
+//! from the earliest offset of the service's own topic and equals the live one.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use bazaar_inventory::{rebuild, snapshots::InventorySnapshots};
+use bazaar_outbox_worker::{Relay, RelayMetrics};
+use bazaar_platform::{
+    auth::Role,
+    consumer::ConsumerRunner,
+    db,
+    http::HttpMetrics,
+    testing::{send, TestIssuer},
+    ServiceContext,
+};
+use bazaar_schemas::{Catalogue, CloudEvent};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support::mesh::{produce_raw, settings, topic};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Sends `payload` as `event_type` to `topic` with the given event id, as the relay would.
+async fn publish(topic: &str, event_type: &str, tenant: Uuid, id: Uuid, payload: &Value) {
+    let schema = Catalogue::embedded().get(event_type, 1).unwrap();
+    let mut event = CloudEvent::new(schema, "test", "key", tenant);
+    event.id = id;
+    let bytes = schema.encode(payload).unwrap();
+    produce_raw(topic, "key", &bytes, Some(event.to_kafka_headers())).await;
+}
+
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn unpublished(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
+    let settings = settings();
+    let name = format!("test_inventory_{}", Uuid::new_v4().simple());
+    let owner = db::prepare(&settings, &name, bazaar_inventory::migrator())
+        .await
+        .unwrap();
+    let issuer = TestIssuer::new();
+    let app = bazaar_inventory::router(ServiceContext {
+        pool: db::app_pool(&settings, &name).await.unwrap(),
+        verifier: issuer.verifier(),
+        settings: settings.clone(),
+    });
+    let tenant = Uuid::new_v4();
+    let admin = issuer.token(tenant, &[Role::Admin]);
+    let post = |path: &'static str, body: Value| {
+        let (app, admin) = (app.clone(), admin.clone());
+        async move {
+            let reply = send(&app, Method::POST, path, Some(&admin), Some(body), &[]).await;
+            assert!(reply.status.is_success(), "{path}: {}", reply.body);
+            reply.body
+        }
+    };
+    let stock = || {
+        let (app, admin) = (app.clone(), admin.clone());
+        async move {
+            let reply = send(
+                &app,
+                Method::GET,
+                "/api/v1/inventory/stock",
+                Some(&admin),
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK);
+            reply.body
+        }
+    };
+
+    // Catalog's, sales' and purchase's events, on this test's own topic.
+    let upstream = topic(3).await;
+    let store_id = Uuid::new_v4();
+    let store = post(
+        "/api/v1/inventory/locations",
+        json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap();
+    let (tea, grn, invoice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    publish(
+        &upstream,
+        "catalog.product.created",
+        tenant,
+        Uuid::new_v4(),
+        &json!({
+        "tenant_id": tenant, "product_id": tea, "sku": "TEA-250", "name": "Assam tea 250 g",
+        "description": null, "brand": null, "category_id": null, "variant_of": null,
+        "attributes": {}, "unit": "piece", "unit_decimals": 0, "hsn_code": "0902",
+        "gst_rate_bp": 500, "cess_rate_bp": 0, "currency": "INR", "mrp_minor": 18_000,
+        "selling_price_minor": 16_500, "tax_inclusive": true, "reorder_level": "5",
+        "created_at": 1_790_000_000_000_i64}),
+    )
+    .await;
+    let received = json!({
+        "tenant_id": tenant, "grn_id": grn, "grn_number": "GRN-1", "purchase_order_id": Uuid::new_v4(),
+        "vendor_id": Uuid::new_v4(), "location_id": store, "currency": "INR",
+        "lines": [{"product_id": tea, "sku": "TEA-250", "quantity_received": "24", "quantity_rejected": "1",
+                   "rejection_reason": "torn", "batch": "T-1", "expiry_date": "2099-01-01", "unit_cost_minor": 12_000}],
+        "received_by": Uuid::new_v4(), "received_at": 1_790_000_000_000_i64});
+    let grn_event = Uuid::new_v4();
+    let tax = json!({"taxable_minor": 31_429, "gst_rate_bp": 500, "cgst_minor": 786, "sgst_minor": 785,
+                     "igst_minor": 0, "cess_minor": 0, "total_minor": 33_000});
+    let mut line = json!({"line_no": 1, "product_id": tea, "sku": "TEA-250", "quantity": "2",
+                          "unit_price_minor": 16_500, "discount_minor": 0, "salesperson_id": null});
+    line.as_object_mut()
+        .unwrap()
+        .extend(tax.as_object().unwrap().clone());
+    let sale = json!({
+        "tenant_id": tenant, "invoice_id": invoice, "invoice_number": "BLR01T1-000001", "store_id": store_id,
+        "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null, "reservation_id": null,
+        "offline": false, "currency": "INR", "place_of_supply": "29", "lines": [line],
+        "payments": [{"mode": "cash", "amount_minor": 33_000, "reference": null}],
+        "subtotal_minor": 31_429, "discount_minor": 0, "tax_minor": 1_571, "round_off_minor": 0,
+        "total_minor": 33_000, "issued_at": 1_790_000_000_000_i64});
+    let sale_event = Uuid::new_v4();
+    publish(
+        &upstream,
+        "purchase.grn.received",
+        tenant,
+        grn_event,
+        &received,
+    )
+    .await;
+    publish(&upstream, "sales.invoice.issued", tenant, sale_event, &sale).await;
+    // Delivered again (a relay retry, a consumer crash before its offset commit).
+    publish(
+        &upstream,
+        "purchase.grn.received",
+        tenant,
+        grn_event,
+        &received,
+    )
+    .await;
+    publish(&upstream, "sales.invoice.issued", tenant, sale_event, &sale).await;
+
+    let stop = CancellationToken::new();
+    let runner = ConsumerRunner::new(
+        &settings,
+        owner.clone(),
+        InventorySnapshots::reading(vec![upstream.clone()]),
+    )
+    .with_group(format!("test-{}", Uuid::new_v4().simple()));
+    let consumer = tokio::spawn(runner.run(stop.clone()));
+    until("four events processed", async || {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+        n == 3
+    })
+    .await;
+    // Give the two duplicates their chance to (not) apply.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    let item = &stock().await[0];
+    assert_eq!(
+        item["on_hand"], "22",
+        "24 received, 2 sold, each once: {item}"
+    );
+    assert_eq!(item["average_cost_minor"], "12000");
+    assert_eq!(item["batches"][0]["batch"], "T-1");
+
+    // More stock changes through the API, then the whole ledger goes to Kafka.
+    post(
+        "/api/v1/inventory/adjust",
+        json!({"location_id": store, "product_id": tea, "quantity": "10", "reason": "found",
+                "unit_cost": {"amount_minor": 15_000, "currency": "INR"}}),
+    )
+    .await;
+    post(
+        "/api/v1/inventory/adjust",
+        json!({"location_id": store, "sku": "TEA-250", "quantity": "3", "reason": "damage"}),
+    )
+    .await;
+    let before = stock().await;
+    assert_eq!(before[0]["on_hand"], "29");
+    assert_eq!(
+        before[0]["average_cost_minor"], "12937.5",
+        "22 at 120.00 and 10 at 150.00"
+    );
+
+    // This test's own topic, not the shared inventory.events.v1, so tests running in
+    // parallel never fold each other's movements.
+    let own = topic(3).await;
+    sqlx::query("UPDATE outbox SET topic = $1")
+        .bind(&own)
+        .execute(&owner)
+        .await
+        .unwrap();
+    let relay_stop = CancellationToken::new();
+    let relay = Relay::new(
+        &name,
+        owner.clone(),
+        settings.clone(),
+        RelayMetrics::new(HttpMetrics::new().registry()),
+    );
+    let token = relay_stop.clone();
+    let relay = tokio::spawn(async move { relay.run(token).await });
+    until("the outbox published", async || {
+        unpublished(&owner).await == 0
+    })
+    .await;
+
+    let rebuilt = rebuild::rebuild(&settings, &owner, &own, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(rebuilt.items, 1);
+    assert!(rebuilt.differences.is_empty(), "{:?}", rebuilt.differences);
+    // The rebuilt tables are live now, under the same tenant wall and grants.
+    assert_eq!(stock().await, before);
+
+    // A snapshot that drifted from its ledger is found and repaired by the next rebuild.
+    let mut tx = db::begin_for_tenant(&owner, tenant).await.unwrap();
+    sqlx::query("UPDATE stock_levels SET on_hand = on_hand + 5")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let repaired = rebuild::rebuild(&settings, &owner, &own, Duration::from_secs(60))
+        .await
+        .unwrap();
+    relay_stop.cancel();
+    relay.await.unwrap();
+    let found = &repaired.differences;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("on hand 34 live, 29 rebuilt"),
+        "{found:?}"
+    );
+    assert_eq!(stock().await, before);
+    post(
+        "/api/v1/inventory/adjust",
+        json!({"location_id": store, "sku": "TEA-250", "quantity": "1", "reason": "theft"}),
+    )
+    .await;
+    assert_eq!(stock().await[0]["on_hand"], "28");
+    let stranger = issuer.token(Uuid::new_v4(), &[Role::Owner]);
+    let theirs = send(
+        &app,
+        Method::GET,
+        "/api/v1/inventory/stock",
+        Some(&stranger),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(theirs.body, json!([]));
+}
