@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: IdentityCommand,
     },
+    /// Inventory's scheduled jobs.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
     /// Seed the demo tenant (stores, owner) unless it exists, and print its login.
     Demo,
     /// Print the configuration variables, their values and what they expect.
@@ -105,6 +110,16 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Raise inventory.batch.expiring for every batch with stock that expires within
+    /// --days (once per batch per day). Run it daily.
+    ExpiryScan {
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
     },
 }
 
@@ -228,6 +243,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: BenchCommand::Relay(options),
         } => bench::relay(&settings, options).await,
         Command::Identity { command } => identity(&settings, command).await,
+        Command::Inventory {
+            command: InventoryCommand::ExpiryScan { days },
+        } => expiry_scan(&settings, days).await,
         Command::Demo => demo::seed(&settings).await,
         Command::Config => {
             // Reaching here means every value parsed.
@@ -347,6 +365,19 @@ async fn consume(
             );
         }
     }
+    Ok(())
+}
+
+async fn expiry_scan(settings: &Settings, days: u32) -> anyhow::Result<()> {
+    let pool = db::prepare(
+        settings,
+        bazaar_inventory::SERVICE,
+        bazaar_inventory::migrator(),
+    )
+    .await?;
+    let today = chrono::Utc::now().date_naive();
+    let raised = bazaar_inventory::alerts::raise_expiry_alerts(&pool, today, days).await?;
+    out!("{raised} expiring batches alerted (within {days} days of {today})");
     Ok(())
 }
 

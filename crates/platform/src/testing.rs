@@ -83,23 +83,8 @@ impl TestIssuer {
     }
 }
 
-/// A response as a test sees it: status, headers and JSON body (`Null` when empty or
-/// not JSON).
-pub struct Reply {
-    /// The status.
-    pub status: axum::http::StatusCode,
-    /// The headers.
-    pub headers: axum::http::HeaderMap,
-    /// The body.
-    pub body: serde_json::Value,
-}
-
-impl Reply {
-    /// The problem code of an error reply, or "".
-    pub fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-}
+/// A response as a test sees it.
+pub use crate::http::LocalReply as Reply;
 
 /// Sends one request to `app`: a bearer `token`, a JSON `body`, extra `headers`, and
 /// the peer address 10.0.0.1 unless a `x-test-peer` header names another.
@@ -111,49 +96,10 @@ pub async fn send(
     body: Option<serde_json::Value>,
     headers: &[(&str, &str)],
 ) -> Reply {
-    use axum::{
-        body::Body,
-        extract::ConnectInfo,
-        http::{header, Request},
-    };
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = match body {
-        Some(body) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut request = request.body(body).expect("a valid test request");
     let peer = headers
         .iter()
         .find(|(name, _)| *name == "x-test-peer")
         .and_then(|(_, ip)| ip.parse().ok())
         .unwrap_or(std::net::IpAddr::from([10, 0, 0, 1]));
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(std::net::SocketAddr::new(peer, 40000)));
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a readable body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    }
+    crate::http::call(app, method, path, token, body, headers, peer).await
 }

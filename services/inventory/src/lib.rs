@@ -3,6 +3,7 @@
 //! `inventory.events.v1`. Sales, purchases and catalog changes arrive as events
 //! (`bazaar consume inventory-snapshots`).
 
+pub mod alerts;
 pub mod domain;
 mod http;
 pub mod ledger;

@@ -400,6 +400,12 @@ async fn expiring_batches_and_dead_stock_are_reported() {
     assert_eq!(soon[0]["days_left"], 3);
     let all = inv.get("/api/v1/inventory/expiry-alerts?days=90").await;
     assert_eq!(all.as_array().unwrap().len(), 2);
+    // The scheduled scan raises each expiring batch once a day, however often it runs.
+    let today = chrono::Utc::now().date_naive();
+    let scan = || bazaar_inventory::alerts::raise_expiry_alerts(&inv.owner, today, 7);
+    assert_eq!(scan().await.unwrap(), 1);
+    assert_eq!(scan().await.unwrap(), 0);
+    assert_eq!(inv.events("inventory.batch.expiring").await, 1);
     let bad = inv
         .send(
             Method::GET,

@@ -4,6 +4,7 @@
 
 mod extract;
 pub mod idempotency;
+mod local;
 mod metrics;
 mod page;
 mod problem;
@@ -29,6 +30,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 pub use extract::{Json, Path, Query};
+pub use local::{call, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
 pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
