@@ -23,16 +23,25 @@ const STORES: [(&str, &str); 3] = [
     ("MUM-01", "Mumbai Bandra"),
 ];
 
-/// Category, unit, GST percent, brand, shelf life in days (perishables get batches),
-/// and its ten products.
-const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
-    (
-        "Staples",
-        "kg",
-        "5",
-        "Annapurna",
-        None,
-        [
+/// A demo category: its unit, GST percent, brand, shelf life (perishables get dated
+/// batches) and ten products.
+struct Category {
+    name: &'static str,
+    unit: &'static str,
+    gst: &'static str,
+    brand: &'static str,
+    shelf_life_days: Option<i64>,
+    products: [&'static str; 10],
+}
+
+const CATEGORIES: [Category; 6] = [
+    Category {
+        name: "Staples",
+        unit: "kg",
+        gst: "5",
+        brand: "Annapurna",
+        shelf_life_days: None,
+        products: [
             "Basmati rice",
             "Sona masoori rice",
             "Toor dal",
@@ -44,14 +53,14 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Poha",
             "Rava",
         ],
-    ),
-    (
-        "Beverages",
-        "piece",
-        "18",
-        "Chai Point",
-        None,
-        [
+    },
+    Category {
+        name: "Beverages",
+        unit: "piece",
+        gst: "18",
+        brand: "Chai Point",
+        shelf_life_days: None,
+        products: [
             "Assam tea",
             "Darjeeling tea",
             "Green tea",
@@ -63,14 +72,14 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Coconut water",
             "Mineral water",
         ],
-    ),
-    (
-        "Personal care",
-        "piece",
-        "18",
-        "Herbal Veda",
-        None,
-        [
+    },
+    Category {
+        name: "Personal care",
+        unit: "piece",
+        gst: "18",
+        brand: "Herbal Veda",
+        shelf_life_days: None,
+        products: [
             "Neem soap",
             "Sandal soap",
             "Shampoo",
@@ -82,14 +91,14 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Talc",
             "Deodorant",
         ],
-    ),
-    (
-        "Household",
-        "piece",
-        "18",
-        "Sparkle",
-        None,
-        [
+    },
+    Category {
+        name: "Household",
+        unit: "piece",
+        gst: "18",
+        brand: "Sparkle",
+        shelf_life_days: None,
+        products: [
             "Dish wash bar",
             "Dish wash gel",
             "Detergent powder",
@@ -101,14 +110,14 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Scrub pad",
             "Naphthalene balls",
         ],
-    ),
-    (
-        "Snacks",
-        "piece",
-        "12",
-        "Crunchy",
-        Some(120),
-        [
+    },
+    Category {
+        name: "Snacks",
+        unit: "piece",
+        gst: "12",
+        brand: "Crunchy",
+        shelf_life_days: Some(120),
+        products: [
             "Salted chips",
             "Masala chips",
             "Bhujia",
@@ -120,14 +129,14 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Khakhra",
             "Chikki",
         ],
-    ),
-    (
-        "Dairy",
-        "piece",
-        "5",
-        "Nandini",
-        Some(10),
-        [
+    },
+    Category {
+        name: "Dairy",
+        unit: "piece",
+        gst: "5",
+        brand: "Nandini",
+        shelf_life_days: Some(10),
+        products: [
             "Toned milk",
             "Full cream milk",
             "Curd",
@@ -139,7 +148,7 @@ const CATEGORIES: [(&str, &str, &str, &str, Option<i64>, [&str; 10]); 6] = [
             "Lassi",
             "Flavoured milk",
         ],
-    ),
+    },
 ];
 
 /// Five pack sizes per product, with a price factor.
@@ -259,7 +268,15 @@ impl Mesh {
 
         let today = chrono::Utc::now().date_naive();
         let mut products = 0;
-        for (c, (category, unit, gst, brand, shelf_life, names)) in CATEGORIES.iter().enumerate() {
+        for (c, category) in CATEGORIES.iter().enumerate() {
+            let Category {
+                name: category,
+                unit,
+                gst,
+                brand,
+                shelf_life_days: shelf_life,
+                products: names,
+            } = category;
             let category_id = id(post(
                 &self.catalog,
                 "/api/v1/categories",

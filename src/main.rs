@@ -15,6 +15,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bench_barcode;
 mod demo;
 mod dlq;
 mod services;
@@ -175,6 +176,8 @@ enum DlqCommand {
 enum BenchCommand {
     /// The outbox relay: backlog drain, steady-state latency, and a naive relay.
     Relay(bench::RelayBench),
+    /// Barcode lookups (the POS scan) over HTTP against a running Bazaar.
+    Barcode(bench_barcode::BarcodeBench),
 }
 
 #[derive(Subcommand)]
@@ -242,6 +245,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Relay(options),
         } => bench::relay(&settings, options).await,
+        Command::Bench {
+            command: BenchCommand::Barcode(options),
+        } => bench_barcode::barcode(options).await,
         Command::Identity { command } => identity(&settings, command).await,
         Command::Inventory {
             command: InventoryCommand::ExpiryScan { days },
