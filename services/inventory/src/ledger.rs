@@ -332,7 +332,7 @@ pub async fn record(
         seq,
         at,
     };
-    let after = apply(tx, tenant, &fold).await?;
+    let after = apply_locked(tx, tenant, &fold, level).await?;
     let key = item_key(movement.location, product.id);
     let moved = StockMoved {
         tenant_id: tenant,
@@ -424,6 +424,16 @@ pub async fn apply(
     fold: &Fold<'_>,
 ) -> Result<Level, sqlx::Error> {
     let level = lock_level(tx, tenant, fold.location, fold.product).await?;
+    apply_locked(tx, tenant, fold, level).await
+}
+
+/// [`apply`] for a caller that already holds the item's lock and read its `level`.
+async fn apply_locked(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    fold: &Fold<'_>,
+    level: Level,
+) -> Result<Level, sqlx::Error> {
     let average_cost = if fold.quantity > Decimal::ZERO {
         domain::moving_average(
             level.on_hand,

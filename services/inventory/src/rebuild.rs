@@ -124,6 +124,7 @@ pub async fn rebuild(
     for table in TABLES {
         ddl.push_str(&format!(
             "CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL); \
+             ALTER TABLE {SCHEMA}.{table} ADD FOREIGN KEY (location_id) REFERENCES public.locations (id); \
              SELECT isolate_tenants('{SCHEMA}.{table}'); \
              GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO bazaar_app;"
         ));
