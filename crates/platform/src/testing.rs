@@ -103,3 +103,51 @@ pub async fn send(
         .unwrap_or(std::net::IpAddr::from([10, 0, 0, 1]));
     crate::http::call(app, method, path, token, body, headers, peer).await
 }
+
+/// A service under test: its router on a fresh database of its own, the database's
+/// owner pool (to look behind the API) and the issuer of the tokens it accepts.
+pub struct TestService {
+    /// The service's routes, connected as `bazaar_app`.
+    pub app: axum::Router,
+    /// The database's owner: migrations ran as it; row-level security still applies.
+    pub owner: sqlx::PgPool,
+    /// Mints tokens the router accepts.
+    pub issuer: TestIssuer,
+    /// A tenant of its own.
+    pub tenant: Uuid,
+    /// An admin of that tenant, for every store.
+    pub admin: String,
+}
+
+impl TestService {
+    /// Creates `test_<service>_<random>`, migrates it and builds the router.
+    pub async fn start(
+        service: &str,
+        migrator: sqlx::migrate::Migrator,
+        router: fn(crate::ServiceContext) -> axum::Router,
+    ) -> Self {
+        let settings = crate::Settings::from_env().expect("valid BAZAAR_* variables");
+        let name = format!("test_{service}_{}", Uuid::new_v4().simple());
+        let owner = crate::db::prepare(&settings, &name, migrator)
+            .await
+            .expect("a test database");
+        let pool = crate::db::app_pool(&settings, &name)
+            .await
+            .expect("the app role connects");
+        let issuer = TestIssuer::new();
+        let app = router(crate::ServiceContext {
+            pool,
+            verifier: issuer.verifier(),
+            settings,
+        });
+        let tenant = Uuid::new_v4();
+        let admin = issuer.token(tenant, &[Role::Admin]);
+        Self {
+            app,
+            owner,
+            issuer,
+            tenant,
+            admin,
+        }
+    }
+}

@@ -8,44 +8,33 @@ use axum::{
 use bazaar_platform::{
     auth::Role,
     db,
-    testing::{send, Reply, TestIssuer},
-    ServiceContext, Settings,
+    testing::{send, Reply, TestIssuer, TestService},
 };
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-struct Catalog {
-    app: Router,
-    owner: PgPool,
-    issuer: TestIssuer,
-    tenant: Uuid,
-    admin: String,
+/// The service on a database of its own, with a tenant and its admin.
+struct Catalog(TestService);
+
+impl std::ops::Deref for Catalog {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.0
+    }
 }
 
 impl Catalog {
     async fn start() -> Self {
-        let settings = Settings::from_env().expect("valid BAZAAR_* variables");
-        let name = format!("test_catalog_{}", Uuid::new_v4().simple());
-        let owner = db::prepare(&settings, &name, bazaar_catalog::migrator())
-            .await
-            .unwrap();
-        let pool = db::app_pool(&settings, &name).await.unwrap();
-        let issuer = TestIssuer::new();
-        let app = bazaar_catalog::router(ServiceContext {
-            pool,
-            verifier: issuer.verifier(),
-            settings,
-        });
-        let tenant = Uuid::new_v4();
-        let admin = issuer.token(tenant, &[Role::Admin]);
-        Self {
-            app,
-            owner,
-            issuer,
-            tenant,
-            admin,
-        }
+        Self(
+            TestService::start(
+                "catalog",
+                bazaar_catalog::migrator(),
+                bazaar_catalog::router,
+            )
+            .await,
+        )
     }
 
     async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {

@@ -10,45 +10,34 @@ use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     db,
-    testing::{send, Reply, TestIssuer},
-    ServiceContext, Settings,
+    testing::{send, Reply, TestIssuer, TestService},
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-struct Inventory {
-    app: Router,
-    owner: PgPool,
-    issuer: TestIssuer,
-    tenant: Uuid,
-    admin: String,
+/// The service on a database of its own, with a tenant and its admin.
+struct Inventory(TestService);
+
+impl std::ops::Deref for Inventory {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.0
+    }
 }
 
 impl Inventory {
     async fn start() -> Self {
-        let settings = Settings::from_env().expect("valid BAZAAR_* variables");
-        let name = format!("test_inventory_{}", Uuid::new_v4().simple());
-        let owner = db::prepare(&settings, &name, bazaar_inventory::migrator())
-            .await
-            .unwrap();
-        let pool = db::app_pool(&settings, &name).await.unwrap();
-        let issuer = TestIssuer::new();
-        let app = bazaar_inventory::router(ServiceContext {
-            pool,
-            verifier: issuer.verifier(),
-            settings,
-        });
-        let tenant = Uuid::new_v4();
-        let admin = issuer.token(tenant, &[Role::Admin]);
-        Self {
-            app,
-            owner,
-            issuer,
-            tenant,
-            admin,
-        }
+        Self(
+            TestService::start(
+                "inventory",
+                bazaar_inventory::migrator(),
+                bazaar_inventory::router,
+            )
+            .await,
+        )
     }
 
     async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
