@@ -4,22 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::client::{Client, Login};
 
 /// What `bazaar bench barcode` measures, and against what.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BarcodeBench {
-    /// The running API.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// Tenant, email and password to log in with (the demo's by default).
-    #[arg(long, default_value = crate::demo::TENANT)]
-    tenant: String,
-    #[arg(long, default_value = crate::demo::OWNER_EMAIL)]
-    email: String,
-    #[arg(long, env = "BAZAAR_BENCH_PASSWORD", default_value = crate::demo::OWNER_PASSWORD, hide_default_value = true)]
-    password: String,
+    #[command(flatten)]
+    login: Login,
     /// Concurrent clients, each scanning as fast as answers come.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -29,24 +22,8 @@ pub(crate) struct BarcodeBench {
 }
 
 pub(crate) async fn barcode(bench: BarcodeBench) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(bench.concurrency)
-        .build()?;
-    let base = bench.url.trim_end_matches('/').to_owned();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"tenant": bench.tenant, "email": bench.email, "password": bench.password}))
-        .send()
-        .await
-        .with_context(|| format!("is Bazaar running at {base}? (./dev up)"))?
-        .error_for_status()
-        .context("login refused")?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .context("no access_token in the login answer")?
-        .to_owned();
+    let api = Client::login(&bench.login, bench.concurrency).await?;
+    let (client, token, base) = (api.http.clone(), api.token.clone(), api.base.clone());
     let mut codes = Vec::new();
     for page in 1.. {
         let products: Vec<Value> = client

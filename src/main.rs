@@ -16,6 +16,9 @@ macro_rules! out {
 
 mod bench;
 mod bench_barcode;
+mod bench_import;
+mod catalog_file;
+mod client;
 mod demo;
 mod dlq;
 mod services;
@@ -96,6 +99,11 @@ enum Command {
         #[command(subcommand)]
         command: IdentityCommand,
     },
+    /// The catalog as CSV, through a running Bazaar.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Inventory's scheduled jobs.
     Inventory {
         #[command(subcommand)]
@@ -111,6 +119,27 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Create or update products from a CSV file, matched by SKU (the columns of
+    /// `export`). Any bad row and nothing is imported, unless --partial.
+    Import {
+        file: PathBuf,
+        /// Import the good rows and report the bad ones.
+        #[arg(long)]
+        partial: bool,
+        #[command(flatten)]
+        login: client::Login,
+    },
+    /// Write every active product as CSV, to --out or stdout.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        login: client::Login,
     },
 }
 
@@ -178,6 +207,9 @@ enum BenchCommand {
     Relay(bench::RelayBench),
     /// Barcode lookups (the POS scan) over HTTP against a running Bazaar.
     Barcode(bench_barcode::BarcodeBench),
+    /// Catalog CSV import of N products (default 100,000) into a fresh tenant of a
+    /// running Bazaar, then the same file again.
+    CatalogImport(bench_import::ImportBench),
 }
 
 #[derive(Subcommand)]
@@ -248,7 +280,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Barcode(options),
         } => bench_barcode::barcode(options).await,
+        Command::Bench {
+            command: BenchCommand::CatalogImport(options),
+        } => bench_import::catalog_import(&settings, options).await,
         Command::Identity { command } => identity(&settings, command).await,
+        Command::Catalog { command } => catalog(command).await,
         Command::Inventory {
             command: InventoryCommand::ExpiryScan { days },
         } => expiry_scan(&settings, days).await,
@@ -369,6 +405,53 @@ async fn consume(
                 "{} differences from the live tables",
                 rebuilt.differences.len()
             );
+        }
+    }
+    Ok(())
+}
+
+async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
+    match command {
+        CatalogCommand::Import {
+            file,
+            partial,
+            login,
+        } => {
+            let client = client::Client::login(&login, 1).await?;
+            let imported = catalog_file::import(&client, &file, partial, true).await?;
+            let report = &imported.report;
+            out!(
+                "{}: {} rows in {:.1} s: {} created, {} updated, {} unchanged, {} rejected",
+                file.display(),
+                report["rows"],
+                imported.elapsed.as_secs_f64(),
+                report["created"],
+                report["updated"],
+                report["unchanged"],
+                report["rejected"]
+            );
+            for error in report["errors"].as_array().into_iter().flatten() {
+                out!(
+                    "{}: line {}, column {}: {}: {}",
+                    file.display(),
+                    error["line"],
+                    error["column"].as_str().unwrap_or(""),
+                    error["code"].as_str().unwrap_or(""),
+                    error["message"].as_str().unwrap_or("")
+                );
+            }
+            anyhow::ensure!(
+                report["rejected"].as_u64() == Some(0),
+                "{} rows were left out",
+                report["rejected"]
+            );
+        }
+        CatalogCommand::Export { out, login } => {
+            let client = client::Client::login(&login, 1).await?;
+            let written = catalog_file::export(&client, out.as_deref()).await?;
+            if let Some(path) = out {
+                out!("{}: {written} bytes", path.display());
+            }
         }
     }
     Ok(())

@@ -138,6 +138,11 @@ impl Money {
         Self::new(0, currency)
     }
 
+    /// The amount in major units with the currency's minor digits: `1299.50`.
+    pub fn major(&self) -> Decimal {
+        Decimal::new(self.amount_minor, u32::from(self.currency.exponent))
+    }
+
     /// Parses a major-unit decimal such as `"1299.50"`; more decimals than the currency
     /// has minor digits is an error, not a silent rounding.
     pub fn parse(major: &str, currency: Currency) -> Result<Self, MoneyError> {

@@ -74,6 +74,62 @@ pub async fn append<T: Serialize>(
     Ok(cloud.id)
 }
 
+/// Appends many events of version 1 of `event_type` in one statement: what a bulk
+/// import writes. Each item is (tenant, subject, payload); ids come back in order.
+pub async fn append_all_v1<T: Serialize>(
+    tx: &mut PgConnection,
+    source: &str,
+    event_type: &str,
+    events: &[(Uuid, String, T)],
+) -> Result<Vec<Uuid>, OutboxError> {
+    let schema = Catalogue::embedded().get(event_type, 1)?;
+    let topic = topic_for(schema);
+    let span = tracing::Span::current();
+    let traceparent = crate::telemetry::traceparent(&span);
+    let count = events.len();
+    let (mut ids, mut keys, mut payloads, mut headers, mut tenants, mut times) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    for (tenant, subject, payload) in events {
+        let mut cloud = CloudEvent::new(schema, source, subject, *tenant);
+        cloud.traceparent.clone_from(&traceparent);
+        payloads.push(schema.encode(payload)?);
+        let pairs: serde_json::Map<String, serde_json::Value> = cloud
+            .header_pairs()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.into()))
+            .collect();
+        headers.push(serde_json::Value::Object(pairs));
+        ids.push(cloud.id);
+        keys.push(subject.clone());
+        tenants.push(*tenant);
+        times.push(cloud.time);
+    }
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, tenant_id, created_at) \
+         SELECT e.id, $2, e.key, $3, $4, e.payload, e.headers, e.tenant, e.at \
+         FROM UNNEST($1::uuid[], $5::text[], $6::bytea[], $7::jsonb[], $8::uuid[], $9::timestamptz[]) \
+           WITH ORDINALITY AS e(id, key, payload, headers, tenant, at, n) ORDER BY e.n",
+    )
+    .bind(&ids)
+    .bind(&topic)
+    .bind(&schema.event_type)
+    .bind(schema.dataschema())
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(&headers)
+    .bind(&tenants)
+    .bind(&times)
+    .execute(tx)
+    .await?;
+    Ok(ids)
+}
+
 /// Appends version 1 of `event_type` to its domain's topic, keyed by `subject`: the
 /// usual case of [`append`].
 pub async fn append_v1<T: Serialize>(

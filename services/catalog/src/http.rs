@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, BarcodeKind, Unit},
+    import::{self, ImportReport, Importer, Mode, RowError},
     store::{self, Category, NewProductRow, ProductFilter, ProductRow},
 };
 
@@ -46,6 +47,14 @@ pub fn router(ctx: ServiceContext) -> Router {
             get(list_products)
                 .route_layer(auth::allow(v, ANYONE))
                 .merge(create(post(create_product))),
+        )
+        .route(
+            "/api/v1/products/bulk-import",
+            post(bulk_import).route_layer(auth::allow(v, MERCHANDISERS)),
+        )
+        .route(
+            "/api/v1/products/export",
+            get(export_products).route_layer(auth::allow(v, ANYONE)),
         )
         .route(
             "/api/v1/products/{id}",
@@ -76,9 +85,10 @@ pub fn router(ctx: ServiceContext) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(list_categories, create_category, list_products, create_product, get_product,
-          update_product, change_price, archive_product, assign_barcode, lookup_barcode),
+          update_product, change_price, archive_product, assign_barcode, lookup_barcode,
+          bulk_import, export_products),
     components(schemas(Product, NewProduct, ProductChange, PriceChange, NewCategory, Category,
-                        NewBarcode)),
+                        NewBarcode, ImportReport, RowError, Mode)),
     tags((name = "catalog", description = "Products, categories, prices and barcodes"))
 )]
 pub struct CatalogApi;
@@ -213,40 +223,40 @@ pub(crate) struct NewProduct {
 
 /// `catalog.product.created`.
 #[derive(Serialize)]
-struct ProductCreated<'a> {
-    tenant_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    brand: Option<&'a str>,
-    category_id: Option<Uuid>,
-    variant_of: Option<Uuid>,
-    attributes: &'a BTreeMap<String, String>,
-    unit: &'a str,
-    unit_decimals: i32,
-    hsn_code: Option<&'a str>,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    currency: &'a str,
-    mrp_minor: i64,
-    selling_price_minor: i64,
-    tax_inclusive: bool,
-    reorder_level: Option<String>,
-    created_at: i64,
+pub(crate) struct ProductCreated<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) product_id: Uuid,
+    pub(crate) sku: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) brand: Option<&'a str>,
+    pub(crate) category_id: Option<Uuid>,
+    pub(crate) variant_of: Option<Uuid>,
+    pub(crate) attributes: &'a BTreeMap<String, String>,
+    pub(crate) unit: &'a str,
+    pub(crate) unit_decimals: i32,
+    pub(crate) hsn_code: Option<&'a str>,
+    pub(crate) gst_rate_bp: i32,
+    pub(crate) cess_rate_bp: i32,
+    pub(crate) currency: &'a str,
+    pub(crate) mrp_minor: i64,
+    pub(crate) selling_price_minor: i64,
+    pub(crate) tax_inclusive: bool,
+    pub(crate) reorder_level: Option<String>,
+    pub(crate) created_at: i64,
 }
 
 /// `catalog.barcode.assigned`.
 #[derive(Serialize)]
-struct BarcodeAssigned<'a> {
-    tenant_id: Uuid,
-    product_id: Uuid,
-    barcode: &'a str,
-    kind: &'static str,
-    assigned_at: i64,
+pub(crate) struct BarcodeAssigned<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) product_id: Uuid,
+    pub(crate) barcode: &'a str,
+    pub(crate) kind: &'static str,
+    pub(crate) assigned_at: i64,
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -535,21 +545,43 @@ pub(crate) struct ProductChange {
 
 /// `catalog.product.updated`.
 #[derive(Serialize)]
-struct ProductUpdated<'a> {
-    tenant_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    brand: Option<&'a str>,
-    category_id: Option<Uuid>,
-    hsn_code: Option<&'a str>,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    tax_inclusive: bool,
-    reorder_level: Option<String>,
-    version: i32,
-    updated_at: i64,
+pub(crate) struct ProductUpdated<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) product_id: Uuid,
+    pub(crate) sku: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) brand: Option<&'a str>,
+    pub(crate) category_id: Option<Uuid>,
+    pub(crate) hsn_code: Option<&'a str>,
+    pub(crate) gst_rate_bp: i32,
+    pub(crate) cess_rate_bp: i32,
+    pub(crate) tax_inclusive: bool,
+    pub(crate) reorder_level: Option<String>,
+    pub(crate) version: i32,
+    pub(crate) updated_at: i64,
+}
+
+impl<'a> ProductUpdated<'a> {
+    /// The event for `row` as it is about to be written (its version bumped).
+    pub(crate) fn of(row: &'a ProductRow) -> Self {
+        Self {
+            tenant_id: row.tenant_id,
+            product_id: row.id,
+            sku: &row.sku,
+            name: &row.name,
+            description: row.description.as_deref(),
+            brand: row.brand.as_deref(),
+            category_id: row.category_id,
+            hsn_code: row.hsn_code.as_deref(),
+            gst_rate_bp: row.gst_rate_bp,
+            cess_rate_bp: row.cess_rate_bp,
+            tax_inclusive: row.tax_inclusive,
+            reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
+            version: row.version + 1,
+            updated_at: now_millis(),
+        }
+    }
 }
 
 /// Changes a product's descriptive fields. Owner or admin.
@@ -605,22 +637,7 @@ async fn update_product(
         row.reorder_level = Some(domain::reorder_level(level, unit)?.value());
     }
     store::update_product(&mut tx, &row).await?;
-    let event = ProductUpdated {
-        tenant_id: tenant,
-        product_id: id,
-        sku: &row.sku,
-        name: &row.name,
-        description: row.description.as_deref(),
-        brand: row.brand.as_deref(),
-        category_id: row.category_id,
-        hsn_code: row.hsn_code.as_deref(),
-        gst_rate_bp: row.gst_rate_bp,
-        cess_rate_bp: row.cess_rate_bp,
-        tax_inclusive: row.tax_inclusive,
-        reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
-        version: row.version + 1,
-        updated_at: now_millis(),
-    };
+    let event = ProductUpdated::of(&row);
     store::event(&mut tx, "catalog.product.updated", tenant, id, &event).await?;
     Ok(Json(committed(tx, tenant, id).await?))
 }
@@ -637,17 +654,17 @@ pub(crate) struct PriceChange {
 
 /// `catalog.price.changed`, and the same facts as `audit.price.changed`.
 #[derive(Serialize)]
-struct PriceChanged<'a> {
-    tenant_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    currency: &'a str,
-    mrp_minor_before: i64,
-    mrp_minor: i64,
-    selling_price_minor_before: i64,
-    selling_price_minor: i64,
-    changed_by: Uuid,
-    changed_at: i64,
+pub(crate) struct PriceChanged<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) product_id: Uuid,
+    pub(crate) sku: &'a str,
+    pub(crate) currency: &'a str,
+    pub(crate) mrp_minor_before: i64,
+    pub(crate) mrp_minor: i64,
+    pub(crate) selling_price_minor_before: i64,
+    pub(crate) selling_price_minor: i64,
+    pub(crate) changed_by: Uuid,
+    pub(crate) changed_at: i64,
 }
 
 /// Changes a product's MRP and selling price. Owner or admin; audited.
@@ -812,13 +829,13 @@ pub(crate) struct NewCategory {
 
 /// `catalog.category.created`.
 #[derive(Serialize)]
-struct CategoryCreated<'a> {
-    tenant_id: Uuid,
-    category_id: Uuid,
-    parent_id: Option<Uuid>,
-    name: &'a str,
-    path: &'a str,
-    created_at: i64,
+pub(crate) struct CategoryCreated<'a> {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) category_id: Uuid,
+    pub(crate) parent_id: Option<Uuid>,
+    pub(crate) name: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) created_at: i64,
 }
 
 /// The tenant's category tree, by path.
@@ -887,4 +904,179 @@ async fn create_category(
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(category)))
+}
+
+/// The largest file a bulk import reads: about a million rows.
+const MAX_IMPORT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How a bulk import treats bad rows.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct ImportQuery {
+    /// `all-or-nothing` (default): any bad row and nothing is written. `partial`: good
+    /// rows are written and bad ones reported.
+    mode: Option<Mode>,
+}
+
+fn import_problem(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: &[RowError],
+) -> ApiError {
+    ApiError::new(status, code, detail).with_violations(
+        errors
+            .iter()
+            .map(|e| FieldViolation {
+                field: if e.column.is_empty() {
+                    format!("line {}", e.line)
+                } else {
+                    format!("line {}, column {}", e.line, e.column)
+                },
+                message: format!("{}: {}", e.code, e.message),
+            })
+            .collect(),
+    )
+}
+
+/// Creates or updates products from a CSV file (`text/csv` body, columns as
+/// `GET /api/v1/products/export` writes them), matched by SKU. The file is streamed;
+/// re-importing it changes nothing. Owner or admin.
+#[utoipa::path(post, path = "/api/v1/products/bulk-import", tag = "catalog",
+    params(ImportQuery), request_body(content = String, content_type = "text/csv"),
+    security(("bearer" = [])),
+    responses((status = 200, body = ImportReport, description = "written; in `partial` mode \
+                 `errors` lists the rows left out"),
+              (status = 400, description = "`unreadable_body`"),
+              (status = 413, description = "`payload_too_large` (over 256 MiB)"),
+              (status = 422, description = "`invalid_header`, `empty_file`, `import_rejected` \
+                 (all-or-nothing: every bad cell as `line N, column C`)")))]
+async fn bulk_import(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+    Query(query): Query<ImportQuery>,
+    body: axum::body::Body,
+) -> Result<Json<ImportReport>, ApiError> {
+    use futures::TryStreamExt;
+    let mode = query.mode.unwrap_or(Mode::AllOrNothing);
+    let mut read = 0u64;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |bytes| {
+            read += bytes.len() as u64;
+            futures::future::ready(if read > MAX_IMPORT_BYTES {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::FileTooLarge,
+                    "the file is over 256 MiB",
+                ))
+            } else {
+                Ok(bytes)
+            })
+        });
+    let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let (sender, mut chunks) = tokio::sync::mpsc::channel(4);
+    let reader = tokio::task::spawn_blocking(move || import::read(input, sender));
+
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let mut importer = Importer::new(&mut tx, tenant, principal.user).await?;
+    while let Some(chunk) = chunks.recv().await {
+        importer.chunk(&mut tx, chunk).await?;
+    }
+    match reader.await.map_err(ApiError::internal)? {
+        Ok(()) => {}
+        Err(unreadable) if unreadable.message.contains("over 256 MiB") => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                unreadable.message,
+            ))
+        }
+        Err(unreadable) if unreadable.code == "unreadable_body" => {
+            return Err(import_problem(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                unreadable.message.clone(),
+                &[unreadable],
+            ))
+        }
+        Err(header) => {
+            return Err(import_problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_header",
+                header.message.clone(),
+                &[header],
+            ))
+        }
+    }
+    let report = importer.finish();
+    if report.rows == 0 {
+        return Err(ApiError::unprocessable(
+            "empty_file",
+            "the file has a header but no rows",
+        ));
+    }
+    if report.rejected > 0 && mode == Mode::AllOrNothing {
+        // Dropping the transaction rolls it back: nothing of the file is kept.
+        return Err(import_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "import_rejected",
+            format!("{} of {} rows are bad; nothing was imported (use ?mode=partial to import the good ones)", report.rejected, report.rows),
+            &report.errors,
+        ));
+    }
+    tx.commit().await?;
+    Ok(Json(report))
+}
+
+/// The tenant's active products as CSV, in SKU order: the format bulk import reads.
+#[utoipa::path(get, path = "/api/v1/products/export", tag = "catalog",
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+async fn export_products(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    principal: Principal,
+) -> axum::response::Response {
+    use axum::{http::header, response::IntoResponse};
+    const PAGE: i64 = 1_000;
+    let tenant = principal.tenant;
+    let header_line = csv_line(&import::COLUMNS.map(str::to_owned));
+    let pages = futures::stream::try_unfold(Some(String::new()), move |after| {
+        let pool = pool.clone();
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+            let rows = store::products_after(&mut tx, tenant, &after, PAGE).await?;
+            tx.commit().await?;
+            let next = (rows.len() as i64 == PAGE)
+                .then(|| rows.last().map(|r| r.sku.clone()))
+                .flatten();
+            let mut bytes = Vec::new();
+            for row in &rows {
+                bytes.extend(csv_line(&import::record(row)));
+            }
+            Ok::<_, sqlx::Error>(Some((axum::body::Bytes::from(bytes), next)))
+        }
+    });
+    let first = Ok::<_, sqlx::Error>(axum::body::Bytes::from(header_line));
+    let body =
+        futures::StreamExt::chain(futures::stream::once(futures::future::ready(first)), pages);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"products.csv\"",
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+fn csv_line(fields: &[String]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = writer.write_record(fields);
+    writer.into_inner().unwrap_or_default()
 }

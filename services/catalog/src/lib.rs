@@ -3,6 +3,7 @@
 
 pub mod domain;
 mod http;
+pub mod import;
 mod store;
 
 pub use http::{router, CatalogApi, Product};

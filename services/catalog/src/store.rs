@@ -40,6 +40,8 @@ pub(crate) struct ProductRow {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) barcodes: Vec<String>,
+    /// The category's path, `Staples / Rice`.
+    pub(crate) category_path: Option<String>,
 }
 
 impl ProductRow {
@@ -57,7 +59,8 @@ const PRODUCT: &str = "p.id, p.tenant_id, p.sku, p.name, p.description, p.brand,
     p.cess_rate_bp, p.currency, p.mrp_minor, p.selling_price_minor, p.tax_inclusive, \
     p.reorder_level, p.archived_at, p.version, p.created_at, p.updated_at, \
     ARRAY(SELECT b.code FROM barcodes b WHERE b.tenant_id = p.tenant_id AND b.product_id = p.id \
-          ORDER BY b.code) AS barcodes";
+          ORDER BY b.code) AS barcodes, \
+    (SELECT c.path FROM categories c WHERE c.id = p.category_id) AS category_path";
 
 /// A product of the tenant, locked for update when `lock`.
 pub(crate) async fn product(
@@ -74,6 +77,151 @@ pub(crate) async fn product(
     .bind(id)
     .fetch_optional(tx)
     .await
+}
+
+/// The tenant's products with these SKUs.
+pub(crate) async fn products_by_sku(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    skus: &[String],
+) -> sqlx::Result<Vec<ProductRow>> {
+    sqlx::query_as(&format!(
+        // Driven from the list, one index probe per SKU: a bulk import grows the table
+        // faster than its statistics, and a plan from stale ones would scan it per row.
+        "SELECT {PRODUCT} FROM unnest($2::text[]) AS wanted(sku) \
+         CROSS JOIN LATERAL (SELECT * FROM products q WHERE q.tenant_id = $1 \
+                             AND q.sku = wanted.sku FOR UPDATE) AS p"
+    ))
+    .bind(tenant)
+    .bind(skus)
+    .fetch_all(tx)
+    .await
+}
+
+/// A page of the tenant's active products in SKU order, after `after`: what export
+/// streams.
+pub(crate) async fn products_after(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<ProductRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {PRODUCT} FROM products p WHERE p.tenant_id = $1 AND p.sku > $2 \
+         AND p.archived_at IS NULL ORDER BY p.sku LIMIT $3"
+    ))
+    .bind(tenant)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Which SKU each of these barcodes identifies, for those in use.
+pub(crate) async fn barcode_owners(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    codes: &[String],
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        // One index probe per code, whatever the statistics say (see products_by_sku).
+        "SELECT b.code, p.sku FROM unnest($2::text[]) AS wanted(code) \
+         CROSS JOIN LATERAL (SELECT code, product_id FROM barcodes \
+                             WHERE tenant_id = $1 AND code = wanted.code) AS b \
+         CROSS JOIN LATERAL (SELECT sku FROM products WHERE id = b.product_id) AS p",
+    )
+    .bind(tenant)
+    .bind(codes)
+    .fetch_all(tx)
+    .await
+}
+
+/// A product from a bulk import (no variants: those are created one by one).
+pub(crate) struct ImportedProduct<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) sku: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) brand: Option<&'a str>,
+    pub(crate) category_id: Option<Uuid>,
+    pub(crate) unit: &'a str,
+    pub(crate) unit_decimals: i16,
+    pub(crate) hsn_code: Option<&'a str>,
+    pub(crate) gst_rate_bp: i32,
+    pub(crate) cess_rate_bp: i32,
+    pub(crate) currency: &'a str,
+    pub(crate) mrp_minor: i64,
+    pub(crate) selling_price_minor: i64,
+    pub(crate) tax_inclusive: bool,
+    pub(crate) reorder_level: Option<Decimal>,
+}
+
+/// Inserts many products in one statement.
+pub(crate) async fn insert_products(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    rows: &[ImportedProduct<'_>],
+) -> sqlx::Result<()> {
+    fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+        rows.iter().map(f).collect()
+    }
+    sqlx::query(
+        "INSERT INTO products (id, tenant_id, sku, name, description, brand, category_id, unit, \
+             unit_decimals, hsn_code, gst_rate_bp, cess_rate_bp, currency, mrp_minor, \
+             selling_price_minor, tax_inclusive, reorder_level) \
+         SELECT u.id, $1, u.sku, u.name, u.description, u.brand, u.category_id, u.unit, \
+             u.unit_decimals, u.hsn_code, u.gst_rate_bp, u.cess_rate_bp, u.currency, u.mrp_minor, \
+             u.selling_price_minor, u.tax_inclusive, u.reorder_level \
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], \
+             $8::text[], $9::int2[], $10::text[], $11::int4[], $12::int4[], $13::text[], \
+             $14::int8[], $15::int8[], $16::bool[], $17::numeric[]) \
+           AS u(id, sku, name, description, brand, category_id, unit, unit_decimals, hsn_code, \
+                gst_rate_bp, cess_rate_bp, currency, mrp_minor, selling_price_minor, \
+                tax_inclusive, reorder_level)",
+    )
+    .bind(tenant)
+    .bind(column(rows, |r| r.id))
+    .bind(column(rows, |r| r.sku))
+    .bind(column(rows, |r| r.name))
+    .bind(column(rows, |r| r.description))
+    .bind(column(rows, |r| r.brand))
+    .bind(column(rows, |r| r.category_id))
+    .bind(column(rows, |r| r.unit))
+    .bind(column(rows, |r| r.unit_decimals))
+    .bind(column(rows, |r| r.hsn_code))
+    .bind(column(rows, |r| r.gst_rate_bp))
+    .bind(column(rows, |r| r.cess_rate_bp))
+    .bind(column(rows, |r| r.currency))
+    .bind(column(rows, |r| r.mrp_minor))
+    .bind(column(rows, |r| r.selling_price_minor))
+    .bind(column(rows, |r| r.tax_inclusive))
+    .bind(column(rows, |r| r.reorder_level))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Attaches many barcodes in one statement; the caller has checked none is in use.
+pub(crate) async fn insert_barcodes(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    barcodes: &[(Uuid, &str, crate::domain::BarcodeKind)],
+) -> sqlx::Result<()> {
+    let products: Vec<Uuid> = barcodes.iter().map(|b| b.0).collect();
+    let codes: Vec<&str> = barcodes.iter().map(|b| b.1).collect();
+    let kinds: Vec<&str> = barcodes.iter().map(|b| b.2.code()).collect();
+    sqlx::query(
+        "INSERT INTO barcodes (tenant_id, code, product_id, kind) \
+         SELECT $1, u.code, u.product_id, u.kind \
+         FROM UNNEST($2::text[], $3::uuid[], $4::text[]) AS u(code, product_id, kind)",
+    )
+    .bind(tenant)
+    .bind(codes)
+    .bind(products)
+    .bind(kinds)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// The product a barcode identifies: the POS's hot path, one primary-key probe.

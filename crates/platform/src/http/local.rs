@@ -19,7 +19,7 @@ pub struct LocalReply {
     pub status: StatusCode,
     /// Its headers.
     pub headers: HeaderMap,
-    /// Its JSON body, or `Null` when there is none.
+    /// Its JSON body; a text body (CSV) as a string; `Null` when there is none.
     pub body: serde_json::Value,
 }
 
@@ -41,6 +41,20 @@ pub async fn call(
     headers: &[(&str, &str)],
     peer: IpAddr,
 ) -> LocalReply {
+    let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+    call_with(app, method, path, token, body, headers, peer).await
+}
+
+/// [`call`] with a body of any media type: `(content type, bytes)`.
+pub async fn call_with(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    headers: &[(&str, &str)],
+    peer: IpAddr,
+) -> LocalReply {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -49,9 +63,9 @@ pub async fn call(
         request = request.header(*name, *value);
     }
     let body = match body {
-        Some(body) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(body.to_string())
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
         }
         None => Body::empty(),
     };
@@ -77,9 +91,15 @@ pub async fn call(
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) if !text.is_empty() => serde_json::Value::String(text),
+            _ => serde_json::Value::Null,
+        }
+    });
     LocalReply {
         status,
         headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        body,
     }
 }

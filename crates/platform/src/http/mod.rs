@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 pub use extract::{Json, Path, Query};
-pub use local::{call, LocalReply};
+pub use local::{call, call_with, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
 pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
