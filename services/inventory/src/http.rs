@@ -221,6 +221,42 @@ fn insufficient(product: &Product, available: Decimal, wanted: Decimal) -> ApiEr
     )
 }
 
+/// What taking `quantity` out takes, batch by batch: from `batch` when one is named,
+/// otherwise first-expiry-first-out. Refused (409 `insufficient_stock`) beyond what is
+/// available, on hand less live reservations, unless `allow_negative`.
+async fn take_out(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: &Location,
+    product: &Product,
+    batch: &str,
+    quantity: Decimal,
+    allow_negative: bool,
+) -> Result<Vec<domain::BatchStock>, ApiError> {
+    let level = ledger::lock_level(tx, tenant, location.id, product.id).await?;
+    let held = ledger::reserved(tx, tenant, location.id, product.id, None).await?;
+    let mut stock = ledger::batches(tx, tenant, location.id, product.id).await?;
+    if !batch.is_empty() {
+        stock.retain(|b| b.batch == batch);
+        let in_batch = stock.first().map_or(Decimal::ZERO, |b| b.on_hand);
+        if in_batch < quantity && !allow_negative {
+            return Err(insufficient(product, in_batch, quantity));
+        }
+    }
+    if level.on_hand - held < quantity && !allow_negative {
+        return Err(insufficient(product, level.on_hand - held, quantity));
+    }
+    Ok(if batch.is_empty() {
+        domain::draw(&stock, quantity)
+    } else {
+        vec![domain::BatchStock {
+            batch: batch.to_owned(),
+            expiry: stock.first().and_then(|b| b.expiry),
+            on_hand: quantity,
+        }]
+    })
+}
+
 fn currency_of(product: &Product) -> Result<Currency, ApiError> {
     Currency::from_code(&product.currency).map_err(ApiError::internal)
 }
@@ -632,27 +668,16 @@ async fn adjust(
     let mut on_hand = level.on_hand;
     let mut value = 0i64;
     if reason.removes_stock() {
-        let held = ledger::reserved(&mut tx, tenant, location.id, product.id, None).await?;
-        let mut draws = ledger::batches(&mut tx, tenant, location.id, product.id).await?;
-        if !batch.is_empty() {
-            draws.retain(|b| b.batch == batch);
-            let in_batch = draws.first().map_or(Decimal::ZERO, |b| b.on_hand);
-            if in_batch < quantity && !location.allows_negative_stock {
-                return Err(insufficient(&product, in_batch, quantity));
-            }
-        }
-        if level.on_hand - held < quantity && !location.allows_negative_stock {
-            return Err(insufficient(&product, level.on_hand - held, quantity));
-        }
-        let taken = if batch.is_empty() {
-            domain::draw(&draws, quantity)
-        } else {
-            vec![domain::BatchStock {
-                batch: batch.clone(),
-                expiry: draws.first().and_then(|b| b.expiry),
-                on_hand: quantity,
-            }]
-        };
+        let taken = take_out(
+            &mut tx,
+            tenant,
+            &location,
+            &product,
+            &batch,
+            quantity,
+            location.allows_negative_stock,
+        )
+        .await?;
         for take in taken {
             let movement_id = Uuid::now_v7();
             let recorded = ledger::record(
@@ -912,6 +937,17 @@ async fn dispatch_transfer(
         false,
     )
     .await?;
+    let mut lines: Vec<(Product, Decimal, String)> = lines
+        .into_iter()
+        .zip(&body.lines)
+        .enumerate()
+        .map(|(index, ((product, quantity), line))| {
+            let batch = domain::batch(&format!("lines[{index}].batch"), line.batch.as_deref())?;
+            Ok((product, quantity, batch))
+        })
+        .collect::<Result<_, Invalid>>()?;
+    // One lock order for every multi-product writer, so two transfers never deadlock.
+    lines.sort_by_key(|(product, ..)| product.id);
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, dispatched_by) \
@@ -926,28 +962,11 @@ async fn dispatch_transfer(
     .execute(&mut *tx)
     .await?;
     let mut sent = Vec::new();
-    for (index, (product, quantity)) in lines.iter().enumerate() {
+    for (product, quantity, batch) in &lines {
         not_archived(product)?;
-        let field = format!("lines[{index}]");
-        let batch = domain::batch(
-            &format!("{field}.batch"),
-            body.lines[index].batch.as_deref(),
-        )?;
-        let level = ledger::lock_level(&mut tx, tenant, from.id, product.id).await?;
-        let held = ledger::reserved(&mut tx, tenant, from.id, product.id, None).await?;
-        let mut stock = ledger::batches(&mut tx, tenant, from.id, product.id).await?;
-        if !batch.is_empty() {
-            stock.retain(|b| b.batch == batch);
-            let in_batch = stock.first().map_or(Decimal::ZERO, |b| b.on_hand);
-            if in_batch < *quantity {
-                return Err(insufficient(product, in_batch, *quantity));
-            }
-        }
         // Stock in transit cannot be negative: a transfer never borrows.
-        if level.on_hand - held < *quantity {
-            return Err(insufficient(product, level.on_hand - held, *quantity));
-        }
-        for take in domain::draw(&stock, *quantity) {
+        let taken = take_out(&mut tx, tenant, &from, product, batch, *quantity, false).await?;
+        for take in taken {
             let recorded = ledger::record(
                 &mut tx,
                 tenant,
