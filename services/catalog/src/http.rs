@@ -947,6 +947,7 @@ fn import_problem(
     responses((status = 200, body = ImportReport, description = "written; in `partial` mode \
                  `errors` lists the rows left out"),
               (status = 400, description = "`unreadable_body`"),
+              (status = 409, description = "`concurrent_import` (retry the file)"),
               (status = 413, description = "`payload_too_large` (over 256 MiB)"),
               (status = 422, description = "`invalid_header`, `empty_file`, `import_rejected` \
                  (all-or-nothing: every bad cell as `line N, column C`)")))]

@@ -620,7 +620,17 @@ impl Importer {
                 reorder_level: r.reorder_level,
             })
             .collect();
-        store::insert_products(tx, self.tenant, &imported).await?;
+        store::insert_products(tx, self.tenant, &imported)
+            .await
+            .map_err(|err| match &err {
+                // Another import (or a create) took one of these SKUs since this chunk
+                // was checked: retrying the file upserts it instead.
+                sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::conflict(
+                    "concurrent_import",
+                    "another import created some of these SKUs meanwhile; retry the file",
+                ),
+                _ => ApiError::from(err),
+            })?;
         let attributes = BTreeMap::new();
         let created: Vec<(Uuid, String, ProductCreated)> = imported
             .iter()

@@ -2,19 +2,13 @@
 //! unchanged rows, every bad row reported by line and column, all-or-nothing versus
 //! partial, and export feeding back into import with nothing to change.
 
-use axum::{
-    http::{Method, StatusCode},
-    Router,
-};
+use axum::http::{Method, StatusCode};
 use bazaar_platform::{
     auth::Role,
     db,
     http::{call_with, LocalReply},
-    testing::{TestIssuer, TestService},
+    testing::TestService,
 };
-
-use sqlx::PgPool;
-use uuid::Uuid;
 
 /// The service on a database of its own, with a tenant and its admin.
 struct Catalog(TestService);

@@ -1,17 +1,12 @@
 //! Catalog against a real database: products, variants, prices, barcodes, search, and
 //! the attacks (other tenants, cashiers on price changes, smuggled fields).
 
-use axum::{
-    http::{Method, StatusCode},
-    Router,
-};
+use axum::http::{Method, StatusCode};
 use bazaar_platform::{
     auth::Role,
-    db,
-    testing::{send, Reply, TestIssuer, TestService},
+    testing::{send, Reply, TestService},
 };
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// The service on a database of its own, with a tenant and its admin.

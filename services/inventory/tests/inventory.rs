@@ -2,19 +2,15 @@
 //! counts, reservations under contention, bad input, and the walls between tenants and
 //! stores.
 
-use axum::{
-    http::{Method, StatusCode},
-    Router,
-};
+use axum::http::{Method, StatusCode};
 use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     db,
-    testing::{send, Reply, TestIssuer, TestService},
+    testing::{send, Reply, TestService},
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// The service on a database of its own, with a tenant and its admin.
