@@ -69,7 +69,8 @@ enum Command {
         #[arg(long = "database")]
         databases: Vec<String>,
     },
-    /// Build a projection from the topics until stopped: `inventory-snapshots`.
+    /// Build a projection from the topics until stopped: `inventory-snapshots`,
+    /// `partner-ledgers`.
     Consume {
         /// The projection (its consumer group).
         projection: String,
@@ -367,47 +368,69 @@ async fn consume(
     projection: &str,
     rebuild: Option<u64>,
 ) -> anyhow::Result<()> {
-    use bazaar_inventory::{rebuild, snapshots};
+    use bazaar_inventory::snapshots::{self, InventorySnapshots};
+    use bazaar_partners::ledgers::{self, PartnerLedgers};
     use bazaar_platform::consumer::ConsumerRunner;
-    anyhow::ensure!(
-        projection == snapshots::NAME,
-        "unknown projection {projection:?}; known projections: {}",
-        snapshots::NAME
-    );
-    let pool = db::prepare(
-        settings,
-        bazaar_inventory::SERVICE,
-        bazaar_inventory::migrator(),
-    )
-    .await?;
-    match rebuild {
-        None => {
-            ConsumerRunner::new(settings, pool, snapshots::InventorySnapshots::default())
-                .run(shutdown::on_signal())
-                .await?
-        }
-        Some(patience) => {
-            let rebuilt = rebuild::rebuild(
+    let patience = rebuild.map(std::time::Duration::from_secs);
+    match projection {
+        snapshots::NAME => {
+            let pool = db::prepare(
                 settings,
-                &pool,
-                "inventory.events.v1",
-                std::time::Duration::from_secs(patience),
+                bazaar_inventory::SERVICE,
+                bazaar_inventory::migrator(),
             )
             .await?;
+            let Some(patience) = patience else {
+                let runner = ConsumerRunner::new(settings, pool, InventorySnapshots::default());
+                return Ok(runner.run(shutdown::on_signal()).await?);
+            };
+            let topic = "inventory.events.v1";
+            let rebuilt =
+                bazaar_inventory::rebuild::rebuild(settings, &pool, topic, patience).await?;
             out!(
-                "rebuilt {} stock items from inventory.events.v1 and swapped them in",
+                "rebuilt {} stock items from {topic} and swapped them in",
                 rebuilt.items
             );
-            for difference in &rebuilt.differences {
-                out!("differed: {difference}");
-            }
-            out!(
-                "{} differences from the live tables",
-                rebuilt.differences.len()
-            );
+            report_differences(&rebuilt.differences);
         }
+        ledgers::NAME => {
+            let pool = db::prepare(
+                settings,
+                bazaar_partners::SERVICE,
+                bazaar_partners::migrator(),
+            )
+            .await?;
+            let Some(patience) = patience else {
+                let runner = ConsumerRunner::new(settings, pool, PartnerLedgers::default());
+                return Ok(runner.run(shutdown::on_signal()).await?);
+            };
+            let rebuilt = bazaar_platform::rebuild::rebuild(
+                settings,
+                &pool,
+                PartnerLedgers::default(),
+                &ledgers::TABLES,
+                patience,
+            )
+            .await?;
+            for (table, rows) in &rebuilt.rows {
+                out!("rebuilt {table}: {rows} rows, swapped in");
+            }
+            report_differences(&rebuilt.differences);
+        }
+        other => anyhow::bail!(
+            "unknown projection {other:?}; known projections: {}, {}",
+            snapshots::NAME,
+            ledgers::NAME
+        ),
     }
     Ok(())
+}
+
+fn report_differences(differences: &[String]) {
+    for difference in differences {
+        out!("differed: {difference}");
+    }
+    out!("{} differences from the live tables", differences.len());
 }
 
 async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {

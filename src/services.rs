@@ -35,6 +35,12 @@ pub(crate) const ALL: &[Service] = &[
         router: bazaar_inventory::router,
         openapi: bazaar_inventory::openapi,
     },
+    Service {
+        name: bazaar_partners::SERVICE,
+        migrator: bazaar_partners::migrator,
+        router: bazaar_partners::router,
+        openapi: bazaar_partners::openapi,
+    },
 ];
 
 /// The services named on the command line, or all of them with `--all`.

@@ -233,25 +233,11 @@ impl<P: Projection> ConsumerRunner<P> {
     }
 
     async fn apply_once(&self, event: &ConsumedEvent) -> Result<Outcome, Failure> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(self.projection.name())
-        .bind(event.cloud.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(Outcome::Duplicate);
-        }
-        self.projection
-            .apply(&mut tx, event)
-            .await
-            .map_err(Failure::Projection)?;
-        tx.commit().await?;
-        Ok(Outcome::Applied)
+        Ok(if apply(&self.pool, &self.projection, event).await? {
+            Outcome::Applied
+        } else {
+            Outcome::Duplicate
+        })
     }
 
     /// Publishes the message to `<topic>.dlq`, retrying until the broker has it: a dead
@@ -315,15 +301,44 @@ impl<P: Projection> ConsumerRunner<P> {
     }
 }
 
-enum Failure {
+/// Applying an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The projection refused it (retried, then dead-lettered).
+    #[error("projection: {0}")]
     Projection(ProjectionError),
-    Database(sqlx::Error),
+    /// The database is unavailable (retried until it is back).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
-impl From<sqlx::Error> for Failure {
-    fn from(err: sqlx::Error) -> Self {
-        Failure::Database(err)
+/// Applies one event exactly once: in one transaction with its `processed_events` row.
+/// False when the projection had already applied it. What the runner does per message,
+/// and what tests use to feed a projection without Kafka.
+pub async fn apply<P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+    event: &ConsumedEvent,
+) -> Result<bool, Failure> {
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(projection.name())
+    .bind(event.cloud.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(false);
     }
+    projection
+        .apply(&mut tx, event)
+        .await
+        .map_err(Failure::Projection)?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Headers and payload into an event, or why not.

@@ -11,6 +11,7 @@ pub mod http;
 pub mod kafka;
 pub mod money;
 pub mod outbox;
+pub mod rebuild;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

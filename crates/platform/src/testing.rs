@@ -151,3 +151,26 @@ impl TestService {
         }
     }
 }
+
+/// `payload` as a consumed event of version 1 of `event_type` for `tenant`, as the
+/// runner hands it to a projection (encoded and decoded with the schema on the way).
+pub fn event(
+    event_type: &str,
+    tenant: Uuid,
+    payload: &serde_json::Value,
+) -> crate::consumer::ConsumedEvent {
+    let catalogue = bazaar_schemas::Catalogue::embedded();
+    let schema = catalogue.get(event_type, 1).expect("a known event type");
+    let bytes = schema
+        .encode(payload)
+        .expect("a payload that fits the schema");
+    let (schema, payload) = catalogue.decode(&bytes).expect("decodes");
+    crate::consumer::ConsumedEvent {
+        cloud: bazaar_schemas::CloudEvent::new(schema, "test", "key", tenant),
+        schema,
+        payload,
+        topic: format!("{}.events.v1", schema.domain()),
+        partition: 0,
+        offset: 0,
+    }
+}

@@ -1,0 +1,240 @@
+//! `bazaar consume <projection> --from-earliest --rebuild` for a projection whose tables
+//! are built from its topics alone: the projection runs again from the first offset into
+//! fresh tables, which are compared with the live ones and swapped in.
+//!
+//! 1. Fresh copies of the projection's tables (and a throwaway `outbox`, so events the
+//!    projection emits are not emitted twice) are made in a schema of their own, under
+//!    the same row-level security and grants.
+//! 2. The projection runs in a new consumer group with that schema first on its
+//!    `search_path`, so it writes there and still reads the service's other tables.
+//! 3. Once the group has reached the topics' high watermarks, the live tables are
+//!    locked against the live consumer, the group catches up with what arrived
+//!    meanwhile, and stops. The tables are compared and swapped in one transaction.
+//!
+//! The live consumer, blocked by the lock, applies its next event to the new tables
+//! afterwards. Projections write with ids derived from the event and ignore conflicts,
+//! so an event both applied is there once.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::{
+    consumer::{BaseConsumer, Consumer},
+    TopicPartitionList,
+};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    consumer::{ConsumedEvent, ConsumerError, ConsumerRunner, Projection, ProjectionError},
+    kafka, Settings,
+};
+
+/// A rebuild failed; the live tables are untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Kafka failed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The consumer could not start.
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
+    /// The group did not reach the topics' ends in time.
+    #[error("not caught up after {0:?}: {1}")]
+    Behind(Duration, String),
+}
+
+/// What a rebuild found.
+#[derive(Debug)]
+pub struct Rebuilt {
+    /// Rows per table in the rebuilt tables.
+    pub rows: Vec<(String, i64)>,
+    /// Tables whose rows differed from the live ones, with the counts.
+    pub differences: Vec<String>,
+}
+
+/// The projection, writing into the rebuild's schema under another consumer name.
+struct Rebuilding<P> {
+    inner: P,
+    group: String,
+    schema: String,
+}
+
+impl<P: Projection> Projection for Rebuilding<P> {
+    fn name(&self) -> &str {
+        &self.group
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.inner.topics()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        sqlx::query(&format!("SET LOCAL search_path TO {}, public", self.schema))
+            .execute(&mut *tx)
+            .await?;
+        self.inner.apply(tx, event).await
+    }
+}
+
+/// Rebuilds `projection`'s `tables` from the earliest offsets of its topics and swaps
+/// them in. `patience` bounds each wait for the group to reach the topics' ends.
+pub async fn rebuild<P: Projection>(
+    settings: &Settings,
+    pool: &PgPool,
+    projection: P,
+    tables: &[&str],
+    patience: Duration,
+) -> Result<Rebuilt, RebuildError> {
+    let live = projection.name().to_owned();
+    let schema = format!("rebuild_{}", live.replace('-', "_"));
+    let retired = format!("retired_{}", live.replace('-', "_"));
+    let mut ddl = format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
+         GRANT USAGE ON SCHEMA {schema} TO bazaar_app; \
+         CREATE TABLE {schema}.outbox (LIKE public.outbox INCLUDING DEFAULTS);"
+    );
+    for table in tables {
+        ddl.push_str(&format!(
+            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL); \
+             SELECT isolate_tenants('{schema}.{table}'); \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{table} TO bazaar_app;"
+        ));
+    }
+    sqlx::raw_sql(&ddl).execute(pool).await?;
+
+    let topics = projection.topics();
+    let group = format!("{live}-rebuild-{}", Uuid::now_v7().simple());
+    let rebuilding = Rebuilding {
+        inner: projection,
+        group: group.clone(),
+        schema: schema.clone(),
+    };
+    let stop = CancellationToken::new();
+    let runner = ConsumerRunner::new(settings, pool.clone(), rebuilding).with_group(group.clone());
+    let consumer = tokio::spawn(runner.run(stop.clone()));
+
+    let outcome = async {
+        let offsets: BaseConsumer = kafka::client_config(settings, &group)
+            .set("group.id", &group)
+            .create()?;
+        caught_up(&offsets, &topics, patience).await?;
+        let mut tx = pool.begin().await?;
+        let locked: Vec<String> = tables.iter().map(|t| format!("public.{t}")).collect();
+        sqlx::query(&format!(
+            "LOCK TABLE {} IN EXCLUSIVE MODE",
+            locked.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        caught_up(&offsets, &topics, patience).await?;
+        Ok::<_, RebuildError>(tx)
+    }
+    .await;
+    stop.cancel();
+    let _ = consumer.await;
+    let mut tx = outcome?;
+
+    let mut rows = Vec::new();
+    let mut differences = Vec::new();
+    for table in tables {
+        // Inside this transaction only (ALTER TABLE holds its lock to the end): the owner
+        // reads every tenant's rows to compare them.
+        let (only_live, only_rebuilt, count): (i64, i64, i64) = {
+            sqlx::raw_sql(&format!(
+                "ALTER TABLE public.{table} NO FORCE ROW LEVEL SECURITY; \
+                 ALTER TABLE {schema}.{table} NO FORCE ROW LEVEL SECURITY;"
+            ))
+            .execute(&mut *tx)
+            .await?;
+            let counts = sqlx::query_as(&format!(
+                "SELECT (SELECT count(*) FROM (SELECT * FROM public.{table} EXCEPT ALL \
+                                               SELECT * FROM {schema}.{table}) d), \
+                        (SELECT count(*) FROM (SELECT * FROM {schema}.{table} EXCEPT ALL \
+                                               SELECT * FROM public.{table}) d), \
+                        (SELECT count(*) FROM {schema}.{table})"
+            ))
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::raw_sql(&format!(
+                "ALTER TABLE public.{table} FORCE ROW LEVEL SECURITY; \
+                 ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY;"
+            ))
+            .execute(&mut *tx)
+            .await?;
+            counts
+        };
+        rows.push(((*table).to_owned(), count));
+        if only_live > 0 || only_rebuilt > 0 {
+            differences.push(format!(
+                "{table}: {only_live} rows only in the live table, {only_rebuilt} only in the rebuilt one"
+            ));
+        }
+    }
+    let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
+    for table in tables {
+        swap.push_str(&format!(
+            "ALTER TABLE public.{table} SET SCHEMA {retired}; \
+             ALTER TABLE {schema}.{table} SET SCHEMA public;"
+        ));
+    }
+    swap.push_str(&format!("DROP SCHEMA {schema} CASCADE;"));
+    sqlx::raw_sql(&swap).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM processed_events WHERE consumer = $1")
+        .bind(&group)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Rebuilt { rows, differences })
+}
+
+/// Waits until the group has committed, on every partition of `topics`, the offset
+/// after the partition's current last message.
+async fn caught_up(
+    offsets: &BaseConsumer,
+    topics: &[String],
+    patience: Duration,
+) -> Result<(), RebuildError> {
+    let timeout = Duration::from_secs(10);
+    let mut ends = Vec::new();
+    for topic in topics {
+        let metadata = offsets.fetch_metadata(Some(topic), timeout)?;
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (_, high) = offsets.fetch_watermarks(topic, partition.id(), timeout)?;
+            ends.push((topic.clone(), partition.id(), high));
+        }
+    }
+    let started = Instant::now();
+    loop {
+        let mut wanted = TopicPartitionList::new();
+        for (topic, partition, _) in &ends {
+            wanted.add_partition(topic, *partition);
+        }
+        let committed = offsets.committed_offsets(wanted, timeout)?;
+        let behind = ends.iter().find(|(topic, partition, high)| {
+            let at = committed
+                .find_partition(topic, *partition)
+                .and_then(|p| p.offset().to_raw())
+                .unwrap_or(-1)
+                .max(0);
+            at < *high
+        });
+        match behind {
+            None => return Ok(()),
+            Some((topic, partition, high)) if started.elapsed() > patience => {
+                return Err(RebuildError::Behind(
+                    patience,
+                    format!("{topic} partition {partition} has {high} messages"),
+                ))
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}

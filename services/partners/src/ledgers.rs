@@ -1,0 +1,400 @@
+//! `partner-ledgers`: what customers owe and what is owed to vendors, from the topics.
+//! A credit sale and a purchase invoice increase it; a return on credit, a purchase
+//! return and a payment decrease it. Points are earned on every invoice with a customer.
+
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    db, outbox,
+};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::SERVICE;
+
+/// The projection's consumer group and name in `processed_events`.
+pub const NAME: &str = "partner-ledgers";
+
+/// The tables the projection owns: a rebuild replaces them.
+pub const TABLES: [&str; 2] = ["ledger_entries", "loyalty_entries"];
+
+/// Builds the partner ledgers and loyalty points.
+pub struct PartnerLedgers {
+    topics: Vec<String>,
+}
+
+impl Default for PartnerLedgers {
+    fn default() -> Self {
+        Self::reading(
+            [
+                "sales.events.v1",
+                "purchase.events.v1",
+                "partners.events.v1",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        )
+    }
+}
+
+impl PartnerLedgers {
+    /// The projection on other topics than the usual ones (tests use their own).
+    pub fn reading(topics: Vec<String>) -> Self {
+        Self { topics }
+    }
+}
+
+impl Projection for PartnerLedgers {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        db::set_tenant(tx, event.cloud.tenant).await?;
+        match event.cloud.event_type.as_str() {
+            "sales.invoice.issued" => invoice(tx, event, event.payload_as()?).await,
+            "sales.return.processed" => {
+                let r: ReturnProcessed = event.payload_as()?;
+                match r.customer_id.filter(|_| r.refund_mode == "credit") {
+                    Some(customer) => {
+                        let date = day(r.processed_at)?;
+                        let entry = Entry::customer(
+                            customer,
+                            "return",
+                            r.return_id,
+                            Some(&r.credit_note_number),
+                            date,
+                            date,
+                            -r.total_minor,
+                            &r.currency,
+                        );
+                        entry.write(tx, event).await
+                    }
+                    None => Ok(()), // refunded in cash or card: nothing owed changes
+                }
+            }
+            "purchase.invoice.recorded" => {
+                let i: PurchaseInvoice = event.payload_as()?;
+                let entry = Entry {
+                    kind: "vendor",
+                    partner: i.vendor_id,
+                    document_type: "purchase_invoice",
+                    document_id: i.invoice_id.to_string(),
+                    number: Some(&i.vendor_invoice_number),
+                    date: i.invoice_date.parse()?,
+                    due: i.due_date.parse()?,
+                    amount: i.total_minor,
+                    currency: &i.currency,
+                };
+                entry.write(tx, event).await
+            }
+            "purchase.return.processed" => {
+                let r: PurchaseReturn = event.payload_as()?;
+                let date = day(r.returned_at)?;
+                let entry = Entry {
+                    kind: "vendor",
+                    partner: r.vendor_id,
+                    document_type: "purchase_return",
+                    document_id: r.return_id.to_string(),
+                    number: Some(&r.debit_note_number),
+                    date,
+                    due: date,
+                    amount: -r.total_minor,
+                    currency: &r.currency,
+                };
+                entry.write(tx, event).await
+            }
+            kind @ ("partners.payment.received" | "partners.payment.made") => {
+                let p: Payment = event.payload_as()?;
+                let date: NaiveDate = p.paid_on.parse()?;
+                let entry = Entry {
+                    kind: if kind.ends_with("received") {
+                        "customer"
+                    } else {
+                        "vendor"
+                    },
+                    partner: p.partner_id,
+                    document_type: "payment",
+                    document_id: p.payment_id.to_string(),
+                    number: p.reference.as_deref(),
+                    date,
+                    due: date,
+                    amount: -p.amount_minor,
+                    currency: &p.currency,
+                };
+                entry.write(tx, event).await
+            }
+            "partners.loyalty.redeemed" => {
+                // The API wrote it when the points were spent; a rebuild writes it here.
+                let r: Redeemed = event.payload_as()?;
+                sqlx::query(
+                    "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
+                     VALUES ($1, $2, $3, $4, 'redeemed', $5, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(r.redemption_id)
+                .bind(event.cloud.tenant)
+                .bind(r.customer_id)
+                .bind(-r.points)
+                .bind(r.reference)
+                .bind(instant(r.redeemed_at)?)
+                .execute(tx)
+                .await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An event's timestamp-millis as a database timestamp.
+pub(crate) fn instant(millis: i64) -> Result<DateTime<Utc>, ProjectionError> {
+    Ok(DateTime::<Utc>::from_timestamp_millis(millis).ok_or("timestamp out of range")?)
+}
+
+fn day(millis: i64) -> Result<NaiveDate, ProjectionError> {
+    Ok(instant(millis)?.date_naive())
+}
+
+/// One ledger entry to write.
+struct Entry<'a> {
+    kind: &'static str,
+    partner: Uuid,
+    document_type: &'static str,
+    document_id: String,
+    number: Option<&'a str>,
+    date: NaiveDate,
+    due: NaiveDate,
+    amount: i64,
+    currency: &'a str,
+}
+
+impl<'a> Entry<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn customer(
+        customer: Uuid,
+        document_type: &'static str,
+        document: Uuid,
+        number: Option<&'a str>,
+        date: NaiveDate,
+        due: NaiveDate,
+        amount: i64,
+        currency: &'a str,
+    ) -> Self {
+        Self {
+            kind: "customer",
+            partner: customer,
+            document_type,
+            document_id: document.to_string(),
+            number,
+            date,
+            due,
+            amount,
+            currency,
+        }
+    }
+
+    async fn write(
+        self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        if self.amount == 0 {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO ledger_entries (id, tenant_id, partner_kind, partner_id, document_type, \
+             document_id, document_number, entry_date, due_date, amount_minor, currency, source_event_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(Uuid::new_v5(&event.cloud.id, b"ledger"))
+        .bind(event.cloud.tenant)
+        .bind(self.kind)
+        .bind(self.partner)
+        .bind(self.document_type)
+        .bind(self.document_id)
+        .bind(self.number)
+        .bind(self.date)
+        .bind(self.due)
+        .bind(self.amount)
+        .bind(self.currency)
+        .bind(event.cloud.id)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct InvoiceIssued {
+    invoice_id: Uuid,
+    invoice_number: String,
+    customer_id: Option<Uuid>,
+    currency: String,
+    payments: Vec<InvoicePayment>,
+    total_minor: i64,
+    issued_at: i64,
+}
+
+#[derive(Deserialize)]
+struct InvoicePayment {
+    mode: String,
+    amount_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct ReturnProcessed {
+    return_id: Uuid,
+    credit_note_number: String,
+    customer_id: Option<Uuid>,
+    currency: String,
+    refund_mode: String,
+    total_minor: i64,
+    processed_at: i64,
+}
+
+#[derive(Deserialize)]
+struct PurchaseInvoice {
+    invoice_id: Uuid,
+    vendor_id: Uuid,
+    vendor_invoice_number: String,
+    invoice_date: String,
+    due_date: String,
+    currency: String,
+    total_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct PurchaseReturn {
+    return_id: Uuid,
+    debit_note_number: String,
+    vendor_id: Uuid,
+    currency: String,
+    total_minor: i64,
+    returned_at: i64,
+}
+
+#[derive(Deserialize)]
+struct Payment {
+    payment_id: Uuid,
+    partner_id: Uuid,
+    amount_minor: i64,
+    currency: String,
+    reference: Option<String>,
+    paid_on: String,
+}
+
+#[derive(Deserialize)]
+struct Redeemed {
+    redemption_id: Uuid,
+    customer_id: Uuid,
+    points: i64,
+    reference: Option<String>,
+    redeemed_at: i64,
+}
+
+/// `partners.loyalty.earned`.
+#[derive(Serialize)]
+struct LoyaltyEarned {
+    tenant_id: Uuid,
+    customer_id: Uuid,
+    invoice_id: Uuid,
+    points: i64,
+    balance: i64,
+    earned_at: i64,
+}
+
+/// A credit sale goes on the customer's ledger, due after their payment terms; every
+/// invoice with a customer earns points on what was not paid with points.
+async fn invoice(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    invoice: InvoiceIssued,
+) -> Result<(), ProjectionError> {
+    let Some(customer) = invoice.customer_id else {
+        return Ok(());
+    };
+    let tenant = event.cloud.tenant;
+    let terms: i32 = sqlx::query_scalar(
+        "SELECT payment_terms_days FROM customers WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| format!("customer {customer} is not in partners"))?;
+    let date = day(invoice.issued_at)?;
+    let on_credit: i64 = invoice
+        .payments
+        .iter()
+        .filter(|p| p.mode == "credit")
+        .map(|p| p.amount_minor)
+        .sum();
+    let due = date + Duration::days(i64::from(terms));
+    let entry = Entry::customer(
+        customer,
+        "invoice",
+        invoice.invoice_id,
+        Some(&invoice.invoice_number),
+        date,
+        due,
+        on_credit,
+        &invoice.currency,
+    );
+    entry.write(tx, event).await?;
+
+    let by_points: i64 = invoice
+        .payments
+        .iter()
+        .filter(|p| p.mode == "loyalty")
+        .map(|p| p.amount_minor)
+        .sum();
+    let rule = crate::http::loyalty_rule(tx, tenant).await?;
+    let points = (invoice.total_minor - by_points).max(0) / rule.spend_minor_per_point;
+    if points == 0 {
+        return Ok(());
+    }
+    let earned_now = sqlx::query(
+        "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
+         VALUES ($1, $2, $3, $4, 'earned', $5, $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(Uuid::new_v5(&event.cloud.id, b"loyalty"))
+    .bind(tenant)
+    .bind(customer)
+    .bind(points)
+    .bind(invoice.invoice_id.to_string())
+    .bind(instant(invoice.issued_at)?)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !earned_now {
+        return Ok(()); // applied before (a rebuild swapped in while this event was in flight)
+    }
+    let earned = LoyaltyEarned {
+        tenant_id: tenant,
+        customer_id: customer,
+        invoice_id: invoice.invoice_id,
+        points,
+        balance: crate::http::points(tx, tenant, customer).await?,
+        earned_at: invoice.issued_at,
+    };
+    outbox::append_v1(
+        tx,
+        SERVICE,
+        "partners.loyalty.earned",
+        tenant,
+        &customer.to_string(),
+        &earned,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Partners: customers and vendors, payments, loyalty points and credit limits; events on
+//! `partners.events.v1`. The partner ledgers are built from the topics
+//! (`bazaar consume partner-ledgers`).
+
+pub mod domain;
+mod http;
+pub mod ledgers;
+
+pub use http::{router, LoyaltyRule, PartnersApi, DEFAULT_RULE};
+
+/// Partners' database name and `ce_source`.
+pub const SERVICE: &str = "partners";
+
+/// Partners' own tables (`migrations/partners/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/partners")
+}
+
+/// Partners' part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <PartnersApi as utoipa::OpenApi>::openapi()
+}
