@@ -8,47 +8,17 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use bazaar_inventory::{rebuild, snapshots::InventorySnapshots};
-use bazaar_outbox_worker::{Relay, RelayMetrics};
 use bazaar_platform::{
     auth::Role,
     consumer::ConsumerRunner,
     db,
-    http::HttpMetrics,
     testing::{send, TestIssuer},
     ServiceContext,
 };
-use bazaar_schemas::{Catalogue, CloudEvent};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::mesh::{produce_raw, settings, topic};
+use support::mesh::{publish, relay_outbox_to, settings, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-/// Sends `payload` as `event_type` to `topic` with the given event id, as the relay would.
-async fn publish(topic: &str, event_type: &str, tenant: Uuid, id: Uuid, payload: &Value) {
-    let schema = Catalogue::embedded().get(event_type, 1).unwrap();
-    let mut event = CloudEvent::new(schema, "test", "key", tenant);
-    event.id = id;
-    let bytes = schema.encode(payload).unwrap();
-    produce_raw(topic, "key", &bytes, Some(event.to_kafka_headers())).await;
-}
-
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn unpublished(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
@@ -209,24 +179,7 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
     // This test's own topic, not the shared inventory.events.v1, so tests running in
     // parallel never fold each other's movements.
     let own = topic(3).await;
-    sqlx::query("UPDATE outbox SET topic = $1")
-        .bind(&own)
-        .execute(&owner)
-        .await
-        .unwrap();
-    let relay_stop = CancellationToken::new();
-    let relay = Relay::new(
-        &name,
-        owner.clone(),
-        settings.clone(),
-        RelayMetrics::new(HttpMetrics::new().registry()),
-    );
-    let token = relay_stop.clone();
-    let relay = tokio::spawn(async move { relay.run(token).await });
-    until("the outbox published", async || {
-        unpublished(&owner).await == 0
-    })
-    .await;
+    relay_outbox_to(&name, &owner, &own).await;
 
     let rebuilt = rebuild::rebuild(&settings, &owner, &own, Duration::from_secs(60))
         .await
@@ -246,8 +199,6 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
     let repaired = rebuild::rebuild(&settings, &owner, &own, Duration::from_secs(60))
         .await
         .unwrap();
-    relay_stop.cancel();
-    relay.await.unwrap();
     let found = &repaired.differences;
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(

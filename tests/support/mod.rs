@@ -198,6 +198,60 @@ pub(crate) mod mesh {
             .unwrap();
     }
 
+    /// Sends `payload` as version 1 of `event_type` with event id `id`, as the relay would.
+    pub(crate) async fn publish(
+        topic: &str,
+        event_type: &str,
+        tenant: Uuid,
+        id: Uuid,
+        payload: &serde_json::Value,
+    ) {
+        let schema = Catalogue::embedded().get(event_type, 1).unwrap();
+        let mut event = CloudEvent::new(schema, "test", "key", tenant);
+        event.id = id;
+        let bytes = schema.encode(payload).unwrap();
+        produce_raw(topic, "key", &bytes, Some(event.to_kafka_headers())).await;
+    }
+
+    /// Waits up to 30 s for `check` to hold.
+    pub(crate) async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        for _ in 0..300 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// Publishes everything in the outbox of database `name` to `topic` with a real
+    /// relay, then stops it. Rows are moved to `topic` first, so a test's events never
+    /// reach the shared topics other tests read.
+    pub(crate) async fn relay_outbox_to(name: &str, pool: &PgPool, topic: &str) {
+        use bazaar_outbox_worker::{Relay, RelayMetrics};
+        sqlx::query("UPDATE outbox SET topic = $1")
+            .bind(topic)
+            .execute(pool)
+            .await
+            .unwrap();
+        let metrics = RelayMetrics::new(bazaar_platform::http::HttpMetrics::new().registry());
+        let relay = Relay::new(name, pool.clone(), settings(), metrics);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        let running = tokio::spawn(async move { relay.run(token).await });
+        until("the outbox published", async || {
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            left == 0
+        })
+        .await;
+        stop.cancel();
+        running.await.unwrap();
+    }
+
     /// Waits until `group` has committed `offset` on partition 0 of `topic`.
     pub(crate) async fn wait_committed(group: &str, topic: &str, offset: i64) {
         use rdkafka::{consumer::BaseConsumer, Offset, TopicPartitionList};

@@ -99,7 +99,7 @@ pub async fn rebuild<P: Projection>(
     let mut ddl = format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
          GRANT USAGE ON SCHEMA {schema} TO bazaar_app; \
-         CREATE TABLE {schema}.outbox (LIKE public.outbox INCLUDING DEFAULTS);"
+         CREATE TABLE {schema}.outbox (LIKE public.outbox INCLUDING DEFAULTS INCLUDING IDENTITY);"
     );
     for table in tables {
         ddl.push_str(&format!(

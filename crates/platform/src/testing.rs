@@ -109,6 +109,8 @@ pub async fn send(
 pub struct TestService {
     /// The service's routes, connected as `bazaar_app`.
     pub app: axum::Router,
+    /// The database's name (a relay needs it).
+    pub database: String,
     /// The database's owner: migrations ran as it; row-level security still applies.
     pub owner: sqlx::PgPool,
     /// Mints tokens the router accepts.
@@ -144,6 +146,7 @@ impl TestService {
         let admin = issuer.token(tenant, &[Role::Admin]);
         Self {
             app,
+            database: name,
             owner,
             issuer,
             tenant,
