@@ -196,6 +196,7 @@ struct Mesh {
     catalog: Router,
     inventory: Router,
     inventory_owner: sqlx::PgPool,
+    partners: Router,
 }
 
 impl Mesh {
@@ -216,6 +217,12 @@ impl Mesh {
             bazaar_catalog::migrator(),
         )
         .await?;
+        db::prepare(
+            settings,
+            bazaar_partners::SERVICE,
+            bazaar_partners::migrator(),
+        )
+        .await?;
         let inventory_owner = db::prepare(
             settings,
             bazaar_inventory::SERVICE,
@@ -233,6 +240,9 @@ impl Mesh {
                 db::app_pool(settings, bazaar_inventory::SERVICE).await?,
             )),
             inventory_owner,
+            partners: bazaar_partners::router(context(
+                db::app_pool(settings, bazaar_partners::SERVICE).await?,
+            )),
         })
     }
 
@@ -323,10 +333,47 @@ impl Mesh {
                 }
             }
         }
+        let (customers, vendors) = self.partners(token).await?;
         Ok(format!(
-            "{} locations, {products} products with barcodes, opening stock at each location",
+            "{} locations, {products} products with barcodes, opening stock at each location, \
+             {customers} customers, {vendors} vendors",
             locations.len()
         ))
+    }
+
+    /// Walk-in and business customers (some on credit) and the chain's vendors.
+    async fn partners(&self, token: Option<&str>) -> anyhow::Result<(usize, usize)> {
+        const NAMES: [&str; 10] = [
+            "Asha", "Ravi", "Meera", "Arjun", "Kavya", "Rahul", "Priya", "Vikram", "Sneha", "Imran",
+        ];
+        for (n, name) in NAMES.iter().enumerate() {
+            let mut body =
+                json!({"name": format!("{name} Kumar"), "phone": format!("98450{:05}", n + 1)});
+            if n % 3 == 0 {
+                body["credit_limit"] = inr(2_500_000); // ₹25,000
+                body["payment_terms_days"] = json!(30);
+                body["customer_group"] = json!("regular");
+            }
+            post(&self.partners, "/api/v1/customers", token, body).await?;
+        }
+        let business = json!({"name": "Koramangala Caterers", "phone": "8041234567",
+            "gstin": "29AAGCB7383J1Z4", "customer_group": "wholesale",
+            "billing_address": {"line1": "80 Feet Road", "city": "Bengaluru", "state_code": "29", "pincode": "560034"},
+            "credit_limit": inr(20_000_000), "payment_terms_days": 45}); // ₹2 lakh
+        post(&self.partners, "/api/v1/customers", token, business).await?;
+        let vendors = [
+            ("Annapurna Foods", "27AAPFU0939F1ZV", None),
+            ("Nandini Dairy Distributors", "", Some("29")),
+            ("Herbal Veda Wholesale", "", Some("29")),
+            ("Sparkle Home Care", "", Some("33")),
+        ];
+        for (name, gstin, state) in vendors {
+            let body = json!({"name": name, "gstin": gstin, "state_code": state, "payment_terms_days": 30,
+                "contacts": [{"name": "Accounts", "phone": "9876543210"}],
+                "bank": {"account_number": "50100123456789", "ifsc": "HDFC0001234", "bank_name": "HDFC Bank"}});
+            post(&self.partners, "/api/v1/vendors", token, body).await?;
+        }
+        Ok((NAMES.len() + 1, vendors.len()))
     }
 
     /// Tells inventory about a product now, as its consumer of catalog's events will

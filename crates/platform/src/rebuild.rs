@@ -122,10 +122,7 @@ pub async fn rebuild<P: Projection>(
     let consumer = tokio::spawn(runner.run(stop.clone()));
 
     let outcome = async {
-        let offsets: BaseConsumer = kafka::client_config(settings, &group)
-            .set("group.id", &group)
-            .create()?;
-        caught_up(&offsets, &topics, patience).await?;
+        wait_for_group(settings, &group, &topics, patience).await?;
         let mut tx = pool.begin().await?;
         let locked: Vec<String> = tables.iter().map(|t| format!("public.{t}")).collect();
         sqlx::query(&format!(
@@ -134,7 +131,7 @@ pub async fn rebuild<P: Projection>(
         ))
         .execute(&mut *tx)
         .await?;
-        caught_up(&offsets, &topics, patience).await?;
+        wait_for_group(settings, &group, &topics, patience).await?;
         Ok::<_, RebuildError>(tx)
     }
     .await;
@@ -195,13 +192,17 @@ pub async fn rebuild<P: Projection>(
     Ok(Rebuilt { rows, differences })
 }
 
-/// Waits until the group has committed, on every partition of `topics`, the offset
-/// after the partition's current last message.
-async fn caught_up(
-    offsets: &BaseConsumer,
+/// Waits until `group` has committed, on every partition of `topics`, the offset after
+/// the partition's last message as it is now.
+pub async fn wait_for_group(
+    settings: &Settings,
+    group: &str,
     topics: &[String],
     patience: Duration,
 ) -> Result<(), RebuildError> {
+    let offsets: BaseConsumer = kafka::client_config(settings, group)
+        .set("group.id", group)
+        .create()?;
     let timeout = Duration::from_secs(10);
     let mut ends = Vec::new();
     for topic in topics {

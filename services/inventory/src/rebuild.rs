@@ -3,15 +3,17 @@
 //! tables that are compared with the live ones and then swapped in.
 //!
 //! The fold is the live one (`ledger::apply`), run against tables in another schema.
-//! The swap happens under a lock that stops stock writers, and only once every tenant's
-//! rebuilt stock has reached the last movement of its ledger, so nothing recorded
-//! during the rebuild is lost.
+//! The swap happens under a lock that stops stock writers, and only once every movement
+//! of every tenant's ledger has been folded (counted, not just the latest: the topic's
+//! partitions arrive at their own pace), so nothing recorded during the rebuild is lost.
 
 use std::time::{Duration, Instant};
 
 use bazaar_platform::{
     consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
-    db, Settings,
+    db,
+    rebuild::{wait_for_group, RebuildError},
+    Settings,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -27,20 +29,6 @@ const SCHEMA: &str = "snapshot_rebuild";
 const RETIRED: &str = "snapshot_retired";
 /// The tables the projection owns.
 const TABLES: [&str; 2] = ["stock_levels", "stock_batches"];
-
-/// The rebuild failed; the live tables are untouched.
-#[derive(Debug, thiserror::Error)]
-pub enum RebuildError {
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The consumer could not start.
-    #[error(transparent)]
-    Consumer(#[from] bazaar_platform::consumer::ConsumerError),
-    /// The topic did not deliver every movement in time (is the relay running?).
-    #[error("not caught up after {0:?}: {1}")]
-    Behind(Duration, String),
-}
 
 /// What a rebuild found and did.
 #[derive(Debug)]
@@ -105,12 +93,17 @@ impl Projection for StockFold {
                 .ok_or("recorded_at out of range")?,
         };
         ledger::apply(tx, event.cloud.tenant, &fold).await?;
+        sqlx::query("INSERT INTO folded (tenant_id, seq) VALUES ($1, $2)")
+            .bind(event.cloud.tenant)
+            .bind(moved.seq)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 }
 
 /// Rebuilds stock from `topic` (`inventory.events.v1`) and swaps it in. `patience` bounds
-/// each wait for the topic to deliver the ledger's last movement.
+/// the wait for the topic to deliver every movement of the ledger.
 pub async fn rebuild(
     settings: &Settings,
     pool: &PgPool,
@@ -129,6 +122,11 @@ pub async fn rebuild(
              GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO bazaar_app;"
         ));
     }
+    // The movements folded so far, to know when every one is.
+    ddl.push_str(&format!(
+        "CREATE TABLE {SCHEMA}.folded (tenant_id UUID NOT NULL, seq BIGINT PRIMARY KEY); \
+         SELECT isolate_tenants('{SCHEMA}.folded');"
+    ));
     sqlx::raw_sql(&ddl).execute(pool).await?;
 
     let group = format!(
@@ -144,20 +142,38 @@ pub async fn rebuild(
     let runner = ConsumerRunner::new(settings, pool.clone(), fold).with_group(group.clone());
     let consumer = tokio::spawn(runner.run(stop.clone()));
 
-    // Catch up without blocking anyone, then once more with writers stopped; the
-    // consumer stops before the swap, so it can never write to the live tables.
+    // Catch up without blocking anyone. Then lock stock writers out and give the topic a
+    // moment to deliver every movement they recorded. A writer blocked by the lock may
+    // hold back the relay (it publishes only below the oldest running transaction), so
+    // when the moment passes the lock is let go and taken again later.
+    let topics = [topic.to_owned()];
     let outcome = async {
-        let mut conn = pool.acquire().await?;
-        caught_up(&mut conn, patience).await?;
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "LOCK TABLE public.stock_levels, public.stock_batches, public.stock_movements \
-             IN EXCLUSIVE MODE",
-        )
-        .execute(&mut *tx)
-        .await?;
-        caught_up(&mut tx, patience).await?;
-        Ok::<_, RebuildError>(tx)
+        wait_for_group(settings, &group, &topics, patience).await?;
+        let deadline = Instant::now() + patience;
+        loop {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "LOCK TABLE public.stock_levels, public.stock_batches, public.stock_movements \
+                 IN EXCLUSIVE MODE",
+            )
+            .execute(&mut *tx)
+            .await?;
+            let moment = Instant::now() + Duration::from_secs(2);
+            loop {
+                match behind(&mut tx).await? {
+                    None => return Ok::<_, RebuildError>(tx),
+                    Some(_) if Instant::now() < moment => {
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
+                    Some(why) if Instant::now() > deadline => {
+                        return Err(RebuildError::Behind(patience, why))
+                    }
+                    Some(_) => break,
+                }
+            }
+            tx.rollback().await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
     .await;
     stop.cancel();
@@ -181,7 +197,7 @@ pub async fn rebuild(
              ALTER TABLE {SCHEMA}.{table} SET SCHEMA public;"
         ));
     }
-    swap.push_str(&format!("DROP SCHEMA {SCHEMA};"));
+    swap.push_str(&format!("DROP SCHEMA {SCHEMA} CASCADE;"));
     sqlx::raw_sql(&swap).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM processed_events WHERE consumer = $1")
         .bind(&group)
@@ -191,40 +207,29 @@ pub async fn rebuild(
     Ok(Rebuilt { items, differences })
 }
 
+/// Which tenant's ledger has movements the rebuild has not folded yet, if any.
+async fn behind(tx: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+    for tenant in tenants(tx).await? {
+        db::set_tenant(tx, tenant).await?;
+        let (ledger, folded): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT (SELECT count(*) FROM public.stock_movements), \
+                    (SELECT count(*) FROM {SCHEMA}.folded)"
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
+        if folded < ledger {
+            return Ok(Some(format!(
+                "tenant {tenant}: {folded} of {ledger} movements folded; is the relay running?"
+            )));
+        }
+    }
+    Ok(None)
+}
+
 async fn tenants(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT tenant_id FROM tenants ORDER BY tenant_id")
         .fetch_all(conn)
         .await
-}
-
-/// Waits until, for every tenant, the rebuilt stock has folded the ledger's last movement.
-async fn caught_up(conn: &mut PgConnection, patience: Duration) -> Result<(), RebuildError> {
-    let started = Instant::now();
-    loop {
-        let mut behind = None;
-        for tenant in tenants(conn).await? {
-            // Each check is its own short transaction, so it sees the consumer's commits.
-            let mut tx = db::begin_for_tenant(&mut *conn, tenant).await?;
-            let (ledger, rebuilt): (i64, i64) = sqlx::query_as(&format!(
-                "SELECT (SELECT coalesce(max(seq), 0) FROM public.stock_movements), \
-                        (SELECT coalesce(max(last_movement_seq), 0) FROM {SCHEMA}.stock_levels)"
-            ))
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            if rebuilt < ledger {
-                behind = Some(format!("tenant {tenant} at movement {rebuilt} of {ledger}"));
-                break;
-            }
-        }
-        match behind {
-            None => return Ok(()),
-            Some(why) if started.elapsed() > patience => {
-                return Err(RebuildError::Behind(patience, why))
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
 }
 
 /// The current tenant's items and batches whose rebuilt and live stock differ.
