@@ -78,9 +78,12 @@ CREATE TABLE ledger_entries (
     due_date        DATE NOT NULL,
     amount_minor    BIGINT NOT NULL CHECK (amount_minor <> 0),
     currency        TEXT NOT NULL,
-    source_event_id UUID NOT NULL
+    source_event_id UUID NOT NULL,
+    -- The event's time: orders entries of one day as they happened, and is the same
+    -- when a rebuild writes the entry again.
+    recorded_at     TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX ledger_entries_partner ON ledger_entries (tenant_id, partner_kind, partner_id, entry_date);
+CREATE INDEX ledger_entries_partner ON ledger_entries (tenant_id, partner_kind, partner_id, entry_date, recorded_at);
 
 -- Loyalty points per customer (projection `partner-ledgers` for points earned; the API
 -- for points redeemed, which must be checked against the balance at once).

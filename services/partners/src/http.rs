@@ -761,7 +761,7 @@ async fn ledger(
     .ok_or_else(|| not_found(kind, id))?;
     let rows: Vec<(NaiveDate, NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
         "SELECT entry_date, due_date, document_type, document_number, amount_minor FROM ledger_entries \
-         WHERE tenant_id = $1 AND partner_kind = $2 AND partner_id = $3 ORDER BY entry_date, id",
+         WHERE tenant_id = $1 AND partner_kind = $2 AND partner_id = $3 ORDER BY entry_date, recorded_at, id",
     )
     .bind(tenant)
     .bind(kind)

@@ -212,8 +212,9 @@ impl<'a> Entry<'a> {
         }
         sqlx::query(
             "INSERT INTO ledger_entries (id, tenant_id, partner_kind, partner_id, document_type, \
-             document_id, document_number, entry_date, due_date, amount_minor, currency, source_event_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+             document_id, document_number, entry_date, due_date, amount_minor, currency, source_event_id, \
+             recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
         )
         .bind(Uuid::new_v5(&event.cloud.id, b"ledger"))
         .bind(event.cloud.tenant)
@@ -227,6 +228,7 @@ impl<'a> Entry<'a> {
         .bind(self.amount)
         .bind(self.currency)
         .bind(event.cloud.id)
+        .bind(event.cloud.time)
         .execute(tx)
         .await?;
         Ok(())
