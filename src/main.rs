@@ -70,7 +70,7 @@ enum Command {
         databases: Vec<String>,
     },
     /// Build a projection from the topics until stopped: `inventory-snapshots`,
-    /// `partner-ledgers`.
+    /// `partner-ledgers`, `purchase-references`.
     Consume {
         /// The projection (its consumer group).
         projection: String,
@@ -371,6 +371,7 @@ async fn consume(
     use bazaar_inventory::snapshots::{self, InventorySnapshots};
     use bazaar_partners::ledgers::{self, PartnerLedgers};
     use bazaar_platform::consumer::ConsumerRunner;
+    use bazaar_purchase::references::{self, PurchaseReferences};
     let patience = rebuild.map(std::time::Duration::from_secs);
     match projection {
         snapshots::NAME => {
@@ -417,10 +418,26 @@ async fn consume(
             }
             report_differences(&rebuilt.differences);
         }
+        references::NAME => {
+            anyhow::ensure!(
+                patience.is_none(),
+                "{} keeps copies of other services' facts; it has nothing to rebuild",
+                references::NAME
+            );
+            let pool = db::prepare(
+                settings,
+                bazaar_purchase::SERVICE,
+                bazaar_purchase::migrator(),
+            )
+            .await?;
+            let runner = ConsumerRunner::new(settings, pool, PurchaseReferences::default());
+            runner.run(shutdown::on_signal()).await?;
+        }
         other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}, {}",
+            "unknown projection {other:?}; known projections: {}, {}, {}",
             snapshots::NAME,
-            ledgers::NAME
+            ledgers::NAME,
+            references::NAME
         ),
     }
     Ok(())

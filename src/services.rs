@@ -41,6 +41,12 @@ pub(crate) const ALL: &[Service] = &[
         router: bazaar_partners::router,
         openapi: bazaar_partners::openapi,
     },
+    Service {
+        name: bazaar_purchase::SERVICE,
+        migrator: bazaar_purchase::migrator,
+        router: bazaar_purchase::router,
+        openapi: bazaar_purchase::openapi,
+    },
 ];
 
 /// The services named on the command line, or all of them with `--all`.

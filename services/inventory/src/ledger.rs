@@ -42,6 +42,8 @@ pub enum Kind {
     TransferIn,
     /// A count found more or less than the books.
     CountCorrection,
+    /// Sent back to the vendor.
+    PurchaseReturn,
 }
 
 impl Kind {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::TransferOut => "transfer_out",
             Kind::TransferIn => "transfer_in",
             Kind::CountCorrection => "count_correction",
+            Kind::PurchaseReturn => "purchase_return",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `inventory-snapshots`: what other services' events do to stock. Catalog tells which
 //! products exist; a sale consumes its reservation and takes stock out (an issued
 //! invoice is a fact, so stock may go negative and raise `inventory.negative_stock`); a
-//! return puts stock back; a goods receipt brings stock in at its cost.
+//! return puts stock back; a goods receipt brings stock in at its cost, and a return to
+//! the vendor takes it out again.
 
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
@@ -93,6 +94,9 @@ impl Projection for InventorySnapshots {
             "sales.invoice.issued" => sale(tx, event, event.payload_as()?).await?,
             "sales.return.processed" => sales_return(tx, event, event.payload_as()?).await?,
             "purchase.grn.received" => goods_received(tx, event, event.payload_as()?).await?,
+            "purchase.return.processed" => {
+                returned_to_vendor(tx, event, event.payload_as()?).await?
+            }
             // Held bills, day closes, purchase orders...: not stock.
             _ => {}
         }
@@ -164,6 +168,20 @@ struct GrnLine {
     batch: String,
     expiry_date: Option<String>,
     unit_cost_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct PurchaseReturned {
+    return_id: Uuid,
+    location_id: Uuid,
+    lines: Vec<PurchaseReturnLine>,
+}
+
+#[derive(Deserialize)]
+struct PurchaseReturnLine {
+    product_id: Uuid,
+    quantity: String,
+    batch: String,
 }
 
 /// A movement id derived from the event, so applying an event twice (even past
@@ -323,6 +341,43 @@ async fn goods_received(
                 unit_cost: Some(Decimal::from(line.unit_cost_minor)),
                 reason: None,
                 reference: ("purchase.grn", grn.grn_id.to_string()),
+                recorded_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Goods sent back to a vendor leave the batch they came in, at the moving average; the
+/// return is a fact, so stock may go negative.
+async fn returned_to_vendor(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    returned: PurchaseReturned,
+) -> Result<(), ProjectionError> {
+    let tenant = event.cloud.tenant;
+    for (index, line) in returned.lines.iter().enumerate() {
+        let product = product(tx, tenant, line.product_id).await?;
+        let expiry = ledger::batches(tx, tenant, returned.location_id, product.id)
+            .await?
+            .into_iter()
+            .find(|b| b.batch == line.batch)
+            .and_then(|b| b.expiry);
+        ledger::record(
+            tx,
+            tenant,
+            Movement {
+                id: movement_id(event, &index.to_string()),
+                location: returned.location_id,
+                product: &product,
+                batch: line.batch.trim(),
+                expiry,
+                kind: Kind::PurchaseReturn,
+                quantity: -quantity(&line.quantity)?,
+                unit_cost: None,
+                reason: None,
+                reference: ("purchase.return", returned.return_id.to_string()),
                 recorded_by: None,
             },
         )

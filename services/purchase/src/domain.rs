@@ -1,0 +1,204 @@
+//! Purchase rules without I/O: GST on a purchase line, the receipt tolerance, the
+//! three-way match, and how much to reorder.
+
+use rust_decimal::{prelude::ToPrimitive, Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+/// How far a receipt may exceed what was ordered: 5 %, for goods sold by weight or
+/// packed a little over.
+pub const RECEIPT_TOLERANCE_BP: i64 = 500;
+
+/// How far an invoiced unit price may exceed the ordered one before the invoice is held:
+/// 1 %.
+pub const PRICE_TOLERANCE_BP: i64 = 100;
+
+/// The GST on one line: CGST and SGST within a state, IGST across states, and cess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineTax {
+    /// Quantity times price, rounded to the minor unit.
+    pub taxable: i64,
+    /// Central tax (intra-state).
+    pub cgst: i64,
+    /// State tax (intra-state).
+    pub sgst: i64,
+    /// Integrated tax (inter-state).
+    pub igst: i64,
+    /// Compensation cess.
+    pub cess: i64,
+}
+
+impl LineTax {
+    /// Every tax of the line.
+    pub fn tax(&self) -> i64 {
+        self.cgst + self.sgst + self.igst + self.cess
+    }
+
+    /// Taxable value and taxes.
+    pub fn total(&self) -> i64 {
+        self.taxable + self.tax()
+    }
+}
+
+fn round(value: Decimal) -> i64 {
+    value
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
+        .unwrap_or(i64::MAX)
+}
+
+/// The tax of `quantity` at `unit_price` (minor units, before GST). Each half of an
+/// intra-state rate is rounded on its own, as the two taxes are paid separately.
+pub fn line_tax(
+    quantity: Decimal,
+    unit_price: i64,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    intra_state: bool,
+) -> LineTax {
+    let taxable = round(quantity * Decimal::from(unit_price));
+    let share = |bp: i32| round(Decimal::from(taxable) * Decimal::from(bp) / Decimal::from(10_000));
+    let (cgst, sgst, igst) = if intra_state {
+        let half =
+            round(Decimal::from(taxable) * Decimal::from(gst_rate_bp) / Decimal::from(20_000));
+        (half, half, 0)
+    } else {
+        (0, 0, share(gst_rate_bp))
+    };
+    LineTax {
+        taxable,
+        cgst,
+        sgst,
+        igst,
+        cess: share(cess_rate_bp),
+    }
+}
+
+/// The most that may be received of `ordered`, tolerance included.
+pub fn receivable(ordered: Decimal) -> Decimal {
+    ordered + ordered * Decimal::from(RECEIPT_TOLERANCE_BP) / Decimal::from(10_000)
+}
+
+/// Why an invoice line does not match its order and receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Mismatch {
+    /// The product's SKU.
+    pub sku: String,
+    /// `price_above_order`, `quantity_above_received`.
+    pub code: String,
+    /// What differs.
+    pub message: String,
+}
+
+/// Matches one invoice line: its price against the order's (within
+/// [`PRICE_TOLERANCE_BP`]) and its quantity against what was received and not yet
+/// invoiced.
+pub fn match_line(
+    sku: &str,
+    invoiced_quantity: Decimal,
+    invoiced_price: i64,
+    ordered_price: i64,
+    uninvoiced: Decimal,
+) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+    let ceiling = ordered_price + ordered_price * PRICE_TOLERANCE_BP / 10_000;
+    if invoiced_price > ceiling {
+        mismatches.push(Mismatch {
+            sku: sku.to_owned(),
+            code: "price_above_order".to_owned(),
+            message: format!(
+                "invoiced at {invoiced_price}, ordered at {ordered_price} (minor units)"
+            ),
+        });
+    }
+    if invoiced_quantity > uninvoiced {
+        mismatches.push(Mismatch {
+            sku: sku.to_owned(),
+            code: "quantity_above_received".to_owned(),
+            message: format!(
+                "{invoiced_quantity} invoiced, {uninvoiced} received and not yet invoiced"
+            ),
+        });
+    }
+    mismatches
+}
+
+/// How much to order of a product: enough for `cover_days` of its recent daily sales,
+/// and at least back up to twice its reorder level, less what is on hand; rounded up to
+/// whole units of `decimals` places.
+pub fn suggested_quantity(
+    on_hand: Decimal,
+    reorder_level: Decimal,
+    daily_sales: Decimal,
+    cover_days: u32,
+    decimals: u32,
+) -> Decimal {
+    let target = (daily_sales * Decimal::from(cover_days)).max(reorder_level * Decimal::TWO);
+    (target - on_hand)
+        .max(Decimal::ZERO)
+        .round_dp_with_strategy(decimals, RoundingStrategy::AwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn intra_state_splits_the_rate_and_inter_state_does_not() {
+        // 12 kg at ₹45.50: ₹546.00 at 5 %: ₹13.65 each way, ₹27.30 across states.
+        let intra = line_tax(d("12"), 4_550, 500, 0, true);
+        assert_eq!(
+            (intra.taxable, intra.cgst, intra.sgst, intra.igst),
+            (54_600, 1_365, 1_365, 0)
+        );
+        let inter = line_tax(d("12"), 4_550, 500, 0, false);
+        assert_eq!((inter.igst, inter.total()), (2_730, 57_330));
+        // Halves are rounded on their own: ₹0.75 at 5 % is 1.875 paise = 2 + 2.
+        let odd = line_tax(d("1"), 75, 500, 0, true);
+        assert_eq!((odd.cgst, odd.sgst), (2, 2));
+        // 28 % with 12 % cess on an aerated drink: ₹40 -> ₹11.20 + ₹4.80.
+        let cess = line_tax(d("1"), 4_000, 2_800, 1_200, false);
+        assert_eq!((cess.igst, cess.cess, cess.total()), (1_120, 480, 5_600));
+        // 2.5 kg at ₹33.33: 83.325 -> ₹83.33.
+        assert_eq!(line_tax(d("2.5"), 3_333, 0, 0, true).taxable, 8_333);
+    }
+
+    #[test]
+    fn receipts_may_exceed_the_order_by_five_percent() {
+        assert_eq!(receivable(d("100")), d("105"));
+        assert_eq!(receivable(d("2.5")), d("2.625"));
+    }
+
+    #[test]
+    fn invoice_lines_match_price_and_quantity() {
+        assert!(match_line("RICE", d("10"), 10_100, 10_000, d("10")).is_empty());
+        let dear = match_line("RICE", d("10"), 10_101, 10_000, d("10"));
+        assert_eq!(dear[0].code, "price_above_order");
+        let more = match_line("RICE", d("11"), 9_000, 10_000, d("10"));
+        assert_eq!(more.len(), 1);
+        assert_eq!(more[0].code, "quantity_above_received");
+    }
+
+    #[test]
+    fn reorder_covers_recent_sales_or_twice_the_level() {
+        // 4 a day for 30 days, 20 on hand: 100.
+        assert_eq!(
+            suggested_quantity(d("20"), d("10"), d("4"), 30, 0),
+            d("100")
+        );
+        // Slow seller: back up to twice the level.
+        assert_eq!(
+            suggested_quantity(d("3"), d("10"), d("0.1"), 30, 0),
+            d("17")
+        );
+        // Weighed goods round up to the gram.
+        assert_eq!(
+            suggested_quantity(d("1.2345"), d("5"), d("0"), 30, 3),
+            d("8.766")
+        );
+        assert_eq!(suggested_quantity(d("50"), d("10"), d("1"), 30, 0), d("0"));
+    }
+}

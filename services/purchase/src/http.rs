@@ -1,0 +1,1958 @@
+//! Purchase's HTTP API: purchase orders and their approval, goods receipts, vendor
+//! invoices with the three-way match, returns to vendors, vendor prices and reorder
+//! suggestions.
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post, put},
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role},
+    db,
+    http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
+    money::{Currency, Money, Quantity},
+    outbox, ServiceContext,
+};
+use chrono::{Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, LineTax, Mismatch},
+    SERVICE,
+};
+
+/// Who orders and receives goods.
+const BUYERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
+/// Who approves orders, held invoices and contracted prices.
+const APPROVERS: &[Role] = &[Role::Owner, Role::Admin];
+/// Who records vendor invoices.
+const ACCOUNTS: &[Role] = &[Role::Owner, Role::Admin, Role::Accountant];
+/// Who reads purchasing.
+const READERS: &[Role] = &[
+    Role::Owner,
+    Role::Admin,
+    Role::StoreManager,
+    Role::Accountant,
+];
+
+/// Purchase's routes; each names the roles it admits.
+pub fn router(ctx: ServiceContext) -> Router {
+    let pool = ctx.pool;
+    let v = &ctx.verifier;
+    let create = |route, roles| idempotency::creating(route, &pool, v, roles);
+    Router::new()
+        .route(
+            "/api/v1/purchase-orders",
+            get(list_orders)
+                .route_layer(auth::allow(v, READERS))
+                .merge(create(post(create_order), BUYERS)),
+        )
+        .route(
+            "/api/v1/purchase-orders/{id}",
+            get(get_order).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/purchase-orders/{id}/approve",
+            post(approve_order).route_layer(auth::allow(v, APPROVERS)),
+        )
+        .route(
+            "/api/v1/purchase-orders/{id}/cancel",
+            post(cancel_order).route_layer(auth::allow(v, BUYERS)),
+        )
+        .route(
+            "/api/v1/purchase-orders/{id}/close",
+            post(close_order).route_layer(auth::allow(v, BUYERS)),
+        )
+        .route(
+            "/api/v1/purchase-orders/{id}/grns",
+            create(post(receive_goods), BUYERS),
+        )
+        .route(
+            "/api/v1/purchase-invoices",
+            create(post(record_invoice), ACCOUNTS),
+        )
+        .route(
+            "/api/v1/purchase-invoices/{id}",
+            get(get_invoice).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/purchase-invoices/{id}/approve",
+            post(approve_invoice).route_layer(auth::allow(v, APPROVERS)),
+        )
+        .route(
+            "/api/v1/purchase-returns",
+            create(post(return_goods), BUYERS),
+        )
+        .route(
+            "/api/v1/purchases/vendor-pricing",
+            get(vendor_pricing)
+                .route_layer(auth::allow(v, READERS))
+                .merge(put(set_vendor_price).route_layer(auth::allow(v, APPROVERS))),
+        )
+        .route(
+            "/api/v1/purchases/reorder-suggestions",
+            get(reorder_suggestions).route_layer(auth::allow(v, READERS)),
+        )
+        .with_state(pool.clone())
+}
+
+/// Purchase's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_orders, create_order, get_order, approve_order, cancel_order, close_order,
+          receive_goods, record_invoice, get_invoice, approve_invoice, return_goods,
+          vendor_pricing, set_vendor_price, reorder_suggestions),
+    components(schemas(Order, OrderLine, NewOrder, NewOrderLine, Receipt, ReceiptLine, Grn,
+                       NewInvoice, NewInvoiceLine, Invoice, Mismatch, NewReturn, NewReturnLine,
+                       Return, VendorPrice, NewVendorPrice, Suggestion, Reason)),
+    tags((name = "purchase", description = "Orders, receipts, vendor invoices and returns"))
+)]
+pub struct PurchaseApi;
+
+fn millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn currency(code: &str) -> Currency {
+    Currency::from_code(code).unwrap_or(Currency::INR)
+}
+
+fn text(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+async fn event<T: Serialize>(
+    tx: &mut PgConnection,
+    event_type: &str,
+    tenant: Uuid,
+    key: Uuid,
+    payload: &T,
+) -> Result<(), ApiError> {
+    outbox::append_v1(tx, SERVICE, event_type, tenant, &key.to_string(), payload).await?;
+    Ok(())
+}
+
+/// The next number of a tenant's `series`: `PO-000001`.
+async fn next_number(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    series: &str,
+) -> Result<String, ApiError> {
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO document_series (tenant_id, series, next) VALUES ($1, $2, 2) \
+         ON CONFLICT (tenant_id, series) DO UPDATE SET next = document_series.next + 1 \
+         RETURNING next - 1",
+    )
+    .bind(tenant)
+    .bind(series)
+    .fetch_one(tx)
+    .await?;
+    Ok(format!("{series}-{n:06}"))
+}
+
+/// A product as purchase knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Product {
+    id: Uuid,
+    sku: String,
+    unit_decimals: i16,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    archived: bool,
+}
+
+async fn product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Option<Uuid>,
+    sku: Option<&str>,
+    field: &str,
+) -> Result<Product, ApiError> {
+    let found: Option<Product> = sqlx::query_as(
+        "SELECT id, sku, unit_decimals, gst_rate_bp, cess_rate_bp, archived FROM products \
+         WHERE tenant_id = $1 AND (id = $2 OR sku = $3)",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(sku.map(str::trim))
+    .fetch_optional(tx)
+    .await?;
+    if id.is_some() == sku.is_some() {
+        return Err(
+            Invalid::new(field, "product_required", "give either product_id or sku").into(),
+        );
+    }
+    found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+            format!(
+                "{field}: no product {}",
+                id.map_or_else(|| sku.unwrap_or("").to_owned(), |i| i.to_string())
+            ),
+        )
+    })
+}
+
+fn quantity(field: &str, raw: &str, decimals: i16) -> Result<Decimal, ApiError> {
+    let q = Quantity::parse(raw, decimals.max(0) as u32)
+        .map_err(|e| Invalid::new(field, "invalid_quantity", e.to_string()))?
+        .value();
+    if q <= Decimal::ZERO || q >= Decimal::from(1_000_000_000) || raw.contains(['e', 'E']) {
+        return Err(Invalid::new(
+            field,
+            "invalid_quantity",
+            "greater than zero, plain decimal",
+        )
+        .into());
+    }
+    Ok(q)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct VendorRow {
+    id: Uuid,
+    state_code: String,
+    payment_terms_days: i32,
+    currency: String,
+}
+
+async fn vendor(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<VendorRow, ApiError> {
+    sqlx::query_as("SELECT id, state_code, payment_terms_days, currency FROM vendors WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_vendor", format!("no vendor {id}"))
+        })
+}
+
+// ---------------------------------------------------------------- purchase orders
+
+/// A purchase order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Order {
+    id: Uuid,
+    number: String,
+    vendor_id: Uuid,
+    location_id: Uuid,
+    place_of_supply: String,
+    /// draft, approved, partially_received, received, closed, cancelled.
+    status: String,
+    expected_on: Option<NaiveDate>,
+    #[schema(value_type = Object)]
+    taxable: Money,
+    #[schema(value_type = Object)]
+    tax: Money,
+    #[schema(value_type = Object)]
+    total: Money,
+    lines: Vec<OrderLine>,
+}
+
+/// One line of an order, with what has been received against it.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct OrderLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    unit_price_minor: i64,
+    gst_rate_bp: i32,
+    taxable_minor: i64,
+    tax_minor: i64,
+    received: String,
+    rejected: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderHead {
+    number: String,
+    vendor_id: Uuid,
+    location_id: Uuid,
+    place_of_supply: String,
+    currency: String,
+    status: String,
+    expected_on: Option<NaiveDate>,
+    taxable_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+}
+
+/// An order and its currency code.
+async fn order(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<(Order, String), ApiError> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let head: OrderHead = sqlx::query_as(&format!(
+        "SELECT number, vendor_id, location_id, place_of_supply, currency, status, expected_on, \
+         taxable_minor, tax_minor, total_minor FROM purchase_orders WHERE tenant_id = $1 AND id = $2{lock}"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no purchase order {id}")))?;
+    let lines: Vec<OrderLine> = sqlx::query_as(
+        "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, \
+         l.unit_price_minor, l.gst_rate_bp, l.taxable_minor, l.tax_minor, \
+         trim_scale(l.quantity_received)::text AS received, trim_scale(l.quantity_rejected)::text AS rejected \
+         FROM po_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.po_id = $2 ORDER BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let c = currency(&head.currency);
+    Ok((
+        Order {
+            id,
+            number: head.number,
+            vendor_id: head.vendor_id,
+            location_id: head.location_id,
+            place_of_supply: head.place_of_supply,
+            status: head.status,
+            expected_on: head.expected_on,
+            taxable: Money::new(head.taxable_minor, c),
+            tax: Money::new(head.tax_minor, c),
+            total: Money::new(head.total_minor, c),
+            lines,
+        },
+        head.currency,
+    ))
+}
+
+/// A purchase order to draft.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewOrder {
+    vendor_id: Uuid,
+    /// The inventory location the goods go to.
+    location_id: Uuid,
+    /// GST state code of that location.
+    place_of_supply: String,
+    expected_on: Option<NaiveDate>,
+    lines: Vec<NewOrderLine>,
+}
+
+/// One product to order.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewOrderLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    quantity: String,
+    /// Before GST; default: the vendor's contracted price, else the last price paid.
+    unit_price_minor: Option<i64>,
+}
+
+/// `purchase.po.created`.
+#[derive(Serialize)]
+struct OrderCreated<'a> {
+    tenant_id: Uuid,
+    po_id: Uuid,
+    po_number: &'a str,
+    vendor_id: Uuid,
+    location_id: Uuid,
+    place_of_supply: &'a str,
+    currency: &'a str,
+    lines: Vec<OrderCreatedLine>,
+    taxable_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    expected_on: Option<String>,
+    created_by: Uuid,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct OrderCreatedLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    unit_price_minor: i64,
+    gst_rate_bp: i32,
+    taxable_minor: i64,
+    tax_minor: i64,
+}
+
+/// The price to order at when none is given: contracted (still valid), else the last
+/// price paid to this vendor.
+async fn default_price(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    vendor: Uuid,
+    product: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce( \
+           (SELECT unit_price_minor FROM vendor_prices WHERE tenant_id = $1 AND vendor_id = $2 \
+              AND product_id = $3 AND (valid_until IS NULL OR valid_until >= current_date)), \
+           (SELECT l.unit_cost_minor FROM grn_lines l JOIN grns g ON g.id = l.grn_id \
+              WHERE l.tenant_id = $1 AND g.vendor_id = $2 AND l.product_id = $3 \
+              ORDER BY g.received_at DESC LIMIT 1))",
+    )
+    .bind(tenant)
+    .bind(vendor)
+    .bind(product)
+    .fetch_one(tx)
+    .await
+}
+
+/// Drafts a purchase order. Owner, admin or store manager. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/purchase-orders", tag = "purchase", request_body = NewOrder,
+    security(("bearer" = [])),
+    responses((status = 201, body = Order),
+              (status = 404, description = "`unknown_vendor`, `unknown_product`"),
+              (status = 409, description = "`product_archived`"),
+              (status = 422, description = "`no_lines`, `invalid_quantity`, `price_required`, \
+                 `invalid_state_code`, `duplicate_line`")))]
+async fn create_order(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewOrder>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "an order has at least one line").into());
+    }
+    let place = body.place_of_supply.trim();
+    if place.len() != 2
+        || !place.bytes().all(|b| b.is_ascii_digit())
+        || !("01".."39").contains(&place) && place != "97"
+    {
+        return Err(Invalid::new(
+            "place_of_supply",
+            "invalid_state_code",
+            "a GST state code, 01 to 38 or 97",
+        )
+        .into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
+    let intra = vendor.state_code == place;
+    let id = Uuid::now_v7();
+    let number = next_number(&mut tx, tenant, "PO").await?;
+    let mut lines = Vec::new();
+    let (mut taxable, mut tax) = (0i64, 0i64);
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = product(
+            &mut tx,
+            tenant,
+            line.product_id,
+            line.sku.as_deref(),
+            &field,
+        )
+        .await?;
+        if product.archived {
+            return Err(ApiError::conflict(
+                "product_archived",
+                format!("{} is archived", product.sku),
+            ));
+        }
+        if lines
+            .iter()
+            .any(|(p, ..): &(Product, Decimal, i64, LineTax)| p.id == product.id)
+        {
+            return Err(Invalid::new(
+                field,
+                "duplicate_line",
+                format!("{} is on two lines", product.sku),
+            )
+            .into());
+        }
+        let q = quantity(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            product.unit_decimals,
+        )?;
+        let price = match line.unit_price_minor {
+            Some(p) if p < 0 => {
+                return Err(Invalid::new(
+                    format!("{field}.unit_price_minor"),
+                    "negative_price",
+                    "cannot be negative",
+                )
+                .into())
+            }
+            Some(p) => p,
+            None => default_price(&mut tx, tenant, vendor.id, product.id)
+                .await?
+                .ok_or_else(|| {
+                    Invalid::new(
+                        format!("{field}.unit_price_minor"),
+                        "price_required",
+                        format!("no contracted or earlier price for {}", product.sku),
+                    )
+                })?,
+        };
+        let line_tax = domain::line_tax(q, price, product.gst_rate_bp, product.cess_rate_bp, intra);
+        taxable += line_tax.taxable;
+        tax += line_tax.tax();
+        lines.push((product, q, price, line_tax));
+    }
+    sqlx::query(
+        "INSERT INTO purchase_orders (id, tenant_id, number, vendor_id, location_id, place_of_supply, \
+         currency, status, expected_on, taxable_minor, tax_minor, total_minor, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10, $11, $12)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(&number)
+    .bind(vendor.id)
+    .bind(body.location_id)
+    .bind(place)
+    .bind(&vendor.currency)
+    .bind(body.expected_on)
+    .bind(taxable)
+    .bind(tax)
+    .bind(taxable + tax)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    let mut created_lines = Vec::new();
+    for (n, (product, q, price, line_tax)) in lines.iter().enumerate() {
+        let line_no = n as i32 + 1;
+        sqlx::query(
+            "INSERT INTO po_lines (po_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+             gst_rate_bp, cess_rate_bp, taxable_minor, tax_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(line_no)
+        .bind(tenant)
+        .bind(product.id)
+        .bind(q)
+        .bind(price)
+        .bind(product.gst_rate_bp)
+        .bind(product.cess_rate_bp)
+        .bind(line_tax.taxable)
+        .bind(line_tax.tax())
+        .execute(&mut *tx)
+        .await?;
+        created_lines.push(OrderCreatedLine {
+            line_no,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            quantity: text(*q),
+            unit_price_minor: *price,
+            gst_rate_bp: product.gst_rate_bp,
+            taxable_minor: line_tax.taxable,
+            tax_minor: line_tax.tax(),
+        });
+    }
+    let created = OrderCreated {
+        tenant_id: tenant,
+        po_id: id,
+        po_number: &number,
+        vendor_id: vendor.id,
+        location_id: body.location_id,
+        place_of_supply: place,
+        currency: &vendor.currency,
+        lines: created_lines,
+        taxable_minor: taxable,
+        tax_minor: tax,
+        total_minor: taxable + tax,
+        expected_on: body.expected_on.map(|d| d.to_string()),
+        created_by: principal.user,
+        created_at: millis(),
+    };
+    event(&mut tx, "purchase.po.created", tenant, id, &created).await?;
+    let (order, _) = order(&mut tx, tenant, id, false).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+/// One purchase order with its lines.
+#[utoipa::path(get, path = "/api/v1/purchase-orders/{id}", tag = "purchase",
+    security(("bearer" = [])),
+    responses((status = 200, body = Order), (status = 404, description = "`not_found`")))]
+async fn get_order(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Order>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let (found, _) = order(&mut tx, principal.tenant, id, false).await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
+
+/// `status` and `vendor_id` filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct OrderQuery {
+    status: Option<String>,
+    vendor_id: Option<Uuid>,
+}
+
+/// Purchase orders, newest first.
+#[utoipa::path(get, path = "/api/v1/purchase-orders", tag = "purchase",
+    params(OrderQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Order>)))]
+async fn list_orders(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<OrderQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Order>>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM purchase_orders WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) \
+         AND ($3::uuid IS NULL OR vendor_id = $3) ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+    )
+    .bind(principal.tenant)
+    .bind(query.status)
+    .bind(query.vendor_id)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut orders = Vec::with_capacity(ids.len());
+    for id in ids {
+        orders.push(order(&mut tx, principal.tenant, id, false).await?.0);
+    }
+    tx.commit().await?;
+    Ok(Json(orders))
+}
+
+/// Why an order was cancelled or closed.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reason {
+    reason: String,
+}
+
+async fn set_status(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE purchase_orders SET status = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .bind(status)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn wrong_status(order: &Order, wanted: &str) -> ApiError {
+    ApiError::conflict(
+        "invalid_po_status",
+        format!(
+            "purchase order {} is {}; it must be {wanted}",
+            order.number, order.status
+        ),
+    )
+}
+
+/// Approves a draft order: goods may now be received against it. Owner or admin.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/approve", tag = "purchase",
+    security(("bearer" = [])),
+    responses((status = 200, body = Order), (status = 403, description = "`forbidden`"),
+              (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invalid_po_status`")))]
+async fn approve_order(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Order>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (current, code) = order(&mut tx, tenant, id, true).await?;
+    if current.status != "draft" {
+        return Err(wrong_status(&current, "draft"));
+    }
+    sqlx::query("UPDATE purchase_orders SET status = 'approved', approved_by = $3, approved_at = now() WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .bind(principal.user)
+        .execute(&mut *tx)
+        .await?;
+    #[derive(Serialize)]
+    struct Approved<'a> {
+        tenant_id: Uuid,
+        po_id: Uuid,
+        po_number: &'a str,
+        vendor_id: Uuid,
+        currency: &'a str,
+        total_minor: i64,
+        approved_by: Uuid,
+        approved_at: i64,
+    }
+    let approved = Approved {
+        tenant_id: tenant,
+        po_id: id,
+        po_number: &current.number,
+        vendor_id: current.vendor_id,
+        currency: &code,
+        total_minor: current.total.amount_minor,
+        approved_by: principal.user,
+        approved_at: millis(),
+    };
+    event(&mut tx, "purchase.po.approved", tenant, id, &approved).await?;
+    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Cancels an order nothing has been received against.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/cancel", tag = "purchase",
+    request_body = Reason, security(("bearer" = [])),
+    responses((status = 200, body = Order), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invalid_po_status`"),
+              (status = 422, description = "`invalid_text`")))]
+async fn cancel_order(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Reason>,
+) -> Result<Json<Order>, ApiError> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(Invalid::new("reason", "invalid_text", "1 to 500 characters").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (current, _) = order(&mut tx, tenant, id, true).await?;
+    if !matches!(current.status.as_str(), "draft" | "approved") {
+        return Err(wrong_status(
+            &current,
+            "draft or approved, with nothing received",
+        ));
+    }
+    set_status(&mut tx, tenant, id, "cancelled").await?;
+    sqlx::query("UPDATE purchase_orders SET closed_reason = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+    #[derive(Serialize)]
+    struct Cancelled<'a> {
+        tenant_id: Uuid,
+        po_id: Uuid,
+        po_number: &'a str,
+        vendor_id: Uuid,
+        reason: &'a str,
+        cancelled_by: Uuid,
+        cancelled_at: i64,
+    }
+    let cancelled = Cancelled {
+        tenant_id: tenant,
+        po_id: id,
+        po_number: &current.number,
+        vendor_id: current.vendor_id,
+        reason,
+        cancelled_by: principal.user,
+        cancelled_at: millis(),
+    };
+    event(&mut tx, "purchase.po.cancelled", tenant, id, &cancelled).await?;
+    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Closes a partially received order: the rest will not come.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/close", tag = "purchase",
+    request_body = Reason, security(("bearer" = [])),
+    responses((status = 200, body = Order), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invalid_po_status`")))]
+async fn close_order(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Reason>,
+) -> Result<Json<Order>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (current, _) = order(&mut tx, tenant, id, true).await?;
+    if current.status != "partially_received" {
+        return Err(wrong_status(&current, "partially_received"));
+    }
+    set_status(&mut tx, tenant, id, "closed").await?;
+    sqlx::query("UPDATE purchase_orders SET closed_reason = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .bind(body.reason.trim())
+        .execute(&mut *tx)
+        .await?;
+    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+// ---------------------------------------------------------------- goods receipts
+
+/// What arrived against an order.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Receipt {
+    lines: Vec<ReceiptLine>,
+}
+
+/// One order line's delivery.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReceiptLine {
+    line_no: i32,
+    /// Accepted into stock.
+    quantity_received: String,
+    /// Refused at the door; needs a reason.
+    quantity_rejected: Option<String>,
+    rejection_reason: Option<String>,
+    batch: Option<String>,
+    expiry_date: Option<NaiveDate>,
+}
+
+/// A goods receipt note.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Grn {
+    id: Uuid,
+    number: String,
+    po_id: Uuid,
+    /// The order's status after this receipt.
+    po_status: String,
+}
+
+/// `purchase.grn.received`.
+#[derive(Serialize)]
+struct GoodsReceived<'a> {
+    tenant_id: Uuid,
+    grn_id: Uuid,
+    grn_number: &'a str,
+    purchase_order_id: Uuid,
+    vendor_id: Uuid,
+    location_id: Uuid,
+    currency: &'a str,
+    lines: Vec<ReceivedLine>,
+    received_by: Uuid,
+    received_at: i64,
+}
+
+#[derive(Serialize)]
+struct ReceivedLine {
+    product_id: Uuid,
+    sku: String,
+    quantity_received: String,
+    quantity_rejected: String,
+    rejection_reason: Option<String>,
+    batch: String,
+    expiry_date: Option<String>,
+    unit_cost_minor: i64,
+}
+
+/// Receives goods against an approved order: accepted quantities go into stock (through
+/// inventory, from `purchase.grn.received`) at the order's price; more than 5 % over the
+/// order is refused. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/grns", tag = "purchase",
+    request_body = Receipt, security(("bearer" = [])),
+    responses((status = 201, body = Grn), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invalid_po_status` (draft, cancelled, closed...)"),
+              (status = 422, description = "`over_receipt`, `unknown_line`, `invalid_quantity`, \
+                 `rejection_reason_required`, `batch_expired`, `no_lines`")))]
+async fn receive_goods(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Receipt>,
+) -> Result<(StatusCode, Json<Grn>), ApiError> {
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "receive at least one line").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (current, code) = order(&mut tx, tenant, id, true).await?;
+    if !matches!(current.status.as_str(), "approved" | "partially_received") {
+        return Err(wrong_status(&current, "approved or partially_received"));
+    }
+    let today = Utc::now().date_naive();
+    let grn = Uuid::now_v7();
+    let number = next_number(&mut tx, tenant, "GRN").await?;
+    sqlx::query(
+        "INSERT INTO grns (id, tenant_id, number, po_id, vendor_id, location_id, received_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(grn)
+    .bind(tenant)
+    .bind(&number)
+    .bind(id)
+    .bind(current.vendor_id)
+    .bind(current.location_id)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    let mut received = Vec::new();
+    let mut seen = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let ordered = current
+            .lines
+            .iter()
+            .find(|l| l.line_no == line.line_no)
+            .ok_or_else(|| {
+                Invalid::new(
+                    format!("{field}.line_no"),
+                    "unknown_line",
+                    format!("the order has no line {}", line.line_no),
+                )
+            })?;
+        if seen.contains(&line.line_no) {
+            return Err(Invalid::new(
+                field,
+                "duplicate_line",
+                format!("line {} twice", line.line_no),
+            )
+            .into());
+        }
+        seen.push(line.line_no);
+        let decimals: i16 = sqlx::query_scalar(
+            "SELECT unit_decimals FROM products WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(ordered.product_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let accepted = if line.quantity_received.trim() == "0" {
+            Decimal::ZERO
+        } else {
+            quantity(
+                &format!("{field}.quantity_received"),
+                &line.quantity_received,
+                decimals,
+            )?
+        };
+        let rejected = match line.quantity_rejected.as_deref() {
+            None | Some("0") => Decimal::ZERO,
+            Some(raw) => quantity(&format!("{field}.quantity_rejected"), raw, decimals)?,
+        };
+        if accepted.is_zero() && rejected.is_zero() {
+            return Err(Invalid::new(
+                format!("{field}.quantity_received"),
+                "invalid_quantity",
+                "nothing received or rejected",
+            )
+            .into());
+        }
+        let reason = line
+            .rejection_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if rejected > Decimal::ZERO && reason.is_none() {
+            return Err(Invalid::new(
+                format!("{field}.rejection_reason"),
+                "rejection_reason_required",
+                "say why goods were refused",
+            )
+            .into());
+        }
+        let already: Decimal = ordered.received.parse().unwrap_or_default();
+        let ordered_quantity: Decimal = ordered.quantity.parse().unwrap_or_default();
+        if already + accepted > domain::receivable(ordered_quantity) {
+            return Err(Invalid::new(
+                format!("{field}.quantity_received"),
+                "over_receipt",
+                format!(
+                    "{}: {} ordered, {} received before, {} now: more than 5 % over",
+                    ordered.sku,
+                    text(ordered_quantity),
+                    text(already),
+                    text(accepted)
+                ),
+            )
+            .into());
+        }
+        if let Some(expiry) = line.expiry_date.filter(|e| *e < today) {
+            return Err(Invalid::new(
+                format!("{field}.expiry_date"),
+                "batch_expired",
+                format!("the batch expired on {expiry}"),
+            )
+            .into());
+        }
+        let batch = line
+            .batch
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        sqlx::query(
+            "INSERT INTO grn_lines (grn_id, line_no, tenant_id, product_id, quantity_received, \
+             quantity_rejected, rejection_reason, batch, expiry_date, unit_cost_minor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(grn)
+        .bind(line.line_no)
+        .bind(tenant)
+        .bind(ordered.product_id)
+        .bind(accepted)
+        .bind(rejected)
+        .bind(reason)
+        .bind(&batch)
+        .bind(line.expiry_date)
+        .bind(ordered.unit_price_minor)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE po_lines SET quantity_received = quantity_received + $4, \
+             quantity_rejected = quantity_rejected + $5 WHERE tenant_id = $1 AND po_id = $2 AND line_no = $3",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(line.line_no)
+        .bind(accepted)
+        .bind(rejected)
+        .execute(&mut *tx)
+        .await?;
+        received.push(ReceivedLine {
+            product_id: ordered.product_id,
+            sku: ordered.sku.clone(),
+            quantity_received: text(accepted),
+            quantity_rejected: text(rejected),
+            rejection_reason: reason.map(str::to_owned),
+            batch,
+            expiry_date: line.expiry_date.map(|d| d.to_string()),
+            unit_cost_minor: ordered.unit_price_minor,
+        });
+    }
+    let complete: bool = sqlx::query_scalar(
+        "SELECT bool_and(quantity_received >= quantity) FROM po_lines WHERE tenant_id = $1 AND po_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let status = if complete {
+        "received"
+    } else {
+        "partially_received"
+    };
+    set_status(&mut tx, tenant, id, status).await?;
+    let goods = GoodsReceived {
+        tenant_id: tenant,
+        grn_id: grn,
+        grn_number: &number,
+        purchase_order_id: id,
+        vendor_id: current.vendor_id,
+        location_id: current.location_id,
+        currency: &code,
+        lines: received,
+        received_by: principal.user,
+        received_at: millis(),
+    };
+    event(&mut tx, "purchase.grn.received", tenant, id, &goods).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Grn {
+            id: grn,
+            number,
+            po_id: id,
+            po_status: status.to_owned(),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- vendor invoices
+
+/// A vendor's invoice, against one or more receipts.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInvoice {
+    vendor_id: Uuid,
+    /// Unique per vendor.
+    vendor_invoice_number: String,
+    invoice_date: NaiveDate,
+    grn_ids: Vec<Uuid>,
+    lines: Vec<NewInvoiceLine>,
+    /// The total printed on the invoice; a difference over ₹1 from the lines holds it.
+    total_minor: Option<i64>,
+}
+
+/// One invoiced product.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInvoiceLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    quantity: String,
+    /// Before GST.
+    unit_price_minor: i64,
+}
+
+/// A recorded vendor invoice.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Invoice {
+    id: Uuid,
+    vendor_id: Uuid,
+    vendor_invoice_number: String,
+    invoice_date: NaiveDate,
+    due_date: NaiveDate,
+    /// matched, held (awaiting approval) or approved.
+    status: String,
+    mismatches: Vec<Mismatch>,
+    #[schema(value_type = Object)]
+    taxable: Money,
+    #[schema(value_type = Object)]
+    tax: Money,
+    #[schema(value_type = Object)]
+    total: Money,
+}
+
+/// `purchase.invoice.recorded`.
+#[derive(Serialize)]
+struct InvoiceRecorded<'a> {
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    vendor_id: Uuid,
+    vendor_invoice_number: &'a str,
+    invoice_date: String,
+    due_date: String,
+    grn_ids: &'a [Uuid],
+    currency: &'a str,
+    lines: Vec<RecordedLine>,
+    taxable_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    status: &'a str,
+    recorded_at: i64,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct RecordedLine {
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    unit_price_minor: i64,
+    taxable_minor: i64,
+    gst_rate_bp: i32,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+    total_minor: i64,
+}
+
+/// Records a vendor invoice against receipts with the three-way match: each line's
+/// price against the order (1 % tolerance), its quantity against what was received and
+/// not yet invoiced, and the printed total against the lines (₹1). A match is booked at
+/// once (`purchase.invoice.recorded`, which puts it on the vendor's ledger); a mismatch
+/// is held for an approver. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/purchase-invoices", tag = "purchase",
+    request_body = NewInvoice, security(("bearer" = [])),
+    responses((status = 201, body = Invoice),
+              (status = 404, description = "`unknown_vendor`, `unknown_grn`, `unknown_product`"),
+              (status = 409, description = "`duplicate_vendor_invoice`"),
+              (status = 422, description = "`no_lines`, `no_grns`, `not_received`, \
+                 `invalid_quantity`, `invalid_text`")))]
+async fn record_invoice(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewInvoice>,
+) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+    let number = body.vendor_invoice_number.trim();
+    if number.is_empty() || number.len() > 32 {
+        return Err(Invalid::new(
+            "vendor_invoice_number",
+            "invalid_text",
+            "1 to 32 characters",
+        )
+        .into());
+    }
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "an invoice has at least one line").into());
+    }
+    if body.grn_ids.is_empty() {
+        return Err(Invalid::new(
+            "grn_ids",
+            "no_grns",
+            "an invoice is matched to the receipts it bills",
+        )
+        .into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
+    // The receipts, locked: two invoices cannot bill the same goods.
+    let grns: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT g.id, g.po_id, o.place_of_supply FROM grns g JOIN purchase_orders o ON o.id = g.po_id \
+         WHERE g.tenant_id = $1 AND g.vendor_id = $2 AND g.id = ANY($3) FOR UPDATE OF g",
+    )
+    .bind(tenant)
+    .bind(vendor.id)
+    .bind(&body.grn_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(missing) = body
+        .grn_ids
+        .iter()
+        .find(|id| !grns.iter().any(|g| g.0 == **id))
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_grn",
+            format!("no receipt {missing} from this vendor"),
+        ));
+    }
+    let intra = grns[0].2 == vendor.state_code;
+    let id = Uuid::now_v7();
+    let mut mismatches = Vec::new();
+    let mut lines: Vec<RecordedLine> = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = product(
+            &mut tx,
+            tenant,
+            line.product_id,
+            line.sku.as_deref(),
+            &field,
+        )
+        .await?;
+        let q = quantity(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            product.unit_decimals,
+        )?;
+        if line.unit_price_minor < 0 {
+            return Err(Invalid::new(
+                format!("{field}.unit_price_minor"),
+                "negative_price",
+                "cannot be negative",
+            )
+            .into());
+        }
+        // What these receipts brought of the product and is not yet billed, oldest first.
+        let open: Vec<(Uuid, i32, Decimal, i64)> = sqlx::query_as(
+            "SELECT l.grn_id, l.line_no, l.quantity_received - l.quantity_invoiced, l.unit_cost_minor \
+             FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 AND l.grn_id = ANY($2) \
+               AND l.product_id = $3 ORDER BY g.received_at, l.line_no",
+        )
+        .bind(tenant)
+        .bind(&body.grn_ids)
+        .bind(product.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if open.is_empty() {
+            return Err(Invalid::new(
+                field,
+                "not_received",
+                format!("{} is not on these receipts", product.sku),
+            )
+            .into());
+        }
+        let uninvoiced: Decimal = open.iter().map(|o| o.2).sum();
+        mismatches.extend(domain::match_line(
+            &product.sku,
+            q,
+            line.unit_price_minor,
+            open[0].3,
+            uninvoiced,
+        ));
+        let mut left = q;
+        for (grn, line_no, available, _) in &open {
+            let take = left.min(*available);
+            if take <= Decimal::ZERO {
+                continue;
+            }
+            left -= take;
+            sqlx::query("UPDATE grn_lines SET quantity_invoiced = quantity_invoiced + $3 WHERE grn_id = $1 AND line_no = $2")
+                .bind(grn)
+                .bind(line_no)
+                .bind(take)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let tax = domain::line_tax(
+            q,
+            line.unit_price_minor,
+            product.gst_rate_bp,
+            product.cess_rate_bp,
+            intra,
+        );
+        lines.push(RecordedLine {
+            product_id: product.id,
+            sku: product.sku,
+            quantity: text(q),
+            unit_price_minor: line.unit_price_minor,
+            taxable_minor: tax.taxable,
+            gst_rate_bp: product.gst_rate_bp,
+            cgst_minor: tax.cgst,
+            sgst_minor: tax.sgst,
+            igst_minor: tax.igst,
+            cess_minor: tax.cess,
+            total_minor: tax.total(),
+        });
+    }
+    let taxable: i64 = lines.iter().map(|l| l.taxable_minor).sum();
+    let total: i64 = lines.iter().map(|l| l.total_minor).sum();
+    if let Some(printed) = body.total_minor {
+        if (printed - total).abs() > 100 {
+            mismatches.push(Mismatch {
+                sku: String::new(),
+                code: "total_differs".to_owned(),
+                message: format!("printed {printed}, lines add up to {total} (minor units)"),
+            });
+        }
+    }
+    let status = if mismatches.is_empty() {
+        "matched"
+    } else {
+        "held"
+    };
+    let due = body.invoice_date + Duration::days(i64::from(vendor.payment_terms_days));
+    let inserted = sqlx::query(
+        "INSERT INTO purchase_invoices (id, tenant_id, vendor_id, vendor_invoice_number, invoice_date, \
+         due_date, grn_ids, currency, taxable_minor, tax_minor, total_minor, status, mismatches, recorded_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(vendor.id)
+    .bind(number)
+    .bind(body.invoice_date)
+    .bind(due)
+    .bind(&body.grn_ids)
+    .bind(&vendor.currency)
+    .bind(taxable)
+    .bind(total - taxable)
+    .bind(total)
+    .bind(status)
+    .bind(sqlx::types::Json(&mismatches))
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(ApiError::conflict(
+            "duplicate_vendor_invoice",
+            format!("invoice {number} of this vendor is already recorded"),
+        ));
+    }
+    for (n, line) in lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+             taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor) \
+             VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(id)
+        .bind(n as i32 + 1)
+        .bind(tenant)
+        .bind(line.product_id)
+        .bind(&line.quantity)
+        .bind(line.unit_price_minor)
+        .bind(line.taxable_minor)
+        .bind(line.gst_rate_bp)
+        .bind(line.cgst_minor)
+        .bind(line.sgst_minor)
+        .bind(line.igst_minor)
+        .bind(line.cess_minor)
+        .bind(line.total_minor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if status == "matched" {
+        announce_invoice(&mut tx, tenant, id).await?;
+    }
+    let recorded = invoice(&mut tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// Emits `purchase.invoice.recorded` for an invoice that is now payable.
+async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let row = invoice_row(&mut *tx, tenant, id).await?;
+    let lines: Vec<RecordedLine> = sqlx::query_as(
+        "SELECT l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
+         l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, l.total_minor \
+         FROM invoice_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let recorded = InvoiceRecorded {
+        tenant_id: tenant,
+        invoice_id: id,
+        vendor_id: row.vendor_id,
+        vendor_invoice_number: &row.vendor_invoice_number,
+        invoice_date: row.invoice_date.to_string(),
+        due_date: row.due_date.to_string(),
+        grn_ids: &row.grn_ids,
+        currency: &row.currency,
+        lines,
+        taxable_minor: row.taxable_minor,
+        tax_minor: row.tax_minor,
+        total_minor: row.total_minor,
+        status: &row.status,
+        recorded_at: millis(),
+    };
+    event(
+        tx,
+        "purchase.invoice.recorded",
+        tenant,
+        row.vendor_id,
+        &recorded,
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct InvoiceRow {
+    vendor_id: Uuid,
+    vendor_invoice_number: String,
+    invoice_date: NaiveDate,
+    due_date: NaiveDate,
+    grn_ids: Vec<Uuid>,
+    status: String,
+    mismatches: sqlx::types::Json<Vec<Mismatch>>,
+    currency: String,
+    taxable_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+}
+
+async fn invoice_row(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<InvoiceRow, ApiError> {
+    sqlx::query_as(
+        "SELECT vendor_id, vendor_invoice_number, invoice_date, due_date, grn_ids, status, mismatches, \
+         currency, taxable_minor, tax_minor, total_minor FROM purchase_invoices WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no purchase invoice {id}")))
+}
+
+async fn invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Invoice, ApiError> {
+    let row = invoice_row(tx, tenant, id).await?;
+    let c = currency(&row.currency);
+    Ok(Invoice {
+        id,
+        vendor_id: row.vendor_id,
+        vendor_invoice_number: row.vendor_invoice_number,
+        invoice_date: row.invoice_date,
+        due_date: row.due_date,
+        status: row.status,
+        mismatches: row.mismatches.0,
+        taxable: Money::new(row.taxable_minor, c),
+        tax: Money::new(row.tax_minor, c),
+        total: Money::new(row.total_minor, c),
+    })
+}
+
+/// One vendor invoice, with what did not match.
+#[utoipa::path(get, path = "/api/v1/purchase-invoices/{id}", tag = "purchase",
+    security(("bearer" = [])),
+    responses((status = 200, body = Invoice), (status = 404, description = "`not_found`")))]
+async fn get_invoice(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Invoice>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let found = invoice(&mut tx, principal.tenant, id).await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
+
+/// Approves a held invoice: it is booked as it stands. Owner or admin.
+#[utoipa::path(post, path = "/api/v1/purchase-invoices/{id}/approve", tag = "purchase",
+    security(("bearer" = [])),
+    responses((status = 200, body = Invoice), (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invoice_not_held`")))]
+async fn approve_invoice(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Invoice>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let updated = sqlx::query(
+        "UPDATE purchase_invoices SET status = 'approved', approved_by = $3 \
+         WHERE tenant_id = $1 AND id = $2 AND status = 'held'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        let current = invoice(&mut tx, tenant, id).await?;
+        return Err(ApiError::conflict(
+            "invoice_not_held",
+            format!(
+                "invoice {} is {}",
+                current.vendor_invoice_number, current.status
+            ),
+        ));
+    }
+    announce_invoice(&mut tx, tenant, id).await?;
+    let approved = invoice(&mut tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(Json(approved))
+}
+
+// ---------------------------------------------------------------- returns
+
+/// Goods to send back against a receipt.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewReturn {
+    grn_id: Uuid,
+    reason: String,
+    lines: Vec<NewReturnLine>,
+}
+
+/// One product to send back.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewReturnLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    quantity: String,
+}
+
+/// A debit note.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Return {
+    id: Uuid,
+    number: String,
+    grn_id: Uuid,
+    #[schema(value_type = Object)]
+    total: Money,
+}
+
+/// `purchase.return.processed`.
+#[derive(Serialize)]
+struct ReturnProcessed<'a> {
+    tenant_id: Uuid,
+    return_id: Uuid,
+    debit_note_number: &'a str,
+    grn_id: Uuid,
+    vendor_id: Uuid,
+    location_id: Uuid,
+    currency: &'a str,
+    lines: Vec<ReturnedLine>,
+    total_minor: i64,
+    reason: &'a str,
+    returned_by: Uuid,
+    returned_at: i64,
+}
+
+#[derive(Serialize)]
+struct ReturnedLine {
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    batch: String,
+    unit_cost_minor: i64,
+    taxable_minor: i64,
+    gst_rate_bp: i32,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+    total_minor: i64,
+}
+
+/// Sends goods back to the vendor against a receipt (a debit note): never more than
+/// was received and not already returned. Stock leaves through inventory and the
+/// vendor's ledger is reduced, both from `purchase.return.processed`. Honors
+/// `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/purchase-returns", tag = "purchase",
+    request_body = NewReturn, security(("bearer" = [])),
+    responses((status = 201, body = Return),
+              (status = 404, description = "`unknown_grn`, `unknown_product`"),
+              (status = 422, description = "`return_above_received`, `not_received`, \
+                 `invalid_quantity`, `no_lines`, `invalid_text`")))]
+async fn return_goods(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewReturn>,
+) -> Result<(StatusCode, Json<Return>), ApiError> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(Invalid::new("reason", "invalid_text", "1 to 500 characters").into());
+    }
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "return at least one product").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let grn: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT g.vendor_id, g.location_id, o.place_of_supply, v.state_code, o.currency FROM grns g \
+         JOIN purchase_orders o ON o.id = g.po_id JOIN vendors v ON v.tenant_id = g.tenant_id AND v.id = g.vendor_id \
+         WHERE g.tenant_id = $1 AND g.id = $2 FOR UPDATE OF g",
+    )
+    .bind(tenant)
+    .bind(body.grn_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (vendor_id, location_id, place, vendor_state, code) = grn.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_grn",
+            format!("no receipt {}", body.grn_id),
+        )
+    })?;
+    let intra = place == vendor_state;
+    let id = Uuid::now_v7();
+    let number = next_number(&mut tx, tenant, "DN").await?;
+    let mut lines = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = product(
+            &mut tx,
+            tenant,
+            line.product_id,
+            line.sku.as_deref(),
+            &field,
+        )
+        .await?;
+        let q = quantity(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            product.unit_decimals,
+        )?;
+        let received: Option<(i32, Decimal, String, i64)> = sqlx::query_as(
+            "SELECT line_no, quantity_received - quantity_returned, batch, unit_cost_minor FROM grn_lines \
+             WHERE grn_id = $1 AND product_id = $2",
+        )
+        .bind(body.grn_id)
+        .bind(product.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (line_no, returnable, batch, cost) = received.ok_or_else(|| {
+            Invalid::new(
+                field.clone(),
+                "not_received",
+                format!("{} is not on this receipt", product.sku),
+            )
+        })?;
+        if q > returnable {
+            return Err(Invalid::new(
+                format!("{field}.quantity"),
+                "return_above_received",
+                format!(
+                    "{}: {} can still be returned, {} asked",
+                    product.sku,
+                    text(returnable),
+                    text(q)
+                ),
+            )
+            .into());
+        }
+        sqlx::query("UPDATE grn_lines SET quantity_returned = quantity_returned + $3 WHERE grn_id = $1 AND line_no = $2")
+            .bind(body.grn_id)
+            .bind(line_no)
+            .bind(q)
+            .execute(&mut *tx)
+            .await?;
+        let tax = domain::line_tax(q, cost, product.gst_rate_bp, product.cess_rate_bp, intra);
+        lines.push(ReturnedLine {
+            product_id: product.id,
+            sku: product.sku,
+            quantity: text(q),
+            batch,
+            unit_cost_minor: cost,
+            taxable_minor: tax.taxable,
+            gst_rate_bp: product.gst_rate_bp,
+            cgst_minor: tax.cgst,
+            sgst_minor: tax.sgst,
+            igst_minor: tax.igst,
+            cess_minor: tax.cess,
+            total_minor: tax.total(),
+        });
+    }
+    let total: i64 = lines.iter().map(|l| l.total_minor).sum();
+    sqlx::query(
+        "INSERT INTO purchase_returns (id, tenant_id, number, grn_id, vendor_id, reason, total_minor, returned_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(&number)
+    .bind(body.grn_id)
+    .bind(vendor_id)
+    .bind(reason)
+    .bind(total)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    let processed = ReturnProcessed {
+        tenant_id: tenant,
+        return_id: id,
+        debit_note_number: &number,
+        grn_id: body.grn_id,
+        vendor_id,
+        location_id,
+        currency: &code,
+        lines,
+        total_minor: total,
+        reason,
+        returned_by: principal.user,
+        returned_at: millis(),
+    };
+    event(
+        &mut tx,
+        "purchase.return.processed",
+        tenant,
+        vendor_id,
+        &processed,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Return {
+            id,
+            number,
+            grn_id: body.grn_id,
+            total: Money::new(total, currency(&code)),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- vendor pricing
+
+/// What a vendor charges for a product.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct VendorPrice {
+    vendor_id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    /// Agreed price, before GST.
+    contracted_price_minor: Option<i64>,
+    /// Until when the agreement holds.
+    valid_until: Option<NaiveDate>,
+    /// The price of the latest receipt.
+    last_price_minor: Option<i64>,
+    /// When that was.
+    last_received_on: Option<NaiveDate>,
+}
+
+/// `vendor_id` and/or `product_id`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct PricingQuery {
+    vendor_id: Option<Uuid>,
+    product_id: Option<Uuid>,
+}
+
+/// Contracted and last purchase prices per vendor and product.
+#[utoipa::path(get, path = "/api/v1/purchases/vendor-pricing", tag = "purchase",
+    params(PricingQuery, Page), security(("bearer" = [])),
+    responses((status = 200, body = Vec<VendorPrice>)))]
+async fn vendor_pricing(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<PricingQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<VendorPrice>>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let rows: Vec<VendorPrice> = sqlx::query_as(
+        "WITH last AS ( \
+           SELECT DISTINCT ON (g.vendor_id, l.product_id) g.vendor_id, l.product_id, \
+             l.unit_cost_minor, g.received_at::date AS received_on \
+           FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 \
+           ORDER BY g.vendor_id, l.product_id, g.received_at DESC), \
+         pairs AS ( \
+           SELECT vendor_id, product_id FROM vendor_prices WHERE tenant_id = $1 \
+           UNION SELECT vendor_id, product_id FROM last) \
+         SELECT pairs.vendor_id, pairs.product_id, p.sku, vp.unit_price_minor AS contracted_price_minor, \
+           vp.valid_until, last.unit_cost_minor AS last_price_minor, last.received_on AS last_received_on \
+         FROM pairs JOIN products p ON p.tenant_id = $1 AND p.id = pairs.product_id \
+         LEFT JOIN vendor_prices vp ON vp.tenant_id = $1 AND vp.vendor_id = pairs.vendor_id AND vp.product_id = pairs.product_id \
+         LEFT JOIN last ON last.vendor_id = pairs.vendor_id AND last.product_id = pairs.product_id \
+         WHERE ($2::uuid IS NULL OR pairs.vendor_id = $2) AND ($3::uuid IS NULL OR pairs.product_id = $3) \
+         ORDER BY p.sku, pairs.vendor_id LIMIT $4 OFFSET $5",
+    )
+    .bind(principal.tenant)
+    .bind(query.vendor_id)
+    .bind(query.product_id)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(rows))
+}
+
+/// A contracted price.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewVendorPrice {
+    vendor_id: Uuid,
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    /// Before GST, in the vendor's currency.
+    #[schema(value_type = Object)]
+    unit_price: Money,
+    valid_until: Option<NaiveDate>,
+}
+
+/// Sets a vendor's contracted price for a product. Owner or admin.
+#[utoipa::path(put, path = "/api/v1/purchases/vendor-pricing", tag = "purchase",
+    request_body = NewVendorPrice, security(("bearer" = [])),
+    responses((status = 200, body = Vec<VendorPrice>),
+              (status = 404, description = "`unknown_vendor`, `unknown_product`"),
+              (status = 422, description = "`negative_price`, `currency_mismatch`")))]
+async fn set_vendor_price(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewVendorPrice>,
+) -> Result<Json<Vec<VendorPrice>>, ApiError> {
+    if body.unit_price.amount_minor < 0 {
+        return Err(Invalid::new("unit_price", "negative_price", "cannot be negative").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
+    if body.unit_price.currency.code() != vendor.currency {
+        return Err(Invalid::new(
+            "unit_price",
+            "currency_mismatch",
+            format!("the vendor invoices in {}", vendor.currency),
+        )
+        .into());
+    }
+    let product = product(
+        &mut tx,
+        tenant,
+        body.product_id,
+        body.sku.as_deref(),
+        "product",
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO vendor_prices (tenant_id, vendor_id, product_id, unit_price_minor, valid_until, set_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, vendor_id, product_id) DO UPDATE \
+         SET unit_price_minor = $4, valid_until = $5, set_by = $6, set_at = now()",
+    )
+    .bind(tenant)
+    .bind(vendor.id)
+    .bind(product.id)
+    .bind(body.unit_price.amount_minor)
+    .bind(body.valid_until)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    vendor_pricing(
+        State(pool),
+        principal,
+        Query(PricingQuery {
+            vendor_id: Some(vendor.id),
+            product_id: Some(product.id),
+        }),
+        Query(Page::default()),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- reorder suggestions
+
+/// Where, and how many days of sales to cover.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct ReorderQuery {
+    location_id: Uuid,
+    /// Days of recent sales to order for (default 30, 1 to 180).
+    cover_days: Option<u32>,
+}
+
+/// A product to reorder.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Suggestion {
+    product_id: Uuid,
+    sku: String,
+    on_hand: String,
+    reorder_level: String,
+    /// Average daily sales over the last 30 days.
+    daily_sales: String,
+    suggested_quantity: String,
+    /// The vendor with the best recent (90 days) or contracted price.
+    vendor_id: Option<Uuid>,
+    unit_price_minor: Option<i64>,
+}
+
+/// Products at a location below their reorder level, with how much to order (recent
+/// sales velocity over `cover_days`, at least back to twice the level) and the vendor
+/// with the best recent price.
+#[utoipa::path(get, path = "/api/v1/purchases/reorder-suggestions", tag = "purchase",
+    params(ReorderQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Suggestion>), (status = 400, description = "`invalid_query`")))]
+async fn reorder_suggestions(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<ReorderQuery>,
+) -> Result<Json<Vec<Suggestion>>, ApiError> {
+    let cover = query.cover_days.unwrap_or(30);
+    if !(1..=180).contains(&cover) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "cover_days: 1 to 180",
+        ));
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let low: Vec<(Uuid, String, i16, Decimal, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT p.id, p.sku, p.unit_decimals, s.on_hand, p.reorder_level, \
+           coalesce((SELECT sum(d.quantity) FROM daily_sales d WHERE d.tenant_id = $1 \
+             AND d.location_id = $2 AND d.product_id = p.id AND d.day > current_date - 30), 0) / 30 \
+         FROM stock_positions s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
+         WHERE s.tenant_id = $1 AND s.location_id = $2 AND p.reorder_level IS NOT NULL \
+           AND NOT p.archived AND s.on_hand < p.reorder_level ORDER BY p.sku",
+    )
+    .bind(tenant)
+    .bind(query.location_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut suggestions = Vec::new();
+    for (product, sku, decimals, on_hand, level, daily) in low {
+        let best: Option<(Uuid, i64)> = sqlx::query_as(
+            "SELECT vendor_id, price FROM ( \
+               SELECT g.vendor_id, l.unit_cost_minor AS price FROM grn_lines l JOIN grns g ON g.id = l.grn_id \
+               WHERE l.tenant_id = $1 AND l.product_id = $2 AND g.received_at > now() - interval '90 days' \
+               UNION ALL SELECT vendor_id, unit_price_minor FROM vendor_prices WHERE tenant_id = $1 \
+               AND product_id = $2 AND (valid_until IS NULL OR valid_until >= current_date)) offers \
+             ORDER BY price, vendor_id LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(product)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let quantity =
+            domain::suggested_quantity(on_hand, level, daily, cover, decimals.max(0) as u32);
+        suggestions.push(Suggestion {
+            product_id: product,
+            sku,
+            on_hand: text(on_hand),
+            reorder_level: text(level),
+            daily_sales: text(daily.round_dp(3)),
+            suggested_quantity: text(quantity),
+            vendor_id: best.map(|b| b.0),
+            unit_price_minor: best.map(|b| b.1),
+        });
+    }
+    tx.commit().await?;
+    Ok(Json(suggestions))
+}

@@ -1,0 +1,23 @@
+//! Purchase: purchase orders and their approval, goods receipts against them, vendor
+//! invoices matched three ways, returns to vendors, vendor prices and reorder
+//! suggestions; events on `purchase.events.v1`. What purchase knows of vendors, products
+//! and stock comes from the topics (`bazaar consume purchase-references`).
+
+pub mod domain;
+mod http;
+pub mod references;
+
+pub use http::{router, PurchaseApi};
+
+/// Purchase's database name and `ce_source`.
+pub const SERVICE: &str = "purchase";
+
+/// Purchase's own tables (`migrations/purchase/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/purchase")
+}
+
+/// Purchase's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <PurchaseApi as utoipa::OpenApi>::openapi()
+}
