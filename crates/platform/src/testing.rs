@@ -17,6 +17,7 @@ const ISSUER: &str = "bazaar-test-identity";
 const AUDIENCE: &str = "bazaar";
 
 /// Issues access tokens that [`TestIssuer::verifier`] accepts.
+#[derive(Clone)]
 pub struct TestIssuer {
     pkcs8: Vec<u8>,
     verifier: Arc<Verifier>,
@@ -122,11 +123,30 @@ pub struct TestService {
 }
 
 impl TestService {
-    /// Creates `test_<service>_<random>`, migrates it and builds the router.
+    /// Creates `test_<service>_<random>`, migrates it and builds the router, for a tenant
+    /// and an issuer of its own.
     pub async fn start(
         service: &str,
         migrator: sqlx::migrate::Migrator,
         router: fn(crate::ServiceContext) -> axum::Router,
+    ) -> Self {
+        Self::start_for(
+            service,
+            migrator,
+            router,
+            &TestIssuer::new(),
+            Uuid::new_v4(),
+        )
+        .await
+    }
+
+    /// The same for a given tenant and issuer: several services of one mesh in a test.
+    pub async fn start_for(
+        service: &str,
+        migrator: sqlx::migrate::Migrator,
+        router: fn(crate::ServiceContext) -> axum::Router,
+        issuer: &TestIssuer,
+        tenant: Uuid,
     ) -> Self {
         let settings = crate::Settings::from_env().expect("valid BAZAAR_* variables");
         let name = format!("test_{service}_{}", Uuid::new_v4().simple());
@@ -136,13 +156,12 @@ impl TestService {
         let pool = crate::db::app_pool(&settings, &name)
             .await
             .expect("the app role connects");
-        let issuer = TestIssuer::new();
+        let issuer = issuer.clone();
         let app = router(crate::ServiceContext {
             pool,
             verifier: issuer.verifier(),
             settings,
         });
-        let tenant = Uuid::new_v4();
         let admin = issuer.token(tenant, &[Role::Admin]);
         Self {
             app,

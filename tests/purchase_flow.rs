@@ -1,0 +1,226 @@
+//! The purchase cycle across the mesh, over real Kafka: a product (catalog) and a vendor
+//! (partners) reach purchase; an order is approved and received in two deliveries,
+//! invoiced and partly returned; inventory ends with the right stock and partners with
+//! the right vendor balance, and the topic carries the right events.
+
+// Amounts in paise are written rupees_paise (45_50 is ₹45.50).
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod support;
+
+use std::collections::HashMap;
+
+use axum::http::Method;
+use bazaar_inventory::snapshots::InventorySnapshots;
+use bazaar_partners::ledgers::PartnerLedgers;
+use bazaar_platform::{
+    consumer::{ConsumerRunner, Projection},
+    testing::{send, Reply, TestIssuer, TestService},
+};
+use bazaar_purchase::references::PurchaseReferences;
+use chrono::Utc;
+use serde_json::{json, Value};
+use support::mesh::{read_with_headers, relay_outbox_to, settings, topic, until};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+async fn call(service: &TestService, method: Method, path: &str, body: Option<Value>) -> Reply {
+    send(&service.app, method, path, Some(&service.admin), body, &[]).await
+}
+
+async fn ok(service: &TestService, method: Method, path: &str, body: Value) -> Value {
+    let reply = call(service, method, path, Some(body)).await;
+    assert!(reply.status.is_success(), "{path}: {}", reply.body);
+    reply.body
+}
+
+fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationToken) {
+    let runner = ConsumerRunner::new(&settings(), service.owner.clone(), projection)
+        .with_group(format!("test-{}", Uuid::new_v4().simple()));
+    tokio::spawn(runner.run(stop.clone()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
+    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let start =
+        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
+    let catalog = start(
+        "catalog",
+        bazaar_catalog::migrator(),
+        bazaar_catalog::router,
+    )
+    .await;
+    let inventory = start(
+        "inventory",
+        bazaar_inventory::migrator(),
+        bazaar_inventory::router,
+    )
+    .await;
+    let partners = start(
+        "partners",
+        bazaar_partners::migrator(),
+        bazaar_partners::router,
+    )
+    .await;
+    let purchase = start(
+        "purchase",
+        bazaar_purchase::migrator(),
+        bazaar_purchase::router,
+    )
+    .await;
+    let events = topic(3).await;
+
+    let rice = ok(
+        &catalog,
+        Method::POST,
+        "/api/v1/products",
+        json!({"sku": "RICE-25", "name": "Rice 25 kg",
+        "unit": "kg", "gst_rate": "5", "mrp": {"amount_minor": 60_00, "currency": "INR"},
+        "selling_price": {"amount_minor": 55_00, "currency": "INR"}, "tax_inclusive": true}),
+    )
+    .await;
+    let vendor = ok(
+        &partners,
+        Method::POST,
+        "/api/v1/vendors",
+        json!({"name": "Mills", "state_code": "29",
+        "payment_terms_days": 30}),
+    )
+    .await;
+    let warehouse = ok(
+        &inventory,
+        Method::POST,
+        "/api/v1/inventory/locations",
+        json!({"code": "WH-1", "name": "Warehouse", "kind": "warehouse"}),
+    )
+    .await;
+    let (rice, vendor, warehouse) = (
+        rice["id"].clone(),
+        vendor["id"].clone(),
+        warehouse["id"].clone(),
+    );
+    relay_outbox_to(&catalog.database, &catalog.owner, &events).await;
+    relay_outbox_to(&partners.database, &partners.owner, &events).await;
+
+    let stop = CancellationToken::new();
+    let topics = || vec![events.clone()];
+    run(InventorySnapshots::reading(topics()), &inventory, &stop);
+    run(PartnerLedgers::reading(topics()), &partners, &stop);
+    run(PurchaseReferences::reading(topics()), &purchase, &stop);
+
+    // Purchase learns of the vendor and the product from the topic.
+    let order_body = json!({"vendor_id": vendor, "location_id": warehouse, "place_of_supply": "29",
+        "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]});
+    let mut order = Value::Null;
+    until("purchase knows the vendor and the product", async || {
+        let reply = call(
+            &purchase,
+            Method::POST,
+            "/api/v1/purchase-orders",
+            Some(order_body.clone()),
+        )
+        .await;
+        order = reply.body;
+        reply.status.is_success()
+    })
+    .await;
+    let po = order["id"].as_str().unwrap().to_owned();
+    ok(
+        &purchase,
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{po}/approve"),
+        json!(null),
+    )
+    .await;
+    let grns = format!("/api/v1/purchase-orders/{po}/grns");
+    let first = ok(
+        &purchase,
+        Method::POST,
+        &grns,
+        json!({"lines": [{"line_no": 1, "quantity_received": "60",
+        "batch": "R-1", "expiry_date": "2027-12-31"}]}),
+    )
+    .await;
+    let second = ok(
+        &purchase,
+        Method::POST,
+        &grns,
+        json!({"lines": [{"line_no": 1, "quantity_received": "40",
+        "batch": "R-2"}]}),
+    )
+    .await;
+    assert_eq!(second["po_status"], "received");
+    let invoice = ok(&purchase, Method::POST, "/api/v1/purchase-invoices", json!({"vendor_id": vendor,
+        "vendor_invoice_number": "M/1", "invoice_date": Utc::now().date_naive(),
+        "grn_ids": [first["id"], second["id"]], "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]})).await;
+    assert_eq!(invoice["status"], "matched");
+    assert_eq!(invoice["total"]["amount_minor"], 4_725_00, "₹4,500 + 5 %");
+    let back = ok(
+        &purchase,
+        Method::POST,
+        "/api/v1/purchase-returns",
+        json!({"grn_id": first["id"],
+        "reason": "damp", "lines": [{"product_id": rice, "quantity": "5"}]}),
+    )
+    .await;
+    assert_eq!(back["total"]["amount_minor"], 236_26, "₹225 + 2 x ₹5.63");
+    relay_outbox_to(&purchase.database, &purchase.owner, &events).await;
+
+    // Inventory: 60 + 40 in, 5 back to the vendor from the first batch.
+    let stock_path = format!(
+        "/api/v1/inventory/stock?location_id={}",
+        warehouse.as_str().unwrap()
+    );
+    until(
+        "inventory applies the receipts and the return",
+        async || {
+            let stock = call(&inventory, Method::GET, &stock_path, None).await.body;
+            stock[0]["on_hand"] == "95"
+        },
+    )
+    .await;
+    let stock = call(&inventory, Method::GET, &stock_path, None).await.body;
+    let batches: HashMap<&str, &str> = stock[0]["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["batch"].as_str().unwrap(), b["on_hand"].as_str().unwrap()))
+        .collect();
+    assert_eq!(batches, HashMap::from([("R-1", "55"), ("R-2", "40")]));
+    assert_eq!(stock[0]["average_cost_minor"], "4500");
+
+    // Partners: the invoice less the return.
+    let ledger_path = format!("/api/v1/vendors/{}/ledger", vendor.as_str().unwrap());
+    until("the vendor ledger", async || {
+        let ledger = call(&partners, Method::GET, &ledger_path, None).await.body;
+        ledger["entries"].as_array().is_some_and(|e| e.len() == 2)
+    })
+    .await;
+    let ledger = call(&partners, Method::GET, &ledger_path, None).await.body;
+    assert_eq!(ledger["balance"]["amount_minor"], 4_725_00 - 236_26);
+    stop.cancel();
+
+    // The topic: catalog's and partners' facts, then purchase's whole cycle.
+    // The product, the vendor, and the order created, approved, received twice,
+    // invoiced and returned against.
+    let count = 1 + 1 + 6;
+    let messages = read_with_headers(&events, count).await;
+    let mut types: HashMap<String, usize> = HashMap::new();
+    for message in &messages {
+        *types.entry(message["ce_type"].clone()).or_default() += 1;
+    }
+    for (event_type, expected) in [
+        ("purchase.po.created", 1),
+        ("purchase.po.approved", 1),
+        ("purchase.grn.received", 2),
+        ("purchase.invoice.recorded", 1),
+        ("purchase.return.processed", 1),
+    ] {
+        assert_eq!(
+            types.get(event_type).copied().unwrap_or(0),
+            expected,
+            "{event_type}: {types:?}"
+        );
+    }
+}
