@@ -8,8 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::{http::Method, Router};
 use bazaar_identity::{keys::PublishedKeys, Bootstrap, BootstrapError};
-use bazaar_platform::{auth::Verifier, db, http::call, ServiceContext, Settings};
+use bazaar_inventory::snapshots::InventorySnapshots;
+use bazaar_platform::{
+    auth::Verifier,
+    consumer::{self, ConsumedEvent, Projection},
+    db,
+    http::call,
+    ServiceContext, Settings,
+};
+use bazaar_purchase::references::PurchaseReferences;
+use bazaar_schemas::{Catalogue, CloudEvent};
 use serde_json::{json, Value};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// The demo tenant's slug, owner and password. Demo data only: never a real tenant.
@@ -175,7 +185,7 @@ pub(crate) async fn seed(settings: &Settings) -> anyhow::Result<()> {
         Ok(created) => {
             out!("demo tenant created: {}", created.tenant);
             let mesh = Mesh::start(settings, &identity).await?;
-            let seeded = mesh.seed(created.tenant, &created.stores).await?;
+            let seeded = mesh.seed(&created.stores).await?;
             out!("demo data: {seeded}");
         }
         Err(BootstrapError::TenantExists(_)) => out!("demo tenant already seeded"),
@@ -196,7 +206,11 @@ struct Mesh {
     catalog: Router,
     inventory: Router,
     inventory_owner: sqlx::PgPool,
+    catalog_owner: sqlx::PgPool,
     partners: Router,
+    partners_owner: sqlx::PgPool,
+    purchase: Router,
+    purchase_owner: sqlx::PgPool,
 }
 
 impl Mesh {
@@ -211,16 +225,22 @@ impl Mesh {
             verifier: verifier.clone(),
             settings: settings.clone(),
         };
-        db::prepare(
+        let catalog_owner = db::prepare(
             settings,
             bazaar_catalog::SERVICE,
             bazaar_catalog::migrator(),
         )
         .await?;
-        db::prepare(
+        let partners_owner = db::prepare(
             settings,
             bazaar_partners::SERVICE,
             bazaar_partners::migrator(),
+        )
+        .await?;
+        let purchase_owner = db::prepare(
+            settings,
+            bazaar_purchase::SERVICE,
+            bazaar_purchase::migrator(),
         )
         .await?;
         let inventory_owner = db::prepare(
@@ -240,13 +260,19 @@ impl Mesh {
                 db::app_pool(settings, bazaar_inventory::SERVICE).await?,
             )),
             inventory_owner,
+            catalog_owner,
             partners: bazaar_partners::router(context(
                 db::app_pool(settings, bazaar_partners::SERVICE).await?,
             )),
+            partners_owner,
+            purchase: bazaar_purchase::router(context(
+                db::app_pool(settings, bazaar_purchase::SERVICE).await?,
+            )),
+            purchase_owner,
         })
     }
 
-    async fn seed(&self, tenant: Uuid, stores: &[Uuid]) -> anyhow::Result<String> {
+    async fn seed(&self, stores: &[Uuid]) -> anyhow::Result<String> {
         let login = json!({"tenant": TENANT, "email": OWNER_EMAIL, "password": OWNER_PASSWORD});
         let tokens = post(&self.identity, "/api/v1/auth/login", None, login).await?;
         let token = tokens["access_token"]
@@ -276,73 +302,170 @@ impl Mesh {
         )
         .await?)?);
 
-        let today = chrono::Utc::now().date_naive();
-        let mut products = 0;
+        let mut products = Vec::new();
         for (c, category) in CATEGORIES.iter().enumerate() {
-            let Category {
-                name: category,
-                unit,
-                gst,
-                brand,
-                shelf_life_days: shelf_life,
-                products: names,
-            } = category;
             let category_id = id(post(
                 &self.catalog,
                 "/api/v1/categories",
                 token,
-                json!({"name": category}),
+                json!({"name": category.name}),
             )
             .await?)?;
-            for (n, name) in names.iter().enumerate() {
-                for (p, (pack, factor)) in PACKS.iter().enumerate() {
-                    let sku = format!("{}-{:02}-{pack}", &category[..3].to_uppercase(), n + 1);
+            for (n, name) in category.products.iter().enumerate() {
+                for (pack, factor) in PACKS {
+                    let sku = format!("{}-{:02}-{pack}", &category.name[..3].to_uppercase(), n + 1);
                     let mrp = (40 + 7 * (c as i64 * 10 + n as i64)) * 100 * factor;
                     let body = json!({
-                        "sku": sku, "name": format!("{brand} {name} ({pack})"), "brand": brand,
-                        "category_id": category_id, "unit": unit, "gst_rate": gst,
-                        "mrp": inr(mrp), "selling_price": inr(mrp * 95 / 100),
+                        "sku": sku, "name": format!("{} {name} ({pack})", category.brand),
+                        "brand": category.brand, "category_id": category_id, "unit": category.unit,
+                        "gst_rate": category.gst, "mrp": inr(mrp), "selling_price": inr(mrp * 95 / 100),
                         "tax_inclusive": true, "reorder_level": "10",
                     });
-                    let product = post(&self.catalog, "/api/v1/products", token, body).await?;
-                    let product_id = id(product.clone())?;
+                    let product_id =
+                        id(post(&self.catalog, "/api/v1/products", token, body).await?)?;
                     let barcodes = format!("/api/v1/products/{product_id}/barcodes");
                     post(&self.catalog, &barcodes, token, json!({})).await?;
-                    self.know(tenant, product_id, &sku, unit).await?;
-                    for (l, location) in locations.iter().enumerate() {
-                        let warehouse = l == locations.len() - 1;
-                        let quantity = if warehouse {
-                            200
-                        } else {
-                            12 + (n * 5 + p * 3 + l * 7) % 40
-                        };
-                        let mut body = json!({
-                            "location_id": location, "product_id": product_id,
-                            "quantity": quantity.to_string(), "reason": "opening_stock",
-                            "unit_cost": inr(mrp * 70 / 100),
-                        });
-                        if let Some(days) = shelf_life {
-                            let expiry =
-                                today + chrono::Duration::days(days - (n + l) as i64 % days);
-                            body["batch"] = json!(format!("{sku}-B1"));
-                            body["expiry_date"] = json!(expiry.to_string());
-                        }
-                        post(&self.inventory, "/api/v1/inventory/adjust", token, body).await?;
-                    }
-                    products += 1;
+                    products.push(DemoProduct {
+                        id: product_id,
+                        sku,
+                        cost: mrp * 70 / 100,
+                        shelf_life: category.shelf_life_days,
+                    });
                 }
             }
         }
+        // Inventory and purchase learn the products from catalog's events, through their
+        // own projections, as they will from the topic.
+        replay(
+            &self.catalog_owner,
+            &self.inventory_owner,
+            &InventorySnapshots::default(),
+        )
+        .await?;
+        replay(
+            &self.catalog_owner,
+            &self.purchase_owner,
+            &PurchaseReferences::default(),
+        )
+        .await?;
+        self.opening_stock(token, &locations, &products).await?;
         let (customers, vendors) = self.partners(token).await?;
+        replay(
+            &self.partners_owner,
+            &self.purchase_owner,
+            &PurchaseReferences::default(),
+        )
+        .await?;
+        let orders = self
+            .purchases(token, &vendors, locations[locations.len() - 1], &products)
+            .await?;
         Ok(format!(
-            "{} locations, {products} products with barcodes, opening stock at each location, \
-             {customers} customers, {vendors} vendors",
-            locations.len()
+            "{} locations, {} products with barcodes, opening stock at each location, \
+             {customers} customers, {} vendors, {orders} purchase orders",
+            locations.len(),
+            products.len(),
+            vendors.len()
         ))
     }
 
+    async fn opening_stock(
+        &self,
+        token: Option<&str>,
+        locations: &[Uuid],
+        products: &[DemoProduct],
+    ) -> anyhow::Result<()> {
+        let today = chrono::Utc::now().date_naive();
+        for (n, product) in products.iter().enumerate() {
+            for (l, location) in locations.iter().enumerate() {
+                let warehouse = l == locations.len() - 1;
+                let quantity = if warehouse {
+                    200
+                } else {
+                    12 + (n * 3 + l * 7) % 40
+                };
+                let mut body = json!({
+                    "location_id": location, "product_id": product.id,
+                    "quantity": quantity.to_string(), "reason": "opening_stock",
+                    "unit_cost": inr(product.cost),
+                });
+                if let Some(days) = product.shelf_life {
+                    let expiry = today + chrono::Duration::days(days - (n + l) as i64 % days);
+                    body["batch"] = json!(format!("{}-B1", product.sku));
+                    body["expiry_date"] = json!(expiry.to_string());
+                }
+                post(&self.inventory, "/api/v1/inventory/adjust", token, body).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Three purchase cycles to the warehouse: one received and invoiced, one received
+    /// in part, one awaiting approval.
+    async fn purchases(
+        &self,
+        token: Option<&str>,
+        vendors: &[Uuid],
+        warehouse: Uuid,
+        products: &[DemoProduct],
+    ) -> anyhow::Result<usize> {
+        let order = |vendor: Uuid, from: usize| {
+            let lines: Vec<Value> = products[from..from + 4]
+                .iter()
+                .map(|p| json!({"product_id": p.id, "quantity": "48", "unit_price_minor": p.cost}))
+                .collect();
+            json!({"vendor_id": vendor, "location_id": warehouse, "place_of_supply": "29", "lines": lines})
+        };
+        let today = chrono::Utc::now().date_naive();
+        for (n, vendor) in vendors.iter().take(3).enumerate() {
+            let po = id(post(
+                &self.purchase,
+                "/api/v1/purchase-orders",
+                token,
+                order(*vendor, n * 10),
+            )
+            .await?)?;
+            if n == 2 {
+                continue; // left in draft, for someone to approve
+            }
+            post(
+                &self.purchase,
+                &format!("/api/v1/purchase-orders/{po}/approve"),
+                token,
+                Value::Null,
+            )
+            .await?;
+            let received = if n == 0 { "48" } else { "30" };
+            let lines: Vec<Value> = (1..=4)
+                .map(|line| json!({"line_no": line, "quantity_received": received}))
+                .collect();
+            let grn = id(post(
+                &self.purchase,
+                &format!("/api/v1/purchase-orders/{po}/grns"),
+                token,
+                json!({"lines": lines}),
+            )
+            .await?)?;
+            if n == 0 {
+                let lines: Vec<Value> = products[0..4]
+                    .iter()
+                    .map(|p| json!({"product_id": p.id, "quantity": "48", "unit_price_minor": p.cost}))
+                    .collect();
+                post(
+                    &self.purchase,
+                    "/api/v1/purchase-invoices",
+                    token,
+                    json!({"vendor_id": vendor,
+                    "vendor_invoice_number": "AF/2026/0042", "invoice_date": today,
+                    "grn_ids": [grn], "lines": lines}),
+                )
+                .await?;
+            }
+        }
+        Ok(vendors.len().min(3))
+    }
+
     /// Walk-in and business customers (some on credit) and the chain's vendors.
-    async fn partners(&self, token: Option<&str>) -> anyhow::Result<(usize, usize)> {
+    async fn partners(&self, token: Option<&str>) -> anyhow::Result<(usize, Vec<Uuid>)> {
         const NAMES: [&str; 10] = [
             "Asha", "Ravi", "Meera", "Arjun", "Kavya", "Rahul", "Priya", "Vikram", "Sneha", "Imran",
         ];
@@ -367,31 +490,64 @@ impl Mesh {
             ("Herbal Veda Wholesale", "", Some("29")),
             ("Sparkle Home Care", "", Some("33")),
         ];
+        let mut ids = Vec::new();
         for (name, gstin, state) in vendors {
             let body = json!({"name": name, "gstin": gstin, "state_code": state, "payment_terms_days": 30,
                 "contacts": [{"name": "Accounts", "phone": "9876543210"}],
                 "bank": {"account_number": "50100123456789", "ifsc": "HDFC0001234", "bank_name": "HDFC Bank"}});
-            post(&self.partners, "/api/v1/vendors", token, body).await?;
+            ids.push(id(
+                post(&self.partners, "/api/v1/vendors", token, body).await?
+            )?);
         }
-        Ok((NAMES.len() + 1, vendors.len()))
+        Ok((NAMES.len() + 1, ids))
     }
+}
 
-    /// Tells inventory about a product now, as its consumer of catalog's events will
-    /// again (idempotently) once the relay publishes them.
-    async fn know(&self, tenant: Uuid, product: Uuid, sku: &str, unit: &str) -> anyhow::Result<()> {
-        let facts = bazaar_inventory::store::ProductFacts {
-            id: product,
-            sku: sku.to_owned(),
-            unit_decimals: if unit == "kg" { 3 } else { 0 },
-            currency: "INR".to_owned(),
-            reorder_level: Some(10.into()),
+/// A product the demo made, for its stock and purchases.
+struct DemoProduct {
+    id: Uuid,
+    sku: String,
+    cost: i64,
+    shelf_life: Option<i64>,
+}
+
+/// Applies every event in `source`'s outbox to `projection` in `target`, exactly as its
+/// consumer does; when the relay later publishes them, the consumer finds them applied.
+async fn replay<P: Projection>(
+    source: &PgPool,
+    target: &PgPool,
+    projection: &P,
+) -> anyhow::Result<()> {
+    let rows: Vec<(Vec<u8>, Value, String)> =
+        sqlx::query_as("SELECT payload, headers, topic FROM outbox ORDER BY id")
+            .fetch_all(source)
+            .await?;
+    for (payload, headers, topic) in rows {
+        if !projection.topics().contains(&topic) {
+            continue;
+        }
+        let mut kafka_headers = rdkafka::message::OwnedHeaders::new();
+        for (key, value) in headers.as_object().into_iter().flatten() {
+            kafka_headers = kafka_headers.insert(rdkafka::message::Header {
+                key,
+                value: value.as_str(),
+            });
+        }
+        let cloud = CloudEvent::from_kafka_headers(&kafka_headers)?;
+        let (schema, payload) = Catalogue::embedded().decode(&payload)?;
+        let event = ConsumedEvent {
+            cloud,
+            schema,
+            payload,
+            topic,
+            partition: 0,
+            offset: 0,
         };
-        let mut tx = db::begin_for_tenant(&self.inventory_owner, tenant).await?;
-        bazaar_inventory::store::upsert_product(&mut tx, tenant, &facts).await?;
-        bazaar_inventory::store::register_tenant(&mut tx, tenant).await?;
-        tx.commit().await?;
-        Ok(())
+        consumer::apply(target, projection, &event)
+            .await
+            .map_err(|err| anyhow::anyhow!("demo replay into {}: {err}", projection.name()))?;
     }
+    Ok(())
 }
 
 fn inr(minor: i64) -> Value {
