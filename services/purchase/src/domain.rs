@@ -1,7 +1,9 @@
 //! Purchase rules without I/O: GST on a purchase line, the receipt tolerance, the
 //! three-way match, and how much to reorder.
 
-use rust_decimal::{prelude::ToPrimitive, Decimal, RoundingStrategy};
+pub use bazaar_gst::LineTax;
+use bazaar_gst::{Rates, Supply};
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 /// How far a receipt may exceed what was ordered: 5 %, for goods sold by weight or
@@ -12,42 +14,8 @@ pub const RECEIPT_TOLERANCE_BP: i64 = 500;
 /// 1 %.
 pub const PRICE_TOLERANCE_BP: i64 = 100;
 
-/// The GST on one line: CGST and SGST within a state, IGST across states, and cess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineTax {
-    /// Quantity times price, rounded to the minor unit.
-    pub taxable: i64,
-    /// Central tax (intra-state).
-    pub cgst: i64,
-    /// State tax (intra-state).
-    pub sgst: i64,
-    /// Integrated tax (inter-state).
-    pub igst: i64,
-    /// Compensation cess.
-    pub cess: i64,
-}
-
-impl LineTax {
-    /// Every tax of the line.
-    pub fn tax(&self) -> i64 {
-        self.cgst + self.sgst + self.igst + self.cess
-    }
-
-    /// Taxable value and taxes.
-    pub fn total(&self) -> i64 {
-        self.taxable + self.tax()
-    }
-}
-
-fn round(value: Decimal) -> i64 {
-    value
-        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
-        .to_i64()
-        .unwrap_or(i64::MAX)
-}
-
-/// The tax of `quantity` at `unit_price` (minor units, before GST). Each half of an
-/// intra-state rate is rounded on its own, as the two taxes are paid separately.
+/// The GST on `quantity` at `unit_price` (minor units, before GST), bought within the
+/// vendor's state or across states.
 pub fn line_tax(
     quantity: Decimal,
     unit_price: i64,
@@ -55,22 +23,16 @@ pub fn line_tax(
     cess_rate_bp: i32,
     intra_state: bool,
 ) -> LineTax {
-    let taxable = round(quantity * Decimal::from(unit_price));
-    let share = |bp: i32| round(Decimal::from(taxable) * Decimal::from(bp) / Decimal::from(10_000));
-    let (cgst, sgst, igst) = if intra_state {
-        let half =
-            round(Decimal::from(taxable) * Decimal::from(gst_rate_bp) / Decimal::from(20_000));
-        (half, half, 0)
-    } else {
-        (0, 0, share(gst_rate_bp))
+    let rates = Rates {
+        gst_bp: gst_rate_bp.max(0) as u32,
+        cess_bp: cess_rate_bp.max(0) as u32,
     };
-    LineTax {
-        taxable,
-        cgst,
-        sgst,
-        igst,
-        cess: share(cess_rate_bp),
-    }
+    let supply = if intra_state {
+        Supply::IntraState
+    } else {
+        Supply::InterState
+    };
+    bazaar_gst::on_taxable(bazaar_gst::net(quantity, unit_price, 0), rates, supply)
 }
 
 /// The most that may be received of `ordered`, tolerance included.
@@ -147,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn intra_state_splits_the_rate_and_inter_state_does_not() {
+    fn purchase_lines_are_taxed_within_or_across_states() {
         // 12 kg at ₹45.50: ₹546.00 at 5 %: ₹13.65 each way, ₹27.30 across states.
         let intra = line_tax(d("12"), 4_550, 500, 0, true);
         assert_eq!(
@@ -156,14 +118,6 @@ mod tests {
         );
         let inter = line_tax(d("12"), 4_550, 500, 0, false);
         assert_eq!((inter.igst, inter.total()), (2_730, 57_330));
-        // Halves are rounded on their own: ₹0.75 at 5 % is 1.875 paise = 2 + 2.
-        let odd = line_tax(d("1"), 75, 500, 0, true);
-        assert_eq!((odd.cgst, odd.sgst), (2, 2));
-        // 28 % with 12 % cess on an aerated drink: ₹40 -> ₹11.20 + ₹4.80.
-        let cess = line_tax(d("1"), 4_000, 2_800, 1_200, false);
-        assert_eq!((cess.igst, cess.cess, cess.total()), (1_120, 480, 5_600));
-        // 2.5 kg at ₹33.33: 83.325 -> ₹83.33.
-        assert_eq!(line_tax(d("2.5"), 3_333, 0, 0, true).taxable, 8_333);
     }
 
     #[test]
