@@ -17,6 +17,7 @@ use bazaar_platform::{
     ServiceContext, Settings,
 };
 use bazaar_purchase::references::PurchaseReferences;
+use bazaar_sales::references::SalesReferences;
 use bazaar_schemas::{Catalogue, CloudEvent};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -32,6 +33,9 @@ const STORES: [(&str, &str); 3] = [
     ("BLR-02", "Bengaluru Koramangala"),
     ("MUM-01", "Mumbai Bandra"),
 ];
+
+/// Each store's invoice code and GST state (Karnataka 29, Maharashtra 27).
+const SERIES: [(&str, &str); 3] = [("BLR1", "29"), ("BLR2", "29"), ("MUM1", "27")];
 
 /// A demo category: its unit, GST percent, brand, shelf life (perishables get dated
 /// batches) and ten products.
@@ -211,6 +215,8 @@ struct Mesh {
     partners_owner: sqlx::PgPool,
     purchase: Router,
     purchase_owner: sqlx::PgPool,
+    sales: Router,
+    sales_owner: sqlx::PgPool,
 }
 
 impl Mesh {
@@ -243,6 +249,8 @@ impl Mesh {
             bazaar_purchase::migrator(),
         )
         .await?;
+        let sales_owner =
+            db::prepare(settings, bazaar_sales::SERVICE, bazaar_sales::migrator()).await?;
         let inventory_owner = db::prepare(
             settings,
             bazaar_inventory::SERVICE,
@@ -269,6 +277,10 @@ impl Mesh {
                 db::app_pool(settings, bazaar_purchase::SERVICE).await?,
             )),
             purchase_owner,
+            sales: bazaar_sales::router(context(
+                db::app_pool(settings, bazaar_sales::SERVICE).await?,
+            )),
+            sales_owner,
         })
     }
 
@@ -356,6 +368,40 @@ impl Mesh {
             &PurchaseReferences::default(),
         )
         .await?;
+        replay(
+            &self.catalog_owner,
+            &self.sales_owner,
+            &SalesReferences::default(),
+        )
+        .await?;
+        replay(
+            &self.partners_owner,
+            &self.sales_owner,
+            &SalesReferences::default(),
+        )
+        .await?;
+        // Each store's invoice series and the state its GST is charged in.
+        for ((code, state), (store, location)) in SERIES.iter().zip(stores.iter().zip(&locations)) {
+            let body =
+                json!({"code": code, "state_code": state, "gstin": null, "location_id": location});
+            let path = format!("/api/v1/pos/stores/{store}");
+            let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
+            let reply = call(
+                &self.sales,
+                Method::PUT,
+                &path,
+                token,
+                Some(body),
+                &[],
+                localhost,
+            )
+            .await;
+            anyhow::ensure!(
+                reply.status.is_success(),
+                "demo seeding: {path}: {}",
+                reply.body
+            );
+        }
         let orders = self
             .purchases(token, &vendors, locations[locations.len() - 1], &products)
             .await?;

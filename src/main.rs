@@ -70,7 +70,7 @@ enum Command {
         databases: Vec<String>,
     },
     /// Build a projection from the topics until stopped: `inventory-snapshots`,
-    /// `partner-ledgers`, `purchase-references`.
+    /// `partner-ledgers`, `purchase-references`, `sales-references`.
     Consume {
         /// The projection (its consumer group).
         projection: String,
@@ -372,6 +372,7 @@ async fn consume(
     use bazaar_partners::ledgers::{self, PartnerLedgers};
     use bazaar_platform::consumer::ConsumerRunner;
     use bazaar_purchase::references::{self, PurchaseReferences};
+    use bazaar_sales::references::{self as sales_references, SalesReferences};
     let patience = rebuild.map(std::time::Duration::from_secs);
     match projection {
         snapshots::NAME => {
@@ -433,11 +434,23 @@ async fn consume(
             let runner = ConsumerRunner::new(settings, pool, PurchaseReferences::default());
             runner.run(shutdown::on_signal()).await?;
         }
+        sales_references::NAME => {
+            anyhow::ensure!(
+                patience.is_none(),
+                "{} keeps copies of other services' facts; it has nothing to rebuild",
+                sales_references::NAME
+            );
+            let pool =
+                db::prepare(settings, bazaar_sales::SERVICE, bazaar_sales::migrator()).await?;
+            let runner = ConsumerRunner::new(settings, pool, SalesReferences::default());
+            runner.run(shutdown::on_signal()).await?;
+        }
         other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}, {}, {}",
+            "unknown projection {other:?}; known projections: {}, {}, {}, {}",
             snapshots::NAME,
             ledgers::NAME,
-            references::NAME
+            references::NAME,
+            sales_references::NAME
         ),
     }
     Ok(())

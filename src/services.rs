@@ -47,6 +47,12 @@ pub(crate) const ALL: &[Service] = &[
         router: bazaar_purchase::router,
         openapi: bazaar_purchase::openapi,
     },
+    Service {
+        name: bazaar_sales::SERVICE,
+        migrator: bazaar_sales::migrator,
+        router: bazaar_sales::router,
+        openapi: bazaar_sales::openapi,
+    },
 ];
 
 /// The services named on the command line, or all of them with `--all`.

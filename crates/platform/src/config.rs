@@ -72,6 +72,10 @@ pub struct Settings {
     pub token_audience: String,
     /// Where services fetch identity's token signing keys.
     pub jwks_url: String,
+    /// Inventory's API, for the answers sales cannot wait for (stock reservations).
+    pub inventory_url: String,
+    /// Partners' API, for credit checks at the till.
+    pub partners_url: String,
 }
 
 /// Every variable, its default and what it expects: the README's configuration table
@@ -153,6 +157,16 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         None,
         "an http:// URL of identity's /.well-known/jwks.json (unset: this process's own BAZAAR_HTTP_ADDR)",
     ),
+    (
+        "BAZAAR_INVENTORY_URL",
+        None,
+        "an http:// URL of inventory's API, which sales calls to reserve stock (unset: this process's own BAZAAR_HTTP_ADDR)",
+    ),
+    (
+        "BAZAAR_PARTNERS_URL",
+        None,
+        "an http:// URL of partners' API, which sales calls for credit checks (unset: this process's own BAZAAR_HTTP_ADDR)",
+    ),
 ];
 
 impl Settings {
@@ -212,7 +226,13 @@ impl Settings {
             token_audience: vars.parse("BAZAAR_TOKEN_AUDIENCE", non_blank)?,
             jwks_url: vars
                 .optional("BAZAAR_JWKS_URL", http_url)?
-                .unwrap_or_else(|| own_jwks_url(http_addr)),
+                .unwrap_or_else(|| format!("{}/.well-known/jwks.json", own_url(http_addr))),
+            inventory_url: vars
+                .optional("BAZAAR_INVENTORY_URL", http_url)?
+                .unwrap_or_else(|| own_url(http_addr)),
+            partners_url: vars
+                .optional("BAZAAR_PARTNERS_URL", http_url)?
+                .unwrap_or_else(|| own_url(http_addr)),
         })
     }
 
@@ -232,16 +252,16 @@ impl Settings {
     }
 }
 
-/// `serve --all` verifies the tokens it signs itself: its own JWKS, on loopback when it
-/// listens on every interface.
-fn own_jwks_url(addr: SocketAddr) -> String {
+/// This process's own API: `serve --all` verifies the tokens it signs itself and calls
+/// its own services; on loopback when it listens on every interface.
+fn own_url(addr: SocketAddr) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
         ip if ip.is_unspecified() => "[::1]".to_owned(),
         ip if ip.is_ipv6() => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    format!("http://{host}:{}/.well-known/jwks.json", addr.port())
+    format!("http://{host}:{}", addr.port())
 }
 
 fn non_blank(v: &str) -> Option<String> {

@@ -149,6 +149,18 @@ impl TestService {
         tenant: Uuid,
     ) -> Self {
         let settings = crate::Settings::from_env().expect("valid BAZAAR_* variables");
+        Self::start_with(service, migrator, router, issuer, tenant, settings).await
+    }
+
+    /// The same with given settings (another service's URL, say).
+    pub async fn start_with(
+        service: &str,
+        migrator: sqlx::migrate::Migrator,
+        router: fn(crate::ServiceContext) -> axum::Router,
+        issuer: &TestIssuer,
+        tenant: Uuid,
+        settings: crate::Settings,
+    ) -> Self {
         let name = format!("test_{service}_{}", Uuid::new_v4().simple());
         let owner = crate::db::prepare(&settings, &name, migrator)
             .await
@@ -194,5 +206,22 @@ pub fn event(
         topic: format!("{}.events.v1", schema.domain()),
         partition: 0,
         offset: 0,
+    }
+}
+
+impl TestService {
+    /// Serves the router on a loopback port of its own, until the test ends, and returns
+    /// its base URL: for services that call it over HTTP.
+    pub async fn listen(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let app = self
+            .app
+            .clone()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
     }
 }

@@ -1,0 +1,391 @@
+//! Sales rules without I/O: financial years, invoice numbers, pricing a bill with its
+//! discounts and GST, and checking its payments.
+
+use bazaar_gst::{LineTax, Rates, Supply};
+use bazaar_platform::http::Invalid;
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+
+/// The Indian financial year (April to March) a date falls in, by its first year:
+/// 2026-11-21 is in 2026 (FY 2026-27), 2027-02-01 too.
+pub fn financial_year(date: NaiveDate) -> i32 {
+    if date.month() >= 4 {
+        date.year()
+    } else {
+        date.year() - 1
+    }
+}
+
+/// A terminal's id: 1 to 4 capitals or digits (it is part of every invoice number).
+pub fn terminal(field: &str, raw: &str) -> Result<String, Invalid> {
+    let t = raw.trim();
+    if (1..=4).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Ok(t.to_owned())
+    } else {
+        Err(Invalid::new(
+            field,
+            "invalid_terminal",
+            "1 to 4 capitals or digits",
+        ))
+    }
+}
+
+/// An invoice number: store code, terminal, the financial year's last two digits and a
+/// six-digit serial; at most 16 characters, as GST requires. `BLR1T1` `26` `000042`.
+pub fn invoice_number(store: &str, terminal: &str, financial_year: i32, serial: i64) -> String {
+    format!(
+        "{store}{terminal}{:02}{serial:06}",
+        financial_year.rem_euclid(100)
+    )
+}
+
+/// One line to price.
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    /// How many.
+    pub quantity: Decimal,
+    /// Price per unit, as the product is priced (with or without GST).
+    pub unit_price: i64,
+    /// Discount on the line, before tax.
+    pub discount: i64,
+    /// The product's GST and cess.
+    pub rates: Rates,
+    /// Whether `unit_price` includes GST.
+    pub inclusive: bool,
+}
+
+/// A priced line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PricedLine {
+    /// Quantity times price.
+    pub gross: i64,
+    /// The line's discount and its share of the bill discount.
+    pub discount: i64,
+    /// Its taxes.
+    pub tax: LineTax,
+}
+
+/// A priced bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bill {
+    /// Per line.
+    pub lines: Vec<PricedLine>,
+    /// Sum of the lines' gross values.
+    pub subtotal: i64,
+    /// Line discounts and the bill discount.
+    pub discount: i64,
+    /// Sum of taxable values.
+    pub taxable: i64,
+    /// Sum of taxes.
+    pub tax: i64,
+    /// To the rupee, when asked.
+    pub round_off: i64,
+    /// What the customer pays.
+    pub total: i64,
+}
+
+/// Prices a bill: each line's discount and its share of `bill_discount` come off before
+/// tax; GST per line; the total optionally rounded to the rupee with a round-off line.
+pub fn price(
+    lines: &[LineInput],
+    bill_discount: i64,
+    supply: Supply,
+    round_to_rupee: bool,
+) -> Result<Bill, Invalid> {
+    let mut nets = Vec::with_capacity(lines.len());
+    let mut grosses = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let gross = bazaar_gst::net(line.quantity, line.unit_price, 0);
+        if line.discount < 0 || line.discount > gross {
+            return Err(Invalid::new(
+                format!("lines[{index}].discount_minor"),
+                "invalid_discount",
+                "from zero to the line's value",
+            ));
+        }
+        grosses.push(gross);
+        nets.push(gross - line.discount);
+    }
+    if bill_discount < 0 || bill_discount > nets.iter().sum::<i64>() {
+        return Err(Invalid::new(
+            "bill_discount_minor",
+            "invalid_discount",
+            "from zero to the bill's value after line discounts",
+        ));
+    }
+    let shares = bazaar_gst::apportion(bill_discount, &nets);
+    let priced: Vec<PricedLine> = lines
+        .iter()
+        .zip(grosses.iter().zip(nets.iter().zip(&shares)))
+        .map(|(line, (gross, (net, share)))| PricedLine {
+            gross: *gross,
+            discount: line.discount + share,
+            tax: bazaar_gst::line(net - share, line.inclusive, line.rates, supply),
+        })
+        .collect();
+    let before = priced.iter().map(|l| l.tax.total()).sum::<i64>();
+    let round_off = if round_to_rupee {
+        bazaar_gst::round_off(before)
+    } else {
+        0
+    };
+    Ok(Bill {
+        subtotal: grosses.iter().sum(),
+        discount: priced.iter().map(|l| l.discount).sum(),
+        taxable: priced.iter().map(|l| l.tax.taxable).sum(),
+        tax: priced.iter().map(|l| l.tax.tax()).sum(),
+        round_off,
+        total: before + round_off,
+        lines: priced,
+    })
+}
+
+/// One payment of a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// cash, card, upi or credit.
+    pub mode: String,
+    /// What it pays.
+    pub amount: i64,
+    /// Cash handed over.
+    pub tendered: Option<i64>,
+    /// Card or UPI reference.
+    pub reference: Option<String>,
+}
+
+/// Checks that `payments` pay `total` exactly and each is well formed; returns the change
+/// due on cash.
+pub fn check_payments(
+    payments: &[Payment],
+    total: i64,
+    has_customer: bool,
+) -> Result<i64, Invalid> {
+    if payments.is_empty() {
+        return Err(Invalid::new(
+            "payments",
+            "no_payments",
+            "a bill is paid somehow",
+        ));
+    }
+    let mut change = 0;
+    for (index, p) in payments.iter().enumerate() {
+        let field = |name: &str| format!("payments[{index}].{name}");
+        if p.amount <= 0 {
+            return Err(Invalid::new(
+                field("amount_minor"),
+                "invalid_amount",
+                "greater than zero",
+            ));
+        }
+        match p.mode.as_str() {
+            "cash" => {
+                let tendered = p.tendered.unwrap_or(p.amount);
+                if tendered < p.amount {
+                    return Err(Invalid::new(
+                        field("tendered_minor"),
+                        "tendered_short",
+                        "less than the cash amount",
+                    ));
+                }
+                change += tendered - p.amount;
+            }
+            "card" | "upi" => {
+                if p.reference.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    return Err(Invalid::new(
+                        field("reference"),
+                        "reference_required",
+                        "the card slip or UPI reference",
+                    ));
+                }
+            }
+            "credit" if !has_customer => {
+                return Err(Invalid::new(
+                    field("mode"),
+                    "customer_required",
+                    "a credit sale names its customer",
+                ))
+            }
+            "credit" => {}
+            other => {
+                return Err(Invalid::new(
+                    field("mode"),
+                    "unknown_payment_mode",
+                    format!("{other:?}: cash, card, upi or credit"),
+                ))
+            }
+        }
+    }
+    let paid: i64 = payments.iter().map(|p| p.amount).sum();
+    if paid != total {
+        return Err(Invalid::new(
+            "payments",
+            "payments_do_not_match_total",
+            format!("the payments add up to {paid}, the total is {total} (minor units)"),
+        ));
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
+#[allow(clippy::inconsistent_digit_grouping)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn rates(gst_bp: u32) -> Rates {
+        Rates { gst_bp, cess_bp: 0 }
+    }
+
+    #[test]
+    fn financial_years_start_in_april() {
+        let fy = |s: &str| financial_year(s.parse().unwrap());
+        assert_eq!(
+            (fy("2026-03-31"), fy("2026-04-01"), fy("2027-02-01")),
+            (2025, 2026, 2026)
+        );
+        assert_eq!(invoice_number("BLR1", "T12", 2026, 42), "BLR1T1226000042");
+        assert!(invoice_number("BLR1", "T123", 2026, 999_999).len() <= 16);
+        assert_eq!(terminal("t", "t1").unwrap_err().code, "invalid_terminal");
+    }
+
+    #[test]
+    fn a_bill_with_mrp_and_exclusive_lines_a_bill_discount_and_round_off() {
+        // Soap at an MRP of ₹118 (18 %, inclusive) x 2, and 1.5 kg of rice at ₹60/kg
+        // before 5 % GST with ₹5 off the line; ₹10 off the bill.
+        let lines = [
+            LineInput {
+                quantity: d("2"),
+                unit_price: 118_00,
+                discount: 0,
+                rates: rates(1800),
+                inclusive: true,
+            },
+            LineInput {
+                quantity: d("1.5"),
+                unit_price: 60_00,
+                discount: 5_00,
+                rates: rates(500),
+                inclusive: false,
+            },
+        ];
+        let bill = price(&lines, 10_00, Supply::IntraState, true).unwrap();
+        assert_eq!(bill.subtotal, 326_00);
+        // ₹10 shared 236 : 85 -> 7.35 and 2.65.
+        assert_eq!(
+            (bill.lines[0].discount, bill.lines[1].discount),
+            (7_35, 7_65)
+        );
+        // Soap: ₹228.65 inclusive -> taxable 193.77 + 17.44 + 17.44.
+        assert_eq!(bill.lines[0].tax.total(), 228_65);
+        // Rice: ₹82.35 + 2.06 + 2.06.
+        assert_eq!(
+            bill.lines[1].tax,
+            LineTax {
+                taxable: 82_35,
+                cgst: 2_06,
+                sgst: 2_06,
+                igst: 0,
+                cess: 0
+            }
+        );
+        assert_eq!(bill.total - bill.round_off, 315_12);
+        assert_eq!((bill.round_off, bill.total), (-12, 315_00));
+        // Across states: IGST, same taxable values.
+        let inter = price(&lines, 10_00, Supply::InterState, false).unwrap();
+        assert_eq!(inter.lines[1].tax.igst, 4_12);
+        assert_eq!(inter.round_off, 0);
+    }
+
+    #[test]
+    fn discounts_cannot_exceed_what_they_discount() {
+        let line = LineInput {
+            quantity: d("1"),
+            unit_price: 100_00,
+            discount: 100_01,
+            rates: rates(0),
+            inclusive: false,
+        };
+        assert_eq!(
+            price(std::slice::from_ref(&line), 0, Supply::IntraState, false)
+                .unwrap_err()
+                .code,
+            "invalid_discount"
+        );
+        let line = LineInput {
+            discount: 0,
+            ..line
+        };
+        assert_eq!(
+            price(&[line], 100_01, Supply::IntraState, false)
+                .unwrap_err()
+                .field,
+            "bill_discount_minor"
+        );
+    }
+
+    #[test]
+    fn payments_must_pay_the_total_exactly() {
+        let cash = |amount, tendered| Payment {
+            mode: "cash".into(),
+            amount,
+            tendered,
+            reference: None,
+        };
+        let upi = |amount, reference: Option<&str>| Payment {
+            mode: "upi".into(),
+            amount,
+            tendered: None,
+            reference: reference.map(Into::into),
+        };
+        assert_eq!(
+            check_payments(&[cash(315_00, Some(500_00))], 315_00, false),
+            Ok(185_00)
+        );
+        assert_eq!(
+            check_payments(
+                &[cash(115_00, None), upi(200_00, Some("UTR1"))],
+                315_00,
+                false
+            ),
+            Ok(0)
+        );
+        let short = check_payments(&[cash(300_00, None)], 315_00, false).unwrap_err();
+        assert_eq!(short.code, "payments_do_not_match_total");
+        assert_eq!(
+            check_payments(&[upi(315_00, None)], 315_00, false)
+                .unwrap_err()
+                .code,
+            "reference_required"
+        );
+        assert_eq!(
+            check_payments(&[cash(315_00, Some(100_00))], 315_00, false)
+                .unwrap_err()
+                .code,
+            "tendered_short"
+        );
+        let credit = Payment {
+            mode: "credit".into(),
+            amount: 315_00,
+            tendered: None,
+            reference: None,
+        };
+        assert_eq!(
+            check_payments(std::slice::from_ref(&credit), 315_00, false)
+                .unwrap_err()
+                .code,
+            "customer_required"
+        );
+        assert_eq!(check_payments(&[credit], 315_00, true), Ok(0));
+        assert_eq!(
+            check_payments(&[], 0, false).unwrap_err().code,
+            "no_payments"
+        );
+    }
+}

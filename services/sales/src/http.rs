@@ -1,0 +1,941 @@
+//! Sales' HTTP API: store settings and the POS's tax invoices.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{FromRef, State},
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+    Router,
+};
+use bazaar_gst::{Rates, Supply};
+use bazaar_platform::{
+    auth::{self, Principal, Role},
+    db,
+    http::{idempotency, ApiError, Invalid, Json, Path, Query},
+    money::{Currency, Money, Quantity},
+    outbox, ServiceContext,
+};
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, LineInput, Payment},
+    mesh::Mesh,
+    SERVICE,
+};
+
+/// Who sells.
+const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+/// Who may sell below or above the catalog price.
+const PRICE_SETTERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
+/// Who sets stores up.
+const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+
+/// What sales' handlers share.
+#[derive(Clone)]
+pub(crate) struct Sales {
+    pool: PgPool,
+    mesh: Arc<Mesh>,
+}
+
+impl FromRef<Sales> for PgPool {
+    fn from_ref(sales: &Sales) -> PgPool {
+        sales.pool.clone()
+    }
+}
+
+/// Sales' routes; each names the roles it admits.
+pub fn router(ctx: ServiceContext) -> Router {
+    let state = Sales {
+        pool: ctx.pool.clone(),
+        mesh: Arc::new(Mesh::new(&ctx.settings)),
+    };
+    let v = &ctx.verifier;
+    Router::new()
+        .route(
+            "/api/v1/pos/stores/{id}",
+            get(get_store)
+                .route_layer(auth::allow(v, SELLERS))
+                .merge(axum::routing::put(put_store).route_layer(auth::allow(v, ADMINS))),
+        )
+        .route(
+            "/api/v1/pos/invoices",
+            get(list_invoices)
+                .route_layer(auth::allow(v, SELLERS))
+                .merge(idempotency::creating(
+                    post(issue_invoice),
+                    &ctx.pool,
+                    v,
+                    SELLERS,
+                )),
+        )
+        .route(
+            "/api/v1/pos/invoices/{id}",
+            get(get_invoice).route_layer(auth::allow(v, SELLERS)),
+        )
+        .with_state(state)
+}
+
+/// Sales' part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(get_store, put_store, issue_invoice, get_invoice, list_invoices),
+    components(schemas(Store, NewInvoice, NewLine, NewPayment, Invoice, InvoiceLine, InvoicePayment)),
+    tags((name = "sales", description = "The POS: tax invoices with GST"))
+)]
+pub struct SalesApi;
+
+fn reachable(principal: &Principal, store: Uuid) -> Result<(), ApiError> {
+    if principal.reaches_store(store) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no store {store}")))
+    }
+}
+
+// ---------------------------------------------------------------- stores
+
+/// What a store's invoices need.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Store {
+    /// 1 to 4 capitals or digits, the start of its invoice numbers.
+    code: String,
+    /// Its GST state code.
+    state_code: String,
+    /// Its GSTIN (the state's registration).
+    gstin: Option<String>,
+    /// The inventory location it sells from.
+    location_id: Uuid,
+}
+
+/// A store's invoicing settings.
+#[utoipa::path(get, path = "/api/v1/pos/stores/{id}", tag = "sales", security(("bearer" = [])),
+    responses((status = 200, body = Store), (status = 404, description = "`not_found`")))]
+async fn get_store(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Store>, ApiError> {
+    reachable(&principal, id)?;
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let store = store(&mut tx, principal.tenant, id).await?;
+    tx.commit().await?;
+    Ok(Json(store))
+}
+
+async fn store(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Store, ApiError> {
+    sqlx::query_as(
+        "SELECT code, state_code, gstin, location_id FROM stores WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await?
+    .ok_or_else(|| {
+        ApiError::conflict(
+            "store_not_configured",
+            format!("store {id} has no invoicing settings (PUT /api/v1/pos/stores/{id})"),
+        )
+    })
+}
+
+/// Sets a store's invoicing settings (identity's store id). Owner or admin.
+#[utoipa::path(put, path = "/api/v1/pos/stores/{id}", tag = "sales", request_body = Store,
+    security(("bearer" = [])),
+    responses((status = 200, body = Store), (status = 409, description = "`store_code_taken`"),
+              (status = 422, description = "`invalid_code`, `invalid_state_code`")))]
+async fn put_store(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Store>,
+) -> Result<Json<Store>, ApiError> {
+    let code = body.code.trim();
+    if !(1..=4).contains(&code.len())
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(Invalid::new("code", "invalid_code", "1 to 4 capitals or digits").into());
+    }
+    let state = body.state_code.trim();
+    if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new(
+            "state_code",
+            "invalid_state_code",
+            "a 2-digit GST state code",
+        )
+        .into());
+    }
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let written = sqlx::query(
+        "INSERT INTO stores (tenant_id, id, code, state_code, gstin, location_id) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET code = $3, state_code = $4, gstin = $5, location_id = $6",
+    )
+    .bind(principal.tenant)
+    .bind(id)
+    .bind(code)
+    .bind(state)
+    .bind(&body.gstin)
+    .bind(body.location_id)
+    .execute(&mut *tx)
+    .await;
+    match written {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(ApiError::conflict(
+                "store_code_taken",
+                format!("another store uses the code {code}"),
+            ))
+        }
+        other => other?,
+    };
+    let saved = store(&mut tx, principal.tenant, id).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+// ---------------------------------------------------------------- invoices
+
+/// A sale at the till.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInvoice {
+    /// The terminal's own id for the invoice: sending it again returns the same invoice.
+    id: Uuid,
+    store_id: Uuid,
+    /// 1 to 4 capitals or digits.
+    terminal_id: String,
+    customer_id: Option<Uuid>,
+    lines: Vec<NewLine>,
+    #[serde(default)]
+    bill_discount_minor: i64,
+    /// Round the total to the rupee with a round-off line (default true).
+    round_off: Option<bool>,
+    payments: Vec<NewPayment>,
+}
+
+/// One line: a product by id, SKU or barcode.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    barcode: Option<String>,
+    quantity: String,
+    /// Overrides the catalog price; store managers and above only.
+    unit_price_minor: Option<i64>,
+    #[serde(default)]
+    discount_minor: i64,
+    salesperson_id: Option<Uuid>,
+}
+
+/// One payment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewPayment {
+    /// cash, card, upi or credit.
+    mode: String,
+    amount_minor: i64,
+    /// Cash handed over; the change is returned.
+    tendered_minor: Option<i64>,
+    /// Card slip or UPI reference.
+    reference: Option<String>,
+}
+
+/// An issued tax invoice.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Invoice {
+    id: Uuid,
+    /// Gap-free per store, terminal and financial year.
+    number: String,
+    store_id: Uuid,
+    terminal_id: String,
+    customer_id: Option<Uuid>,
+    place_of_supply: String,
+    status: String,
+    lines: Vec<InvoiceLine>,
+    payments: Vec<InvoicePayment>,
+    #[schema(value_type = Object)]
+    subtotal: Money,
+    #[schema(value_type = Object)]
+    discount: Money,
+    #[schema(value_type = Object)]
+    taxable: Money,
+    #[schema(value_type = Object)]
+    tax: Money,
+    #[schema(value_type = Object)]
+    round_off: Money,
+    #[schema(value_type = Object)]
+    total: Money,
+    /// Cash to hand back.
+    #[schema(value_type = Object)]
+    change_due: Money,
+    issued_at: chrono::DateTime<Utc>,
+}
+
+/// One invoice line.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct InvoiceLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    unit_price_minor: i64,
+    discount_minor: i64,
+    taxable_minor: i64,
+    gst_rate_bp: i32,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+    total_minor: i64,
+    salesperson_id: Option<Uuid>,
+}
+
+/// One invoice payment.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct InvoicePayment {
+    mode: String,
+    amount_minor: i64,
+    tendered_minor: Option<i64>,
+    reference: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Product {
+    id: Uuid,
+    sku: String,
+    unit_decimals: i16,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    currency: String,
+    selling_price_minor: i64,
+    tax_inclusive: bool,
+    archived: bool,
+}
+
+async fn product(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    line: &NewLine,
+    field: &str,
+) -> Result<Product, ApiError> {
+    const COLUMNS: &str =
+        "p.id, p.sku, p.unit_decimals, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
+        p.selling_price_minor, p.tax_inclusive, p.archived";
+    let (found, named): (Option<Product>, String) = match (
+        line.product_id,
+        line.sku.as_deref(),
+        line.barcode.as_deref(),
+    ) {
+        (Some(id), None, None) => (
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM products p WHERE p.tenant_id = $1 AND p.id = $2"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+            id.to_string(),
+        ),
+        (None, Some(sku), None) => (
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM products p WHERE p.tenant_id = $1 AND p.sku = $2"
+            ))
+            .bind(tenant)
+            .bind(sku.trim())
+            .fetch_optional(&mut *tx)
+            .await?,
+            format!("SKU {sku}"),
+        ),
+        (None, None, Some(code)) => {
+            let found = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM barcodes b JOIN products p ON p.tenant_id = b.tenant_id AND p.id = b.product_id \
+                 WHERE b.tenant_id = $1 AND b.code = $2"
+            ))
+            .bind(tenant)
+            .bind(code.trim())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if found.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_barcode",
+                    format!("{field}: no product has the barcode {code}"),
+                ));
+            }
+            (found, format!("barcode {code}"))
+        }
+        _ => {
+            return Err(Invalid::new(
+                field,
+                "product_required",
+                "give one of product_id, sku or barcode",
+            )
+            .into())
+        }
+    };
+    let product = found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+            format!("{field}: no product {named}"),
+        )
+    })?;
+    if product.archived {
+        return Err(ApiError::conflict(
+            "product_archived",
+            format!("{} is no longer sold", product.sku),
+        ));
+    }
+    Ok(product)
+}
+
+/// `sales.invoice.issued`.
+#[derive(Serialize)]
+struct InvoiceIssued<'a> {
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    invoice_number: &'a str,
+    store_id: Uuid,
+    terminal_id: &'a str,
+    cashier_id: Uuid,
+    customer_id: Option<Uuid>,
+    reservation_id: Option<Uuid>,
+    offline: bool,
+    currency: &'a str,
+    place_of_supply: &'a str,
+    lines: &'a [InvoiceLine],
+    payments: Vec<IssuedPayment<'a>>,
+    subtotal_minor: i64,
+    discount_minor: i64,
+    tax_minor: i64,
+    round_off_minor: i64,
+    total_minor: i64,
+    issued_at: i64,
+}
+
+#[derive(Serialize)]
+struct IssuedPayment<'a> {
+    mode: &'a str,
+    amount_minor: i64,
+    reference: Option<&'a str>,
+}
+
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Issues a tax invoice: prices from the catalog (an override needs a store manager),
+/// discounts before tax, GST per line (CGST + SGST, or IGST when the customer takes the
+/// goods to another state), round-off to the rupee; payments must pay the total exactly;
+/// a credit sale must fit the customer's credit. Stock is reserved in inventory before
+/// the invoice commits (409 `insufficient_stock` naming the SKU) and consumed by the
+/// invoice's event. Numbers are gap-free per store, terminal and financial year. The
+/// client's `id` makes a resent invoice return the first one. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/pos/invoices", tag = "sales", request_body = NewInvoice,
+    security(("bearer" = [])),
+    responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "sent before"),
+              (status = 403, description = "`price_override_forbidden`"),
+              (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, `not_found` (store)"),
+              (status = 409, description = "`insufficient_stock`, `credit_limit_exceeded`, \
+                 `store_not_configured`, `product_archived`"),
+              (status = 422, description = "`payments_do_not_match_total`, `invalid_quantity`, \
+                 `invalid_discount`, `reference_required`, `customer_required`, `no_lines`, ...")))]
+async fn issue_invoice(
+    State(sales): State<Sales>,
+    principal: Principal,
+    headers: HeaderMap,
+    Json(body): Json<NewInvoice>,
+) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+    reachable(&principal, body.store_id)?;
+    let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "an invoice sells something").into());
+    }
+    let tenant = principal.tenant;
+    let pool = &sales.pool;
+
+    // Everything that can be checked without holding anything.
+    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    if let Some(existing) = invoice(&mut tx, tenant, body.id).await? {
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    let store = store(&mut tx, tenant, body.store_id).await?;
+    let customer_state: Option<String> = match body.customer_id {
+        Some(customer) => Some(
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT state_code FROM customers WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(customer)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_customer",
+                    format!("no customer {customer}"),
+                )
+            })?
+            .unwrap_or_else(|| store.state_code.clone()),
+        ),
+        None => None,
+    };
+    let place = customer_state.unwrap_or_else(|| store.state_code.clone());
+    let supply = Supply::between(&store.state_code, &place);
+    let mut products = Vec::new();
+    let mut inputs = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let product = product(&mut tx, tenant, line, &field).await?;
+        let quantity = Quantity::parse(&line.quantity, product.unit_decimals.max(0) as u32)
+            .map_err(|e| {
+                Invalid::new(
+                    format!("{field}.quantity"),
+                    "invalid_quantity",
+                    e.to_string(),
+                )
+            })?
+            .value();
+        if quantity <= Decimal::ZERO
+            || quantity >= Decimal::from(1_000_000)
+            || line.quantity.contains(['e', 'E'])
+        {
+            return Err(Invalid::new(
+                format!("{field}.quantity"),
+                "invalid_quantity",
+                "greater than zero",
+            )
+            .into());
+        }
+        let unit_price = match line.unit_price_minor {
+            Some(price)
+                if price != product.selling_price_minor && !principal.has_any(PRICE_SETTERS) =>
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "price_override_forbidden",
+                    format!(
+                        "{}: only a store manager may sell at another price",
+                        product.sku
+                    ),
+                ))
+            }
+            Some(price) if price < 0 => {
+                return Err(Invalid::new(
+                    format!("{field}.unit_price_minor"),
+                    "negative_price",
+                    "cannot be negative",
+                )
+                .into())
+            }
+            Some(price) => price,
+            None => product.selling_price_minor,
+        };
+        inputs.push(LineInput {
+            quantity,
+            unit_price,
+            discount: line.discount_minor,
+            rates: Rates {
+                gst_bp: product.gst_rate_bp.max(0) as u32,
+                cess_bp: product.cess_rate_bp.max(0) as u32,
+            },
+            inclusive: product.tax_inclusive,
+        });
+        products.push(product);
+    }
+    tx.commit().await?;
+    let currency_code = products[0].currency.clone();
+    let currency = Currency::from_code(&currency_code).unwrap_or(Currency::INR);
+    let bill = domain::price(
+        &inputs,
+        body.bill_discount_minor,
+        supply,
+        body.round_off.unwrap_or(true),
+    )?;
+    let payments: Vec<Payment> = body
+        .payments
+        .iter()
+        .map(|p| Payment {
+            mode: p.mode.trim().to_owned(),
+            amount: p.amount_minor,
+            tendered: p.tendered_minor,
+            reference: p
+                .reference
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        })
+        .collect();
+    let change = domain::check_payments(&payments, bill.total, body.customer_id.is_some())?;
+
+    // The answers the sale waits for: credit, then stock.
+    let token = bearer(&headers);
+    let on_credit: i64 = payments
+        .iter()
+        .filter(|p| p.mode == "credit")
+        .map(|p| p.amount)
+        .sum();
+    if let (Some(customer), true) = (body.customer_id, on_credit > 0) {
+        if !sales
+            .mesh
+            .credit_allows(&token, customer, Money::new(on_credit, currency))
+            .await?
+        {
+            return Err(ApiError::conflict(
+                "credit_limit_exceeded",
+                format!("{on_credit} on credit does not fit the customer's limit (minor units)"),
+            ));
+        }
+    }
+    let mut wanted: Vec<(Uuid, Decimal)> = Vec::new();
+    for (product, input) in products.iter().zip(&inputs) {
+        match wanted.iter_mut().find(|(id, _)| *id == product.id) {
+            Some((_, q)) => *q += input.quantity,
+            None => wanted.push((product.id, input.quantity)),
+        }
+    }
+    let wanted: Vec<(Uuid, String)> = wanted
+        .into_iter()
+        .map(|(id, q)| (id, q.normalize().to_string()))
+        .collect();
+    let reservation = sales
+        .mesh
+        .reserve(&token, store.location_id, body.id, &wanted)
+        .await?;
+
+    let issued = record(
+        pool,
+        &principal,
+        &body,
+        &terminal,
+        &store,
+        &place,
+        &products,
+        &inputs,
+        &bill,
+        &payments,
+        reservation,
+        &currency_code,
+    )
+    .await;
+    match issued {
+        Ok(mut invoice) => {
+            invoice.change_due = Money::new(change, currency);
+            Ok((StatusCode::CREATED, Json(invoice)))
+        }
+        Err(err) => {
+            sales.mesh.release(&token, reservation).await;
+            Err(err)
+        }
+    }
+}
+
+/// Writes the invoice with the next number of its series, and its event.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    pool: &PgPool,
+    principal: &Principal,
+    body: &NewInvoice,
+    terminal: &str,
+    store: &Store,
+    place: &str,
+    products: &[Product],
+    inputs: &[LineInput],
+    bill: &domain::Bill,
+    payments: &[Payment],
+    reservation: Uuid,
+    currency: &str,
+) -> Result<Invoice, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    let today = Utc::now().date_naive();
+    let year = domain::financial_year(today);
+    // The series row is the lock: one checkout at a time per terminal takes a number,
+    // and a rolled-back checkout gives its number back.
+    sqlx::query(
+        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(terminal)
+    .bind(year)
+    .execute(&mut *tx)
+    .await?;
+    let serial: i64 = sqlx::query_scalar(
+        "UPDATE invoice_series SET last_number = last_number + 1 \
+         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND financial_year = $4 RETURNING last_number",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(terminal)
+    .bind(year)
+    .fetch_one(&mut *tx)
+    .await?;
+    let number = domain::invoice_number(&store.code, terminal, year, serial);
+    let inserted = sqlx::query(
+        "INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, reservation_id, \
+         place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, round_off_minor, \
+         total_minor, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued') \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(body.id)
+    .bind(tenant)
+    .bind(&number)
+    .bind(body.store_id)
+    .bind(terminal)
+    .bind(principal.user)
+    .bind(body.customer_id)
+    .bind(reservation)
+    .bind(place)
+    .bind(currency)
+    .bind(bill.subtotal)
+    .bind(bill.discount)
+    .bind(bill.taxable)
+    .bind(bill.tax)
+    .bind(bill.round_off)
+    .bind(bill.total)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(ApiError::conflict(
+            "invoice_in_progress",
+            format!("invoice {} is being issued by another request", body.id),
+        ));
+    }
+    for (n, ((product, input), (line, priced))) in products
+        .iter()
+        .zip(inputs)
+        .zip(body.lines.iter().zip(&bill.lines))
+        .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+             discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+             salesperson_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(body.id)
+        .bind(n as i32 + 1)
+        .bind(tenant)
+        .bind(product.id)
+        .bind(input.quantity)
+        .bind(input.unit_price)
+        .bind(priced.discount)
+        .bind(priced.tax.taxable)
+        .bind(product.gst_rate_bp)
+        .bind(priced.tax.cgst)
+        .bind(priced.tax.sgst)
+        .bind(priced.tax.igst)
+        .bind(priced.tax.cess)
+        .bind(priced.tax.total())
+        .bind(line.salesperson_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (n, payment) in payments.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(body.id)
+        .bind(n as i32 + 1)
+        .bind(tenant)
+        .bind(&payment.mode)
+        .bind(payment.amount)
+        .bind(payment.tendered)
+        .bind(&payment.reference)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let invoice = invoice(&mut tx, tenant, body.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the invoice vanished"))?;
+    let issued = InvoiceIssued {
+        tenant_id: tenant,
+        invoice_id: body.id,
+        invoice_number: &number,
+        store_id: body.store_id,
+        terminal_id: terminal,
+        cashier_id: principal.user,
+        customer_id: body.customer_id,
+        reservation_id: Some(reservation),
+        offline: false,
+        currency,
+        place_of_supply: place,
+        lines: &invoice.lines,
+        payments: payments
+            .iter()
+            .map(|p| IssuedPayment {
+                mode: &p.mode,
+                amount_minor: p.amount,
+                reference: p.reference.as_deref(),
+            })
+            .collect(),
+        subtotal_minor: bill.subtotal,
+        discount_minor: bill.discount,
+        tax_minor: bill.tax,
+        round_off_minor: bill.round_off,
+        total_minor: bill.total,
+        issued_at: invoice.issued_at.timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "sales.invoice.issued",
+        tenant,
+        &body.id.to_string(),
+        &issued,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(invoice)
+}
+
+#[derive(sqlx::FromRow)]
+struct InvoiceHead {
+    number: String,
+    store_id: Uuid,
+    terminal_id: String,
+    customer_id: Option<Uuid>,
+    place_of_supply: String,
+    status: String,
+    currency: String,
+    subtotal_minor: i64,
+    discount_minor: i64,
+    taxable_minor: i64,
+    tax_minor: i64,
+    round_off_minor: i64,
+    total_minor: i64,
+    issued_at: chrono::DateTime<Utc>,
+}
+
+async fn invoice(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Invoice>, ApiError> {
+    let head: Option<InvoiceHead> = sqlx::query_as(
+        "SELECT number, store_id, terminal_id, customer_id, place_of_supply, status, currency, subtotal_minor, \
+         discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at \
+         FROM invoices WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(head) = head else { return Ok(None) };
+    let lines: Vec<InvoiceLine> = sqlx::query_as(
+        "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
+         l.discount_minor, l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, \
+         l.total_minor, l.salesperson_id FROM invoice_lines l \
+         JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let payments: Vec<InvoicePayment> = sqlx::query_as(
+        "SELECT mode, amount_minor, tendered_minor, reference FROM invoice_payments \
+         WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY payment_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let c = Currency::from_code(&head.currency).unwrap_or(Currency::INR);
+    let change: i64 = payments
+        .iter()
+        .filter_map(|p| p.tendered_minor.map(|t| t - p.amount_minor))
+        .sum();
+    Ok(Some(Invoice {
+        id,
+        number: head.number,
+        store_id: head.store_id,
+        terminal_id: head.terminal_id,
+        customer_id: head.customer_id,
+        place_of_supply: head.place_of_supply,
+        status: head.status,
+        lines,
+        payments,
+        subtotal: Money::new(head.subtotal_minor, c),
+        discount: Money::new(head.discount_minor, c),
+        taxable: Money::new(head.taxable_minor, c),
+        tax: Money::new(head.tax_minor, c),
+        round_off: Money::new(head.round_off_minor, c),
+        total: Money::new(head.total_minor, c),
+        change_due: Money::new(change.max(0), c),
+        issued_at: head.issued_at,
+    }))
+}
+
+/// One invoice.
+#[utoipa::path(get, path = "/api/v1/pos/invoices/{id}", tag = "sales", security(("bearer" = [])),
+    responses((status = 200, body = Invoice), (status = 404, description = "`not_found`")))]
+async fn get_invoice(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Invoice>, ApiError> {
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let found = invoice(&mut tx, principal.tenant, id)
+        .await?
+        .filter(|i| principal.reaches_store(i.store_id))
+        .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
+
+/// A terminal's invoices of a day.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct TerminalDay {
+    store_id: Uuid,
+    terminal_id: String,
+    /// Default: today.
+    date: Option<NaiveDate>,
+}
+
+/// A terminal's invoices of a day, in number order.
+#[utoipa::path(get, path = "/api/v1/pos/invoices", tag = "sales", params(TerminalDay),
+    security(("bearer" = [])), responses((status = 200, body = Vec<Invoice>)))]
+async fn list_invoices(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(query): Query<TerminalDay>,
+) -> Result<Json<Vec<Invoice>>, ApiError> {
+    reachable(&principal, query.store_id)?;
+    let day = query.date.unwrap_or_else(|| Utc::now().date_naive());
+    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM invoices WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND issued_at >= $4::date AND issued_at < $4::date + 1 ORDER BY number",
+    )
+    .bind(principal.tenant)
+    .bind(query.store_id)
+    .bind(query.terminal_id.trim())
+    .bind(day)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut invoices = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(found) = invoice(&mut tx, principal.tenant, id).await? {
+            invoices.push(found);
+        }
+    }
+    tx.commit().await?;
+    Ok(Json(invoices))
+}

@@ -1,0 +1,24 @@
+//! Sales: the POS's tax invoices with GST, numbered gap-free per store, terminal and
+//! financial year, paid exactly, with stock reserved in inventory and credit checked with
+//! partners before they commit; events on `sales.events.v1`. What the till knows of
+//! products and customers comes from the topics (`bazaar consume sales-references`).
+
+pub mod domain;
+mod http;
+mod mesh;
+pub mod references;
+
+pub use http::{router, SalesApi};
+
+/// Sales' database name and `ce_source`.
+pub const SERVICE: &str = "sales";
+
+/// Sales' own tables (`migrations/sales/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/sales")
+}
+
+/// Sales' part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <SalesApi as utoipa::OpenApi>::openapi()
+}

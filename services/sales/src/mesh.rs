@@ -1,0 +1,145 @@
+//! The answers a sale cannot wait for: stock reserved in inventory before the invoice
+//! commits, and the customer's credit from partners. Both are asked over HTTP with the
+//! cashier's own token, so the other service applies its own rules to the same person.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use bazaar_platform::{http::ApiError, money::Money, Settings};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Inventory's and partners' APIs.
+#[derive(Clone)]
+pub(crate) struct Mesh {
+    client: reqwest::Client,
+    inventory: String,
+    partners: String,
+}
+
+fn unavailable(service: &str, err: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(service, error = %err, "a call the sale needs failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "dependency_unavailable",
+        format!("{service} did not answer; try again (or sell offline)"),
+    )
+    .with_retry_after(5)
+}
+
+impl Mesh {
+    pub(crate) fn new(settings: &Settings) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            inventory: settings.inventory_url.trim_end_matches('/').to_owned(),
+            partners: settings.partners_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Holds `lines` (product, quantity) at `location` for the sale `reference`; 409
+    /// `insufficient_stock` naming the SKU when one does not fit.
+    pub(crate) async fn reserve(
+        &self,
+        token: &str,
+        location: Uuid,
+        reference: Uuid,
+        lines: &[(Uuid, String)],
+    ) -> Result<Uuid, ApiError> {
+        let body = json!({
+            "location_id": location,
+            "reference": reference.to_string(),
+            "ttl_seconds": 300,
+            "lines": lines.iter().map(|(product, quantity)| json!({"product_id": product, "quantity": quantity})).collect::<Vec<_>>(),
+        });
+        let response = self
+            .client
+            .post(format!("{}/api/v1/inventory/reservations", self.inventory))
+            .header("authorization", token)
+            .header("idempotency-key", format!("sale-{reference}"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| unavailable("inventory", e))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let detail = answer["detail"].as_str().unwrap_or_default().to_owned();
+        match (status.as_u16(), answer["code"].as_str()) {
+            (201 | 200, _) => answer["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| unavailable("inventory", "a reservation without an id")),
+            (409, Some("insufficient_stock")) => {
+                Err(ApiError::conflict("insufficient_stock", detail))
+            }
+            (409, Some("product_archived")) => Err(ApiError::conflict("product_archived", detail)),
+            (404, Some("unknown_location")) => Err(ApiError::conflict(
+                "store_not_configured",
+                "the store's inventory location is unknown to inventory",
+            )),
+            (404, _) => Err(ApiError::not_found(detail)),
+            (code, _) if code >= 500 => Err(unavailable("inventory", status)),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "inventory_refused",
+                format!("inventory: {status} {detail}"),
+            )),
+        }
+    }
+
+    /// Lets a reservation go when the sale did not happen. Best effort: an unreleased
+    /// hold lapses after its TTL anyway.
+    pub(crate) async fn release(&self, token: &str, reservation: Uuid) {
+        let url = format!(
+            "{}/api/v1/inventory/reservations/{reservation}/release",
+            self.inventory
+        );
+        if let Err(err) = self
+            .client
+            .post(url)
+            .header("authorization", token)
+            .send()
+            .await
+        {
+            tracing::warn!(%reservation, error = %err, "could not release a reservation; it will lapse");
+        }
+    }
+
+    /// Whether `amount` fits the customer's credit limit.
+    pub(crate) async fn credit_allows(
+        &self,
+        token: &str,
+        customer: Uuid,
+        amount: Money,
+    ) -> Result<bool, ApiError> {
+        let response = self
+            .client
+            .post(format!(
+                "{}/api/v1/customers/{customer}/credit-check",
+                self.partners
+            ))
+            .header("authorization", token)
+            .json(&json!({"amount": amount}))
+            .send()
+            .await
+            .map_err(|e| unavailable("partners", e))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        match status.as_u16() {
+            200 => Ok(answer["allowed"].as_bool().unwrap_or(false)),
+            404 => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_customer",
+                format!("no customer {customer}"),
+            )),
+            code if code >= 500 => Err(unavailable("partners", status)),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "partners_refused",
+                format!("partners: {status} {answer}"),
+            )),
+        }
+    }
+}

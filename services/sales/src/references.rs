@@ -1,0 +1,196 @@
+//! `sales-references`: what the till needs to know of other services, from their topics:
+//! products with their prices, GST and barcodes (catalog), and customers with the state
+//! their goods go to (partners).
+
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    db,
+};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// The projection's consumer group and name in `processed_events`.
+pub const NAME: &str = "sales-references";
+
+/// Keeps sales' copies of products and customers.
+pub struct SalesReferences {
+    topics: Vec<String>,
+}
+
+impl Default for SalesReferences {
+    fn default() -> Self {
+        Self::reading(
+            ["catalog.events.v1", "partners.events.v1"]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+    }
+}
+
+impl SalesReferences {
+    /// The projection on other topics than the usual ones (tests use their own).
+    pub fn reading(topics: Vec<String>) -> Self {
+        Self { topics }
+    }
+}
+
+#[derive(Deserialize)]
+struct ProductCreated {
+    product_id: Uuid,
+    sku: String,
+    name: String,
+    unit_decimals: i32,
+    hsn_code: Option<String>,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    currency: String,
+    mrp_minor: i64,
+    selling_price_minor: i64,
+    tax_inclusive: bool,
+}
+
+#[derive(Deserialize)]
+struct ProductUpdated {
+    product_id: Uuid,
+    name: String,
+    hsn_code: Option<String>,
+    gst_rate_bp: i32,
+    cess_rate_bp: i32,
+    tax_inclusive: bool,
+}
+
+#[derive(Deserialize)]
+struct PriceChanged {
+    product_id: Uuid,
+    mrp_minor: i64,
+    selling_price_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct ProductArchived {
+    product_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct BarcodeAssigned {
+    product_id: Uuid,
+    barcode: String,
+}
+
+#[derive(Deserialize)]
+struct Customer {
+    customer_id: Uuid,
+    name: String,
+    gstin: Option<String>,
+    billing_state_code: Option<String>,
+    shipping_state_code: Option<String>,
+}
+
+impl Projection for SalesReferences {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        let tenant = event.cloud.tenant;
+        db::set_tenant(tx, tenant).await?;
+        match event.cloud.event_type.as_str() {
+            "catalog.product.created" => {
+                let p: ProductCreated = event.payload_as()?;
+                sqlx::query(
+                    "INSERT INTO products (tenant_id, id, sku, name, unit_decimals, hsn_code, gst_rate_bp, \
+                     cess_rate_bp, currency, mrp_minor, selling_price_minor, tax_inclusive) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (tenant_id, id) DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(p.product_id)
+                .bind(p.sku)
+                .bind(p.name)
+                .bind(i16::try_from(p.unit_decimals)?)
+                .bind(p.hsn_code)
+                .bind(p.gst_rate_bp)
+                .bind(p.cess_rate_bp)
+                .bind(p.currency)
+                .bind(p.mrp_minor)
+                .bind(p.selling_price_minor)
+                .bind(p.tax_inclusive)
+                .execute(tx)
+                .await?;
+            }
+            "catalog.product.updated" => {
+                let p: ProductUpdated = event.payload_as()?;
+                sqlx::query(
+                    "UPDATE products SET name = $3, hsn_code = $4, gst_rate_bp = $5, cess_rate_bp = $6, \
+                     tax_inclusive = $7 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant)
+                .bind(p.product_id)
+                .bind(p.name)
+                .bind(p.hsn_code)
+                .bind(p.gst_rate_bp)
+                .bind(p.cess_rate_bp)
+                .bind(p.tax_inclusive)
+                .execute(tx)
+                .await?;
+            }
+            "catalog.price.changed" => {
+                let p: PriceChanged = event.payload_as()?;
+                sqlx::query(
+                    "UPDATE products SET mrp_minor = $3, selling_price_minor = $4 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant)
+                .bind(p.product_id)
+                .bind(p.mrp_minor)
+                .bind(p.selling_price_minor)
+                .execute(tx)
+                .await?;
+            }
+            "catalog.product.archived" => {
+                let p: ProductArchived = event.payload_as()?;
+                sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant)
+                    .bind(p.product_id)
+                    .execute(tx)
+                    .await?;
+            }
+            "catalog.barcode.assigned" => {
+                let b: BarcodeAssigned = event.payload_as()?;
+                sqlx::query(
+                    "INSERT INTO barcodes (tenant_id, code, product_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(b.barcode)
+                .bind(b.product_id)
+                .execute(tx)
+                .await?;
+            }
+            "partners.customer.created" | "partners.customer.updated" => {
+                let c: Customer = event.payload_as()?;
+                let state = c.shipping_state_code.or(c.billing_state_code);
+                sqlx::query(
+                    "INSERT INTO customers (tenant_id, id, name, gstin, state_code) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, id) DO UPDATE SET name = $3, gstin = $4, state_code = $5",
+                )
+                .bind(tenant)
+                .bind(c.customer_id)
+                .bind(c.name)
+                .bind(c.gstin)
+                .bind(state)
+                .execute(tx)
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

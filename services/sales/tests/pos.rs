@@ -1,0 +1,520 @@
+//! The POS against real databases, with inventory and partners answering over HTTP:
+//! invoices priced with GST, gap-free numbers under 50 concurrent checkouts, the last
+//! unit sold once, exact payments, credit limits, price overrides, unknown barcodes.
+
+// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
+use std::collections::HashSet;
+
+use axum::http::{Method, StatusCode};
+use bazaar_inventory::store::ProductFacts;
+use bazaar_platform::{
+    auth::{Role, Stores},
+    consumer, db,
+    testing::{event, send, Reply, TestIssuer, TestService},
+    Settings,
+};
+use bazaar_sales::references::SalesReferences;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Sales with inventory and partners behind it, one tenant, one store (Karnataka) with
+/// stock of soap (MRP ₹118, 18 %) and rice (₹60/kg before 5 %).
+struct Till {
+    sales: TestService,
+    inventory: TestService,
+    partners: TestService,
+    store: Uuid,
+    soap: Uuid,
+    cashier: String,
+}
+
+impl Till {
+    async fn open(soap_stock: &str) -> Self {
+        let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+        let inventory = TestService::start_for(
+            "inventory",
+            bazaar_inventory::migrator(),
+            bazaar_inventory::router,
+            &issuer,
+            tenant,
+        )
+        .await;
+        let partners = TestService::start_for(
+            "partners",
+            bazaar_partners::migrator(),
+            bazaar_partners::router,
+            &issuer,
+            tenant,
+        )
+        .await;
+        let mut settings = Settings::from_env().unwrap();
+        settings.inventory_url = inventory.listen().await;
+        settings.partners_url = partners.listen().await;
+        let sales = TestService::start_with(
+            "sales",
+            bazaar_sales::migrator(),
+            bazaar_sales::router,
+            &issuer,
+            tenant,
+            settings,
+        )
+        .await;
+        let store = Uuid::new_v4();
+        let (soap, rice) = (Uuid::new_v4(), Uuid::new_v4());
+        let till = Till {
+            cashier: issuer.token_for(tenant, &[Role::Cashier], Stores::Only(vec![store])),
+            sales,
+            inventory,
+            partners,
+            store,
+            soap,
+        };
+        // The store's location and stock in inventory.
+        let location = till.ok(&till.inventory, "/api/v1/inventory/locations",
+            json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store})).await;
+        for (id, sku, decimals, quantity) in
+            [(soap, "SOAP-1", 0, soap_stock), (rice, "RICE-1", 3, "100")]
+        {
+            let mut tx = db::begin_for_tenant(&till.inventory.owner, tenant)
+                .await
+                .unwrap();
+            let facts = ProductFacts {
+                id,
+                sku: sku.into(),
+                unit_decimals: decimals,
+                currency: "INR".into(),
+                reorder_level: None,
+            };
+            bazaar_inventory::store::upsert_product(&mut tx, tenant, &facts)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            till.ok(
+                &till.inventory,
+                "/api/v1/inventory/adjust",
+                json!({"location_id": location["id"],
+                "product_id": id, "quantity": quantity, "reason": "opening_stock",
+                "unit_cost": {"amount_minor": 50_00, "currency": "INR"}}),
+            )
+            .await;
+        }
+        // What sales knows from catalog's events.
+        for (id, sku, unit, decimals, gst, mrp, price, inclusive, barcode) in [
+            (
+                soap,
+                "SOAP-1",
+                "piece",
+                0,
+                1800,
+                118_00,
+                118_00,
+                true,
+                "8901030865275",
+            ),
+            (
+                rice,
+                "RICE-1",
+                "kg",
+                3,
+                500,
+                70_00,
+                60_00,
+                false,
+                "8901030865282",
+            ),
+        ] {
+            till.feed("catalog.product.created", json!({"tenant_id": tenant, "product_id": id, "sku": sku,
+                "name": sku, "description": null, "brand": null, "category_id": null, "variant_of": null,
+                "attributes": {}, "unit": unit, "unit_decimals": decimals, "hsn_code": null, "gst_rate_bp": gst,
+                "cess_rate_bp": 0, "currency": "INR", "mrp_minor": mrp, "selling_price_minor": price,
+                "tax_inclusive": inclusive, "reorder_level": null, "created_at": 0})).await;
+            till.feed(
+                "catalog.barcode.assigned",
+                json!({"tenant_id": tenant, "product_id": id,
+                "barcode": barcode, "kind": "ean13", "assigned_at": 0}),
+            )
+            .await;
+        }
+        till.put_store(location["id"].clone()).await;
+        till
+    }
+
+    async fn put_store(&self, location: Value) {
+        let reply = send(
+            &self.sales.app,
+            Method::PUT,
+            &format!("/api/v1/pos/stores/{}", self.store),
+            Some(&self.sales.admin),
+            Some(
+                json!({"code": "BLR1", "state_code": "29", "gstin": null, "location_id": location}),
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    async fn feed(&self, event_type: &str, payload: Value) {
+        let event = event(event_type, self.sales.tenant, &payload);
+        assert!(
+            consumer::apply(&self.sales.owner, &SalesReferences::default(), &event)
+                .await
+                .unwrap()
+        );
+    }
+
+    async fn ok(&self, service: &TestService, path: &str, body: Value) -> Value {
+        let reply = send(
+            &service.app,
+            Method::POST,
+            path,
+            Some(&service.admin),
+            Some(body),
+            &[],
+        )
+        .await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.body);
+        reply.body
+    }
+
+    fn sale(&self, terminal: &str, lines: Value, payments: Value) -> Value {
+        json!({"id": Uuid::new_v4(), "store_id": self.store, "terminal_id": terminal, "lines": lines, "payments": payments})
+    }
+
+    async fn checkout(&self, token: &str, body: Value) -> Reply {
+        send(
+            &self.sales.app,
+            Method::POST,
+            "/api/v1/pos/invoices",
+            Some(token),
+            Some(body),
+            &[],
+        )
+        .await
+    }
+
+    async fn on_hand(&self, product: Uuid) -> Value {
+        let path = format!("/api/v1/inventory/stock?product_id={product}");
+        let reply = send(
+            &self.inventory.app,
+            Method::GET,
+            &path,
+            Some(&self.inventory.admin),
+            None,
+            &[],
+        )
+        .await;
+        reply.body[0].clone()
+    }
+
+    async fn invoices(&self) -> i64 {
+        let mut tx = db::begin_for_tenant(&self.sales.owner, self.sales.tenant)
+            .await
+            .unwrap();
+        let n = sqlx::query_scalar("SELECT count(*) FROM invoices")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        n
+    }
+}
+
+fn cash(amount: i64, tendered: i64) -> Value {
+    json!([{"mode": "cash", "amount_minor": amount, "tendered_minor": tendered}])
+}
+
+#[tokio::test]
+async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
+    let till = Till::open("10").await;
+    // Two soaps by barcode, 1.5 kg of rice with ₹5 off, ₹10 off the bill.
+    let mut body = till.sale(
+        "T1",
+        json!([
+        {"barcode": "8901030865275", "quantity": "2"},
+        {"sku": "RICE-1", "quantity": "1.5", "discount_minor": 5_00}]),
+        cash(315_00, 500_00),
+    );
+    body["bill_discount_minor"] = json!(10_00);
+    let reply = till.checkout(&till.cashier, body.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let invoice = &reply.body;
+    assert!(invoice["number"].as_str().unwrap().starts_with("BLR1T1"));
+    assert!(invoice["number"].as_str().unwrap().ends_with("000001"));
+    assert_eq!(invoice["total"]["amount_minor"], 315_00);
+    assert_eq!(invoice["round_off"]["amount_minor"], -12);
+    assert_eq!(invoice["change_due"]["amount_minor"], 185_00);
+    assert_eq!(invoice["lines"][1]["cgst_minor"], 2_06);
+    assert_eq!(invoice["place_of_supply"], "29");
+
+    // The stock is held for the sale until inventory applies its event.
+    let soap = till.on_hand(till.soap).await;
+    assert_eq!(
+        (soap["on_hand"].as_str(), soap["reserved"].as_str()),
+        (Some("10"), Some("2"))
+    );
+    let issued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'sales.invoice.issued'")
+            .fetch_one(&till.sales.owner)
+            .await
+            .unwrap();
+    assert_eq!(issued, 1);
+
+    // Sent again by a terminal that lost the answer: the same invoice, nothing new.
+    let again = till.checkout(&till.cashier, body).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["number"], invoice["number"]);
+    assert_eq!(till.invoices().await, 1);
+    let listed = send(
+        &till.sales.app,
+        Method::GET,
+        &format!(
+            "/api/v1/pos/invoices?store_id={}&terminal_id=T1",
+            till.store
+        ),
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_checkouts_get_fifty_consecutive_numbers() {
+    let till = Till::open("1000").await;
+    let one = || {
+        till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            cash(118_00, 118_00),
+        )
+    };
+    let other = || {
+        till.sale(
+            "T2",
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            cash(118_00, 118_00),
+        )
+    };
+    let replies = futures::future::join_all((0..60).map(|n| {
+        let body = if n < 50 { one() } else { other() };
+        let token = till.cashier.clone();
+        let till = &till;
+        async move { till.checkout(&token, body).await }
+    }))
+    .await;
+    assert!(
+        replies.iter().all(|r| r.status == StatusCode::CREATED),
+        "{:?}",
+        replies
+            .iter()
+            .find(|r| r.status != StatusCode::CREATED)
+            .map(|r| &r.body)
+    );
+    let numbers = |prefix: &str| -> Vec<String> {
+        let mut n: Vec<String> = replies
+            .iter()
+            .map(|r| r.body["number"].as_str().unwrap().to_owned())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        n.sort();
+        n
+    };
+    let t1 = numbers("BLR1T1");
+    assert_eq!(t1.len(), 50);
+    let expected: Vec<String> = (1..=50)
+        .map(|n| format!("{}{n:06}", &t1[0][..t1[0].len() - 6]))
+        .collect();
+    assert_eq!(t1, expected, "gap-free and unique on one terminal");
+    assert_eq!(
+        numbers("BLR1T2").len(),
+        10,
+        "another terminal has its own series"
+    );
+    let all: HashSet<String> = replies
+        .iter()
+        .map(|r| r.body["number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(all.len(), 60);
+}
+
+#[tokio::test]
+async fn two_terminals_selling_the_last_unit_sell_it_once() {
+    let till = Till::open("1").await;
+    let sale = |terminal: &str| {
+        till.sale(
+            terminal,
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            cash(118_00, 118_00),
+        )
+    };
+    let (a, b) = tokio::join!(
+        till.checkout(&till.cashier, sale("T1")),
+        till.checkout(&till.cashier, sale("T2"))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+    let lost = if a.status == StatusCode::CONFLICT {
+        &a
+    } else {
+        &b
+    };
+    assert_eq!(lost.code(), "insufficient_stock");
+    assert!(lost.body["detail"].as_str().unwrap().contains("SOAP-1"));
+    assert_eq!(till.invoices().await, 1);
+}
+
+#[tokio::test]
+async fn bad_sales_are_refused_with_a_code_and_write_nothing() {
+    let till = Till::open("10").await;
+    let soap = json!([{"product_id": till.soap, "quantity": "1"}]);
+    let cases = [
+        (
+            till.sale("T1", soap.clone(), cash(100_00, 100_00)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payments_do_not_match_total",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"barcode": "0000000000000", "quantity": "1"}]),
+                cash(118_00, 118_00),
+            ),
+            StatusCode::NOT_FOUND,
+            "unknown_barcode",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "1.5"}]),
+                cash(177_00, 177_00),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_quantity",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": 1_00}]),
+                cash(1_00, 1_00),
+            ),
+            StatusCode::FORBIDDEN,
+            "price_override_forbidden",
+        ),
+        (
+            till.sale(
+                "T1",
+                soap.clone(),
+                json!([{"mode": "upi", "amount_minor": 118_00}]),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reference_required",
+        ),
+        (
+            till.sale(
+                "T1",
+                soap.clone(),
+                json!([{"mode": "credit", "amount_minor": 118_00}]),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "customer_required",
+        ),
+        (
+            till.sale("t-1", soap.clone(), cash(118_00, 118_00)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_terminal",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "11"}]),
+                cash(1_298_00, 1_298_00),
+            ),
+            StatusCode::CONFLICT,
+            "insufficient_stock",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let reply = till.checkout(&till.cashier, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{body}: {}",
+            reply.body
+        );
+    }
+    // A store manager may sell at another price.
+    let manager = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![till.store]),
+    );
+    let cheaper = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": 100_00}]),
+        cash(100_00, 100_00),
+    );
+    assert_eq!(
+        till.checkout(&manager, cheaper).await.status,
+        StatusCode::CREATED
+    );
+    // A cashier of another store cannot sell here.
+    let elsewhere = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::Cashier],
+        Stores::Only(vec![Uuid::new_v4()]),
+    );
+    assert_eq!(
+        till.checkout(
+            &elsewhere,
+            till.sale("T1", soap.clone(), cash(118_00, 118_00))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(till.invoices().await, 1, "only the manager's sale");
+    // Nothing held by the refused sales: 10 on hand, 1 held by the manager's sale.
+    assert_eq!(till.on_hand(till.soap).await["reserved"], "1");
+}
+
+#[tokio::test]
+async fn a_credit_sale_must_fit_the_customer_s_limit() {
+    let till = Till::open("100").await;
+    let customer = till
+        .ok(
+            &till.partners,
+            "/api/v1/customers",
+            json!({"name": "Asha", "phone": "9845012345",
+        "credit_limit": {"amount_minor": 200_00, "currency": "INR"}}),
+        )
+        .await;
+    till.feed("partners.customer.created", json!({"tenant_id": till.sales.tenant, "customer_id": customer["id"],
+        "name": "Asha", "phone": "+919845012345", "email": null, "gstin": null, "billing_state_code": null,
+        "shipping_state_code": null, "customer_group": null, "currency": "INR", "credit_limit_minor": 200_00,
+        "payment_terms_days": 0, "version": 1, "recorded_at": 0})).await;
+    let credit = |quantity: &str, amount: i64| {
+        let mut body = till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": quantity}]),
+            json!([{"mode": "credit", "amount_minor": amount}]),
+        );
+        body["customer_id"] = customer["id"].clone();
+        body
+    };
+    let over = till.checkout(&till.cashier, credit("2", 236_00)).await;
+    assert_eq!(over.code(), "credit_limit_exceeded", "{}", over.body);
+    assert_eq!(till.invoices().await, 0);
+    assert_eq!(
+        till.on_hand(till.soap).await["reserved"],
+        "0",
+        "nothing was held"
+    );
+    let within = till.checkout(&till.cashier, credit("1", 118_00)).await;
+    assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
+    assert_eq!(within.body["customer_id"], customer["id"]);
+}
