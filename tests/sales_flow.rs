@@ -1,7 +1,8 @@
 //! A sale across the mesh, over real Kafka: the product (catalog) and the customer
 //! (partners) reach the till from the topic; a credit sale reserves stock over HTTP and
 //! issues its invoice; the invoice's event takes the stock down in inventory and puts
-//! the sale and its loyalty points on the customer's ledger in partners.
+//! the sale and its loyalty points on the customer's ledger in partners. An offline sale of
+//! more than the store had is taken and drives stock below zero.
 
 // Amounts in paise are written rupees_paise (118_00 is ₹118.00).
 #![allow(clippy::inconsistent_digit_grouping)]

@@ -75,6 +75,10 @@ pub fn router(ctx: ServiceContext) -> Router {
                 )),
         )
         .route(
+            "/api/v1/pos/sync",
+            post(sync_offline).route_layer(auth::allow(v, SELLERS)),
+        )
+        .route(
             "/api/v1/pos/invoices/{id}",
             get(get_invoice).route_layer(auth::allow(v, SELLERS)),
         )
@@ -84,8 +88,9 @@ pub fn router(ctx: ServiceContext) -> Router {
 /// Sales' part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(get_store, put_store, issue_invoice, get_invoice, list_invoices),
-    components(schemas(Store, NewInvoice, NewLine, NewPayment, Invoice, InvoiceLine, InvoicePayment)),
+    paths(get_store, put_store, issue_invoice, sync_offline, get_invoice, list_invoices),
+    components(schemas(Store, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
+                       InvoicePayment, SyncBatch, Synced)),
     tags((name = "sales", description = "The POS: tax invoices with GST"))
 )]
 pub struct SalesApi;
@@ -218,6 +223,17 @@ pub(crate) struct NewInvoice {
     /// Round the total to the rupee with a round-off line (default true).
     round_off: Option<bool>,
     payments: Vec<NewPayment>,
+    /// Only for `/api/v1/pos/sync`: the number and time the offline terminal gave it.
+    offline: Option<Offline>,
+}
+
+/// How an offline terminal numbered and timed an invoice.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Offline {
+    /// The terminal's offline series number, at most 16 characters.
+    number: String,
+    issued_at: chrono::DateTime<Utc>,
 }
 
 /// One line: a product by id, SKU or barcode.
@@ -458,18 +474,105 @@ async fn issue_invoice(
     headers: HeaderMap,
     Json(body): Json<NewInvoice>,
 ) -> Result<(StatusCode, Json<Invoice>), ApiError> {
-    reachable(&principal, body.store_id)?;
+    if body.offline.is_some() {
+        return Err(Invalid::new(
+            "offline",
+            "offline_invoice",
+            "offline invoices are sent to /api/v1/pos/sync",
+        )
+        .into());
+    }
+    let priced = match price_invoice(&sales.pool, &principal, &body, false).await? {
+        Priced::Before(existing) => return Ok((StatusCode::OK, Json(*existing))),
+        Priced::New(priced) => priced,
+    };
+
+    // The answers the sale waits for: credit, then stock.
+    let token = bearer(&headers);
+    let currency = Currency::from_code(&priced.currency).unwrap_or(Currency::INR);
+    let on_credit: i64 = priced
+        .payments
+        .iter()
+        .filter(|p| p.mode == "credit")
+        .map(|p| p.amount)
+        .sum();
+    if let (Some(customer), true) = (body.customer_id, on_credit > 0) {
+        if !sales
+            .mesh
+            .credit_allows(&token, customer, Money::new(on_credit, currency))
+            .await?
+        {
+            return Err(ApiError::conflict(
+                "credit_limit_exceeded",
+                format!("{on_credit} on credit does not fit the customer's limit (minor units)"),
+            ));
+        }
+    }
+    let mut wanted: Vec<(Uuid, Decimal)> = Vec::new();
+    for (product, input) in priced.products.iter().zip(&priced.inputs) {
+        match wanted.iter_mut().find(|(id, _)| *id == product.id) {
+            Some((_, q)) => *q += input.quantity,
+            None => wanted.push((product.id, input.quantity)),
+        }
+    }
+    let wanted: Vec<(Uuid, String)> = wanted
+        .into_iter()
+        .map(|(id, q)| (id, q.normalize().to_string()))
+        .collect();
+    let reservation = sales
+        .mesh
+        .reserve(&token, priced.store.location_id, body.id, &wanted)
+        .await?;
+
+    match record(&sales.pool, &principal, &body, &priced, Some(reservation)).await {
+        Ok(mut invoice) => {
+            invoice.change_due = Money::new(priced.change, currency);
+            Ok((StatusCode::CREATED, Json(invoice)))
+        }
+        Err(err) => {
+            sales.mesh.release(&token, reservation).await;
+            Err(err)
+        }
+    }
+}
+
+/// An invoice checked and priced, ready to record.
+struct Draft {
+    terminal: String,
+    store: Store,
+    place: String,
+    products: Vec<Product>,
+    inputs: Vec<LineInput>,
+    bill: domain::Bill,
+    payments: Vec<Payment>,
+    change: i64,
+    currency: String,
+}
+
+enum Priced {
+    /// Sent before: the invoice as it was issued.
+    Before(Box<Invoice>),
+    /// Not issued yet.
+    New(Box<Draft>),
+}
+
+/// Checks and prices an invoice without holding anything. `sold_offline` takes the
+/// prices the terminal charged, whoever the cashier was: the sale has happened.
+async fn price_invoice(
+    pool: &PgPool,
+    principal: &Principal,
+    body: &NewInvoice,
+    sold_offline: bool,
+) -> Result<Priced, ApiError> {
+    reachable(principal, body.store_id)?;
     let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
     if body.lines.is_empty() {
         return Err(Invalid::new("lines", "no_lines", "an invoice sells something").into());
     }
     let tenant = principal.tenant;
-    let pool = &sales.pool;
-
-    // Everything that can be checked without holding anything.
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
     if let Some(existing) = invoice(&mut tx, tenant, body.id).await? {
-        return Ok((StatusCode::OK, Json(existing)));
+        return Ok(Priced::Before(Box::new(existing)));
     }
     let store = store(&mut tx, tenant, body.store_id).await?;
     let customer_state: Option<String> = match body.customer_id {
@@ -520,8 +623,18 @@ async fn issue_invoice(
             .into());
         }
         let unit_price = match line.unit_price_minor {
+            Some(price) if price < 0 => {
+                return Err(Invalid::new(
+                    format!("{field}.unit_price_minor"),
+                    "negative_price",
+                    "cannot be negative",
+                )
+                .into())
+            }
             Some(price)
-                if price != product.selling_price_minor && !principal.has_any(PRICE_SETTERS) =>
+                if price != product.selling_price_minor
+                    && !sold_offline
+                    && !principal.has_any(PRICE_SETTERS) =>
             {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -531,14 +644,6 @@ async fn issue_invoice(
                         product.sku
                     ),
                 ))
-            }
-            Some(price) if price < 0 => {
-                return Err(Invalid::new(
-                    format!("{field}.unit_price_minor"),
-                    "negative_price",
-                    "cannot be negative",
-                )
-                .into())
             }
             Some(price) => price,
             None => product.selling_price_minor,
@@ -556,8 +661,7 @@ async fn issue_invoice(
         products.push(product);
     }
     tx.commit().await?;
-    let currency_code = products[0].currency.clone();
-    let currency = Currency::from_code(&currency_code).unwrap_or(Currency::INR);
+    let currency = products[0].currency.clone();
     let bill = domain::price(
         &inputs,
         body.bill_discount_minor,
@@ -580,117 +684,164 @@ async fn issue_invoice(
         })
         .collect();
     let change = domain::check_payments(&payments, bill.total, body.customer_id.is_some())?;
+    Ok(Priced::New(Box::new(Draft {
+        terminal,
+        store,
+        place,
+        products,
+        inputs,
+        bill,
+        payments,
+        change,
+        currency,
+    })))
+}
 
-    // The answers the sale waits for: credit, then stock.
-    let token = bearer(&headers);
-    let on_credit: i64 = payments
-        .iter()
-        .filter(|p| p.mode == "credit")
-        .map(|p| p.amount)
-        .sum();
-    if let (Some(customer), true) = (body.customer_id, on_credit > 0) {
-        if !sales
-            .mesh
-            .credit_allows(&token, customer, Money::new(on_credit, currency))
-            .await?
-        {
-            return Err(ApiError::conflict(
-                "credit_limit_exceeded",
-                format!("{on_credit} on credit does not fit the customer's limit (minor units)"),
-            ));
-        }
-    }
-    let mut wanted: Vec<(Uuid, Decimal)> = Vec::new();
-    for (product, input) in products.iter().zip(&inputs) {
-        match wanted.iter_mut().find(|(id, _)| *id == product.id) {
-            Some((_, q)) => *q += input.quantity,
-            None => wanted.push((product.id, input.quantity)),
-        }
-    }
-    let wanted: Vec<(Uuid, String)> = wanted
-        .into_iter()
-        .map(|(id, q)| (id, q.normalize().to_string()))
-        .collect();
-    let reservation = sales
-        .mesh
-        .reserve(&token, store.location_id, body.id, &wanted)
-        .await?;
+/// A batch of invoices a terminal made while offline.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncBatch {
+    invoices: Vec<NewInvoice>,
+}
 
-    let issued = record(
-        pool,
-        &principal,
-        &body,
-        &terminal,
-        &store,
-        &place,
-        &products,
-        &inputs,
-        &bill,
-        &payments,
-        reservation,
-        &currency_code,
-    )
-    .await;
-    match issued {
-        Ok(mut invoice) => {
-            invoice.change_due = Money::new(change, currency);
-            Ok((StatusCode::CREATED, Json(invoice)))
-        }
-        Err(err) => {
-            sales.mesh.release(&token, reservation).await;
-            Err(err)
+/// What became of one synced invoice.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Synced {
+    id: Uuid,
+    /// accepted, duplicate (sent before) or rejected.
+    status: String,
+    number: Option<String>,
+    /// Why it was rejected: the problem code and detail.
+    code: Option<String>,
+    detail: Option<String>,
+}
+
+/// Takes the invoices a terminal made while offline, each under its own id, offline
+/// number and time. Each is accepted once (a resent batch creates nothing new) and is
+/// accepted even if stock is now short: the sale happened, and inventory raises
+/// `inventory.negative_stock`. The answer says, per invoice, accepted, duplicate or
+/// rejected with the reason; one invoice's rejection does not stop the others.
+#[utoipa::path(post, path = "/api/v1/pos/sync", tag = "sales", request_body = SyncBatch,
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Synced>),
+              (status = 422, description = "`empty_batch`, `batch_too_large`")))]
+async fn sync_offline(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(batch): Json<SyncBatch>,
+) -> Result<Json<Vec<Synced>>, ApiError> {
+    if batch.invoices.is_empty() {
+        return Err(Invalid::new("invoices", "empty_batch", "nothing to sync").into());
+    }
+    if batch.invoices.len() > 500 {
+        return Err(Invalid::new(
+            "invoices",
+            "batch_too_large",
+            "at most 500 invoices a batch",
+        )
+        .into());
+    }
+    let mut results = Vec::with_capacity(batch.invoices.len());
+    for body in &batch.invoices {
+        let result = sync_one(&sales.pool, &principal, body).await;
+        results.push(match result {
+            Ok((status, number)) => Synced {
+                id: body.id,
+                status: status.to_owned(),
+                number: Some(number),
+                code: None,
+                detail: None,
+            },
+            Err(err) => Synced {
+                id: body.id,
+                status: "rejected".to_owned(),
+                number: None,
+                code: Some(err.code().to_owned()),
+                detail: Some(err.problem().detail),
+            },
+        });
+    }
+    Ok(Json(results))
+}
+
+async fn sync_one(
+    pool: &PgPool,
+    principal: &Principal,
+    body: &NewInvoice,
+) -> Result<(&'static str, String), ApiError> {
+    let offline = body.offline.as_ref().ok_or_else(|| {
+        Invalid::new(
+            "offline",
+            "offline_required",
+            "an offline invoice carries its offline number and time",
+        )
+    })?;
+    let number = offline.number.trim();
+    if number.is_empty()
+        || number.len() > 16
+        || !number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/')
+    {
+        return Err(Invalid::new(
+            "offline.number",
+            "invalid_number",
+            "1 to 16 letters, digits, - or /",
+        )
+        .into());
+    }
+    if offline.issued_at > Utc::now() + chrono::Duration::minutes(5) {
+        return Err(Invalid::new(
+            "offline.issued_at",
+            "future_date",
+            "an offline sale cannot be in the future",
+        )
+        .into());
+    }
+    match price_invoice(pool, principal, body, true).await? {
+        Priced::Before(existing) => Ok(("duplicate", existing.number)),
+        Priced::New(draft) => {
+            let invoice = record(pool, principal, body, &draft, None).await?;
+            Ok(("accepted", invoice.number))
         }
     }
 }
 
 /// Writes the invoice with the next number of its series, and its event.
-#[allow(clippy::too_many_arguments)]
+/// Writes the invoice and its event: online with the next number of its series (and the
+/// stock `reservation` it holds), offline with the number and time the terminal gave it.
 async fn record(
     pool: &PgPool,
     principal: &Principal,
     body: &NewInvoice,
-    terminal: &str,
-    store: &Store,
-    place: &str,
-    products: &[Product],
-    inputs: &[LineInput],
-    bill: &domain::Bill,
-    payments: &[Payment],
-    reservation: Uuid,
-    currency: &str,
+    draft: &Draft,
+    reservation: Option<Uuid>,
 ) -> Result<Invoice, ApiError> {
+    let Draft {
+        terminal,
+        store,
+        place,
+        products,
+        inputs,
+        bill,
+        payments,
+        currency,
+        ..
+    } = draft;
+    let (terminal, place, currency) = (terminal.as_str(), place.as_str(), currency.as_str());
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
-    let today = Utc::now().date_naive();
-    let year = domain::financial_year(today);
-    // The series row is the lock: one checkout at a time per terminal takes a number,
-    // and a rolled-back checkout gives its number back.
-    sqlx::query(
-        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(terminal)
-    .bind(year)
-    .execute(&mut *tx)
-    .await?;
-    let serial: i64 = sqlx::query_scalar(
-        "UPDATE invoice_series SET last_number = last_number + 1 \
-         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND financial_year = $4 RETURNING last_number",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(terminal)
-    .bind(year)
-    .fetch_one(&mut *tx)
-    .await?;
-    let number = domain::invoice_number(&store.code, terminal, year, serial);
+    let number = match &body.offline {
+        Some(offline) => offline.number.trim().to_owned(),
+        None => next_number(&mut tx, tenant, body.store_id, terminal, &store.code).await?,
+    };
+    let issued_at = body.offline.as_ref().map_or_else(Utc::now, |o| o.issued_at);
     let inserted = sqlx::query(
         "INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, reservation_id, \
          place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, round_off_minor, \
-         total_minor, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued') \
-         ON CONFLICT (id) DO NOTHING",
+         total_minor, status, issued_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(body.id)
     .bind(tenant)
@@ -708,13 +859,15 @@ async fn record(
     .bind(bill.tax)
     .bind(bill.round_off)
     .bind(bill.total)
+    .bind(issued_at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
+        // The same id issued by a concurrent request, or an offline number already used.
         return Err(ApiError::conflict(
-            "invoice_in_progress",
-            format!("invoice {} is being issued by another request", body.id),
+            "invoice_conflict",
+            format!("invoice {} or number {number} is taken", body.id),
         ));
     }
     for (n, ((product, input), (line, priced))) in products
@@ -772,8 +925,8 @@ async fn record(
         terminal_id: terminal,
         cashier_id: principal.user,
         customer_id: body.customer_id,
-        reservation_id: Some(reservation),
-        offline: false,
+        reservation_id: reservation,
+        offline: body.offline.is_some(),
         currency,
         place_of_supply: place,
         lines: &invoice.lines,
@@ -803,6 +956,40 @@ async fn record(
     .await?;
     tx.commit().await?;
     Ok(invoice)
+}
+
+/// The next number of a store's terminal's series this financial year. The series row is
+/// the lock: one checkout at a time per terminal takes a number, and a rolled-back
+/// checkout gives its number back.
+async fn next_number(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+    terminal: &str,
+    store_code: &str,
+) -> Result<String, ApiError> {
+    let year = domain::financial_year(Utc::now().date_naive());
+    sqlx::query(
+        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(year)
+    .execute(&mut *tx)
+    .await?;
+    let serial: i64 = sqlx::query_scalar(
+        "UPDATE invoice_series SET last_number = last_number + 1 \
+         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND financial_year = $4 RETURNING last_number",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(year)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(domain::invoice_number(store_code, terminal, year, serial))
 }
 
 #[derive(sqlx::FromRow)]

@@ -518,3 +518,96 @@ async fn a_credit_sale_must_fit_the_customer_s_limit() {
     assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
     assert_eq!(within.body["customer_id"], customer["id"]);
 }
+
+#[tokio::test]
+async fn an_offline_batch_is_taken_once_per_invoice_whatever_the_stock() {
+    let till = Till::open("2").await;
+    let offline = |number: &str, quantity: &str, amount: i64| {
+        let mut body = till.sale(
+            "T9",
+            json!([{"product_id": till.soap, "quantity": quantity}]),
+            cash(amount, amount),
+        );
+        body["offline"] = json!({"number": number, "issued_at": "2026-11-20T10:15:00Z"});
+        body
+    };
+    let batch = json!({"invoices": [
+        offline("OFF-T9-0001", "1", 118_00),
+        // More than the store has: the sale happened, so it is taken.
+        offline("OFF-T9-0002", "5", 590_00),
+        // Paid short: refused, the rest still taken.
+        offline("OFF-T9-0003", "1", 100_00),
+    ]});
+    let sync = || {
+        send(
+            &till.sales.app,
+            Method::POST,
+            "/api/v1/pos/sync",
+            Some(&till.cashier),
+            Some(batch.clone()),
+            &[],
+        )
+    };
+    let first = sync().await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let statuses: Vec<&str> = first
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["accepted", "accepted", "rejected"]);
+    assert_eq!(first.body[1]["number"], "OFF-T9-0002");
+    assert_eq!(first.body[2]["code"], "payments_do_not_match_total");
+    // The terminal did not hear back and sends it all again.
+    let again = sync().await;
+    let statuses: Vec<&str> = again
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["duplicate", "duplicate", "rejected"]);
+    assert_eq!(till.invoices().await, 2);
+    let offline_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'sales.invoice.issued'")
+            .fetch_one(&till.sales.owner)
+            .await
+            .unwrap();
+    assert_eq!(offline_events, 2);
+    // Nothing was reserved: inventory learns of the sales from their events.
+    assert_eq!(till.on_hand(till.soap).await["reserved"], "0");
+    // An offline sale keeps the time it happened.
+    let path = format!(
+        "/api/v1/pos/invoices/{}",
+        batch["invoices"][0]["id"].as_str().unwrap()
+    );
+    let kept = send(
+        &till.sales.app,
+        Method::GET,
+        &path,
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(kept.body["issued_at"], "2026-11-20T10:15:00Z");
+    // The online endpoint does not take offline invoices, nor the sync endpoint online ones.
+    let misplaced = till
+        .checkout(&till.cashier, offline("OFF-T9-0004", "1", 118_00))
+        .await;
+    assert_eq!(misplaced.code(), "offline_invoice");
+    let online = json!({"invoices": [till.sale("T9", json!([{"product_id": till.soap, "quantity": "1"}]), cash(118_00, 118_00))]});
+    let reply = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/sync",
+        Some(&till.cashier),
+        Some(online),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.body[0]["code"], "offline_required");
+}
