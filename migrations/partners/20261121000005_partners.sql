@@ -92,7 +92,7 @@ CREATE TABLE loyalty_entries (
     tenant_id   UUID NOT NULL,
     customer_id UUID NOT NULL,
     points      BIGINT NOT NULL CHECK (points <> 0),
-    reason      TEXT NOT NULL CHECK (reason IN ('earned', 'redeemed')),
+    reason      TEXT NOT NULL CHECK (reason IN ('earned', 'redeemed', 'reversed')),
     reference   TEXT,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );

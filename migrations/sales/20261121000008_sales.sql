@@ -123,3 +123,81 @@ SELECT isolate_tenants('invoice_series');
 SELECT isolate_tenants('invoices');
 SELECT isolate_tenants('invoice_lines');
 SELECT isolate_tenants('invoice_payments');
+
+-- What has been returned of each invoice line, so no return exceeds what was sold.
+ALTER TABLE invoice_lines ADD COLUMN quantity_returned NUMERIC(18, 3) NOT NULL DEFAULT 0
+    CHECK (quantity_returned <= quantity);
+ALTER TABLE invoices ADD COLUMN voided_by UUID, ADD COLUMN voided_at TIMESTAMPTZ,
+    ADD COLUMN void_reason TEXT;
+
+-- Credit notes: a series per store and financial year.
+CREATE TABLE credit_note_series (
+    tenant_id      UUID NOT NULL,
+    store_id       UUID NOT NULL,
+    financial_year INTEGER NOT NULL,
+    last_number    BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, store_id, financial_year)
+);
+
+CREATE TABLE sales_returns (
+    id           UUID PRIMARY KEY,
+    tenant_id    UUID NOT NULL,
+    number       TEXT NOT NULL CHECK (length(number) <= 16),
+    invoice_id   UUID NOT NULL REFERENCES invoices (id),
+    store_id     UUID NOT NULL,
+    terminal_id  TEXT NOT NULL,
+    refund_mode  TEXT NOT NULL CHECK (refund_mode IN ('cash', 'card', 'upi', 'credit', 'store_credit')),
+    reason       TEXT NOT NULL,
+    total_minor  BIGINT NOT NULL,
+    processed_by UUID NOT NULL,
+    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (tenant_id, number)
+);
+
+CREATE TABLE sales_return_lines (
+    return_id     UUID NOT NULL REFERENCES sales_returns (id),
+    line_no       INTEGER NOT NULL,
+    tenant_id     UUID NOT NULL,
+    quantity      NUMERIC(18, 3) NOT NULL CHECK (quantity > 0),
+    restock       BOOLEAN NOT NULL,
+    taxable_minor BIGINT NOT NULL,
+    cgst_minor    BIGINT NOT NULL,
+    sgst_minor    BIGINT NOT NULL,
+    igst_minor    BIGINT NOT NULL,
+    cess_minor    BIGINT NOT NULL,
+    total_minor   BIGINT NOT NULL,
+    PRIMARY KEY (return_id, line_no)
+);
+
+-- Bills parked at a terminal, resumed or discarded; day close ends the day's.
+CREATE TABLE held_bills (
+    id          UUID PRIMARY KEY,
+    tenant_id   UUID NOT NULL,
+    store_id    UUID NOT NULL,
+    terminal_id TEXT NOT NULL,
+    customer_id UUID,
+    note        TEXT,
+    lines       JSONB NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('held', 'resumed', 'discarded', 'expired')),
+    held_by     UUID NOT NULL,
+    held_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX held_bills_terminal ON held_bills (tenant_id, store_id, terminal_id, status);
+
+-- A terminal's closed days (Z reports).
+CREATE TABLE day_closes (
+    tenant_id    UUID NOT NULL,
+    store_id     UUID NOT NULL,
+    terminal_id  TEXT NOT NULL,
+    day          DATE NOT NULL,
+    report       JSONB NOT NULL,
+    closed_by    UUID NOT NULL,
+    closed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, store_id, terminal_id, day)
+);
+
+SELECT isolate_tenants('credit_note_series');
+SELECT isolate_tenants('sales_returns');
+SELECT isolate_tenants('sales_return_lines');
+SELECT isolate_tenants('held_bills');
+SELECT isolate_tenants('day_closes');

@@ -1,7 +1,7 @@
 //! `inventory-snapshots`: what other services' events do to stock. Catalog tells which
 //! products exist; a sale consumes its reservation and takes stock out (an issued
 //! invoice is a fact, so stock may go negative and raise `inventory.negative_stock`); a
-//! return puts stock back; a goods receipt brings stock in at its cost, and a return to
+//! return (or a void) puts stock back; a goods receipt brings stock in at its cost, and a return to
 //! the vendor takes it out again.
 
 use bazaar_platform::{
@@ -93,6 +93,7 @@ impl Projection for InventorySnapshots {
             }
             "sales.invoice.issued" => sale(tx, event, event.payload_as()?).await?,
             "sales.return.processed" => sales_return(tx, event, event.payload_as()?).await?,
+            "sales.invoice.voided" => voided(tx, event, event.payload_as()?).await?,
             "purchase.grn.received" => goods_received(tx, event, event.payload_as()?).await?,
             "purchase.return.processed" => {
                 returned_to_vendor(tx, event, event.payload_as()?).await?
@@ -168,6 +169,13 @@ struct GrnLine {
     batch: String,
     expiry_date: Option<String>,
     unit_cost_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct InvoiceVoided {
+    invoice_id: Uuid,
+    store_id: Uuid,
+    lines: Vec<SoldLine>,
 }
 
 #[derive(Deserialize)]
@@ -378,6 +386,38 @@ async fn returned_to_vendor(
                 unit_cost: None,
                 reason: None,
                 reference: ("purchase.return", returned.return_id.to_string()),
+                recorded_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A voided invoice never happened: its goods go back on the shelf.
+async fn voided(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    voided: InvoiceVoided,
+) -> Result<(), ProjectionError> {
+    let tenant = event.cloud.tenant;
+    let location = store_location(tx, tenant, voided.store_id).await?;
+    for line in &voided.lines {
+        let product = product(tx, tenant, line.product_id).await?;
+        ledger::record(
+            tx,
+            tenant,
+            Movement {
+                id: movement_id(event, &line.line_no.to_string()),
+                location,
+                product: &product,
+                batch: "",
+                expiry: None,
+                kind: Kind::Return,
+                quantity: quantity(&line.quantity)?,
+                unit_cost: None,
+                reason: Some("void"),
+                reference: ("sales.void", voided.invoice_id.to_string()),
                 recorded_by: None,
             },
         )

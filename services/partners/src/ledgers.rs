@@ -1,6 +1,6 @@
 //! `partner-ledgers`: what customers owe and what is owed to vendors, from the topics.
-//! A credit sale and a purchase invoice increase it; a return on credit, a purchase
-//! return and a payment decrease it. Points are earned on every invoice with a customer.
+//! A credit sale and a purchase invoice increase it; a return on credit, a void, a
+//! purchase return and a payment decrease it. Points are earned on every invoice with a customer.
 
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
@@ -62,6 +62,43 @@ impl Projection for PartnerLedgers {
         db::set_tenant(tx, event.cloud.tenant).await?;
         match event.cloud.event_type.as_str() {
             "sales.invoice.issued" => invoice(tx, event, event.payload_as()?).await,
+            "sales.invoice.voided" => {
+                let v: InvoiceVoided = event.payload_as()?;
+                let Some(customer) = v.customer_id else {
+                    return Ok(());
+                };
+                let on_credit: i64 = v
+                    .payments
+                    .iter()
+                    .filter(|p| p.mode == "credit")
+                    .map(|p| p.amount_minor)
+                    .sum();
+                let date = day(v.voided_at)?;
+                let entry = Entry::customer(
+                    customer,
+                    "void",
+                    v.invoice_id,
+                    Some(&v.invoice_number),
+                    date,
+                    date,
+                    -on_credit,
+                    &v.currency,
+                );
+                entry.write(tx, event).await?;
+                // The points the invoice earned go too.
+                sqlx::query(
+                    "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
+                     SELECT $1, tenant_id, customer_id, -points, 'reversed', reference, $3 FROM loyalty_entries \
+                     WHERE tenant_id = $2 AND reason = 'earned' AND reference = $4 ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(Uuid::new_v5(&event.cloud.id, b"loyalty"))
+                .bind(event.cloud.tenant)
+                .bind(instant(v.voided_at)?)
+                .bind(v.invoice_id.to_string())
+                .execute(tx)
+                .await?;
+                Ok(())
+            }
             "sales.return.processed" => {
                 let r: ReturnProcessed = event.payload_as()?;
                 match r.customer_id.filter(|_| r.refund_mode == "credit") {
@@ -250,6 +287,16 @@ struct InvoiceIssued {
 struct InvoicePayment {
     mode: String,
     amount_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct InvoiceVoided {
+    invoice_id: Uuid,
+    invoice_number: String,
+    customer_id: Option<Uuid>,
+    currency: String,
+    payments: Vec<InvoicePayment>,
+    voided_at: i64,
 }
 
 #[derive(Deserialize)]

@@ -143,6 +143,34 @@ pub fn price(
     })
 }
 
+/// The share of a sold line that `returned` of its `sold` quantity carries back: each
+/// amount in proportion, rounded to the paisa; returning all of it gives back exactly
+/// what was charged.
+pub fn returned_part(line: LineTax, sold: Decimal, returned: Decimal) -> LineTax {
+    if returned >= sold {
+        return line;
+    }
+    let part = |amount: i64| {
+        (Decimal::from(amount) * returned / sold)
+            .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+            .try_into()
+            .unwrap_or(0)
+    };
+    LineTax {
+        taxable: part(line.taxable),
+        cgst: part(line.cgst),
+        sgst: part(line.sgst),
+        igst: part(line.igst),
+        cess: part(line.cess),
+    }
+}
+
+/// A credit note's number: store code, `C`, the financial year's last two digits and a
+/// six-digit serial.
+pub fn credit_note_number(store: &str, financial_year: i32, serial: i64) -> String {
+    format!("{store}C{:02}{serial:06}", financial_year.rem_euclid(100))
+}
+
 /// One payment of a bill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -328,6 +356,30 @@ mod tests {
                 .field,
             "bill_discount_minor"
         );
+    }
+
+    #[test]
+    fn returns_carry_back_their_share_of_each_tax() {
+        let sold = LineTax {
+            taxable: 193_77,
+            cgst: 17_44,
+            sgst: 17_44,
+            igst: 0,
+            cess: 0,
+        };
+        let one = returned_part(sold, d("2"), d("1"));
+        assert_eq!(
+            one,
+            LineTax {
+                taxable: 96_89,
+                cgst: 8_72,
+                sgst: 8_72,
+                igst: 0,
+                cess: 0
+            }
+        );
+        assert_eq!(returned_part(sold, d("2"), d("2")), sold);
+        assert_eq!(credit_note_number("BLR1", 2026, 7), "BLR1C26000007");
     }
 
     #[test]

@@ -39,7 +39,7 @@ const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
 /// What sales' handlers share.
 #[derive(Clone)]
 pub(crate) struct Sales {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     mesh: Arc<Mesh>,
 }
 
@@ -82,20 +82,28 @@ pub fn router(ctx: ServiceContext) -> Router {
             "/api/v1/pos/invoices/{id}",
             get(get_invoice).route_layer(auth::allow(v, SELLERS)),
         )
+        .merge(crate::returns::routes(v, &state))
+        .merge(crate::held::routes(v, &state))
         .with_state(state)
 }
 
 /// Sales' part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(get_store, put_store, issue_invoice, sync_offline, get_invoice, list_invoices),
+    paths(get_store, put_store, issue_invoice, sync_offline, get_invoice, list_invoices,
+          crate::returns::void_invoice, crate::returns::process_return, crate::held::hold_bill,
+          crate::held::held_bills, crate::held::resume_bill, crate::held::discard_bill,
+          crate::held::close_day),
     components(schemas(Store, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
-                       InvoicePayment, SyncBatch, Synced)),
+                       InvoicePayment, SyncBatch, Synced, crate::returns::VoidReason,
+                       crate::returns::NewReturn, crate::returns::ReturnLine,
+                       crate::returns::CreditNote, crate::held::NewHeldBill, crate::held::HeldBill,
+                       crate::held::DayClose, crate::held::ZReport)),
     tags((name = "sales", description = "The POS: tax invoices with GST"))
 )]
 pub struct SalesApi;
 
-fn reachable(principal: &Principal, store: Uuid) -> Result<(), ApiError> {
+pub(crate) fn reachable(principal: &Principal, store: Uuid) -> Result<(), ApiError> {
     if principal.reaches_store(store) {
         Ok(())
     } else {
@@ -267,60 +275,62 @@ pub(crate) struct NewPayment {
 /// An issued tax invoice.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Invoice {
-    id: Uuid,
+    pub(crate) id: Uuid,
     /// Gap-free per store, terminal and financial year.
-    number: String,
-    store_id: Uuid,
-    terminal_id: String,
-    customer_id: Option<Uuid>,
-    place_of_supply: String,
-    status: String,
-    lines: Vec<InvoiceLine>,
-    payments: Vec<InvoicePayment>,
+    pub(crate) number: String,
+    pub(crate) store_id: Uuid,
+    pub(crate) terminal_id: String,
+    pub(crate) customer_id: Option<Uuid>,
+    pub(crate) place_of_supply: String,
+    pub(crate) status: String,
+    pub(crate) lines: Vec<InvoiceLine>,
+    pub(crate) payments: Vec<InvoicePayment>,
     #[schema(value_type = Object)]
-    subtotal: Money,
+    pub(crate) subtotal: Money,
     #[schema(value_type = Object)]
-    discount: Money,
+    pub(crate) discount: Money,
     #[schema(value_type = Object)]
-    taxable: Money,
+    pub(crate) taxable: Money,
     #[schema(value_type = Object)]
-    tax: Money,
+    pub(crate) tax: Money,
     #[schema(value_type = Object)]
-    round_off: Money,
+    pub(crate) round_off: Money,
     #[schema(value_type = Object)]
-    total: Money,
+    pub(crate) total: Money,
     /// Cash to hand back.
     #[schema(value_type = Object)]
-    change_due: Money,
-    issued_at: chrono::DateTime<Utc>,
+    pub(crate) change_due: Money,
+    pub(crate) issued_at: chrono::DateTime<Utc>,
 }
 
 /// One invoice line.
 #[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub(crate) struct InvoiceLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    unit_price_minor: i64,
-    discount_minor: i64,
-    taxable_minor: i64,
-    gst_rate_bp: i32,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-    total_minor: i64,
-    salesperson_id: Option<Uuid>,
+    pub(crate) line_no: i32,
+    pub(crate) product_id: Uuid,
+    pub(crate) sku: String,
+    pub(crate) quantity: String,
+    pub(crate) unit_price_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) taxable_minor: i64,
+    pub(crate) gst_rate_bp: i32,
+    pub(crate) cgst_minor: i64,
+    pub(crate) sgst_minor: i64,
+    pub(crate) igst_minor: i64,
+    pub(crate) cess_minor: i64,
+    pub(crate) total_minor: i64,
+    pub(crate) salesperson_id: Option<Uuid>,
+    /// Returned so far.
+    pub(crate) quantity_returned: String,
 }
 
 /// One invoice payment.
 #[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub(crate) struct InvoicePayment {
-    mode: String,
-    amount_minor: i64,
-    tendered_minor: Option<i64>,
-    reference: Option<String>,
+    pub(crate) mode: String,
+    pub(crate) amount_minor: i64,
+    pub(crate) tendered_minor: Option<i64>,
+    pub(crate) reference: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -427,7 +437,7 @@ struct InvoiceIssued<'a> {
     offline: bool,
     currency: &'a str,
     place_of_supply: &'a str,
-    lines: &'a [InvoiceLine],
+    lines: Vec<IssuedLine<'a>>,
     payments: Vec<IssuedPayment<'a>>,
     subtotal_minor: i64,
     discount_minor: i64,
@@ -435,6 +445,46 @@ struct InvoiceIssued<'a> {
     round_off_minor: i64,
     total_minor: i64,
     issued_at: i64,
+}
+
+/// An invoice line as `sales.invoice.issued` carries it.
+#[derive(Serialize)]
+struct IssuedLine<'a> {
+    line_no: i32,
+    product_id: Uuid,
+    sku: &'a str,
+    quantity: &'a str,
+    unit_price_minor: i64,
+    discount_minor: i64,
+    taxable_minor: i64,
+    gst_rate_bp: i32,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+    total_minor: i64,
+    salesperson_id: Option<Uuid>,
+}
+
+impl<'a> From<&'a InvoiceLine> for IssuedLine<'a> {
+    fn from(l: &'a InvoiceLine) -> Self {
+        Self {
+            line_no: l.line_no,
+            product_id: l.product_id,
+            sku: &l.sku,
+            quantity: &l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_minor: l.discount_minor,
+            taxable_minor: l.taxable_minor,
+            gst_rate_bp: l.gst_rate_bp,
+            cgst_minor: l.cgst_minor,
+            sgst_minor: l.sgst_minor,
+            igst_minor: l.igst_minor,
+            cess_minor: l.cess_minor,
+            total_minor: l.total_minor,
+            salesperson_id: l.salesperson_id,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -929,7 +979,7 @@ async fn record(
         offline: body.offline.is_some(),
         currency,
         place_of_supply: place,
-        lines: &invoice.lines,
+        lines: invoice.lines.iter().map(IssuedLine::from).collect(),
         payments: payments
             .iter()
             .map(|p| IssuedPayment {
@@ -1010,7 +1060,7 @@ struct InvoiceHead {
     issued_at: chrono::DateTime<Utc>,
 }
 
-async fn invoice(
+pub(crate) async fn invoice(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
@@ -1028,7 +1078,8 @@ async fn invoice(
     let lines: Vec<InvoiceLine> = sqlx::query_as(
         "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
          l.discount_minor, l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, \
-         l.total_minor, l.salesperson_id FROM invoice_lines l \
+         l.total_minor, l.salesperson_id, trim_scale(l.quantity_returned)::text AS quantity_returned \
+         FROM invoice_lines l \
          JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
          WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
     )

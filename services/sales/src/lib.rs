@@ -4,9 +4,11 @@
 //! products and customers comes from the topics (`bazaar consume sales-references`).
 
 pub mod domain;
+mod held;
 mod http;
 mod mesh;
 pub mod references;
+mod returns;
 
 pub use http::{router, SalesApi};
 

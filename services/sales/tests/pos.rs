@@ -611,3 +611,269 @@ async fn an_offline_batch_is_taken_once_per_invoice_whatever_the_stock() {
     .await;
     assert_eq!(reply.body[0]["code"], "offline_required");
 }
+
+#[tokio::test]
+async fn returns_never_exceed_what_was_sold_and_voids_need_a_manager() {
+    let till = Till::open("20").await;
+    let sale = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "2"}]),
+        cash(236_00, 236_00),
+    );
+    let invoice = till.checkout(&till.cashier, sale).await.body;
+    let give_back = |quantity: &str| {
+        json!({"id": Uuid::new_v4(), "invoice_id": invoice["id"], "terminal_id": "T1",
+        "lines": [{"line_no": 1, "quantity": quantity}], "refund_mode": "cash", "reason": "changed mind"})
+    };
+    let returns = |body: Value| {
+        send(
+            &till.sales.app,
+            Method::POST,
+            "/api/v1/pos/returns",
+            Some(&till.cashier),
+            Some(body),
+            &[],
+        )
+    };
+    let first = returns(give_back("1")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert!(first.body["number"].as_str().unwrap().starts_with("BLR1C"));
+    // Half of ₹236, each tax halved: ₹118.
+    assert_eq!(first.body["total"]["amount_minor"], 118_00);
+    let too_many = returns(give_back("2")).await;
+    assert_eq!(too_many.code(), "return_above_sold");
+    let rest = returns(give_back("1")).await;
+    assert_eq!(
+        rest.body["total"]["amount_minor"], 118_00,
+        "the remainder, to the paisa"
+    );
+    assert_eq!(returns(give_back("0.5")).await.code(), "return_above_sold");
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE event_type = 'sales.return.processed'",
+    )
+    .fetch_one(&till.sales.owner)
+    .await
+    .unwrap();
+    assert_eq!(events, 2);
+
+    // Voids: today's invoice, nothing returned, by a manager.
+    let other = till
+        .checkout(
+            &till.cashier,
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "1"}]),
+                cash(118_00, 118_00),
+            ),
+        )
+        .await
+        .body;
+    let void = |id: &Value, token: &str| {
+        let (path, token) = (
+            format!("/api/v1/pos/invoices/{}/void", id.as_str().unwrap()),
+            token.to_owned(),
+        );
+        let app = till.sales.app.clone();
+        async move {
+            send(
+                &app,
+                Method::POST,
+                &path,
+                Some(&token),
+                Some(json!({"reason": "rang up twice"})),
+                &[],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        void(&other["id"], &till.cashier).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let manager = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![till.store]),
+    );
+    let voided = void(&other["id"], &manager).await;
+    assert_eq!(voided.body["status"], "voided", "{}", voided.body);
+    assert_eq!(void(&other["id"], &manager).await.code(), "already_voided");
+    assert_eq!(void(&invoice["id"], &manager).await.code(), "has_returns");
+    let after_void = returns(
+        json!({"id": Uuid::new_v4(), "invoice_id": other["id"], "terminal_id": "T1",
+        "lines": [{"line_no": 1, "quantity": "1"}], "refund_mode": "cash", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(after_void.code(), "invoice_voided");
+    let on_credit = returns(
+        json!({"id": Uuid::new_v4(), "invoice_id": invoice["id"], "terminal_id": "T1",
+        "lines": [{"line_no": 1, "quantity": "1"}], "refund_mode": "credit", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(on_credit.code(), "customer_required");
+}
+
+#[tokio::test]
+async fn a_terminal_s_day_holds_bills_and_closes_with_a_z_report() {
+    let till = Till::open("50").await;
+    let held = |note: &str| {
+        json!({"store_id": till.store, "terminal_id": "T1", "note": note,
+                                   "lines": [{"sku": "SOAP-1", "quantity": "2"}]})
+    };
+    let hold = |body: Value| {
+        send(
+            &till.sales.app,
+            Method::POST,
+            "/api/v1/pos/held-bills",
+            Some(&till.cashier),
+            Some(body),
+            &[],
+        )
+    };
+    let a = hold(held("went for milk")).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let b = hold(held("forgot wallet")).await.body;
+    let c = hold(held("left")).await.body;
+    let list = format!(
+        "/api/v1/pos/held-bills?store_id={}&terminal_id=T1",
+        till.store
+    );
+    let listed = send(
+        &till.sales.app,
+        Method::GET,
+        &list,
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 3);
+    let resumed = send(
+        &till.sales.app,
+        Method::POST,
+        &format!(
+            "/api/v1/pos/held-bills/{}/resume",
+            a.body["id"].as_str().unwrap()
+        ),
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(resumed.body["lines"][0]["sku"], "SOAP-1");
+    let discarded = send(
+        &till.sales.app,
+        Method::DELETE,
+        &format!("/api/v1/pos/held-bills/{}", b["id"].as_str().unwrap()),
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(discarded.status, StatusCode::NO_CONTENT);
+    let twice = send(
+        &till.sales.app,
+        Method::POST,
+        &format!(
+            "/api/v1/pos/held-bills/{}/resume",
+            a.body["id"].as_str().unwrap()
+        ),
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND);
+
+    // The day: two cash sales (one with change), one by UPI, a cash refund.
+    let first = till
+        .checkout(
+            &till.cashier,
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "2"}]),
+                cash(236_00, 500_00),
+            ),
+        )
+        .await
+        .body;
+    till.checkout(
+        &till.cashier,
+        till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            cash(118_00, 118_00),
+        ),
+    )
+    .await;
+    till.checkout(
+        &till.cashier,
+        till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            json!([{"mode": "upi", "amount_minor": 118_00, "reference": "UTR9"}]),
+        ),
+    )
+    .await;
+    send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/returns",
+        Some(&till.cashier),
+        Some(json!({"id": Uuid::new_v4(),
+        "invoice_id": first["id"], "terminal_id": "T1", "lines": [{"line_no": 1, "quantity": "1"}],
+        "refund_mode": "cash", "reason": "damaged"})),
+        &[],
+    )
+    .await;
+    let close = |counted: i64| {
+        send(
+            &till.sales.app,
+            Method::POST,
+            "/api/v1/pos/day-close",
+            Some(&till.cashier),
+            Some(
+                json!({"store_id": till.store, "terminal_id": "T1", "counted_cash_minor": counted}),
+            ),
+            &[],
+        )
+    };
+    let z = close(230_00).await;
+    assert_eq!(z.status, StatusCode::CREATED, "{}", z.body);
+    let report = &z.body;
+    assert_eq!(report["invoice_count"], 3);
+    assert!(report["first_number"].as_str().unwrap().ends_with("000001"));
+    assert!(report["last_number"].as_str().unwrap().ends_with("000003"));
+    assert_eq!(
+        report["by_payment_mode"],
+        json!({"cash": 354_00, "upi": 118_00})
+    );
+    assert_eq!(
+        report["by_tax_rate"]["1800"], 400_00,
+        "₹472 of MRP holds ₹400 taxable at 18 %"
+    );
+    assert_eq!(report["returns_minor"], 118_00);
+    // ₹354 in cash less ₹118 refunded: ₹236 expected, ₹230 counted.
+    assert_eq!(
+        (
+            report["expected_cash_minor"].as_i64(),
+            report["cash_difference_minor"].as_i64()
+        ),
+        (Some(236_00), Some(-6_00))
+    );
+    assert_eq!(
+        report["held_bills_expired"], 1,
+        "the bill nobody came back for: {c}"
+    );
+    assert_eq!(close(230_00).await.code(), "day_closed");
+    let left = send(
+        &till.sales.app,
+        Method::GET,
+        &list,
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(left.body, json!([]));
+}

@@ -1,0 +1,430 @@
+//! The terminal's day: bills held and resumed, and the day close (Z report) that ends the
+//! day's held bills.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role, Verifier},
+    db,
+    http::{ApiError, Invalid, Json, Path, Query},
+    money::Currency,
+    outbox,
+};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    domain,
+    http::{reachable, Sales},
+    SERVICE,
+};
+
+/// Who works a till.
+const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+
+/// Held bills and the day close.
+pub(crate) fn routes(verifier: &std::sync::Arc<Verifier>, _: &Sales) -> Router<Sales> {
+    Router::new()
+        .route(
+            "/api/v1/pos/held-bills",
+            get(held_bills)
+                .post(hold_bill)
+                .route_layer(auth::allow(verifier, SELLERS)),
+        )
+        .route(
+            "/api/v1/pos/held-bills/{id}/resume",
+            post(resume_bill).route_layer(auth::allow(verifier, SELLERS)),
+        )
+        .route(
+            "/api/v1/pos/held-bills/{id}",
+            axum::routing::delete(discard_bill).route_layer(auth::allow(verifier, SELLERS)),
+        )
+        .route(
+            "/api/v1/pos/day-close",
+            post(close_day).route_layer(auth::allow(verifier, SELLERS)),
+        )
+}
+
+/// A bill to park.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewHeldBill {
+    store_id: Uuid,
+    terminal_id: String,
+    customer_id: Option<Uuid>,
+    note: Option<String>,
+    /// The lines as the till had them: product_id, sku or barcode, and quantity.
+    #[schema(value_type = Vec<Object>)]
+    lines: Vec<HeldLine>,
+}
+
+/// One held line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HeldLine {
+    product_id: Option<Uuid>,
+    sku: Option<String>,
+    barcode: Option<String>,
+    quantity: String,
+}
+
+/// A held bill.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct HeldBill {
+    id: Uuid,
+    store_id: Uuid,
+    terminal_id: String,
+    customer_id: Option<Uuid>,
+    note: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    lines: sqlx::types::Json<Vec<HeldLine>>,
+    /// held, resumed, discarded or expired.
+    status: String,
+    held_at: chrono::DateTime<Utc>,
+}
+
+/// `sales.bill.held`.
+#[derive(Serialize)]
+struct BillHeld<'a> {
+    tenant_id: Uuid,
+    bill_id: Uuid,
+    store_id: Uuid,
+    terminal_id: &'a str,
+    customer_id: Option<Uuid>,
+    lines: &'a [HeldLine],
+    held_by: Uuid,
+    held_at: i64,
+}
+
+/// Parks a bill at a terminal (the customer went back for milk).
+#[utoipa::path(post, path = "/api/v1/pos/held-bills", tag = "sales", request_body = NewHeldBill,
+    security(("bearer" = [])),
+    responses((status = 201, body = HeldBill), (status = 422, description = "`no_lines`, `invalid_terminal`")))]
+pub(crate) async fn hold_bill(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(body): Json<NewHeldBill>,
+) -> Result<(StatusCode, Json<HeldBill>), ApiError> {
+    reachable(&principal, body.store_id)?;
+    let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "a held bill has lines").into());
+    }
+    if let Some((index, _)) = body.lines.iter().enumerate().find(|(_, l)| {
+        [l.product_id.is_some(), l.sku.is_some(), l.barcode.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            != 1
+    }) {
+        return Err(Invalid::new(
+            format!("lines[{index}]"),
+            "product_required",
+            "one of product_id, sku or barcode",
+        )
+        .into());
+    }
+    let tenant = principal.tenant;
+    let id = Uuid::now_v7();
+    let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    let bill: HeldBill = sqlx::query_as(
+        "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, status, held_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8) \
+         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(body.customer_id)
+    .bind(body.note.as_deref().map(str::trim))
+    .bind(sqlx::types::Json(&body.lines))
+    .bind(principal.user)
+    .fetch_one(&mut *tx)
+    .await?;
+    let held = BillHeld {
+        tenant_id: tenant,
+        bill_id: id,
+        store_id: body.store_id,
+        terminal_id: &terminal,
+        customer_id: body.customer_id,
+        lines: &body.lines,
+        held_by: principal.user,
+        held_at: bill.held_at.timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "sales.bill.held",
+        tenant,
+        &id.to_string(),
+        &held,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(bill)))
+}
+
+/// A terminal.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct TerminalQuery {
+    store_id: Uuid,
+    terminal_id: String,
+}
+
+/// The bills held at a terminal, oldest first.
+#[utoipa::path(get, path = "/api/v1/pos/held-bills", tag = "sales", params(TerminalQuery),
+    security(("bearer" = [])), responses((status = 200, body = Vec<HeldBill>)))]
+pub(crate) async fn held_bills(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Query(query): Query<TerminalQuery>,
+) -> Result<Json<Vec<HeldBill>>, ApiError> {
+    reachable(&principal, query.store_id)?;
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    let bills: Vec<HeldBill> = sqlx::query_as(
+        "SELECT id, store_id, terminal_id, customer_id, note, lines, status, held_at FROM held_bills \
+         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'held' ORDER BY held_at",
+    )
+    .bind(principal.tenant)
+    .bind(query.store_id)
+    .bind(query.terminal_id.trim())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(bills))
+}
+
+async fn end_bill(
+    sales: &Sales,
+    principal: &Principal,
+    id: Uuid,
+    to: &str,
+) -> Result<HeldBill, ApiError> {
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    let bill: Option<HeldBill> = sqlx::query_as(
+        "UPDATE held_bills SET status = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'held' \
+         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
+    )
+    .bind(principal.tenant)
+    .bind(id)
+    .bind(to)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let bill = bill
+        .filter(|b| principal.reaches_store(b.store_id))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no held bill {id} (resumed, discarded or expired bills are gone)"
+            ))
+        })?;
+    tx.commit().await?;
+    Ok(bill)
+}
+
+/// Takes a held bill back to the till: its lines, to be issued as an invoice.
+#[utoipa::path(post, path = "/api/v1/pos/held-bills/{id}/resume", tag = "sales",
+    security(("bearer" = [])),
+    responses((status = 200, body = HeldBill), (status = 404, description = "`not_found`")))]
+pub(crate) async fn resume_bill(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<HeldBill>, ApiError> {
+    Ok(Json(end_bill(&sales, &principal, id, "resumed").await?))
+}
+
+/// Discards a held bill.
+#[utoipa::path(delete, path = "/api/v1/pos/held-bills/{id}", tag = "sales",
+    security(("bearer" = [])),
+    responses((status = 204, description = "discarded"), (status = 404, description = "`not_found`")))]
+pub(crate) async fn discard_bill(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    end_bill(&sales, &principal, id, "discarded").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A terminal's day to close, and the cash in its drawer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DayClose {
+    store_id: Uuid,
+    terminal_id: String,
+    /// Default: today.
+    day: Option<NaiveDate>,
+    counted_cash_minor: i64,
+}
+
+/// The Z report.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ZReport {
+    store_id: Uuid,
+    terminal_id: String,
+    day: NaiveDate,
+    invoice_count: i32,
+    first_number: Option<String>,
+    last_number: Option<String>,
+    currency: String,
+    /// Minor units per payment mode.
+    by_payment_mode: BTreeMap<String, i64>,
+    /// Taxable value per GST rate (basis points).
+    by_tax_rate: BTreeMap<String, i64>,
+    sales_minor: i64,
+    returns_minor: i64,
+    /// Cash taken less change given and cash refunded.
+    expected_cash_minor: i64,
+    counted_cash_minor: i64,
+    /// Counted less expected: negative is a shortage.
+    cash_difference_minor: i64,
+    held_bills_expired: i32,
+}
+
+/// Closes a terminal's day: invoice count and first and last numbers, totals by payment
+/// mode and tax rate, returns, expected against counted cash; the day's held bills
+/// expire. Closing a day twice is refused.
+#[utoipa::path(post, path = "/api/v1/pos/day-close", tag = "sales", request_body = DayClose,
+    security(("bearer" = [])),
+    responses((status = 201, body = ZReport), (status = 409, description = "`day_closed`"),
+              (status = 422, description = "`invalid_terminal`, `invalid_amount`")))]
+pub(crate) async fn close_day(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(body): Json<DayClose>,
+) -> Result<(StatusCode, Json<ZReport>), ApiError> {
+    reachable(&principal, body.store_id)?;
+    let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
+    if body.counted_cash_minor < 0 {
+        return Err(
+            Invalid::new("counted_cash_minor", "invalid_amount", "cannot be negative").into(),
+        );
+    }
+    let day = body.day.unwrap_or_else(|| Utc::now().date_naive());
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    let span = "issued_at >= $4::date AND issued_at < $4::date + 1";
+    let (count, first, last, currency, total): (i64, Option<String>, Option<String>, Option<String>, Option<i64>) =
+        sqlx::query_as(&format!(
+            "SELECT count(*), min(number), max(number), min(currency), sum(total_minor)::int8 FROM invoices \
+             WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'issued' AND {span}"
+        ))
+        .bind(tenant)
+        .bind(body.store_id)
+        .bind(&terminal)
+        .bind(day)
+        .fetch_one(&mut *tx)
+        .await?;
+    let modes: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT p.mode, sum(p.amount_minor)::int8, coalesce(sum(p.tendered_minor - p.amount_minor), 0)::int8 \
+         FROM invoice_payments p JOIN invoices i ON i.id = p.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
+         GROUP BY p.mode"
+    ))
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .fetch_all(&mut *tx)
+    .await?;
+    let rates: Vec<(i32, i64)> = sqlx::query_as(&format!(
+        "SELECT l.gst_rate_bp, sum(l.taxable_minor)::int8 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
+         GROUP BY l.gst_rate_bp"
+    ))
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (returns, cash_refunds): (i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(total_minor), 0)::int8, coalesce(sum(total_minor) FILTER (WHERE refund_mode = 'cash'), 0)::int8 \
+         FROM sales_returns WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND processed_at >= $4::date AND processed_at < $4::date + 1",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    let expired = sqlx::query(
+        "UPDATE held_bills SET status = 'expired' WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND status = 'held' AND held_at < $4::date + 1",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let cash = modes.iter().find(|m| m.0 == "cash").map_or(0, |m| m.1);
+    let expected = cash - cash_refunds;
+    let report = ZReport {
+        store_id: body.store_id,
+        terminal_id: terminal.clone(),
+        day,
+        invoice_count: count as i32,
+        first_number: first,
+        last_number: last,
+        currency: currency.unwrap_or_else(|| Currency::INR.code().to_owned()),
+        by_payment_mode: modes
+            .iter()
+            .map(|(mode, amount, _)| (mode.clone(), *amount))
+            .collect(),
+        by_tax_rate: rates
+            .iter()
+            .map(|(rate, taxable)| (rate.to_string(), *taxable))
+            .collect(),
+        sales_minor: total.unwrap_or(0),
+        returns_minor: returns,
+        expected_cash_minor: expected,
+        counted_cash_minor: body.counted_cash_minor,
+        cash_difference_minor: body.counted_cash_minor - expected,
+        held_bills_expired: expired as i32,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .bind(sqlx::types::Json(&report))
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(ApiError::conflict(
+            "day_closed",
+            format!("terminal {terminal}'s {day} is already closed"),
+        ));
+    }
+    // `sales.day.closed`: the report, with who closed the day and when.
+    let closed = serde_json::json!({
+        "tenant_id": tenant, "store_id": report.store_id, "terminal_id": report.terminal_id,
+        "day": day.to_string(), "invoice_count": report.invoice_count, "first_number": report.first_number,
+        "last_number": report.last_number, "currency": report.currency, "by_payment_mode": report.by_payment_mode,
+        "by_tax_rate": report.by_tax_rate, "sales_minor": report.sales_minor, "returns_minor": report.returns_minor,
+        "expected_cash_minor": report.expected_cash_minor, "counted_cash_minor": report.counted_cash_minor,
+        "cash_difference_minor": report.cash_difference_minor, "held_bills_expired": report.held_bills_expired,
+        "closed_by": principal.user, "closed_at": Utc::now().timestamp_millis(),
+    });
+    let key = format!("{}/{terminal}/{day}", body.store_id);
+    outbox::append_v1(&mut tx, SERVICE, "sales.day.closed", tenant, &key, &closed).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}

@@ -1,0 +1,544 @@
+//! After the sale: same-day voids by a manager, and returns against an invoice with a
+//! credit note of their own series.
+
+use axum::{extract::State, http::StatusCode, routing::post, Router};
+use bazaar_gst::LineTax;
+use bazaar_platform::{
+    auth::{self, Principal, Role, Verifier},
+    db,
+    http::{idempotency, ApiError, Invalid, Json, Path},
+    money::{Currency, Money, Quantity},
+    outbox,
+};
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    domain,
+    http::{invoice, reachable, Invoice, Sales},
+    SERVICE,
+};
+
+/// Who voids an invoice: never the cashier who rang it up.
+const MANAGERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
+/// Who takes returns.
+const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+
+/// Voids and returns.
+pub(crate) fn routes(verifier: &std::sync::Arc<Verifier>, sales: &Sales) -> Router<Sales> {
+    Router::new()
+        .route(
+            "/api/v1/pos/invoices/{id}/void",
+            post(void_invoice).route_layer(auth::allow(verifier, MANAGERS)),
+        )
+        .route(
+            "/api/v1/pos/returns",
+            idempotency::creating(post(process_return), &sales.pool, verifier, SELLERS),
+        )
+}
+
+/// Why an invoice is voided.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VoidReason {
+    reason: String,
+}
+
+/// `sales.invoice.voided`.
+#[derive(Serialize)]
+struct InvoiceVoided<'a> {
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    invoice_number: &'a str,
+    store_id: Uuid,
+    customer_id: Option<Uuid>,
+    currency: &'a str,
+    lines: Vec<VoidedLine<'a>>,
+    payments: Vec<VoidedPayment<'a>>,
+    total_minor: i64,
+    reason: &'a str,
+    voided_by: Uuid,
+    voided_at: i64,
+}
+
+#[derive(Serialize)]
+struct VoidedLine<'a> {
+    line_no: i32,
+    product_id: Uuid,
+    sku: &'a str,
+    quantity: &'a str,
+    total_minor: i64,
+}
+
+#[derive(Serialize)]
+struct VoidedPayment<'a> {
+    mode: &'a str,
+    amount_minor: i64,
+}
+
+fn text(field: &str, raw: &str) -> Result<String, Invalid> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > 500 {
+        return Err(Invalid::new(field, "invalid_text", "1 to 500 characters"));
+    }
+    Ok(t.to_owned())
+}
+
+/// Voids an invoice the day it was issued, nothing returned against it: stock goes back
+/// and any credit is reversed, from `sales.invoice.voided`. A store manager or above.
+#[utoipa::path(post, path = "/api/v1/pos/invoices/{id}/void", tag = "sales",
+    request_body = VoidReason, security(("bearer" = [])),
+    responses((status = 200, body = Invoice), (status = 403, description = "`forbidden` (a cashier)"),
+              (status = 404, description = "`not_found`"),
+              (status = 409, description = "`already_voided`, `not_today`, `has_returns`")))]
+pub(crate) async fn void_invoice(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<VoidReason>,
+) -> Result<Json<Invoice>, ApiError> {
+    let reason = text("reason", &body.reason)?;
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    let (status, issued_on): (String, chrono::NaiveDate) = sqlx::query_as(
+        "SELECT status, issued_at::date FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
+    let current = invoice(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
+    reachable(&principal, current.store_id)?;
+    if status == "voided" {
+        return Err(ApiError::conflict(
+            "already_voided",
+            format!("invoice {} is voided", current.number),
+        ));
+    }
+    if issued_on != Utc::now().date_naive() {
+        return Err(ApiError::conflict(
+            "not_today",
+            format!(
+                "invoice {} was issued on {issued_on}: return it instead",
+                current.number
+            ),
+        ));
+    }
+    if current.lines.iter().any(|l| l.quantity_returned != "0") {
+        return Err(ApiError::conflict(
+            "has_returns",
+            format!(
+                "goods of invoice {} were returned: return the rest",
+                current.number
+            ),
+        ));
+    }
+    sqlx::query(
+        "UPDATE invoices SET status = 'voided', voided_by = $3, voided_at = now(), void_reason = $4 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(principal.user)
+    .bind(&reason)
+    .execute(&mut *tx)
+    .await?;
+    let currency = current.total.currency.code();
+    let voided = InvoiceVoided {
+        tenant_id: tenant,
+        invoice_id: id,
+        invoice_number: &current.number,
+        store_id: current.store_id,
+        customer_id: current.customer_id,
+        currency,
+        lines: current
+            .lines
+            .iter()
+            .map(|l| VoidedLine {
+                line_no: l.line_no,
+                product_id: l.product_id,
+                sku: &l.sku,
+                quantity: &l.quantity,
+                total_minor: l.total_minor,
+            })
+            .collect(),
+        payments: current
+            .payments
+            .iter()
+            .map(|p| VoidedPayment {
+                mode: &p.mode,
+                amount_minor: p.amount_minor,
+            })
+            .collect(),
+        total_minor: current.total.amount_minor,
+        reason: &reason,
+        voided_by: principal.user,
+        voided_at: Utc::now().timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "sales.invoice.voided",
+        tenant,
+        &id.to_string(),
+        &voided,
+    )
+    .await?;
+    let after = invoice(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the invoice vanished"))?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Goods coming back against an invoice.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewReturn {
+    /// The terminal's own id for the return.
+    id: Uuid,
+    invoice_id: Uuid,
+    terminal_id: String,
+    lines: Vec<ReturnLine>,
+    /// cash, card, upi, credit (back onto the customer's account) or store_credit.
+    refund_mode: String,
+    reason: String,
+}
+
+/// One invoice line coming back, in part or whole.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReturnLine {
+    line_no: i32,
+    quantity: String,
+    /// False when the goods cannot be sold again (they are not put back in stock).
+    #[serde(default = "yes")]
+    restock: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A processed return: its credit note.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct CreditNote {
+    id: Uuid,
+    /// `<store code>C<yy><serial>`, its own series per store and financial year.
+    number: String,
+    invoice_id: Uuid,
+    refund_mode: String,
+    #[schema(value_type = Object)]
+    total: Money,
+}
+
+/// `sales.return.processed`.
+#[derive(Serialize)]
+struct ReturnProcessed<'a> {
+    tenant_id: Uuid,
+    return_id: Uuid,
+    credit_note_number: &'a str,
+    invoice_id: Uuid,
+    store_id: Uuid,
+    customer_id: Option<Uuid>,
+    currency: &'a str,
+    lines: Vec<ReturnedLine>,
+    refund_mode: &'a str,
+    total_minor: i64,
+    processed_by: Uuid,
+    processed_at: i64,
+}
+
+#[derive(Serialize)]
+struct ReturnedLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    restock: bool,
+    taxable_minor: i64,
+    gst_rate_bp: i32,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+    total_minor: i64,
+}
+
+async fn next_credit_note(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+    code: &str,
+) -> Result<String, ApiError> {
+    let year = domain::financial_year(Utc::now().date_naive());
+    let serial: i64 = sqlx::query_scalar(
+        "INSERT INTO credit_note_series (tenant_id, store_id, financial_year, last_number) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, store_id, financial_year) DO UPDATE \
+         SET last_number = credit_note_series.last_number + 1 RETURNING last_number",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(year)
+    .fetch_one(tx)
+    .await?;
+    Ok(domain::credit_note_number(code, year, serial))
+}
+
+/// Takes goods back against an invoice, whole or in part, never more than was sold and
+/// not yet returned: a credit note of the store's series, refunded by the original mode
+/// or as store credit. Stock comes back (unless `restock` is false) and a credit refund
+/// lowers the customer's balance, from `sales.return.processed`. Honors `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/pos/returns", tag = "sales", request_body = NewReturn,
+    security(("bearer" = [])),
+    responses((status = 201, body = CreditNote), (status = 200, body = CreditNote, description = "sent before"),
+              (status = 404, description = "`not_found`"),
+              (status = 409, description = "`invoice_voided`"),
+              (status = 422, description = "`return_above_sold`, `unknown_line`, `invalid_quantity`, \
+                 `unknown_refund_mode`, `customer_required`, `no_lines`, `duplicate_line`")))]
+pub(crate) async fn process_return(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(body): Json<NewReturn>,
+) -> Result<(StatusCode, Json<CreditNote>), ApiError> {
+    let reason = text("reason", &body.reason)?;
+    let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
+    let refund_mode = body.refund_mode.trim();
+    if !["cash", "card", "upi", "credit", "store_credit"].contains(&refund_mode) {
+        return Err(Invalid::new(
+            "refund_mode",
+            "unknown_refund_mode",
+            "cash, card, upi, credit or store_credit",
+        )
+        .into());
+    }
+    if body.lines.is_empty() {
+        return Err(Invalid::new("lines", "no_lines", "return at least one line").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    if let Some((number, invoice_id, mode, total, code)) = sqlx::query_as::<_, (String, Uuid, String, i64, String)>(
+        "SELECT r.number, r.invoice_id, r.refund_mode, r.total_minor, i.currency FROM sales_returns r \
+         JOIN invoices i ON i.id = r.invoice_id WHERE r.tenant_id = $1 AND r.id = $2",
+    )
+    .bind(tenant)
+    .bind(body.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        let currency = Currency::from_code(&code).unwrap_or(Currency::INR);
+        return Ok((StatusCode::OK, Json(CreditNote { id: body.id, number, invoice_id, refund_mode: mode, total: Money::new(total, currency) })));
+    }
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(body.invoice_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no invoice {}", body.invoice_id)))?;
+    let sold = invoice(&mut tx, tenant, body.invoice_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no invoice"))?;
+    reachable(&principal, sold.store_id)?;
+    if status == "voided" {
+        return Err(ApiError::conflict(
+            "invoice_voided",
+            format!("invoice {} is voided", sold.number),
+        ));
+    }
+    if refund_mode == "credit" && sold.customer_id.is_none() {
+        return Err(Invalid::new(
+            "refund_mode",
+            "customer_required",
+            "a refund on credit goes to the invoice's customer",
+        )
+        .into());
+    }
+    let store_code: String =
+        sqlx::query_scalar("SELECT code FROM stores WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(sold.store_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let id = body.id;
+    let number = next_credit_note(&mut tx, tenant, sold.store_id, &store_code).await?;
+    let mut returned = Vec::new();
+    let mut seen = Vec::new();
+    for (index, line) in body.lines.iter().enumerate() {
+        let field = format!("lines[{index}]");
+        let original = sold
+            .lines
+            .iter()
+            .find(|l| l.line_no == line.line_no)
+            .ok_or_else(|| {
+                Invalid::new(
+                    format!("{field}.line_no"),
+                    "unknown_line",
+                    format!("the invoice has no line {}", line.line_no),
+                )
+            })?;
+        if seen.contains(&line.line_no) {
+            return Err(Invalid::new(
+                field,
+                "duplicate_line",
+                format!("line {} twice", line.line_no),
+            )
+            .into());
+        }
+        seen.push(line.line_no);
+        let quantity = Quantity::parse(&line.quantity, 3)
+            .map_err(|e| {
+                Invalid::new(
+                    format!("{field}.quantity"),
+                    "invalid_quantity",
+                    e.to_string(),
+                )
+            })?
+            .value();
+        let sold_quantity: Decimal = original.quantity.parse().unwrap_or_default();
+        let already: Decimal = original.quantity_returned.parse().unwrap_or_default();
+        if quantity <= Decimal::ZERO {
+            return Err(Invalid::new(
+                format!("{field}.quantity"),
+                "invalid_quantity",
+                "greater than zero",
+            )
+            .into());
+        }
+        if already + quantity > sold_quantity {
+            return Err(Invalid::new(
+                format!("{field}.quantity"),
+                "return_above_sold",
+                format!(
+                    "{}: {sold_quantity} sold, {already} returned before, {quantity} now",
+                    original.sku
+                ),
+            )
+            .into());
+        }
+        let line_tax = LineTax {
+            taxable: original.taxable_minor,
+            cgst: original.cgst_minor,
+            sgst: original.sgst_minor,
+            igst: original.igst_minor,
+            cess: original.cess_minor,
+        };
+        // What is left of the line: the last return takes the remainder exactly.
+        let part = if already + quantity == sold_quantity {
+            let before = if already.is_zero() {
+                LineTax::default()
+            } else {
+                domain::returned_part(line_tax, sold_quantity, already)
+            };
+            LineTax {
+                taxable: line_tax.taxable - before.taxable,
+                cgst: line_tax.cgst - before.cgst,
+                sgst: line_tax.sgst - before.sgst,
+                igst: line_tax.igst - before.igst,
+                cess: line_tax.cess - before.cess,
+            }
+        } else {
+            domain::returned_part(line_tax, sold_quantity, quantity)
+        };
+        sqlx::query("UPDATE invoice_lines SET quantity_returned = quantity_returned + $3 WHERE invoice_id = $1 AND line_no = $2")
+            .bind(body.invoice_id)
+            .bind(line.line_no)
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?;
+        returned.push(ReturnedLine {
+            line_no: line.line_no,
+            product_id: original.product_id,
+            sku: original.sku.clone(),
+            quantity: quantity.normalize().to_string(),
+            restock: line.restock,
+            taxable_minor: part.taxable,
+            gst_rate_bp: original.gst_rate_bp,
+            cgst_minor: part.cgst,
+            sgst_minor: part.sgst,
+            igst_minor: part.igst,
+            cess_minor: part.cess,
+            total_minor: part.total(),
+        });
+    }
+    let total: i64 = returned.iter().map(|l| l.total_minor).sum();
+    sqlx::query(
+        "INSERT INTO sales_returns (id, tenant_id, number, invoice_id, store_id, terminal_id, refund_mode, reason, \
+         total_minor, processed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(&number)
+    .bind(body.invoice_id)
+    .bind(sold.store_id)
+    .bind(&terminal)
+    .bind(refund_mode)
+    .bind(&reason)
+    .bind(total)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?;
+    for line in &returned {
+        sqlx::query(
+            "INSERT INTO sales_return_lines (return_id, line_no, tenant_id, quantity, restock, taxable_minor, \
+             cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor) \
+             VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(line.line_no)
+        .bind(tenant)
+        .bind(&line.quantity)
+        .bind(line.restock)
+        .bind(line.taxable_minor)
+        .bind(line.cgst_minor)
+        .bind(line.sgst_minor)
+        .bind(line.igst_minor)
+        .bind(line.cess_minor)
+        .bind(line.total_minor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let currency = sold.total.currency;
+    let processed = ReturnProcessed {
+        tenant_id: tenant,
+        return_id: id,
+        credit_note_number: &number,
+        invoice_id: body.invoice_id,
+        store_id: sold.store_id,
+        customer_id: sold.customer_id,
+        currency: currency.code(),
+        lines: returned,
+        refund_mode,
+        total_minor: total,
+        processed_by: principal.user,
+        processed_at: Utc::now().timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "sales.return.processed",
+        tenant,
+        &body.invoice_id.to_string(),
+        &processed,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreditNote {
+            id,
+            number,
+            invoice_id: body.invoice_id,
+            refund_mode: refund_mode.to_owned(),
+            total: Money::new(total, currency),
+        }),
+    ))
+}
