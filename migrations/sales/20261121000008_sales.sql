@@ -108,7 +108,9 @@ CREATE TABLE invoice_payments (
     invoice_id   UUID NOT NULL REFERENCES invoices (id),
     payment_no   INTEGER NOT NULL,
     tenant_id    UUID NOT NULL,
-    mode         TEXT NOT NULL CHECK (mode IN ('cash', 'card', 'upi', 'credit')),
+    mode         TEXT NOT NULL CHECK (mode IN ('cash', 'card', 'upi', 'credit', 'loyalty')),
+    -- Loyalty points spent, for mode loyalty.
+    points       BIGINT,
     amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
     tendered_minor BIGINT,
     reference    TEXT,

@@ -182,6 +182,8 @@ pub struct Payment {
     pub tendered: Option<i64>,
     /// Card or UPI reference.
     pub reference: Option<String>,
+    /// Loyalty points spent, for mode loyalty.
+    pub points: Option<i64>,
 }
 
 /// Checks that `payments` pay `total` exactly and each is well formed; returns the change
@@ -229,19 +231,26 @@ pub fn check_payments(
                     ));
                 }
             }
-            "credit" if !has_customer => {
+            "credit" | "loyalty" if !has_customer => {
                 return Err(Invalid::new(
                     field("mode"),
                     "customer_required",
-                    "a credit sale names its customer",
+                    "credit and points need the customer",
                 ))
             }
-            "credit" => {}
+            "loyalty" if p.points.is_none_or(|points| points <= 0) => {
+                return Err(Invalid::new(
+                    field("points"),
+                    "points_required",
+                    "the points to spend",
+                ))
+            }
+            "credit" | "loyalty" => {}
             other => {
                 return Err(Invalid::new(
                     field("mode"),
                     "unknown_payment_mode",
-                    format!("{other:?}: cash, card, upi or credit"),
+                    format!("{other:?}: cash, card, upi, credit or loyalty"),
                 ))
             }
         }
@@ -389,12 +398,14 @@ mod tests {
             amount,
             tendered,
             reference: None,
+            points: None,
         };
         let upi = |amount, reference: Option<&str>| Payment {
             mode: "upi".into(),
             amount,
             tendered: None,
             reference: reference.map(Into::into),
+            points: None,
         };
         assert_eq!(
             check_payments(&[cash(315_00, Some(500_00))], 315_00, false),
@@ -427,7 +438,18 @@ mod tests {
             amount: 315_00,
             tendered: None,
             reference: None,
+            points: None,
         };
+        let loyalty = Payment {
+            mode: "loyalty".into(),
+            ..credit.clone()
+        };
+        assert_eq!(
+            check_payments(std::slice::from_ref(&loyalty), 315_00, true)
+                .unwrap_err()
+                .code,
+            "points_required"
+        );
         assert_eq!(
             check_payments(std::slice::from_ref(&credit), 315_00, false)
                 .unwrap_err()

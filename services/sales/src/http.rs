@@ -263,13 +263,15 @@ pub(crate) struct NewLine {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPayment {
-    /// cash, card, upi or credit.
+    /// cash, card, upi, credit or loyalty.
     mode: String,
     amount_minor: i64,
     /// Cash handed over; the change is returned.
     tendered_minor: Option<i64>,
     /// Card slip or UPI reference.
     reference: Option<String>,
+    /// For mode loyalty: the points to spend; their value must be the amount.
+    points: Option<i64>,
 }
 
 /// An issued tax invoice.
@@ -515,7 +517,7 @@ fn bearer(headers: &HeaderMap) -> String {
               (status = 403, description = "`price_override_forbidden`"),
               (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, `not_found` (store)"),
               (status = 409, description = "`insufficient_stock`, `credit_limit_exceeded`, \
-                 `store_not_configured`, `product_archived`"),
+                 `insufficient_points`, `store_not_configured`, `product_archived`"),
               (status = 422, description = "`payments_do_not_match_total`, `invalid_quantity`, \
                  `invalid_discount`, `reference_required`, `customer_required`, `no_lines`, ...")))]
 async fn issue_invoice(
@@ -573,6 +575,21 @@ async fn issue_invoice(
         .mesh
         .reserve(&token, priced.store.location_id, body.id, &wanted)
         .await?;
+
+    // Points last: they are the one step that cannot be taken back.
+    if let Some(customer) = body.customer_id {
+        for payment in priced.payments.iter().filter(|p| p.mode == "loyalty") {
+            let points = payment.points.unwrap_or_default();
+            let spent = sales
+                .mesh
+                .redeem(&token, customer, points, body.id, payment.amount)
+                .await;
+            if let Err(err) = spent {
+                sales.mesh.release(&token, reservation).await;
+                return Err(err);
+            }
+        }
+    }
 
     match record(&sales.pool, &principal, &body, &priced, Some(reservation)).await {
         Ok(mut invoice) => {
@@ -731,9 +748,18 @@ async fn price_invoice(
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
+            points: p.points,
         })
         .collect();
     let change = domain::check_payments(&payments, bill.total, body.customer_id.is_some())?;
+    if sold_offline && payments.iter().any(|p| p.mode == "loyalty") {
+        return Err(Invalid::new(
+            "payments",
+            "loyalty_offline",
+            "points are spent online only",
+        )
+        .into());
+    }
     Ok(Priced::New(Box::new(Draft {
         terminal,
         store,
@@ -951,8 +977,8 @@ async fn record(
     }
     for (n, payment) in payments.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, reference) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
+             reference, points) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(body.id)
         .bind(n as i32 + 1)
@@ -961,6 +987,7 @@ async fn record(
         .bind(payment.amount)
         .bind(payment.tendered)
         .bind(&payment.reference)
+        .bind(payment.points)
         .execute(&mut *tx)
         .await?;
     }

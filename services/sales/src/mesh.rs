@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bazaar_platform::{http::ApiError, money::Money, Settings};
+use bazaar_platform::{
+    http::{ApiError, Invalid},
+    money::Money,
+    Settings,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -104,6 +108,73 @@ impl Mesh {
             .await
         {
             tracing::warn!(%reservation, error = %err, "could not release a reservation; it will lapse");
+        }
+    }
+
+    /// Spends `points` of the customer's for the sale `reference`, once their value at
+    /// the tenant's rule is `amount`: 422 `loyalty_value_mismatch` otherwise, 409
+    /// `insufficient_points` when the customer has fewer.
+    pub(crate) async fn redeem(
+        &self,
+        token: &str,
+        customer: Uuid,
+        points: i64,
+        reference: Uuid,
+        amount: i64,
+    ) -> Result<(), ApiError> {
+        let rule: Value = self
+            .client
+            .get(format!("{}/api/v1/loyalty/rule", self.partners))
+            .header("authorization", token)
+            .send()
+            .await
+            .map_err(|e| unavailable("partners", e))?
+            .json()
+            .await
+            .map_err(|e| unavailable("partners", e))?;
+        let value = rule["point_value_minor"]
+            .as_i64()
+            .ok_or_else(|| unavailable("partners", "no loyalty rule"))?;
+        let worth = points.saturating_mul(value);
+        if worth != amount {
+            return Err(Invalid::new(
+                "payments",
+                "loyalty_value_mismatch",
+                format!("{points} points are worth {worth} (minor units), not {amount}"),
+            )
+            .into());
+        }
+        let response = self
+            .client
+            .post(format!(
+                "{}/api/v1/customers/{customer}/loyalty/redeem",
+                self.partners
+            ))
+            .header("authorization", token)
+            .header("idempotency-key", format!("sale-points-{reference}"))
+            .json(&json!({"points": points, "reference": reference.to_string()}))
+            .send()
+            .await
+            .map_err(|e| unavailable("partners", e))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        match (status.as_u16(), answer["code"].as_str()) {
+            (200 | 201, _) => Ok(()),
+            (409, Some("insufficient_points")) => Err(ApiError::conflict(
+                "insufficient_points",
+                answer["detail"].as_str().unwrap_or_default().to_owned(),
+            )),
+            (404, _) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_customer",
+                format!("no customer {customer}"),
+            )),
+            (code, _) if code >= 500 => Err(unavailable("partners", status)),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "partners_refused",
+                format!("partners: {status} {answer}"),
+            )),
         }
     }
 

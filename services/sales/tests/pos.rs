@@ -877,3 +877,72 @@ async fn a_terminal_s_day_holds_bills_and_closes_with_a_z_report() {
     .await;
     assert_eq!(left.body, json!([]));
 }
+
+#[tokio::test]
+async fn points_pay_part_of_a_bill_and_are_never_overspent() {
+    let till = Till::open("100").await;
+    let customer = till
+        .ok(
+            &till.partners,
+            "/api/v1/customers",
+            json!({"name": "Ravi", "phone": "9000000001"}),
+        )
+        .await;
+    till.feed("partners.customer.created", json!({"tenant_id": till.sales.tenant, "customer_id": customer["id"],
+        "name": "Ravi", "phone": "+919000000001", "email": null, "gstin": null, "billing_state_code": null,
+        "shipping_state_code": null, "customer_group": null, "currency": "INR", "credit_limit_minor": 0,
+        "payment_terms_days": 0, "version": 1, "recorded_at": 0})).await;
+    // An earlier ₹2,000 invoice earned 20 points (a point per ₹100, worth ₹1 each).
+    let earlier = json!({"tenant_id": till.sales.tenant, "invoice_id": Uuid::new_v4(), "invoice_number": "X1",
+        "store_id": till.store, "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": customer["id"],
+        "reservation_id": null, "offline": false, "currency": "INR", "place_of_supply": "29", "lines": [],
+        "payments": [{"mode": "cash", "amount_minor": 2_000_00, "reference": null}], "subtotal_minor": 2_000_00,
+        "discount_minor": 0, "tax_minor": 0, "round_off_minor": 0, "total_minor": 2_000_00, "issued_at": 0});
+    let earned = event("sales.invoice.issued", till.sales.tenant, &earlier);
+    assert!(consumer::apply(
+        &till.partners.owner,
+        &bazaar_partners::ledgers::PartnerLedgers::default(),
+        &earned
+    )
+    .await
+    .unwrap());
+
+    let pay = |points: i64, value: i64| {
+        let mut body = till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": "1"}]),
+            json!([
+            {"mode": "loyalty", "amount_minor": value, "points": points},
+            {"mode": "cash", "amount_minor": 118_00 - value}]),
+        );
+        body["customer_id"] = customer["id"].clone();
+        body
+    };
+    let mismatch = till.checkout(&till.cashier, pay(5, 6_00)).await;
+    assert_eq!(mismatch.code(), "loyalty_value_mismatch");
+    let too_many = till.checkout(&till.cashier, pay(50, 50_00)).await;
+    assert_eq!(too_many.code(), "insufficient_points", "{}", too_many.body);
+    assert_eq!(till.invoices().await, 0);
+    assert_eq!(
+        till.on_hand(till.soap).await["reserved"],
+        "0",
+        "the refused sales held nothing"
+    );
+
+    let paid = till.checkout(&till.cashier, pay(15, 15_00)).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    assert_eq!(paid.body["payments"][0]["mode"], "loyalty");
+    let left = send(
+        &till.partners.app,
+        Method::GET,
+        &format!(
+            "/api/v1/customers/{}/loyalty",
+            customer["id"].as_str().unwrap()
+        ),
+        Some(&till.partners.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(left.body["points"], 5);
+}
