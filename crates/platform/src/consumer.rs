@@ -60,6 +60,12 @@ pub trait Projection: Send + Sync + 'static {
     /// The topics it reads.
     fn topics(&self) -> Vec<String>;
 
+    /// False for a live feed that only passes events on: it is applied without being
+    /// recorded in `processed_events`, and its group starts at the latest offset.
+    fn exactly_once(&self) -> bool {
+        true
+    }
+
     /// Applies one event inside `tx`, the transaction that also records it as processed.
     fn apply(
         &self,
@@ -151,7 +157,14 @@ impl<P: Projection> ConsumerRunner<P> {
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
+            .set(
+                "auto.offset.reset",
+                if self.projection.exactly_once() {
+                    "earliest"
+                } else {
+                    "latest"
+                },
+            )
             .create()?;
         let topics = self.projection.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -321,6 +334,14 @@ pub async fn apply<P: Projection>(
     event: &ConsumedEvent,
 ) -> Result<bool, Failure> {
     let mut tx = pool.begin().await?;
+    if !projection.exactly_once() {
+        projection
+            .apply(&mut tx, event)
+            .await
+            .map_err(Failure::Projection)?;
+        tx.commit().await?;
+        return Ok(true);
+    }
     let fresh = sqlx::query(
         "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )

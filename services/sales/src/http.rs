@@ -41,6 +41,7 @@ const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
 pub(crate) struct Sales {
     pub(crate) pool: PgPool,
     mesh: Arc<Mesh>,
+    pub(crate) feed: crate::live::LiveFeed,
 }
 
 impl FromRef<Sales> for PgPool {
@@ -54,6 +55,12 @@ pub fn router(ctx: ServiceContext) -> Router {
     let state = Sales {
         pool: ctx.pool.clone(),
         mesh: Arc::new(Mesh::new(&ctx.settings)),
+        // The live feed follows the topics for as long as the process runs.
+        feed: crate::live::LiveFeed::start(
+            &ctx.settings,
+            ctx.pool.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        ),
     };
     let v = &ctx.verifier;
     Router::new()
@@ -84,6 +91,7 @@ pub fn router(ctx: ServiceContext) -> Router {
         )
         .merge(crate::returns::routes(v, &state))
         .merge(crate::held::routes(v, &state))
+        .merge(crate::live::routes(v))
         .with_state(state)
 }
 
@@ -93,7 +101,7 @@ pub fn router(ctx: ServiceContext) -> Router {
     paths(get_store, put_store, issue_invoice, sync_offline, get_invoice, list_invoices,
           crate::returns::void_invoice, crate::returns::process_return, crate::held::hold_bill,
           crate::held::held_bills, crate::held::resume_bill, crate::held::discard_bill,
-          crate::held::close_day),
+          crate::held::close_day, crate::live::watch),
     components(schemas(Store, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
                        InvoicePayment, SyncBatch, Synced, crate::returns::VoidReason,
                        crate::returns::NewReturn, crate::returns::ReturnLine,

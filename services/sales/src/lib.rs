@@ -1,11 +1,13 @@
 //! Sales: the POS's tax invoices with GST, numbered gap-free per store, terminal and
 //! financial year, paid exactly, with stock reserved in inventory and credit checked with
-//! partners before they commit; events on `sales.events.v1`. What the till knows of
+//! partners before they commit; held bills, returns, voids and the day close; a live
+//! WebSocket per store (`/ws/pos`); events on `sales.events.v1`. What the till knows of
 //! products and customers comes from the topics (`bazaar consume sales-references`).
 
 pub mod domain;
 mod held;
 mod http;
+mod live;
 mod mesh;
 pub mod references;
 mod returns;

@@ -1,0 +1,212 @@
+//! Live POS updates: `GET /ws/pos?store_id=` streams a store's invoices as they are
+//! issued and its low-stock alerts, as JSON text messages, fed from the topics. Every
+//! serving process follows the topics from the latest offset in a group of its own and
+//! passes each event to the sockets of its tenant and store.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{
+        ws::{Message, WebSocket},
+        State, WebSocketUpgrade,
+    },
+    response::Response,
+    routing::get,
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role, Verifier},
+    consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
+    db,
+    http::{ApiError, Query},
+    Settings,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::http::{reachable, Sales};
+
+/// Who watches a store's tills.
+const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+
+/// One update for the sockets of a tenant's store.
+#[derive(Debug, Clone)]
+pub(crate) struct Update {
+    tenant: Uuid,
+    store: Uuid,
+    message: Value,
+}
+
+/// The updates this process passes to its sockets.
+#[derive(Clone)]
+pub(crate) struct LiveFeed(broadcast::Sender<Arc<Update>>);
+
+impl LiveFeed {
+    /// A feed, and the consumer that fills it from the topics until `stop`.
+    pub(crate) fn start(settings: &Settings, pool: sqlx::PgPool, stop: CancellationToken) -> Self {
+        let (sender, _) = broadcast::channel(1024);
+        let feed = LiveFeed(sender);
+        let projection = PosLive {
+            name: format!("pos-live-{}", Uuid::now_v7().simple()),
+            feed: feed.clone(),
+        };
+        let group = projection.name.clone();
+        let runner = ConsumerRunner::new(settings, pool, projection).with_group(group);
+        tokio::spawn(async move {
+            if let Err(err) = runner.run(stop).await {
+                tracing::error!(error = %err, "the live POS feed stopped");
+            }
+        });
+        feed
+    }
+}
+
+/// Passes invoices and low-stock alerts to the feed.
+struct PosLive {
+    name: String,
+    feed: LiveFeed,
+}
+
+#[derive(Deserialize)]
+struct Issued {
+    invoice_id: Uuid,
+    invoice_number: String,
+    store_id: Uuid,
+    terminal_id: String,
+    total_minor: i64,
+    currency: String,
+    offline: bool,
+}
+
+#[derive(Deserialize)]
+struct LowStock {
+    location_id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    available: String,
+    reorder_level: String,
+}
+
+impl Projection for PosLive {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn topics(&self) -> Vec<String> {
+        vec![
+            "sales.events.v1".to_owned(),
+            "inventory.events.v1".to_owned(),
+        ]
+    }
+
+    fn exactly_once(&self) -> bool {
+        false
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &ConsumedEvent,
+    ) -> Result<(), ProjectionError> {
+        let tenant = event.cloud.tenant;
+        let update = match event.cloud.event_type.as_str() {
+            "sales.invoice.issued" => {
+                let i: Issued = event.payload_as()?;
+                Update {
+                    tenant,
+                    store: i.store_id,
+                    message: json!({"type": "invoice.issued", "invoice_id": i.invoice_id, "number": i.invoice_number,
+                        "terminal_id": i.terminal_id, "total": {"amount_minor": i.total_minor, "currency": i.currency},
+                        "offline": i.offline}),
+                }
+            }
+            "inventory.low_stock" => {
+                let low: LowStock = event.payload_as()?;
+                db::set_tenant(tx, tenant).await?;
+                let store: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2",
+                )
+                .bind(tenant)
+                .bind(low.location_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(store) = store else { return Ok(()) }; // a warehouse
+                Update {
+                    tenant,
+                    store,
+                    message: json!({"type": "low_stock", "product_id": low.product_id, "sku": low.sku,
+                        "available": low.available, "reorder_level": low.reorder_level}),
+                }
+            }
+            _ => return Ok(()),
+        };
+        // Nobody listening is fine.
+        let _ = self.feed.0.send(Arc::new(update));
+        Ok(())
+    }
+}
+
+/// The socket's route.
+pub(crate) fn routes(verifier: &Arc<Verifier>) -> Router<Sales> {
+    Router::new().route(
+        "/ws/pos",
+        get(watch).route_layer(auth::allow(verifier, SELLERS)),
+    )
+}
+
+/// Which store to watch.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct Watch {
+    store_id: Uuid,
+}
+
+/// A WebSocket of a store's invoices as they are issued and its low-stock alerts, as
+/// JSON text messages (`{"type": "invoice.issued", ...}`, `{"type": "low_stock", ...}`).
+#[utoipa::path(get, path = "/ws/pos", tag = "sales", params(Watch), security(("bearer" = [])),
+    responses((status = 101, description = "switching to the WebSocket"),
+              (status = 404, description = "`not_found` (a store the user does not reach)")))]
+pub(crate) async fn watch(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Query(watch): Query<Watch>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    reachable(&principal, watch.store_id)?;
+    let updates = sales.feed.0.subscribe();
+    Ok(upgrade.on_upgrade(move |socket| stream(socket, updates, principal.tenant, watch.store_id)))
+}
+
+async fn stream(
+    mut socket: WebSocket,
+    mut updates: broadcast::Receiver<Arc<Update>>,
+    tenant: Uuid,
+    store: Uuid,
+) {
+    loop {
+        tokio::select! {
+            update = updates.recv() => match update {
+                Ok(update) if update.tenant == tenant && update.store == store => {
+                    if socket.send(Message::Text(update.message.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    let note = json!({"type": "lagged", "missed": missed}).to_string();
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The live POS WebSocket over real Kafka: a store's screen receives its invoices as
+//! their events reach the topic, and a user who does not reach the store is refused.
+
+// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod support;
+
+use std::time::Duration;
+
+use bazaar_platform::{
+    auth::{Role, Stores},
+    kafka,
+    testing::{send, TestIssuer, TestService},
+};
+use futures::StreamExt;
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use serde_json::{json, Value};
+use support::mesh::{publish, settings};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use uuid::Uuid;
+
+/// The live feed follows the real topic; make sure it exists.
+async fn sales_topic() {
+    let admin = kafka::admin(&settings(), "test-admin").unwrap();
+    let topic = NewTopic::new("sales.events.v1", 6, TopicReplication::Fixed(1));
+    // Already there is fine.
+    let _ = admin
+        .create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
+    sales_topic().await;
+    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let sales = TestService::start_for(
+        "sales",
+        bazaar_sales::migrator(),
+        bazaar_sales::router,
+        &issuer,
+        tenant,
+    )
+    .await;
+    let store = Uuid::new_v4();
+    let reply = send(&sales.app, axum::http::Method::PUT, &format!("/api/v1/pos/stores/{store}"), Some(&sales.admin),
+        Some(json!({"code": "BLR1", "state_code": "29", "gstin": null, "location_id": Uuid::new_v4()})), &[]).await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let base = sales.listen().await.replace("http://", "ws://");
+
+    let connect = |store: Uuid, token: String| {
+        let mut request = format!("{base}/ws/pos?store_id={store}")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    let cashier = issuer.token_for(tenant, &[Role::Cashier], Stores::Only(vec![store]));
+    let elsewhere = connect(Uuid::new_v4(), cashier.clone()).await;
+    assert!(elsewhere.is_err(), "another store's screen is refused");
+    let (mut socket, _) = connect(store, cashier).await.expect("the socket opens");
+
+    // The feed starts at the latest offset once it joins: publish until the screen hears.
+    let number = format!("BLR1T126{:06}", rand_serial());
+    let issued = json!({"tenant_id": tenant, "invoice_id": Uuid::new_v4(), "invoice_number": number,
+        "store_id": store, "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null,
+        "reservation_id": null, "offline": false, "currency": "INR", "place_of_supply": "29", "lines": [],
+        "payments": [{"mode": "cash", "amount_minor": 118_00, "reference": null}], "subtotal_minor": 118_00,
+        "discount_minor": 0, "tax_minor": 0, "round_off_minor": 0, "total_minor": 118_00, "issued_at": 0});
+    let mut heard: Option<Value> = None;
+    for _ in 0..40 {
+        publish(
+            "sales.events.v1",
+            "sales.invoice.issued",
+            tenant,
+            Uuid::new_v4(),
+            &issued,
+        )
+        .await;
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(750), socket.next()).await
+        {
+            heard = Some(serde_json::from_str(&text).unwrap());
+            break;
+        }
+    }
+    let message = heard.expect("the screen hears the invoice");
+    assert_eq!(message["type"], "invoice.issued");
+    assert_eq!(message["number"], number.as_str());
+    assert_eq!(message["total"]["amount_minor"], 118_00);
+}
+
+fn rand_serial() -> u32 {
+    Uuid::new_v4().as_u128() as u32 % 1_000_000
+}
