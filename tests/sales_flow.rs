@@ -1,8 +1,8 @@
 //! A sale across the mesh, over real Kafka: the product (catalog) and the customer
 //! (partners) reach the till from the topic; a credit sale reserves stock over HTTP and
-//! issues its invoice; the invoice's event takes the stock down in inventory and puts
-//! the sale and its loyalty points on the customer's ledger in partners. An offline sale of
-//! more than the store had is taken and drives stock below zero.
+//! issues its invoice; the invoice's event takes the stock down in inventory, puts the
+//! sale and its loyalty points on the customer's ledger in partners, and reaches the
+//! store's live POS WebSocket, followed by inventory's low-stock alert.
 
 // Amounts in paise are written rupees_paise (118_00 is ₹118.00).
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -12,14 +12,19 @@ mod support;
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
+use std::time::Duration;
+
 use bazaar_platform::{
+    auth::{Role, Stores},
     consumer::{ConsumerRunner, Projection},
     testing::{send, Reply, TestIssuer, TestService},
     Settings,
 };
 use bazaar_sales::references::SalesReferences;
+use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{relay_outbox_to, settings, topic, until};
+use support::mesh::{publish, relay_outbox_to, settings, topic, until};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -40,7 +45,7 @@ fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationT
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
+async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_screen() {
     let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
     let start =
         |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
@@ -62,9 +67,11 @@ async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
         bazaar_partners::router,
     )
     .await;
+    let events = topic(3).await;
     let mut config = Settings::from_env().unwrap();
     config.inventory_url = inventory.listen().await;
     config.partners_url = partners.listen().await;
+    config.pos_live_topics = vec![events.clone()];
     let sales = TestService::start_with(
         "sales",
         bazaar_sales::migrator(),
@@ -74,7 +81,6 @@ async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
         config,
     )
     .await;
-    let events = topic(3).await;
 
     let soap = ok(
         &catalog,
@@ -83,7 +89,7 @@ async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
         json!({"sku": "SOAP-1", "name": "Neem soap",
         "unit": "piece", "gst_rate": "18", "mrp": {"amount_minor": 118_00, "currency": "INR"},
         "selling_price": {"amount_minor": 118_00, "currency": "INR"}, "tax_inclusive": true,
-        "barcodes": ["8901030865275"]}),
+        "reorder_level": "8", "barcodes": ["8901030865275"]}),
     )
     .await;
     let customer = ok(
@@ -144,6 +150,9 @@ async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
         .is_success()
     })
     .await;
+
+    let screen = store_screen(&sales, &issuer, tenant, store_id).await;
+    let mut screen = live(screen, &events, tenant, location["id"].as_str().unwrap()).await;
 
     // Three soaps on credit, scanned by barcode, once the till knows the product and
     // the customer.
@@ -212,5 +221,72 @@ async fn a_credit_sale_reaches_inventory_and_the_customer_s_ledger() {
     .await
     .body;
     assert_eq!(points["points"], 3);
+
+    // The store's screen: the invoice, then the alert as 7 left fell below the
+    // reorder level of 8.
+    relay_outbox_to(&inventory.database, &inventory.owner, &events).await;
+    let number = invoice["number"].as_str().unwrap();
+    let (mut issued, mut low) = (false, false);
+    while !(issued && low) {
+        let message = hear(&mut screen, Duration::from_secs(15))
+            .await
+            .expect("the invoice and the alert on the store's screen");
+        issued |= message["type"] == "invoice.issued" && message["number"] == number;
+        low |= message["type"] == "low_stock"
+            && message["sku"] == "SOAP-1"
+            && message["available"] == "7"
+            && message["reorder_level"] == "8";
+    }
     stop.cancel();
+}
+
+type Screen =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A cashier's live POS WebSocket for `store`.
+async fn store_screen(
+    sales: &TestService,
+    issuer: &TestIssuer,
+    tenant: Uuid,
+    store: Uuid,
+) -> Screen {
+    let base = sales.listen().await.replace("http://", "ws://");
+    let mut request = format!("{base}/ws/pos?store_id={store}")
+        .into_client_request()
+        .unwrap();
+    let cashier = issuer.token_for(tenant, &[Role::Cashier], Stores::Only(vec![store]));
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {cashier}").parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The feed follows the topic from the latest offset once it has joined its group, so
+/// alerts on a product that does not exist are sent until the screen hears one; what the
+/// test publishes after that is sure to reach it.
+async fn live(mut screen: Screen, topic: &str, tenant: Uuid, location: &str) -> Screen {
+    let probe = json!({"tenant_id": tenant, "location_id": location, "product_id": Uuid::new_v4(),
+        "sku": "PROBE", "available": "0", "reorder_level": "1", "detected_at": 0});
+    for _ in 0..40 {
+        publish(topic, "inventory.low_stock", tenant, Uuid::new_v4(), &probe).await;
+        if hear(&mut screen, Duration::from_millis(750))
+            .await
+            .is_some()
+        {
+            return screen;
+        }
+    }
+    panic!("the store's screen never heard the feed");
+}
+
+/// The screen's next message, if one comes within `wait`.
+async fn hear(screen: &mut Screen, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, screen.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),
+            Ok(Some(Ok(_))) => {}
+            _ => return None,
+        }
+    }
 }

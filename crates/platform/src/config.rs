@@ -76,6 +76,8 @@ pub struct Settings {
     pub inventory_url: String,
     /// Partners' API, for credit checks at the till.
     pub partners_url: String,
+    /// The topics the live POS feed follows for invoices and low-stock alerts.
+    pub pos_live_topics: Vec<String>,
 }
 
 /// Every variable, its default and what it expects: the README's configuration table
@@ -167,6 +169,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         None,
         "an http:// URL of partners' API, which sales calls for credit checks (unset: this process's own BAZAAR_HTTP_ADDR)",
     ),
+    (
+        "BAZAAR_POS_LIVE_TOPICS",
+        Some("sales.events.v1,inventory.events.v1"),
+        "comma-separated topics the live POS WebSocket follows for invoices and low-stock alerts",
+    ),
 ];
 
 impl Settings {
@@ -233,6 +240,10 @@ impl Settings {
             partners_url: vars
                 .optional("BAZAAR_PARTNERS_URL", http_url)?
                 .unwrap_or_else(|| own_url(http_addr)),
+            pos_live_topics: vars.parse("BAZAAR_POS_LIVE_TOPICS", |v| {
+                let topics: Vec<String> = v.split(',').map(|t| t.trim().to_owned()).collect();
+                topics.iter().all(|t| !t.is_empty()).then_some(topics)
+            })?,
         })
     }
 

@@ -52,6 +52,7 @@ impl LiveFeed {
         let feed = LiveFeed(sender);
         let projection = PosLive {
             name: format!("pos-live-{}", Uuid::now_v7().simple()),
+            topics: settings.pos_live_topics.clone(),
             feed: feed.clone(),
         };
         let group = projection.name.clone();
@@ -68,6 +69,7 @@ impl LiveFeed {
 /// Passes invoices and low-stock alerts to the feed.
 struct PosLive {
     name: String,
+    topics: Vec<String>,
     feed: LiveFeed,
 }
 
@@ -97,10 +99,7 @@ impl Projection for PosLive {
     }
 
     fn topics(&self) -> Vec<String> {
-        vec![
-            "sales.events.v1".to_owned(),
-            "inventory.events.v1".to_owned(),
-        ]
+        self.topics.clone()
     }
 
     fn exactly_once(&self) -> bool {
