@@ -82,6 +82,10 @@ pub fn router(ctx: ServiceContext) -> Router {
                 )),
         )
         .route(
+            "/api/v1/pos/quote",
+            post(quote).route_layer(auth::allow(v, SELLERS)),
+        )
+        .route(
             "/api/v1/pos/sync",
             post(sync_offline).route_layer(auth::allow(v, SELLERS)),
         )
@@ -98,11 +102,11 @@ pub fn router(ctx: ServiceContext) -> Router {
 /// Sales' part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(get_store, put_store, issue_invoice, sync_offline, get_invoice, list_invoices,
+    paths(get_store, put_store, quote, issue_invoice, sync_offline, get_invoice, list_invoices,
           crate::returns::void_invoice, crate::returns::process_return, crate::held::hold_bill,
           crate::held::held_bills, crate::held::resume_bill, crate::held::discard_bill,
           crate::held::close_day, crate::live::watch),
-    components(schemas(Store, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
+    components(schemas(Store, NewQuote, Quote, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
                        InvoicePayment, SyncBatch, Synced, crate::returns::VoidReason,
                        crate::returns::NewReturn, crate::returns::ReturnLine,
                        crate::returns::CreditNote, crate::held::NewHeldBill, crate::held::HeldBill,
@@ -542,7 +546,7 @@ async fn issue_invoice(
         )
         .into());
     }
-    let priced = match price_invoice(&sales.pool, &principal, &body, false).await? {
+    let priced = match price_invoice(&sales.pool, &principal, &body, Pricing::Online).await? {
         Priced::Before(existing) => return Ok((StatusCode::OK, Json(*existing))),
         Priced::New(priced) => priced,
     };
@@ -631,13 +635,121 @@ enum Priced {
     New(Box<Draft>),
 }
 
-/// Checks and prices an invoice without holding anything. `sold_offline` takes the
-/// prices the terminal charged, whoever the cashier was: the sale has happened.
+/// A basket to price before the customer pays.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewQuote {
+    store_id: Uuid,
+    /// 1 to 4 capitals or digits.
+    terminal_id: String,
+    /// Decides the place of supply, as on the invoice.
+    customer_id: Option<Uuid>,
+    lines: Vec<NewLine>,
+    #[serde(default)]
+    bill_discount_minor: i64,
+    /// Round the total to the rupee with a round-off line (default true).
+    round_off: Option<bool>,
+}
+
+/// A priced basket: every line's GST and the total to collect, exactly as the invoice
+/// will have them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Quote {
+    currency: String,
+    place_of_supply: String,
+    lines: Vec<InvoiceLine>,
+    subtotal_minor: i64,
+    discount_minor: i64,
+    taxable_minor: i64,
+    tax_minor: i64,
+    round_off_minor: i64,
+    total_minor: i64,
+}
+
+/// Prices a basket with the invoice's rules (catalog prices, discounts, GST, round-off)
+/// and writes nothing: what the till shows before the customer pays.
+#[utoipa::path(post, path = "/api/v1/pos/quote", tag = "sales", request_body = NewQuote,
+    security(("bearer" = [])),
+    responses((status = 200, body = Quote),
+              (status = 404, description = "`unknown_product`, `unknown_customer`, `not_found`"),
+              (status = 422, description = "`invalid_quantity`, `no_lines`, ...")))]
+async fn quote(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(body): Json<NewQuote>,
+) -> Result<Json<Quote>, ApiError> {
+    let basket = NewInvoice {
+        id: Uuid::nil(),
+        store_id: body.store_id,
+        terminal_id: body.terminal_id,
+        customer_id: body.customer_id,
+        lines: body.lines,
+        bill_discount_minor: body.bill_discount_minor,
+        round_off: body.round_off,
+        payments: Vec::new(),
+        offline: None,
+    };
+    let Priced::New(draft) =
+        price_invoice(&sales.pool, &principal, &basket, Pricing::Quote).await?
+    else {
+        return Err(ApiError::internal("no invoice has the nil id"));
+    };
+    let bill = &draft.bill;
+    let lines = draft
+        .products
+        .iter()
+        .zip(&draft.inputs)
+        .zip(basket.lines.iter().zip(&bill.lines))
+        .enumerate()
+        .map(|(n, ((product, input), (line, priced)))| InvoiceLine {
+            line_no: n as i32 + 1,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            quantity: input.quantity.normalize().to_string(),
+            unit_price_minor: input.unit_price,
+            discount_minor: priced.discount,
+            taxable_minor: priced.tax.taxable,
+            gst_rate_bp: product.gst_rate_bp,
+            cgst_minor: priced.tax.cgst,
+            sgst_minor: priced.tax.sgst,
+            igst_minor: priced.tax.igst,
+            cess_minor: priced.tax.cess,
+            total_minor: priced.tax.total(),
+            salesperson_id: line.salesperson_id,
+            quantity_returned: "0".to_owned(),
+        })
+        .collect();
+    Ok(Json(Quote {
+        currency: draft.currency.clone(),
+        place_of_supply: draft.place.clone(),
+        lines,
+        subtotal_minor: bill.subtotal,
+        discount_minor: bill.discount,
+        taxable_minor: bill.taxable,
+        tax_minor: bill.tax,
+        round_off_minor: bill.round_off,
+        total_minor: bill.total,
+    }))
+}
+
+/// Why a basket is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pricing {
+    /// A sale at the till now: its payments must cover the total.
+    Online,
+    /// A sale an offline terminal made: the prices it charged stand, whoever the cashier
+    /// was, because the sale has happened.
+    Offline,
+    /// The total shown before the customer pays: no payments yet.
+    Quote,
+}
+
+/// Checks and prices an invoice without holding anything.
 async fn price_invoice(
     pool: &PgPool,
     principal: &Principal,
     body: &NewInvoice,
-    sold_offline: bool,
+    pricing: Pricing,
 ) -> Result<Priced, ApiError> {
     reachable(principal, body.store_id)?;
     let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
@@ -708,7 +820,7 @@ async fn price_invoice(
             }
             Some(price)
                 if price != product.selling_price_minor
-                    && !sold_offline
+                    && pricing != Pricing::Offline
                     && !principal.has_any(PRICE_SETTERS) =>
             {
                 return Err(ApiError::new(
@@ -759,8 +871,11 @@ async fn price_invoice(
             points: p.points,
         })
         .collect();
-    let change = domain::check_payments(&payments, bill.total, body.customer_id.is_some())?;
-    if sold_offline && payments.iter().any(|p| p.mode == "loyalty") {
+    let change = match pricing {
+        Pricing::Quote => 0,
+        _ => domain::check_payments(&payments, bill.total, body.customer_id.is_some())?,
+    };
+    if pricing == Pricing::Offline && payments.iter().any(|p| p.mode == "loyalty") {
         return Err(Invalid::new(
             "payments",
             "loyalty_offline",
@@ -882,7 +997,7 @@ async fn sync_one(
         )
         .into());
     }
-    match price_invoice(pool, principal, body, true).await? {
+    match price_invoice(pool, principal, body, Pricing::Offline).await? {
         Priced::Before(existing) => Ok(("duplicate", existing.number)),
         Priced::New(draft) => {
             let invoice = record(pool, principal, body, &draft, None).await?;
@@ -891,7 +1006,6 @@ async fn sync_one(
     }
 }
 
-/// Writes the invoice with the next number of its series, and its event.
 /// Writes the invoice and its event: online with the next number of its series (and the
 /// stock `reservation` it holds), offline with the number and time the terminal gave it.
 async fn record(

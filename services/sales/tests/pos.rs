@@ -238,6 +238,34 @@ async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
         cash(315_00, 500_00),
     );
     body["bill_discount_minor"] = json!(10_00);
+
+    // The till shows the total first: priced as the invoice will be, nothing written
+    // and no stock held.
+    let mut basket = body.clone();
+    let basket = basket.as_object_mut().unwrap();
+    basket.remove("id");
+    basket.remove("payments");
+    let quote = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/quote",
+        Some(&till.cashier),
+        Some(json!(basket)),
+        &[],
+    )
+    .await;
+    assert_eq!(quote.status, StatusCode::OK, "{}", quote.body);
+    assert_eq!(
+        (
+            &quote.body["total_minor"],
+            &quote.body["round_off_minor"],
+            &quote.body["lines"][1]["cgst_minor"]
+        ),
+        (&json!(315_00), &json!(-12), &json!(2_06))
+    );
+    assert_eq!(till.invoices().await, 0);
+    assert_eq!(till.on_hand(till.soap).await["reserved"], "0");
+
     let reply = till.checkout(&till.cashier, body.clone()).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let invoice = &reply.body;
