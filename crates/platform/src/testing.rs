@@ -209,6 +209,40 @@ pub fn event(
     }
 }
 
+/// The events in `pool`'s outbox of type `event_type`, in the order they were written,
+/// as the runner would hand them to a projection: another service's projection can be
+/// fed a service's real events without Kafka.
+pub async fn outbox_events(
+    pool: &sqlx::PgPool,
+    event_type: &str,
+) -> Vec<crate::consumer::ConsumedEvent> {
+    type Row = (Uuid, Uuid, String, Vec<u8>, chrono::DateTime<chrono::Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT event_id, tenant_id, key, payload, created_at FROM outbox WHERE event_type = $1 ORDER BY id",
+    )
+    .bind(event_type)
+    .fetch_all(pool)
+    .await
+    .expect("the outbox");
+    let catalogue = bazaar_schemas::Catalogue::embedded();
+    rows.into_iter()
+        .map(|(id, tenant, key, bytes, created)| {
+            let (schema, payload) = catalogue.decode(&bytes).expect("an outbox payload decodes");
+            let mut cloud = bazaar_schemas::CloudEvent::new(schema, "test", &key, tenant);
+            cloud.id = id;
+            cloud.time = created;
+            crate::consumer::ConsumedEvent {
+                cloud,
+                schema,
+                payload,
+                topic: format!("{}.events.v1", schema.domain()),
+                partition: 0,
+                offset: 0,
+            }
+        })
+        .collect()
+}
+
 impl TestService {
     /// Serves the router on a loopback port of its own, until the test ends, and returns
     /// its base URL: for services that call it over HTTP.

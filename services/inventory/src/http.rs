@@ -1686,6 +1686,13 @@ pub(crate) async fn close_reservation(
     .bind(outcome)
     .execute(&mut *tx)
     .await?;
+    sqlx::query(
+        "UPDATE reservation_lines SET open = false WHERE tenant_id = $1 AND reservation_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let event = ReservationReleased {
         tenant_id: tenant,
         reservation_id: id,

@@ -258,7 +258,7 @@ pub async fn reserved(
     sqlx::query_scalar(
         "SELECT coalesce(sum(l.quantity), 0) FROM reservation_lines l \
          JOIN reservations r ON r.id = l.reservation_id \
-         WHERE l.tenant_id = $1 AND l.location_id = $2 AND l.product_id = $3 \
+         WHERE l.tenant_id = $1 AND l.location_id = $2 AND l.product_id = $3 AND l.open \
            AND r.status = 'active' AND r.expires_at > now() AND r.id IS DISTINCT FROM $4",
     )
     .bind(tenant)
@@ -296,7 +296,7 @@ pub async fn batches(
 }
 
 /// Records a movement: the ledger row, the fold into stock, `inventory.stock.moved`,
-/// and the alerts it raises (negative stock, low stock).
+/// and the alerts it raises (stock falling below zero, low stock).
 pub async fn record(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -360,7 +360,9 @@ pub async fn record(
     };
     event(tx, "inventory.stock.moved", tenant, &key, &moved).await?;
 
-    if movement.quantity < Decimal::ZERO && after.on_hand < Decimal::ZERO {
+    // Once per crossing below zero, as low stock is: every further sale of an item
+    // already short would otherwise raise it again.
+    if after.on_hand < Decimal::ZERO && after.on_hand - movement.quantity >= Decimal::ZERO {
         let negative = NegativeStock {
             tenant_id: tenant,
             location_id: movement.location,

@@ -247,7 +247,7 @@ pub async fn stock(
            coalesce((SELECT sum(l.quantity) FROM reservation_lines l \
                      JOIN reservations r ON r.id = l.reservation_id \
                      WHERE l.tenant_id = s.tenant_id AND l.location_id = s.location_id \
-                       AND l.product_id = s.product_id AND r.status = 'active' \
+                       AND l.product_id = s.product_id AND l.open AND r.status = 'active' \
                        AND r.expires_at > now()), 0) AS reserved, \
            s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
          FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \

@@ -8,11 +8,11 @@
 use std::collections::HashSet;
 
 use axum::http::{Method, StatusCode};
-use bazaar_inventory::store::ProductFacts;
+use bazaar_inventory::{snapshots::InventorySnapshots, store::ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     consumer, db,
-    testing::{event, send, Reply, TestIssuer, TestService},
+    testing::{event, outbox_events, send, Reply, TestIssuer, TestService},
     Settings,
 };
 use bazaar_sales::references::SalesReferences;
@@ -607,6 +607,21 @@ async fn an_offline_batch_is_taken_once_per_invoice_whatever_the_stock() {
     assert_eq!(offline_events, 2);
     // Nothing was reserved: inventory learns of the sales from their events.
     assert_eq!(till.on_hand(till.soap).await["reserved"], "0");
+    // It takes 1 and then 5 of the 2 on hand: stock goes below zero, and says so once.
+    for issued in outbox_events(&till.sales.owner, "sales.invoice.issued").await {
+        assert!(consumer::apply(
+            &till.inventory.owner,
+            &InventorySnapshots::default(),
+            &issued
+        )
+        .await
+        .unwrap());
+    }
+    assert_eq!(till.on_hand(till.soap).await["on_hand"], "-4");
+    let negative = outbox_events(&till.inventory.owner, "inventory.negative_stock").await;
+    assert_eq!(negative.len(), 1, "raised once, not per sale below zero");
+    let alert: Value = negative[0].payload_as().unwrap();
+    assert_eq!(alert["on_hand"], "-4");
     // An offline sale keeps the time it happened.
     let path = format!(
         "/api/v1/pos/invoices/{}",
