@@ -143,26 +143,43 @@ pub fn price(
     })
 }
 
-/// The share of a sold line that `returned` of its `sold` quantity carries back: each
-/// amount in proportion, rounded to the paisa; returning all of it gives back exactly
-/// what was charged.
+/// The share of a sold line that `returned` of its `sold` quantity carries back: the
+/// line's total and its taxable value in proportion, rounded to the paisa, and the taxes
+/// in proportion, trimmed so that they add up to the difference (half of a ₹3,135 line
+/// refunds ₹1,567.50, not a paisa more). Returning all of it gives back exactly what was
+/// charged.
 pub fn returned_part(line: LineTax, sold: Decimal, returned: Decimal) -> LineTax {
     if returned >= sold {
         return line;
     }
-    let part = |amount: i64| {
+    let part = |amount: i64| -> i64 {
         (Decimal::from(amount) * returned / sold)
             .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
             .try_into()
             .unwrap_or(0)
     };
-    LineTax {
+    let mut back = LineTax {
         taxable: part(line.taxable),
         cgst: part(line.cgst),
         sgst: part(line.sgst),
         igst: part(line.igst),
         cess: part(line.cess),
+    };
+    // Rounding each tax on its own can leave them a paisa or two off the total's share;
+    // the largest tax absorbs it.
+    let excess = back.taxable + back.tax() - part(line.total());
+    let largest = [
+        &mut back.cgst,
+        &mut back.sgst,
+        &mut back.igst,
+        &mut back.cess,
+    ]
+    .into_iter()
+    .max_by_key(|tax| **tax);
+    if let Some(tax) = largest {
+        *tax -= excess;
     }
+    back
 }
 
 /// A credit note's number: store code, `C`, the financial year's last two digits and a
@@ -389,6 +406,29 @@ mod tests {
         );
         assert_eq!(returned_part(sold, d("2"), d("2")), sold);
         assert_eq!(credit_note_number("BLR1", 2026, 7), "BLR1C26000007");
+
+        // Two at ₹1,567.50 with 18 % inside: ₹2,656.78 taxable, ₹239.11 each way. Half
+        // of each tax is ₹119.555, rounded up twice that would refund ₹1,567.51 for one
+        // pack sold at ₹1,567.50.
+        let sold = LineTax {
+            taxable: 2_656_78,
+            cgst: 239_11,
+            sgst: 239_11,
+            igst: 0,
+            cess: 0,
+        };
+        let one = returned_part(sold, d("2"), d("1"));
+        assert_eq!(
+            one,
+            LineTax {
+                taxable: 1_328_39,
+                cgst: 119_56,
+                sgst: 119_55,
+                igst: 0,
+                cess: 0
+            }
+        );
+        assert_eq!(one.total(), 1_567_50);
     }
 
     #[test]
