@@ -17,9 +17,11 @@ macro_rules! out {
 mod bench;
 mod bench_barcode;
 mod bench_import;
+mod bench_pos;
 mod catalog_file;
 mod client;
 mod demo;
+mod demo_day;
 mod dlq;
 mod services;
 mod topics;
@@ -111,7 +113,10 @@ enum Command {
         command: InventoryCommand,
     },
     /// Seed the demo tenant (stores, owner) unless it exists, and print its login.
-    Demo,
+    Demo {
+        #[command(subcommand)]
+        command: Option<DemoCommand>,
+    },
     /// Print the configuration variables, their values and what they expect.
     Config,
     /// Print the services this binary runs, one per line.
@@ -203,6 +208,13 @@ enum DlqCommand {
 }
 
 #[derive(Subcommand)]
+enum DemoCommand {
+    /// A cashier's full day at a demo till over the API of a running mesh (./dev up):
+    /// sales, held bills, a credit sale, a return, an offline batch and the day close.
+    Day(demo_day::Day),
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// The outbox relay: backlog drain, steady-state latency, and a naive relay.
     Relay(bench::RelayBench),
@@ -211,6 +223,8 @@ enum BenchCommand {
     /// Catalog CSV import of N products (default 100,000) into a fresh tenant of a
     /// running Bazaar, then the same file again.
     CatalogImport(bench_import::ImportBench),
+    /// POS checkouts at fixed rates against a running mesh (./dev up).
+    Pos(bench_pos::PosBench),
 }
 
 #[derive(Subcommand)]
@@ -284,12 +298,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::CatalogImport(options),
         } => bench_import::catalog_import(&settings, options).await,
+        Command::Bench {
+            command: BenchCommand::Pos(options),
+        } => bench_pos::pos(&settings, options).await,
         Command::Identity { command } => identity(&settings, command).await,
         Command::Catalog { command } => catalog(command).await,
         Command::Inventory {
             command: InventoryCommand::ExpiryScan { days },
         } => expiry_scan(&settings, days).await,
-        Command::Demo => demo::seed(&settings).await,
+        Command::Demo { command: None } => demo::seed(&settings).await,
+        Command::Demo {
+            command: Some(DemoCommand::Day(options)),
+        } => demo_day::day(options).await,
         Command::Config => {
             // Reaching here means every value parsed.
             print_config();

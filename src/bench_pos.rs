@@ -1,0 +1,185 @@
+//! `bazaar bench pos`: checkouts against a running mesh (`./dev up`: relay and consumers
+//! running), from many terminals at a fixed rate. A fresh tenant gets a store that may
+//! sell below zero (so the figures measure checkouts, not stock-outs) and five products;
+//! each checkout is a 5-line invoice paid in cash, which reserves stock in inventory over
+//! HTTP before it commits. Prints sustained checkouts/s and p50/p99/p99.9 latency per
+//! rate.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bazaar_platform::{db, Settings};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::client::{problem, Client, Login};
+
+/// What `bazaar bench pos` measures.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PosBench {
+    /// Checkouts per second to offer, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "200,500")]
+    rates: Vec<u32>,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Terminals (each its own invoice series), sharing the load.
+    #[arg(long, default_value_t = 16)]
+    terminals: u32,
+    /// The running API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+}
+
+pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<()> {
+    let slug = format!("bench-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let password = Uuid::new_v4().simple().to_string();
+    let identity = db::prepare(
+        settings,
+        bazaar_identity::SERVICE,
+        bazaar_identity::migrator(),
+    )
+    .await?;
+    let created = bazaar_identity::bootstrap(
+        &identity,
+        bazaar_identity::Bootstrap {
+            slug: slug.clone(),
+            name: "POS benchmark".to_owned(),
+            email: format!("owner@{slug}.bench"),
+            password: password.clone(),
+            stores: vec![("BNCH".to_owned(), "Benchmark store".to_owned())],
+        },
+    )
+    .await?;
+    identity.close().await;
+    let store = created.stores[0];
+    let login = Login {
+        url: bench.url.clone(),
+        tenant: slug.clone(),
+        email: format!("owner@{slug}.bench"),
+        password,
+    };
+    let client = Client::login(&login, bench.terminals as usize * 4).await?;
+    let post = |path: &str, body: Value| {
+        let request = client.request(reqwest::Method::POST, path).json(&body);
+        async move {
+            problem(request.send().await?)
+                .await?
+                .json::<Value>()
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
+
+    let location = post(
+        "/api/v1/inventory/locations",
+        json!({"code": "BNCH", "name": "Benchmark store",
+        "kind": "store", "store_id": store, "allows_negative_stock": true}),
+    )
+    .await?;
+    client
+        .request(reqwest::Method::PUT, &format!("/api/v1/pos/stores/{store}"))
+        .json(&json!({"code": "BNCH", "state_code": "29", "gstin": null, "location_id": location["id"]}))
+        .send()
+        .await
+        .map(problem)?
+        .await?;
+    let mut products = Vec::new();
+    for n in 0..5 {
+        let product = post(
+            "/api/v1/products",
+            json!({"sku": format!("BENCH-{n}"), "name": format!("Bench product {n}"),
+            "unit": "piece", "gst_rate": "18", "mrp": {"amount_minor": 11_800, "currency": "INR"},
+            "selling_price": {"amount_minor": 11_800, "currency": "INR"}, "tax_inclusive": true}),
+        )
+        .await?;
+        products.push(product["id"].as_str().context("a product id")?.to_owned());
+    }
+    // Sales and inventory learn the products from catalog's events.
+    let lines: std::sync::Arc<Vec<Value>> = std::sync::Arc::new(
+        products
+            .iter()
+            .map(|p| json!({"product_id": p, "quantity": "1"}))
+            .collect(),
+    );
+    let started = Instant::now();
+    loop {
+        let reply = client
+            .request(reqwest::Method::POST, "/api/v1/pos/invoices")
+            .json(&invoice(store, 0, &lines))
+            .send()
+            .await?;
+        if reply.status().is_success() {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the till never learned the products: are the consumers running (./dev up)? {}",
+            reply.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    out!("tenant {slug}: store with negative stock allowed, 5 products; 5-line cash invoices from {} terminals", bench.terminals);
+
+    for rate in &bench.rates {
+        let per_terminal = Duration::from_secs_f64(f64::from(bench.terminals) / f64::from(*rate));
+        let began = Instant::now();
+        let end = began + Duration::from_secs(bench.seconds);
+        let mut runs = tokio::task::JoinSet::new();
+        for terminal in 1..=bench.terminals {
+            let (client, lines) = (client.clone(), lines.clone());
+            runs.spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                let mut next = Instant::now() + per_terminal.mul_f64(f64::from(terminal) / 16.0);
+                while next < end {
+                    tokio::time::sleep_until(next.into()).await;
+                    let sent = Instant::now();
+                    let ok = client
+                        .request(reqwest::Method::POST, "/api/v1/pos/invoices")
+                        .json(&invoice(store, terminal, &lines))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    // Latency from when the checkout was due: a slow system is not
+                    // excused by offering it less work.
+                    latencies.push(next.elapsed().max(sent.elapsed()));
+                    errors += u64::from(!ok);
+                    next += per_terminal;
+                }
+                (latencies, errors)
+            });
+        }
+        let (mut latencies, mut errors) = (Vec::new(), 0);
+        while let Some(result) = runs.join_next().await {
+            let (some, failed) = result?;
+            latencies.extend(some);
+            errors += failed;
+        }
+        // Until the last checkout answered: a system that falls behind finishes late.
+        let took = began.elapsed().as_secs_f64();
+        latencies.sort();
+        let at = |q: f64| {
+            let index =
+                ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+            latencies[index].as_secs_f64() * 1000.0
+        };
+        out!(
+            "offered {rate}/s for {} s: {} checkouts in {took:.1} s, {:.0}/s sustained, {errors} errors; \
+             p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+            bench.seconds,
+            latencies.len(),
+            latencies.len() as f64 / took,
+            at(0.50),
+            at(0.99),
+            at(0.999),
+            at(1.0)
+        );
+    }
+    Ok(())
+}
+
+/// A 5-line cash invoice from `terminal`: five products at ₹118 each.
+fn invoice(store: Uuid, terminal: u32, lines: &[Value]) -> Value {
+    json!({"id": Uuid::new_v4(), "store_id": store, "terminal_id": format!("T{terminal}"),
+        "lines": lines, "payments": [{"mode": "cash", "amount_minor": 59_000}]})
+}
