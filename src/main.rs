@@ -72,7 +72,7 @@ enum Command {
         databases: Vec<String>,
     },
     /// Build a projection from the topics until stopped: `inventory-snapshots`,
-    /// `partner-ledgers`, `purchase-references`, `sales-references`.
+    /// `partner-ledgers`, `purchase-references`, `sales-references`, `finance-ledger`.
     Consume {
         /// The projection (its consumer group).
         projection: String,
@@ -388,6 +388,7 @@ async fn consume(
     projection: &str,
     rebuild: Option<u64>,
 ) -> anyhow::Result<()> {
+    use bazaar_finance::ledger::{self as finance_ledger, FinanceLedger};
     use bazaar_inventory::snapshots::{self, InventorySnapshots};
     use bazaar_partners::ledgers::{self, PartnerLedgers};
     use bazaar_platform::consumer::ConsumerRunner;
@@ -465,12 +466,29 @@ async fn consume(
             let runner = ConsumerRunner::new(settings, pool, SalesReferences::default());
             runner.run(shutdown::on_signal()).await?;
         }
+        finance_ledger::NAME => {
+            // Manual entries are in the journal but on no topic the rebuild replays.
+            anyhow::ensure!(
+                patience.is_none(),
+                "{} cannot be rebuilt from the topics yet: manual journal entries would be lost",
+                finance_ledger::NAME
+            );
+            let pool = db::prepare(
+                settings,
+                bazaar_finance::SERVICE,
+                bazaar_finance::migrator(),
+            )
+            .await?;
+            let runner = ConsumerRunner::new(settings, pool, FinanceLedger::default());
+            runner.run(shutdown::on_signal()).await?;
+        }
         other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}, {}, {}, {}",
+            "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}",
             snapshots::NAME,
             ledgers::NAME,
             references::NAME,
-            sales_references::NAME
+            sales_references::NAME,
+            finance_ledger::NAME
         ),
     }
     Ok(())

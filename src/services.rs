@@ -53,6 +53,12 @@ pub(crate) const ALL: &[Service] = &[
         router: bazaar_sales::router,
         openapi: bazaar_sales::openapi,
     },
+    Service {
+        name: bazaar_finance::SERVICE,
+        migrator: bazaar_finance::migrator,
+        router: bazaar_finance::router,
+        openapi: bazaar_finance::openapi,
+    },
 ];
 
 /// The services named on the command line, or all of them with `--all`.

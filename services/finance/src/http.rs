@@ -1,0 +1,994 @@
+//! Finance's API: the chart of accounts, manual journal entries, closing a month, and the
+//! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
+//! store or consolidated, as JSON or CSV.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use bazaar_platform::{
+    auth::{self, Principal, Role, Verifier},
+    db,
+    http::{ApiError, Invalid, Json, Path, Query},
+    outbox, ServiceContext,
+};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    chart::{self, Kind},
+    journal::{self, JournalError, NewEntry, NewLine},
+    SERVICE,
+};
+
+/// Who reads the books.
+const READERS: &[Role] = &[Role::Owner, Role::Admin, Role::Accountant];
+/// Who writes them by hand and closes months.
+const ACCOUNTANTS: &[Role] = &[Role::Owner, Role::Accountant];
+
+/// Finance's routes; each names the roles it admits.
+pub fn router(ctx: ServiceContext) -> Router {
+    let v: &Arc<Verifier> = &ctx.verifier;
+    Router::new()
+        .route(
+            "/api/v1/finance/accounts",
+            get(accounts)
+                .route_layer(auth::allow(v, READERS))
+                .merge(post(add_account).route_layer(auth::allow(v, ACCOUNTANTS))),
+        )
+        .route(
+            "/api/v1/finance/accounts/{code}/ledger",
+            get(account_ledger).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/journal-entry",
+            post(post_entry).route_layer(auth::allow(v, ACCOUNTANTS)),
+        )
+        .route(
+            "/api/v1/finance/day-book",
+            get(day_book).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/trial-balance",
+            get(trial_balance).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/profit-and-loss",
+            get(profit_and_loss).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/balance-sheet",
+            get(balance_sheet).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/periods/{month}/close",
+            post(close_period).route_layer(auth::allow(v, ACCOUNTANTS)),
+        )
+        .with_state(ctx.pool)
+}
+
+/// Finance's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(accounts, add_account, post_entry, day_book, trial_balance, profit_and_loss,
+          balance_sheet, account_ledger, close_period),
+    components(schemas(Account, NewAccount, ManualEntry, ManualLine, Entry, EntryLine, Balance,
+                       TrialBalance, ProfitAndLoss, BalanceSheet, AccountLedger, LedgerLine,
+                       PeriodClosed)),
+    tags((name = "finance", description = "The general ledger and its reports"))
+)]
+pub struct FinanceApi;
+
+async fn begin(
+    pool: &PgPool,
+    tenant: Uuid,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
+    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    chart::ensure(&mut tx, tenant).await?;
+    Ok(tx)
+}
+
+impl From<JournalError> for ApiError {
+    fn from(err: JournalError) -> Self {
+        match err {
+            JournalError::Unbalanced { .. } => {
+                Self::unprocessable("unbalanced_entry", err.to_string())
+            }
+            JournalError::OneSided(_) => Self::unprocessable("invalid_line", err.to_string()),
+            JournalError::UnknownAccount(_) => {
+                Self::unprocessable("unknown_account", err.to_string())
+            }
+            JournalError::PeriodClosed(_) => Self::conflict("period_closed", err.to_string()),
+            JournalError::Database(e) => e.into(),
+            JournalError::Outbox(e) => e.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// An account of the chart.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct Account {
+    code: String,
+    name: String,
+    /// asset, liability, equity, income or expense.
+    kind: String,
+    /// The role the posting rules give it; none for accounts a tenant added.
+    role: Option<String>,
+}
+
+/// The tenant's chart of accounts, by code (seeded from the retail template).
+#[utoipa::path(get, path = "/api/v1/finance/accounts", tag = "finance", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Account>)))]
+async fn accounts(
+    State(pool): State<PgPool>,
+    principal: Principal,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let rows = sqlx::query_as(
+        "SELECT code, name, kind, role FROM accounts WHERE tenant_id = $1 ORDER BY code",
+    )
+    .bind(principal.tenant)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(rows))
+}
+
+/// An account to add.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewAccount {
+    /// 4 to 6 digits, unique.
+    code: String,
+    name: String,
+    /// asset, liability, equity, income or expense.
+    kind: String,
+}
+
+/// Adds an account. Accounts are never deleted: an account with postings is history.
+#[utoipa::path(post, path = "/api/v1/finance/accounts", tag = "finance", request_body = NewAccount,
+    security(("bearer" = [])),
+    responses((status = 201, body = Account), (status = 409, description = "`account_exists`"),
+              (status = 422, description = "`invalid_code`, `invalid_name`, `invalid_kind`")))]
+async fn add_account(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<NewAccount>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    let code = body.code.trim();
+    if !(4..=6).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new("code", "invalid_code", "4 to 6 digits").into());
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        return Err(Invalid::new("name", "invalid_name", "1 to 120 characters").into());
+    }
+    let kind = Kind::parse(body.kind.trim()).ok_or_else(|| {
+        Invalid::new(
+            "kind",
+            "invalid_kind",
+            "asset, liability, equity, income or expense",
+        )
+    })?;
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let added = sqlx::query("INSERT INTO accounts (tenant_id, code, name, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        .bind(principal.tenant)
+        .bind(code)
+        .bind(name)
+        .bind(kind.code())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if added == 0 {
+        return Err(ApiError::conflict(
+            "account_exists",
+            format!("account {code} exists"),
+        ));
+    }
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Account {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            kind: kind.code().to_owned(),
+            role: None,
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- journal
+
+/// A manual journal entry.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ManualEntry {
+    /// The entry's own id: sending it again returns the first entry.
+    id: Uuid,
+    /// The posting date; its month must be open.
+    date: NaiveDate,
+    narration: String,
+    /// The entry it corrects by reversing it, if any.
+    reverses: Option<Uuid>,
+    lines: Vec<ManualLine>,
+}
+
+/// One line of a manual entry: a debit or a credit.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ManualLine {
+    account_code: String,
+    store_id: Option<Uuid>,
+    #[serde(default)]
+    debit_minor: i64,
+    #[serde(default)]
+    credit_minor: i64,
+}
+
+/// A journal entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Entry {
+    id: Uuid,
+    posting_date: NaiveDate,
+    narration: String,
+    source: String,
+    document: Option<String>,
+    currency: String,
+    reverses: Option<Uuid>,
+    posted_by: Option<Uuid>,
+    lines: Vec<EntryLine>,
+}
+
+/// One line of an entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct EntryLine {
+    account_code: String,
+    account_name: String,
+    store_id: Option<Uuid>,
+    debit_minor: i64,
+    credit_minor: i64,
+}
+
+/// `audit.journal.manual_entry`.
+#[derive(Serialize)]
+struct EntryAudited<'a> {
+    tenant_id: Uuid,
+    entry_id: Uuid,
+    posting_date: String,
+    narration: &'a str,
+    currency: &'a str,
+    total_minor: i64,
+    reverses: Option<Uuid>,
+    posted_by: Uuid,
+    posted_at: i64,
+}
+
+/// Posts a manual entry: it must balance, name the tenant's accounts and fall in an open
+/// month. Emits `finance.entry.posted` and `audit.journal.manual_entry`.
+#[utoipa::path(post, path = "/api/v1/finance/journal-entry", tag = "finance", request_body = ManualEntry,
+    security(("bearer" = [])),
+    responses((status = 201, body = Entry), (status = 200, body = Entry, description = "sent before"),
+              (status = 409, description = "`period_closed`"),
+              (status = 422, description = "`unbalanced_entry`, `invalid_line`, `unknown_account`, `invalid_narration`, `unknown_entry`")))]
+async fn post_entry(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Json(body): Json<ManualEntry>,
+) -> Result<(StatusCode, Json<Entry>), ApiError> {
+    let narration = body.narration.trim();
+    if narration.is_empty() || narration.chars().count() > 500 {
+        return Err(Invalid::new("narration", "invalid_narration", "1 to 500 characters").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = begin(&pool, tenant).await?;
+    if let Some(existing) = entry(&mut tx, tenant, body.id).await? {
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    if let Some(reversed) = body.reverses {
+        if entry(&mut tx, tenant, reversed).await?.is_none() {
+            return Err(
+                Invalid::new("reverses", "unknown_entry", format!("no entry {reversed}")).into(),
+            );
+        }
+    }
+    let new = NewEntry {
+        id: body.id,
+        date: body.date,
+        narration: narration.to_owned(),
+        document: None,
+        currency: "INR".to_owned(),
+        lines: body
+            .lines
+            .iter()
+            .map(|l| NewLine {
+                account_code: l.account_code.trim().to_owned(),
+                store: l.store_id,
+                debit: l.debit_minor,
+                credit: l.credit_minor,
+            })
+            .collect(),
+        source: "manual".to_owned(),
+        source_event_id: None,
+        reverses: body.reverses,
+        posted_by: Some(principal.user),
+    };
+    journal::post(&mut tx, tenant, &new).await?;
+    let audited = EntryAudited {
+        tenant_id: tenant,
+        entry_id: new.id,
+        posting_date: new.date.to_string(),
+        narration,
+        currency: &new.currency,
+        total_minor: new.lines.iter().map(|l| l.debit).sum(),
+        reverses: new.reverses,
+        posted_by: principal.user,
+        posted_at: Utc::now().timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "audit.journal.manual_entry",
+        tenant,
+        // The audit topic is keyed by tenant.
+        &tenant.to_string(),
+        &audited,
+    )
+    .await?;
+    let stored = entry(&mut tx, tenant, new.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the entry vanished"))?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryHead {
+    id: Uuid,
+    posting_date: NaiveDate,
+    narration: String,
+    source: String,
+    document: Option<String>,
+    currency: String,
+    reverses: Option<Uuid>,
+    posted_by: Option<Uuid>,
+}
+
+const ENTRY_COLUMNS: &str =
+    "id, posting_date, narration, source, document, currency, reverses, posted_by";
+
+async fn entry(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Entry>, sqlx::Error> {
+    let head: Option<EntryHead> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM journal_entries WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match head {
+        Some(head) => Ok(with_lines(tx, tenant, vec![head], None).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+async fn with_lines(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    heads: Vec<EntryHead>,
+    store: Option<Uuid>,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let ids: Vec<Uuid> = heads.iter().map(|h| h.id).collect();
+    let lines: Vec<(Uuid, String, String, Option<Uuid>, i64, i64)> = sqlx::query_as(
+        "SELECT l.entry_id, l.account_code, a.name, l.store_id, l.debit_minor, l.credit_minor FROM journal_lines l \
+         JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code \
+         WHERE l.tenant_id = $1 AND l.entry_id = ANY($2) AND ($3::uuid IS NULL OR l.store_id = $3) \
+         ORDER BY l.entry_id, l.line_no",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(store)
+    .fetch_all(tx)
+    .await?;
+    Ok(heads
+        .into_iter()
+        .map(|h| Entry {
+            lines: lines
+                .iter()
+                .filter(|l| l.0 == h.id)
+                .map(|l| EntryLine {
+                    account_code: l.1.clone(),
+                    account_name: l.2.clone(),
+                    store_id: l.3,
+                    debit_minor: l.4,
+                    credit_minor: l.5,
+                })
+                .collect(),
+            id: h.id,
+            posting_date: h.posting_date,
+            narration: h.narration,
+            source: h.source,
+            document: h.document,
+            currency: h.currency,
+            reverses: h.reverses,
+            posted_by: h.posted_by,
+        })
+        .collect())
+}
+
+/// A day's entries; JSON or CSV.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct DayBookQuery {
+    date: NaiveDate,
+    /// Only lines of this store.
+    store_id: Option<Uuid>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The day book: every entry of a day with its lines, in posting order.
+#[utoipa::path(get, path = "/api/v1/finance/day-book", tag = "finance", params(DayBookQuery),
+    security(("bearer" = [])), responses((status = 200, body = Vec<Entry>)))]
+async fn day_book(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<DayBookQuery>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let heads: Vec<EntryHead> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM journal_entries WHERE tenant_id = $1 AND posting_date = $2 ORDER BY posted_at, id"
+    ))
+    .bind(principal.tenant)
+    .bind(q.date)
+    .fetch_all(&mut *tx)
+    .await?;
+    let entries: Vec<Entry> = with_lines(&mut tx, principal.tenant, heads, q.store_id)
+        .await?
+        .into_iter()
+        .filter(|e| !e.lines.is_empty())
+        .collect();
+    tx.commit().await?;
+    if !csv {
+        return Ok(Json(entries).into_response());
+    }
+    let mut rows = vec![csv_record(&[
+        "date",
+        "entry_id",
+        "narration",
+        "document",
+        "account_code",
+        "account_name",
+        "store_id",
+        "debit_minor",
+        "credit_minor",
+    ])];
+    for e in &entries {
+        for l in &e.lines {
+            rows.push(csv_record(&[
+                &e.posting_date.to_string(),
+                &e.id.to_string(),
+                &e.narration,
+                e.document.as_deref().unwrap_or(""),
+                &l.account_code,
+                &l.account_name,
+                &l.store_id.map(|s| s.to_string()).unwrap_or_default(),
+                &l.debit_minor.to_string(),
+                &l.credit_minor.to_string(),
+            ]));
+        }
+    }
+    Ok(csv_response("day-book.csv", rows))
+}
+
+// ---------------------------------------------------------------- reports
+
+/// An account's totals over a span.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct Balance {
+    code: String,
+    name: String,
+    kind: String,
+    debit_minor: i64,
+    credit_minor: i64,
+    /// On the account's normal side: debits less credits for assets and expenses,
+    /// credits less debits otherwise.
+    balance_minor: i64,
+}
+
+async fn balances(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+    store: Option<Uuid>,
+) -> Result<Vec<Balance>, sqlx::Error> {
+    let mut rows: Vec<Balance> = sqlx::query_as(
+        "SELECT a.code, a.name, a.kind, coalesce(sum(t.debit_minor), 0)::int8 AS debit_minor, \
+           coalesce(sum(t.credit_minor), 0)::int8 AS credit_minor, 0::int8 AS balance_minor \
+         FROM accounts a LEFT JOIN ( \
+           SELECT l.account_code, l.debit_minor, l.credit_minor FROM journal_lines l \
+           JOIN journal_entries e ON e.id = l.entry_id \
+           WHERE l.tenant_id = $1 AND e.posting_date <= $3 AND ($2::date IS NULL OR e.posting_date >= $2) \
+             AND ($4::uuid IS NULL OR l.store_id = $4)) t ON t.account_code = a.code \
+         WHERE a.tenant_id = $1 GROUP BY a.code, a.name, a.kind ORDER BY a.code",
+    )
+    .bind(tenant)
+    .bind(from)
+    .bind(to)
+    .bind(store)
+    .fetch_all(tx)
+    .await?;
+    for row in &mut rows {
+        let debit_normal = Kind::parse(&row.kind).is_some_and(Kind::debit_normal);
+        row.balance_minor = if debit_normal {
+            row.debit_minor - row.credit_minor
+        } else {
+            row.credit_minor - row.debit_minor
+        };
+    }
+    Ok(rows)
+}
+
+/// As of a date, by store or consolidated.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct AsOf {
+    /// Default: today.
+    as_of: Option<NaiveDate>,
+    store_id: Option<Uuid>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The trial balance.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct TrialBalance {
+    as_of: NaiveDate,
+    store_id: Option<Uuid>,
+    /// Accounts with postings.
+    accounts: Vec<Balance>,
+    total_debit_minor: i64,
+    total_credit_minor: i64,
+}
+
+/// The trial balance as of a date: every account with postings, its debits, credits and
+/// balance; the two totals are equal.
+#[utoipa::path(get, path = "/api/v1/finance/trial-balance", tag = "finance", params(AsOf),
+    security(("bearer" = [])), responses((status = 200, body = TrialBalance)))]
+async fn trial_balance(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<AsOf>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let accounts: Vec<Balance> = balances(&mut tx, principal.tenant, None, as_of, q.store_id)
+        .await?
+        .into_iter()
+        .filter(|b| b.debit_minor != 0 || b.credit_minor != 0)
+        .collect();
+    tx.commit().await?;
+    let report = TrialBalance {
+        as_of,
+        store_id: q.store_id,
+        total_debit_minor: accounts.iter().map(|b| b.debit_minor).sum(),
+        total_credit_minor: accounts.iter().map(|b| b.credit_minor).sum(),
+        accounts,
+    };
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut rows = vec![csv_record(&[
+        "code",
+        "name",
+        "kind",
+        "debit_minor",
+        "credit_minor",
+        "balance_minor",
+    ])];
+    for b in &report.accounts {
+        rows.push(csv_record(&[
+            &b.code,
+            &b.name,
+            &b.kind,
+            &b.debit_minor.to_string(),
+            &b.credit_minor.to_string(),
+            &b.balance_minor.to_string(),
+        ]));
+    }
+    rows.push(csv_record(&[
+        "",
+        "Total",
+        "",
+        &report.total_debit_minor.to_string(),
+        &report.total_credit_minor.to_string(),
+        "",
+    ]));
+    Ok(csv_response("trial-balance.csv", rows))
+}
+
+/// A period, by store or consolidated.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+    store_id: Option<Uuid>,
+}
+
+/// Profit and loss for a period.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ProfitAndLoss {
+    from: NaiveDate,
+    to: NaiveDate,
+    store_id: Option<Uuid>,
+    /// Income accounts, credits less debits (sales returns are negative).
+    income: Vec<Balance>,
+    /// Expense accounts, debits less credits.
+    expenses: Vec<Balance>,
+    income_minor: i64,
+    expenses_minor: i64,
+    /// Income less expenses.
+    net_profit_minor: i64,
+}
+
+fn of_kind(rows: &[Balance], kind: Kind) -> Vec<Balance> {
+    rows.iter()
+        .filter(|b| b.kind == kind.code() && (b.debit_minor != 0 || b.credit_minor != 0))
+        .cloned()
+        .collect()
+}
+
+fn total(rows: &[Balance]) -> i64 {
+    rows.iter().map(|b| b.balance_minor).sum()
+}
+
+/// Profit and loss for a period: income and expenses by account, and the net profit.
+#[utoipa::path(get, path = "/api/v1/finance/profit-and-loss", tag = "finance", params(Period),
+    security(("bearer" = [])),
+    responses((status = 200, body = ProfitAndLoss), (status = 422, description = "`invalid_period`")))]
+async fn profit_and_loss(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<Period>,
+) -> Result<Json<ProfitAndLoss>, ApiError> {
+    if q.from > q.to {
+        return Err(Invalid::new("from", "invalid_period", "from is after to").into());
+    }
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let rows = balances(&mut tx, principal.tenant, Some(q.from), q.to, q.store_id).await?;
+    tx.commit().await?;
+    let (income, expenses) = (of_kind(&rows, Kind::Income), of_kind(&rows, Kind::Expense));
+    let (income_minor, expenses_minor) = (total(&income), total(&expenses));
+    Ok(Json(ProfitAndLoss {
+        from: q.from,
+        to: q.to,
+        store_id: q.store_id,
+        income,
+        expenses,
+        income_minor,
+        expenses_minor,
+        net_profit_minor: income_minor - expenses_minor,
+    }))
+}
+
+/// The balance sheet.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct BalanceSheet {
+    as_of: NaiveDate,
+    store_id: Option<Uuid>,
+    assets: Vec<Balance>,
+    liabilities: Vec<Balance>,
+    equity: Vec<Balance>,
+    assets_minor: i64,
+    liabilities_minor: i64,
+    equity_minor: i64,
+    /// Income less expenses to date, not yet closed into retained earnings.
+    current_earnings_minor: i64,
+    /// Liabilities, equity and current earnings: equal to the assets.
+    liabilities_and_equity_minor: i64,
+}
+
+/// The balance sheet as of a date: assets against liabilities, equity and the earnings
+/// to date.
+#[utoipa::path(get, path = "/api/v1/finance/balance-sheet", tag = "finance", params(AsOf),
+    security(("bearer" = [])), responses((status = 200, body = BalanceSheet)))]
+async fn balance_sheet(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<AsOf>,
+) -> Result<Json<BalanceSheet>, ApiError> {
+    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let mut tx = begin(&pool, principal.tenant).await?;
+    let rows = balances(&mut tx, principal.tenant, None, as_of, q.store_id).await?;
+    tx.commit().await?;
+    let (assets, liabilities, equity) = (
+        of_kind(&rows, Kind::Asset),
+        of_kind(&rows, Kind::Liability),
+        of_kind(&rows, Kind::Equity),
+    );
+    let earnings = total(&of_kind(&rows, Kind::Income)) - total(&of_kind(&rows, Kind::Expense));
+    let (assets_minor, liabilities_minor, equity_minor) =
+        (total(&assets), total(&liabilities), total(&equity));
+    Ok(Json(BalanceSheet {
+        as_of,
+        store_id: q.store_id,
+        assets,
+        liabilities,
+        equity,
+        assets_minor,
+        liabilities_minor,
+        equity_minor,
+        current_earnings_minor: earnings,
+        liabilities_and_equity_minor: liabilities_minor + equity_minor + earnings,
+    }))
+}
+
+/// An account's lines over a period.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct LedgerQuery {
+    from: NaiveDate,
+    to: NaiveDate,
+    store_id: Option<Uuid>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// An account's ledger.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct AccountLedger {
+    code: String,
+    name: String,
+    kind: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    /// The balance before `from`, on the account's normal side.
+    opening_minor: i64,
+    lines: Vec<LedgerLine>,
+    closing_minor: i64,
+}
+
+/// One line of an account's ledger.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct LedgerLine {
+    posting_date: NaiveDate,
+    entry_id: Uuid,
+    narration: String,
+    document: Option<String>,
+    store_id: Option<Uuid>,
+    debit_minor: i64,
+    credit_minor: i64,
+    /// After this line, on the account's normal side.
+    #[sqlx(default)]
+    balance_minor: i64,
+}
+
+/// An account's ledger for a period, with the opening balance and a running balance.
+#[utoipa::path(get, path = "/api/v1/finance/accounts/{code}/ledger", tag = "finance", params(LedgerQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = AccountLedger), (status = 404, description = "`not_found`"),
+              (status = 422, description = "`invalid_period`")))]
+async fn account_ledger(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(code): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(q.format.as_deref())?;
+    if q.from > q.to {
+        return Err(Invalid::new("from", "invalid_period", "from is after to").into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = begin(&pool, tenant).await?;
+    let account: Option<(String, String)> =
+        sqlx::query_as("SELECT name, kind FROM accounts WHERE tenant_id = $1 AND code = $2")
+            .bind(tenant)
+            .bind(&code)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (name, kind) = account.ok_or_else(|| ApiError::not_found(format!("no account {code}")))?;
+    let sign = if Kind::parse(&kind).is_some_and(Kind::debit_normal) {
+        1
+    } else {
+        -1
+    };
+    let opening: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(l.debit_minor - l.credit_minor), 0)::int8 FROM journal_lines l \
+         JOIN journal_entries e ON e.id = l.entry_id \
+         WHERE l.tenant_id = $1 AND l.account_code = $2 AND e.posting_date < $3 AND ($4::uuid IS NULL OR l.store_id = $4)",
+    )
+    .bind(tenant)
+    .bind(&code)
+    .bind(q.from)
+    .bind(q.store_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut lines: Vec<LedgerLine> = sqlx::query_as(
+        "SELECT e.posting_date, e.id AS entry_id, e.narration, e.document, l.store_id, l.debit_minor, l.credit_minor \
+         FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+         WHERE l.tenant_id = $1 AND l.account_code = $2 AND e.posting_date BETWEEN $3 AND $4 \
+           AND ($5::uuid IS NULL OR l.store_id = $5) \
+         ORDER BY e.posting_date, e.posted_at, e.id, l.line_no",
+    )
+    .bind(tenant)
+    .bind(&code)
+    .bind(q.from)
+    .bind(q.to)
+    .bind(q.store_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut running = sign * opening;
+    for line in &mut lines {
+        running += sign * (line.debit_minor - line.credit_minor);
+        line.balance_minor = running;
+    }
+    let ledger = AccountLedger {
+        code,
+        name,
+        kind,
+        from: q.from,
+        to: q.to,
+        opening_minor: sign * opening,
+        lines,
+        closing_minor: running,
+    };
+    if !csv {
+        return Ok(Json(ledger).into_response());
+    }
+    let mut rows = vec![csv_record(&[
+        "date",
+        "entry_id",
+        "narration",
+        "document",
+        "store_id",
+        "debit_minor",
+        "credit_minor",
+        "balance_minor",
+    ])];
+    rows.push(csv_record(&[
+        &ledger.from.to_string(),
+        "",
+        "Opening balance",
+        "",
+        "",
+        "",
+        "",
+        &ledger.opening_minor.to_string(),
+    ]));
+    for l in &ledger.lines {
+        rows.push(csv_record(&[
+            &l.posting_date.to_string(),
+            &l.entry_id.to_string(),
+            &l.narration,
+            l.document.as_deref().unwrap_or(""),
+            &l.store_id.map(|s| s.to_string()).unwrap_or_default(),
+            &l.debit_minor.to_string(),
+            &l.credit_minor.to_string(),
+            &l.balance_minor.to_string(),
+        ]));
+    }
+    Ok(csv_response(&format!("ledger-{}.csv", ledger.code), rows))
+}
+
+// ---------------------------------------------------------------- periods
+
+/// A closed month.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct PeriodClosed {
+    /// YYYY-MM.
+    month: String,
+    closed_by: Uuid,
+    closed_at: chrono::DateTime<Utc>,
+}
+
+/// `finance.period.closed`.
+#[derive(Serialize)]
+struct PeriodClosedEvent<'a> {
+    tenant_id: Uuid,
+    month: &'a str,
+    closed_by: Uuid,
+    closed_at: i64,
+}
+
+/// Closes a month (`YYYY-MM`): nothing more is posted into it. Events that arrive later
+/// are posted on the first day of the next open month.
+#[utoipa::path(post, path = "/api/v1/finance/periods/{month}/close", tag = "finance",
+    security(("bearer" = [])),
+    responses((status = 201, body = PeriodClosed), (status = 409, description = "`period_closed`"),
+              (status = 422, description = "`invalid_month`")))]
+async fn close_period(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Path(month): Path<String>,
+) -> Result<(StatusCode, Json<PeriodClosed>), ApiError> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| month.len() == 7)
+        .ok_or_else(|| Invalid::new("month", "invalid_month", "YYYY-MM"))?;
+    let tenant = principal.tenant;
+    let mut tx = begin(&pool, tenant).await?;
+    let closed = sqlx::query(
+        "INSERT INTO closed_periods (tenant_id, month, closed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(first)
+    .bind(principal.user)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if closed == 0 {
+        return Err(ApiError::conflict(
+            "period_closed",
+            format!("{month} is already closed"),
+        ));
+    }
+    let now = Utc::now();
+    let event = PeriodClosedEvent {
+        tenant_id: tenant,
+        month: &month,
+        closed_by: principal.user,
+        closed_at: now.timestamp_millis(),
+    };
+    outbox::append_v1(
+        &mut tx,
+        SERVICE,
+        "finance.period.closed",
+        tenant,
+        &month,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PeriodClosed {
+            month,
+            closed_by: principal.user,
+            closed_at: now,
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- CSV
+
+fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(Invalid::new("format", "invalid_format", "json or csv").into()),
+    }
+}
+
+fn csv_record(fields: &[&str]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = writer.write_record(fields);
+    writer.into_inner().unwrap_or_default()
+}
+
+fn csv_response(name: &str, rows: Vec<Vec<u8>>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        rows.concat(),
+    )
+        .into_response()
+}

@@ -1,0 +1,285 @@
+//! The journal: balanced entries, stored once, never edited, never in a closed month.
+//! Entries from events and from accountants both come through `post`.
+
+use std::collections::HashMap;
+
+use bazaar_platform::outbox::{self, OutboxError};
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{chart::Role, rules::Posting, SERVICE};
+
+/// One line of an entry to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    /// The account's code.
+    pub account_code: String,
+    /// The store dimension; `None` is the head office.
+    pub store: Option<Uuid>,
+    /// Minor units debited.
+    pub debit: i64,
+    /// Minor units credited.
+    pub credit: i64,
+}
+
+/// An entry to store.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// Its id: derived from the source event, so a replay stores the same entry.
+    pub id: Uuid,
+    /// Its business day.
+    pub date: NaiveDate,
+    /// What happened.
+    pub narration: String,
+    /// The business document.
+    pub document: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    /// Debits and credits.
+    pub lines: Vec<NewLine>,
+    /// The event type, or `manual`.
+    pub source: String,
+    /// The event it comes from.
+    pub source_event_id: Option<Uuid>,
+    /// The entry it reverses.
+    pub reverses: Option<Uuid>,
+    /// The accountant, for manual entries.
+    pub posted_by: Option<Uuid>,
+}
+
+/// Why an entry was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Debits and credits differ, or there are fewer than two lines.
+    #[error("the entry does not balance: debits {debits}, credits {credits}, {lines} lines")]
+    Unbalanced {
+        /// Sum of debits.
+        debits: i64,
+        /// Sum of credits.
+        credits: i64,
+        /// Lines.
+        lines: usize,
+    },
+    /// A line is both a debit and a credit, neither, or negative.
+    #[error("line {0} must be a debit or a credit, positive")]
+    OneSided(usize),
+    /// The posting date's month is closed.
+    #[error("the period of {0} is closed")]
+    PeriodClosed(NaiveDate),
+    /// An account code the tenant does not have.
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The event could not be written.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// `finance.entry.posted`.
+#[derive(Serialize)]
+struct EntryPosted<'a> {
+    tenant_id: Uuid,
+    entry_id: Uuid,
+    posting_date: String,
+    narration: &'a str,
+    source: &'a str,
+    source_event_id: Option<Uuid>,
+    document: Option<&'a str>,
+    currency: &'a str,
+    reverses: Option<Uuid>,
+    lines: Vec<PostedLine<'a>>,
+    posted_by: Option<Uuid>,
+    posted_at: i64,
+}
+
+#[derive(Serialize)]
+struct PostedLine<'a> {
+    account_code: &'a str,
+    store_id: Option<Uuid>,
+    debit_minor: i64,
+    credit_minor: i64,
+}
+
+/// Checks `entry` and stores it with `finance.entry.posted`, in `tx`.
+pub async fn post(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    entry: &NewEntry,
+) -> Result<(), JournalError> {
+    if let Some(bad) = entry
+        .lines
+        .iter()
+        .position(|l| l.debit < 0 || l.credit < 0 || (l.debit > 0) == (l.credit > 0))
+    {
+        return Err(JournalError::OneSided(bad + 1));
+    }
+    let debits: i64 = entry.lines.iter().map(|l| l.debit).sum();
+    let credits: i64 = entry.lines.iter().map(|l| l.credit).sum();
+    if entry.lines.len() < 2 || debits != credits {
+        return Err(JournalError::Unbalanced {
+            debits,
+            credits,
+            lines: entry.lines.len(),
+        });
+    }
+    let codes: Vec<&str> = entry
+        .lines
+        .iter()
+        .map(|l| l.account_code.as_str())
+        .collect();
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT code FROM accounts WHERE tenant_id = $1 AND code = ANY($2)")
+            .bind(tenant)
+            .bind(&codes)
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some(unknown) = codes.iter().find(|c| !known.iter().any(|k| k == *c)) {
+        return Err(JournalError::UnknownAccount((*unknown).to_owned()));
+    }
+    if closed(tx, tenant, entry.date).await? {
+        return Err(JournalError::PeriodClosed(entry.date));
+    }
+    sqlx::query(
+        "INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, source_event_id, document, \
+         currency, reverses, posted_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(entry.id)
+    .bind(tenant)
+    .bind(entry.date)
+    .bind(&entry.narration)
+    .bind(&entry.source)
+    .bind(entry.source_event_id)
+    .bind(&entry.document)
+    .bind(&entry.currency)
+    .bind(entry.reverses)
+    .bind(entry.posted_by)
+    .execute(&mut *tx)
+    .await?;
+    let numbers: Vec<i32> = (1..=entry.lines.len() as i32).collect();
+    let stores: Vec<Option<Uuid>> = entry.lines.iter().map(|l| l.store).collect();
+    let debit: Vec<i64> = entry.lines.iter().map(|l| l.debit).collect();
+    let credit: Vec<i64> = entry.lines.iter().map(|l| l.credit).collect();
+    sqlx::query(
+        "INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, store_id, debit_minor, credit_minor) \
+         SELECT $1, $2, * FROM UNNEST($3::int4[], $4::text[], $5::uuid[], $6::int8[], $7::int8[])",
+    )
+    .bind(entry.id)
+    .bind(tenant)
+    .bind(&numbers)
+    .bind(&codes)
+    .bind(&stores)
+    .bind(&debit)
+    .bind(&credit)
+    .execute(&mut *tx)
+    .await?;
+    let posted = EntryPosted {
+        tenant_id: tenant,
+        entry_id: entry.id,
+        posting_date: entry.date.to_string(),
+        narration: &entry.narration,
+        source: &entry.source,
+        source_event_id: entry.source_event_id,
+        document: entry.document.as_deref(),
+        currency: &entry.currency,
+        reverses: entry.reverses,
+        lines: entry
+            .lines
+            .iter()
+            .map(|l| PostedLine {
+                account_code: &l.account_code,
+                store_id: l.store,
+                debit_minor: l.debit,
+                credit_minor: l.credit,
+            })
+            .collect(),
+        posted_by: entry.posted_by,
+        posted_at: Utc::now().timestamp_millis(),
+    };
+    outbox::append_v1(
+        tx,
+        SERVICE,
+        "finance.entry.posted",
+        tenant,
+        &entry.id.to_string(),
+        &posted,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether `date`'s month is closed.
+pub async fn closed(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    date: NaiveDate,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM closed_periods WHERE tenant_id = $1 AND month = $2)",
+    )
+    .bind(tenant)
+    .bind(month_of(date))
+    .fetch_one(tx)
+    .await
+}
+
+/// The first day of `date`'s month.
+pub fn month_of(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+/// `date`, or the first day of the first open month after it: an event that arrives
+/// after its month was closed is posted in the open period, never into the closed one.
+pub async fn open_date(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    date: NaiveDate,
+) -> Result<NaiveDate, sqlx::Error> {
+    let mut day = date;
+    while closed(tx, tenant, day).await? {
+        day = month_of(day)
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(day);
+    }
+    Ok(day)
+}
+
+/// The tenant's account code for each role the rules post to.
+pub async fn role_codes(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+) -> Result<HashMap<Role, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT role, code FROM accounts WHERE tenant_id = $1 AND role IS NOT NULL")
+            .bind(tenant)
+            .fetch_all(tx)
+            .await?;
+    Ok(crate::chart::TEMPLATE
+        .iter()
+        .filter_map(|(.., role)| {
+            rows.iter()
+                .find(|(r, _)| *r == role.code())
+                .map(|(_, code)| (*role, code.clone()))
+        })
+        .collect())
+}
+
+/// A rule's posting with the tenant's account codes.
+pub fn lines_of(posting: &Posting, codes: &HashMap<Role, String>) -> Vec<NewLine> {
+    posting
+        .lines
+        .iter()
+        .map(|l| NewLine {
+            account_code: codes
+                .get(&l.role)
+                .cloned()
+                .unwrap_or_else(|| l.role.template().0.to_owned()),
+            store: l.store,
+            debit: l.debit,
+            credit: l.credit,
+        })
+        .collect()
+}

@@ -1,0 +1,24 @@
+//! Finance: each tenant's chart of accounts, the double-entry journal posted from the
+//! business events (`bazaar consume finance-ledger`) and by accountants, closed months,
+//! and the reports; events on `finance.events.v1`.
+
+pub mod chart;
+mod http;
+pub mod journal;
+pub mod ledger;
+pub mod rules;
+
+pub use http::{router, FinanceApi};
+
+/// Finance's database name and `ce_source`.
+pub const SERVICE: &str = "finance";
+
+/// Finance's own tables (`migrations/finance/`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/finance")
+}
+
+/// Finance's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <FinanceApi as utoipa::OpenApi>::openapi()
+}

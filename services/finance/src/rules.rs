@@ -1,0 +1,962 @@
+//! The posting rules: one pure function per event type that moves money, each turning the
+//! event's payload into a balanced journal entry by account role. `RULES` lists every
+//! event type of the topics finance reads and what it does with it; a type missing from
+//! it is an error (the event goes to the DLQ), never silently ignored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::chart::Role;
+
+/// What finance does with an event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Posts an entry from the payload.
+    Post,
+    /// Reverses the entry of the document it names.
+    Reverse,
+    /// Moves no money, or its money is posted from another event (named in the reason).
+    Nothing(&'static str),
+}
+
+/// Every event type of `sales`, `inventory`, `purchase` and `partners` topics.
+pub const RULES: &[(&str, Rule)] = &[
+    ("sales.invoice.issued", Rule::Post),
+    ("sales.return.processed", Rule::Post),
+    ("sales.invoice.voided", Rule::Reverse),
+    (
+        "sales.bill.held",
+        Rule::Nothing("a held bill is not a sale"),
+    ),
+    (
+        "sales.day.closed",
+        Rule::Nothing("the Z report summarises invoices already posted"),
+    ),
+    ("inventory.stock.moved", Rule::Post),
+    ("inventory.stock.adjusted", Rule::Post),
+    (
+        "inventory.stock.transferred",
+        Rule::Nothing("posted from its stock.moved transfer_out movements"),
+    ),
+    (
+        "inventory.stock.transfer_received",
+        Rule::Nothing("posted from its stock.moved transfer_in movements"),
+    ),
+    (
+        "inventory.count.reconciled",
+        Rule::Nothing("posted from its stock.moved count_correction movements"),
+    ),
+    (
+        "inventory.reservation.created",
+        Rule::Nothing("a reservation moves no stock"),
+    ),
+    (
+        "inventory.reservation.released",
+        Rule::Nothing("a reservation moves no stock"),
+    ),
+    ("inventory.low_stock", Rule::Nothing("an alert")),
+    ("inventory.negative_stock", Rule::Nothing("an alert")),
+    (
+        "inventory.batch.expiring",
+        Rule::Nothing("an alert; the write-off is an adjustment"),
+    ),
+    (
+        "purchase.po.created",
+        Rule::Nothing("an order is a commitment, not a transaction"),
+    ),
+    (
+        "purchase.po.approved",
+        Rule::Nothing("an order is a commitment, not a transaction"),
+    ),
+    (
+        "purchase.po.cancelled",
+        Rule::Nothing("an order is a commitment, not a transaction"),
+    ),
+    (
+        "purchase.grn.received",
+        Rule::Nothing("posted from inventory's receipt movements, at the cost inventory carries"),
+    ),
+    ("purchase.invoice.recorded", Rule::Post),
+    ("purchase.return.processed", Rule::Post),
+    ("partners.payment.received", Rule::Post),
+    ("partners.payment.made", Rule::Post),
+    ("partners.customer.created", Rule::Nothing("master data")),
+    ("partners.customer.updated", Rule::Nothing("master data")),
+    ("partners.vendor.created", Rule::Nothing("master data")),
+    ("partners.vendor.updated", Rule::Nothing("master data")),
+    (
+        "partners.loyalty.earned",
+        Rule::Nothing("points are costed when spent, on the invoice they pay"),
+    ),
+    (
+        "partners.loyalty.redeemed",
+        Rule::Nothing("posted from the invoice the points paid"),
+    ),
+];
+
+/// The rule for `event_type`, if it has one.
+pub fn rule(event_type: &str) -> Option<Rule> {
+    RULES.iter().find(|(t, _)| *t == event_type).map(|r| r.1)
+}
+
+/// One line of an entry being made: an account role, a store, a debit or a credit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The account, by role.
+    pub role: Role,
+    /// The store dimension; `None` is the head office.
+    pub store: Option<Uuid>,
+    /// Minor units debited.
+    pub debit: i64,
+    /// Minor units credited.
+    pub credit: i64,
+}
+
+/// A journal entry before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    /// The business day it belongs to.
+    pub date: NaiveDate,
+    /// What happened, for people.
+    pub narration: String,
+    /// The document: an invoice, credit note, GRN or payment reference.
+    pub document: Option<String>,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Debits and credits.
+    pub lines: Vec<Line>,
+}
+
+impl Posting {
+    fn new(date: NaiveDate, narration: String, document: Option<String>, currency: &str) -> Self {
+        Self {
+            date,
+            narration,
+            document,
+            currency: currency.to_owned(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Debits `amount` to `role` (a negative amount credits it); zero adds nothing.
+    pub fn debit(&mut self, role: Role, store: Option<Uuid>, amount: i64) {
+        match amount {
+            0 => {}
+            a if a > 0 => self.lines.push(Line {
+                role,
+                store,
+                debit: a,
+                credit: 0,
+            }),
+            a => self.lines.push(Line {
+                role,
+                store,
+                debit: 0,
+                credit: -a,
+            }),
+        }
+    }
+
+    /// Credits `amount` to `role` (a negative amount debits it).
+    pub fn credit(&mut self, role: Role, store: Option<Uuid>, amount: i64) {
+        self.debit(role, store, -amount);
+    }
+
+    /// Debits and credits are equal and there are at least two lines.
+    pub fn balanced(&self) -> bool {
+        let debits: i64 = self.lines.iter().map(|l| l.debit).sum();
+        let credits: i64 = self.lines.iter().map(|l| l.credit).sum();
+        self.lines.len() >= 2 && debits == credits
+    }
+}
+
+/// An event the rules cannot post.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// The amounts of the event do not balance: a bug upstream, for a person to look at.
+    #[error("{0}: debits and credits differ")]
+    Unbalanced(String),
+    /// A payment or refund mode with no account.
+    #[error("no account for payment mode {0:?}")]
+    UnknownMode(String),
+    /// A quantity or cost that is not a decimal.
+    #[error("invalid decimal {0:?}")]
+    Decimal(String),
+}
+
+fn checked(posting: Posting) -> Result<Posting, RuleError> {
+    if posting.balanced() {
+        Ok(posting)
+    } else {
+        Err(RuleError::Unbalanced(posting.narration))
+    }
+}
+
+fn day(millis: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+/// The account a till's or a partner's payment mode lands in.
+pub fn payment_account(mode: &str) -> Result<Role, RuleError> {
+    Ok(match mode {
+        "cash" => Role::Cash,
+        "card" => Role::CardClearing,
+        "upi" => Role::UpiClearing,
+        "credit" => Role::Receivables,
+        "loyalty" => Role::LoyaltyCost,
+        "store_credit" => Role::StoreCredit,
+        "bank_transfer" | "cheque" => Role::Bank,
+        other => return Err(RuleError::UnknownMode(other.to_owned())),
+    })
+}
+
+/// Taxes of a line, as the sales and purchase events carry them.
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+pub struct Taxes {
+    /// Value GST is charged on.
+    pub taxable_minor: i64,
+    /// Central tax.
+    pub cgst_minor: i64,
+    /// State tax.
+    pub sgst_minor: i64,
+    /// Integrated tax.
+    pub igst_minor: i64,
+    /// Cess.
+    pub cess_minor: i64,
+}
+
+impl Taxes {
+    fn add(&mut self, other: &Taxes) {
+        self.taxable_minor += other.taxable_minor;
+        self.cgst_minor += other.cgst_minor;
+        self.sgst_minor += other.sgst_minor;
+        self.igst_minor += other.igst_minor;
+        self.cess_minor += other.cess_minor;
+    }
+
+    fn total(&self) -> i64 {
+        self.taxable_minor + self.cgst_minor + self.sgst_minor + self.igst_minor + self.cess_minor
+    }
+
+    fn sum<'a>(lines: impl IntoIterator<Item = &'a Taxes>) -> Taxes {
+        let mut sum = Taxes::default();
+        for line in lines {
+            sum.add(line);
+        }
+        sum
+    }
+}
+
+/// One payment of `sales.invoice.issued`.
+#[derive(Debug, Deserialize)]
+pub struct Paid {
+    /// cash, card, upi, credit or loyalty.
+    pub mode: String,
+    /// Minor units.
+    pub amount_minor: i64,
+}
+
+/// Lines with taxes, as every taxed document carries them.
+#[derive(Debug, Deserialize)]
+pub struct TaxedLine {
+    /// Its taxes.
+    #[serde(flatten)]
+    pub taxes: Taxes,
+}
+
+/// `sales.invoice.issued`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct InvoiceIssued {
+    /// The invoice.
+    pub invoice_id: Uuid,
+    /// Its number.
+    pub invoice_number: String,
+    /// Where it was sold.
+    pub store_id: Uuid,
+    /// ISO 4217.
+    pub currency: String,
+    /// Its lines.
+    pub lines: Vec<TaxedLine>,
+    /// How it was paid.
+    pub payments: Vec<Paid>,
+    /// The rounding to the rupee.
+    pub round_off_minor: i64,
+    /// What the customer paid.
+    pub total_minor: i64,
+    /// When.
+    pub issued_at: i64,
+}
+
+/// A sale: what was paid (cash, card and UPI to settle, credit to receivables, points at
+/// their cost) against sales at taxable value, the output taxes and the round-off.
+pub fn invoice_issued(i: &InvoiceIssued) -> Result<Posting, RuleError> {
+    let store = Some(i.store_id);
+    let mut p = Posting::new(
+        day(i.issued_at),
+        format!("Sales invoice {}", i.invoice_number),
+        Some(i.invoice_number.clone()),
+        &i.currency,
+    );
+    for paid in &i.payments {
+        p.debit(payment_account(&paid.mode)?, store, paid.amount_minor);
+    }
+    let taxes = Taxes::sum(i.lines.iter().map(|l| &l.taxes));
+    p.credit(Role::Sales, store, taxes.taxable_minor);
+    output_taxes(&mut p, store, &taxes, 1);
+    p.credit(Role::RoundOff, store, i.round_off_minor);
+    checked(p)
+}
+
+fn output_taxes(p: &mut Posting, store: Option<Uuid>, taxes: &Taxes, sign: i64) {
+    p.credit(Role::OutputCgst, store, sign * taxes.cgst_minor);
+    p.credit(Role::OutputSgst, store, sign * taxes.sgst_minor);
+    p.credit(Role::OutputIgst, store, sign * taxes.igst_minor);
+    p.credit(Role::OutputCess, store, sign * taxes.cess_minor);
+}
+
+fn input_taxes(p: &mut Posting, taxes: &Taxes, sign: i64) {
+    p.debit(Role::InputCgst, None, sign * taxes.cgst_minor);
+    p.debit(Role::InputSgst, None, sign * taxes.sgst_minor);
+    p.debit(Role::InputIgst, None, sign * taxes.igst_minor);
+    p.debit(Role::InputCess, None, sign * taxes.cess_minor);
+}
+
+/// `sales.return.processed`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct ReturnProcessed {
+    /// The credit note.
+    pub credit_note_number: String,
+    /// Where it was returned.
+    pub store_id: Uuid,
+    /// ISO 4217.
+    pub currency: String,
+    /// What came back, with its taxes.
+    pub lines: Vec<TaxedLine>,
+    /// cash, card, upi, credit or store_credit.
+    pub refund_mode: String,
+    /// What was refunded.
+    pub total_minor: i64,
+    /// When.
+    pub processed_at: i64,
+}
+
+/// A return: sales returns at taxable value and the output taxes given back, against the
+/// refund (or the customer's balance, or store credit).
+pub fn return_processed(r: &ReturnProcessed) -> Result<Posting, RuleError> {
+    let store = Some(r.store_id);
+    let mut p = Posting::new(
+        day(r.processed_at),
+        format!("Credit note {}", r.credit_note_number),
+        Some(r.credit_note_number.clone()),
+        &r.currency,
+    );
+    let taxes = Taxes::sum(r.lines.iter().map(|l| &l.taxes));
+    p.debit(Role::SalesReturns, store, taxes.taxable_minor);
+    output_taxes(&mut p, store, &taxes, -1);
+    p.debit(Role::RoundOff, store, r.total_minor - taxes.total());
+    p.credit(payment_account(&r.refund_mode)?, store, r.total_minor);
+    checked(p)
+}
+
+/// `inventory.stock.moved`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct StockMoved {
+    /// The SKU.
+    pub sku: String,
+    /// receipt, sale, return, adjustment, transfer_out, transfer_in, count_correction or
+    /// purchase_return.
+    pub kind: String,
+    /// Signed: negative leaves stock.
+    pub quantity: String,
+    /// Cost per unit in minor units, to 4 decimals.
+    pub unit_cost_minor: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// What caused it.
+    pub reference_type: Option<String>,
+    /// When.
+    pub recorded_at: i64,
+}
+
+/// `quantity` units at `unit_cost` in whole minor units, rounded half away from zero as
+/// inventory values stock.
+pub fn value_minor(quantity: Decimal, unit_cost: Decimal) -> i64 {
+    let value =
+        (quantity * unit_cost).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(value.mantissa() / 10i128.pow(value.scale())).unwrap_or(i64::MAX)
+}
+
+fn decimal(text: &str) -> Result<Decimal, RuleError> {
+    text.parse()
+        .map_err(|_| RuleError::Decimal(text.to_owned()))
+}
+
+/// A stock movement at the cost inventory carries: sales and returns to cost of goods
+/// sold, goods receipts to goods received not invoiced, transfers through stock in
+/// transit, count corrections to shrinkage, goods sent back to the vendor against goods
+/// received not invoiced. Adjustments are posted from `inventory.stock.adjusted`, which
+/// carries the reason.
+pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
+    let quantity = decimal(&m.quantity)?;
+    let value = value_minor(quantity, decimal(&m.unit_cost_minor)?);
+    let against = match (m.kind.as_str(), m.reference_type.as_deref()) {
+        ("sale" | "return", _) => Role::CostOfGoodsSold,
+        ("receipt", Some("purchase.grn")) => Role::GoodsReceivedNotInvoiced,
+        ("purchase_return", _) => Role::GoodsReceivedNotInvoiced,
+        ("transfer_out" | "transfer_in", _) => Role::StockInTransit,
+        ("count_correction", _) => Role::Shrinkage,
+        // Opening stock and adjustments: from inventory.stock.adjusted.
+        _ => return Ok(None),
+    };
+    let mut p = Posting::new(
+        day(m.recorded_at),
+        format!(
+            "Stock {} of {} {}",
+            m.kind.replace('_', " "),
+            m.quantity.trim_start_matches('-'),
+            m.sku
+        ),
+        None,
+        &m.currency,
+    );
+    p.debit(Role::Inventory, None, value);
+    p.credit(against, None, value);
+    if p.lines.is_empty() {
+        return Ok(None); // stock at no cost moves no money
+    }
+    checked(p).map(Some)
+}
+
+/// `inventory.stock.adjusted`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct StockAdjusted {
+    /// The SKU.
+    pub sku: String,
+    /// damage, theft, expiry_write_off, found or opening_stock.
+    pub reason: String,
+    /// Quantity adjusted.
+    pub quantity: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Signed value: negative written off.
+    pub value_minor: i64,
+    /// When.
+    pub adjusted_at: i64,
+}
+
+/// An adjustment: write-offs (and stock found) through shrinkage; opening stock against
+/// capital.
+pub fn stock_adjusted(a: &StockAdjusted) -> Result<Option<Posting>, RuleError> {
+    let against = if a.reason == "opening_stock" {
+        Role::Capital
+    } else {
+        Role::Shrinkage
+    };
+    let mut p = Posting::new(
+        day(a.adjusted_at),
+        format!(
+            "Stock {} of {} {}",
+            a.reason.replace('_', " "),
+            a.quantity,
+            a.sku
+        ),
+        None,
+        &a.currency,
+    );
+    p.debit(Role::Inventory, None, a.value_minor);
+    p.credit(against, None, a.value_minor);
+    if p.lines.is_empty() {
+        return Ok(None);
+    }
+    checked(p).map(Some)
+}
+
+/// `purchase.invoice.recorded`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct PurchaseInvoice {
+    /// The vendor's number.
+    pub vendor_invoice_number: String,
+    /// ISO date.
+    pub invoice_date: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Its lines with input tax.
+    pub lines: Vec<TaxedLine>,
+    /// The printed total.
+    pub total_minor: i64,
+}
+
+/// A vendor's invoice: goods received not invoiced cleared at taxable value and the input
+/// taxes, against what the vendor is owed.
+pub fn purchase_invoice(i: &PurchaseInvoice) -> Result<Posting, RuleError> {
+    let date = i
+        .invoice_date
+        .parse()
+        .map_err(|_| RuleError::Decimal(i.invoice_date.clone()))?;
+    let mut p = Posting::new(
+        date,
+        format!("Purchase invoice {}", i.vendor_invoice_number),
+        Some(i.vendor_invoice_number.clone()),
+        &i.currency,
+    );
+    let taxes = Taxes::sum(i.lines.iter().map(|l| &l.taxes));
+    p.debit(Role::GoodsReceivedNotInvoiced, None, taxes.taxable_minor);
+    input_taxes(&mut p, &taxes, 1);
+    p.debit(Role::RoundOff, None, i.total_minor - taxes.total());
+    p.credit(Role::Payables, None, i.total_minor);
+    checked(p)
+}
+
+/// `purchase.return.processed`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct PurchaseReturn {
+    /// The debit note.
+    pub debit_note_number: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// What went back, with its taxes.
+    pub lines: Vec<TaxedLine>,
+    /// What the vendor owes back.
+    pub total_minor: i64,
+    /// When.
+    pub returned_at: i64,
+}
+
+/// A debit note: what the vendor is owed goes down by the total, against goods received
+/// not invoiced (the stock left through it) and the input taxes reversed.
+pub fn purchase_return(r: &PurchaseReturn) -> Result<Posting, RuleError> {
+    let mut p = Posting::new(
+        day(r.returned_at),
+        format!("Debit note {}", r.debit_note_number),
+        Some(r.debit_note_number.clone()),
+        &r.currency,
+    );
+    let taxes = Taxes::sum(r.lines.iter().map(|l| &l.taxes));
+    p.debit(Role::Payables, None, r.total_minor);
+    p.credit(Role::GoodsReceivedNotInvoiced, None, taxes.taxable_minor);
+    input_taxes(&mut p, &taxes, -1);
+    p.credit(Role::RoundOff, None, r.total_minor - taxes.total());
+    checked(p)
+}
+
+/// `partners.payment.received` and `.made`, as finance reads them.
+#[derive(Debug, Deserialize)]
+pub struct Payment {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Minor units.
+    pub amount_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// cash, card, upi, bank_transfer or cheque.
+    pub mode: String,
+    /// The bank's or the cheque's reference.
+    pub reference: Option<String>,
+    /// ISO date.
+    pub paid_on: String,
+}
+
+fn payment(pay: &Payment, narration: &str, received: bool) -> Result<Posting, RuleError> {
+    let date = pay
+        .paid_on
+        .parse()
+        .map_err(|_| RuleError::Decimal(pay.paid_on.clone()))?;
+    let document = pay
+        .reference
+        .clone()
+        .or_else(|| Some(pay.payment_id.to_string()));
+    let mut p = Posting::new(date, narration.to_owned(), document, &pay.currency);
+    let account = payment_account(&pay.mode)?;
+    if received {
+        p.debit(account, None, pay.amount_minor);
+        p.credit(Role::Receivables, None, pay.amount_minor);
+    } else {
+        p.debit(Role::Payables, None, pay.amount_minor);
+        p.credit(account, None, pay.amount_minor);
+    }
+    checked(p)
+}
+
+/// A customer paid: cash or bank against receivables.
+pub fn payment_received(pay: &Payment) -> Result<Posting, RuleError> {
+    payment(pay, "Payment received from a customer", true)
+}
+
+/// A vendor was paid: payables against cash or bank.
+pub fn payment_made(pay: &Payment) -> Result<Posting, RuleError> {
+    payment(pay, "Payment made to a vendor", false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(taxable: i64, cgst: i64, sgst: i64, igst: i64) -> TaxedLine {
+        TaxedLine {
+            taxes: Taxes {
+                taxable_minor: taxable,
+                cgst_minor: cgst,
+                sgst_minor: sgst,
+                igst_minor: igst,
+                cess_minor: 0,
+            },
+        }
+    }
+
+    fn amounts(p: &Posting) -> Vec<(Role, i64, i64)> {
+        p.lines
+            .iter()
+            .map(|l| (l.role, l.debit, l.credit))
+            .collect()
+    }
+
+    const MILLIS: i64 = 1_795_000_000_000; // 2026-11-18
+
+    #[test]
+    fn a_sale_paid_three_ways_credits_sales_taxes_and_round_off() {
+        // ₹254.24 + ₹22.88 + ₹22.88 at 18 % and ₹99.90 + ₹2.50 + ₹2.50 at 5 %: ₹404.90,
+        // rounded up by ₹0.10 to ₹405, paid ₹200 cash, ₹150 UPI and ₹55 on credit.
+        let store = Uuid::nil();
+        let issued = InvoiceIssued {
+            invoice_id: Uuid::nil(),
+            invoice_number: "BLR1T126000001".into(),
+            store_id: store,
+            currency: "INR".into(),
+            lines: vec![line(25_424, 2_288, 2_288, 0), line(9_990, 250, 250, 0)],
+            payments: vec![
+                Paid {
+                    mode: "cash".into(),
+                    amount_minor: 20_000,
+                },
+                Paid {
+                    mode: "upi".into(),
+                    amount_minor: 15_000,
+                },
+                Paid {
+                    mode: "credit".into(),
+                    amount_minor: 5_500,
+                },
+            ],
+            round_off_minor: 10,
+            total_minor: 40_500,
+            issued_at: MILLIS,
+        };
+        let p = invoice_issued(&issued).unwrap();
+        assert_eq!(
+            amounts(&p),
+            vec![
+                (Role::Cash, 20_000, 0),
+                (Role::UpiClearing, 15_000, 0),
+                (Role::Receivables, 5_500, 0),
+                (Role::Sales, 0, 35_414),
+                (Role::OutputCgst, 0, 2_538),
+                (Role::OutputSgst, 0, 2_538),
+                (Role::RoundOff, 0, 10),
+            ]
+        );
+        assert_eq!(p.date.to_string(), "2026-11-18");
+        assert!(p.lines.iter().all(|l| l.store == Some(store)));
+    }
+
+    #[test]
+    fn payments_that_do_not_match_the_lines_are_refused() {
+        let issued = InvoiceIssued {
+            invoice_id: Uuid::nil(),
+            invoice_number: "X".into(),
+            store_id: Uuid::nil(),
+            currency: "INR".into(),
+            lines: vec![line(10_000, 900, 900, 0)],
+            payments: vec![Paid {
+                mode: "cash".into(),
+                amount_minor: 11_700,
+            }],
+            round_off_minor: 0,
+            total_minor: 11_700,
+            issued_at: MILLIS,
+        };
+        assert!(matches!(
+            invoice_issued(&issued),
+            Err(RuleError::Unbalanced(_))
+        ));
+        let mut barter = issued;
+        barter.payments = vec![Paid {
+            mode: "barter".into(),
+            amount_minor: 11_800,
+        }];
+        assert!(matches!(
+            invoice_issued(&barter),
+            Err(RuleError::UnknownMode(_))
+        ));
+    }
+
+    #[test]
+    fn an_inter_state_return_gives_back_igst_and_refunds_store_credit() {
+        let r = ReturnProcessed {
+            credit_note_number: "BLR1C26000001".into(),
+            store_id: Uuid::nil(),
+            currency: "INR".into(),
+            lines: vec![line(10_000, 0, 0, 1_800)],
+            refund_mode: "store_credit".into(),
+            total_minor: 11_800,
+            processed_at: MILLIS,
+        };
+        assert_eq!(
+            amounts(&return_processed(&r).unwrap()),
+            vec![
+                (Role::SalesReturns, 10_000, 0),
+                (Role::OutputIgst, 1_800, 0),
+                (Role::StoreCredit, 0, 11_800),
+            ]
+        );
+    }
+
+    fn moved(kind: &str, quantity: &str, cost: &str, reference: Option<&str>) -> StockMoved {
+        StockMoved {
+            sku: "SOAP-1".into(),
+            kind: kind.into(),
+            quantity: quantity.into(),
+            unit_cost_minor: cost.into(),
+            currency: "INR".into(),
+            reference_type: reference.map(str::to_owned),
+            recorded_at: MILLIS,
+        }
+    }
+
+    #[test]
+    fn stock_movements_post_at_cost_by_kind() {
+        // Three soaps sold at a moving average of ₹33.3333: ₹100.00.
+        let sale = stock_moved(&moved("sale", "-3", "3333.3333", Some("sales.invoice")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&sale),
+            vec![
+                (Role::Inventory, 0, 10_000),
+                (Role::CostOfGoodsSold, 10_000, 0)
+            ]
+        );
+        let receipt = stock_moved(&moved("receipt", "10", "5000", Some("purchase.grn")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&receipt),
+            vec![
+                (Role::Inventory, 50_000, 0),
+                (Role::GoodsReceivedNotInvoiced, 0, 50_000)
+            ]
+        );
+        let lost = stock_moved(&moved("count_correction", "-1", "5000", Some("count")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&lost),
+            vec![(Role::Inventory, 0, 5_000), (Role::Shrinkage, 5_000, 0)]
+        );
+        let out = stock_moved(&moved("transfer_out", "-2", "5000", Some("transfer")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&out),
+            vec![
+                (Role::Inventory, 0, 10_000),
+                (Role::StockInTransit, 10_000, 0)
+            ]
+        );
+        let back = stock_moved(&moved(
+            "purchase_return",
+            "-2",
+            "5000",
+            Some("purchase.return"),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            amounts(&back),
+            vec![
+                (Role::Inventory, 0, 10_000),
+                (Role::GoodsReceivedNotInvoiced, 10_000, 0)
+            ]
+        );
+        // Posted from inventory.stock.adjusted instead; and stock at no cost moves no money.
+        assert_eq!(
+            stock_moved(&moved("adjustment", "-1", "5000", Some("adjustment"))).unwrap(),
+            None
+        );
+        assert_eq!(
+            stock_moved(&moved("receipt", "5", "5000", Some("adjustment"))).unwrap(),
+            None
+        );
+        assert_eq!(
+            stock_moved(&moved("sale", "-1", "0", Some("sales.invoice"))).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn write_offs_go_to_shrinkage_and_opening_stock_to_capital() {
+        let adjusted = |reason: &str, value| StockAdjusted {
+            sku: "MILK-1".into(),
+            reason: reason.into(),
+            quantity: "4".into(),
+            currency: "INR".into(),
+            value_minor: value,
+            adjusted_at: MILLIS,
+        };
+        let expired = stock_adjusted(&adjusted("expiry_write_off", -12_000))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&expired),
+            vec![(Role::Inventory, 0, 12_000), (Role::Shrinkage, 12_000, 0)]
+        );
+        let opening = stock_adjusted(&adjusted("opening_stock", 80_000))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            amounts(&opening),
+            vec![(Role::Inventory, 80_000, 0), (Role::Capital, 0, 80_000)]
+        );
+    }
+
+    #[test]
+    fn a_vendor_invoice_clears_grni_and_claims_input_tax_and_a_debit_note_reverses_it() {
+        let invoice = PurchaseInvoice {
+            vendor_invoice_number: "AF/2026/118".into(),
+            invoice_date: "2026-11-18".into(),
+            currency: "INR".into(),
+            lines: vec![line(50_000, 0, 0, 9_000)],
+            total_minor: 59_000,
+        };
+        assert_eq!(
+            amounts(&purchase_invoice(&invoice).unwrap()),
+            vec![
+                (Role::GoodsReceivedNotInvoiced, 50_000, 0),
+                (Role::InputIgst, 9_000, 0),
+                (Role::Payables, 0, 59_000),
+            ]
+        );
+        let debit_note = PurchaseReturn {
+            debit_note_number: "DN-000001".into(),
+            currency: "INR".into(),
+            lines: vec![line(10_000, 0, 0, 1_800)],
+            total_minor: 11_800,
+            returned_at: MILLIS,
+        };
+        assert_eq!(
+            amounts(&purchase_return(&debit_note).unwrap()),
+            vec![
+                (Role::Payables, 11_800, 0),
+                (Role::GoodsReceivedNotInvoiced, 0, 10_000),
+                (Role::InputIgst, 0, 1_800),
+            ]
+        );
+    }
+
+    #[test]
+    fn payments_move_cash_or_bank_against_the_partner_account() {
+        let pay = |mode: &str| Payment {
+            payment_id: Uuid::nil(),
+            amount_minor: 5_500,
+            currency: "INR".into(),
+            mode: mode.into(),
+            reference: Some("UTR123".into()),
+            paid_on: "2026-11-18".into(),
+        };
+        assert_eq!(
+            amounts(&payment_received(&pay("cash")).unwrap()),
+            vec![(Role::Cash, 5_500, 0), (Role::Receivables, 0, 5_500)]
+        );
+        assert_eq!(
+            amounts(&payment_made(&pay("bank_transfer")).unwrap()),
+            vec![(Role::Payables, 5_500, 0), (Role::Bank, 0, 5_500)]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever valid documents arrive, each entry balances and so does the ledger.
+        #[test]
+        fn any_valid_documents_post_balanced_entries(
+            documents in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0i64..5_000_000, 0i64..500_000, 0i64..500_000, 0i64..900_000, 0i64..200_000), 1..8),
+                    -49i64..=49,
+                    proptest::collection::vec(0usize..6, 1..4),
+                    0usize..4,
+                    -5_000i64..5_000,
+                ),
+                1..20,
+            )
+        ) {
+            const MODES: [&str; 6] = ["cash", "card", "upi", "credit", "loyalty", "store_credit"];
+            let (mut debits, mut credits) = (0i64, 0i64);
+            for (taxes, round_off, modes, kind, quantity) in documents {
+                let lines: Vec<TaxedLine> = taxes
+                    .iter()
+                    .map(|&(taxable, cgst, sgst, igst, cess)| TaxedLine {
+                        taxes: Taxes { taxable_minor: taxable, cgst_minor: cgst, sgst_minor: sgst, igst_minor: igst, cess_minor: cess },
+                    })
+                    .collect();
+                let total = Taxes::sum(lines.iter().map(|l| &l.taxes)).total() + round_off;
+                let posting = match kind {
+                    0 => {
+                        // The total split across the chosen modes, the last taking the rest.
+                        let share = total / modes.len() as i64;
+                        let payments = modes
+                            .iter()
+                            .enumerate()
+                            .map(|(n, m)| Paid {
+                                mode: MODES[*m].to_owned(),
+                                amount_minor: if n + 1 == modes.len() { total - share * n as i64 } else { share },
+                            })
+                            .collect();
+                        invoice_issued(&InvoiceIssued {
+                            invoice_id: Uuid::nil(), invoice_number: "N".into(), store_id: Uuid::nil(),
+                            currency: "INR".into(), lines, payments, round_off_minor: round_off,
+                            total_minor: total, issued_at: MILLIS,
+                        })
+                    }
+                    1 => return_processed(&ReturnProcessed {
+                        credit_note_number: "C".into(), store_id: Uuid::nil(), currency: "INR".into(), lines,
+                        refund_mode: MODES[modes[0]].replace("loyalty", "cash"), total_minor: total, processed_at: MILLIS,
+                    }),
+                    2 => purchase_invoice(&PurchaseInvoice {
+                        vendor_invoice_number: "V".into(), invoice_date: "2026-11-18".into(), currency: "INR".into(),
+                        lines, total_minor: total,
+                    }),
+                    _ => stock_moved(&moved("sale", &quantity.to_string(), "3333.3333", Some("sales.invoice")))
+                        .map(|p| p.unwrap_or_else(|| Posting::new(NaiveDate::MIN, String::new(), None, "INR"))),
+                };
+                let posting = posting.unwrap();
+                if posting.lines.is_empty() {
+                    continue; // nothing to post: a zero document
+                }
+                proptest::prop_assert!(posting.balanced(), "{posting:?}");
+                proptest::prop_assert!(posting.lines.iter().all(|l| (l.debit > 0) != (l.credit > 0)));
+                debits += posting.lines.iter().map(|l| l.debit).sum::<i64>();
+                credits += posting.lines.iter().map(|l| l.credit).sum::<i64>();
+            }
+            proptest::prop_assert_eq!(debits, credits);
+        }
+    }
+
+    #[test]
+    fn every_event_type_of_the_topics_read_has_a_rule_and_every_rule_a_schema() {
+        let catalogue = bazaar_schemas::Catalogue::embedded();
+        for schema in catalogue.iter() {
+            if crate::ledger::DOMAINS.contains(&schema.domain()) {
+                assert!(
+                    rule(&schema.event_type).is_some(),
+                    "{} has no rule",
+                    schema.event_type
+                );
+            }
+        }
+        for (event_type, _) in RULES {
+            assert!(catalogue.get(event_type, 1).is_ok(), "{event_type}");
+        }
+    }
+}
