@@ -268,6 +268,19 @@ impl Catalogue {
             })
     }
 
+    /// The newest version of an event type: the one producers write. Readers take any
+    /// version, since each is backward compatible with the one before it.
+    pub fn current(&self, event_type: &str) -> Result<&EventSchema, SchemaError> {
+        self.schemas
+            .iter()
+            .rev()
+            .find(|s| s.event_type == event_type)
+            .ok_or_else(|| SchemaError::UnknownEvent {
+                event_type: event_type.to_owned(),
+                version: 1,
+            })
+    }
+
     /// Decodes a single-object encoded payload with the schema it names.
     pub fn decode(&self, message: &[u8]) -> Result<(&EventSchema, Value), SchemaError> {
         if message.len() < HEADER_LEN || message[..2] != MAGIC {

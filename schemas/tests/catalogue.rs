@@ -135,6 +135,9 @@ fn a_new_field_with_a_default_is_compatible_and_versions_sort_numerically() {
     let versions: Vec<u32> = catalogue.iter().map(|s| s.version).collect();
     assert_eq!(versions, vec![9, 10]);
     catalogue.check_compatibility().unwrap();
+    // Producers write the newest version.
+    assert_eq!(catalogue.current("test.thing.done").unwrap().version, 10);
+    assert!(catalogue.current("test.thing.undone").is_err());
 }
 
 #[test]

@@ -198,7 +198,7 @@ pub(crate) mod mesh {
             .unwrap();
     }
 
-    /// Sends `payload` as version 1 of `event_type` with event id `id`, as the relay would.
+    /// Sends `payload` as the current version of `event_type` with event id `id`, as the relay would.
     pub(crate) async fn publish(
         topic: &str,
         event_type: &str,
@@ -206,7 +206,7 @@ pub(crate) mod mesh {
         id: Uuid,
         payload: &serde_json::Value,
     ) {
-        let schema = Catalogue::embedded().get(event_type, 1).unwrap();
+        let schema = Catalogue::embedded().current(event_type).unwrap();
         let mut event = CloudEvent::new(schema, "test", "key", tenant);
         event.id = id;
         let bytes = schema.encode(payload).unwrap();

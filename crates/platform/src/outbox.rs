@@ -74,15 +74,15 @@ pub async fn append<T: Serialize>(
     Ok(cloud.id)
 }
 
-/// Appends many events of version 1 of `event_type` in one statement: what a bulk
+/// Appends many events of the current version of `event_type` in one statement: what a bulk
 /// import writes. Each item is (tenant, subject, payload); ids come back in order.
-pub async fn append_all_v1<T: Serialize>(
+pub async fn append_all_current<T: Serialize>(
     tx: &mut PgConnection,
     source: &str,
     event_type: &str,
     events: &[(Uuid, String, T)],
 ) -> Result<Vec<Uuid>, OutboxError> {
-    let schema = Catalogue::embedded().get(event_type, 1)?;
+    let schema = Catalogue::embedded().current(event_type)?;
     let topic = topic_for(schema);
     let span = tracing::Span::current();
     let traceparent = crate::telemetry::traceparent(&span);
@@ -130,9 +130,9 @@ pub async fn append_all_v1<T: Serialize>(
     Ok(ids)
 }
 
-/// Appends version 1 of `event_type` to its domain's topic, keyed by `subject`: the
+/// Appends the current version of `event_type` to its domain's topic, keyed by `subject`: the
 /// usual case of [`append`].
-pub async fn append_v1<T: Serialize>(
+pub async fn append_current<T: Serialize>(
     tx: &mut PgConnection,
     source: &str,
     event_type: &str,
@@ -140,7 +140,7 @@ pub async fn append_v1<T: Serialize>(
     subject: &str,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    let schema = Catalogue::embedded().get(event_type, 1)?;
+    let schema = Catalogue::embedded().current(event_type)?;
     let topic = topic_for(schema);
     append(
         tx,

@@ -186,7 +186,7 @@ impl TestService {
     }
 }
 
-/// `payload` as a consumed event of version 1 of `event_type` for `tenant`, as the
+/// `payload` as a consumed event of the current version of `event_type` for `tenant`, as the
 /// runner hands it to a projection (encoded and decoded with the schema on the way).
 pub fn event(
     event_type: &str,
@@ -194,7 +194,7 @@ pub fn event(
     payload: &serde_json::Value,
 ) -> crate::consumer::ConsumedEvent {
     let catalogue = bazaar_schemas::Catalogue::embedded();
-    let schema = catalogue.get(event_type, 1).expect("a known event type");
+    let schema = catalogue.current(event_type).expect("a known event type");
     let bytes = schema
         .encode(payload)
         .expect("a payload that fits the schema");

@@ -707,7 +707,7 @@ async fn change_price(
     };
     store::event(&mut tx, "catalog.price.changed", tenant, id, &changed).await?;
     // Audit events are keyed by tenant, like every audit event.
-    bazaar_platform::outbox::append_v1(
+    bazaar_platform::outbox::append_current(
         &mut tx,
         store::SERVICE,
         "audit.price.changed",

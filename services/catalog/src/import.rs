@@ -660,7 +660,7 @@ impl Importer {
                 (self.tenant, p.id.to_string(), event)
             })
             .collect();
-        outbox::append_all_v1(tx, SERVICE, "catalog.product.created", &created).await?;
+        outbox::append_all_current(tx, SERVICE, "catalog.product.created", &created).await?;
         let barcodes: Vec<(Uuid, &str, BarcodeKind)> = rows
             .iter()
             .zip(&new)
@@ -700,7 +700,7 @@ impl Importer {
                 )
             })
             .collect();
-        outbox::append_all_v1(tx, SERVICE, "catalog.barcode.assigned", &events).await?;
+        outbox::append_all_current(tx, SERVICE, "catalog.barcode.assigned", &events).await?;
         Ok(())
     }
 
@@ -788,7 +788,7 @@ impl Importer {
                     &changed,
                 )
                 .await?;
-                outbox::append_v1(
+                outbox::append_current(
                     tx,
                     SERVICE,
                     "audit.price.changed",

@@ -528,7 +528,7 @@ pub(crate) async fn categories(
     .await
 }
 
-/// Appends version 1 of `event_type` about `subject`.
+/// Appends the current version of `event_type` about `subject`.
 pub(crate) async fn event<T: Serialize>(
     tx: &mut PgConnection,
     event_type: &str,
@@ -536,7 +536,7 @@ pub(crate) async fn event<T: Serialize>(
     subject: Uuid,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_v1(
+    outbox::append_current(
         tx,
         SERVICE,
         event_type,

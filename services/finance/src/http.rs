@@ -334,7 +334,7 @@ async fn post_entry(
         posted_by: principal.user,
         posted_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "audit.journal.manual_entry",
@@ -942,7 +942,7 @@ async fn close_period(
         closed_by: principal.user,
         closed_at: now.timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "finance.period.closed",

@@ -199,7 +199,7 @@ pub async fn post(
         posted_by: entry.posted_by,
         posted_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         tx,
         SERVICE,
         "finance.entry.posted",

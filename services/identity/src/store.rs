@@ -431,7 +431,7 @@ pub(crate) async fn audit<T: Serialize>(
     tenant: Uuid,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_v1(
+    outbox::append_current(
         tx,
         SERVICE,
         event_type,

@@ -784,7 +784,7 @@ async fn adjust(
             written_off_at: millis(),
         };
         // Audit events are keyed by tenant, like every audit event.
-        bazaar_platform::outbox::append_v1(
+        bazaar_platform::outbox::append_current(
             &mut tx,
             ledger::SERVICE,
             "audit.stock.written_off",

@@ -211,7 +211,7 @@ pub async fn event<T: Serialize>(
     key: &str,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_v1(tx, SERVICE, event_type, tenant, key, payload).await
+    outbox::append_current(tx, SERVICE, event_type, tenant, key, payload).await
 }
 
 /// Locks a location's stock of a product, creating it empty. Every writer of that

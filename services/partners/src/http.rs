@@ -139,7 +139,7 @@ async fn event<T: Serialize>(
     subject: Uuid,
     payload: &T,
 ) -> Result<Uuid, ApiError> {
-    Ok(outbox::append_v1(
+    Ok(outbox::append_current(
         tx,
         SERVICE,
         event_type,

@@ -436,7 +436,7 @@ async fn invoice(
         balance: crate::http::points(tx, tenant, customer).await?,
         earned_at: invoice.issued_at,
     };
-    outbox::append_v1(
+    outbox::append_current(
         tx,
         SERVICE,
         "partners.loyalty.earned",

@@ -134,7 +134,7 @@ async fn event<T: Serialize>(
     key: Uuid,
     payload: &T,
 ) -> Result<(), ApiError> {
-    outbox::append_v1(tx, SERVICE, event_type, tenant, &key.to_string(), payload).await?;
+    outbox::append_current(tx, SERVICE, event_type, tenant, &key.to_string(), payload).await?;
     Ok(())
 }
 

@@ -160,7 +160,7 @@ pub(crate) async fn hold_bill(
         held_by: principal.user,
         held_at: bill.held_at.timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "sales.bill.held",
@@ -424,7 +424,7 @@ pub(crate) async fn close_day(
         "closed_by": principal.user, "closed_at": Utc::now().timestamp_millis(),
     });
     let key = format!("{}/{terminal}/{day}", body.store_id);
-    outbox::append_v1(&mut tx, SERVICE, "sales.day.closed", tenant, &key, &closed).await?;
+    outbox::append_current(&mut tx, SERVICE, "sales.day.closed", tenant, &key, &closed).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(report)))
 }

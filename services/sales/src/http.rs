@@ -1144,7 +1144,7 @@ async fn record(
         total_minor: bill.total,
         issued_at: invoice.issued_at.timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "sales.invoice.issued",

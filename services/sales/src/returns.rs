@@ -182,7 +182,7 @@ pub(crate) async fn void_invoice(
         voided_by: principal.user,
         voided_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "sales.invoice.voided",
@@ -521,7 +521,7 @@ pub(crate) async fn process_return(
         processed_by: principal.user,
         processed_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_v1(
+    outbox::append_current(
         &mut tx,
         SERVICE,
         "sales.return.processed",
