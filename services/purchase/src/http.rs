@@ -1119,6 +1119,7 @@ struct InvoiceRecorded<'a> {
     invoice_id: Uuid,
     vendor_id: Uuid,
     vendor_invoice_number: &'a str,
+    place_of_supply: Option<String>,
     invoice_date: String,
     due_date: String,
     grn_ids: &'a [Uuid],
@@ -1384,11 +1385,21 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
+    // The state the goods were delivered to decides whose GSTIN takes the credit.
+    let place_of_supply: Option<String> = sqlx::query_scalar(
+        "SELECT o.place_of_supply FROM grns g JOIN purchase_orders o ON o.id = g.po_id \
+         WHERE g.tenant_id = $1 AND g.id = ANY($2) ORDER BY g.received_at LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(&row.grn_ids)
+    .fetch_optional(&mut *tx)
+    .await?;
     let recorded = InvoiceRecorded {
         tenant_id: tenant,
         invoice_id: id,
         vendor_id: row.vendor_id,
         vendor_invoice_number: &row.vendor_invoice_number,
+        place_of_supply,
         invoice_date: row.invoice_date.to_string(),
         due_date: row.due_date.to_string(),
         grn_ids: &row.grn_ids,
@@ -1550,6 +1561,7 @@ struct ReturnProcessed<'a> {
     grn_id: Uuid,
     vendor_id: Uuid,
     location_id: Uuid,
+    place_of_supply: &'a str,
     currency: &'a str,
     lines: Vec<ReturnedLine>,
     total_minor: i64,
@@ -1705,6 +1717,7 @@ async fn return_goods(
         grn_id: body.grn_id,
         vendor_id,
         location_id,
+        place_of_supply: &place,
         currency: &code,
         lines,
         total_minor: total,

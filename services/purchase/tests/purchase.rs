@@ -222,6 +222,8 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
     assert_eq!(booked[0]["total_minor"], invoice["total"]["amount_minor"]);
     assert!(booked[0]["lines"][0]["cgst_minor"].as_i64().unwrap() > 0);
     assert_eq!(booked[0]["lines"][0]["igst_minor"], 0);
+    // Delivered in Karnataka: the Karnataka GSTIN takes the credit.
+    assert_eq!(booked[0]["place_of_supply"], "29");
 
     // The same vendor invoice number again is refused, whatever it bills.
     let again = p.send(Method::POST, "/api/v1/purchase-invoices", Some(json!({"vendor_id": p.vendor,
@@ -242,6 +244,7 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
     assert_eq!(back["total"]["amount_minor"], 238_88, "₹227.50 + 2 x ₹5.69");
     let returned = p.events("purchase.return.processed").await;
     assert_eq!(returned[0]["lines"][0]["batch"], "R-11");
+    assert_eq!(returned[0]["place_of_supply"], "29");
     let too_many = p
         .send(
             Method::POST,

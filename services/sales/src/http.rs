@@ -296,6 +296,10 @@ pub(crate) struct Invoice {
     pub(crate) terminal_id: String,
     pub(crate) customer_id: Option<Uuid>,
     pub(crate) place_of_supply: String,
+    /// The store's GSTIN, as printed on the invoice.
+    pub(crate) supplier_gstin: Option<String>,
+    /// The buyer's GSTIN: present makes it a B2B invoice.
+    pub(crate) customer_gstin: Option<String>,
     pub(crate) status: String,
     pub(crate) lines: Vec<InvoiceLine>,
     pub(crate) payments: Vec<InvoicePayment>,
@@ -336,6 +340,8 @@ pub(crate) struct InvoiceLine {
     pub(crate) salesperson_id: Option<Uuid>,
     /// Returned so far.
     pub(crate) quantity_returned: String,
+    /// HSN code of the product at the time of sale.
+    pub(crate) hsn_code: Option<String>,
 }
 
 /// One invoice payment.
@@ -352,6 +358,7 @@ struct Product {
     id: Uuid,
     sku: String,
     unit_decimals: i16,
+    hsn_code: Option<String>,
     gst_rate_bp: i32,
     cess_rate_bp: i32,
     currency: String,
@@ -367,7 +374,7 @@ async fn product(
     field: &str,
 ) -> Result<Product, ApiError> {
     const COLUMNS: &str =
-        "p.id, p.sku, p.unit_decimals, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
+        "p.id, p.sku, p.unit_decimals, p.hsn_code, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
         p.selling_price_minor, p.tax_inclusive, p.archived";
     let (found, named): (Option<Product>, String) = match (
         line.product_id,
@@ -451,6 +458,9 @@ struct InvoiceIssued<'a> {
     offline: bool,
     currency: &'a str,
     place_of_supply: &'a str,
+    supplier_gstin: Option<&'a str>,
+    supplier_state: &'a str,
+    customer_gstin: Option<&'a str>,
     lines: Vec<IssuedLine<'a>>,
     payments: Vec<IssuedPayment<'a>>,
     subtotal_minor: i64,
@@ -478,6 +488,7 @@ struct IssuedLine<'a> {
     cess_minor: i64,
     total_minor: i64,
     salesperson_id: Option<Uuid>,
+    hsn_code: Option<&'a str>,
 }
 
 impl<'a> From<&'a InvoiceLine> for IssuedLine<'a> {
@@ -497,6 +508,7 @@ impl<'a> From<&'a InvoiceLine> for IssuedLine<'a> {
             cess_minor: l.cess_minor,
             total_minor: l.total_minor,
             salesperson_id: l.salesperson_id,
+            hsn_code: l.hsn_code.as_deref(),
         }
     }
 }
@@ -620,6 +632,7 @@ struct Draft {
     terminal: String,
     store: Store,
     place: String,
+    customer_gstin: Option<String>,
     products: Vec<Product>,
     inputs: Vec<LineInput>,
     bill: domain::Bill,
@@ -717,6 +730,7 @@ async fn quote(
             total_minor: priced.tax.total(),
             salesperson_id: line.salesperson_id,
             quantity_returned: "0".to_owned(),
+            hsn_code: product.hsn_code.clone(),
         })
         .collect();
     Ok(Json(Quote {
@@ -762,10 +776,10 @@ async fn price_invoice(
         return Ok(Priced::Before(Box::new(existing)));
     }
     let store = store(&mut tx, tenant, body.store_id).await?;
-    let customer_state: Option<String> = match body.customer_id {
+    let customer: Option<(Option<String>, Option<String>)> = match body.customer_id {
         Some(customer) => Some(
-            sqlx::query_scalar::<_, Option<String>>(
-                "SELECT state_code FROM customers WHERE tenant_id = $1 AND id = $2",
+            sqlx::query_as::<_, (Option<String>, Option<String>)>(
+                "SELECT state_code, gstin FROM customers WHERE tenant_id = $1 AND id = $2",
             )
             .bind(tenant)
             .bind(customer)
@@ -777,11 +791,11 @@ async fn price_invoice(
                     "unknown_customer",
                     format!("no customer {customer}"),
                 )
-            })?
-            .unwrap_or_else(|| store.state_code.clone()),
+            })?,
         ),
         None => None,
     };
+    let (customer_state, customer_gstin) = customer.unwrap_or_default();
     let place = customer_state.unwrap_or_else(|| store.state_code.clone());
     let supply = Supply::between(&store.state_code, &place);
     let mut products = Vec::new();
@@ -887,6 +901,7 @@ async fn price_invoice(
         terminal,
         store,
         place,
+        customer_gstin,
         products,
         inputs,
         bill,
@@ -1019,6 +1034,7 @@ async fn record(
         terminal,
         store,
         place,
+        customer_gstin,
         products,
         inputs,
         bill,
@@ -1037,8 +1053,8 @@ async fn record(
     let inserted = sqlx::query(
         "INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, reservation_id, \
          place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, round_off_minor, \
-         total_minor, status, issued_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17) \
+         total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, $19, $20) \
          ON CONFLICT DO NOTHING",
     )
     .bind(body.id)
@@ -1058,6 +1074,9 @@ async fn record(
     .bind(bill.round_off)
     .bind(bill.total)
     .bind(issued_at)
+    .bind(&store.gstin)
+    .bind(&store.state_code)
+    .bind(customer_gstin)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -1077,7 +1096,7 @@ async fn record(
         sqlx::query(
             "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
              discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-             salesperson_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             salesperson_id, hsn_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(body.id)
         .bind(n as i32 + 1)
@@ -1094,6 +1113,7 @@ async fn record(
         .bind(priced.tax.cess)
         .bind(priced.tax.total())
         .bind(line.salesperson_id)
+        .bind(&product.hsn_code)
         .execute(&mut *tx)
         .await?;
     }
@@ -1128,6 +1148,9 @@ async fn record(
         offline: body.offline.is_some(),
         currency,
         place_of_supply: place,
+        supplier_gstin: store.gstin.as_deref(),
+        supplier_state: &store.state_code,
+        customer_gstin: customer_gstin.as_deref(),
         lines: invoice.lines.iter().map(IssuedLine::from).collect(),
         payments: payments
             .iter()
@@ -1198,6 +1221,8 @@ struct InvoiceHead {
     terminal_id: String,
     customer_id: Option<Uuid>,
     place_of_supply: String,
+    supplier_gstin: Option<String>,
+    customer_gstin: Option<String>,
     status: String,
     currency: String,
     subtotal_minor: i64,
@@ -1215,7 +1240,8 @@ pub(crate) async fn invoice(
     id: Uuid,
 ) -> Result<Option<Invoice>, ApiError> {
     let head: Option<InvoiceHead> = sqlx::query_as(
-        "SELECT number, store_id, terminal_id, customer_id, place_of_supply, status, currency, subtotal_minor, \
+        "SELECT number, store_id, terminal_id, customer_id, place_of_supply, supplier_gstin, customer_gstin, status, \
+         currency, subtotal_minor, \
          discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at \
          FROM invoices WHERE tenant_id = $1 AND id = $2",
     )
@@ -1227,7 +1253,7 @@ pub(crate) async fn invoice(
     let lines: Vec<InvoiceLine> = sqlx::query_as(
         "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
          l.discount_minor, l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, \
-         l.total_minor, l.salesperson_id, trim_scale(l.quantity_returned)::text AS quantity_returned \
+         l.total_minor, l.salesperson_id, trim_scale(l.quantity_returned)::text AS quantity_returned, l.hsn_code \
          FROM invoice_lines l \
          JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
          WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
@@ -1256,6 +1282,8 @@ pub(crate) async fn invoice(
         terminal_id: head.terminal_id,
         customer_id: head.customer_id,
         place_of_supply: head.place_of_supply,
+        supplier_gstin: head.supplier_gstin,
+        customer_gstin: head.customer_gstin,
         status: head.status,
         lines,
         payments,

@@ -101,10 +101,11 @@ impl Till {
             .await;
         }
         // What sales knows from catalog's events.
-        for (id, sku, unit, decimals, gst, mrp, price, inclusive, barcode) in [
+        for (id, sku, hsn, unit, decimals, gst, mrp, price, inclusive, barcode) in [
             (
                 soap,
                 "SOAP-1",
+                "3401",
                 "piece",
                 0,
                 1800,
@@ -116,6 +117,7 @@ impl Till {
             (
                 rice,
                 "RICE-1",
+                "1006",
                 "kg",
                 3,
                 500,
@@ -127,7 +129,7 @@ impl Till {
         ] {
             till.feed("catalog.product.created", json!({"tenant_id": tenant, "product_id": id, "sku": sku,
                 "name": sku, "description": null, "brand": null, "category_id": null, "variant_of": null,
-                "attributes": {}, "unit": unit, "unit_decimals": decimals, "hsn_code": null, "gst_rate_bp": gst,
+                "attributes": {}, "unit": unit, "unit_decimals": decimals, "hsn_code": hsn, "gst_rate_bp": gst,
                 "cess_rate_bp": 0, "currency": "INR", "mrp_minor": mrp, "selling_price_minor": price,
                 "tax_inclusive": inclusive, "reorder_level": null, "created_at": 0})).await;
             till.feed(
@@ -148,7 +150,7 @@ impl Till {
             &format!("/api/v1/pos/stores/{}", self.store),
             Some(&self.sales.admin),
             Some(
-                json!({"code": "BLR1", "state_code": "29", "gstin": null, "location_id": location}),
+                json!({"code": "BLR1", "state_code": "29", "gstin": "29AAGCB7383J1Z4", "location_id": location}),
             ),
             &[],
         )
@@ -276,6 +278,26 @@ async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
     assert_eq!(invoice["change_due"]["amount_minor"], 185_00);
     assert_eq!(invoice["lines"][1]["cgst_minor"], 2_06);
     assert_eq!(invoice["place_of_supply"], "29");
+    // What GST returns need, printed on the invoice and carried by its event.
+    assert_eq!(invoice["supplier_gstin"], "29AAGCB7383J1Z4");
+    assert_eq!(invoice["lines"][1]["hsn_code"], "1006");
+    let event: Value = outbox_events(&till.sales.owner, "sales.invoice.issued").await[0]
+        .payload_as()
+        .unwrap();
+    assert_eq!(
+        (
+            &event["supplier_gstin"],
+            &event["supplier_state"],
+            &event["customer_gstin"],
+            &event["lines"][0]["hsn_code"]
+        ),
+        (
+            &json!("29AAGCB7383J1Z4"),
+            &json!("29"),
+            &json!(null),
+            &json!("3401")
+        )
+    );
 
     // The stock is held for the sale until inventory applies its event.
     let soap = till.on_hand(till.soap).await;
