@@ -1,6 +1,6 @@
 //! Finance's API: the chart of accounts, manual journal entries, closing a month, and the
 //! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
-//! store or consolidated, as JSON or CSV.
+//! store or consolidated, as JSON or CSV; and the GST returns.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::{
     chart::{self, Kind},
+    gst,
     journal::{self, JournalError, NewEntry, NewLine},
     SERVICE,
 };
@@ -72,6 +73,14 @@ pub fn router(ctx: ServiceContext) -> Router {
             "/api/v1/finance/periods/{month}/close",
             post(close_period).route_layer(auth::allow(v, ACCOUNTANTS)),
         )
+        .route(
+            "/api/v1/finance/gst/gstr1",
+            get(gstr1).route_layer(auth::allow(v, READERS)),
+        )
+        .route(
+            "/api/v1/finance/gst/gstr3b",
+            get(gstr3b).route_layer(auth::allow(v, READERS)),
+        )
         .with_state(ctx.pool)
 }
 
@@ -79,10 +88,12 @@ pub fn router(ctx: ServiceContext) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(accounts, add_account, post_entry, day_book, trial_balance, profit_and_loss,
-          balance_sheet, account_ledger, close_period),
+          balance_sheet, account_ledger, close_period, gstr1, gstr3b),
     components(schemas(Account, NewAccount, ManualEntry, ManualLine, Entry, EntryLine, Balance,
                        TrialBalance, ProfitAndLoss, BalanceSheet, AccountLedger, LedgerLine,
-                       PeriodClosed)),
+                       PeriodClosed, gst::Gstr1, gst::Gstr3b, gst::Tax, gst::Heads, gst::SetOff,
+                       gst::RateItem, gst::InvoiceEntry, gst::NoteEntry, gst::B2csRow, gst::HsnRow,
+                       gst::DocumentCounts)),
     tags((name = "finance", description = "The general ledger and its reports"))
 )]
 pub struct FinanceApi;
@@ -991,4 +1002,109 @@ fn csv_response(name: &str, rows: Vec<Vec<u8>>) -> Response {
         rows.concat(),
     )
         .into_response()
+}
+
+/// A GST return's month and registration.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ReturnPeriod {
+    /// `YYYY-MM`.
+    month: String,
+    /// The registration; may be left out when the tenant has issued invoices under one
+    /// GSTIN only.
+    gstin: Option<String>,
+    /// GSTR-1 only: inter-state B2C invoices above this total are B2C large. Default
+    /// ₹1,00,000.
+    b2cl_threshold_minor: Option<i64>,
+}
+
+/// The month's first and last days, and the GSTIN the return is for.
+async fn return_period(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    q: &ReturnPeriod,
+) -> Result<(NaiveDate, NaiveDate, String), ApiError> {
+    let first = NaiveDate::parse_from_str(&format!("{}-01", q.month), "%Y-%m-%d")
+        .ok()
+        .filter(|_| q.month.len() == 7)
+        .ok_or_else(|| Invalid::new("month", "invalid_month", "YYYY-MM"))?;
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(first);
+    let gstin = match q.gstin.as_deref().map(str::trim) {
+        Some(gstin) if gst::valid_gstin(gstin) => gstin.to_owned(),
+        Some(_) => {
+            return Err(Invalid::new(
+                "gstin",
+                "invalid_gstin",
+                "15 characters: state code, PAN, entity, Z, check character",
+            )
+            .into())
+        }
+        None => {
+            let known = gst::gstins(tx, tenant).await?;
+            match <[String; 1]>::try_from(known) {
+                Ok([only]) => only,
+                Err(known) => {
+                    return Err(Invalid::new(
+                        "gstin",
+                        "gstin_required",
+                        format!("name the GSTIN; invoices were issued under {known:?}"),
+                    )
+                    .into())
+                }
+            }
+        }
+    };
+    Ok((first, last, gstin))
+}
+
+/// GSTR-1 for a month and GSTIN: B2B invoices, B2C large invoices, B2C small supplies by
+/// state and rate, credit notes (registered and B2C large), the HSN summary and the
+/// document counts. Voided invoices are counted, not reported.
+#[utoipa::path(get, path = "/api/v1/finance/gst/gstr1", tag = "finance", params(ReturnPeriod),
+    security(("bearer" = [])),
+    responses((status = 200, body = gst::Gstr1),
+              (status = 422, description = "`invalid_month`, `invalid_gstin`, `gstin_required`, `invalid_threshold`")))]
+async fn gstr1(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<ReturnPeriod>,
+) -> Result<Json<gst::Gstr1>, ApiError> {
+    let threshold = q.b2cl_threshold_minor.unwrap_or(gst::B2CL_THRESHOLD_MINOR);
+    if threshold < 0 {
+        return Err(Invalid::new(
+            "b2cl_threshold_minor",
+            "invalid_threshold",
+            "cannot be negative",
+        )
+        .into());
+    }
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (from, to, gstin) = return_period(&mut tx, tenant, &q).await?;
+    let documents = gst::outward(&mut tx, tenant, &gstin, from, to).await?;
+    tx.commit().await?;
+    Ok(Json(gst::gstr1(&gstin, &q.month, &documents, threshold)))
+}
+
+/// GSTR-3B for a month and GSTIN: outward supplies net of credit notes (table 3.1), the
+/// input tax credit of goods delivered in the GSTIN's state less what returns to vendors
+/// reversed (table 4), and the tax to pay after the credit is set off (table 6.1).
+#[utoipa::path(get, path = "/api/v1/finance/gst/gstr3b", tag = "finance", params(ReturnPeriod),
+    security(("bearer" = [])),
+    responses((status = 200, body = gst::Gstr3b),
+              (status = 422, description = "`invalid_month`, `invalid_gstin`, `gstin_required`")))]
+async fn gstr3b(
+    State(pool): State<PgPool>,
+    principal: Principal,
+    Query(q): Query<ReturnPeriod>,
+) -> Result<Json<gst::Gstr3b>, ApiError> {
+    let tenant = principal.tenant;
+    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    let (from, to, gstin) = return_period(&mut tx, tenant, &q).await?;
+    let outward = gst::outward(&mut tx, tenant, &gstin, from, to).await?;
+    let inward = gst::inward(&mut tx, tenant, &gstin[..2], from, to).await?;
+    tx.commit().await?;
+    Ok(Json(gst::gstr3b(&gstin, &q.month, &outward, &inward)))
 }

@@ -1,6 +1,7 @@
 //! `finance-ledger`: the general ledger posted from the topics, one entry per event that
 //! moves money, by the rules in `rules`. An event type without a rule is an error, so it
-//! reaches the DLQ after its retries instead of vanishing from the books.
+//! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
+//! also go to the GST register (`gst`), in the same transaction.
 
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
@@ -12,7 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    chart,
+    chart, gst,
     journal::{self, NewEntry, NewLine},
     rules::{self, Posting, Rule},
 };
@@ -98,7 +99,7 @@ impl Projection for FinanceLedger {
         let mut entry = entry;
         entry.date = journal::open_date(tx, tenant, entry.date).await?;
         journal::post(tx, tenant, &entry).await?;
-        Ok(())
+        gst::register(tx, tenant, event).await
     }
 }
 

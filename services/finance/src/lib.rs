@@ -3,6 +3,7 @@
 //! and the reports; events on `finance.events.v1`.
 
 pub mod chart;
+pub mod gst;
 mod http;
 pub mod journal;
 pub mod ledger;

@@ -194,7 +194,8 @@ fn checked(posting: Posting) -> Result<Posting, RuleError> {
     }
 }
 
-fn day(millis: i64) -> NaiveDate {
+/// The UTC date of a timestamp in milliseconds.
+pub(crate) fn day(millis: i64) -> NaiveDate {
     DateTime::<Utc>::from_timestamp_millis(millis)
         .unwrap_or_default()
         .date_naive()

@@ -1,8 +1,8 @@
 //! A store's business day posted from its events, against figures worked out by hand:
 //! opening stock, a goods receipt and the vendor's invoice, two sales (cash and card;
 //! credit with a round-off), a return, a sale voided, a damaged soap written off, a
-//! customer's and a vendor's payment, and the owner's capital by manual entry. Then the
-//! ways the books refuse to go wrong.
+//! customer's and a vendor's payment, and the owner's capital by manual entry; and the
+//! GST returns of that day. Then the ways the books refuse to go wrong.
 
 // Amounts in paise are written rupees_paise (118_00 is ₹118.00).
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -20,6 +20,10 @@ use uuid::Uuid;
 
 /// 2026-11-18, 11:06 UTC.
 const DAY: i64 = 1_795_000_000_000;
+
+/// The store's registration in Karnataka, and a registered buyer's.
+const GSTIN: &str = "29AAGCB7383J1Z4";
+const BUYER_GSTIN: &str = "29AAACR5055K1Z5";
 
 struct Books {
     finance: TestService,
@@ -111,6 +115,7 @@ impl Books {
     fn sale(
         &self,
         number: &str,
+        buyer: Option<&str>,
         lines: Value,
         payments: Value,
         round_off: i64,
@@ -119,6 +124,7 @@ impl Books {
         json!({"tenant_id": self.finance.tenant, "invoice_id": Uuid::new_v4(), "invoice_number": number,
             "store_id": self.store, "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null,
             "reservation_id": null, "offline": false, "currency": "INR", "place_of_supply": "29",
+            "supplier_gstin": GSTIN, "supplier_state": "29", "customer_gstin": buyer,
             "lines": lines, "payments": payments, "subtotal_minor": total, "discount_minor": 0, "tax_minor": 0,
             "round_off_minor": round_off, "total_minor": total, "issued_at": DAY})
     }
@@ -139,12 +145,18 @@ impl Books {
     }
 }
 
-/// A sold line: quantity, taxable value and CGST = SGST.
+/// A sold line: quantity, taxable value and CGST = SGST. Soap (HSN 3401) is taxed at 18 %,
+/// rice (1006) at 5 %.
 fn line(n: i32, sku: &str, quantity: &str, taxable: i64, half_tax: i64) -> Value {
+    let (hsn, rate) = if sku.starts_with("SOAP") {
+        ("3401", 1800)
+    } else {
+        ("1006", 500)
+    };
     json!({"line_no": n, "product_id": Uuid::new_v4(), "sku": sku, "quantity": quantity, "unit_price_minor": 0,
-        "discount_minor": 0, "taxable_minor": taxable, "gst_rate_bp": 0, "cgst_minor": half_tax,
+        "discount_minor": 0, "taxable_minor": taxable, "gst_rate_bp": rate, "cgst_minor": half_tax,
         "sgst_minor": half_tax, "igst_minor": 0, "cess_minor": 0, "total_minor": taxable + 2 * half_tax,
-        "salesperson_id": null})
+        "salesperson_id": null, "hsn_code": hsn})
 }
 
 fn balances(report: &Value) -> Vec<(String, i64, i64)> {
@@ -190,7 +202,7 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
         )
         .await;
     let invoice = json!({"tenant_id": tenant, "invoice_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(),
-        "vendor_invoice_number": "AF/118", "invoice_date": "2026-11-18", "due_date": "2026-12-18",
+        "vendor_invoice_number": "AF/118", "place_of_supply": "29", "invoice_date": "2026-11-18", "due_date": "2026-12-18",
         "grn_ids": [Uuid::new_v4()], "currency": "INR", "lines": [{"product_id": Uuid::new_v4(), "sku": "RICE-1",
         "quantity": "50", "unit_price_minor": 40_00, "taxable_minor": 2_000_00, "gst_rate_bp": 500, "cgst_minor": 0,
         "sgst_minor": 0, "igst_minor": 100_00, "cess_minor": 0, "total_minor": 2_100_00}],
@@ -201,6 +213,7 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
     // ₹299, ₹200 cash and ₹99 by card.
     let first = books.sale(
         "BLR1T126000001",
+        None,
         json!([
             line(1, "SOAP-1", "2", 200_00, 18_00),
             line(2, "RICE-1", "1", 60_00, 1_50)
@@ -210,6 +223,7 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
         0,
         299_00,
     );
+    let first_id = first["invoice_id"].clone();
     let first = books.event("sales.invoice.issued", first);
     assert!(books.apply(&first).await);
     books
@@ -227,12 +241,14 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
     // Delivered again: posts nothing.
     assert!(!books.apply(&first).await);
 
-    // Sale 2 on credit: three soaps and half a kilo of rice, ₹385.50 rounded to ₹386.
+    // Sale 2 on credit to a registered business: three soaps and half a kilo of rice,
+    // ₹385.50 rounded to ₹386.
     books
         .post(
             "sales.invoice.issued",
             books.sale(
                 "BLR1T126000002",
+                Some(BUYER_GSTIN),
                 json!([
                     line(1, "SOAP-1", "3", 300_00, 27_00),
                     line(2, "RICE-1", "0.5", 30_00, 75)
@@ -258,7 +274,7 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
 
     // One soap of sale 1 comes back, refunded in cash, and goes back on the shelf.
     books.post("sales.return.processed", json!({"tenant_id": tenant, "return_id": Uuid::new_v4(),
-        "credit_note_number": "BLR1C26000001", "invoice_id": Uuid::new_v4(), "store_id": books.store,
+        "credit_note_number": "BLR1C26000001", "invoice_id": first_id, "store_id": books.store,
         "customer_id": null, "currency": "INR", "lines": [{"line_no": 1, "product_id": Uuid::new_v4(),
         "sku": "SOAP-1", "quantity": "1", "restock": true, "taxable_minor": 100_00, "gst_rate_bp": 1800,
         "cgst_minor": 9_00, "sgst_minor": 9_00, "igst_minor": 0, "cess_minor": 0, "total_minor": 118_00}],
@@ -271,25 +287,23 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
         .await;
 
     // Sale 3, rung up by mistake and voided: it leaves nothing behind.
-    books
-        .post(
-            "sales.invoice.issued",
-            books.sale(
-                "BLR1T126000003",
-                json!([line(1, "SOAP-1", "1", 100_00, 9_00)]),
-                json!([{"mode": "cash", "amount_minor": 118_00, "reference": null}]),
-                0,
-                118_00,
-            ),
-        )
-        .await;
+    let third = books.sale(
+        "BLR1T126000003",
+        None,
+        json!([line(1, "SOAP-1", "1", 100_00, 9_00)]),
+        json!([{"mode": "cash", "amount_minor": 118_00, "reference": null}]),
+        0,
+        118_00,
+    );
+    let third_id = third["invoice_id"].clone();
+    books.post("sales.invoice.issued", third).await;
     books
         .post(
             "inventory.stock.moved",
             books.moved("SOAP-1", "sale", "-1", "5000", "sales.invoice"),
         )
         .await;
-    books.post("sales.invoice.voided", json!({"tenant_id": tenant, "invoice_id": Uuid::new_v4(),
+    books.post("sales.invoice.voided", json!({"tenant_id": tenant, "invoice_id": third_id,
         "invoice_number": "BLR1T126000003", "store_id": books.store, "customer_id": null, "currency": "INR",
         "lines": [], "payments": [], "total_minor": 118_00, "reason": "rang up twice",
         "voided_by": Uuid::new_v4(), "voided_at": DAY})).await;
@@ -413,6 +427,64 @@ async fn a_day_of_business_posts_books_that_match_the_figures_worked_by_hand() {
         codes,
         ["1000", "1020", "1100", "2100", "2110", "4000", "4010", "4900"]
     );
+
+    // GSTR-3B, worked out by hand. Outward: 260 + 330 taxable less the soap returned
+    // (the voided sale is not a supply); CGST = SGST = 19.50 + 27.75 - 9. Credit: the
+    // rice's IGST. IGST credit pays CGST and SGST; 100 - 2 x 38.25 is carried forward.
+    let gstr3b = books.get("/api/v1/finance/gst/gstr3b?month=2026-11").await;
+    let heads = |igst: i64, cgst: i64, sgst: i64| json!({"igst_minor": igst, "cgst_minor": cgst, "sgst_minor": sgst, "cess_minor": 0});
+    assert_eq!(
+        gstr3b,
+        json!({"gstin": GSTIN, "month": "2026-11",
+            "outward_taxable": {"taxable_minor": 490_00, "igst_minor": 0, "cgst_minor": 38_25,
+                "sgst_minor": 38_25, "cess_minor": 0},
+            "outward_nil_rated_minor": 0,
+            "itc_available": heads(100_00, 0, 0), "itc_reversed": heads(0, 0, 0), "itc_net": heads(100_00, 0, 0),
+            "payment": {"liability": heads(0, 38_25, 38_25), "paid_from_igst_credit": heads(0, 38_25, 38_25),
+                "paid_from_cgst_credit": heads(0, 0, 0), "paid_from_sgst_credit": heads(0, 0, 0),
+                "paid_from_cess_credit": heads(0, 0, 0), "payable_in_cash": heads(0, 0, 0),
+                "credit_carried_forward": heads(23_50, 0, 0)}})
+    );
+    // The ledger agrees: output CGST 56.25 credited less 18 debited is the 38.25 above.
+    assert_eq!(56_25 - 18_00, 38_25);
+
+    // GSTR-1: the credit sale is B2B; sale 1 less its return is B2C small; the HSN
+    // summary nets the return; the voided sale is only counted.
+    let gstr1 = books
+        .get(&format!(
+            "/api/v1/finance/gst/gstr1?month=2026-11&gstin={GSTIN}"
+        ))
+        .await;
+    let item = |rate: i32, taxable: i64, half: i64| {
+        json!({"rate_bp": rate, "taxable_minor": taxable, "igst_minor": 0, "cgst_minor": half,
+            "sgst_minor": half, "cess_minor": 0})
+    };
+    assert_eq!(
+        gstr1,
+        json!({"gstin": GSTIN, "month": "2026-11",
+            "b2b": [{"customer_gstin": BUYER_GSTIN, "invoice_number": "BLR1T126000002",
+                "invoice_date": "2026-11-18", "invoice_value_minor": 386_00, "place_of_supply": "29",
+                "items": [item(500, 30_00, 75), item(1800, 300_00, 27_00)]}],
+            "b2cl": [], "b2cl_threshold_minor": 100_000_00,
+            "b2cs": [
+                {"place_of_supply": "29", "supply_type": "intra", "rate_bp": 500, "taxable_minor": 60_00,
+                 "igst_minor": 0, "cgst_minor": 1_50, "sgst_minor": 1_50, "cess_minor": 0},
+                {"place_of_supply": "29", "supply_type": "intra", "rate_bp": 1800, "taxable_minor": 100_00,
+                 "igst_minor": 0, "cgst_minor": 9_00, "sgst_minor": 9_00, "cess_minor": 0}],
+            "cdnr": [], "cdnur": [],
+            "hsn": [
+                {"hsn_code": "1006", "rate_bp": 500, "quantity": "1.5", "total_value_minor": 94_50,
+                 "taxable_minor": 90_00, "igst_minor": 0, "cgst_minor": 2_25, "sgst_minor": 2_25, "cess_minor": 0},
+                {"hsn_code": "3401", "rate_bp": 1800, "quantity": "4", "total_value_minor": 472_00,
+                 "taxable_minor": 400_00, "igst_minor": 0, "cgst_minor": 36_00, "sgst_minor": 36_00, "cess_minor": 0}],
+            "documents": {"invoices": 3, "cancelled": 1, "credit_notes": 1}})
+    );
+    // Another state's registration has nothing this month.
+    let maharashtra = books
+        .get("/api/v1/finance/gst/gstr3b?month=2026-11&gstin=27AAGCB7383J1Z2")
+        .await;
+    assert_eq!(maharashtra["outward_taxable"]["taxable_minor"], 0);
+    assert_eq!(maharashtra["itc_available"]["igst_minor"], 0);
 }
 
 #[tokio::test]
@@ -472,6 +544,58 @@ async fn the_books_refuse_what_would_break_them_and_store_nothing() {
         books.manual(&cashier, good.clone()).await.status,
         StatusCode::FORBIDDEN
     );
+
+    // GST returns need a month, a well-formed GSTIN (or a tenant with only one), and a
+    // reader of the books.
+    for (path, token, status, code) in [
+        (
+            "gstr1?month=2026-13&gstin=29AAGCB7383J1Z4",
+            &books.accountant,
+            422,
+            "invalid_month",
+        ),
+        (
+            "gstr3b?month=2026-11&gstin=29AAGCB7383",
+            &books.accountant,
+            422,
+            "invalid_gstin",
+        ),
+        (
+            "gstr3b?month=2026-11",
+            &books.accountant,
+            422,
+            "gstin_required",
+        ),
+        (
+            "gstr1?month=2026-11&b2cl_threshold_minor=-1",
+            &books.accountant,
+            422,
+            "invalid_threshold",
+        ),
+        (
+            "gstr1?month=2026-11&gstin=29AAGCB7383J1Z4",
+            &cashier,
+            403,
+            "forbidden",
+        ),
+    ] {
+        let path = format!("/api/v1/finance/gst/{path}");
+        let reply = send(
+            &books.finance.app,
+            Method::GET,
+            &path,
+            Some(token),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.code()),
+            (status, code),
+            "{path}: {}",
+            reply.body
+        );
+    }
 
     // October closed: no entry dated in it, by hand; an event from it posts on 1 November.
     assert_eq!(books.close("2026-10").await.status, StatusCode::CREATED);
