@@ -35,13 +35,18 @@ const STORES: [(&str, &str); 3] = [
 ];
 
 /// Each store's invoice code and GST state (Karnataka 29, Maharashtra 27).
-const SERIES: [(&str, &str); 3] = [("BLR1", "29"), ("BLR2", "29"), ("MUM1", "27")];
+const SERIES: [(&str, &str, &str); 3] = [
+    ("BLR1", "29", "29AAFCD5678Q1ZN"),
+    ("BLR2", "29", "29AAFCD5678Q1ZN"),
+    ("MUM1", "27", "27AAFCD5678Q1ZR"),
+];
 
-/// A demo category: its unit, GST percent, brand, shelf life (perishables get dated
-/// batches) and ten products.
+/// A demo category: its unit, HSN code, GST percent, brand, shelf life (perishables get
+/// dated batches) and ten products.
 struct Category {
     name: &'static str,
     unit: &'static str,
+    hsn: &'static str,
     gst: &'static str,
     brand: &'static str,
     shelf_life_days: Option<i64>,
@@ -52,6 +57,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Staples",
         unit: "kg",
+        hsn: "1006",
         gst: "5",
         brand: "Annapurna",
         shelf_life_days: None,
@@ -71,6 +77,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Beverages",
         unit: "piece",
+        hsn: "0902",
         gst: "18",
         brand: "Chai Point",
         shelf_life_days: None,
@@ -90,6 +97,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Personal care",
         unit: "piece",
+        hsn: "3401",
         gst: "18",
         brand: "Herbal Veda",
         shelf_life_days: None,
@@ -109,6 +117,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Household",
         unit: "piece",
+        hsn: "3402",
         gst: "18",
         brand: "Sparkle",
         shelf_life_days: None,
@@ -128,6 +137,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Snacks",
         unit: "piece",
+        hsn: "1905",
         gst: "12",
         brand: "Crunchy",
         shelf_life_days: Some(120),
@@ -147,6 +157,7 @@ const CATEGORIES: [Category; 6] = [
     Category {
         name: "Dairy",
         unit: "piece",
+        hsn: "0406",
         gst: "5",
         brand: "Nandini",
         shelf_life_days: Some(10),
@@ -330,7 +341,7 @@ impl Mesh {
                     let body = json!({
                         "sku": sku, "name": format!("{} {name} ({pack})", category.brand),
                         "brand": category.brand, "category_id": category_id, "unit": category.unit,
-                        "gst_rate": category.gst, "mrp": inr(mrp), "selling_price": inr(mrp * 95 / 100),
+                        "hsn_code": category.hsn, "gst_rate": category.gst, "mrp": inr(mrp), "selling_price": inr(mrp * 95 / 100),
                         "tax_inclusive": true, "reorder_level": "10",
                     });
                     let product_id =
@@ -380,10 +391,13 @@ impl Mesh {
             &SalesReferences::default(),
         )
         .await?;
-        // Each store's invoice series and the state its GST is charged in.
-        for ((code, state), (store, location)) in SERIES.iter().zip(stores.iter().zip(&locations)) {
+        // Each store's invoice series, the state its GST is charged in and that state's
+        // registration.
+        for ((code, state, gstin), (store, location)) in
+            SERIES.iter().zip(stores.iter().zip(&locations))
+        {
             let body =
-                json!({"code": code, "state_code": state, "gstin": null, "location_id": location});
+                json!({"code": code, "state_code": state, "gstin": gstin, "location_id": location});
             let path = format!("/api/v1/pos/stores/{store}");
             let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
             let reply = call(

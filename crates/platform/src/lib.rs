@@ -7,6 +7,7 @@ pub mod clickhouse;
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod gst;
 pub mod http;
 pub mod kafka;
 pub mod money;

@@ -22,20 +22,6 @@ use crate::rules::day;
 #[allow(clippy::inconsistent_digit_grouping)] // rupees_paise
 pub const B2CL_THRESHOLD_MINOR: i64 = 1_00_000_00;
 
-/// Checks a GSTIN's shape: state code, PAN, entity number, `Z`, check character.
-pub fn valid_gstin(gstin: &str) -> bool {
-    let b = gstin.as_bytes();
-    b.len() == 15
-        && b[..2].iter().all(u8::is_ascii_digit)
-        && b[2..7].iter().all(u8::is_ascii_uppercase)
-        && b[7..11].iter().all(u8::is_ascii_digit)
-        && b[11].is_ascii_uppercase()
-        && b[12].is_ascii_alphanumeric()
-        && b[12] != b'0'
-        && b[13] == b'Z'
-        && (b[14].is_ascii_digit() || b[14].is_ascii_uppercase())
-}
-
 // ---- The register, kept by finance-ledger ----
 
 #[derive(Deserialize)]
@@ -1007,15 +993,6 @@ mod tests {
             sgst_minor: sgst,
             cess_minor: cess,
         }
-    }
-
-    #[test]
-    fn gstins_are_checked_for_shape() {
-        assert!(valid_gstin("29AAGCB7383J1Z4"));
-        assert!(!valid_gstin("29AAGCB7383J1Z"));
-        assert!(!valid_gstin("29aagcb7383j1z4"));
-        assert!(!valid_gstin("29AAGCB7383J0Z4"));
-        assert!(!valid_gstin("AAAGCB7383J1Z4X"));
     }
 
     #[test]

@@ -1031,16 +1031,8 @@ async fn return_period(
         .checked_add_months(chrono::Months::new(1))
         .and_then(|d| d.pred_opt())
         .unwrap_or(first);
-    let gstin = match q.gstin.as_deref().map(str::trim) {
-        Some(gstin) if gst::valid_gstin(gstin) => gstin.to_owned(),
-        Some(_) => {
-            return Err(Invalid::new(
-                "gstin",
-                "invalid_gstin",
-                "15 characters: state code, PAN, entity, Z, check character",
-            )
-            .into())
-        }
+    let gstin = match q.gstin.as_deref() {
+        Some(gstin) => bazaar_platform::gst::gstin("gstin", gstin)?,
         None => {
             let known = gst::gstins(tx, tenant).await?;
             match <[String; 1]>::try_from(known) {

@@ -11,7 +11,7 @@ use axum::{
 use bazaar_gst::{Rates, Supply};
 use bazaar_platform::{
     auth::{self, Principal, Role},
-    db,
+    db, gst,
     http::{idempotency, ApiError, Invalid, Json, Path, Query},
     money::{Currency, Money, Quantity},
     outbox, ServiceContext,
@@ -174,7 +174,8 @@ async fn store(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Store, A
 #[utoipa::path(put, path = "/api/v1/pos/stores/{id}", tag = "sales", request_body = Store,
     security(("bearer" = [])),
     responses((status = 200, body = Store), (status = 409, description = "`store_code_taken`"),
-              (status = 422, description = "`invalid_code`, `invalid_state_code`")))]
+              (status = 422, description = "`invalid_code`, `invalid_state_code`, `invalid_gstin`, \
+                 `invalid_gstin_check_character`, `gstin_state_mismatch`")))]
 async fn put_store(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -189,12 +190,19 @@ async fn put_store(
     {
         return Err(Invalid::new("code", "invalid_code", "1 to 4 capitals or digits").into());
     }
-    let state = body.state_code.trim();
-    if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_digit()) {
+    let state = gst::state_code("state_code", &body.state_code)?;
+    // A store's GSTIN is printed on its invoices and decides which return they go in:
+    // it must be a real one, of the store's state.
+    let gstin = body
+        .gstin
+        .as_deref()
+        .map(|g| gst::gstin("gstin", g))
+        .transpose()?;
+    if gstin.as_ref().is_some_and(|g| g[..2] != state) {
         return Err(Invalid::new(
-            "state_code",
-            "invalid_state_code",
-            "a 2-digit GST state code",
+            "gstin",
+            "gstin_state_mismatch",
+            format!("a store in state {state} is registered under a GSTIN starting {state}"),
         )
         .into());
     }
@@ -206,8 +214,8 @@ async fn put_store(
     .bind(principal.tenant)
     .bind(id)
     .bind(code)
-    .bind(state)
-    .bind(&body.gstin)
+    .bind(&state)
+    .bind(&gstin)
     .bind(body.location_id)
     .execute(&mut *tx)
     .await;

@@ -421,6 +421,27 @@ async fn two_terminals_selling_the_last_unit_sell_it_once() {
 #[tokio::test]
 async fn bad_sales_are_refused_with_a_code_and_write_nothing() {
     let till = Till::open("10").await;
+    // A store's GSTIN goes on every invoice: a real one, of the store's own state.
+    for (gstin, code) in [
+        ("29AAGCB7383J1Z5", "invalid_gstin_check_character"),
+        ("29AAGCB7383", "invalid_gstin"),
+        ("27AAGCB7383J1Z8", "gstin_state_mismatch"),
+    ] {
+        let reply = send(
+            &till.sales.app,
+            Method::PUT,
+            &format!("/api/v1/pos/stores/{}", till.store),
+            Some(&till.sales.admin),
+            Some(json!({"code": "BLR1", "state_code": "29", "gstin": gstin,
+            "location_id": Uuid::new_v4()})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code)
+        );
+    }
     let soap = json!([{"product_id": till.soap, "quantity": "1"}]);
     let cases = [
         (
