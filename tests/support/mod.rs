@@ -228,12 +228,26 @@ pub(crate) mod mesh {
     /// relay, then stops it. Rows are moved to `topic` first, so a test's events never
     /// reach the shared topics other tests read.
     pub(crate) async fn relay_outbox_to(name: &str, pool: &PgPool, topic: &str) {
+        relay_outbox_routed(name, pool, topic, topic).await;
+    }
+
+    /// [`relay_outbox_to`], with the audit events to `audit_topic`: as the real relay
+    /// keeps them off the domain topics.
+    pub(crate) async fn relay_outbox_routed(
+        name: &str,
+        pool: &PgPool,
+        topic: &str,
+        audit_topic: &str,
+    ) {
         use bazaar_outbox_worker::{Relay, RelayMetrics};
-        sqlx::query("UPDATE outbox SET topic = $1")
-            .bind(topic)
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE outbox SET topic = CASE WHEN event_type LIKE 'audit.%' THEN $2 ELSE $1 END",
+        )
+        .bind(topic)
+        .bind(audit_topic)
+        .execute(pool)
+        .await
+        .unwrap();
         let metrics = RelayMetrics::new(bazaar_platform::http::HttpMetrics::new().registry());
         let relay = Relay::new(name, pool.clone(), settings(), metrics);
         let stop = tokio_util::sync::CancellationToken::new();

@@ -1,0 +1,442 @@
+//! The books agree with the services that keep their own figures, over real Kafka: after
+//! opening stock, a purchase received, invoiced and partly returned, a cash sale, a
+//! credit sale to a registered business, a return, a damaged item written off and a
+//! payment each way, finance's ledger (built only from the topic) says what inventory,
+//! partners and sales say:
+//! - inventory account = the stock valuation (on hand at moving-average cost);
+//! - trade receivables = the sum of the customer ledgers;
+//! - trade payables = the sum of the vendor ledgers;
+//! - output tax = the tax on the invoices less the tax on the returns, which is also
+//!   what GSTR-3B reports.
+
+// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod support;
+
+use axum::http::Method;
+use bazaar_finance::ledger::FinanceLedger;
+use bazaar_inventory::snapshots::InventorySnapshots;
+use bazaar_partners::ledgers::PartnerLedgers;
+use bazaar_platform::{
+    consumer::{ConsumerRunner, Projection},
+    testing::{send, Reply, TestIssuer, TestService},
+    Settings,
+};
+use bazaar_purchase::references::PurchaseReferences;
+use bazaar_sales::references::SalesReferences;
+use chrono::Utc;
+use serde_json::{json, Value};
+use support::mesh::{relay_outbox_routed, relay_outbox_to, settings, topic, until};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+async fn call(service: &TestService, method: Method, path: &str, body: Option<Value>) -> Reply {
+    send(&service.app, method, path, Some(&service.admin), body, &[]).await
+}
+
+async fn ok(service: &TestService, method: Method, path: &str, body: Value) -> Value {
+    let reply = call(service, method, path, Some(body)).await;
+    assert!(reply.status.is_success(), "{path}: {}", reply.body);
+    reply.body
+}
+
+async fn get(service: &TestService, path: &str) -> Value {
+    call(service, Method::GET, path, None).await.body
+}
+
+/// Retries `body` until the service answers with success: what a client does while a
+/// projection catches up.
+async fn ok_once_known(service: &TestService, what: &str, path: &str, body: Value) -> Value {
+    let mut answer = Value::Null;
+    until(what, async || {
+        let reply = call(service, Method::POST, path, Some(body.clone())).await;
+        answer = reply.body;
+        reply.status.is_success()
+    })
+    .await;
+    answer
+}
+
+fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationToken) {
+    let runner = ConsumerRunner::new(&settings(), service.owner.clone(), projection)
+        .with_group(format!("test-{}", Uuid::new_v4().simple()));
+    tokio::spawn(runner.run(stop.clone()));
+}
+
+fn inr(minor: i64) -> Value {
+    json!({"amount_minor": minor, "currency": "INR"})
+}
+
+/// An account's balance in the trial balance (debit positive), 0 if it has none.
+fn balance(trial_balance: &Value, code: &str) -> i64 {
+    trial_balance["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == code)
+        .map_or(0, |a| {
+            a["debit_minor"].as_i64().unwrap() - a["credit_minor"].as_i64().unwrap()
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
+    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let start =
+        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
+    let catalog = start(
+        "catalog",
+        bazaar_catalog::migrator(),
+        bazaar_catalog::router,
+    )
+    .await;
+    let inventory = start(
+        "inventory",
+        bazaar_inventory::migrator(),
+        bazaar_inventory::router,
+    )
+    .await;
+    let partners = start(
+        "partners",
+        bazaar_partners::migrator(),
+        bazaar_partners::router,
+    )
+    .await;
+    let purchase = start(
+        "purchase",
+        bazaar_purchase::migrator(),
+        bazaar_purchase::router,
+    )
+    .await;
+    let finance = start(
+        "finance",
+        bazaar_finance::migrator(),
+        bazaar_finance::router,
+    )
+    .await;
+    let mut config = Settings::from_env().unwrap();
+    config.inventory_url = inventory.listen().await;
+    config.partners_url = partners.listen().await;
+    let sales = TestService::start_with(
+        "sales",
+        bazaar_sales::migrator(),
+        bazaar_sales::router,
+        &issuer,
+        tenant,
+        config,
+    )
+    .await;
+    // Finance reads neither catalog's topic nor the audit topic: they move no money.
+    let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
+    let relay_all = async || {
+        relay_outbox_to(&catalog.database, &catalog.owner, &products).await;
+        for service in [&inventory, &partners, &purchase, &sales] {
+            relay_outbox_routed(&service.database, &service.owner, &events, &audit).await;
+        }
+    };
+
+    // Master data: two products, a vendor, a registered business on credit, a store.
+    let product = |sku: &str, unit: &str, hsn: &str, gst: &str, price: i64| {
+        json!({"sku": sku, "name": sku, "unit": unit, "hsn_code": hsn, "gst_rate": gst, "mrp": inr(price),
+            "selling_price": inr(price), "tax_inclusive": true})
+    };
+    let soap = ok(
+        &catalog,
+        Method::POST,
+        "/api/v1/products",
+        product("SOAP-1", "piece", "3401", "18", 118_00),
+    )
+    .await["id"]
+        .clone();
+    let rice = ok(
+        &catalog,
+        Method::POST,
+        "/api/v1/products",
+        product("RICE-1", "kg", "1006", "5", 63_00),
+    )
+    .await["id"]
+        .clone();
+    let vendor = ok(
+        &partners,
+        Method::POST,
+        "/api/v1/vendors",
+        json!({"name": "Mills", "state_code": "29", "payment_terms_days": 30}),
+    )
+    .await["id"]
+        .clone();
+    let customer = ok(
+        &partners,
+        Method::POST,
+        "/api/v1/customers",
+        json!({"name": "Rao Traders",
+        "phone": "9845012345", "gstin": "29AAACR5055K1Z3",
+        "credit_limit": inr(5_000_00), "payment_terms_days": 15}),
+    )
+    .await["id"]
+        .clone();
+    let store_id = Uuid::new_v4();
+    let location = ok(
+        &inventory,
+        Method::POST,
+        "/api/v1/inventory/locations",
+        json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
+    )
+    .await["id"]
+        .clone();
+    ok(&sales, Method::PUT, &format!("/api/v1/pos/stores/{store_id}"),
+        json!({"code": "BLR1", "state_code": "29", "gstin": "29AAGCB7383J1Z4", "location_id": location})).await;
+    relay_all().await;
+
+    let stop = CancellationToken::new();
+    let topics = || vec![events.clone(), products.clone()];
+    run(InventorySnapshots::reading(topics()), &inventory, &stop);
+    run(PartnerLedgers::reading(topics()), &partners, &stop);
+    run(PurchaseReferences::reading(topics()), &purchase, &stop);
+    run(SalesReferences::reading(topics()), &sales, &stop);
+    run(
+        FinanceLedger::reading(vec![events.clone()]),
+        &finance,
+        &stop,
+    );
+
+    // Twenty soaps of opening stock at ₹60.
+    ok_once_known(&inventory, "inventory knows the soap", "/api/v1/inventory/adjust",
+        json!({"location_id": location, "product_id": soap, "quantity": "20", "reason": "opening_stock",
+            "unit_cost": inr(60_00)})).await;
+
+    // 100 kg of rice at ₹45 ordered, received, invoiced; 5 kg go back.
+    let order = ok_once_known(
+        &purchase,
+        "purchase knows the vendor and the rice",
+        "/api/v1/purchase-orders",
+        json!({"vendor_id": vendor, "location_id": location, "place_of_supply": "29",
+            "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]}),
+    )
+    .await;
+    let po = order["id"].as_str().unwrap().to_owned();
+    ok(
+        &purchase,
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{po}/approve"),
+        json!(null),
+    )
+    .await;
+    let grn = ok(
+        &purchase,
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{po}/grns"),
+        json!({"lines": [{"line_no": 1, "quantity_received": "100", "batch": "R-1"}]}),
+    )
+    .await;
+    ok(&purchase, Method::POST, "/api/v1/purchase-invoices", json!({"vendor_id": vendor,
+        "vendor_invoice_number": "M/1", "invoice_date": Utc::now().date_naive(), "grn_ids": [grn["id"]],
+        "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]})).await;
+    ok(
+        &purchase,
+        Method::POST,
+        "/api/v1/purchase-returns",
+        json!({"grn_id": grn["id"], "reason": "damp",
+            "lines": [{"product_id": rice, "quantity": "5"}]}),
+    )
+    .await;
+    relay_all().await;
+    until("inventory receives the rice", async || {
+        get(
+            &inventory,
+            &format!(
+                "/api/v1/inventory/stock?product_id={}",
+                rice.as_str().unwrap()
+            ),
+        )
+        .await[0]["on_hand"]
+            == "95"
+    })
+    .await;
+
+    // A cash sale of two soaps and 3 kg of rice; a credit sale of five soaps to the
+    // business; one soap of the cash sale comes back.
+    let sale = |lines: Value, customer: Value, payment: Value| {
+        json!({"id": Uuid::new_v4(), "store_id": store_id, "terminal_id": "T1", "customer_id": customer,
+            "lines": lines, "payments": [payment]})
+    };
+    let cash_sale = ok_once_known(
+        &sales,
+        "the till knows the products",
+        "/api/v1/pos/invoices",
+        sale(
+            json!([{"product_id": soap, "quantity": "2"}, {"product_id": rice, "quantity": "3"}]),
+            Value::Null,
+            json!({"mode": "cash", "amount_minor": 425_00, "tendered_minor": 500_00}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        cash_sale["total"]["amount_minor"], 425_00,
+        "2 x ₹118 + 3 x ₹63"
+    );
+    let credit_sale = ok_once_known(
+        &sales,
+        "the till knows the customer",
+        "/api/v1/pos/invoices",
+        sale(
+            json!([{"product_id": soap, "quantity": "5"}]),
+            customer.clone(),
+            json!({"mode": "credit", "amount_minor": 590_00}),
+        ),
+    )
+    .await;
+    assert_eq!(credit_sale["customer_gstin"], "29AAACR5055K1Z3");
+    ok(
+        &sales,
+        Method::POST,
+        "/api/v1/pos/returns",
+        json!({"id": Uuid::new_v4(), "invoice_id": cash_sale["id"],
+        "terminal_id": "T1", "lines": [{"line_no": 1, "quantity": "1"}], "refund_mode": "cash",
+        "reason": "wrong scent"}),
+    )
+    .await;
+    relay_all().await;
+    until("inventory applies the sales", async || {
+        get(
+            &inventory,
+            &format!(
+                "/api/v1/inventory/stock?product_id={}",
+                soap.as_str().unwrap()
+            ),
+        )
+        .await[0]["on_hand"]
+            == "14"
+    })
+    .await;
+
+    // A soap damaged and written off; the business pays ₹300, the vendor is paid ₹1,000.
+    ok(
+        &inventory,
+        Method::POST,
+        "/api/v1/inventory/adjust",
+        json!({"location_id": location, "product_id": soap, "quantity": "1", "reason": "damage"}),
+    )
+    .await;
+    let customer_id = customer.as_str().unwrap();
+    let vendor_id = vendor.as_str().unwrap();
+    ok(
+        &partners,
+        Method::POST,
+        &format!("/api/v1/customers/{customer_id}/payments"),
+        json!({"amount": inr(300_00), "mode": "upi", "reference": "UTR1"}),
+    )
+    .await;
+    ok(
+        &partners,
+        Method::POST,
+        &format!("/api/v1/vendors/{vendor_id}/payments"),
+        json!({"amount": inr(1_000_00), "mode": "bank_transfer"}),
+    )
+    .await;
+    relay_all().await;
+
+    // Finance has applied every event on the topic (all of them are recorded, those
+    // that move no money too), and partners its ledgers.
+    let mut published = 0;
+    for service in [&inventory, &partners, &purchase, &sales] {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic = $1")
+            .bind(&events)
+            .fetch_one(&service.owner)
+            .await
+            .unwrap();
+        published += n;
+    }
+    until("finance applies every event", async || {
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM processed_events WHERE consumer = 'finance-ledger'",
+        )
+        .fetch_one(&finance.owner)
+        .await
+        .unwrap();
+        applied == published
+    })
+    .await;
+    let customer_ledger = format!("/api/v1/customers/{customer_id}/ledger");
+    let vendor_ledger = format!("/api/v1/vendors/{vendor_id}/ledger");
+    until(
+        "partners applies the sale, the purchase and the payments",
+        async || {
+            get(&partners, &customer_ledger).await["entries"]
+                .as_array()
+                .is_some_and(|e| e.len() == 2)
+                && get(&partners, &vendor_ledger).await["entries"]
+                    .as_array()
+                    .is_some_and(|e| e.len() == 3)
+        },
+    )
+    .await;
+    stop.cancel();
+
+    let tb = get(&finance, "/api/v1/finance/trial-balance").await;
+    assert_eq!(tb["total_debit_minor"], tb["total_credit_minor"]);
+
+    // Inventory account = on hand at moving-average cost, item by item.
+    let stock = get(
+        &inventory,
+        &format!(
+            "/api/v1/inventory/stock?location_id={}",
+            location.as_str().unwrap()
+        ),
+    )
+    .await;
+    let valuation: i64 = stock
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["stock_value"]["amount_minor"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        valuation,
+        13 * 60_00 + 92 * 45_00,
+        "13 soaps at ₹60, 92 kg of rice at ₹45"
+    );
+    assert_eq!(balance(&tb, "1200"), valuation);
+
+    // Receivables = the customer's ledger; payables = the vendor's (credits positive).
+    let owed_by_customer = get(&partners, &customer_ledger).await["balance"]["amount_minor"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(owed_by_customer, 590_00 - 300_00);
+    assert_eq!(balance(&tb, "1100"), owed_by_customer);
+    let owed_to_vendor = get(&partners, &vendor_ledger).await["balance"]["amount_minor"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(balance(&tb, "2000"), -owed_to_vendor);
+
+    // Output tax = the invoices' tax less the returned tax, and GSTR-3B says the same.
+    let invoices = [&cash_sale, &credit_sale];
+    let invoiced_tax: i64 = invoices
+        .iter()
+        .map(|i| i["tax"]["amount_minor"].as_i64().unwrap())
+        .sum();
+    let returned_tax = 9_00 + 9_00; // one soap at ₹118 with 18 % inside
+    let output_tax = -(balance(&tb, "2100") + balance(&tb, "2110") + balance(&tb, "2120"));
+    assert_eq!(output_tax, invoiced_tax - returned_tax);
+    let month = Utc::now().format("%Y-%m");
+    let gstr3b = get(
+        &finance,
+        &format!("/api/v1/finance/gst/gstr3b?month={month}&gstin=29AAGCB7383J1Z4"),
+    )
+    .await;
+    let outward = &gstr3b["outward_taxable"];
+    assert_eq!(
+        ["igst_minor", "cgst_minor", "sgst_minor", "cess_minor"]
+            .iter()
+            .map(|h| outward[h].as_i64().unwrap())
+            .sum::<i64>(),
+        output_tax
+    );
+    // The credit sale went to a registered business: B2B in GSTR-1.
+    let gstr1 = get(
+        &finance,
+        &format!("/api/v1/finance/gst/gstr1?month={month}&gstin=29AAGCB7383J1Z4"),
+    )
+    .await;
+    assert_eq!(gstr1["b2b"][0]["invoice_number"], credit_sale["number"]);
+}
