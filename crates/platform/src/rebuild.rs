@@ -4,7 +4,9 @@
 //!
 //! 1. Fresh copies of the projection's tables (and a throwaway `outbox`, so events the
 //!    projection emits are not emitted twice) are made in a schema of their own, under
-//!    the same row-level security and grants.
+//!    the same row-level security and grants. Their triggers and foreign keys are copied
+//!    from the live tables just before the swap, so the rows are checked by them and the
+//!    tables swapped in guard their rows as the old ones did.
 //! 2. The projection runs in a new consumer group with that schema first on its
 //!    `search_path`, so it writes there and still reads the service's other tables.
 //! 3. Once the group has reached the topics' high watermarks, the live tables are
@@ -102,11 +104,22 @@ pub async fn rebuild<P: Projection>(
          CREATE TABLE {schema}.outbox (LIKE public.outbox INCLUDING DEFAULTS INCLUDING IDENTITY);"
     );
     for table in tables {
+        let granted: Option<String> = sqlx::query_scalar(
+            "SELECT string_agg(privilege_type, ', ') FROM information_schema.role_table_grants \
+             WHERE table_schema = 'public' AND table_name = $1 AND grantee = 'bazaar_app'",
+        )
+        .bind(table)
+        .fetch_one(pool)
+        .await?;
         ddl.push_str(&format!(
             "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL); \
-             SELECT isolate_tenants('{schema}.{table}'); \
-             GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{table} TO bazaar_app;"
+             SELECT isolate_tenants('{schema}.{table}');"
         ));
+        if let Some(granted) = granted {
+            ddl.push_str(&format!(
+                "GRANT {granted} ON {schema}.{table} TO bazaar_app;"
+            ));
+        }
     }
     sqlx::raw_sql(&ddl).execute(pool).await?;
 
@@ -138,6 +151,7 @@ pub async fn rebuild<P: Projection>(
     stop.cancel();
     let _ = consumer.await;
     let mut tx = outcome?;
+    copy_guards(&mut tx, tables, &schema).await?;
 
     let mut rows = Vec::new();
     let mut differences = Vec::new();
@@ -190,6 +204,63 @@ pub async fn rebuild<P: Projection>(
         .await?;
     tx.commit().await?;
     Ok(Rebuilt { rows, differences })
+}
+
+/// Gives the rebuilt tables the live tables' triggers and foreign keys (a foreign key to
+/// another rebuilt table points at the rebuilt one). Adding a foreign key checks the
+/// rows already there, so a rebuild that broke one fails here and swaps nothing.
+async fn copy_guards(
+    tx: &mut PgConnection,
+    tables: &[&str],
+    schema: &str,
+) -> Result<(), RebuildError> {
+    let retarget = |definition: &str, keyword: &str| {
+        let mut definition = definition.to_owned();
+        for table in tables {
+            for from in [
+                format!("{keyword} public.{table}"),
+                format!("{keyword} {table}"),
+            ] {
+                for end in [" ", "("] {
+                    definition = definition.replace(
+                        &format!("{from}{end}"),
+                        &format!("{keyword} {schema}.{table}{end}"),
+                    );
+                }
+            }
+        }
+        definition
+    };
+    for table in tables {
+        let triggers: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger \
+             WHERE tgrelid = ('public.' || $1)::regclass AND NOT tgisinternal",
+        )
+        .bind(table)
+        .fetch_all(&mut *tx)
+        .await?;
+        for trigger in triggers {
+            sqlx::raw_sql(&retarget(&trigger, "ON"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = ('public.' || $1)::regclass AND contype = 'f'",
+        )
+        .bind(table)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (name, definition) in keys {
+            let definition = retarget(&definition, "REFERENCES");
+            sqlx::raw_sql(&format!(
+                "ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} {definition}"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits until `group` has committed, on every partition of `topics`, the offset after
