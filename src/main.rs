@@ -467,20 +467,28 @@ async fn consume(
             runner.run(shutdown::on_signal()).await?;
         }
         finance_ledger::NAME => {
-            // Manual entries are in the journal but on no topic the rebuild replays.
-            anyhow::ensure!(
-                patience.is_none(),
-                "{} cannot be rebuilt from the topics yet: manual journal entries would be lost",
-                finance_ledger::NAME
-            );
             let pool = db::prepare(
                 settings,
                 bazaar_finance::SERVICE,
                 bazaar_finance::migrator(),
             )
             .await?;
-            let runner = ConsumerRunner::new(settings, pool, FinanceLedger::default());
-            runner.run(shutdown::on_signal()).await?;
+            let Some(patience) = patience else {
+                let runner = ConsumerRunner::new(settings, pool, FinanceLedger::default());
+                return Ok(runner.run(shutdown::on_signal()).await?);
+            };
+            let rebuilt = bazaar_platform::rebuild::rebuild(
+                settings,
+                &pool,
+                FinanceLedger::default(),
+                &finance_ledger::TABLES,
+                patience,
+            )
+            .await?;
+            for (table, rows) in &rebuilt.rows {
+                out!("rebuilt {table}: {rows} rows, swapped in");
+            }
+            report_differences(&rebuilt.differences);
         }
         other => anyhow::bail!(
             "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}",

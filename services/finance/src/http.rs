@@ -332,6 +332,7 @@ async fn post_entry(
         source_event_id: None,
         reverses: body.reverses,
         posted_by: Some(principal.user),
+        posted_at: None,
     };
     journal::post(&mut tx, tenant, &new).await?;
     let audited = EntryAudited {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use bazaar_platform::outbox::{self, OutboxError};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -47,6 +47,9 @@ pub struct NewEntry {
     pub reverses: Option<Uuid>,
     /// The accountant, for manual entries.
     pub posted_by: Option<Uuid>,
+    /// When it was first posted, for an entry a rebuild restates: it keeps that time and
+    /// its date, even in a month closed since. `None` posts it now.
+    pub posted_at: Option<DateTime<Utc>>,
 }
 
 /// Why an entry was not stored.
@@ -140,12 +143,13 @@ pub async fn post(
     if let Some(unknown) = codes.iter().find(|c| !known.iter().any(|k| k == *c)) {
         return Err(JournalError::UnknownAccount((*unknown).to_owned()));
     }
-    if closed(tx, tenant, entry.date).await? {
+    if entry.posted_at.is_none() && closed(tx, tenant, entry.date).await? {
         return Err(JournalError::PeriodClosed(entry.date));
     }
     sqlx::query(
         "INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, source_event_id, document, \
-         currency, reverses, posted_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         currency, reverses, posted_by, posted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()))",
     )
     .bind(entry.id)
     .bind(tenant)
@@ -157,6 +161,7 @@ pub async fn post(
     .bind(&entry.currency)
     .bind(entry.reverses)
     .bind(entry.posted_by)
+    .bind(entry.posted_at)
     .execute(&mut *tx)
     .await?;
     let numbers: Vec<i32> = (1..=entry.lines.len() as i32).collect();
@@ -209,6 +214,22 @@ pub async fn post(
     )
     .await?;
     Ok(())
+}
+
+/// The date and time the live journal (`public`, also while a rebuild writes elsewhere)
+/// posted entry `id` on, if it did.
+pub async fn posted_before(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(NaiveDate, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT posting_date, posted_at FROM public.journal_entries WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
 }
 
 /// Whether `date`'s month is closed.

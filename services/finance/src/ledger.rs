@@ -21,8 +21,17 @@ use crate::{
 /// The projection's consumer group and name in `processed_events`.
 pub const NAME: &str = "finance-ledger";
 
-/// The domains whose topics it reads.
-pub const DOMAINS: [&str; 4] = ["sales", "inventory", "purchase", "partners"];
+/// The domains whose topics it reads: finance's own for the manual entries.
+pub const DOMAINS: [&str; 5] = ["sales", "inventory", "purchase", "partners", "finance"];
+
+/// The tables it builds: what `bazaar consume finance-ledger --from-earliest --rebuild`
+/// rebuilds. The chart of accounts and the closed months are not built from events.
+pub const TABLES: [&str; 4] = [
+    "journal_entries",
+    "journal_lines",
+    "gst_documents",
+    "gst_document_lines",
+];
 
 /// Posts the business events to the journal.
 pub struct FinanceLedger {
@@ -40,6 +49,29 @@ impl FinanceLedger {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
+}
+
+/// `finance.entry.posted`, as a rebuild restates a manual entry from it.
+#[derive(Deserialize)]
+struct Posted {
+    entry_id: Uuid,
+    posting_date: String,
+    narration: String,
+    source: String,
+    document: Option<String>,
+    currency: String,
+    reverses: Option<Uuid>,
+    lines: Vec<PostedLine>,
+    posted_by: Option<Uuid>,
+    posted_at: i64,
+}
+
+#[derive(Deserialize)]
+struct PostedLine {
+    account_code: String,
+    store_id: Option<Uuid>,
+    debit_minor: i64,
+    credit_minor: i64,
 }
 
 /// `sales.invoice.voided`, as finance reads it.
@@ -79,6 +111,9 @@ impl Projection for FinanceLedger {
                 "purchase.return.processed" => Some(rules::purchase_return(&event.payload_as()?)?),
                 "partners.payment.received" => Some(rules::payment_received(&event.payload_as()?)?),
                 "partners.payment.made" => Some(rules::payment_made(&event.payload_as()?)?),
+                "finance.entry.posted" => {
+                    return restate_manual(tx, event.cloud.tenant, &event.payload_as()?).await
+                }
                 other => return Err(format!("{other} is listed to post but has no rule").into()),
             },
         };
@@ -97,7 +132,13 @@ impl Projection for FinanceLedger {
             None => return Ok(()),
         };
         let mut entry = entry;
-        entry.date = journal::open_date(tx, tenant, entry.date).await?;
+        match journal::posted_before(tx, tenant, entry.id).await? {
+            Some((date, at)) => {
+                entry.date = date;
+                entry.posted_at = Some(at);
+            }
+            None => entry.date = journal::open_date(tx, tenant, entry.date).await?,
+        }
         journal::post(tx, tenant, &entry).await?;
         gst::register(tx, tenant, event).await
     }
@@ -117,7 +158,66 @@ fn entry_for(event: &ConsumedEvent, posting: &Posting, lines: Vec<NewLine>) -> N
         source_event_id: Some(event.cloud.id),
         reverses: None,
         posted_by: None,
+        posted_at: None,
     }
+}
+
+/// A manual entry, from its `finance.entry.posted`: already in the journal when the
+/// ledger runs live, stored again (as first posted) when a rebuild replays the topic.
+async fn restate_manual(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    posted: &Posted,
+) -> Result<(), ProjectionError> {
+    if posted.source != "manual" {
+        return Ok(());
+    }
+    db::set_tenant(tx, tenant).await?;
+    let present: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2)",
+    )
+    .bind(tenant)
+    .bind(posted.entry_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if present {
+        return Ok(());
+    }
+    let first = journal::posted_before(tx, tenant, posted.entry_id).await?;
+    let entry = NewEntry {
+        id: posted.entry_id,
+        date: match first {
+            Some((date, _)) => date,
+            None => posted
+                .posting_date
+                .parse()
+                .map_err(|_| format!("posting_date {:?} is not a date", posted.posting_date))?,
+        },
+        narration: posted.narration.clone(),
+        document: posted.document.clone(),
+        currency: posted.currency.clone(),
+        lines: posted
+            .lines
+            .iter()
+            .map(|l| NewLine {
+                account_code: l.account_code.clone(),
+                store: l.store_id,
+                debit: l.debit_minor,
+                credit: l.credit_minor,
+            })
+            .collect(),
+        source: posted.source.clone(),
+        source_event_id: None,
+        reverses: posted.reverses,
+        posted_by: posted.posted_by,
+        posted_at: Some(first.map_or_else(
+            || DateTime::<Utc>::from_timestamp_millis(posted.posted_at).unwrap_or_default(),
+            |(_, at)| at,
+        )),
+    };
+    chart::ensure(tx, tenant).await?;
+    journal::post(tx, tenant, &entry).await?;
+    Ok(())
 }
 
 /// A void reverses the invoice's entry line for line. The invoice's event comes first:
@@ -171,5 +271,6 @@ async fn reversal(
         source_event_id: Some(event.cloud.id),
         reverses: Some(original),
         posted_by: None,
+        posted_at: None,
     })
 }

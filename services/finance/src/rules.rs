@@ -21,7 +21,8 @@ pub enum Rule {
     Nothing(&'static str),
 }
 
-/// Every event type of `sales`, `inventory`, `purchase` and `partners` topics.
+/// Every event type of the `sales`, `inventory`, `purchase`, `partners` and `finance`
+/// topics.
 pub const RULES: &[(&str, Rule)] = &[
     ("sales.invoice.issued", Rule::Post),
     ("sales.return.processed", Rule::Post),
@@ -93,6 +94,13 @@ pub const RULES: &[(&str, Rule)] = &[
     (
         "partners.loyalty.redeemed",
         Rule::Nothing("posted from the invoice the points paid"),
+    ),
+    // Finance's own topic: the one place a manual entry is on a topic, so a rebuild
+    // restates it; entries posted from events are restated from those events.
+    ("finance.entry.posted", Rule::Post),
+    (
+        "finance.period.closed",
+        Rule::Nothing("closing a month is the accountant's act, kept as it was"),
     ),
 ];
 
