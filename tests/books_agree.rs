@@ -400,7 +400,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     assert_eq!(
         valuation,
         13 * 60_00 + 92 * 45_00,
-        "13 soaps at ₹60, 92 kg of rice at ₹45"
+        "13 soaps at ₹60, 92 kg of rice at ₹45: {stock}"
     );
     assert_eq!(balance(&tb, "1200"), valuation);
 

@@ -208,8 +208,9 @@ pub fn draw(batches: &[BatchStock], wanted: Decimal) -> Vec<BatchStock> {
     taken
 }
 
-/// The moving-average unit cost after `quantity` units come in at `unit_cost`. Stock at
-/// or below zero carries no cost to average with, so the new units set it.
+/// The moving-average unit cost after `quantity` units come in (or, negative, leave) at
+/// `unit_cost`. Stock at or below zero carries no cost to average with, so the moving
+/// units set it.
 pub fn moving_average(
     on_hand: Decimal,
     average: Decimal,
@@ -313,6 +314,11 @@ mod tests {
         assert_eq!(moving_average(d("1"), d("1"), d("2"), d("2")), d("1.6667"));
         // Nothing (or less) on hand: the new cost.
         assert_eq!(moving_average(d("0"), d("500"), d("5"), d("700")), d("700"));
+        // 10 at ₹40 and 10 at ₹60 average ₹50; the ₹60 ones going back leave ₹40.
+        assert_eq!(
+            moving_average(d("20"), d("5000"), d("-10"), d("6000")),
+            d("4000")
+        );
         assert_eq!(
             moving_average(d("-2"), d("500"), d("5"), d("700")),
             d("700")

@@ -439,7 +439,10 @@ async fn apply_locked(
     fold: &Fold<'_>,
     level: Level,
 ) -> Result<Level, sqlx::Error> {
-    let average_cost = if fold.quantity > Decimal::ZERO {
+    // Stock leaving at another cost than the average (goods back to their vendor at
+    // what they cost) re-averages what stays, so on hand at the average is still the
+    // ledger's value.
+    let average_cost = if fold.quantity > Decimal::ZERO || fold.unit_cost != level.average_cost {
         domain::moving_average(
             level.on_hand,
             level.average_cost,

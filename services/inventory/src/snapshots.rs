@@ -190,6 +190,7 @@ struct PurchaseReturnLine {
     product_id: Uuid,
     quantity: String,
     batch: String,
+    unit_cost_minor: i64,
 }
 
 /// A movement id derived from the event, so applying an event twice (even past
@@ -357,8 +358,10 @@ async fn goods_received(
     Ok(())
 }
 
-/// Goods sent back to a vendor leave the batch they came in, at the moving average; the
-/// return is a fact, so stock may go negative.
+/// Goods sent back to a vendor leave the batch they came in, at the cost they came in at
+/// (what the vendor credits, and what finance takes off goods received not invoiced),
+/// whichever of the receipt and the return inventory applies first; the return is a
+/// fact, so stock may go negative.
 async fn returned_to_vendor(
     tx: &mut PgConnection,
     event: &ConsumedEvent,
@@ -383,7 +386,7 @@ async fn returned_to_vendor(
                 expiry,
                 kind: Kind::PurchaseReturn,
                 quantity: -quantity(&line.quantity)?,
-                unit_cost: None,
+                unit_cost: Some(Decimal::from(line.unit_cost_minor)),
                 reason: None,
                 reference: ("purchase.return", returned.return_id.to_string()),
                 recorded_by: None,

@@ -3,11 +3,12 @@
 //! stores.
 
 use axum::http::{Method, StatusCode};
+use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
-    db,
-    testing::{send, Reply, TestService},
+    consumer, db,
+    testing::{event, send, Reply, TestService},
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -691,4 +692,76 @@ async fn other_tenants_and_other_stores_are_walled_off() {
     assert_eq!(by_sku.code(), "unknown_location");
 
     assert_eq!(inv.stock(blr2, soap).await["on_hand"], "7");
+}
+
+/// Goods back to their vendor leave at what they cost, whether inventory applies the
+/// return before or after the receipt (they travel on different keys), and what stays is
+/// re-averaged: on hand at the average is always the value of the movements.
+#[tokio::test]
+async fn goods_back_to_the_vendor_leave_at_their_cost_whatever_the_order() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let rice = inv.product("RICE-1", 0, None).await;
+    let feed = async |event_type: &str, payload: Value| {
+        let event = event(event_type, inv.tenant, &payload);
+        assert!(
+            consumer::apply(&inv.owner, &InventorySnapshots::default(), &event)
+                .await
+                .unwrap()
+        );
+    };
+    let receipt = |quantity: &str, cost: i64| {
+        json!({"tenant_id": inv.tenant, "grn_id": Uuid::new_v4(), "grn_number": "GRN-1",
+            "purchase_order_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(), "location_id": store,
+            "currency": "INR", "lines": [{"product_id": rice, "sku": "RICE-1", "quantity_received": quantity,
+            "quantity_rejected": "0", "rejection_reason": null, "batch": "", "expiry_date": null,
+            "unit_cost_minor": cost}], "received_by": Uuid::new_v4(), "received_at": 0})
+    };
+    let back = |quantity: &str, cost: i64| {
+        json!({"tenant_id": inv.tenant, "return_id": Uuid::new_v4(), "debit_note_number": "DN-1",
+            "grn_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(), "location_id": store,
+            "place_of_supply": "29", "currency": "INR", "lines": [{"product_id": rice, "sku": "RICE-1",
+            "quantity": quantity, "batch": "", "unit_cost_minor": cost, "taxable_minor": 0, "gst_rate_bp": 0,
+            "cgst_minor": 0, "sgst_minor": 0, "igst_minor": 0, "cess_minor": 0, "total_minor": 0}],
+            "total_minor": 0, "reason": "damp", "returned_by": Uuid::new_v4(), "returned_at": 0})
+    };
+    let stock = async || {
+        inv.get(&format!("/api/v1/inventory/stock?product_id={rice}"))
+            .await[0]
+            .clone()
+    };
+
+    // The return of 5 at ₹45 arrives before the receipt of 100 at ₹45.
+    feed("purchase.return.processed", back("5", 45_00)).await;
+    feed("purchase.grn.received", receipt("100", 45_00)).await;
+    let item = stock().await;
+    assert_eq!(
+        (&item["on_hand"], &item["average_cost_minor"]),
+        (&json!("95"), &json!("4500"))
+    );
+    assert_eq!(item["stock_value"]["amount_minor"], 95 * 45_00);
+
+    // 95 at ₹45 and 95 at ₹55 average ₹50; the ₹55 ones go back and ₹45 is left.
+    feed("purchase.grn.received", receipt("95", 55_00)).await;
+    assert_eq!(stock().await["average_cost_minor"], "5000");
+    feed("purchase.return.processed", back("95", 55_00)).await;
+    let item = stock().await;
+    assert_eq!(
+        (&item["on_hand"], &item["average_cost_minor"]),
+        (&json!("95"), &json!("4500"))
+    );
+    let movements = inv
+        .get(&format!("/api/v1/inventory/movements?product_id={rice}"))
+        .await;
+    let number = |v: &Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    let value: Decimal = movements
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| number(&m["quantity"]) * number(&m["unit_cost_minor"]))
+        .sum();
+    assert_eq!(
+        value,
+        Decimal::from(item["stock_value"]["amount_minor"].as_i64().unwrap())
+    );
 }
