@@ -211,7 +211,8 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         json!({"location_id": location, "product_id": soap, "quantity": "20", "reason": "opening_stock",
             "unit_cost": inr(60_00)})).await;
 
-    // 100 kg of rice at ₹45 ordered, received, invoiced; 5 kg go back.
+    // 100 kg of rice at ₹45 ordered and received, invoiced at ₹45.40 (within the match's
+    // tolerance); 5 kg go back.
     let order = ok_once_known(
         &purchase,
         "purchase knows the vendor and the rice",
@@ -237,7 +238,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     .await;
     ok(&purchase, Method::POST, "/api/v1/purchase-invoices", json!({"vendor_id": vendor,
         "vendor_invoice_number": "M/1", "invoice_date": Utc::now().date_naive(), "grn_ids": [grn["id"]],
-        "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]})).await;
+        "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_40}]})).await;
     ok(
         &purchase,
         Method::POST,
@@ -403,6 +404,10 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         "13 soaps at ₹60, 92 kg of rice at ₹45: {stock}"
     );
     assert_eq!(balance(&tb, "1200"), valuation);
+    // Billed at ₹45.40 what was received at ₹45: ₹40 of purchase price variance, and
+    // nothing left in goods received not invoiced.
+    assert_eq!(balance(&tb, "5020"), 40_00);
+    assert_eq!(balance(&tb, "2010"), 0);
 
     // Receivables = the customer's ledger; payables = the vendor's (credits positive).
     let owed_by_customer = get(&partners, &customer_ledger).await["balance"]["amount_minor"]

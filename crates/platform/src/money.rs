@@ -9,6 +9,14 @@ use std::{fmt, str::FromStr};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// `quantity` units at `unit_cost` (minor units, possibly fractional), in whole minor
+/// units rounded half away from zero: how stock and goods received are valued everywhere.
+pub fn value_minor(quantity: Decimal, unit_cost: Decimal) -> i64 {
+    let value =
+        (quantity * unit_cost).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(value.mantissa() / 10i128.pow(value.scale())).unwrap_or(i64::MAX)
+}
+
 /// Why a money or quantity value or operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {

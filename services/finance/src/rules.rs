@@ -4,7 +4,7 @@
 //! it is an error (the event goes to the DLQ), never silently ignored.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -270,11 +270,15 @@ pub struct Paid {
 }
 
 /// Lines with taxes, as every taxed document carries them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TaxedLine {
     /// Its taxes.
     #[serde(flatten)]
     pub taxes: Taxes,
+    /// A vendor's invoice line: the quantity invoiced at the receipts' cost. Absent on
+    /// other documents, and on vendors' invoices from before it was carried.
+    #[serde(default)]
+    pub received_value_minor: Option<i64>,
 }
 
 /// `sales.invoice.issued`, as finance reads it.
@@ -391,13 +395,7 @@ pub struct StockMoved {
     pub recorded_at: i64,
 }
 
-/// `quantity` units at `unit_cost` in whole minor units, rounded half away from zero as
-/// inventory values stock.
-pub fn value_minor(quantity: Decimal, unit_cost: Decimal) -> i64 {
-    let value =
-        (quantity * unit_cost).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(value.mantissa() / 10i128.pow(value.scale())).unwrap_or(i64::MAX)
-}
+pub use bazaar_platform::money::value_minor;
 
 fn decimal(text: &str) -> Result<Decimal, RuleError> {
     text.parse()
@@ -485,7 +483,7 @@ pub fn stock_adjusted(a: &StockAdjusted) -> Result<Option<Posting>, RuleError> {
 }
 
 /// `purchase.invoice.recorded`, as finance reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PurchaseInvoice {
     /// The vendor's number.
     pub vendor_invoice_number: String,
@@ -513,7 +511,16 @@ pub fn purchase_invoice(i: &PurchaseInvoice) -> Result<Posting, RuleError> {
         &i.currency,
     );
     let taxes = Taxes::sum(i.lines.iter().map(|l| &l.taxes));
-    p.debit(Role::GoodsReceivedNotInvoiced, None, taxes.taxable_minor);
+    // Goods received not invoiced holds the goods at what they cost when received; the
+    // vendor's price differs by the purchase price variance.
+    let received: Option<i64> = i.lines.iter().map(|l| l.received_value_minor).sum();
+    let received = received.unwrap_or(taxes.taxable_minor);
+    p.debit(Role::GoodsReceivedNotInvoiced, None, received);
+    p.debit(
+        Role::PurchasePriceVariance,
+        None,
+        taxes.taxable_minor - received,
+    );
     input_taxes(&mut p, &taxes, 1);
     p.debit(Role::RoundOff, None, i.total_minor - taxes.total());
     p.credit(Role::Payables, None, i.total_minor);
@@ -613,6 +620,7 @@ mod tests {
                 igst_minor: igst,
                 cess_minor: 0,
             },
+            received_value_minor: None,
         }
     }
 
@@ -848,6 +856,24 @@ mod tests {
                 (Role::Payables, 0, 59_000),
             ]
         );
+        // Received at ₹490, billed at ₹500: ₹10 of price variance; billed below what
+        // was received, the variance is a credit.
+        for (received, variance) in [(49_000, (1_000, 0)), (51_000, (0, 1_000))] {
+            let mut dearer = PurchaseInvoice {
+                lines: vec![line(50_000, 0, 0, 9_000)],
+                ..invoice.clone()
+            };
+            dearer.lines[0].received_value_minor = Some(received);
+            assert_eq!(
+                amounts(&purchase_invoice(&dearer).unwrap()),
+                vec![
+                    (Role::GoodsReceivedNotInvoiced, received, 0),
+                    (Role::PurchasePriceVariance, variance.0, variance.1),
+                    (Role::InputIgst, 9_000, 0),
+                    (Role::Payables, 0, 59_000),
+                ]
+            );
+        }
         let debit_note = PurchaseReturn {
             debit_note_number: "DN-000001".into(),
             currency: "INR".into(),
@@ -907,6 +933,7 @@ mod tests {
                     .iter()
                     .map(|&(taxable, cgst, sgst, igst, cess)| TaxedLine {
                         taxes: Taxes { taxable_minor: taxable, cgst_minor: cgst, sgst_minor: sgst, igst_minor: igst, cess_minor: cess },
+                        received_value_minor: None,
                     })
                     .collect();
                 let total = Taxes::sum(lines.iter().map(|l| &l.taxes)).total() + round_off;

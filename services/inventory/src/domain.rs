@@ -225,12 +225,7 @@ pub fn moving_average(
         .round_dp_with_strategy(COST_DECIMALS, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// `quantity` units at `unit_cost`, in whole minor units.
-pub fn value_minor(quantity: Decimal, unit_cost: Decimal) -> i64 {
-    let value =
-        (quantity * unit_cost).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(value.mantissa() / 10i128.pow(value.scale())).unwrap_or(i64::MAX)
-}
+pub use bazaar_platform::money::value_minor;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
-    money::{Currency, Money, Quantity},
+    money::{self, Currency, Money, Quantity},
     outbox, ServiceContext,
 };
 use chrono::{Duration, NaiveDate, Utc};
@@ -1145,6 +1145,8 @@ struct RecordedLine {
     igst_minor: i64,
     cess_minor: i64,
     total_minor: i64,
+    /// The invoiced quantity at the receipts' cost.
+    received_value_minor: Option<i64>,
 }
 
 /// Records a vendor invoice against receipts with the three-way match: each line's
@@ -1263,12 +1265,14 @@ async fn record_invoice(
             uninvoiced,
         ));
         let mut left = q;
-        for (grn, line_no, available, _) in &open {
+        let mut received_value = 0;
+        for (grn, line_no, available, unit_cost) in &open {
             let take = left.min(*available);
             if take <= Decimal::ZERO {
                 continue;
             }
             left -= take;
+            received_value += money::value_minor(take, Decimal::from(*unit_cost));
             sqlx::query("UPDATE grn_lines SET quantity_invoiced = quantity_invoiced + $3 WHERE grn_id = $1 AND line_no = $2")
                 .bind(grn)
                 .bind(line_no)
@@ -1295,6 +1299,7 @@ async fn record_invoice(
             igst_minor: tax.igst,
             cess_minor: tax.cess,
             total_minor: tax.total(),
+            received_value_minor: Some(received_value),
         });
     }
     let taxable: i64 = lines.iter().map(|l| l.taxable_minor).sum();
@@ -1345,8 +1350,8 @@ async fn record_invoice(
     for (n, line) in lines.iter().enumerate() {
         sqlx::query(
             "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-             taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor) \
-             VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13)",
+             taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+             received_value_minor) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(id)
         .bind(n as i32 + 1)
@@ -1361,6 +1366,7 @@ async fn record_invoice(
         .bind(line.igst_minor)
         .bind(line.cess_minor)
         .bind(line.total_minor)
+        .bind(line.received_value_minor)
         .execute(&mut *tx)
         .await?;
     }
@@ -1377,8 +1383,8 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
     let row = invoice_row(&mut *tx, tenant, id).await?;
     let lines: Vec<RecordedLine> = sqlx::query_as(
         "SELECT l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
-         l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, l.total_minor \
-         FROM invoice_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, l.total_minor, \
+         l.received_value_minor FROM invoice_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
          WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
     )
     .bind(tenant)

@@ -224,6 +224,14 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
     assert_eq!(booked[0]["lines"][0]["igst_minor"], 0);
     // Delivered in Karnataka: the Karnataka GSTIN takes the credit.
     assert_eq!(booked[0]["place_of_supply"], "29");
+    // Billed at the order's prices: each line's value at the receipts' cost is its
+    // taxable value, so finance books no price variance.
+    for line in booked[0]["lines"].as_array().unwrap() {
+        assert_eq!(
+            line["received_value_minor"], line["taxable_minor"],
+            "{line}"
+        );
+    }
 
     // The same vendor invoice number again is refused, whatever it bills.
     let again = p.send(Method::POST, "/api/v1/purchase-invoices", Some(json!({"vendor_id": p.vendor,
