@@ -408,6 +408,19 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     // nothing left in goods received not invoiced.
     assert_eq!(balance(&tb, "5020"), 40_00);
     assert_eq!(balance(&tb, "2010"), 0);
+    // The store's own books carry its stock and the cost of what it sold (inventory
+    // names the store on every movement), not only its sales.
+    let store_tb = get(
+        &finance,
+        &format!("/api/v1/finance/trial-balance?store_id={store_id}"),
+    )
+    .await;
+    assert_eq!(balance(&store_tb, "1200"), valuation);
+    assert_eq!(
+        balance(&store_tb, "5000"),
+        6 * 60_00 + 3 * 45_00,
+        "6 soaps and 3 kg sold"
+    );
 
     // Receivables = the customer's ledger; payables = the vendor's (credits positive).
     let owed_by_customer = get(&partners, &customer_ledger).await["balance"]["amount_minor"]

@@ -391,6 +391,9 @@ pub struct StockMoved {
     pub currency: String,
     /// What caused it.
     pub reference_type: Option<String>,
+    /// The location's store; absent for a warehouse (and before events carried it).
+    #[serde(default)]
+    pub store_id: Option<Uuid>,
     /// When.
     pub recorded_at: i64,
 }
@@ -430,8 +433,8 @@ pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
         None,
         &m.currency,
     );
-    p.debit(Role::Inventory, None, value);
-    p.credit(against, None, value);
+    p.debit(Role::Inventory, m.store_id, value);
+    p.credit(against, m.store_id, value);
     if p.lines.is_empty() {
         return Ok(None); // stock at no cost moves no money
     }
@@ -451,6 +454,9 @@ pub struct StockAdjusted {
     pub currency: String,
     /// Signed value: negative written off.
     pub value_minor: i64,
+    /// The location's store; absent for a warehouse.
+    #[serde(default)]
+    pub store_id: Option<Uuid>,
     /// When.
     pub adjusted_at: i64,
 }
@@ -474,8 +480,8 @@ pub fn stock_adjusted(a: &StockAdjusted) -> Result<Option<Posting>, RuleError> {
         None,
         &a.currency,
     );
-    p.debit(Role::Inventory, None, a.value_minor);
-    p.credit(against, None, a.value_minor);
+    p.debit(Role::Inventory, a.store_id, a.value_minor);
+    p.credit(against, a.store_id, a.value_minor);
     if p.lines.is_empty() {
         return Ok(None);
     }
@@ -739,8 +745,33 @@ mod tests {
             unit_cost_minor: cost.into(),
             currency: "INR".into(),
             reference_type: reference.map(str::to_owned),
+            store_id: None,
             recorded_at: MILLIS,
         }
+    }
+
+    #[test]
+    fn stock_moves_and_write_offs_are_posted_at_their_store() {
+        let store = Some(Uuid::from_u128(7));
+        let sale = stock_moved(&StockMoved {
+            store_id: store,
+            ..moved("sale", "-2", "5000", Some("sales.invoice"))
+        })
+        .unwrap()
+        .unwrap();
+        assert!(sale.lines.iter().all(|l| l.store == store), "{sale:?}");
+        let damage = stock_adjusted(&StockAdjusted {
+            sku: "SOAP-1".into(),
+            reason: "damage".into(),
+            quantity: "1".into(),
+            currency: "INR".into(),
+            value_minor: -50_00,
+            store_id: store,
+            adjusted_at: MILLIS,
+        })
+        .unwrap()
+        .unwrap();
+        assert!(damage.lines.iter().all(|l| l.store == store), "{damage:?}");
     }
 
     #[test]
@@ -821,6 +852,7 @@ mod tests {
             quantity: "4".into(),
             currency: "INR".into(),
             value_minor: value,
+            store_id: None,
             adjusted_at: MILLIS,
         };
         let expired = stock_adjusted(&adjusted("expiry_write_off", -12_000))

@@ -152,6 +152,7 @@ struct StockMoved<'a> {
     movement_id: Uuid,
     seq: i64,
     location_id: Uuid,
+    store_id: Option<Uuid>,
     product_id: Uuid,
     sku: &'a str,
     batch: &'a str,
@@ -305,10 +306,12 @@ pub async fn record(
     let product = movement.product;
     let level = lock_level(tx, tenant, movement.location, product.id).await?;
     let unit_cost = movement.unit_cost.unwrap_or(level.average_cost);
-    let (seq, at): (i64, DateTime<Utc>) = sqlx::query_as(
+    let (seq, at, store): (i64, DateTime<Utc>, Option<Uuid>) = sqlx::query_as(
         "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
          kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq, recorded_at",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         RETURNING seq, recorded_at, \
+           (SELECT store_id FROM locations WHERE tenant_id = $2 AND id = $3)",
     )
     .bind(movement.id)
     .bind(tenant)
@@ -342,6 +345,7 @@ pub async fn record(
         movement_id: movement.id,
         seq,
         location_id: movement.location,
+        store_id: store,
         product_id: product.id,
         sku: &product.sku,
         batch: movement.batch,
