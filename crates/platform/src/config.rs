@@ -50,6 +50,8 @@ pub struct Settings {
     pub kafka_brokers: String,
     /// ClickHouse HTTP endpoint.
     pub clickhouse_url: String,
+    /// The ClickHouse database analytics writes and the dashboards read.
+    pub clickhouse_database: String,
     /// Address the HTTP server listens on.
     pub http_addr: SocketAddr,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
@@ -107,6 +109,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_CLICKHOUSE_URL",
         Some("http://127.0.0.1:8123"),
         "an http:// or https:// URL",
+    ),
+    (
+        "BAZAAR_CLICKHOUSE_DATABASE",
+        Some("bazaar"),
+        "letters, digits and _, not starting with a digit",
     ),
     (
         "BAZAAR_HTTP_ADDR",
@@ -206,6 +213,12 @@ impl Settings {
                     .then(|| v.to_owned())
             })?,
             clickhouse_url: vars.parse("BAZAAR_CLICKHOUSE_URL", http_url)?,
+            clickhouse_database: vars.parse("BAZAAR_CLICKHOUSE_DATABASE", |v| {
+                let plain = !v.is_empty()
+                    && !v.starts_with(|c: char| c.is_ascii_digit())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                plain.then(|| v.to_owned())
+            })?,
             http_addr,
             log_filter: vars.parse("BAZAAR_LOG", |v| {
                 tracing_subscriber::EnvFilter::try_new(v)

@@ -152,20 +152,8 @@ impl<P: Projection> ConsumerRunner<P> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
-        let consumer: StreamConsumer = kafka::client_config(&self.settings, &self.group)
-            .set("group.id", &self.group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
-            .set("enable.auto.offset.store", "false")
-            .set(
-                "auto.offset.reset",
-                if self.projection.exactly_once() {
-                    "earliest"
-                } else {
-                    "latest"
-                },
-            )
-            .create()?;
+        let consumer =
+            stream_consumer(&self.settings, &self.group, self.projection.exactly_once())?;
         let topics = self.projection.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -209,9 +197,7 @@ impl<P: Projection> ConsumerRunner<P> {
         let event = match decode(message) {
             Ok(event) => event,
             Err(reason) => {
-                return self
-                    .dead_letter(message, &reason, 0, dead_letters, shutdown)
-                    .await
+                return dead_letter(&self.group, message, &reason, 0, dead_letters, shutdown).await
             }
         };
         let mut failures = 0;
@@ -226,9 +212,15 @@ impl<P: Projection> ConsumerRunner<P> {
                     failures += 1;
                     if failures >= self.retry.attempts {
                         let reason = err.to_string();
-                        return self
-                            .dead_letter(message, &reason, failures, dead_letters, shutdown)
-                            .await;
+                        return dead_letter(
+                            &self.group,
+                            message,
+                            &reason,
+                            failures,
+                            dead_letters,
+                            shutdown,
+                        )
+                        .await;
                     }
                     tracing::warn!(consumer = %self.group, event_id = %event.cloud.id, attempt = failures, error = %err, "projection failed; retrying");
                 }
@@ -252,64 +244,219 @@ impl<P: Projection> ConsumerRunner<P> {
             Outcome::Duplicate
         })
     }
+}
 
-    /// Publishes the message to `<topic>.dlq`, retrying until the broker has it: a dead
-    /// letter is never dropped. False when shutdown interrupted it.
-    async fn dead_letter(
+/// A consumer in `group` whose offsets are stored by hand, after the work is durable, and
+/// committed in the background.
+fn stream_consumer(
+    settings: &Settings,
+    group: &str,
+    from_earliest: bool,
+) -> Result<StreamConsumer, ConsumerError> {
+    Ok(kafka::client_config(settings, group)
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "auto.offset.reset",
+            if from_earliest { "earliest" } else { "latest" },
+        )
+        .create()?)
+}
+
+/// Something that stores events in batches rather than a transaction each: an analytics
+/// store. It must make a retried batch harmless; the runner retries a failed batch until
+/// it is stored (an outage is waited out, never dead-lettered).
+pub trait BatchSink: Send + Sync + 'static {
+    /// The consumer group.
+    fn name(&self) -> &str;
+
+    /// The topics it reads.
+    fn topics(&self) -> Vec<String>;
+
+    /// Stores `events`, decoded, in the order they were read per partition.
+    fn write(
         &self,
-        message: &BorrowedMessage<'_>,
-        reason: &str,
-        attempts: u32,
-        producer: &FutureProducer,
-        shutdown: &CancellationToken,
-    ) -> bool {
-        let dlq_topic = format!("{}.dlq", message.topic());
-        tracing::error!(consumer = %self.group, topic = message.topic(), partition = message.partition(), offset = message.offset(), error = reason, "dead-lettering a message");
-        let mut headers = OwnedHeaders::new();
-        if let Some(original) = message.headers() {
-            for header in original.iter() {
-                headers = headers.insert(Header {
-                    key: header.key,
-                    value: header.value,
-                });
-            }
+        events: &[ConsumedEvent],
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// How big a batch grows and how long it waits before it is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// Written once this many events are in hand.
+    pub max_events: usize,
+    /// Written this long after its first event arrived, however few.
+    pub max_wait: Duration,
+}
+
+/// Runs one batch sink: reads, decodes (an undecodable message is dead-lettered), hands
+/// the batch to the sink, and only then stores the offsets.
+pub struct BatchRunner<S> {
+    sink: S,
+    settings: Settings,
+    group: String,
+    batching: Batching,
+    retry: Retry,
+}
+
+impl<S: BatchSink> BatchRunner<S> {
+    /// A runner for `sink`.
+    pub fn new(settings: &Settings, sink: S, batching: Batching) -> Self {
+        Self {
+            group: sink.name().to_owned(),
+            sink,
+            settings: settings.clone(),
+            batching,
+            retry: Retry::default(),
         }
-        let (partition, offset, attempts) = (
-            message.partition().to_string(),
-            message.offset().to_string(),
-            attempts.to_string(),
-        );
-        for (key, value) in [
-            ("dlq_consumer", self.group.as_str()),
-            ("dlq_error", reason),
-            ("dlq_topic", message.topic()),
-            ("dlq_partition", &partition),
-            ("dlq_offset", &offset),
-            ("dlq_attempts", &attempts),
-        ] {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
-        loop {
-            let mut record = FutureRecord::to(&dlq_topic).headers(headers.clone());
-            if let Some(key) = message.key() {
-                record = record.key(key);
-            }
-            if let Some(payload) = message.payload() {
-                record = record.payload(payload);
-            }
-            match producer.send(record, Duration::from_secs(10)).await {
-                Ok(_) => return true,
-                Err((err, _)) => {
-                    tracing::error!(consumer = %self.group, topic = %dlq_topic, error = %err, "cannot publish dead letter; retrying")
+    }
+
+    /// Uses another consumer group.
+    pub fn with_group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Consumes until `shutdown`, then commits the stored offsets.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        let consumer = stream_consumer(&self.settings, &self.group, true)?;
+        let topics = self.sink.topics();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
+        tracing::info!(consumer = %self.group, ?topics, "batch consumer started");
+        let mut batch: Vec<ConsumedEvent> = Vec::with_capacity(self.batching.max_events);
+        // The next offset to store per partition: read, decoded or dead-lettered.
+        let mut read: Vec<(String, i32, i64)> = Vec::new();
+        'run: loop {
+            // Counted from the batch's first message, not from an idle wait.
+            let mut deadline = None;
+            while batch.len() < self.batching.max_events {
+                let message = tokio::select! {
+                    message = consumer.recv() => message,
+                    () = sleep_until(deadline) => break,
+                    () = shutdown.cancelled() => break 'run,
+                };
+                let message = match message {
+                    Ok(message) => message,
+                    Err(err) => {
+                        tracing::warn!(consumer = %self.group, error = %err, "kafka consume error");
+                        continue;
+                    }
+                };
+                match decode(&message) {
+                    Ok(event) => batch.push(event),
+                    Err(reason) => {
+                        if !dead_letter(&self.group, &message, &reason, 0, &dead_letters, &shutdown)
+                            .await
+                        {
+                            break 'run;
+                        }
+                    }
+                }
+                deadline.get_or_insert(tokio::time::Instant::now() + self.batching.max_wait);
+                let (topic, partition) = (message.topic(), message.partition());
+                match read.iter_mut().find(|r| r.0 == topic && r.1 == partition) {
+                    Some(position) => position.2 = message.offset(),
+                    None => read.push((topic.to_owned(), partition, message.offset())),
                 }
             }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = shutdown.cancelled() => return false,
+            let mut failures = 0;
+            while !batch.is_empty() {
+                match self.sink.write(&batch).await {
+                    Ok(()) => break,
+                    Err(err) => {
+                        failures += 1;
+                        tracing::warn!(consumer = %self.group, events = batch.len(), attempt = failures, error = %err, "batch not stored; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(self.retry.wait(failures)) => {}
+                            // The batch is unstored: its offsets stay unstored too.
+                            () = shutdown.cancelled() => break 'run,
+                        }
+                    }
+                }
             }
+            batch.clear();
+            for (topic, partition, offset) in read.drain(..) {
+                if let Err(err) = consumer.store_offset(&topic, partition, offset) {
+                    tracing::warn!(consumer = %self.group, error = %err, "cannot store offset");
+                }
+            }
+        }
+        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::warn!(consumer = %self.group, error = %err, "final offset commit failed");
+        }
+        tracing::info!(consumer = %self.group, "batch consumer stopped");
+        Ok(())
+    }
+}
+
+/// Until `deadline`, or for ever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes the message to `<topic>.dlq`, retrying until the broker has it: a dead
+/// letter is never dropped. False when shutdown interrupted it.
+async fn dead_letter(
+    group: &str,
+    message: &BorrowedMessage<'_>,
+    reason: &str,
+    attempts: u32,
+    producer: &FutureProducer,
+    shutdown: &CancellationToken,
+) -> bool {
+    let dlq_topic = format!("{}.dlq", message.topic());
+    tracing::error!(consumer = %group, topic = message.topic(), partition = message.partition(), offset = message.offset(), error = reason, "dead-lettering a message");
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = message.headers() {
+        for header in original.iter() {
+            headers = headers.insert(Header {
+                key: header.key,
+                value: header.value,
+            });
+        }
+    }
+    let (partition, offset, attempts) = (
+        message.partition().to_string(),
+        message.offset().to_string(),
+        attempts.to_string(),
+    );
+    for (key, value) in [
+        ("dlq_consumer", group),
+        ("dlq_error", reason),
+        ("dlq_topic", message.topic()),
+        ("dlq_partition", &partition),
+        ("dlq_offset", &offset),
+        ("dlq_attempts", &attempts),
+    ] {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    loop {
+        let mut record = FutureRecord::to(&dlq_topic).headers(headers.clone());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        match producer.send(record, Duration::from_secs(10)).await {
+            Ok(_) => return true,
+            Err((err, _)) => {
+                tracing::error!(consumer = %group, topic = %dlq_topic, error = %err, "cannot publish dead letter; retrying")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = shutdown.cancelled() => return false,
         }
     }
 }
