@@ -291,6 +291,7 @@ infra_env() {
   export BAZAAR_DATABASE_URL=${BAZAAR_DATABASE_URL:-postgres://bazaar:bazaar@127.0.0.1:$BAZAAR_PG_PORT}
   export BAZAAR_KAFKA_BROKERS=${BAZAAR_KAFKA_BROKERS:-127.0.0.1:$BAZAAR_KAFKA_PORT}
   export BAZAAR_CLICKHOUSE_URL=${BAZAAR_CLICKHOUSE_URL:-http://127.0.0.1:$BAZAAR_CLICKHOUSE_HTTP_PORT}
+  export BAZAAR_CLICKHOUSE_DATABASE=${BAZAAR_CLICKHOUSE_DATABASE:-bazaar}
   # For tests that run a private broker of their own (the broker-restart test).
   export BAZAAR_KAFKA_LIBS=$KAFKA_DIR/libs
 }

@@ -72,7 +72,8 @@ enum Command {
         databases: Vec<String>,
     },
     /// Build a projection from the topics until stopped: `inventory-snapshots`,
-    /// `partner-ledgers`, `purchase-references`, `sales-references`, `finance-ledger`.
+    /// `partner-ledgers`, `purchase-references`, `sales-references`, `finance-ledger`,
+    /// `analytics-clickhouse`.
     Consume {
         /// The projection (its consumer group).
         projection: String,
@@ -111,6 +112,11 @@ enum Command {
     Inventory {
         #[command(subcommand)]
         command: InventoryCommand,
+    },
+    /// The ClickHouse analytics store.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
     },
     /// Seed the demo tenant (stores, owner) unless it exists, and print its login.
     Demo {
@@ -157,6 +163,13 @@ enum InventoryCommand {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
     },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Create the ClickHouse database (BAZAAR_CLICKHOUSE_DATABASE) if missing and apply
+    /// the migrations of analytics/clickhouse/ it has not had.
+    Migrate,
 }
 
 #[derive(Subcommand)]
@@ -306,6 +319,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Inventory {
             command: InventoryCommand::ExpiryScan { days },
         } => expiry_scan(&settings, days).await,
+        Command::Analytics {
+            command: AnalyticsCommand::Migrate,
+        } => {
+            let database = &settings.clickhouse_database;
+            let applied = bazaar_analytics::migrate::migrate(&settings, database).await?;
+            out!("analytics: {database} migrated; applied now: {applied:?}");
+            Ok(())
+        }
         Command::Demo { command: None } => demo::seed(&settings).await,
         Command::Demo {
             command: Some(DemoCommand::Day(options)),
@@ -396,6 +417,25 @@ async fn consume(
     use bazaar_sales::references::{self as sales_references, SalesReferences};
     let patience = rebuild.map(std::time::Duration::from_secs);
     match projection {
+        bazaar_analytics::ingest::NAME => {
+            use bazaar_analytics::ingest::{AnalyticsIngest, TOPICS};
+            use bazaar_platform::consumer::{BatchRunner, Batching};
+            anyhow::ensure!(
+                patience.is_none(),
+                "{} is rebuilt by dropping the database and reading from the start",
+                bazaar_analytics::ingest::NAME
+            );
+            let database = &settings.clickhouse_database;
+            bazaar_analytics::migrate::migrate(settings, database).await?;
+            let client = bazaar_platform::clickhouse::client(settings, database);
+            let ingest = AnalyticsIngest::new(client, vec![TOPICS.to_owned()]);
+            let batching = Batching {
+                max_events: 50_000,
+                max_wait: std::time::Duration::from_secs(1),
+            };
+            let runner = BatchRunner::new(settings, ingest, batching);
+            runner.run(shutdown::on_signal()).await?;
+        }
         snapshots::NAME => {
             let pool = db::prepare(
                 settings,
@@ -491,12 +531,13 @@ async fn consume(
             report_differences(&rebuilt.differences);
         }
         other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}",
+            "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}, {}",
             snapshots::NAME,
             ledgers::NAME,
             references::NAME,
             sales_references::NAME,
-            finance_ledger::NAME
+            finance_ledger::NAME,
+            bazaar_analytics::ingest::NAME
         ),
     }
     Ok(())

@@ -1,0 +1,609 @@
+//! `analytics-clickhouse`: every event of every `*.events.v1` topic into ClickHouse, in
+//! batches (the platform's batch runner: 50,000 events or one second), as raw events and
+//! as the facts the dashboards read.
+//!
+//! Rollups are materialized views that sum, so no event may be inserted twice. Kafka
+//! redelivers a batch whose offsets were not committed; `ingest_offsets` records, per
+//! table and partition, how far the table has been stored, and a batch skips what is
+//! already there, table by table (a batch that failed half-way resumes where it stopped).
+
+use std::collections::HashMap;
+
+use bazaar_platform::{
+    clickhouse::{self, Client},
+    consumer::{BatchSink, ConsumedEvent, ProjectionError},
+    money::value_minor,
+};
+use chrono::{DateTime, NaiveDate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The consumer group.
+pub const NAME: &str = "analytics-clickhouse";
+
+/// Every domain topic, by pattern: new services' topics are read without a change here.
+pub const TOPICS: &str = "^[a-z]+\\.events\\.v1$";
+
+/// Stores the topics in a ClickHouse database migrated by `migrate`.
+pub struct AnalyticsIngest {
+    client: Client,
+    topics: Vec<String>,
+}
+
+impl AnalyticsIngest {
+    /// The ingest into `client`'s database, reading `topics` (names or `^patterns`).
+    pub fn new(client: Client, topics: Vec<String>) -> Self {
+        Self { client, topics }
+    }
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct EventRow {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    source: String,
+    tenant_id: String,
+    store_id: String,
+    subject: String,
+    time: u32,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    payload: String,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct ProductRow {
+    tenant_id: String,
+    product_id: String,
+    sku: String,
+    name: String,
+    category_id: String,
+    version: u64,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct CategoryRow {
+    tenant_id: String,
+    category_id: String,
+    name: String,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct SalesLineRow {
+    event_id: String,
+    tenant_id: String,
+    store_id: String,
+    terminal_id: String,
+    invoice_id: String,
+    invoice_number: String,
+    line_no: i32,
+    product_id: String,
+    sku: String,
+    quantity_milli: i64,
+    net_minor: i64,
+    tax_minor: i64,
+    discount_minor: i64,
+    payment_mode: String,
+    issued_at: u32,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct ReturnLineRow {
+    event_id: String,
+    tenant_id: String,
+    store_id: String,
+    return_id: String,
+    invoice_id: String,
+    line_no: i32,
+    product_id: String,
+    sku: String,
+    quantity_milli: i64,
+    net_minor: i64,
+    tax_minor: i64,
+    processed_at: u32,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct StockMovementRow {
+    event_id: String,
+    tenant_id: String,
+    location_id: String,
+    store_id: String,
+    product_id: String,
+    sku: String,
+    kind: String,
+    quantity_milli: i64,
+    value_minor: i64,
+    reference_id: String,
+    recorded_at: u32,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct PurchaseLineRow {
+    event_id: String,
+    tenant_id: String,
+    vendor_id: String,
+    invoice_id: String,
+    line_no: i32,
+    product_id: String,
+    sku: String,
+    quantity_milli: i64,
+    net_minor: i64,
+    tax_minor: i64,
+    invoice_date: u16,
+}
+
+#[derive(Debug, Serialize, clickhouse::Row)]
+struct JournalLineRow {
+    event_id: String,
+    tenant_id: String,
+    entry_id: String,
+    line_no: i32,
+    account_code: String,
+    store_id: String,
+    debit_minor: i64,
+    credit_minor: i64,
+    source: String,
+    posting_date: u16,
+}
+
+#[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
+struct OffsetRow {
+    table: String,
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+// What the facts read of the events.
+
+#[derive(Deserialize)]
+struct ProductFacts {
+    product_id: Uuid,
+    sku: Option<String>,
+    name: String,
+    category_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct CategoryCreated {
+    category_id: Uuid,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Taxes {
+    taxable_minor: i64,
+    cgst_minor: i64,
+    sgst_minor: i64,
+    igst_minor: i64,
+    cess_minor: i64,
+}
+
+impl Taxes {
+    fn tax(&self) -> i64 {
+        self.cgst_minor + self.sgst_minor + self.igst_minor + self.cess_minor
+    }
+}
+
+#[derive(Deserialize)]
+struct InvoiceIssued {
+    invoice_id: Uuid,
+    invoice_number: String,
+    store_id: Uuid,
+    terminal_id: String,
+    lines: Vec<InvoiceLine>,
+    payments: Vec<Payment>,
+    issued_at: i64,
+}
+
+#[derive(Deserialize)]
+struct InvoiceLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    discount_minor: i64,
+    #[serde(flatten)]
+    taxes: Taxes,
+}
+
+#[derive(Deserialize)]
+struct Payment {
+    mode: String,
+    amount_minor: i64,
+}
+
+#[derive(Deserialize)]
+struct ReturnProcessed {
+    return_id: Uuid,
+    invoice_id: Uuid,
+    store_id: Uuid,
+    lines: Vec<ReturnedLine>,
+    processed_at: i64,
+}
+
+#[derive(Deserialize)]
+struct ReturnedLine {
+    line_no: i32,
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    #[serde(flatten)]
+    taxes: Taxes,
+}
+
+#[derive(Deserialize)]
+struct StockMoved {
+    location_id: Uuid,
+    #[serde(default)]
+    store_id: Option<Uuid>,
+    product_id: Uuid,
+    sku: String,
+    kind: String,
+    quantity: String,
+    unit_cost_minor: String,
+    reference_id: Option<String>,
+    recorded_at: i64,
+}
+
+#[derive(Deserialize)]
+struct PurchaseInvoice {
+    invoice_id: Uuid,
+    vendor_id: Uuid,
+    invoice_date: String,
+    lines: Vec<PurchaseLine>,
+}
+
+#[derive(Deserialize)]
+struct PurchaseLine {
+    product_id: Uuid,
+    sku: String,
+    quantity: String,
+    #[serde(flatten)]
+    taxes: Taxes,
+}
+
+#[derive(Deserialize)]
+struct EntryPosted {
+    entry_id: Uuid,
+    posting_date: String,
+    source: String,
+    lines: Vec<EntryLine>,
+}
+
+#[derive(Deserialize)]
+struct EntryLine {
+    account_code: String,
+    store_id: Option<Uuid>,
+    debit_minor: i64,
+    credit_minor: i64,
+}
+
+/// Thousandths of a unit: quantities as scaled integers.
+fn milli(text: &str) -> Result<i64, ProjectionError> {
+    let quantity: Decimal = text.trim().parse()?;
+    Ok(value_minor(quantity, Decimal::from(1000)))
+}
+
+fn seconds(millis: i64) -> u32 {
+    u32::try_from(millis.div_euclid(1000)).unwrap_or(0)
+}
+
+/// Days since 1970-01-01: ClickHouse's `Date` in RowBinary.
+fn days(date: &str) -> Result<u16, ProjectionError> {
+    let date: NaiveDate = date.parse()?;
+    let epoch = DateTime::UNIX_EPOCH.date_naive();
+    Ok(u16::try_from((date - epoch).num_days()).unwrap_or(0))
+}
+
+fn id(uuid: Option<Uuid>) -> String {
+    uuid.map(|u| u.to_string()).unwrap_or_default()
+}
+
+/// The rows one batch adds to each table, with where each came from.
+#[derive(Default)]
+struct Rows {
+    events: Vec<(Source, EventRow)>,
+    products: Vec<(Source, ProductRow)>,
+    categories: Vec<(Source, CategoryRow)>,
+    sales_lines: Vec<(Source, SalesLineRow)>,
+    return_lines: Vec<(Source, ReturnLineRow)>,
+    stock_movements: Vec<(Source, StockMovementRow)>,
+    purchase_lines: Vec<(Source, PurchaseLineRow)>,
+    journal_lines: Vec<(Source, JournalLineRow)>,
+}
+
+/// Topic, partition and offset of the event a row came from.
+type Source = (String, i32, i64);
+
+impl Rows {
+    fn append(&mut self, mut other: Rows) {
+        self.events.append(&mut other.events);
+        self.products.append(&mut other.products);
+        self.categories.append(&mut other.categories);
+        self.sales_lines.append(&mut other.sales_lines);
+        self.return_lines.append(&mut other.return_lines);
+        self.stock_movements.append(&mut other.stock_movements);
+        self.purchase_lines.append(&mut other.purchase_lines);
+        self.journal_lines.append(&mut other.journal_lines);
+    }
+
+    fn add(&mut self, event: &ConsumedEvent) -> Result<(), ProjectionError> {
+        let source: Source = (event.topic.clone(), event.partition, event.offset);
+        let payload: serde_json::Value = event.payload_as()?;
+        let tenant = event.cloud.tenant.to_string();
+        let event_id = event.cloud.id.to_string();
+        self.events.push((
+            source.clone(),
+            EventRow {
+                id: event_id.clone(),
+                event_type: event.cloud.event_type.clone(),
+                source: event.cloud.source.clone(),
+                tenant_id: tenant.clone(),
+                store_id: payload["store_id"].as_str().unwrap_or_default().to_owned(),
+                subject: event.cloud.subject.clone(),
+                time: u32::try_from(event.cloud.time.timestamp()).unwrap_or(0),
+                topic: event.topic.clone(),
+                partition: event.partition,
+                offset: event.offset,
+                payload: payload.to_string(),
+            },
+        ));
+        match event.cloud.event_type.as_str() {
+            "catalog.product.created" | "catalog.product.updated" => {
+                let p: ProductFacts = event.payload_as()?;
+                self.products.push((
+                    source,
+                    ProductRow {
+                        tenant_id: tenant,
+                        product_id: p.product_id.to_string(),
+                        sku: p.sku.unwrap_or_default(),
+                        name: p.name,
+                        category_id: id(p.category_id),
+                        version: u64::try_from(event.cloud.time.timestamp_millis()).unwrap_or(0),
+                    },
+                ));
+            }
+            "catalog.category.created" => {
+                let c: CategoryCreated = event.payload_as()?;
+                self.categories.push((
+                    source,
+                    CategoryRow {
+                        tenant_id: tenant,
+                        category_id: c.category_id.to_string(),
+                        name: c.name,
+                    },
+                ));
+            }
+            "sales.invoice.issued" => {
+                let i: InvoiceIssued = event.payload_as()?;
+                let mode = i
+                    .payments
+                    .iter()
+                    .max_by_key(|p| p.amount_minor)
+                    .map(|p| p.mode.clone())
+                    .unwrap_or_default();
+                for line in i.lines {
+                    self.sales_lines.push((
+                        source.clone(),
+                        SalesLineRow {
+                            event_id: event_id.clone(),
+                            tenant_id: tenant.clone(),
+                            store_id: i.store_id.to_string(),
+                            terminal_id: i.terminal_id.clone(),
+                            invoice_id: i.invoice_id.to_string(),
+                            invoice_number: i.invoice_number.clone(),
+                            line_no: line.line_no,
+                            product_id: line.product_id.to_string(),
+                            sku: line.sku,
+                            quantity_milli: milli(&line.quantity)?,
+                            net_minor: line.taxes.taxable_minor,
+                            tax_minor: line.taxes.tax(),
+                            discount_minor: line.discount_minor,
+                            payment_mode: mode.clone(),
+                            issued_at: seconds(i.issued_at),
+                        },
+                    ));
+                }
+            }
+            "sales.return.processed" => {
+                let r: ReturnProcessed = event.payload_as()?;
+                for line in r.lines {
+                    self.return_lines.push((
+                        source.clone(),
+                        ReturnLineRow {
+                            event_id: event_id.clone(),
+                            tenant_id: tenant.clone(),
+                            store_id: r.store_id.to_string(),
+                            return_id: r.return_id.to_string(),
+                            invoice_id: r.invoice_id.to_string(),
+                            line_no: line.line_no,
+                            product_id: line.product_id.to_string(),
+                            sku: line.sku,
+                            quantity_milli: milli(&line.quantity)?,
+                            net_minor: line.taxes.taxable_minor,
+                            tax_minor: line.taxes.tax(),
+                            processed_at: seconds(r.processed_at),
+                        },
+                    ));
+                }
+            }
+            "inventory.stock.moved" => {
+                let m: StockMoved = event.payload_as()?;
+                let quantity: Decimal = m.quantity.trim().parse()?;
+                let cost: Decimal = m.unit_cost_minor.trim().parse()?;
+                self.stock_movements.push((
+                    source,
+                    StockMovementRow {
+                        event_id,
+                        tenant_id: tenant,
+                        location_id: m.location_id.to_string(),
+                        store_id: id(m.store_id),
+                        product_id: m.product_id.to_string(),
+                        sku: m.sku,
+                        kind: m.kind,
+                        quantity_milli: milli(&m.quantity)?,
+                        value_minor: value_minor(quantity, cost),
+                        reference_id: m.reference_id.unwrap_or_default(),
+                        recorded_at: seconds(m.recorded_at),
+                    },
+                ));
+            }
+            "purchase.invoice.recorded" => {
+                let i: PurchaseInvoice = event.payload_as()?;
+                let date = days(&i.invoice_date)?;
+                for (n, line) in i.lines.into_iter().enumerate() {
+                    self.purchase_lines.push((
+                        source.clone(),
+                        PurchaseLineRow {
+                            event_id: event_id.clone(),
+                            tenant_id: tenant.clone(),
+                            vendor_id: i.vendor_id.to_string(),
+                            invoice_id: i.invoice_id.to_string(),
+                            line_no: n as i32 + 1,
+                            product_id: line.product_id.to_string(),
+                            sku: line.sku,
+                            quantity_milli: milli(&line.quantity)?,
+                            net_minor: line.taxes.taxable_minor,
+                            tax_minor: line.taxes.tax(),
+                            invoice_date: date,
+                        },
+                    ));
+                }
+            }
+            "finance.entry.posted" => {
+                let e: EntryPosted = event.payload_as()?;
+                let date = days(&e.posting_date)?;
+                for (n, line) in e.lines.into_iter().enumerate() {
+                    self.journal_lines.push((
+                        source.clone(),
+                        JournalLineRow {
+                            event_id: event_id.clone(),
+                            tenant_id: tenant.clone(),
+                            entry_id: e.entry_id.to_string(),
+                            line_no: n as i32 + 1,
+                            account_code: line.account_code,
+                            store_id: id(line.store_id),
+                            debit_minor: line.debit_minor,
+                            credit_minor: line.credit_minor,
+                            source: e.source.clone(),
+                            posting_date: date,
+                        },
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Where each table has been stored up to, per partition.
+type Marks = HashMap<(String, String, i32), i64>;
+
+impl AnalyticsIngest {
+    async fn marks(&self) -> Result<Marks, ::clickhouse::error::Error> {
+        let rows: Vec<OffsetRow> = self
+            .client
+            .query("SELECT table, topic, partition, max(offset) AS offset FROM ingest_offsets GROUP BY table, topic, partition")
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ((r.table, r.topic, r.partition), r.offset))
+            .collect())
+    }
+
+    /// Inserts the rows of `table` not stored before, then records how far it got.
+    async fn store<R: clickhouse::Row + Serialize>(
+        &self,
+        table: &str,
+        rows: &[(Source, R)],
+        marks: &Marks,
+        read: &[Source],
+    ) -> Result<(), ::clickhouse::error::Error> {
+        let fresh = |(topic, partition, offset): &Source| {
+            marks
+                .get(&(table.to_owned(), topic.clone(), *partition))
+                .is_none_or(|done| offset > done)
+        };
+        let mut wrote = false;
+        let mut insert = self.client.insert(table)?;
+        for (_, row) in rows.iter().filter(|(source, _)| fresh(source)) {
+            insert.write(row).await?;
+            wrote = true;
+        }
+        if wrote {
+            insert.end().await?;
+        }
+        let mut done = self.client.insert("ingest_offsets")?;
+        for (topic, partition, offset) in read.iter().filter(|s| fresh(s)) {
+            done.write(&OffsetRow {
+                table: table.to_owned(),
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            })
+            .await?;
+        }
+        done.end().await
+    }
+}
+
+impl BatchSink for AnalyticsIngest {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+
+    async fn write(&self, events: &[ConsumedEvent]) -> Result<(), ProjectionError> {
+        let mut rows = Rows::default();
+        for event in events {
+            let mut one = Rows::default();
+            match one.add(event) {
+                Ok(()) => rows.append(one),
+                Err(err) => {
+                    // Kept as an event, without facts: an event the dashboards cannot
+                    // read is logged, not allowed to hold up every topic behind it.
+                    tracing::error!(event_id = %event.cloud.id, event_type = %event.cloud.event_type, error = %err, "no facts from this event");
+                    rows.events.append(&mut one.events);
+                }
+            }
+        }
+        // The last offset read of each partition in the batch.
+        let mut read: Vec<Source> = Vec::new();
+        for event in events {
+            match read
+                .iter_mut()
+                .find(|r| r.0 == event.topic && r.1 == event.partition)
+            {
+                Some(last) => last.2 = last.2.max(event.offset),
+                None => read.push((event.topic.clone(), event.partition, event.offset)),
+            }
+        }
+        let marks = self.marks().await?;
+        self.store("events", &rows.events, &marks, &read).await?;
+        self.store("products", &rows.products, &marks, &read)
+            .await?;
+        self.store("categories", &rows.categories, &marks, &read)
+            .await?;
+        self.store("sales_lines", &rows.sales_lines, &marks, &read)
+            .await?;
+        self.store("return_lines", &rows.return_lines, &marks, &read)
+            .await?;
+        self.store("stock_movements", &rows.stock_movements, &marks, &read)
+            .await?;
+        self.store("purchase_lines", &rows.purchase_lines, &marks, &read)
+            .await?;
+        self.store("journal_lines", &rows.journal_lines, &marks, &read)
+            .await?;
+        Ok(())
+    }
+}
