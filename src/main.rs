@@ -170,6 +170,27 @@ enum AnalyticsCommand {
     /// Create the ClickHouse database (BAZAAR_CLICKHOUSE_DATABASE) if missing and apply
     /// the migrations of analytics/clickhouse/ it has not had.
     Migrate,
+    /// Run a dashboard panel's query and print its table, for people without Grafana.
+    Query {
+        /// `<dashboard>.<panel>`, e.g. `sales.revenue`; see --list.
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the queries and exit.
+        #[arg(long)]
+        list: bool,
+        /// The tenant (`$tenant`).
+        #[arg(long, required_unless_present = "list")]
+        tenant: Option<uuid::Uuid>,
+        /// One store (`$store`); every store when left out.
+        #[arg(long)]
+        store: Option<uuid::Uuid>,
+        /// First day of the range (UTC); default: 7 days before --to.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of the range (UTC); default: today.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -327,6 +348,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             out!("analytics: {database} migrated; applied now: {applied:?}");
             Ok(())
         }
+        Command::Analytics {
+            command:
+                AnalyticsCommand::Query {
+                    name,
+                    list,
+                    tenant,
+                    store,
+                    from,
+                    to,
+                },
+        } => analytics_query(&settings, name, list, tenant, store, from, to).await,
         Command::Demo { command: None } => demo::seed(&settings).await,
         Command::Demo {
             command: Some(DemoCommand::Day(options)),
@@ -400,6 +432,47 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
     // Each relay flushes its producer and releases its lease.
     while relays.join_next().await.is_some() {}
     tracing::info!("relay stopped");
+    Ok(())
+}
+
+/// `bazaar analytics query`.
+async fn analytics_query(
+    settings: &Settings,
+    name: Option<String>,
+    list: bool,
+    tenant: Option<uuid::Uuid>,
+    store: Option<uuid::Uuid>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    use bazaar_analytics::queries;
+    if list {
+        for panel in queries::panels()? {
+            out!("{:<45} {}", panel.name, panel.title);
+        }
+        return Ok(());
+    }
+    let (Some(name), Some(tenant)) = (name, tenant) else {
+        anyhow::bail!("name a query and --tenant, or ask for --list");
+    };
+    let to = to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = from.unwrap_or(to - chrono::Duration::days(7));
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let view = queries::View {
+        from: from.and_time(chrono::NaiveTime::MIN).and_utc(),
+        to: to.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc(),
+        tenant,
+        store,
+    };
+    let panel = queries::panel(&name)?;
+    let sql = queries::expand(&panel.sql, &view)?;
+    let table = queries::run(
+        &settings.clickhouse_url,
+        &settings.clickhouse_database,
+        &sql,
+    )
+    .await?;
+    out!("{} ({from} to {to})\n{table}", panel.title);
     Ok(())
 }
 

@@ -163,7 +163,7 @@ struct OffsetRow {
 #[derive(Deserialize)]
 struct ProductFacts {
     product_id: Uuid,
-    sku: Option<String>,
+    sku: String,
     name: String,
     category_id: Option<Uuid>,
 }
@@ -361,7 +361,7 @@ impl Rows {
                     ProductRow {
                         tenant_id: tenant,
                         product_id: p.product_id.to_string(),
-                        sku: p.sku.unwrap_or_default(),
+                        sku: p.sku,
                         name: p.name,
                         category_id: id(p.category_id),
                         version: u64::try_from(event.cloud.time.timestamp_millis()).unwrap_or(0),

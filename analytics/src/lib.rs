@@ -5,6 +5,7 @@
 
 pub mod ingest;
 pub mod migrate;
+pub mod queries;
 
 /// Why analytics could not do its work.
 #[derive(Debug, thiserror::Error)]
