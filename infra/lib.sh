@@ -281,9 +281,23 @@ infra_reset() {
   infra_down
   local pgdir=$BAZAAR_DATA/pg
   [ -L "$pgdir" ] && rm -rf "$(readlink -f "$pgdir")"
-  log "removing $BAZAAR_DATA (the Kafka jars are kept)"
-  find "$BAZAAR_DATA" -mindepth 1 -maxdepth 1 ! -name kafka -exec rm -rf {} +
+  log "removing $BAZAAR_DATA (the Kafka jars and chdb are kept)"
+  find "$BAZAAR_DATA" -mindepth 1 -maxdepth 1 ! -name kafka ! -name chdb -exec rm -rf {} +
   find "$KAFKA_DIR" -mindepth 1 -maxdepth 1 ! -name libs -exec rm -rf {} + 2>/dev/null || true
+}
+
+# --- chdb: the current ClickHouse engine in process, for the analytics tests --------------
+
+CHDB_VERSION=26.9.0
+CHDB_DIR=$BAZAAR_DATA/chdb
+
+chdb_install() {
+  [ -x "$CHDB_DIR/bin/python" ] && "$CHDB_DIR/bin/python" -c "import chdb" 2>/dev/null && return 0
+  python3 -m venv --help >/dev/null 2>&1 && python3 -c "import ensurepip" 2>/dev/null || apt_install python3-venv
+  log "chdb: installing chdb-core $CHDB_VERSION into $CHDB_DIR"
+  rm -rf "$CHDB_DIR"
+  python3 -m venv "$CHDB_DIR" || die "cannot create a Python venv at $CHDB_DIR"
+  "$CHDB_DIR/bin/pip" install -q "chdb-core==$CHDB_VERSION" || die "pip install chdb-core failed"
 }
 
 # The variables every Bazaar process and test reads (see the README's table).
@@ -292,6 +306,8 @@ infra_env() {
   export BAZAAR_KAFKA_BROKERS=${BAZAAR_KAFKA_BROKERS:-127.0.0.1:$BAZAAR_KAFKA_PORT}
   export BAZAAR_CLICKHOUSE_URL=${BAZAAR_CLICKHOUSE_URL:-http://127.0.0.1:$BAZAAR_CLICKHOUSE_HTTP_PORT}
   export BAZAAR_CLICKHOUSE_DATABASE=${BAZAAR_CLICKHOUSE_DATABASE:-bazaar}
+  # The analytics tests run the migrations and dashboards on the current engine with it.
+  export BAZAAR_CHDB_PYTHON=${BAZAAR_CHDB_PYTHON:-$CHDB_DIR/bin/python}
   # For tests that run a private broker of their own (the broker-restart test).
   export BAZAAR_KAFKA_LIBS=$KAFKA_DIR/libs
 }

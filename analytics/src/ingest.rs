@@ -321,6 +321,23 @@ struct Rows {
 type Source = (String, i32, i64);
 
 impl Rows {
+    /// The rows of `events`. An event whose facts cannot be read is kept as a raw event
+    /// and logged: it must not hold up every topic behind it.
+    fn of(events: &[ConsumedEvent]) -> Rows {
+        let mut rows = Rows::default();
+        for event in events {
+            let mut one = Rows::default();
+            match one.add(event) {
+                Ok(()) => rows.append(one),
+                Err(err) => {
+                    tracing::error!(event_id = %event.cloud.id, event_type = %event.cloud.event_type, error = %err, "no facts from this event");
+                    rows.events.append(&mut one.events);
+                }
+            }
+        }
+        rows
+    }
+
     fn append(&mut self, mut other: Rows) {
         self.events.append(&mut other.events);
         self.products.append(&mut other.products);
@@ -502,6 +519,40 @@ impl Rows {
     }
 }
 
+/// The rows `events` add to each table as `INSERT ... FORMAT JSONEachRow` statements:
+/// how a test loads the same facts into another engine (the current one, in process)
+/// without Kafka. Events without facts are logged and kept as raw events, as the ingest
+/// does.
+pub fn insert_statements(events: &[ConsumedEvent]) -> Result<Vec<String>, serde_json::Error> {
+    let rows = Rows::of(events);
+    fn insert<R: Serialize>(
+        table: &str,
+        rows: &[(Source, R)],
+        out: &mut Vec<String>,
+    ) -> Result<(), serde_json::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut sql = format!("INSERT INTO {table} FORMAT JSONEachRow\n");
+        for (_, row) in rows {
+            sql.push_str(&serde_json::to_string(row)?);
+            sql.push('\n');
+        }
+        out.push(sql);
+        Ok(())
+    }
+    let mut out = Vec::new();
+    insert("events", &rows.events, &mut out)?;
+    insert("products", &rows.products, &mut out)?;
+    insert("categories", &rows.categories, &mut out)?;
+    insert("sales_lines", &rows.sales_lines, &mut out)?;
+    insert("return_lines", &rows.return_lines, &mut out)?;
+    insert("stock_movements", &rows.stock_movements, &mut out)?;
+    insert("purchase_lines", &rows.purchase_lines, &mut out)?;
+    insert("journal_lines", &rows.journal_lines, &mut out)?;
+    Ok(out)
+}
+
 /// Where each table has been stored up to, per partition.
 type Marks = HashMap<(String, String, i32), i64>;
 
@@ -564,19 +615,7 @@ impl BatchSink for AnalyticsIngest {
     }
 
     async fn write(&self, events: &[ConsumedEvent]) -> Result<(), ProjectionError> {
-        let mut rows = Rows::default();
-        for event in events {
-            let mut one = Rows::default();
-            match one.add(event) {
-                Ok(()) => rows.append(one),
-                Err(err) => {
-                    // Kept as an event, without facts: an event the dashboards cannot
-                    // read is logged, not allowed to hold up every topic behind it.
-                    tracing::error!(event_id = %event.cloud.id, event_type = %event.cloud.event_type, error = %err, "no facts from this event");
-                    rows.events.append(&mut one.events);
-                }
-            }
-        }
+        let rows = Rows::of(events);
         // The last offset read of each partition in the batch.
         let mut read: Vec<Source> = Vec::new();
         for event in events {

@@ -76,6 +76,8 @@ impl Drop for TempFile {
     }
 }
 
+pub(crate) mod analytics_day;
+
 pub(crate) mod mesh {
     //! Real databases, topics and events for tests: each test makes its own.
 
