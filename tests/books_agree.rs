@@ -9,8 +9,9 @@
 //! - output tax = the tax on the invoices less the tax on the returns, which is also
 //!   what GSTR-3B reports.
 //!
-//! Then, with a manual entry added and the month closed, the ledger rebuilt from the
-//! earliest offsets equals the live one.
+//! Analytics, fed the same topics, shows the same revenue, tax and stock value. Then, with
+//! a manual entry added and the month closed, the ledger rebuilt from the earliest
+//! offsets equals the live one.
 
 // Amounts in paise are written rupees_paise (118_00 is ₹118.00).
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -18,12 +19,13 @@
 mod support;
 
 use axum::http::Method;
+use bazaar_analytics::ingest::AnalyticsIngest;
 use bazaar_finance::ledger::FinanceLedger;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
-    consumer::{ConsumerRunner, Projection},
+    consumer::{BatchRunner, Batching, ConsumerRunner, Projection},
     db, rebuild,
     testing::{send, Reply, TestIssuer, TestService},
     Settings,
@@ -463,6 +465,62 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     )
     .await;
     assert_eq!(gstr1["b2b"][0]["invoice_number"], credit_sale["number"]);
+
+    // Analytics, fed the same topics, agrees with the services too: revenue with the
+    // sales accounts, tax with the output tax, stock value with inventory's valuation.
+    let warehouse = format!("test_{}", Uuid::new_v4().simple());
+    bazaar_analytics::migrate::migrate(&settings(), &warehouse)
+        .await
+        .unwrap();
+    let analytics = bazaar_platform::clickhouse::client(&settings(), &warehouse);
+    let ingesting = CancellationToken::new();
+    let ingest = AnalyticsIngest::new(analytics.clone(), vec![events.clone(), products.clone()]);
+    let batching = Batching {
+        max_events: 50_000,
+        max_wait: Duration::from_millis(200),
+    };
+    tokio::spawn(
+        BatchRunner::new(&settings(), ingest, batching)
+            .with_group(format!("test-{}", Uuid::new_v4().simple()))
+            .run(ingesting.clone()),
+    );
+    let mut relayed = 0;
+    for service in [&catalog, &inventory, &partners, &purchase, &sales] {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic <> $1")
+            .bind(&audit)
+            .fetch_one(&service.owner)
+            .await
+            .unwrap();
+        relayed += n;
+    }
+    let clickhouse = async |sql: &str| analytics.query(sql).fetch_one::<i64>().await.unwrap();
+    // Every table is written once the last one has caught up with every partition.
+    until("analytics has every event", async || {
+        clickhouse(
+            "SELECT toInt64(sum(last + 1)) FROM (SELECT topic, partition, max(offset) AS last \
+             FROM ingest_offsets WHERE table = 'journal_lines' GROUP BY topic, partition)",
+        )
+        .await
+            == relayed
+    })
+    .await;
+    assert_eq!(clickhouse("SELECT toInt64(count()) FROM events").await, relayed);
+    ingesting.cancel();
+    let sold = clickhouse("SELECT toInt64(sum(net_minor)) FROM sales_lines").await
+        - clickhouse("SELECT toInt64(sum(net_minor)) FROM return_lines").await;
+    assert_eq!(sold, -(balance(&tb, "4000") + balance(&tb, "4010")));
+    let taxed = clickhouse("SELECT toInt64(sum(tax_minor)) FROM sales_lines").await
+        - clickhouse("SELECT toInt64(sum(tax_minor)) FROM return_lines").await;
+    assert_eq!(taxed, output_tax);
+    assert_eq!(
+        clickhouse("SELECT toInt64(sum(value_minor)) FROM stock_by_store_sku").await,
+        valuation
+    );
+    bazaar_platform::clickhouse::client(&settings(), "default")
+        .query(&format!("DROP DATABASE {warehouse}"))
+        .execute()
+        .await
+        .unwrap();
 
     // The owner brings in ₹10,000 by hand and the month is closed. Finance's own events
     // (every entry posted, the manual one with its lines) go to the topic too.
