@@ -1,4 +1,9 @@
-//! The consumer runner: the one Kafka consumer loop every projection uses.
+//! The consumer runners: `ConsumerRunner`, the Kafka consumer loop every projection uses
+//! (one PostgreSQL transaction per event), and `BatchRunner` for sinks that store events
+//! in batches (analytics). The rules below are the projection runner's. The batch runner
+//! shares its consumer setup and dead letters, stores offsets only after the sink has
+//! stored the whole batch, and retries a batch until it is stored; the sink makes a
+//! redelivered batch harmless.
 //!
 //! - One consumer group per projection. An offset is stored only after the projection's
 //!   transaction committed (`enable.auto.offset.store=false`); the stored offsets are
@@ -328,7 +333,8 @@ impl<S: BatchSink> BatchRunner<S> {
         let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
         tracing::info!(consumer = %self.group, ?topics, "batch consumer started");
         let mut batch: Vec<ConsumedEvent> = Vec::with_capacity(self.batching.max_events);
-        // The next offset to store per partition: read, decoded or dead-lettered.
+        // The last offset handled per partition (stored, dead-lettered or in the batch);
+        // storing it commits the one after.
         let mut read: Vec<(String, i32, i64)> = Vec::new();
         'run: loop {
             // Counted from the batch's first message, not from an idle wait.
