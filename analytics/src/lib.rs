@@ -20,9 +20,6 @@ pub enum AnalyticsError {
 
 /// `name` if it can be spliced into DDL: ClickHouse takes no parameters there.
 pub(crate) fn identifier(name: &str) -> Result<&str, AnalyticsError> {
-    let ok = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !name.as_bytes()[0].is_ascii_digit();
-    ok.then_some(name)
+    bazaar_platform::clickhouse::database_name(name)
         .ok_or_else(|| AnalyticsError::DatabaseName(name.to_owned()))
 }

@@ -14,3 +14,12 @@ pub fn client(settings: &Settings, database: &str) -> Client {
         .with_database(database)
         .with_compression(::clickhouse::Compression::None)
 }
+
+/// `name` if it is a plain database name (letters, digits and `_`, not starting with a
+/// digit): ClickHouse takes no parameters in DDL, so names are spliced only once checked.
+pub fn database_name(name: &str) -> Option<&str> {
+    let plain = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    plain.then_some(name)
+}

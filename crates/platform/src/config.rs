@@ -214,10 +214,7 @@ impl Settings {
             })?,
             clickhouse_url: vars.parse("BAZAAR_CLICKHOUSE_URL", http_url)?,
             clickhouse_database: vars.parse("BAZAAR_CLICKHOUSE_DATABASE", |v| {
-                let plain = !v.is_empty()
-                    && !v.starts_with(|c: char| c.is_ascii_digit())
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                plain.then(|| v.to_owned())
+                crate::clickhouse::database_name(v).map(str::to_owned)
             })?,
             http_addr,
             log_filter: vars.parse("BAZAAR_LOG", |v| {
