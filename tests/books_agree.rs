@@ -504,7 +504,10 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
             == relayed
     })
     .await;
-    assert_eq!(clickhouse("SELECT toInt64(count()) FROM events").await, relayed);
+    assert_eq!(
+        clickhouse("SELECT toInt64(count()) FROM events").await,
+        relayed
+    );
     ingesting.cancel();
     let sold = clickhouse("SELECT toInt64(sum(net_minor)) FROM sales_lines").await
         - clickhouse("SELECT toInt64(sum(net_minor)) FROM return_lines").await;
