@@ -15,6 +15,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bench_analytics;
 mod bench_barcode;
 mod bench_import;
 mod bench_pos;
@@ -259,6 +260,9 @@ enum BenchCommand {
     CatalogImport(bench_import::ImportBench),
     /// POS checkouts at fixed rates against a running mesh (./dev up).
     Pos(bench_pos::PosBench),
+    /// The ClickHouse ingest: a backlog's events/s and rows/s, then acknowledged-to-visible
+    /// freshness at a steady rate.
+    Analytics(bench_analytics::AnalyticsBench),
 }
 
 #[derive(Subcommand)]
@@ -335,6 +339,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Pos(options),
         } => bench_pos::pos(&settings, options).await,
+        Command::Bench {
+            command: BenchCommand::Analytics(options),
+        } => bench_analytics::analytics(&settings, options).await,
         Command::Identity { command } => identity(&settings, command).await,
         Command::Catalog { command } => catalog(command).await,
         Command::Inventory {
