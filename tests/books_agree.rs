@@ -25,9 +25,9 @@ use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
-    consumer::{BatchRunner, Batching, ConsumerRunner, Projection},
+    consumer::{BatchRunner, Batching},
     db, rebuild,
-    testing::{send, Reply, TestIssuer, TestService},
+    testing::{send, TestIssuer, TestService},
     Settings,
 };
 use bazaar_purchase::references::PurchaseReferences;
@@ -35,19 +35,9 @@ use bazaar_sales::references::SalesReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::mesh::{relay_outbox_routed, relay_outbox_to, settings, topic, until};
+use support::mesh::{call, ok, relay_outbox_routed, relay_outbox_to, run, settings, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-async fn call(service: &TestService, method: Method, path: &str, body: Option<Value>) -> Reply {
-    send(&service.app, method, path, Some(&service.admin), body, &[]).await
-}
-
-async fn ok(service: &TestService, method: Method, path: &str, body: Value) -> Value {
-    let reply = call(service, method, path, Some(body)).await;
-    assert!(reply.status.is_success(), "{path}: {}", reply.body);
-    reply.body
-}
 
 async fn get(service: &TestService, path: &str) -> Value {
     call(service, Method::GET, path, None).await.body
@@ -64,12 +54,6 @@ async fn ok_once_known(service: &TestService, what: &str, path: &str, body: Valu
     })
     .await;
     answer
-}
-
-fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationToken) {
-    let runner = ConsumerRunner::new(&settings(), service.owner.clone(), projection)
-        .with_group(format!("test-{}", Uuid::new_v4().simple()));
-    tokio::spawn(runner.run(stop.clone()));
 }
 
 fn inr(minor: i64) -> Value {

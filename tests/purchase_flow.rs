@@ -13,32 +13,13 @@ use std::collections::HashMap;
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
-use bazaar_platform::{
-    consumer::{ConsumerRunner, Projection},
-    testing::{send, Reply, TestIssuer, TestService},
-};
+use bazaar_platform::testing::{TestIssuer, TestService};
 use bazaar_purchase::references::PurchaseReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::mesh::{read_with_headers, relay_outbox_to, settings, topic, until};
+use support::mesh::{call, ok, read_with_headers, relay_outbox_to, run, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-async fn call(service: &TestService, method: Method, path: &str, body: Option<Value>) -> Reply {
-    send(&service.app, method, path, Some(&service.admin), body, &[]).await
-}
-
-async fn ok(service: &TestService, method: Method, path: &str, body: Value) -> Value {
-    let reply = call(service, method, path, Some(body)).await;
-    assert!(reply.status.is_success(), "{path}: {}", reply.body);
-    reply.body
-}
-
-fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationToken) {
-    let runner = ConsumerRunner::new(&settings(), service.owner.clone(), projection)
-        .with_group(format!("test-{}", Uuid::new_v4().simple()));
-    tokio::spawn(runner.run(stop.clone()));
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {

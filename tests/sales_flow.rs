@@ -16,33 +16,16 @@ use std::time::Duration;
 
 use bazaar_platform::{
     auth::{Role, Stores},
-    consumer::{ConsumerRunner, Projection},
-    testing::{send, Reply, TestIssuer, TestService},
+    testing::{TestIssuer, TestService},
     Settings,
 };
 use bazaar_sales::references::SalesReferences;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{publish, relay_outbox_to, settings, topic, until};
+use support::mesh::{call, ok, publish, relay_outbox_to, run, topic, until};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-async fn call(service: &TestService, method: Method, path: &str, body: Option<Value>) -> Reply {
-    send(&service.app, method, path, Some(&service.admin), body, &[]).await
-}
-
-async fn ok(service: &TestService, method: Method, path: &str, body: Value) -> Value {
-    let reply = call(service, method, path, Some(body)).await;
-    assert!(reply.status.is_success(), "{path}: {}", reply.body);
-    reply.body
-}
-
-fn run<P: Projection>(projection: P, service: &TestService, stop: &CancellationToken) {
-    let runner = ConsumerRunner::new(&settings(), service.owner.clone(), projection)
-        .with_group(format!("test-{}", Uuid::new_v4().simple()));
-    tokio::spawn(runner.run(stop.clone()));
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_screen() {

@@ -79,6 +79,7 @@ impl Drop for TempFile {
 pub(crate) mod analytics_day;
 
 pub(crate) mod mesh {
+
     //! Real databases, topics and events for tests: each test makes its own.
 
     use std::{collections::HashMap, time::Duration};
@@ -100,6 +101,45 @@ pub(crate) mod mesh {
 
     pub(crate) fn settings() -> Settings {
         Settings::from_env().expect("valid BAZAAR_* variables")
+    }
+
+    /// A request to `service` as its admin.
+    pub(crate) async fn call(
+        service: &bazaar_platform::testing::TestService,
+        method: axum::http::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> bazaar_platform::testing::Reply {
+        bazaar_platform::testing::send(&service.app, method, path, Some(&service.admin), body, &[])
+            .await
+    }
+
+    /// [`call`], which must succeed: its body.
+    pub(crate) async fn ok(
+        service: &bazaar_platform::testing::TestService,
+        method: axum::http::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let reply = call(service, method, path, Some(body)).await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.body);
+        reply.body
+    }
+
+    /// Runs `projection` into `service`'s database in a consumer group of its own, until
+    /// `stop`.
+    pub(crate) fn run<P: bazaar_platform::consumer::Projection>(
+        projection: P,
+        service: &bazaar_platform::testing::TestService,
+        stop: &tokio_util::sync::CancellationToken,
+    ) {
+        let runner = bazaar_platform::consumer::ConsumerRunner::new(
+            &settings(),
+            service.owner.clone(),
+            projection,
+        )
+        .with_group(format!("test-{}", Uuid::new_v4().simple()));
+        tokio::spawn(runner.run(stop.clone()));
     }
 
     /// A fresh database with the platform's tables (outbox, lease, processed events).
