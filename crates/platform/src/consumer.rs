@@ -297,7 +297,8 @@ pub struct Batching {
 }
 
 /// Runs one batch sink: reads, decodes (an undecodable message is dead-lettered), hands
-/// the batch to the sink, and only then stores the offsets.
+/// the batch to the sink, and only then stores the offsets. The next batch is read while
+/// one is being written; at most one is in flight, so offsets are stored in order.
 pub struct BatchRunner<S> {
     sink: S,
     settings: Settings,
@@ -332,10 +333,13 @@ impl<S: BatchSink> BatchRunner<S> {
         consumer.subscribe(&topics)?;
         let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
         tracing::info!(consumer = %self.group, ?topics, "batch consumer started");
+        let sink = std::sync::Arc::new(self.sink);
         let mut batch: Vec<ConsumedEvent> = Vec::with_capacity(self.batching.max_events);
         // The last offset handled per partition (stored, dead-lettered or in the batch);
         // storing it commits the one after.
-        let mut read: Vec<(String, i32, i64)> = Vec::new();
+        let mut read: Positions = Vec::new();
+        // The batch being written while the next one is read, and what it read.
+        let mut writing: InFlight = None;
         'run: loop {
             // Counted from the batch's first message, not from an idle wait.
             let mut deadline = None;
@@ -344,6 +348,16 @@ impl<S: BatchSink> BatchRunner<S> {
                     message = consumer.recv() => message,
                     () = sleep_until(deadline) => break,
                     () = shutdown.cancelled() => break 'run,
+                    // The batch in flight is stored: its offsets are, at once, even if
+                    // nothing more arrives.
+                    stored = written(&mut writing), if writing.is_some() => {
+                        let Some((_, its_read)) = writing.take() else { continue };
+                        if !stored {
+                            break 'run;
+                        }
+                        store_offsets(&consumer, &self.group, its_read);
+                        continue;
+                    }
                 };
                 let message = match message {
                     Ok(message) => message,
@@ -369,26 +383,29 @@ impl<S: BatchSink> BatchRunner<S> {
                     None => read.push((topic.to_owned(), partition, message.offset())),
                 }
             }
-            let mut failures = 0;
-            while !batch.is_empty() {
-                match self.sink.write(&batch).await {
-                    Ok(()) => break,
-                    Err(err) => {
-                        failures += 1;
-                        tracing::warn!(consumer = %self.group, events = batch.len(), attempt = failures, error = %err, "batch not stored; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(self.retry.wait(failures)) => {}
-                            // The batch is unstored: its offsets stay unstored too.
-                            () = shutdown.cancelled() => break 'run,
-                        }
-                    }
+            // Offsets are stored in order: the batch before must be in first.
+            if let Some((task, its_read)) = writing.take() {
+                if !task.await.unwrap_or(false) {
+                    break 'run; // shut down mid-retry: its offsets stay unstored
                 }
+                store_offsets(&consumer, &self.group, its_read);
             }
-            batch.clear();
-            for (topic, partition, offset) in read.drain(..) {
-                if let Err(err) = consumer.store_offset(&topic, partition, offset) {
-                    tracing::warn!(consumer = %self.group, error = %err, "cannot store offset");
-                }
+            if batch.is_empty() {
+                store_offsets(&consumer, &self.group, std::mem::take(&mut read));
+                continue;
+            }
+            let task = tokio::spawn(write_batch(
+                sink.clone(),
+                std::mem::take(&mut batch),
+                self.retry,
+                self.group.clone(),
+                shutdown.clone(),
+            ));
+            writing = Some((task, std::mem::take(&mut read)));
+        }
+        if let Some((task, its_read)) = writing {
+            if task.await.unwrap_or(false) {
+                store_offsets(&consumer, &self.group, its_read);
             }
         }
         if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -396,6 +413,53 @@ impl<S: BatchSink> BatchRunner<S> {
         }
         tracing::info!(consumer = %self.group, "batch consumer stopped");
         Ok(())
+    }
+}
+
+/// Writes `events` through `sink`, retrying until they are stored (true) or `shutdown`
+/// (false: the batch is unstored and so must its offsets stay).
+async fn write_batch<S: BatchSink>(
+    sink: std::sync::Arc<S>,
+    events: Vec<ConsumedEvent>,
+    retry: Retry,
+    group: String,
+    shutdown: CancellationToken,
+) -> bool {
+    let mut failures = 0;
+    loop {
+        match sink.write(&events).await {
+            Ok(()) => return true,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(consumer = %group, events = events.len(), attempt = failures, error = %err, "batch not stored; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(retry.wait(failures)) => {}
+                    () = shutdown.cancelled() => return false,
+                }
+            }
+        }
+    }
+}
+
+/// The last offset handled per topic and partition.
+type Positions = Vec<(String, i32, i64)>;
+
+/// A batch being written (true once stored) and the positions it covers.
+type InFlight = Option<(tokio::task::JoinHandle<bool>, Positions)>;
+
+/// Whether the batch in flight was stored, once its write ends.
+async fn written(writing: &mut InFlight) -> bool {
+    match writing {
+        Some((task, _)) => task.await.unwrap_or(false),
+        None => std::future::pending().await,
+    }
+}
+
+fn store_offsets(consumer: &StreamConsumer, group: &str, read: Positions) {
+    for (topic, partition, offset) in read {
+        if let Err(err) = consumer.store_offset(&topic, partition, offset) {
+            tracing::warn!(consumer = %group, error = %err, "cannot store offset");
+        }
     }
 }
 
