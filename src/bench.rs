@@ -102,7 +102,12 @@ pub(crate) async fn relay(settings: &Settings, bench: RelayBench) -> anyhow::Res
     Ok(())
 }
 
-async fn create_topic(settings: &Settings, topic: &str, partitions: i32) -> anyhow::Result<()> {
+/// A topic for a benchmark run.
+pub(crate) async fn create_topic(
+    settings: &Settings,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<()> {
     let admin = kafka::admin(settings, "bazaar-bench")?;
     let results = admin
         .create_topics(
@@ -300,14 +305,17 @@ async fn steady_state(
     Ok(latencies)
 }
 
+/// The `q` quantile of sorted `latencies` in milliseconds (0 when there are none).
+pub(crate) fn quantile_ms(latencies: &[Duration], q: f64) -> f64 {
+    let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+    latencies
+        .get(index)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
 fn report_latency(rate: u32, seconds: u32, mut latencies: Vec<Duration>) {
     latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let at = |q: f64| quantile_ms(&latencies, q);
     out!(
         "steady state:   {rate} events/s for {seconds} s, {} events; commit-to-consumed latency \
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

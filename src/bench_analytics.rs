@@ -13,19 +13,21 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bazaar_analytics::{ingest::AnalyticsIngest, migrate};
+use bazaar_analytics::{
+    ingest::{self, AnalyticsIngest},
+    migrate,
+};
 use bazaar_platform::{
     clickhouse::{self, Client},
     consumer::{BatchRunner, Batching},
     kafka, Settings,
 };
 use bazaar_schemas::{Catalogue, CloudEvent, EventSchema};
-use rdkafka::{
-    admin::{AdminOptions, NewTopic, TopicReplication},
-    producer::{FutureProducer, FutureRecord},
-};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::bench::{create_topic, quantile_ms};
 
 /// What `bazaar bench analytics` measures.
 #[derive(Debug, clap::Args)]
@@ -89,7 +91,7 @@ pub(crate) async fn analytics(settings: &Settings, bench: AnalyticsBench) -> any
     let stop = CancellationToken::new();
     let started = Instant::now();
     start(settings, &client, &backlog, &stop);
-    wait_for(&client, &backlog, bench.backlog).await?;
+    wait_for(&client, bench.backlog).await?;
     let took = started.elapsed().as_secs_f64();
     stop.cancel();
     // Rows inserted: each invoice is an event and three sales lines, each movement an
@@ -143,12 +145,7 @@ pub(crate) async fn analytics(settings: &Settings, bench: AnalyticsBench) -> any
         })
         .collect();
     latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let at = |q: f64| quantile_ms(&latencies, q);
     out!(
         "freshness:      {} events/s for {} s; acknowledged-to-visible p50 {:.0} ms, p99 {:.0} ms, \
          max {:.0} ms (polled every 50 ms)",
@@ -172,22 +169,12 @@ fn start(settings: &Settings, client: &Client, topic: &str, stop: &CancellationT
     tokio::spawn(runner.run(stop.clone()));
 }
 
-/// Waits until the last table the ingest writes has caught up with `events` on `topic`.
-async fn wait_for(client: &Client, topic: &str, events: u64) -> anyhow::Result<()> {
-    loop {
-        let stored: u64 = client
-            .query(
-                "SELECT toUInt64(sum(last + 1)) FROM (SELECT partition, max(offset) AS last \
-                 FROM ingest_offsets WHERE table = 'journal_lines' AND topic = ? GROUP BY partition)",
-            )
-            .bind(topic)
-            .fetch_one()
-            .await?;
-        if stored >= events {
-            return Ok(());
-        }
+/// Waits until the ingest has stored `events` in every table.
+async fn wait_for(client: &Client, events: u64) -> anyhow::Result<()> {
+    while ingest::events_stored(client).await? < events {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
 }
 
 /// Counts `topic`'s events in ClickHouse every 50 ms until `total` are there.
@@ -210,20 +197,6 @@ async fn watch(client: &Client, topic: &str, total: u64) -> anyhow::Result<Vec<(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn create_topic(settings: &Settings, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin = kafka::admin(settings, "bazaar-bench")?;
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await?;
-    for result in results {
-        result.map_err(|(name, code)| anyhow::anyhow!("cannot create {name}: {code}"))?;
-    }
-    Ok(())
 }
 
 /// A three-line invoice and a stock movement, encoded once and sent with fresh ids.

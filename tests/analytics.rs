@@ -12,34 +12,25 @@ mod support;
 use std::time::Duration;
 
 use bazaar_analytics::{
-    ingest::{self, AnalyticsIngest},
+    ingest::{self},
     migrate,
     queries::{self, View},
 };
 use bazaar_platform::{
     clickhouse::{self, Client},
-    consumer::{BatchRunner, Batching},
     rebuild, testing,
 };
 use support::{
-    analytics_day::{alert_panels, day, on_the_day, panels_on_the_day, Day},
-    mesh::{publish, settings, topic, until},
+    analytics_day::{alert_panels, day, on_the_day, panels_on_the_day, rows, Day},
+    mesh::{publish, run_ingest, settings, topic, until},
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Runs the ingest in a new consumer group; returns the group.
+/// Runs the ingest in a new consumer group; returns the group. The wait is long enough
+/// for the day on the topic to come in one batch.
 fn run(client: &Client, topic: &str, stop: &CancellationToken) -> String {
-    let ingest = AnalyticsIngest::new(client.clone(), vec![topic.to_owned()]);
-    // Long enough for the day on the topic to come in one batch.
-    let batching = Batching {
-        max_events: 50_000,
-        max_wait: Duration::from_secs(2),
-    };
-    let group = format!("test-{}", Uuid::new_v4().simple());
-    let runner = BatchRunner::new(&settings(), ingest, batching).with_group(group.clone());
-    tokio::spawn(runner.run(stop.clone()));
-    group
+    run_ingest(client, vec![topic.to_owned()], Duration::from_secs(2), stop)
 }
 
 async fn number(client: &Client, sql: &str) -> i64 {
@@ -184,11 +175,6 @@ async fn every_dashboard_panel_shows_the_day_worked_out_by_hand() {
 
     let expected = panels_on_the_day(&day);
     let on_the_day = on_the_day(&day);
-    let rows = |rows: &[&[&str]]| -> Vec<Vec<String>> {
-        rows.iter()
-            .map(|r| r.iter().map(|v| (*v).to_owned()).collect())
-            .collect()
-    };
     let url = settings().clickhouse_url;
     for (name, want) in &expected {
         let sql = queries::expand(&queries::panel(name).unwrap().sql, &on_the_day).unwrap();

@@ -19,13 +19,12 @@
 mod support;
 
 use axum::http::Method;
-use bazaar_analytics::ingest::AnalyticsIngest;
+use bazaar_analytics::ingest::events_stored;
 use bazaar_finance::ledger::FinanceLedger;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
-    consumer::{BatchRunner, Batching},
     db, rebuild,
     testing::{send, TestIssuer, TestService},
     Settings,
@@ -35,7 +34,9 @@ use bazaar_sales::references::SalesReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::mesh::{call, ok, relay_outbox_routed, relay_outbox_to, run, settings, topic, until};
+use support::mesh::{
+    call, ok, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings, topic, until,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -458,15 +459,11 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         .unwrap();
     let analytics = bazaar_platform::clickhouse::client(&settings(), &warehouse);
     let ingesting = CancellationToken::new();
-    let ingest = AnalyticsIngest::new(analytics.clone(), vec![events.clone(), products.clone()]);
-    let batching = Batching {
-        max_events: 50_000,
-        max_wait: Duration::from_millis(200),
-    };
-    tokio::spawn(
-        BatchRunner::new(&settings(), ingest, batching)
-            .with_group(format!("test-{}", Uuid::new_v4().simple()))
-            .run(ingesting.clone()),
+    run_ingest(
+        &analytics,
+        vec![events.clone(), products.clone()],
+        Duration::from_millis(200),
+        &ingesting,
     );
     let mut relayed = 0;
     for service in [&catalog, &inventory, &partners, &purchase, &sales] {
@@ -478,14 +475,8 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         relayed += n;
     }
     let clickhouse = async |sql: &str| analytics.query(sql).fetch_one::<i64>().await.unwrap();
-    // Every table is written once the last one has caught up with every partition.
     until("analytics has every event", async || {
-        clickhouse(
-            "SELECT toInt64(sum(last + 1)) FROM (SELECT topic, partition, max(offset) AS last \
-             FROM ingest_offsets WHERE table = 'journal_lines' GROUP BY topic, partition)",
-        )
-        .await
-            == relayed
+        events_stored(&analytics).await.unwrap() == relayed as u64
     })
     .await;
     assert_eq!(

@@ -580,6 +580,19 @@ pub fn insert_statements(events: &[ConsumedEvent]) -> Result<Vec<String>, serde_
     Ok(out)
 }
 
+/// How many events of every partition in the database every table has stored: the last
+/// table `write` stores is caught up to this far. What a caller waits on to know the
+/// ingest has everything.
+pub async fn events_stored(client: &Client) -> Result<u64, ::clickhouse::error::Error> {
+    client
+        .query(
+            "SELECT toUInt64(sum(last + 1)) FROM (SELECT topic, partition, max(offset) AS last \
+             FROM ingest_offsets WHERE table = 'journal_lines' GROUP BY topic, partition)",
+        )
+        .fetch_one()
+        .await
+}
+
 /// Where each table has been stored up to, per partition.
 type Marks = HashMap<(String, String, i32), i64>;
 
@@ -668,6 +681,7 @@ impl BatchSink for AnalyticsIngest {
             .await?;
         self.store("purchase_lines", &rows.purchase_lines, &marks, &read)
             .await?;
+        // Last: `events_stored` reads how far this table has got.
         self.store("journal_lines", &rows.journal_lines, &marks, &read)
             .await?;
         Ok(())

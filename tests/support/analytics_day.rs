@@ -172,7 +172,8 @@ pub(crate) fn day() -> Day {
     }
 }
 
-fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
+/// Rows of a table as the tests write them.
+pub(crate) fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
     rows.iter()
         .map(|r| r.iter().map(|v| (*v).to_owned()).collect())
         .collect()

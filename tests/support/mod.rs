@@ -126,6 +126,26 @@ pub(crate) mod mesh {
         reply.body
     }
 
+    /// Runs the analytics ingest of `topics` into `client`'s database in a consumer group
+    /// of its own (returned), with batches of up to `max_wait`, until `stop`.
+    pub(crate) fn run_ingest(
+        client: &bazaar_platform::clickhouse::Client,
+        topics: Vec<String>,
+        max_wait: Duration,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> String {
+        use bazaar_platform::consumer::{BatchRunner, Batching};
+        let ingest = bazaar_analytics::ingest::AnalyticsIngest::new(client.clone(), topics);
+        let batching = Batching {
+            max_events: 50_000,
+            max_wait,
+        };
+        let group = format!("test-{}", Uuid::new_v4().simple());
+        let runner = BatchRunner::new(&settings(), ingest, batching).with_group(group.clone());
+        tokio::spawn(runner.run(stop.clone()));
+        group
+    }
+
     /// Runs `projection` into `service`'s database in a consumer group of its own, until
     /// `stop`.
     pub(crate) fn run<P: bazaar_platform::consumer::Projection>(
