@@ -133,6 +133,7 @@ pub(crate) mod mesh {
         topics: Vec<String>,
         max_wait: Duration,
         stop: &tokio_util::sync::CancellationToken,
+        metrics: bazaar_platform::consumer::ConsumerMetrics,
     ) -> String {
         use bazaar_platform::consumer::{BatchRunner, Batching};
         let ingest = bazaar_analytics::ingest::AnalyticsIngest::new(client.clone(), topics);
@@ -141,7 +142,9 @@ pub(crate) mod mesh {
             max_wait,
         };
         let group = format!("test-{}", Uuid::new_v4().simple());
-        let runner = BatchRunner::new(&settings(), ingest, batching).with_group(group.clone());
+        let runner = BatchRunner::new(&settings(), ingest, batching)
+            .with_group(group.clone())
+            .with_metrics(metrics);
         tokio::spawn(runner.run(stop.clone()));
         group
     }
@@ -500,12 +503,66 @@ pub(crate) mod mesh {
     }
 }
 
-/// A single-node Kafka of a test's own, from the jars `./dev infra up` fetched, for
-/// tests that must stop and start a broker without disturbing the shared one.
-pub(crate) struct PrivateBroker {
+/// A server process of a test's own, with its files in a directory removed on drop: for
+/// tests that stop and start a server without disturbing the shared one.
+struct Daemon {
     dir: std::path::PathBuf,
-    port: u16,
     process: Option<std::process::Child>,
+}
+
+impl Daemon {
+    fn new(name: &str) -> Self {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir, process: None }
+    }
+
+    /// Starts `command`, its output in `<dir>/server.log`, and waits until `port` listens.
+    fn spawn(&mut self, command: &mut Command, port: u16) {
+        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        let process = command
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.process = Some(process);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the private server in {} did not start",
+                self.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it cleanly (SIGTERM) and waits until it exited.
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &process.id().to_string()])
+                .status();
+            process.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A single-node Kafka of a test's own, from the jars `./dev infra up` fetched.
+pub(crate) struct PrivateBroker {
+    daemon: Daemon,
+    port: u16,
 }
 
 impl PrivateBroker {
@@ -518,9 +575,8 @@ impl PrivateBroker {
 
     /// Formats its storage and starts it.
     pub(crate) fn start() -> Self {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("broker-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = Daemon::new("broker");
+        let dir = daemon.dir.clone();
         let (port, controller) = (free_port(), free_port());
         let template = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -566,11 +622,7 @@ impl PrivateBroker {
             "{}",
             String::from_utf8_lossy(&formatted.stderr)
         );
-        let mut broker = Self {
-            dir,
-            port,
-            process: None,
-        };
+        let mut broker = Self { daemon, port };
         broker.resume();
         broker
     }
@@ -582,42 +634,67 @@ impl PrivateBroker {
 
     /// Stops it cleanly and waits until it exited.
     pub(crate) fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &process.id().to_string()])
-                .status();
-            process.wait().unwrap();
-        }
+        self.daemon.stop();
     }
 
     /// Starts it again on the same storage and waits until it listens.
     pub(crate) fn resume(&mut self) {
-        let log = std::fs::File::create(self.dir.join("broker.log")).unwrap();
-        let process = Command::new("java")
-            .args(["-Xms128m", "-Xmx384m", "-cp", &Self::libs(), "kafka.Kafka"])
-            .arg(self.dir.join("server.properties"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.process = Some(process);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the private broker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut java = Command::new("java");
+        java.args(["-Xms128m", "-Xmx384m", "-cp", &Self::libs(), "kafka.Kafka"])
+            .arg(self.daemon.dir.join("server.properties"));
+        self.daemon.spawn(&mut java, self.port);
     }
 }
 
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
+/// A ClickHouse server of a test's own (Debian's, which `./dev infra up` installs), with
+/// the project's configuration on ports of its own.
+pub(crate) struct PrivateClickHouse {
+    daemon: Daemon,
+    http_port: u16,
+}
+
+impl PrivateClickHouse {
+    /// Writes its configuration and starts it.
+    pub(crate) fn start() -> Self {
+        let daemon = Daemon::new("clickhouse");
+        let dir = daemon.dir.to_str().unwrap().to_owned();
+        let (http_port, tcp_port) = (free_port(), free_port());
+        for file in ["config.xml", "users.xml"] {
+            let template = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("infra/clickhouse")
+                    .join(file),
+            )
+            .unwrap();
+            let config = template
+                .replace("@DATA@", &dir)
+                .replace("@LOGS@", &dir)
+                .replace("@HTTP_PORT@", &http_port.to_string())
+                .replace("@TCP_PORT@", &tcp_port.to_string());
+            std::fs::write(daemon.dir.join(file), config).unwrap();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let mut server = Self { daemon, http_port };
+        server.resume();
+        server
+    }
+
+    /// Its HTTP URL.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Stops it cleanly and waits until it exited.
+    pub(crate) fn stop(&mut self) {
+        self.daemon.stop();
+    }
+
+    /// Starts it again on the same data and waits until it listens.
+    pub(crate) fn resume(&mut self) {
+        let mut server = Command::new("clickhouse-server");
+        server.arg(format!(
+            "--config-file={}",
+            self.daemon.dir.join("config.xml").display()
+        ));
+        self.daemon.spawn(&mut server, self.http_port);
     }
 }
