@@ -33,6 +33,7 @@ use axum::Router;
 use bazaar_outbox_worker::{Relay, RelayMetrics};
 use bazaar_platform::{
     config::VARIABLES,
+    consumer::ConsumerMetrics,
     db,
     http::{self, HttpMetrics, Readiness},
     kafka::KafkaProbe,
@@ -514,7 +515,7 @@ async fn consume(
                 max_wait: std::time::Duration::from_secs(1),
             };
             let runner = BatchRunner::new(settings, ingest, batching);
-            runner.run(shutdown::on_signal()).await?;
+            serve_consumer(settings, None, |m, stop| runner.with_metrics(m).run(stop)).await?;
         }
         snapshots::NAME => {
             let pool = db::prepare(
@@ -524,8 +525,13 @@ async fn consume(
             )
             .await?;
             let Some(patience) = patience else {
-                let runner = ConsumerRunner::new(settings, pool, InventorySnapshots::default());
-                return Ok(runner.run(shutdown::on_signal()).await?);
+                let runner =
+                    ConsumerRunner::new(settings, pool.clone(), InventorySnapshots::default());
+                let database = Some((bazaar_inventory::SERVICE, pool));
+                return serve_consumer(settings, database, |m, stop| {
+                    runner.with_metrics(m).run(stop)
+                })
+                .await;
             };
             let topic = "inventory.events.v1";
             let rebuilt =
@@ -544,8 +550,12 @@ async fn consume(
             )
             .await?;
             let Some(patience) = patience else {
-                let runner = ConsumerRunner::new(settings, pool, PartnerLedgers::default());
-                return Ok(runner.run(shutdown::on_signal()).await?);
+                let runner = ConsumerRunner::new(settings, pool.clone(), PartnerLedgers::default());
+                let database = Some((bazaar_partners::SERVICE, pool));
+                return serve_consumer(settings, database, |m, stop| {
+                    runner.with_metrics(m).run(stop)
+                })
+                .await;
             };
             let rebuilt = bazaar_platform::rebuild::rebuild(
                 settings,
@@ -572,8 +582,12 @@ async fn consume(
                 bazaar_purchase::migrator(),
             )
             .await?;
-            let runner = ConsumerRunner::new(settings, pool, PurchaseReferences::default());
-            runner.run(shutdown::on_signal()).await?;
+            let runner = ConsumerRunner::new(settings, pool.clone(), PurchaseReferences::default());
+            let database = Some((bazaar_purchase::SERVICE, pool));
+            serve_consumer(settings, database, |m, stop| {
+                runner.with_metrics(m).run(stop)
+            })
+            .await?;
         }
         sales_references::NAME => {
             anyhow::ensure!(
@@ -583,8 +597,12 @@ async fn consume(
             );
             let pool =
                 db::prepare(settings, bazaar_sales::SERVICE, bazaar_sales::migrator()).await?;
-            let runner = ConsumerRunner::new(settings, pool, SalesReferences::default());
-            runner.run(shutdown::on_signal()).await?;
+            let runner = ConsumerRunner::new(settings, pool.clone(), SalesReferences::default());
+            let database = Some((bazaar_sales::SERVICE, pool));
+            serve_consumer(settings, database, |m, stop| {
+                runner.with_metrics(m).run(stop)
+            })
+            .await?;
         }
         finance_ledger::NAME => {
             let pool = db::prepare(
@@ -594,8 +612,12 @@ async fn consume(
             )
             .await?;
             let Some(patience) = patience else {
-                let runner = ConsumerRunner::new(settings, pool, FinanceLedger::default());
-                return Ok(runner.run(shutdown::on_signal()).await?);
+                let runner = ConsumerRunner::new(settings, pool.clone(), FinanceLedger::default());
+                let database = Some((bazaar_finance::SERVICE, pool));
+                return serve_consumer(settings, database, |m, stop| {
+                    runner.with_metrics(m).run(stop)
+                })
+                .await;
             };
             let rebuilt = bazaar_platform::rebuild::rebuild(
                 settings,
@@ -621,6 +643,37 @@ async fn consume(
         ),
     }
     Ok(())
+}
+
+/// Runs a consumer until a signal, serving `/readyz` (Kafka and its database) and
+/// `/metrics` (its lag and dead letters) on BAZAAR_HTTP_ADDR meanwhile.
+async fn serve_consumer<F, Running>(
+    settings: &Settings,
+    database: Option<(&str, sqlx::PgPool)>,
+    run: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(ConsumerMetrics, tokio_util::sync::CancellationToken) -> Running,
+    Running: std::future::Future<Output = Result<(), bazaar_platform::consumer::ConsumerError>>,
+{
+    let shutdown = shutdown::on_signal();
+    let metrics = HttpMetrics::new();
+    let consumer_metrics = ConsumerMetrics::new(metrics.registry());
+    let mut readiness = Readiness::new().kafka(KafkaProbe::new(settings)?);
+    if let Some((name, pool)) = database {
+        readiness = readiness.database(name, pool);
+    }
+    let app = http::app(Router::new(), http::openapi([]), readiness, metrics);
+    let server = tokio::spawn(http::serve(
+        settings.http_addr,
+        app,
+        shutdown.clone(),
+        settings.shutdown_grace,
+    ));
+    let consumed = run(consumer_metrics, shutdown.clone()).await;
+    shutdown.cancel();
+    server.await??;
+    Ok(consumed?)
 }
 
 fn report_differences(differences: &[String]) {

@@ -464,6 +464,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         vec![events.clone(), products.clone()],
         Duration::from_millis(200),
         &ingesting,
+        Default::default(),
     );
     let mut relayed = 0;
     for service in [&catalog, &inventory, &partners, &purchase, &sales] {

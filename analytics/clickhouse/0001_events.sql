@@ -16,9 +16,9 @@ CREATE TABLE IF NOT EXISTS events (
 PARTITION BY toYYYYMM(time)
 ORDER BY (tenant_id, id);
 
--- How far the ingest has stored each table from each partition: a batch delivered again
--- (the consumer stopped after inserting, before its offsets were committed) skips what
--- is already there, so the rollups never count an event twice.
+-- How far the ingest has stored each partition (`table` is 'events', written once every
+-- table has the batch): what the pipeline panels and callers waiting on the ingest read.
+-- Deduplication asks the tables themselves (0004_sources.sql).
 CREATE TABLE IF NOT EXISTS ingest_offsets (
     table     String,
     topic     String,

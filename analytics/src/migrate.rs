@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "events", include_str!("../clickhouse/0001_events.sql")),
     (2, "facts", include_str!("../clickhouse/0002_facts.sql")),
     (3, "rollups", include_str!("../clickhouse/0003_rollups.sql")),
+    (4, "sources", include_str!("../clickhouse/0004_sources.sql")),
 ];
 
 /// The statements of a migration, comments dropped.

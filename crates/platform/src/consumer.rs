@@ -15,15 +15,19 @@
 //!   original partition and offset, and the consumer moves on. A message that cannot be
 //!   decoded goes there at once: retrying cannot fix it. Database or broker outages are
 //!   retried until they end, never dead-lettered.
+//! - Every consumer reports, through librdkafka's statistics, how many messages of each
+//!   partition it has not stored yet (`consumer_lag_messages`), and counts what it
+//!   dead-letters (`consumer_dead_letters_total`).
 
 use std::{future::Future, time::Duration};
 
 use bazaar_schemas::{AvroValue, Catalogue, CloudEvent, EventSchema};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
     message::{BorrowedMessage, Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
-    Message,
+    ClientContext, Message, Statistics,
 };
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -114,6 +118,141 @@ impl Retry {
     }
 }
 
+/// What consumers export on `/metrics`: how far each partition is behind, and what was
+/// dead-lettered.
+#[derive(Clone)]
+pub struct ConsumerMetrics {
+    lag: IntGaugeVec,
+    dead_letters: IntCounterVec,
+}
+
+impl ConsumerMetrics {
+    /// Registers the consumer metrics on `registry`.
+    pub fn new(registry: &Registry) -> Self {
+        let lag = IntGaugeVec::new(
+            Opts::new(
+                "consumer_lag_messages",
+                "Messages on the partition the consumer has not stored yet (refreshed every 5 s)",
+            ),
+            &["group", "topic", "partition"],
+        )
+        .expect("valid metric definition");
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "consumer_dead_letters_total",
+                "Messages the consumer gave up on and sent to <topic>.dlq",
+            ),
+            &["group", "topic"],
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(lag.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(dead_letters.clone()))
+            .expect("registered once");
+        Self { lag, dead_letters }
+    }
+}
+
+impl Default for ConsumerMetrics {
+    /// Metrics nobody reads: for a runner whose process exports none.
+    fn default() -> Self {
+        Self::new(&Registry::new())
+    }
+}
+
+/// How often librdkafka reports the consumer's statistics, the lag among them.
+const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The consumers' librdkafka context: turns its statistics into the lag gauges.
+pub struct LagReport {
+    group: String,
+    metrics: ConsumerMetrics,
+    /// Per assigned partition: the end of the log as last seen, and where the group has
+    /// stored (or committed) its place.
+    partitions: std::sync::Mutex<std::collections::HashMap<(String, i32), (i64, i64)>>,
+}
+
+impl LagReport {
+    /// Records what is known of a partition and sets its lag. `end` only moves forward:
+    /// a paused partition's statistics repeat the end seen before the pause.
+    fn update(&self, topic: &str, partition: i32, end: i64, position: Option<i64>) {
+        let mut partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        let known = partitions
+            .entry((topic.to_owned(), partition))
+            .or_insert((end, -1));
+        known.0 = known.0.max(end);
+        if let Some(position) = position.filter(|p| *p >= 0) {
+            known.1 = position;
+        }
+        let partition = partition.to_string();
+        let labels = [self.group.as_str(), topic, partition.as_str()];
+        if known.1 >= 0 {
+            self.metrics
+                .lag
+                .with_label_values(&labels)
+                .set((known.0 - known.1).max(0));
+        }
+    }
+
+    fn forget(&self, topic: &str, partition: i32) {
+        let mut partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        partitions.remove(&(topic.to_owned(), partition));
+        let partition = partition.to_string();
+        let _ =
+            self.metrics
+                .lag
+                .remove_label_values(&[self.group.as_str(), topic, partition.as_str()]);
+    }
+
+    fn known(&self) -> Vec<(String, i32)> {
+        let partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        partitions.keys().cloned().collect()
+    }
+}
+
+impl ClientContext for LagReport {
+    fn stats(&self, statistics: Statistics) {
+        for topic in statistics.topics.values() {
+            for (id, partition) in &topic.partitions {
+                if *id < 0 {
+                    continue; // librdkafka's internal "unassigned" partition
+                }
+                if partition.fetch_state != "active" {
+                    // Revoked: no figure rather than a stale one.
+                    self.forget(&topic.topic, *id);
+                    continue;
+                }
+                // Stored offsets run ahead of the committed ones between commits.
+                let position = if partition.stored_offset >= 0 {
+                    partition.stored_offset
+                } else {
+                    partition.committed_offset
+                };
+                self.update(&topic.topic, *id, partition.hi_offset, Some(position));
+            }
+        }
+    }
+}
+
+/// Asks the brokers for the end of every partition the consumer knows, and updates its
+/// lag: while a runner holds its partitions paused, librdkafka fetches nothing and its
+/// statistics repeat the end seen before the pause. Blocking: run it off the runtime.
+fn refresh_lag(consumer: &Reader) {
+    let report = consumer.context();
+    for (topic, partition) in report.known() {
+        if let Ok((_, end)) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2)) {
+            report.update(&topic, partition, end, None);
+        }
+    }
+}
+
+impl ConsumerContext for LagReport {}
+
+/// The Kafka consumer every runner uses.
+type Reader = StreamConsumer<LagReport>;
+
 /// Runs one projection.
 pub struct ConsumerRunner<P> {
     projection: P,
@@ -121,6 +260,7 @@ pub struct ConsumerRunner<P> {
     settings: Settings,
     group: String,
     retry: Retry,
+    metrics: ConsumerMetrics,
 }
 
 enum Outcome {
@@ -137,7 +277,14 @@ impl<P: Projection> ConsumerRunner<P> {
             pool,
             settings: settings.clone(),
             retry: Retry::default(),
+            metrics: ConsumerMetrics::default(),
         }
+    }
+
+    /// Reports lag and dead letters on `metrics`.
+    pub fn with_metrics(mut self, metrics: ConsumerMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Uses another consumer group (a rebuild reads from the start in a new group).
@@ -157,8 +304,12 @@ impl<P: Projection> ConsumerRunner<P> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
-        let consumer =
-            stream_consumer(&self.settings, &self.group, self.projection.exactly_once())?;
+        let consumer = stream_consumer(
+            &self.settings,
+            &self.group,
+            self.projection.exactly_once(),
+            &self.metrics,
+        )?;
         let topics = self.projection.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -202,7 +353,16 @@ impl<P: Projection> ConsumerRunner<P> {
         let event = match decode(message) {
             Ok(event) => event,
             Err(reason) => {
-                return dead_letter(&self.group, message, &reason, 0, dead_letters, shutdown).await
+                return dead_letter(
+                    &self.group,
+                    message,
+                    &reason,
+                    0,
+                    dead_letters,
+                    &self.metrics,
+                    shutdown,
+                )
+                .await
             }
         };
         let mut failures = 0;
@@ -223,6 +383,7 @@ impl<P: Projection> ConsumerRunner<P> {
                             &reason,
                             failures,
                             dead_letters,
+                            &self.metrics,
                             shutdown,
                         )
                         .await;
@@ -257,9 +418,19 @@ fn stream_consumer(
     settings: &Settings,
     group: &str,
     from_earliest: bool,
-) -> Result<StreamConsumer, ConsumerError> {
+    metrics: &ConsumerMetrics,
+) -> Result<Reader, ConsumerError> {
+    let context = LagReport {
+        group: group.to_owned(),
+        metrics: metrics.clone(),
+        partitions: Default::default(),
+    };
     Ok(kafka::client_config(settings, group)
         .set("group.id", group)
+        .set(
+            "statistics.interval.ms",
+            STATISTICS_INTERVAL.as_millis().to_string(),
+        )
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
@@ -267,7 +438,7 @@ fn stream_consumer(
             "auto.offset.reset",
             if from_earliest { "earliest" } else { "latest" },
         )
-        .create()?)
+        .create_with_context(context)?)
 }
 
 /// Something that stores events in batches rather than a transaction each: an analytics
@@ -280,11 +451,88 @@ pub trait BatchSink: Send + Sync + 'static {
     /// The topics it reads.
     fn topics(&self) -> Vec<String>;
 
-    /// Stores `events`, decoded, in the order they were read per partition.
-    fn write(
-        &self,
-        events: &[ConsumedEvent],
-    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+    /// Stores `batch`, in the order it was read per partition.
+    fn write(&self, batch: &Batch) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// What a batch sink is handed: the events read, decoded, and the dead letters read from
+/// `<topic>.dlq` topics (a sink that subscribes to them), described by their headers.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events, in the order read per partition.
+    pub events: Vec<ConsumedEvent>,
+    /// Dead letters, in the order read per partition.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.events.len() + self.dead_letters.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A message of a `<topic>.dlq` topic, as its headers tell it. The payload is not decoded:
+/// it may be the reason the message is there. Fields a header did not carry are empty.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The consumer group that gave up on it.
+    pub consumer: String,
+    /// Why.
+    pub error: String,
+    /// How many times it was tried (0: it could not be decoded).
+    pub attempts: u32,
+    /// Where it was first published.
+    pub original_topic: String,
+    /// Its partition there.
+    pub original_partition: i32,
+    /// Its offset there.
+    pub original_offset: i64,
+    /// Its CloudEvents id, type and tenant, when its headers had them.
+    pub event_id: String,
+    /// Its event type.
+    pub event_type: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// When it was dead-lettered (the dead letter's timestamp).
+    pub dead_lettered_at: chrono::DateTime<chrono::Utc>,
+    /// The dead-letter topic it was read from.
+    pub topic: String,
+    /// Its partition in that topic.
+    pub partition: i32,
+    /// Its offset in that topic.
+    pub offset: i64,
+}
+
+impl DeadLetter {
+    fn read(message: &BorrowedMessage<'_>) -> Self {
+        let header = |name: &str| -> String {
+            message
+                .headers()
+                .and_then(|headers| headers.iter().find(|h| h.key == name).and_then(|h| h.value))
+                .map(|value| String::from_utf8_lossy(value).into_owned())
+                .unwrap_or_default()
+        };
+        let millis = message.timestamp().to_millis().unwrap_or_default();
+        Self {
+            consumer: header("dlq_consumer"),
+            error: header("dlq_error"),
+            attempts: header("dlq_attempts").parse().unwrap_or_default(),
+            original_topic: header("dlq_topic"),
+            original_partition: header("dlq_partition").parse().unwrap_or(-1),
+            original_offset: header("dlq_offset").parse().unwrap_or(-1),
+            event_id: header("ce_id"),
+            event_type: header("ce_type"),
+            tenant: header("ce_tenant"),
+            dead_lettered_at: chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default(),
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        }
+    }
 }
 
 /// How big a batch grows and how long it waits before it is written.
@@ -300,11 +548,12 @@ pub struct Batching {
 /// the batch to the sink, and only then stores the offsets. The next batch is read while
 /// one is being written; at most one is in flight, so offsets are stored in order.
 pub struct BatchRunner<S> {
-    sink: S,
+    sink: std::sync::Arc<S>,
     settings: Settings,
     group: String,
     batching: Batching,
     retry: Retry,
+    metrics: ConsumerMetrics,
 }
 
 impl<S: BatchSink> BatchRunner<S> {
@@ -312,11 +561,18 @@ impl<S: BatchSink> BatchRunner<S> {
     pub fn new(settings: &Settings, sink: S, batching: Batching) -> Self {
         Self {
             group: sink.name().to_owned(),
-            sink,
+            sink: std::sync::Arc::new(sink),
             settings: settings.clone(),
             batching,
             retry: Retry::default(),
+            metrics: ConsumerMetrics::default(),
         }
+    }
+
+    /// Reports lag and dead letters on `metrics`.
+    pub fn with_metrics(mut self, metrics: ConsumerMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Uses another consumer group.
@@ -327,14 +583,22 @@ impl<S: BatchSink> BatchRunner<S> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
-        let consumer = stream_consumer(&self.settings, &self.group, true)?;
+        let consumer = std::sync::Arc::new(stream_consumer(
+            &self.settings,
+            &self.group,
+            true,
+            &self.metrics,
+        )?);
         let topics = self.sink.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
         tracing::info!(consumer = %self.group, ?topics, "batch consumer started");
-        let sink = std::sync::Arc::new(self.sink);
-        let mut batch: Vec<ConsumedEvent> = Vec::with_capacity(self.batching.max_events);
+        let sink = self.sink.clone();
+        let mut batch = Batch {
+            events: Vec::with_capacity(self.batching.max_events),
+            dead_letters: Vec::new(),
+        };
         // The last offset handled per partition (stored, dead-lettered or in the batch);
         // storing it commits the one after.
         let mut read: Positions = Vec::new();
@@ -359,33 +623,51 @@ impl<S: BatchSink> BatchRunner<S> {
                         continue;
                     }
                 };
-                let message = match message {
-                    Ok(message) => message,
-                    Err(err) => {
-                        tracing::warn!(consumer = %self.group, error = %err, "kafka consume error");
-                        continue;
-                    }
-                };
-                match decode(&message) {
-                    Ok(event) => batch.push(event),
-                    Err(reason) => {
-                        if !dead_letter(&self.group, &message, &reason, 0, &dead_letters, &shutdown)
-                            .await
-                        {
-                            break 'run;
-                        }
-                    }
+                if !self
+                    .take(message, &mut batch, &mut read, &dead_letters, &shutdown)
+                    .await
+                {
+                    break 'run;
                 }
                 deadline.get_or_insert(tokio::time::Instant::now() + self.batching.max_wait);
-                let (topic, partition) = (message.topic(), message.partition());
-                match read.iter_mut().find(|r| r.0 == topic && r.1 == partition) {
-                    Some(position) => position.2 = message.offset(),
-                    None => read.push((topic.to_owned(), partition, message.offset())),
-                }
             }
-            // Offsets are stored in order: the batch before must be in first.
-            if let Some((task, its_read)) = writing.take() {
-                if !task.await.unwrap_or(false) {
+            // Offsets are stored in order: the batch before must be in first. Meanwhile
+            // the consumer is polled with its partitions paused: librdkafka reports its
+            // statistics (the lag) and keeps its place in the group only while polled,
+            // and a ClickHouse outage can hold a batch for minutes.
+            if writing.is_some() {
+                let assignment = consumer.assignment().ok();
+                if let Some(assignment) = &assignment {
+                    let _ = consumer.pause(assignment);
+                }
+                let mut refresh = tokio::time::interval(STATISTICS_INTERVAL);
+                let mut refreshing: Option<tokio::task::JoinHandle<()>> = None;
+                let stored = loop {
+                    tokio::select! {
+                        stored = written(&mut writing) => break stored,
+                        _ = refresh.tick() => {
+                            if refreshing.as_ref().is_none_or(|task| task.is_finished()) {
+                                let consumer = consumer.clone();
+                                refreshing = Some(tokio::task::spawn_blocking(move || {
+                                    refresh_lag(&consumer);
+                                }));
+                            }
+                        }
+                        // Fetched before the pause took hold: it joins the next batch.
+                        message = consumer.recv() => {
+                            if !self.take(message, &mut batch, &mut read, &dead_letters, &shutdown).await {
+                                break 'run;
+                            }
+                        }
+                    }
+                };
+                if let Some(assignment) = &assignment {
+                    let _ = consumer.resume(assignment);
+                }
+                let Some((_, its_read)) = writing.take() else {
+                    continue;
+                };
+                if !stored {
                     break 'run; // shut down mid-retry: its offsets stay unstored
                 }
                 store_offsets(&consumer, &self.group, its_read);
@@ -416,22 +698,64 @@ impl<S: BatchSink> BatchRunner<S> {
     }
 }
 
-/// Writes `events` through `sink`, retrying until they are stored (true) or `shutdown`
+impl<S: BatchSink> BatchRunner<S> {
+    /// Adds a message read to `batch` (an undecodable one is dead-lettered instead) and
+    /// records it as read. False when shutdown interrupted a dead letter.
+    async fn take(
+        &self,
+        message: Result<BorrowedMessage<'_>, rdkafka::error::KafkaError>,
+        batch: &mut Batch,
+        read: &mut Positions,
+        dead_letters: &FutureProducer,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(consumer = %self.group, error = %err, "kafka consume error");
+                return true;
+            }
+        };
+        if message.topic().ends_with(DEAD_LETTERS) {
+            batch.dead_letters.push(DeadLetter::read(&message));
+        } else {
+            match decode(&message) {
+                Ok(event) => batch.events.push(event),
+                Err(reason) => {
+                    let (group, metrics) = (&self.group, &self.metrics);
+                    if !dead_letter(group, &message, &reason, 0, dead_letters, metrics, shutdown)
+                        .await
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+        let (topic, partition) = (message.topic(), message.partition());
+        match read.iter_mut().find(|r| r.0 == topic && r.1 == partition) {
+            Some(position) => position.2 = message.offset(),
+            None => read.push((topic.to_owned(), partition, message.offset())),
+        }
+        true
+    }
+}
+
+/// Writes `batch` through `sink`, retrying until they are stored (true) or `shutdown`
 /// (false: the batch is unstored and so must its offsets stay).
 async fn write_batch<S: BatchSink>(
     sink: std::sync::Arc<S>,
-    events: Vec<ConsumedEvent>,
+    batch: Batch,
     retry: Retry,
     group: String,
     shutdown: CancellationToken,
 ) -> bool {
     let mut failures = 0;
     loop {
-        match sink.write(&events).await {
+        match sink.write(&batch).await {
             Ok(()) => return true,
             Err(err) => {
                 failures += 1;
-                tracing::warn!(consumer = %group, events = events.len(), attempt = failures, error = %err, "batch not stored; retrying");
+                tracing::warn!(consumer = %group, messages = batch.len(), attempt = failures, error = %err, "batch not stored; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(retry.wait(failures)) => {}
                     () = shutdown.cancelled() => return false,
@@ -455,7 +779,7 @@ async fn written(writing: &mut InFlight) -> bool {
     }
 }
 
-fn store_offsets(consumer: &StreamConsumer, group: &str, read: Positions) {
+fn store_offsets(consumer: &Reader, group: &str, read: Positions) {
     for (topic, partition, offset) in read {
         if let Err(err) = consumer.store_offset(&topic, partition, offset) {
             tracing::warn!(consumer = %group, error = %err, "cannot store offset");
@@ -471,6 +795,9 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// What a dead-letter topic's name ends with: `<topic>.dlq`.
+pub const DEAD_LETTERS: &str = ".dlq";
+
 /// Publishes the message to `<topic>.dlq`, retrying until the broker has it: a dead
 /// letter is never dropped. False when shutdown interrupted it.
 async fn dead_letter(
@@ -479,9 +806,10 @@ async fn dead_letter(
     reason: &str,
     attempts: u32,
     producer: &FutureProducer,
+    metrics: &ConsumerMetrics,
     shutdown: &CancellationToken,
 ) -> bool {
-    let dlq_topic = format!("{}.dlq", message.topic());
+    let dlq_topic = format!("{}{DEAD_LETTERS}", message.topic());
     tracing::error!(consumer = %group, topic = message.topic(), partition = message.partition(), offset = message.offset(), error = reason, "dead-lettering a message");
     let mut headers = OwnedHeaders::new();
     if let Some(original) = message.headers() {
@@ -519,7 +847,13 @@ async fn dead_letter(
             record = record.payload(payload);
         }
         match producer.send(record, Duration::from_secs(10)).await {
-            Ok(_) => return true,
+            Ok(_) => {
+                metrics
+                    .dead_letters
+                    .with_label_values(&[group, message.topic()])
+                    .inc();
+                return true;
+            }
             Err((err, _)) => {
                 tracing::error!(consumer = %group, topic = %dlq_topic, error = %err, "cannot publish dead letter; retrying")
             }
