@@ -14,6 +14,7 @@ use std::{
 use bazaar_platform::consumer::{
     ConsumedEvent, ConsumerRunner, Projection, ProjectionError, Retry,
 };
+use bazaar_schemas::{Catalogue, CloudEvent};
 use sqlx::{PgConnection, PgPool};
 use support::{
     bazaar,
@@ -38,6 +39,10 @@ impl Projection for EventCounts {
 
     fn topics(&self) -> Vec<String> {
         vec![self.topic.clone()]
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        event_type != "catalog.product.archived"
     }
 
     async fn apply(
@@ -167,6 +172,41 @@ async fn an_undecodable_message_goes_to_the_dlq_and_the_consumer_goes_on() {
         "not retried: retrying cannot fix it"
     );
     assert!(dead[0]["dlq_error"].contains("no headers"), "{:?}", dead[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_of_a_type_the_projection_passes_over_are_not_read_or_recorded() {
+    let (pool, topic) = setup().await;
+    let schema = Catalogue::embedded()
+        .get("catalog.product.archived", 1)
+        .unwrap();
+    let archived = CloudEvent::new(schema, "test", "sku-1", Uuid::nil());
+    // Not even its payload is read: this one would be a dead letter if it were.
+    produce_raw(
+        &topic,
+        "sku-1",
+        b"unread",
+        Some(archived.to_kafka_headers()),
+    )
+    .await;
+    produce(&topic, "sku-1").await;
+    produce_raw(&topic, "sku-x", b"not avro at all", None).await;
+    let group = group();
+    let consumer = run(&pool, &topic, &group);
+    wait_committed(&group, &topic, 3).await;
+    consumer.cancel();
+
+    assert_eq!(counts(&pool).await, vec![("sku-1".to_owned(), 1)]);
+    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(processed, 1, "only the event applied is recorded");
+    let dead = read_with_headers(&format!("{topic}.dlq"), 1).await;
+    assert_eq!(
+        dead[0]["dlq_offset"], "2",
+        "the first dead letter is the headerless message, not the passed-over one"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -75,6 +75,14 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
 
+    /// Whether an event of this type can change the projection. The others are passed
+    /// over unread and without a transaction: a checkout's dozen events cost a projection
+    /// that uses one of them one transaction, not twelve.
+    fn handles(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
+
     /// Applies one event inside `tx`, the transaction that also records it as processed.
     fn apply(
         &self,
@@ -350,8 +358,9 @@ impl<P: Projection> ConsumerRunner<P> {
         dead_letters: &FutureProducer,
         shutdown: &CancellationToken,
     ) -> bool {
-        let event = match decode(message) {
-            Ok(event) => event,
+        let event = match decode(message, |t| self.projection.handles(t)) {
+            Ok(Some(event)) => event,
+            Ok(None) => return true,
             Err(reason) => {
                 return dead_letter(
                     &self.group,
@@ -719,8 +728,8 @@ impl<S: BatchSink> BatchRunner<S> {
         if message.topic().ends_with(DEAD_LETTERS) {
             batch.dead_letters.push(DeadLetter::read(&message));
         } else {
-            match decode(&message) {
-                Ok(event) => batch.events.push(event),
+            match decode(&message, |_| true) {
+                Ok(event) => batch.events.extend(event),
                 Err(reason) => {
                     let (group, metrics) = (&self.group, &self.metrics);
                     if !dead_letter(group, &message, &reason, 0, dead_letters, metrics, shutdown)
@@ -884,6 +893,9 @@ pub async fn apply<P: Projection>(
     projection: &P,
     event: &ConsumedEvent,
 ) -> Result<bool, Failure> {
+    if !projection.handles(&event.cloud.event_type) {
+        return Ok(true);
+    }
     let mut tx = pool.begin().await?;
     if !projection.exactly_once() {
         projection
@@ -913,10 +925,17 @@ pub async fn apply<P: Projection>(
     Ok(true)
 }
 
-/// Headers and payload into an event, or why not.
-fn decode(message: &BorrowedMessage<'_>) -> Result<ConsumedEvent, String> {
+/// Headers and payload into an event, or why not; `None` when `wanted` passes over its
+/// type, before the payload is decoded.
+fn decode(
+    message: &BorrowedMessage<'_>,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Option<ConsumedEvent>, String> {
     let headers = message.headers().ok_or("the message has no headers")?;
     let cloud = CloudEvent::from_kafka_headers(headers).map_err(|e| e.to_string())?;
+    if !wanted(&cloud.event_type) {
+        return Ok(None);
+    }
     let payload = message.payload().ok_or("the message has no payload")?;
     let (schema, value) = Catalogue::embedded()
         .decode(payload)
@@ -928,12 +947,12 @@ fn decode(message: &BorrowedMessage<'_>) -> Result<ConsumedEvent, String> {
             schema.dataschema()
         ));
     }
-    Ok(ConsumedEvent {
+    Ok(Some(ConsumedEvent {
         cloud,
         schema,
         payload: value,
         topic: message.topic().to_owned(),
         partition: message.partition(),
         offset: message.offset(),
-    })
+    }))
 }

@@ -74,6 +74,10 @@ impl<P: Projection> Projection for Rebuilding<P> {
         self.inner.topics()
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        self.inner.handles(event_type)
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

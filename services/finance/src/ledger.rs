@@ -91,6 +91,11 @@ impl Projection for FinanceLedger {
         self.topics.clone()
     }
 
+    /// A type without a rule is handled: `apply` dead-letters it rather than let it pass.
+    fn handles(&self, event_type: &str) -> bool {
+        !matches!(rules::rule(event_type), Some(Rule::Nothing(_)))
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -66,6 +66,10 @@ impl Projection for StockFold {
         vec![self.topic.clone()]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "inventory.stock.moved"
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

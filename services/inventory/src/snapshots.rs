@@ -54,6 +54,20 @@ impl Projection for InventorySnapshots {
         self.topics.clone()
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "catalog.product.created"
+                | "catalog.product.updated"
+                | "catalog.product.archived"
+                | "sales.invoice.issued"
+                | "sales.return.processed"
+                | "sales.invoice.voided"
+                | "purchase.grn.received"
+                | "purchase.return.processed"
+        )
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

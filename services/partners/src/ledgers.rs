@@ -54,6 +54,20 @@ impl Projection for PartnerLedgers {
         self.topics.clone()
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "sales.invoice.issued"
+                | "sales.invoice.voided"
+                | "sales.return.processed"
+                | "purchase.invoice.recorded"
+                | "purchase.return.processed"
+                | "partners.payment.received"
+                | "partners.payment.made"
+                | "partners.loyalty.redeemed"
+        )
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -95,6 +95,18 @@ impl Projection for PurchaseReferences {
         self.topics.clone()
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "catalog.product.created"
+                | "catalog.product.updated"
+                | "catalog.product.archived"
+                | "partners.vendor.created"
+                | "partners.vendor.updated"
+                | "inventory.stock.moved"
+        )
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -106,6 +106,10 @@ impl Projection for PosLive {
         false
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(event_type, "sales.invoice.issued" | "inventory.low_stock")
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -96,6 +96,19 @@ impl Projection for SalesReferences {
         self.topics.clone()
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "catalog.product.created"
+                | "catalog.product.updated"
+                | "catalog.price.changed"
+                | "catalog.product.archived"
+                | "catalog.barcode.assigned"
+                | "partners.customer.created"
+                | "partners.customer.updated"
+        )
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,
