@@ -631,8 +631,23 @@ async fn the_books_refuse_what_would_break_them_and_store_nothing() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, debit_minor) VALUES ($1, $2, 1, '1000', 100)")
-        .bind(id).bind(books.finance.tenant).execute(&mut *tx).await.unwrap();
+    let err = sqlx::query("INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, debit_minor) VALUES ($1, $2, 1, '1000', 100)")
+        .bind(id).bind(books.finance.tenant).execute(&mut *tx).await.unwrap_err();
+    assert!(err.to_string().contains("does not balance"), "{err}");
+    drop(tx);
+    // An entry without lines is caught at commit.
+    let mut tx = db::begin_for_tenant(&books.finance.owner, books.finance.tenant)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, currency) \
+                 VALUES ($1, $2, '2026-11-18', 'no lines', 'manual', 'INR')",
+    )
+    .bind(Uuid::new_v4())
+    .bind(books.finance.tenant)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let err = tx.commit().await.unwrap_err();
     assert!(err.to_string().contains("does not balance"), "{err}");
     let mut tx = db::begin_for_tenant(&books.finance.owner, books.finance.tenant)
