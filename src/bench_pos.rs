@@ -1,8 +1,8 @@
 //! `bazaar bench pos`: checkouts against a running mesh (`./dev up`: relay and consumers
 //! running), from many terminals at a fixed rate. A fresh tenant gets a store that may
-//! sell below zero (so the figures measure checkouts, not stock-outs) and five products;
-//! each checkout is a 5-line invoice paid in cash, which reserves stock in inventory over
-//! HTTP before it commits. Prints sustained checkouts/s and p50/p99/p99.9 latency per
+//! sell below zero (so the figures measure checkouts, not stock-outs) and a range of
+//! products; each checkout is a 5-line invoice paid in cash, which reserves stock in
+//! inventory over HTTP before it commits. Prints sustained checkouts/s and p50/p99/p99.9 latency per
 //! rate.
 
 use std::time::{Duration, Instant};
@@ -26,6 +26,11 @@ pub(crate) struct PosBench {
     /// Terminals (each its own invoice series), sharing the load.
     #[arg(long, default_value_t = 16)]
     terminals: u32,
+    /// Products in the store. Each basket is five neighbours in the range, starting at a
+    /// different one per checkout: a store's tills sell from its range, not all the same
+    /// five items (with `--products 5` they do, and queue on those items' stock rows).
+    #[arg(long, default_value_t = 200)]
+    products: usize,
     /// The running API.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
@@ -84,8 +89,9 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         .await
         .map(problem)?
         .await?;
+    anyhow::ensure!(bench.products >= 5, "--products: at least 5, one per line");
     let mut products = Vec::new();
-    for n in 0..5 {
+    for n in 0..bench.products {
         let product = post(
             "/api/v1/products",
             json!({"sku": format!("BENCH-{n}"), "name": format!("Bench product {n}"),
@@ -95,18 +101,19 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         .await?;
         products.push(product["id"].as_str().context("a product id")?.to_owned());
     }
-    // Sales and inventory learn the products from catalog's events.
     let lines: std::sync::Arc<Vec<Value>> = std::sync::Arc::new(
         products
             .iter()
             .map(|p| json!({"product_id": p, "quantity": "1"}))
             .collect(),
     );
+    // Sales and inventory learn the products from catalog's events; the last ones
+    // created are the last learned.
     let started = Instant::now();
     loop {
         let reply = client
             .request(reqwest::Method::POST, "/api/v1/pos/invoices")
-            .json(&invoice(store, 0, &lines))
+            .json(&invoice(store, 0, &lines, lines.len() - 5))
             .send()
             .await?;
         if reply.status().is_success() {
@@ -119,7 +126,11 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    out!("tenant {slug}: store with negative stock allowed, 5 products; 5-line cash invoices from {} terminals", bench.terminals);
+    out!(
+        "tenant {slug}: store with negative stock allowed, {} products; 5-line cash invoices from {} terminals",
+        bench.products,
+        bench.terminals
+    );
 
     for rate in &bench.rates {
         let per_terminal = Duration::from_secs_f64(f64::from(bench.terminals) / f64::from(*rate));
@@ -131,15 +142,17 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
             runs.spawn(async move {
                 let (mut latencies, mut errors) = (Vec::new(), 0u64);
                 let mut next = Instant::now() + per_terminal.mul_f64(f64::from(terminal) / 16.0);
+                let mut basket = terminal as usize * 7;
                 while next < end {
                     tokio::time::sleep_until(next.into()).await;
                     let sent = Instant::now();
                     let ok = client
                         .request(reqwest::Method::POST, "/api/v1/pos/invoices")
-                        .json(&invoice(store, terminal, &lines))
+                        .json(&invoice(store, terminal, &lines, basket))
                         .send()
                         .await
                         .is_ok_and(|r| r.status().is_success());
+                    basket += 5;
                     // Latency from when the checkout was due: a slow system is not
                     // excused by offering it less work.
                     latencies.push(next.elapsed().max(sent.elapsed()));
@@ -178,8 +191,12 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
     Ok(())
 }
 
-/// A 5-line cash invoice from `terminal`: five products at ₹118 each.
-fn invoice(store: Uuid, terminal: u32, lines: &[Value]) -> Value {
+/// A 5-line cash invoice from `terminal`: the five products from `first` on (wrapping
+/// round the range) at ₹118 each.
+fn invoice(store: Uuid, terminal: u32, lines: &[Value], first: usize) -> Value {
+    let basket: Vec<&Value> = (first..first + 5)
+        .map(|n| &lines[n % lines.len()])
+        .collect();
     json!({"id": Uuid::new_v4(), "store_id": store, "terminal_id": format!("T{terminal}"),
-        "lines": lines, "payments": [{"mode": "cash", "amount_minor": 59_000}]})
+        "lines": basket, "payments": [{"mode": "cash", "amount_minor": 59_000}]})
 }
