@@ -1095,52 +1095,54 @@ async fn record(
             format!("invoice {} or number {number} is taken", body.id),
         ));
     }
-    for (n, ((product, input), (line, priced))) in products
-        .iter()
-        .zip(inputs)
-        .zip(body.lines.iter().zip(&bill.lines))
-        .enumerate()
-    {
-        sqlx::query(
-            "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-             discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-             salesperson_id, hsn_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(body.id)
-        .bind(n as i32 + 1)
-        .bind(tenant)
-        .bind(product.id)
-        .bind(input.quantity)
-        .bind(input.unit_price)
-        .bind(priced.discount)
-        .bind(priced.tax.taxable)
-        .bind(product.gst_rate_bp)
-        .bind(priced.tax.cgst)
-        .bind(priced.tax.sgst)
-        .bind(priced.tax.igst)
-        .bind(priced.tax.cess)
-        .bind(priced.tax.total())
-        .bind(line.salesperson_id)
-        .bind(&product.hsn_code)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (n, payment) in payments.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
-             reference, points) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(body.id)
-        .bind(n as i32 + 1)
-        .bind(tenant)
-        .bind(&payment.mode)
-        .bind(payment.amount)
-        .bind(payment.tendered)
-        .bind(&payment.reference)
-        .bind(payment.points)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // Lines and payments in one statement each: the series row is locked until commit.
+    let priced = |f: fn(&domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
+    sqlx::query(
+        "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+         discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+         salesperson_id, hsn_code) \
+         SELECT $1, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
+         cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code \
+         FROM UNNEST($3::int4[], $4::uuid[], $5::numeric[], $6::int8[], $7::int8[], $8::int8[], $9::int4[], \
+         $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::uuid[], $16::text[]) \
+         AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
+         cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code)",
+    )
+    .bind(body.id)
+    .bind(tenant)
+    .bind((1..=products.len() as i32).collect::<Vec<i32>>())
+    .bind(products.iter().map(|p| p.id).collect::<Vec<Uuid>>())
+    .bind(inputs.iter().map(|i| i.quantity).collect::<Vec<Decimal>>())
+    .bind(inputs.iter().map(|i| i.unit_price).collect::<Vec<i64>>())
+    .bind(priced(|l| l.discount))
+    .bind(priced(|l| l.tax.taxable))
+    .bind(products.iter().map(|p| p.gst_rate_bp).collect::<Vec<i32>>())
+    .bind(priced(|l| l.tax.cgst))
+    .bind(priced(|l| l.tax.sgst))
+    .bind(priced(|l| l.tax.igst))
+    .bind(priced(|l| l.tax.cess))
+    .bind(priced(|l| l.tax.total()))
+    .bind(body.lines.iter().map(|l| l.salesperson_id).collect::<Vec<Option<Uuid>>>())
+    .bind(products.iter().map(|p| p.hsn_code.clone()).collect::<Vec<Option<String>>>())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
+         reference, points) \
+         SELECT $1, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
+         FROM UNNEST($3::int4[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::int8[]) \
+         AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)",
+    )
+    .bind(body.id)
+    .bind(tenant)
+    .bind((1..=payments.len() as i32).collect::<Vec<i32>>())
+    .bind(payments.iter().map(|p| p.mode.clone()).collect::<Vec<String>>())
+    .bind(payments.iter().map(|p| p.amount).collect::<Vec<i64>>())
+    .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
+    .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
+    .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
+    .execute(&mut *tx)
+    .await?;
     let invoice = invoice(&mut tx, tenant, body.id)
         .await?
         .ok_or_else(|| ApiError::internal("the invoice vanished"))?;
