@@ -1550,10 +1550,21 @@ async fn reserve(
     .bind(principal.user)
     .execute(&mut *tx)
     .await?;
-    for (product, quantity) in &lines {
+    for (product, _) in &lines {
         not_archived(product)?;
-        let level = ledger::lock_level(&mut tx, tenant, location.id, product.id).await?;
-        let held = ledger::reserved(&mut tx, tenant, location.id, product.id, None).await?;
+    }
+    let ids: Vec<Uuid> = lines.iter().map(|(p, _)| p.id).collect();
+    let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
+    if levels.len() != lines.len() {
+        return Err(ApiError::internal("a stock level vanished under its lock"));
+    }
+    let held = ledger::reserved_many(&mut tx, tenant, location.id, &ids).await?;
+    let mut quantities = Vec::with_capacity(lines.len());
+    for ((product, quantity), (id, level)) in lines.iter().zip(&levels) {
+        let held = held
+            .iter()
+            .find(|(p, _)| p == id)
+            .map_or(Decimal::ZERO, |h| h.1);
         let available = level.on_hand - held;
         if available < *quantity && !location.allows_negative_stock {
             return Err(insufficient(
@@ -1562,17 +1573,6 @@ async fn reserve(
                 *quantity,
             ));
         }
-        sqlx::query(
-            "INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, product_id, quantity) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(tenant)
-        .bind(location.id)
-        .bind(product.id)
-        .bind(quantity)
-        .execute(&mut *tx)
-        .await?;
         ledger::alert_if_low(
             &mut tx,
             tenant,
@@ -1582,7 +1582,20 @@ async fn reserve(
             available - quantity,
         )
         .await?;
+        quantities.push(*quantity);
     }
+    sqlx::query(
+        "INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
+         SELECT $1, $2, $3, $4, * FROM UNNEST($5::uuid[], $6::numeric[])",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(location.id)
+    .bind(expires_at)
+    .bind(&ids)
+    .bind(&quantities)
+    .execute(&mut *tx)
+    .await?;
     let event = ReservationCreated {
         tenant_id: tenant,
         reservation_id: id,

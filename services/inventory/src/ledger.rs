@@ -224,28 +224,82 @@ pub async fn lock_level(
     location: Uuid,
     product: Uuid,
 ) -> Result<Level, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
-         VALUES ($1, $2, $3, 0, now()) ON CONFLICT DO NOTHING",
+    lock_levels(tx, tenant, location, &[product])
+        .await?
+        .pop()
+        .map(|(_, level)| level)
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Locks several products' levels at one location, creating the missing ones, in product
+/// id order (the order every multi-product writer uses, so two carts never deadlock).
+/// The levels come back in that order.
+pub async fn lock_levels(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    products: &[Uuid],
+) -> Result<Vec<(Uuid, Level)>, sqlx::Error> {
+    let mut products = products.to_vec();
+    products.sort();
+    let lock = || {
+        sqlx::query_as(
+            "SELECT product_id, on_hand, average_cost_minor FROM stock_levels \
+             WHERE tenant_id = $1 AND location_id = $2 AND product_id = ANY($3) \
+             ORDER BY product_id FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(location)
+        .bind(&products)
+    };
+    let mut rows: Vec<(Uuid, Decimal, Decimal)> = lock().fetch_all(&mut *tx).await?;
+    // An item never stocked here has no row yet: one round trip in the usual case, three
+    // the first time.
+    if rows.len() < products.len() {
+        sqlx::query(
+            "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
+             SELECT $1, $2, product, 0, now() FROM UNNEST($3::uuid[]) AS product ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(location)
+        .bind(&products)
+        .execute(&mut *tx)
+        .await?;
+        rows = lock().fetch_all(&mut *tx).await?;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(product, on_hand, average_cost)| {
+            (
+                product,
+                Level {
+                    on_hand,
+                    average_cost,
+                },
+            )
+        })
+        .collect())
+}
+
+/// [`reserved`] for several products of one location, in one query; a product nothing
+/// holds is absent.
+pub async fn reserved_many(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    products: &[Uuid],
+) -> Result<Vec<(Uuid, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT product_id, sum(quantity) FROM reservation_lines \
+         WHERE tenant_id = $1 AND location_id = $2 AND product_id = ANY($3) AND open \
+           AND expires_at > now() \
+         GROUP BY product_id",
     )
     .bind(tenant)
     .bind(location)
-    .bind(product)
-    .execute(&mut *tx)
-    .await?;
-    let (on_hand, average_cost): (Decimal, Decimal) = sqlx::query_as(
-        "SELECT on_hand, average_cost_minor FROM stock_levels \
-         WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3 FOR UPDATE",
-    )
-    .bind(tenant)
-    .bind(location)
-    .bind(product)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(Level {
-        on_hand,
-        average_cost,
-    })
+    .bind(products)
+    .fetch_all(tx)
+    .await
 }
 
 /// Stock held by live reservations (other than `except`).
@@ -257,10 +311,9 @@ pub async fn reserved(
     except: Option<Uuid>,
 ) -> Result<Decimal, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT coalesce(sum(l.quantity), 0) FROM reservation_lines l \
-         JOIN reservations r ON r.id = l.reservation_id \
-         WHERE l.tenant_id = $1 AND l.location_id = $2 AND l.product_id = $3 AND l.open \
-           AND r.status = 'active' AND r.expires_at > now() AND r.id IS DISTINCT FROM $4",
+        "SELECT coalesce(sum(quantity), 0) FROM reservation_lines \
+         WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3 AND open \
+           AND expires_at > now() AND reservation_id IS DISTINCT FROM $4",
     )
     .bind(tenant)
     .bind(location)

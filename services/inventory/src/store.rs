@@ -245,10 +245,9 @@ pub async fn stock(
     sqlx::query_as(
         "SELECT s.location_id, s.product_id, p.sku, s.on_hand, \
            coalesce((SELECT sum(l.quantity) FROM reservation_lines l \
-                     JOIN reservations r ON r.id = l.reservation_id \
                      WHERE l.tenant_id = s.tenant_id AND l.location_id = s.location_id \
-                       AND l.product_id = s.product_id AND l.open AND r.status = 'active' \
-                       AND r.expires_at > now()), 0) AS reserved, \
+                       AND l.product_id = s.product_id AND l.open \
+                       AND l.expires_at > now()), 0) AS reserved, \
            s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
          FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
          WHERE s.tenant_id = $1 AND s.location_id = ANY($2) AND ($3::uuid IS NULL OR s.product_id = $3) \
