@@ -244,9 +244,14 @@ pub async fn lock_levels(
     products.sort();
     let lock = || {
         sqlx::query_as(
-            "SELECT product_id, on_hand, average_cost_minor FROM stock_levels \
-             WHERE tenant_id = $1 AND location_id = $2 AND product_id = ANY($3) \
-             ORDER BY product_id FOR UPDATE",
+            // One index probe per product, in the array's (sorted) order: with
+            // `product_id = ANY($3)` the planner read the location's every level.
+            "SELECT s.product_id, s.on_hand, s.average_cost_minor \
+             FROM UNNEST($3::uuid[]) WITH ORDINALITY AS item (product, n), \
+             LATERAL (SELECT product_id, on_hand, average_cost_minor FROM stock_levels \
+                      WHERE tenant_id = $1 AND location_id = $2 AND product_id = item.product \
+                      FOR UPDATE) s \
+             ORDER BY item.n",
         )
         .bind(tenant)
         .bind(location)
@@ -281,8 +286,7 @@ pub async fn lock_levels(
         .collect())
 }
 
-/// [`reserved`] for several products of one location, in one query; a product nothing
-/// holds is absent.
+/// [`reserved`] for several products of one location, in one query.
 pub async fn reserved_many(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -290,10 +294,11 @@ pub async fn reserved_many(
     products: &[Uuid],
 ) -> Result<Vec<(Uuid, Decimal)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT product_id, sum(quantity) FROM reservation_lines \
-         WHERE tenant_id = $1 AND location_id = $2 AND product_id = ANY($3) AND open \
-           AND expires_at > now() \
-         GROUP BY product_id",
+        // One index probe per product, as in `lock_levels`.
+        "SELECT product, coalesce((SELECT sum(quantity) FROM reservation_lines \
+           WHERE tenant_id = $1 AND location_id = $2 AND product_id = product AND open \
+             AND expires_at > now()), 0) \
+         FROM UNNEST($3::uuid[]) AS product",
     )
     .bind(tenant)
     .bind(location)
