@@ -493,7 +493,6 @@ async fn consume(
     use bazaar_finance::ledger::{self as finance_ledger, FinanceLedger};
     use bazaar_inventory::snapshots::{self, InventorySnapshots};
     use bazaar_partners::ledgers::{self, PartnerLedgers};
-    use bazaar_platform::consumer::ConsumerRunner;
     use bazaar_purchase::references::{self, PurchaseReferences};
     use bazaar_sales::references::{self as sales_references, SalesReferences};
     let patience = rebuild.map(std::time::Duration::from_secs);
@@ -525,12 +524,12 @@ async fn consume(
             )
             .await?;
             let Some(patience) = patience else {
-                let runner =
-                    ConsumerRunner::new(settings, pool.clone(), InventorySnapshots::default());
-                let database = Some((bazaar_inventory::SERVICE, pool));
-                return serve_consumer(settings, database, |m, stop| {
-                    runner.with_metrics(m).run(stop)
-                })
+                return project(
+                    settings,
+                    bazaar_inventory::SERVICE,
+                    pool,
+                    InventorySnapshots::default(),
+                )
                 .await;
             };
             let topic = "inventory.events.v1";
@@ -549,26 +548,13 @@ async fn consume(
                 bazaar_partners::migrator(),
             )
             .await?;
-            let Some(patience) = patience else {
-                let runner = ConsumerRunner::new(settings, pool.clone(), PartnerLedgers::default());
-                let database = Some((bazaar_partners::SERVICE, pool));
-                return serve_consumer(settings, database, |m, stop| {
-                    runner.with_metrics(m).run(stop)
-                })
-                .await;
-            };
-            let rebuilt = bazaar_platform::rebuild::rebuild(
-                settings,
-                &pool,
-                PartnerLedgers::default(),
-                &ledgers::TABLES,
-                patience,
-            )
-            .await?;
-            for (table, rows) in &rebuilt.rows {
-                out!("rebuilt {table}: {rows} rows, swapped in");
+            let projection = PartnerLedgers::default();
+            match patience {
+                None => project(settings, bazaar_partners::SERVICE, pool, projection).await?,
+                Some(patience) => {
+                    rebuild_tables(settings, &pool, projection, &ledgers::TABLES, patience).await?
+                }
             }
-            report_differences(&rebuilt.differences);
         }
         references::NAME => {
             anyhow::ensure!(
@@ -582,11 +568,12 @@ async fn consume(
                 bazaar_purchase::migrator(),
             )
             .await?;
-            let runner = ConsumerRunner::new(settings, pool.clone(), PurchaseReferences::default());
-            let database = Some((bazaar_purchase::SERVICE, pool));
-            serve_consumer(settings, database, |m, stop| {
-                runner.with_metrics(m).run(stop)
-            })
+            project(
+                settings,
+                bazaar_purchase::SERVICE,
+                pool,
+                PurchaseReferences::default(),
+            )
             .await?;
         }
         sales_references::NAME => {
@@ -597,11 +584,12 @@ async fn consume(
             );
             let pool =
                 db::prepare(settings, bazaar_sales::SERVICE, bazaar_sales::migrator()).await?;
-            let runner = ConsumerRunner::new(settings, pool.clone(), SalesReferences::default());
-            let database = Some((bazaar_sales::SERVICE, pool));
-            serve_consumer(settings, database, |m, stop| {
-                runner.with_metrics(m).run(stop)
-            })
+            project(
+                settings,
+                bazaar_sales::SERVICE,
+                pool,
+                SalesReferences::default(),
+            )
             .await?;
         }
         finance_ledger::NAME => {
@@ -611,26 +599,20 @@ async fn consume(
                 bazaar_finance::migrator(),
             )
             .await?;
-            let Some(patience) = patience else {
-                let runner = ConsumerRunner::new(settings, pool.clone(), FinanceLedger::default());
-                let database = Some((bazaar_finance::SERVICE, pool));
-                return serve_consumer(settings, database, |m, stop| {
-                    runner.with_metrics(m).run(stop)
-                })
-                .await;
-            };
-            let rebuilt = bazaar_platform::rebuild::rebuild(
-                settings,
-                &pool,
-                FinanceLedger::default(),
-                &finance_ledger::TABLES,
-                patience,
-            )
-            .await?;
-            for (table, rows) in &rebuilt.rows {
-                out!("rebuilt {table}: {rows} rows, swapped in");
+            let projection = FinanceLedger::default();
+            match patience {
+                None => project(settings, bazaar_finance::SERVICE, pool, projection).await?,
+                Some(patience) => {
+                    rebuild_tables(
+                        settings,
+                        &pool,
+                        projection,
+                        &finance_ledger::TABLES,
+                        patience,
+                    )
+                    .await?
+                }
             }
-            report_differences(&rebuilt.differences);
         }
         other => anyhow::bail!(
             "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}, {}",
@@ -647,6 +629,37 @@ async fn consume(
 
 /// Runs a consumer until a signal, serving `/readyz` (Kafka and its database) and
 /// `/metrics` (its lag and dead letters) on BAZAAR_HTTP_ADDR meanwhile.
+/// Runs `projection` live against `service`'s database, serving its readiness and lag.
+async fn project<P: bazaar_platform::consumer::Projection>(
+    settings: &Settings,
+    service: &str,
+    pool: sqlx::PgPool,
+    projection: P,
+) -> anyhow::Result<()> {
+    let runner = bazaar_platform::consumer::ConsumerRunner::new(settings, pool.clone(), projection);
+    serve_consumer(settings, Some((service, pool)), |m, stop| {
+        runner.with_metrics(m).run(stop)
+    })
+    .await
+}
+
+/// Rebuilds `projection`'s `tables` from the earliest offsets, swaps them in and reports.
+async fn rebuild_tables<P: bazaar_platform::consumer::Projection>(
+    settings: &Settings,
+    pool: &sqlx::PgPool,
+    projection: P,
+    tables: &[&str],
+    patience: std::time::Duration,
+) -> anyhow::Result<()> {
+    let rebuilt =
+        bazaar_platform::rebuild::rebuild(settings, pool, projection, tables, patience).await?;
+    for (table, rows) in &rebuilt.rows {
+        out!("rebuilt {table}: {rows} rows, swapped in");
+    }
+    report_differences(&rebuilt.differences);
+    Ok(())
+}
+
 async fn serve_consumer<F, Running>(
     settings: &Settings,
     database: Option<(&str, sqlx::PgPool)>,
