@@ -67,18 +67,24 @@ impl Projection for EventCounts {
              ON CONFLICT (key) DO UPDATE SET n = event_counts.n + 1",
         )
         .bind(key)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO applied_in (xid) VALUES (pg_current_xact_id()::text)")
+            .execute(tx)
+            .await?;
         Ok(())
     }
 }
 
 async fn setup() -> (PgPool, String) {
     let (_, pool) = database().await;
-    sqlx::query("CREATE TABLE event_counts (key TEXT PRIMARY KEY, n INT NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE event_counts (key TEXT PRIMARY KEY, n INT NOT NULL); \
+         CREATE TABLE applied_in (xid TEXT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     (pool, topic(1).await)
 }
 
@@ -149,6 +155,34 @@ async fn events_redelivered_after_lost_offsets_change_nothing() {
         .await
         .unwrap();
     assert_eq!(processed, 10);
+}
+
+/// The transactions events were applied in.
+async fn transactions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(DISTINCT xid) FROM applied_in")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_events_of_one_poll_share_a_transaction() {
+    let (pool, topic) = setup().await;
+    for i in 0..30 {
+        produce(&topic, &format!("sku-{}", i % 4)).await;
+    }
+    let group = group();
+    let consumer = run(&pool, &topic, &group);
+    wait_committed(&group, &topic, 30).await;
+    consumer.cancel();
+
+    let applied = counts(&pool).await;
+    assert_eq!(applied.iter().map(|(_, n)| n).sum::<i32>(), 30);
+    let shared = transactions(&pool).await;
+    assert!(
+        shared < 30,
+        "30 events waiting when the consumer started took {shared} transactions"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

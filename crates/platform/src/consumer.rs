@@ -1,15 +1,18 @@
-//! The consumer runners: `ConsumerRunner`, the Kafka consumer loop every projection uses
-//! (one PostgreSQL transaction per event), and `BatchRunner` for sinks that store events
-//! in batches (analytics). The rules below are the projection runner's. The batch runner
-//! shares its consumer setup and dead letters, stores offsets only after the sink has
-//! stored the whole batch, and retries a batch until it is stored; the sink makes a
-//! redelivered batch harmless.
+//! The consumer runners: `ConsumerRunner`, the Kafka consumer loop every projection uses,
+//! and `BatchRunner` for sinks that store events in batches (analytics). The rules below
+//! are the projection runner's. The batch runner shares its consumer setup and dead
+//! letters, stores offsets only after the sink has stored the whole batch, and retries a
+//! batch until it is stored; the sink makes a redelivered batch harmless.
 //!
 //! - One consumer group per projection. An offset is stored only after the projection's
 //!   transaction committed (`enable.auto.offset.store=false`); the stored offsets are
 //!   committed in the background and once more on shutdown.
 //! - `processed_events(consumer, event_id)` is written in the same transaction as the
 //!   projection's change, so a redelivered event changes nothing.
+//! - The events one poll brings (what the last fetch left queued, never waited for) are
+//!   applied in one transaction, saving each its own round trips. When that fails they
+//!   are applied one by one, so a bad event is retried and dead-lettered alone. A
+//!   projection whose locks could deadlock with request handlers applies one at a time.
 //! - A projection error is retried with exponential backoff; after the last attempt the
 //!   message goes to `<topic>.dlq` with headers naming the consumer, the error and the
 //!   original partition and offset, and the consumer moves on. A message that cannot be
@@ -20,6 +23,8 @@
 //!   dead-letters (`consumer_dead_letters_total`).
 
 use std::{future::Future, time::Duration};
+
+use futures::FutureExt;
 
 use bazaar_schemas::{AvroValue, Catalogue, CloudEvent, EventSchema};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -80,6 +85,13 @@ pub trait Projection: Send + Sync + 'static {
     /// that uses one of them one transaction, not twelve.
     fn handles(&self, event_type: &str) -> bool {
         let _ = event_type;
+        true
+    }
+
+    /// Whether the events one poll brings may be applied in one transaction. Say no when
+    /// `apply` locks rows that request handlers lock too: across several events its locks
+    /// cannot follow the handlers' order, and the two could deadlock.
+    fn shares_transactions(&self) -> bool {
         true
     }
 
@@ -169,6 +181,9 @@ impl Default for ConsumerMetrics {
         Self::new(&Registry::new())
     }
 }
+
+/// The most messages of one poll a projection runner applies together.
+const POLL_LIMIT: usize = 200;
 
 /// How often librdkafka reports the consumer's statistics, the lag among them.
 const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
@@ -324,24 +339,28 @@ impl<P: Projection> ConsumerRunner<P> {
         let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
         tracing::info!(consumer = %self.group, ?topics, "consumer started");
 
+        let mut messages = Vec::with_capacity(POLL_LIMIT);
         loop {
             let message = tokio::select! {
                 message = consumer.recv() => message,
                 () = shutdown.cancelled() => break,
             };
-            let message = match message {
-                Ok(message) => message,
-                Err(err) => {
-                    tracing::warn!(consumer = %self.group, error = %err, "kafka consume error");
-                    continue;
+            self.keep(message, &mut messages);
+            // What the same fetch brought is applied with it; nothing is waited for.
+            while messages.len() < POLL_LIMIT {
+                match consumer.recv().now_or_never() {
+                    Some(message) => self.keep(message, &mut messages),
+                    None => break,
                 }
-            };
-            if !self.handle(&message, &dead_letters, &shutdown).await {
-                break; // shut down mid-retry: the offset stays unstored, the event comes back
             }
-            // Only now: the projection's transaction (or the dead letter) is durable.
-            if let Err(err) = consumer.store_offset_from_message(&message) {
-                tracing::warn!(consumer = %self.group, error = %err, "cannot store offset");
+            if !self.handle(&messages, &dead_letters, &shutdown).await {
+                break; // shut down mid-retry: the offsets stay unstored, the events come back
+            }
+            // Only now: the projection's transactions (or the dead letters) are durable.
+            for message in messages.drain(..) {
+                if let Err(err) = consumer.store_offset_from_message(&message) {
+                    tracing::warn!(consumer = %self.group, error = %err, "cannot store offset");
+                }
             }
         }
         if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -351,32 +370,74 @@ impl<P: Projection> ConsumerRunner<P> {
         Ok(())
     }
 
-    /// Applies or dead-letters one message. False when shutdown interrupted it.
+    fn keep<'m>(
+        &self,
+        message: Result<BorrowedMessage<'m>, rdkafka::error::KafkaError>,
+        messages: &mut Vec<BorrowedMessage<'m>>,
+    ) {
+        match message {
+            Ok(message) => messages.push(message),
+            Err(err) => {
+                tracing::warn!(consumer = %self.group, error = %err, "kafka consume error")
+            }
+        }
+    }
+
+    /// Applies or dead-letters the messages of one poll: in one transaction when the
+    /// projection allows it, and one by one when that fails, so one bad event costs the
+    /// others nothing. False when shutdown interrupted it.
     async fn handle(
         &self,
-        message: &BorrowedMessage<'_>,
+        messages: &[BorrowedMessage<'_>],
         dead_letters: &FutureProducer,
         shutdown: &CancellationToken,
     ) -> bool {
-        let event = match decode(message, |t| self.projection.handles(t)) {
-            Ok(Some(event)) => event,
-            Ok(None) => return true,
-            Err(reason) => {
-                return dead_letter(
-                    &self.group,
-                    message,
-                    &reason,
-                    0,
-                    dead_letters,
-                    &self.metrics,
-                    shutdown,
-                )
-                .await
+        let mut events = Vec::with_capacity(messages.len());
+        for message in messages {
+            match decode(message, |t| self.projection.handles(t)) {
+                Ok(Some(event)) => events.push((message, event)),
+                Ok(None) => {}
+                Err(reason) => {
+                    let (group, metrics) = (&self.group, &self.metrics);
+                    if !dead_letter(group, message, &reason, 0, dead_letters, metrics, shutdown)
+                        .await
+                    {
+                        return false;
+                    }
+                }
             }
-        };
+        }
+        if events.len() > 1
+            && self.projection.exactly_once()
+            && self.projection.shares_transactions()
+        {
+            let together = events.iter().map(|(_, event)| event);
+            match apply_together(&self.pool, &self.projection, together).await {
+                Ok(()) => return true,
+                Err(err) => {
+                    tracing::debug!(consumer = %self.group, events = events.len(), error = %err, "a poll's events failed together; applying them one by one")
+                }
+            }
+        }
+        for (message, event) in &events {
+            if !self.settle(message, event, dead_letters, shutdown).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Applies one event, retrying, or dead-letters it. False when shutdown interrupted it.
+    async fn settle(
+        &self,
+        message: &BorrowedMessage<'_>,
+        event: &ConsumedEvent,
+        dead_letters: &FutureProducer,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let mut failures = 0;
         loop {
-            match self.apply_once(&event).await {
+            match self.apply_once(event).await {
                 Ok(Outcome::Applied) => return true,
                 Ok(Outcome::Duplicate) => {
                     tracing::debug!(consumer = %self.group, event_id = %event.cloud.id, "already processed");
@@ -923,6 +984,37 @@ pub async fn apply<P: Projection>(
         .map_err(Failure::Projection)?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Applies events in one transaction with their `processed_events` rows, in order, each
+/// once: those already processed (and repeats within `events`) are passed over.
+async fn apply_together<'e, P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+    events: impl Iterator<Item = &'e ConsumedEvent> + Clone,
+) -> Result<(), Failure> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<uuid::Uuid> = events.clone().map(|event| event.cloud.id).collect();
+    let mut fresh: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO processed_events (consumer, event_id) SELECT $1, * FROM UNNEST($2::uuid[]) \
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(projection.name())
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    for event in events {
+        if fresh.remove(&event.cloud.id) {
+            projection
+                .apply(&mut tx, event)
+                .await
+                .map_err(Failure::Projection)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Headers and payload into an event, or why not; `None` when `wanted` passes over its

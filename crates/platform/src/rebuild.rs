@@ -78,6 +78,10 @@ impl<P: Projection> Projection for Rebuilding<P> {
         self.inner.handles(event_type)
     }
 
+    fn shares_transactions(&self) -> bool {
+        self.inner.shares_transactions()
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

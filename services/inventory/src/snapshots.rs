@@ -68,6 +68,12 @@ impl Projection for InventorySnapshots {
         )
     }
 
+    /// A sale per transaction: a sale locks its items' stock levels, which reservations
+    /// lock too in product order, and several sales together could not keep to it.
+    fn shares_transactions(&self) -> bool {
+        false
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,
