@@ -90,21 +90,29 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
     let received = json!({
         "tenant_id": tenant, "grn_id": grn, "grn_number": "GRN-1", "purchase_order_id": Uuid::new_v4(),
         "vendor_id": Uuid::new_v4(), "location_id": store, "currency": "INR",
-        "lines": [{"product_id": tea, "sku": "TEA-250", "quantity_received": "24", "quantity_rejected": "1",
-                   "rejection_reason": "torn", "batch": "T-1", "expiry_date": "2099-01-01", "unit_cost_minor": 12_000}],
+        "lines": [{"product_id": tea, "sku": "TEA-250", "quantity_received": "23", "quantity_rejected": "1",
+                   "rejection_reason": "torn", "batch": "T-1", "expiry_date": "2099-01-01", "unit_cost_minor": 12_000},
+                  {"product_id": tea, "sku": "TEA-250", "quantity_received": "1", "quantity_rejected": "0",
+                   "rejection_reason": null, "batch": "T-0", "expiry_date": "2098-01-01", "unit_cost_minor": 12_000}],
         "received_by": Uuid::new_v4(), "received_at": 1_790_000_000_000_i64});
     let grn_event = Uuid::new_v4();
     let tax = json!({"taxable_minor": 31_429, "gst_rate_bp": 500, "cgst_minor": 786, "sgst_minor": 785,
                      "igst_minor": 0, "cess_minor": 0, "total_minor": 33_000});
-    let mut line = json!({"line_no": 1, "product_id": tea, "sku": "TEA-250", "quantity": "2",
-                          "unit_price_minor": 16_500, "discount_minor": 0, "salesperson_id": null});
-    line.as_object_mut()
-        .unwrap()
-        .extend(tax.as_object().unwrap().clone());
+    // Two lines of the same tea: the second draws from what the first left.
+    let lines: Vec<Value> = (1..=2)
+        .map(|line_no| {
+            let mut line = json!({"line_no": line_no, "product_id": tea, "sku": "TEA-250", "quantity": "1",
+                                  "unit_price_minor": 16_500, "discount_minor": 0, "salesperson_id": null});
+            line.as_object_mut()
+                .unwrap()
+                .extend(tax.as_object().unwrap().clone());
+            line
+        })
+        .collect();
     let sale = json!({
         "tenant_id": tenant, "invoice_id": invoice, "invoice_number": "BLR01T1-000001", "store_id": store_id,
         "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null, "reservation_id": null,
-        "offline": false, "currency": "INR", "place_of_supply": "29", "lines": [line],
+        "offline": false, "currency": "INR", "place_of_supply": "29", "lines": lines,
         "payments": [{"mode": "cash", "amount_minor": 33_000, "reference": null}],
         "subtotal_minor": 31_429, "discount_minor": 0, "tax_minor": 1_571, "round_off_minor": 0,
         "total_minor": 33_000, "issued_at": 1_790_000_000_000_i64});
@@ -155,7 +163,19 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
         "24 received, 2 sold, each once: {item}"
     );
     assert_eq!(item["average_cost_minor"], "12000");
-    assert_eq!(item["batches"][0]["batch"], "T-1");
+    let batch = |name: &str| {
+        item["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["batch"] == name)
+            .map(|b| b["on_hand"].clone())
+    };
+    assert_eq!(
+        (batch("T-0"), batch("T-1")),
+        (None, Some(json!("22"))),
+        "the first line empties T-0 (first expiry first out), the second takes from T-1: {item}"
+    );
 
     // More stock changes through the API, then the whole ledger goes to Kafka.
     post(

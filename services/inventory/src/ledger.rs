@@ -3,6 +3,8 @@
 //! `inventory.stock.moved` so the fold can be rebuilt from the topic.
 
 use bazaar_platform::outbox::{self, OutboxError};
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -143,6 +145,8 @@ pub struct Recorded {
     pub unit_cost: Decimal,
     /// On hand after it, all batches.
     pub on_hand_after: Decimal,
+    /// The item's level after it.
+    pub level_after: Level,
 }
 
 /// `inventory.stock.moved`.
@@ -335,23 +339,41 @@ pub async fn batches(
     location: Uuid,
     product: Uuid,
 ) -> Result<Vec<BatchStock>, sqlx::Error> {
-    let rows: Vec<(String, Option<NaiveDate>, Decimal)> = sqlx::query_as(
-        "SELECT batch, expiry_date, on_hand FROM stock_batches \
-         WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
+    Ok(batches_of(tx, tenant, location, &[product])
+        .await?
+        .remove(&product)
+        .unwrap_or_default())
+}
+
+/// A location's batches of several products, by product (a product without batches is
+/// missing).
+pub async fn batches_of(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    products: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<BatchStock>>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, Option<NaiveDate>, Decimal)> = sqlx::query_as(
+        // One index probe per product, as in `lock_levels`.
+        "SELECT b.product_id, b.batch, b.expiry_date, b.on_hand \
+         FROM UNNEST($3::uuid[]) AS item (product), \
+         LATERAL (SELECT product_id, batch, expiry_date, on_hand FROM stock_batches \
+                  WHERE tenant_id = $1 AND location_id = $2 AND product_id = item.product) b",
     )
     .bind(tenant)
     .bind(location)
-    .bind(product)
+    .bind(products)
     .fetch_all(tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(batch, expiry, on_hand)| BatchStock {
+    let mut batches: HashMap<Uuid, Vec<BatchStock>> = HashMap::new();
+    for (product, batch, expiry, on_hand) in rows {
+        batches.entry(product).or_default().push(BatchStock {
             batch,
             expiry,
             on_hand,
-        })
-        .collect())
+        });
+    }
+    Ok(batches)
 }
 
 /// Records a movement: the ledger row, the fold into stock, `inventory.stock.moved`,
@@ -361,8 +383,26 @@ pub async fn record(
     tenant: Uuid,
     movement: Movement<'_>,
 ) -> Result<Recorded, LedgerError> {
+    let (location, product) = (movement.location, movement.product.id);
+    let level = lock_level(tx, tenant, location, product).await?;
+    let held = if movement.quantity < Decimal::ZERO {
+        reserved(tx, tenant, location, product, None).await?
+    } else {
+        Decimal::ZERO
+    };
+    record_locked(tx, tenant, movement, level, held).await
+}
+
+/// [`record`] for a caller that already holds the item's lock and knows its `level` and
+/// what live reservations `held` of it (used only when stock leaves).
+pub async fn record_locked(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    movement: Movement<'_>,
+    level: Level,
+    held: Decimal,
+) -> Result<Recorded, LedgerError> {
     let product = movement.product;
-    let level = lock_level(tx, tenant, movement.location, product.id).await?;
     let unit_cost = movement.unit_cost.unwrap_or(level.average_cost);
     let (seq, at, store): (i64, DateTime<Utc>, Option<Uuid>) = sqlx::query_as(
         "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
@@ -437,7 +477,6 @@ pub async fn record(
         event(tx, "inventory.negative_stock", tenant, &key, &negative).await?;
     }
     if movement.quantity < Decimal::ZERO {
-        let held = reserved(tx, tenant, movement.location, product.id, None).await?;
         alert_if_low(
             tx,
             tenant,
@@ -451,6 +490,7 @@ pub async fn record(
     Ok(Recorded {
         unit_cost,
         on_hand_after: after.on_hand,
+        level_after: after,
     })
 }
 

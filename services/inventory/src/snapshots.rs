@@ -4,6 +4,8 @@
 //! return (or a void) puts stock back; a goods receipt brings stock in at its cost, and a return to
 //! the vendor takes it out again.
 
+use std::collections::HashMap;
+
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
     db,
@@ -15,8 +17,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    domain,
-    ledger::{self, Kind, Movement, Product},
+    domain::{self, BatchStock},
+    ledger::{self, Kind, Level, Movement, Product},
     store::{self, ProductFacts},
 };
 
@@ -277,33 +279,68 @@ async fn sale(
             .await?;
         }
     }
+    // The invoice's items are read and locked together, in product order as every
+    // writer locks them, and each line then costs only its own writes.
     let mut lines: Vec<&SoldLine> = invoice.lines.iter().collect();
     lines.sort_by_key(|l| (l.product_id, l.line_no));
+    let mut items: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    items.dedup();
+    let products: HashMap<Uuid, Product> = store::products(tx, tenant, &items)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let mut levels: HashMap<Uuid, Level> = ledger::lock_levels(tx, tenant, location, &items)
+        .await?
+        .into_iter()
+        .collect();
+    let held: HashMap<Uuid, Decimal> = ledger::reserved_many(tx, tenant, location, &items)
+        .await?
+        .into_iter()
+        .collect();
+    let mut stock = ledger::batches_of(tx, tenant, location, &items).await?;
+    let reference = invoice.invoice_id.to_string();
     for line in lines {
-        let product = product(tx, tenant, line.product_id).await?;
+        let product = products
+            .get(&line.product_id)
+            .ok_or_else(|| format!("product {} is not in inventory's catalog", line.product_id))?;
         let wanted = quantity(&line.quantity)?;
-        ledger::lock_level(tx, tenant, location, product.id).await?;
-        let stock = ledger::batches(tx, tenant, location, product.id).await?;
-        for take in domain::draw(&stock, wanted) {
+        let batches = stock.entry(product.id).or_default();
+        for take in domain::draw(batches, wanted) {
+            let level = levels
+                .get(&product.id)
+                .copied()
+                .ok_or_else(|| format!("no stock level locked for {}", product.sku))?;
             let part = format!("{}/{}", line.line_no, take.batch);
-            ledger::record(
+            let recorded = ledger::record_locked(
                 tx,
                 tenant,
                 Movement {
                     id: movement_id(event, &part),
                     location,
-                    product: &product,
+                    product,
                     batch: &take.batch,
                     expiry: take.expiry,
                     kind: Kind::Sale,
                     quantity: -take.on_hand,
                     unit_cost: None,
                     reason: None,
-                    reference: ("sales.invoice", invoice.invoice_id.to_string()),
+                    reference: ("sales.invoice", reference.clone()),
                     recorded_by: None,
                 },
+                level,
+                held.get(&product.id).copied().unwrap_or_default(),
             )
             .await?;
+            levels.insert(product.id, recorded.level_after);
+            // A later line of the same item draws from what this one left.
+            match batches.iter_mut().find(|b| b.batch == take.batch) {
+                Some(batch) => batch.on_hand -= take.on_hand,
+                None => batches.push(BatchStock {
+                    on_hand: -take.on_hand,
+                    ..take
+                }),
+            }
         }
     }
     Ok(())

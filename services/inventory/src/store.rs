@@ -94,6 +94,19 @@ pub async fn product(
         .await
 }
 
+/// Products by id; ids inventory does not know are missing from the answer.
+pub async fn products(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Product>, sqlx::Error> {
+    sqlx::query_as(&format!("{PRODUCT} WHERE tenant_id = $1 AND id = ANY($2)"))
+        .bind(tenant)
+        .bind(ids)
+        .fetch_all(tx)
+        .await
+}
+
 /// A product by SKU.
 pub async fn product_by_sku(
     tx: &mut PgConnection,
