@@ -1537,53 +1537,29 @@ async fn reserve(
     // One lock order for every multi-product writer, so two carts never deadlock.
     lines.sort_by_key(|(p, _)| p.id);
     let id = Uuid::now_v7();
-    let expires_at = Utc::now() + Duration::seconds(i64::from(ttl));
-    sqlx::query(
+    // On the database's clock, which the holds' sums read expiry by: within this
+    // transaction the hold is live, so it is counted in what is held below.
+    let expires_at: chrono::DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+         VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) \
+         RETURNING expires_at",
     )
     .bind(id)
     .bind(tenant)
     .bind(location.id)
     .bind(reference)
-    .bind(expires_at)
+    .bind(f64::from(ttl))
     .bind(principal.user)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     for (product, _) in &lines {
         not_archived(product)?;
     }
+    // Everything that does not depend on the stock is written before the stock is
+    // locked, so other tills selling these items wait only for the check itself. The
+    // hold's own lines count in what is held below, and are taken off again.
     let ids: Vec<Uuid> = lines.iter().map(|(p, _)| p.id).collect();
-    let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
-    if levels.len() != lines.len() {
-        return Err(ApiError::internal("a stock level vanished under its lock"));
-    }
-    let held = ledger::reserved_many(&mut tx, tenant, location.id, &ids).await?;
-    let mut quantities = Vec::with_capacity(lines.len());
-    for ((product, quantity), (id, level)) in lines.iter().zip(&levels) {
-        let held = held
-            .iter()
-            .find(|(p, _)| p == id)
-            .map_or(Decimal::ZERO, |h| h.1);
-        let available = level.on_hand - held;
-        if available < *quantity && !location.allows_negative_stock {
-            return Err(insufficient(
-                product,
-                available.max(Decimal::ZERO),
-                *quantity,
-            ));
-        }
-        ledger::alert_if_low(
-            &mut tx,
-            tenant,
-            location.id,
-            product,
-            available,
-            available - quantity,
-        )
-        .await?;
-        quantities.push(*quantity);
-    }
+    let quantities: Vec<Decimal> = lines.iter().map(|(_, q)| *q).collect();
     sqlx::query(
         "INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
          SELECT $1, $2, $3, $4, * FROM UNNEST($5::uuid[], $6::numeric[])",
@@ -1621,6 +1597,35 @@ async fn reserve(
         &event,
     )
     .await?;
+    let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
+    if levels.len() != lines.len() {
+        return Err(ApiError::internal("a stock level vanished under its lock"));
+    }
+    let held = ledger::reserved_many(&mut tx, tenant, location.id, &ids).await?;
+    for ((product, quantity), (id, level)) in lines.iter().zip(&levels) {
+        let held = held
+            .iter()
+            .find(|(p, _)| p == id)
+            .map_or(Decimal::ZERO, |h| h.1)
+            - quantity;
+        let available = level.on_hand - held;
+        if available < *quantity && !location.allows_negative_stock {
+            return Err(insufficient(
+                product,
+                available.max(Decimal::ZERO),
+                *quantity,
+            ));
+        }
+        ledger::alert_if_low(
+            &mut tx,
+            tenant,
+            location.id,
+            product,
+            available,
+            available - quantity,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
