@@ -246,36 +246,23 @@ pub async fn lock_levels(
 ) -> Result<Vec<(Uuid, Level)>, sqlx::Error> {
     let mut products = products.to_vec();
     products.sort();
-    let lock = || {
-        sqlx::query_as(
-            // One index probe per product, in the array's (sorted) order: with
-            // `product_id = ANY($3)` the planner read the location's every level.
-            "SELECT s.product_id, s.on_hand, s.average_cost_minor \
-             FROM UNNEST($3::uuid[]) WITH ORDINALITY AS item (product, n), \
-             LATERAL (SELECT product_id, on_hand, average_cost_minor FROM stock_levels \
-                      WHERE tenant_id = $1 AND location_id = $2 AND product_id = item.product \
-                      FOR UPDATE) s \
-             ORDER BY item.n",
-        )
-        .bind(tenant)
-        .bind(location)
-        .bind(&products)
-    };
-    let mut rows: Vec<(Uuid, Decimal, Decimal)> = lock().fetch_all(&mut *tx).await?;
-    // An item never stocked here has no row yet: one round trip in the usual case, three
-    // the first time.
-    if rows.len() < products.len() {
-        sqlx::query(
-            "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
-             SELECT $1, $2, product, 0, now() FROM UNNEST($3::uuid[]) AS product ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(location)
-        .bind(&products)
-        .execute(&mut *tx)
-        .await?;
-        rows = lock().fetch_all(&mut *tx).await?;
-    }
+    products.dedup();
+    // One statement creates or locks each row, in the array's (sorted) order. Locking the
+    // rows that exist first and creating the others after broke that order: two carts
+    // with the same new item each waited for the other's row.
+    let mut rows: Vec<(Uuid, Decimal, Decimal)> = sqlx::query_as(
+        "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
+         SELECT $1, $2, item.product, 0, now() \
+         FROM UNNEST($3::uuid[]) WITH ORDINALITY AS item (product, n) ORDER BY item.n \
+         ON CONFLICT (tenant_id, location_id, product_id) DO UPDATE SET product_id = EXCLUDED.product_id \
+         RETURNING product_id, on_hand, average_cost_minor",
+    )
+    .bind(tenant)
+    .bind(location)
+    .bind(&products)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.sort_by_key(|row| row.0);
     Ok(rows
         .into_iter()
         .map(|(product, on_hand, average_cost)| {
