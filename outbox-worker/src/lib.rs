@@ -29,7 +29,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord, Producer},
     types::RDKafkaErrorCode,
 };
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::{postgres::PgListener, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -131,6 +131,15 @@ impl Relay {
     async fn lead(&self, token: i64, shutdown: &CancellationToken) -> Result<(), RelayError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("outbox").await?;
+        // The batch query's own connection, out of the pool, with sorting off for good:
+        // until autovacuum has analyzed a backlog that grew fast (a relay back from an
+        // outage), the planner under-estimates it and sorts all of it, on disk, to return
+        // the first rows, while the partial index already yields them in id order. Set
+        // once, not per pass: a pass that finds nothing settled is then one statement.
+        let mut reader = self.pool.acquire().await?.detach();
+        sqlx::query("SET enable_sort = off")
+            .execute(&mut reader)
+            .await?;
         let mut producer =
             kafka::producer(&self.settings, &format!("bazaar-relay-{}", self.database))?;
         let renew_every = self.settings.relay_lease / 3;
@@ -155,7 +164,7 @@ impl Relay {
                     .await?;
                 upkeep = Some(Instant::now());
             }
-            let published = match self.publish_batch(&producer, token).await {
+            let published = match self.publish_batch(&mut reader, &producer, token).await {
                 Ok(published) => published,
                 Err(RelayError::Kafka(err)) => {
                     // Start over with a new producer, from the first unpublished row
@@ -196,21 +205,14 @@ impl Relay {
     /// acknowledged prefix. Returns how many rows were marked published.
     async fn publish_batch(
         &self,
+        reader: &mut PgConnection,
         producer: &FutureProducer,
         token: i64,
     ) -> Result<usize, RelayError> {
         let started = Instant::now();
-        let mut read = self.pool.begin().await?;
-        // Until autovacuum has analyzed a backlog that grew fast (a relay back from an
-        // outage), the planner under-estimates it and sorts all of it, on disk, to return
-        // the first rows; the partial index already yields them in id order.
-        sqlx::query("SET LOCAL enable_sort = off")
-            .execute(&mut *read)
-            .await?;
         let mut rows: Vec<OutboxRow> = sqlx::query_as(&self.fetch_sql)
-            .fetch_all(&mut *read)
+            .fetch_all(&mut *reader)
             .await?;
-        read.commit().await?;
         let settled = rows.iter().position(|r| !r.settled).unwrap_or(rows.len());
         rows.truncate(settled);
         if rows.is_empty() {
