@@ -227,15 +227,16 @@ impl Role {
     }
 }
 
-/// Gives `tenant` the template chart unless it has its accounts already.
-pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
+/// Gives `tenant` the template chart unless it has its accounts already. True when it
+/// had them, before this transaction.
+pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<bool, sqlx::Error> {
     let seeded: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE tenant_id = $1)")
             .bind(tenant)
             .fetch_one(&mut *tx)
             .await?;
     if seeded {
-        return Ok(());
+        return Ok(true);
     }
     let codes: Vec<&str> = TEMPLATE.iter().map(|a| a.0).collect();
     let names: Vec<&str> = TEMPLATE.iter().map(|a| a.1).collect();
@@ -252,7 +253,7 @@ pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Err
     .bind(&roles)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(false)
 }
 
 #[cfg(test)]
