@@ -24,9 +24,8 @@
 
 use std::{future::Future, time::Duration};
 
-use futures::FutureExt;
-
 use bazaar_schemas::{AvroValue, Catalogue, CloudEvent, EventSchema};
+use futures::FutureExt;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use rdkafka::{
     consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
@@ -370,6 +369,7 @@ impl<P: Projection> ConsumerRunner<P> {
         Ok(())
     }
 
+    /// Adds a message read to the poll's, or logs why there is none.
     fn keep<'m>(
         &self,
         message: Result<BorrowedMessage<'m>, rdkafka::error::KafkaError>,
