@@ -102,30 +102,14 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         products.push(product["id"].as_str().context("a product id")?.to_owned());
     }
     // Stocked as a store is: a sale draws real stock, and its cost of goods sold is
-    // posted. Inventory learns the products from catalog's events, so it may not know
-    // the last ones yet.
+    // posted. Inventory and sales learn the products from catalog's events, so they may
+    // not know the last ones yet.
     let started = Instant::now();
     for product in &products {
-        loop {
-            let reply = client
-                .request(reqwest::Method::POST, "/api/v1/inventory/adjust")
-                .json(
-                    &json!({"location_id": location["id"], "product_id": product,
-                "quantity": "1000000", "reason": "opening_stock",
-                "unit_cost": {"amount_minor": 8_000, "currency": "INR"}}),
-                )
-                .send()
-                .await?;
-            if reply.status().is_success() {
-                break;
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "inventory never learned the products: are the consumers running (./dev up)? {}",
-                reply.text().await.unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let stock = json!({"location_id": location["id"], "product_id": product,
+            "quantity": "1000000", "reason": "opening_stock",
+            "unit_cost": {"amount_minor": 8_000, "currency": "INR"}});
+        accepted_once_learned(&client, "/api/v1/inventory/adjust", &stock, started).await?;
     }
     let lines: std::sync::Arc<Vec<Value>> = std::sync::Arc::new(
         products
@@ -133,25 +117,9 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
             .map(|p| json!({"product_id": p, "quantity": "1"}))
             .collect(),
     );
-    // Sales and inventory learn the products from catalog's events; the last ones
-    // created are the last learned.
-    let started = Instant::now();
-    loop {
-        let reply = client
-            .request(reqwest::Method::POST, "/api/v1/pos/invoices")
-            .json(&invoice(store, 0, &lines, lines.len() - 5))
-            .send()
-            .await?;
-        if reply.status().is_success() {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "the till never learned the products: are the consumers running (./dev up)? {}",
-            reply.text().await.unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    // The last products created are the last learned.
+    let probe = invoice(store, 0, &lines, lines.len() - 5);
+    accepted_once_learned(&client, "/api/v1/pos/invoices", &probe, Instant::now()).await?;
     out!(
         "tenant {slug}: a store stocked with 1,000,000 of each of {} products at ₹80.00; 5-line cash invoices from {} terminals",
         bench.products,
@@ -215,6 +183,32 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         );
     }
     Ok(())
+}
+
+/// Posts `body` to `path` until it is accepted: refused while the service has not yet
+/// learned the products from catalog's events, and given up on a minute after `started`.
+async fn accepted_once_learned(
+    client: &Client,
+    path: &str,
+    body: &Value,
+    started: Instant,
+) -> anyhow::Result<()> {
+    loop {
+        let reply = client
+            .request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await?;
+        if reply.status().is_success() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "{path} never learned the products: are the consumers running (./dev up)? {}",
+            reply.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A 5-line cash invoice from `terminal`: the five products from `first` on (wrapping
