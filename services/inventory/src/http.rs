@@ -700,7 +700,7 @@ async fn adjust(
             )
             .await?;
             value -= domain::value_minor(take.on_hand, recorded.unit_cost);
-            on_hand = recorded.on_hand_after;
+            on_hand = recorded.after.on_hand;
             movements.push(movement_id);
         }
     } else {
@@ -738,7 +738,7 @@ async fn adjust(
         )
         .await?;
         value = domain::value_minor(quantity, recorded.unit_cost);
-        on_hand = recorded.on_hand_after;
+        on_hand = recorded.after.on_hand;
         movements.push(movement_id);
     }
 

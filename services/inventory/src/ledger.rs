@@ -2,9 +2,9 @@
 //! its fold, updated in the same transaction, and every movement is published as
 //! `inventory.stock.moved` so the fold can be rebuilt from the topic.
 
-use bazaar_platform::outbox::{self, OutboxError};
 use std::collections::HashMap;
 
+use bazaar_platform::outbox::{self, OutboxError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -143,10 +143,8 @@ pub struct Fold<'a> {
 pub struct Recorded {
     /// The unit cost the movement carried.
     pub unit_cost: Decimal,
-    /// On hand after it, all batches.
-    pub on_hand_after: Decimal,
-    /// The item's level after it.
-    pub level_after: Level,
+    /// The item's level after it (on hand over all batches, and average cost).
+    pub after: Level,
 }
 
 /// `inventory.stock.moved`.
@@ -474,11 +472,7 @@ pub async fn record_locked(
         )
         .await?;
     }
-    Ok(Recorded {
-        unit_cost,
-        on_hand_after: after.on_hand,
-        level_after: after,
-    })
+    Ok(Recorded { unit_cost, after })
 }
 
 /// Raises `inventory.low_stock` when available stock crosses below the reorder level

@@ -332,7 +332,7 @@ async fn sale(
                 held.get(&product.id).copied().unwrap_or_default(),
             )
             .await?;
-            levels.insert(product.id, recorded.level_after);
+            levels.insert(product.id, recorded.after);
             // A later line of the same item draws from what this one left.
             match batches.iter_mut().find(|b| b.batch == take.batch) {
                 Some(batch) => batch.on_hand -= take.on_hand,
