@@ -2,6 +2,8 @@
 //! accounts. The posting rules name accounts by the role they play, so a tenant can
 //! renumber nothing the rules depend on.
 
+use std::collections::HashMap;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -227,17 +229,47 @@ impl Role {
     }
 }
 
-/// Gives `tenant` the template chart unless it has its accounts already. True when it
-/// had them, before this transaction.
-pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<bool, sqlx::Error> {
+/// Gives `tenant` the template chart unless it has its accounts already.
+pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
     let seeded: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE tenant_id = $1)")
             .bind(tenant)
             .fetch_one(&mut *tx)
             .await?;
-    if seeded {
-        return Ok(true);
+    if !seeded {
+        create(tx, tenant).await?;
     }
+    Ok(())
+}
+
+/// The tenant's account code for each role the rules post to. A tenant without a chart
+/// gets the template's, in `tx`: its first posting needs no second look.
+pub async fn role_codes(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+) -> Result<HashMap<Role, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT role, code FROM accounts WHERE tenant_id = $1 AND role IS NOT NULL")
+            .bind(tenant)
+            .fetch_all(&mut *tx)
+            .await?;
+    if rows.is_empty() {
+        create(tx, tenant).await?;
+    }
+    Ok(TEMPLATE
+        .iter()
+        .map(|(code, .., role)| {
+            let code = rows
+                .iter()
+                .find(|(r, _)| *r == role.code())
+                .map_or(*code, |(_, code)| code.as_str());
+            (*role, code.to_owned())
+        })
+        .collect())
+}
+
+/// Writes the template chart for `tenant`; accounts it has already are kept.
+async fn create(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
     let codes: Vec<&str> = TEMPLATE.iter().map(|a| a.0).collect();
     let names: Vec<&str> = TEMPLATE.iter().map(|a| a.1).collect();
     let kinds: Vec<&str> = TEMPLATE.iter().map(|a| a.2.code()).collect();
@@ -253,7 +285,7 @@ pub async fn ensure(tx: &mut PgConnection, tenant: Uuid) -> Result<bool, sqlx::E
     .bind(&roles)
     .execute(&mut *tx)
     .await?;
-    Ok(false)
+    Ok(())
 }
 
 #[cfg(test)]

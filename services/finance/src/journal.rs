@@ -268,26 +268,6 @@ pub async fn open_date(
     Ok(day)
 }
 
-/// The tenant's account code for each role the rules post to.
-pub async fn role_codes(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-) -> Result<HashMap<Role, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT role, code FROM accounts WHERE tenant_id = $1 AND role IS NOT NULL")
-            .bind(tenant)
-            .fetch_all(tx)
-            .await?;
-    Ok(crate::chart::TEMPLATE
-        .iter()
-        .filter_map(|(.., role)| {
-            rows.iter()
-                .find(|(r, _)| *r == role.code())
-                .map(|(_, code)| (*role, code.clone()))
-        })
-        .collect())
-}
-
 /// A rule's posting with the tenant's account codes.
 pub fn lines_of(posting: &Posting, codes: &HashMap<Role, String>) -> Vec<NewLine> {
     posting

@@ -3,8 +3,6 @@
 //! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
 //! also go to the GST register (`gst`), in the same transaction.
 
-use std::{collections::HashSet, sync::Mutex};
-
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
     db,
@@ -38,10 +36,6 @@ pub const TABLES: [&str; 4] = [
 /// Posts the business events to the journal.
 pub struct FinanceLedger {
     topics: Vec<String>,
-    /// Tenants seen with a chart of accounts. A chart is never removed, so it is looked
-    /// for once per tenant rather than once per event; a chart created in a transaction
-    /// that may yet roll back is not counted.
-    charted: Mutex<HashSet<Uuid>>,
 }
 
 impl Default for FinanceLedger {
@@ -53,20 +47,7 @@ impl Default for FinanceLedger {
 impl FinanceLedger {
     /// The projection on other topics than the usual ones (tests use their own).
     pub fn reading(topics: Vec<String>) -> Self {
-        Self {
-            topics,
-            charted: Mutex::default(),
-        }
-    }
-
-    /// Gives `tenant` its chart unless it is known to have one.
-    async fn ensure_chart(&self, tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
-        let charted = || self.charted.lock().unwrap_or_else(|p| p.into_inner());
-        let known = charted().contains(&tenant);
-        if !known && chart::ensure(tx, tenant).await? {
-            charted().insert(tenant);
-        }
-        Ok(())
+        Self { topics }
     }
 }
 
@@ -143,10 +124,9 @@ impl Projection for FinanceLedger {
         };
         let tenant = event.cloud.tenant;
         db::set_tenant(tx, tenant).await?;
-        self.ensure_chart(tx, tenant).await?;
         let entry = match posting {
             Some(posting) => {
-                let codes = journal::role_codes(tx, tenant).await?;
+                let codes = chart::role_codes(tx, tenant).await?;
                 entry_for(event, &posting, journal::lines_of(&posting, &codes))
             }
             None if rule == Rule::Reverse => {

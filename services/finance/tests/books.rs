@@ -11,7 +11,7 @@ use axum::http::{Method, StatusCode};
 use bazaar_finance::ledger::FinanceLedger;
 use bazaar_platform::{
     auth::Role,
-    consumer::{self, ConsumedEvent},
+    consumer::{self, ConsumedEvent, Projection},
     db,
     testing::{event, send, Reply, TestService},
 };
@@ -666,4 +666,32 @@ async fn the_books_refuse_what_would_break_them_and_store_nothing() {
         "reorder_level": null, "created_at": 0}));
     let unknown = consumer::apply(&books.finance.owner, &FinanceLedger::default(), &product).await;
     assert!(unknown.unwrap_err().to_string().contains("no posting rule"));
+}
+
+/// A poll's events share a transaction; when it rolls back, the chart the first event
+/// created goes with it, and the events applied again one by one must find none.
+#[tokio::test]
+async fn a_chart_created_in_a_transaction_that_rolled_back_is_created_again() {
+    let books = Books::open().await;
+    let ledger = FinanceLedger::default();
+    let opening = books.event(
+        "inventory.stock.adjusted",
+        books.adjusted("SOAP-1", "opening_stock", "100", 5_000_00),
+    );
+    let damage = books.event(
+        "inventory.stock.adjusted",
+        books.adjusted("SOAP-1", "damage", "1", -50_00),
+    );
+    let mut tx = books.finance.owner.begin().await.unwrap();
+    for event in [&opening, &damage] {
+        ledger.apply(&mut tx, event).await.unwrap();
+    }
+    tx.rollback().await.unwrap();
+    assert_eq!(books.entries().await, 0);
+
+    for event in [&damage, &opening] {
+        let applied = consumer::apply(&books.finance.owner, &ledger, event).await;
+        assert!(applied.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(books.entries().await, 2);
 }
