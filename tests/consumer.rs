@@ -18,7 +18,10 @@ use bazaar_schemas::{Catalogue, CloudEvent};
 use sqlx::{PgConnection, PgPool};
 use support::{
     bazaar,
-    mesh::{database, produce, produce_raw, read_with_headers, settings, topic, wait_committed},
+    mesh::{
+        database, produce, produce_for, produce_raw, read_with_headers, settings, topic,
+        wait_committed,
+    },
     run_ok,
 };
 use tokio_util::sync::CancellationToken;
@@ -69,7 +72,8 @@ impl Projection for EventCounts {
         .bind(key)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO applied_in (xid) VALUES (pg_current_xact_id()::text)")
+        sqlx::query("INSERT INTO applied_in (xid, tenant) VALUES (pg_current_xact_id()::text, $1)")
+            .bind(event.cloud.tenant)
             .execute(tx)
             .await?;
         Ok(())
@@ -80,7 +84,7 @@ async fn setup() -> (PgPool, String) {
     let (_, pool) = database().await;
     sqlx::raw_sql(
         "CREATE TABLE event_counts (key TEXT PRIMARY KEY, n INT NOT NULL); \
-         CREATE TABLE applied_in (xid TEXT NOT NULL)",
+         CREATE TABLE applied_in (xid TEXT NOT NULL, tenant UUID NOT NULL)",
     )
     .execute(&pool)
     .await
@@ -165,11 +169,26 @@ async fn transactions(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
+/// Transactions that applied the events of more than one tenant.
+async fn mixed_transactions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT xid FROM applied_in GROUP BY xid \
+         HAVING count(DISTINCT tenant) > 1) AS mixed",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A tenant's events of one poll share a transaction, and no transaction holds two
+/// tenants': the tenant is set per transaction, and checks deferred to commit (the
+/// ledger's balance) see only the tenant set last.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_events_of_one_poll_share_a_transaction() {
+async fn the_events_of_one_poll_share_a_transaction_per_tenant() {
     let (pool, topic) = setup().await;
+    let tenants = [Uuid::nil(), Uuid::new_v4()];
     for i in 0..30 {
-        produce(&topic, &format!("sku-{}", i % 4)).await;
+        produce_for(&topic, &format!("sku-{}", i % 4), tenants[i % 2]).await;
     }
     let group = group();
     let consumer = run(&pool, &topic, &group);
@@ -183,6 +202,7 @@ async fn the_events_of_one_poll_share_a_transaction() {
         shared < 30,
         "30 events waiting when the consumer started took {shared} transactions"
     );
+    assert_eq!(mixed_transactions(&pool).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -233,10 +233,15 @@ pub(crate) mod mesh {
 
     /// Sends one `catalog.product.created` straight to Kafka, as the relay would.
     pub(crate) async fn produce(topic: &str, key: &str) -> Uuid {
+        produce_for(topic, key, Uuid::nil()).await
+    }
+
+    /// Sends a product created event for aggregate `key` of `tenant`; returns its event id.
+    pub(crate) async fn produce_for(topic: &str, key: &str, tenant: Uuid) -> Uuid {
         let schema = Catalogue::embedded()
             .get("catalog.product.created", 1)
             .unwrap();
-        let event = CloudEvent::new(schema, "test", key, Uuid::nil());
+        let event = CloudEvent::new(schema, "test", key, tenant);
         let payload = schema.encode(&product(key)).unwrap();
         produce_raw(topic, key, &payload, Some(event.to_kafka_headers())).await;
         event.id

@@ -383,7 +383,7 @@ impl<P: Projection> ConsumerRunner<P> {
         }
     }
 
-    /// Applies or dead-letters the messages of one poll: in one transaction when the
+    /// Applies or dead-letters the messages of one poll: a transaction per tenant when the
     /// projection allows it, and one by one when that fails, so one bad event costs the
     /// others nothing. False when shutdown interrupted it.
     async fn handle(
@@ -407,21 +407,33 @@ impl<P: Projection> ConsumerRunner<P> {
                 }
             }
         }
-        if events.len() > 1
-            && self.projection.exactly_once()
-            && self.projection.shares_transactions()
-        {
-            let together = events.iter().map(|(_, event)| event);
-            match apply_together(&self.pool, &self.projection, together).await {
-                Ok(()) => return true,
-                Err(err) => {
-                    tracing::debug!(consumer = %self.group, events = events.len(), error = %err, "a poll's events failed together; applying them one by one")
-                }
+        let together = self.projection.exactly_once() && self.projection.shares_transactions();
+        // One transaction per tenant: the tenant is set per transaction, and what runs at
+        // commit (deferred checks) sees only the one set last.
+        let mut tenants: Vec<uuid::Uuid> = Vec::new();
+        for (_, event) in &events {
+            if !tenants.contains(&event.cloud.tenant) {
+                tenants.push(event.cloud.tenant);
             }
         }
-        for (message, event) in &events {
-            if !self.settle(message, event, dead_letters, shutdown).await {
-                return false;
+        for tenant in tenants {
+            let of_tenant: Vec<_> = events
+                .iter()
+                .filter(|(_, event)| event.cloud.tenant == tenant)
+                .collect();
+            if together && of_tenant.len() > 1 {
+                let batch = of_tenant.iter().map(|(_, event)| event);
+                match apply_together(&self.pool, &self.projection, batch).await {
+                    Ok(()) => continue,
+                    Err(err) => {
+                        tracing::debug!(consumer = %self.group, events = of_tenant.len(), error = %err, "a poll's events failed together; applying them one by one")
+                    }
+                }
+            }
+            for (message, event) in of_tenant {
+                if !self.settle(message, event, dead_letters, shutdown).await {
+                    return false;
+                }
             }
         }
         true
