@@ -107,28 +107,14 @@ struct PostedLine<'a> {
     credit_minor: i64,
 }
 
-/// Checks `entry` and stores it with `finance.entry.posted`, in `tx`.
+/// Checks that `entry`'s accounts exist and its month is open, then records it: for
+/// entries whose accounts and date nobody has checked yet.
 pub async fn post(
     tx: &mut PgConnection,
     tenant: Uuid,
     entry: &NewEntry,
 ) -> Result<(), JournalError> {
-    if let Some(bad) = entry
-        .lines
-        .iter()
-        .position(|l| l.debit < 0 || l.credit < 0 || (l.debit > 0) == (l.credit > 0))
-    {
-        return Err(JournalError::OneSided(bad + 1));
-    }
-    let debits: i64 = entry.lines.iter().map(|l| l.debit).sum();
-    let credits: i64 = entry.lines.iter().map(|l| l.credit).sum();
-    if entry.lines.len() < 2 || debits != credits {
-        return Err(JournalError::Unbalanced {
-            debits,
-            credits,
-            lines: entry.lines.len(),
-        });
-    }
+    balanced(entry)?;
     let codes: Vec<&str> = entry
         .lines
         .iter()
@@ -146,6 +132,49 @@ pub async fn post(
     if entry.posted_at.is_none() && closed(tx, tenant, entry.date).await? {
         return Err(JournalError::PeriodClosed(entry.date));
     }
+    write(tx, tenant, entry).await
+}
+
+/// Every line a debit or a credit, at least two, debits equal to credits.
+fn balanced(entry: &NewEntry) -> Result<(), JournalError> {
+    if let Some(bad) = entry
+        .lines
+        .iter()
+        .position(|l| l.debit < 0 || l.credit < 0 || (l.debit > 0) == (l.credit > 0))
+    {
+        return Err(JournalError::OneSided(bad + 1));
+    }
+    let debits: i64 = entry.lines.iter().map(|l| l.debit).sum();
+    let credits: i64 = entry.lines.iter().map(|l| l.credit).sum();
+    if entry.lines.len() < 2 || debits != credits {
+        return Err(JournalError::Unbalanced {
+            debits,
+            credits,
+            lines: entry.lines.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Stores a balanced `entry` with `finance.entry.posted`, in `tx`. Its accounts are the
+/// tenant's and its month open: the posting rules take both from the books (a missing
+/// account still fails, on the lines' foreign key).
+pub async fn record(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    entry: &NewEntry,
+) -> Result<(), JournalError> {
+    balanced(entry)?;
+    write(tx, tenant, entry).await
+}
+
+/// Writes the entry, its lines and `finance.entry.posted`.
+async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<(), JournalError> {
+    let codes: Vec<&str> = entry
+        .lines
+        .iter()
+        .map(|l| l.account_code.as_str())
+        .collect();
     sqlx::query(
         "INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, source_event_id, document, \
          currency, reverses, posted_by, posted_at) \
@@ -233,7 +262,7 @@ pub async fn posted_before(
 }
 
 /// Whether `date`'s month is closed.
-pub async fn closed(
+async fn closed(
     tx: &mut PgConnection,
     tenant: Uuid,
     date: NaiveDate,
@@ -252,20 +281,37 @@ pub fn month_of(date: NaiveDate) -> NaiveDate {
     date.with_day(1).unwrap_or(date)
 }
 
-/// `date`, or the first day of the first open month after it: an event that arrives
-/// after its month was closed is posted in the open period, never into the closed one.
-pub async fn open_date(
+/// Where the posting rules' entry `id` goes: the date and time the live journal posted it
+/// on, if it did (a rebuild restates it there); else `date`, or the first day of the first
+/// open month after it, so an event that arrives after its month was closed is posted in
+/// the open period, never into the closed one.
+pub async fn placement(
     tx: &mut PgConnection,
     tenant: Uuid,
+    id: Uuid,
     date: NaiveDate,
-) -> Result<NaiveDate, sqlx::Error> {
+) -> Result<(NaiveDate, Option<DateTime<Utc>>), sqlx::Error> {
+    let (posted_on, posted_at, closed): (Option<NaiveDate>, Option<DateTime<Utc>>, Vec<NaiveDate>) =
+        sqlx::query_as(
+            "SELECT e.posting_date, e.posted_at, ARRAY(SELECT month FROM closed_periods \
+             WHERE tenant_id = $1 AND month >= $3 ORDER BY month) \
+             FROM (SELECT) AS one LEFT JOIN public.journal_entries e ON e.tenant_id = $1 AND e.id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(month_of(date))
+        .fetch_one(tx)
+        .await?;
+    if let (Some(on), Some(at)) = (posted_on, posted_at) {
+        return Ok((on, Some(at)));
+    }
     let mut day = date;
-    while closed(tx, tenant, day).await? {
+    while closed.contains(&month_of(day)) {
         day = month_of(day)
             .checked_add_months(chrono::Months::new(1))
             .unwrap_or(day);
     }
-    Ok(day)
+    Ok((day, None))
 }
 
 /// A rule's posting with the tenant's account codes.

@@ -136,14 +136,9 @@ impl Projection for FinanceLedger {
             None => return Ok(()),
         };
         let mut entry = entry;
-        match journal::posted_before(tx, tenant, entry.id).await? {
-            Some((date, at)) => {
-                entry.date = date;
-                entry.posted_at = Some(at);
-            }
-            None => entry.date = journal::open_date(tx, tenant, entry.date).await?,
-        }
-        journal::post(tx, tenant, &entry).await?;
+        (entry.date, entry.posted_at) =
+            journal::placement(tx, tenant, entry.id, entry.date).await?;
+        journal::record(tx, tenant, &entry).await?;
         gst::register(tx, tenant, event).await
     }
 }
