@@ -262,11 +262,7 @@ pub async fn posted_before(
 }
 
 /// Whether `date`'s month is closed.
-async fn closed(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    date: NaiveDate,
-) -> Result<bool, sqlx::Error> {
+async fn closed(tx: &mut PgConnection, tenant: Uuid, date: NaiveDate) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM closed_periods WHERE tenant_id = $1 AND month = $2)",
     )

@@ -375,81 +375,85 @@ struct Product {
     archived: bool,
 }
 
-async fn product(
+/// A product found for an invoice line, by its line's number from 1.
+#[derive(sqlx::FromRow)]
+struct LineProduct {
+    line: i64,
+    #[sqlx(flatten)]
+    product: Product,
+}
+
+/// The product each line names by id, SKU or barcode, in line order, read with one
+/// statement; a line's error (none named, or none found, or archived) in its place.
+async fn products(
     tx: &mut PgConnection,
     tenant: Uuid,
-    line: &NewLine,
-    field: &str,
-) -> Result<Product, ApiError> {
-    const COLUMNS: &str =
-        "p.id, p.sku, p.unit_decimals, p.hsn_code, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
-        p.selling_price_minor, p.tax_inclusive, p.archived";
-    let (found, named): (Option<Product>, String) = match (
-        line.product_id,
-        line.sku.as_deref(),
-        line.barcode.as_deref(),
-    ) {
-        (Some(id), None, None) => (
-            sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM products p WHERE p.tenant_id = $1 AND p.id = $2"
-            ))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?,
-            id.to_string(),
-        ),
-        (None, Some(sku), None) => (
-            sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM products p WHERE p.tenant_id = $1 AND p.sku = $2"
-            ))
-            .bind(tenant)
-            .bind(sku.trim())
-            .fetch_optional(&mut *tx)
-            .await?,
-            format!("SKU {sku}"),
-        ),
-        (None, None, Some(code)) => {
-            let found = sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM barcodes b JOIN products p ON p.tenant_id = b.tenant_id AND p.id = b.product_id \
-                 WHERE b.tenant_id = $1 AND b.code = $2"
-            ))
-            .bind(tenant)
-            .bind(code.trim())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if found.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_barcode",
-                    format!("{field}: no product has the barcode {code}"),
+    lines: &[NewLine],
+) -> Result<Vec<Result<Product, ApiError>>, ApiError> {
+    let ids: Vec<Option<Uuid>> = lines.iter().map(|l| l.product_id).collect();
+    let skus: Vec<Option<&str>> = lines
+        .iter()
+        .map(|l| l.sku.as_deref().map(str::trim))
+        .collect();
+    let codes: Vec<Option<&str>> = lines
+        .iter()
+        .map(|l| l.barcode.as_deref().map(str::trim))
+        .collect();
+    let found: Vec<LineProduct> = sqlx::query_as(
+        "SELECT l.line, p.id, p.sku, p.unit_decimals, p.hsn_code, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
+         p.selling_price_minor, p.tax_inclusive, p.archived \
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS l(id, sku, code, line) \
+         JOIN products p ON p.tenant_id = $1 AND p.id = coalesce(l.id, \
+             (SELECT s.id FROM products s WHERE s.tenant_id = $1 AND s.sku = l.sku), \
+             (SELECT b.product_id FROM barcodes b WHERE b.tenant_id = $1 AND b.code = l.code))",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(&skus)
+    .bind(&codes)
+    .fetch_all(tx)
+    .await?;
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let field = format!("lines[{index}]");
+            let named = match (line.product_id, skus[index], codes[index]) {
+                (Some(id), None, None) => id.to_string(),
+                (None, Some(sku), None) => format!("SKU {sku}"),
+                (None, None, Some(code)) => format!("barcode {code}"),
+                _ => {
+                    return Err(Invalid::new(
+                        field,
+                        "product_required",
+                        "give one of product_id, sku or barcode",
+                    )
+                    .into())
+                }
+            };
+            let Some(found) = found.iter().find(|f| f.line == index as i64 + 1) else {
+                return Err(match codes[index] {
+                    Some(code) => ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_barcode",
+                        format!("{field}: no product has the barcode {code}"),
+                    ),
+                    None => ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_product",
+                        format!("{field}: no product {named}"),
+                    ),
+                });
+            };
+            if found.product.archived {
+                return Err(ApiError::conflict(
+                    "product_archived",
+                    format!("{} is no longer sold", found.product.sku),
                 ));
             }
-            (found, format!("barcode {code}"))
-        }
-        _ => {
-            return Err(Invalid::new(
-                field,
-                "product_required",
-                "give one of product_id, sku or barcode",
-            )
-            .into())
-        }
-    };
-    let product = found.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_product",
-            format!("{field}: no product {named}"),
-        )
-    })?;
-    if product.archived {
-        return Err(ApiError::conflict(
-            "product_archived",
-            format!("{} is no longer sold", product.sku),
-        ));
-    }
-    Ok(product)
+            Ok(found.product.clone())
+        })
+        .collect())
 }
 
 /// `sales.invoice.issued`.
@@ -806,11 +810,12 @@ async fn price_invoice(
     let (customer_state, customer_gstin) = customer.unwrap_or_default();
     let place = customer_state.unwrap_or_else(|| store.state_code.clone());
     let supply = Supply::between(&store.state_code, &place);
+    let found = products(&mut tx, tenant, &body.lines).await?;
     let mut products = Vec::new();
     let mut inputs = Vec::new();
-    for (index, line) in body.lines.iter().enumerate() {
+    for ((index, line), product) in body.lines.iter().enumerate().zip(found) {
         let field = format!("lines[{index}]");
-        let product = product(&mut tx, tenant, line, &field).await?;
+        let product = product?;
         let quantity = Quantity::parse(&line.quantity, product.unit_decimals.max(0) as u32)
             .map_err(|e| {
                 Invalid::new(

@@ -461,6 +461,34 @@ async fn bad_sales_are_refused_with_a_code_and_write_nothing() {
         (
             till.sale(
                 "T1",
+                json!([{"product_id": till.soap, "quantity": "1"}, {"sku": "NO-SUCH", "quantity": "1"}]),
+                cash(236_00, 236_00),
+            ),
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"product_id": Uuid::new_v4(), "quantity": "1"}]),
+                cash(118_00, 118_00),
+            ),
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+        ),
+        (
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "1"},
+                       {"product_id": till.soap, "sku": "SOAP-1", "quantity": "1"}]),
+                cash(236_00, 236_00),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "product_required",
+        ),
+        (
+            till.sale(
+                "T1",
                 json!([{"product_id": till.soap, "quantity": "1.5"}]),
                 cash(177_00, 177_00),
             ),
