@@ -177,12 +177,23 @@ async fn resolve(
     let found = match (product_id, sku) {
         (Some(id), None) => store::product(tx, tenant, id).await?,
         (None, Some(sku)) => store::product_by_sku(tx, tenant, sku.trim()).await?,
-        _ => {
-            return Err(
-                Invalid::new(field, "product_required", "give either product_id or sku").into(),
-            )
-        }
+        _ => None,
     };
+    identified(found, product_id, sku, field)
+}
+
+/// The product a line named by `product_id` or `sku`, exactly one of them, if found.
+fn identified(
+    found: Option<Product>,
+    product_id: Option<Uuid>,
+    sku: Option<&str>,
+    field: &str,
+) -> Result<Product, ApiError> {
+    if product_id.is_some() == sku.is_some() {
+        return Err(
+            Invalid::new(field, "product_required", "give either product_id or sku").into(),
+        );
+    }
     found.ok_or_else(|| {
         let named = product_id.map_or_else(
             || format!("SKU {:?}", sku.unwrap_or("")),
@@ -1042,10 +1053,14 @@ async fn resolve_lines<'a>(
     lines: impl Iterator<Item = (Option<Uuid>, Option<&'a str>, &'a str)>,
     zero_allowed: bool,
 ) -> Result<Vec<(Product, Decimal)>, ApiError> {
+    let lines: Vec<_> = lines.collect();
+    let ids: Vec<Option<Uuid>> = lines.iter().map(|(id, ..)| *id).collect();
+    let skus: Vec<Option<&str>> = lines.iter().map(|(_, sku, _)| sku.map(str::trim)).collect();
+    let found = store::products_named(tx, tenant, &ids, &skus).await?;
     let mut resolved: Vec<(Product, Decimal)> = Vec::new();
-    for (index, (id, sku, quantity)) in lines.enumerate() {
+    for (index, ((id, sku, quantity), found)) in lines.into_iter().zip(found).enumerate() {
         let field = format!("lines[{index}]");
-        let product = resolve(tx, tenant, id, sku, &field).await?;
+        let product = identified(found, id, sku, &field)?;
         let field = format!("{field}.quantity");
         let decimals = product.unit_decimals as u32;
         let quantity = if zero_allowed {

@@ -107,6 +107,43 @@ pub async fn products(
         .await
 }
 
+/// The product each line names by id or by SKU, in line order: `None` where it names
+/// none inventory knows. One statement for the whole list.
+pub async fn products_named(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    ids: &[Option<Uuid>],
+    skus: &[Option<&str>],
+) -> Result<Vec<Option<Product>>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Named {
+        line: i64,
+        #[sqlx(flatten)]
+        product: Product,
+    }
+    let rows: Vec<Named> = sqlx::query_as(
+        "SELECT l.line, p.id, p.sku, p.unit_decimals, p.currency, p.reorder_level, p.archived \
+         FROM UNNEST($2::uuid[], $3::text[]) WITH ORDINALITY AS l(id, sku, line) \
+         JOIN products p ON p.tenant_id = $1 AND p.id = coalesce(l.id, \
+             (SELECT s.id FROM products s WHERE s.tenant_id = $1 AND s.sku = l.sku))",
+    )
+    .bind(tenant)
+    .bind(ids)
+    .bind(skus)
+    .fetch_all(tx)
+    .await?;
+    let mut named: Vec<Option<Product>> = ids.iter().map(|_| None).collect();
+    for row in rows {
+        if let Some(slot) = usize::try_from(row.line - 1)
+            .ok()
+            .and_then(|i| named.get_mut(i))
+        {
+            *slot = Some(row.product);
+        }
+    }
+    Ok(named)
+}
+
 /// A product by SKU.
 pub async fn product_by_sku(
     tx: &mut PgConnection,

@@ -510,6 +510,17 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing() {
     let twice = transfer(json!({"from_location_id": store, "to_location_id": other,
                                 "lines": [{"product_id": soap, "quantity": "1"}, {"sku": "SOAP-1", "quantity": "1"}]})).await;
     assert_eq!(twice.code(), "duplicate_line");
+    let unknown = transfer(json!({"from_location_id": store, "to_location_id": other,
+                                  "lines": [{"product_id": soap, "quantity": "1"}, {"sku": "NOPE", "quantity": "1"}]})).await;
+    assert_eq!(unknown.code(), "unknown_product");
+    assert!(unknown.body["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("lines[1]"));
+    let both = transfer(json!({"from_location_id": store, "to_location_id": other,
+                               "lines": [{"product_id": soap, "sku": "SOAP-1", "quantity": "1"}]}))
+    .await;
+    assert_eq!(both.code(), "product_required");
     let short = transfer(json!({"from_location_id": store, "to_location_id": other,
                                 "lines": [{"product_id": soap, "quantity": "6"}]}))
     .await;
