@@ -44,7 +44,10 @@ impl Mesh {
     }
 
     /// Holds `lines` (product, quantity) at `location` for the sale `reference`; 409
-    /// `insufficient_stock` naming the SKU when one does not fit.
+    /// `insufficient_stock` naming the SKU when one does not fit. Every call holds anew,
+    /// without an `Idempotency-Key`: a resent sale whose first hold was released must not
+    /// get that hold back, and of two sends racing, the one whose invoice loses releases
+    /// its own. A hold a crash leaves behind lapses at its TTL.
     pub(crate) async fn reserve(
         &self,
         token: &str,
@@ -62,7 +65,6 @@ impl Mesh {
             .client
             .post(format!("{}/api/v1/inventory/reservations", self.inventory))
             .header("authorization", token)
-            .header("idempotency-key", format!("sale-{reference}"))
             .json(&body)
             .send()
             .await
