@@ -290,30 +290,40 @@ async fn record(
     if inserted == 0 {
         return Ok(());
     }
-    for (n, line) in d.lines.iter().enumerate() {
-        let quantity: Decimal = line
-            .quantity
-            .parse()
-            .map_err(|_| format!("quantity {:?} is not a decimal", line.quantity))?;
-        sqlx::query(
-            "INSERT INTO gst_document_lines (tenant_id, document_id, line_no, hsn_code, rate_bp, quantity, \
-             taxable_minor, cgst_minor, sgst_minor, igst_minor, cess_minor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(tenant)
-        .bind(d.id)
-        .bind(if line.line_no > 0 { line.line_no } else { n as i32 + 1 })
-        .bind(&line.hsn_code)
-        .bind(line.gst_rate_bp)
-        .bind(quantity)
-        .bind(line.taxable_minor)
-        .bind(line.cgst_minor)
-        .bind(line.sgst_minor)
-        .bind(line.igst_minor)
-        .bind(line.cess_minor)
-        .execute(&mut *tx)
-        .await?;
+    let mut quantities: Vec<Decimal> = Vec::with_capacity(d.lines.len());
+    for line in d.lines {
+        quantities.push(
+            line.quantity
+                .parse()
+                .map_err(|_| format!("quantity {:?} is not a decimal", line.quantity))?,
+        );
     }
+    let column = |f: fn(&RegisterLine) -> i64| d.lines.iter().map(f).collect::<Vec<i64>>();
+    let numbers: Vec<i32> = (1..)
+        .zip(d.lines)
+        .map(|(n, line)| if line.line_no > 0 { line.line_no } else { n })
+        .collect();
+    let hsn: Vec<Option<&str>> = d.lines.iter().map(|l| l.hsn_code.as_deref()).collect();
+    let rates: Vec<i32> = d.lines.iter().map(|l| l.gst_rate_bp).collect();
+    sqlx::query(
+        "INSERT INTO gst_document_lines (tenant_id, document_id, line_no, hsn_code, rate_bp, quantity, \
+         taxable_minor, cgst_minor, sgst_minor, igst_minor, cess_minor) \
+         SELECT $1, $2, * FROM UNNEST($3::int4[], $4::text[], $5::int4[], $6::numeric[], $7::int8[], \
+         $8::int8[], $9::int8[], $10::int8[], $11::int8[])",
+    )
+    .bind(tenant)
+    .bind(d.id)
+    .bind(&numbers)
+    .bind(&hsn)
+    .bind(&rates)
+    .bind(&quantities)
+    .bind(column(|l| l.taxable_minor))
+    .bind(column(|l| l.cgst_minor))
+    .bind(column(|l| l.sgst_minor))
+    .bind(column(|l| l.igst_minor))
+    .bind(column(|l| l.cess_minor))
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
