@@ -387,92 +387,185 @@ pub async fn record_locked(
     level: Level,
     held: Decimal,
 ) -> Result<Recorded, LedgerError> {
-    let product = movement.product;
-    let unit_cost = movement.unit_cost.unwrap_or(level.average_cost);
-    let (seq, at, store): (i64, DateTime<Utc>, Option<Uuid>) = sqlx::query_as(
+    let product = movement.product.id;
+    let mut levels = HashMap::from([(product, level)]);
+    let held = HashMap::from([(product, held)]);
+    let mut recorded = record_all_locked(tx, tenant, &[movement], &mut levels, &held).await?;
+    recorded
+        .pop()
+        .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))
+}
+
+/// Records `movements` at one location, in order, with one statement for each table
+/// whatever their number: the ledger rows, the items' levels and batches, and their
+/// `inventory.stock.moved` events; then the alerts they raise. The caller holds the
+/// items' locks and passes their `levels` (updated here to the levels after) and what
+/// live reservations `held` of each.
+pub async fn record_all_locked(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    movements: &[Movement<'_>],
+    levels: &mut HashMap<Uuid, Level>,
+    held: &HashMap<Uuid, Decimal>,
+) -> Result<Vec<Recorded>, LedgerError> {
+    // The fold first, in order: a later movement of an item starts from the earlier's level.
+    let mut steps: Vec<(Level, Recorded)> = Vec::with_capacity(movements.len());
+    for movement in movements {
+        let product = movement.product.id;
+        let before = levels
+            .get(&product)
+            .copied()
+            .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
+        let unit_cost = movement.unit_cost.unwrap_or(before.average_cost);
+        let after = folded(before, movement.quantity, unit_cost);
+        levels.insert(product, after);
+        steps.push((before, Recorded { unit_cost, after }));
+    }
+
+    let rows: Vec<(Uuid, i64, DateTime<Utc>, Option<Uuid>)> = sqlx::query_as(
         "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
          kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         RETURNING seq, recorded_at, \
-           (SELECT store_id FROM locations WHERE tenant_id = $2 AND id = $3)",
+         SELECT m.id, $1, m.location, m.product, m.batch, m.expiry, m.kind, m.quantity, m.cost, \
+                m.reason, m.ref_type, m.ref_id, m.by \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::date[], $7::text[], \
+                     $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::uuid[]) \
+           WITH ORDINALITY AS m(id, location, product, batch, expiry, kind, quantity, cost, reason, \
+                                ref_type, ref_id, by, n) \
+         ORDER BY m.n \
+         RETURNING id, seq, recorded_at, \
+           (SELECT store_id FROM locations WHERE tenant_id = $1 AND id = location_id)",
     )
-    .bind(movement.id)
     .bind(tenant)
-    .bind(movement.location)
-    .bind(product.id)
-    .bind(movement.batch)
-    .bind(movement.expiry)
-    .bind(movement.kind.code())
-    .bind(movement.quantity)
-    .bind(unit_cost)
-    .bind(movement.reason)
-    .bind(movement.reference.0)
-    .bind(&movement.reference.1)
-    .bind(movement.recorded_by)
-    .fetch_one(&mut *tx)
+    .bind(movements.iter().map(|m| m.id).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.location).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.product.id).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.batch).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.expiry).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.kind.code()).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.quantity).collect::<Vec<_>>())
+    .bind(steps.iter().map(|(_, r)| r.unit_cost).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.reason).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.reference.0).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.reference.1.as_str()).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.recorded_by).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
     .await?;
-    let fold = Fold {
-        location: movement.location,
-        product: product.id,
-        batch: movement.batch,
-        expiry: movement.expiry,
-        quantity: movement.quantity,
-        unit_cost,
-        seq,
-        at,
+    let written: HashMap<Uuid, (i64, DateTime<Utc>, Option<Uuid>)> = rows
+        .into_iter()
+        .map(|(id, seq, at, store)| (id, (seq, at, store)))
+        .collect();
+    let written = |m: &Movement<'_>| {
+        written
+            .get(&m.id)
+            .copied()
+            .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))
     };
-    let after = apply_locked(tx, tenant, &fold, level).await?;
-    let key = item_key(movement.location, product.id);
-    let moved = StockMoved {
-        tenant_id: tenant,
-        movement_id: movement.id,
-        seq,
-        location_id: movement.location,
-        store_id: store,
-        product_id: product.id,
-        sku: &product.sku,
-        batch: movement.batch,
-        expiry_date: movement.expiry.map(|d| d.to_string()),
-        kind: movement.kind.code(),
-        quantity: decimal_text(movement.quantity),
-        unit_cost_minor: decimal_text(unit_cost),
-        currency: &product.currency,
-        on_hand_after: decimal_text(after.on_hand),
-        average_cost_after_minor: decimal_text(after.average_cost),
-        reason: movement.reason,
-        reference_type: Some(movement.reference.0),
-        reference_id: Some(&movement.reference.1),
-        recorded_by: movement.recorded_by,
-        recorded_at: at.timestamp_millis(),
-    };
-    event(tx, "inventory.stock.moved", tenant, &key, &moved).await?;
 
-    // Once per crossing below zero, as low stock is: every further sale of an item
-    // already short would otherwise raise it again.
-    if after.on_hand < Decimal::ZERO && after.on_hand - movement.quantity >= Decimal::ZERO {
-        let negative = NegativeStock {
-            tenant_id: tenant,
-            location_id: movement.location,
-            product_id: product.id,
-            sku: &product.sku,
-            on_hand: decimal_text(after.on_hand),
-            movement_id: movement.id,
-            detected_at: at.timestamp_millis(),
-        };
-        event(tx, "inventory.negative_stock", tenant, &key, &negative).await?;
+    // Each item's level as its last movement left it; each batch moved by the sum.
+    let mut items: Vec<(Uuid, Uuid, Level, i64, DateTime<Utc>)> = Vec::new();
+    let mut batches: Vec<(Uuid, Uuid, &str, Option<NaiveDate>, Decimal)> = Vec::new();
+    for (movement, (_, recorded)) in movements.iter().zip(&steps) {
+        let (seq, at, _) = written(movement)?;
+        let (location, product) = (movement.location, movement.product.id);
+        match items.iter_mut().find(|i| (i.0, i.1) == (location, product)) {
+            Some(item) => *item = (location, product, recorded.after, seq, at),
+            None => items.push((location, product, recorded.after, seq, at)),
+        }
+        match batches
+            .iter_mut()
+            .find(|b| (b.0, b.1, b.2) == (location, product, movement.batch))
+        {
+            Some(batch) => {
+                batch.3 = batch.3.or(movement.expiry);
+                batch.4 += movement.quantity;
+            }
+            None => batches.push((
+                location,
+                product,
+                movement.batch,
+                movement.expiry,
+                movement.quantity,
+            )),
+        }
     }
-    if movement.quantity < Decimal::ZERO {
-        alert_if_low(
-            tx,
+    sqlx::query(
+        "UPDATE stock_levels s SET on_hand = u.on_hand, average_cost_minor = u.cost, \
+         last_movement_seq = u.seq, last_moved_at = u.at \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::int8[], $7::timestamptz[]) \
+           AS u(location, product, on_hand, cost, seq, at) \
+         WHERE s.tenant_id = $1 AND s.location_id = u.location AND s.product_id = u.product",
+    )
+    .bind(tenant)
+    .bind(items.iter().map(|i| i.0).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.1).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.2.on_hand).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.2.average_cost).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.3).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.4).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    add_to_batches(tx, tenant, &batches).await?;
+
+    let mut moved = Vec::with_capacity(movements.len());
+    for (movement, (_, recorded)) in movements.iter().zip(&steps) {
+        let (seq, at, store) = written(movement)?;
+        let product = movement.product;
+        let key = item_key(movement.location, product.id);
+        moved.push((
             tenant,
-            movement.location,
-            product,
-            level.on_hand - held,
-            after.on_hand - held,
-        )
-        .await?;
+            key,
+            StockMoved {
+                tenant_id: tenant,
+                movement_id: movement.id,
+                seq,
+                location_id: movement.location,
+                store_id: store,
+                product_id: product.id,
+                sku: &product.sku,
+                batch: movement.batch,
+                expiry_date: movement.expiry.map(|d| d.to_string()),
+                kind: movement.kind.code(),
+                quantity: decimal_text(movement.quantity),
+                unit_cost_minor: decimal_text(recorded.unit_cost),
+                currency: &product.currency,
+                on_hand_after: decimal_text(recorded.after.on_hand),
+                average_cost_after_minor: decimal_text(recorded.after.average_cost),
+                reason: movement.reason,
+                reference_type: Some(movement.reference.0),
+                reference_id: Some(&movement.reference.1),
+                recorded_by: movement.recorded_by,
+                recorded_at: at.timestamp_millis(),
+            },
+        ));
     }
-    Ok(Recorded { unit_cost, after })
+    outbox::append_all_current(tx, SERVICE, "inventory.stock.moved", &moved).await?;
+
+    // After the movements, so an item's alert follows its movements on its key.
+    for (movement, (before, recorded)) in movements.iter().zip(&steps) {
+        let (product, after) = (movement.product, recorded.after);
+        let key = item_key(movement.location, product.id);
+        // Once per crossing below zero, as low stock is: every further sale of an item
+        // already short would otherwise raise it again.
+        if after.on_hand < Decimal::ZERO && before.on_hand >= Decimal::ZERO {
+            let (_, at, _) = written(movement)?;
+            let negative = NegativeStock {
+                tenant_id: tenant,
+                location_id: movement.location,
+                product_id: product.id,
+                sku: &product.sku,
+                on_hand: decimal_text(after.on_hand),
+                movement_id: movement.id,
+                detected_at: at.timestamp_millis(),
+            };
+            event(tx, "inventory.negative_stock", tenant, &key, &negative).await?;
+        }
+        if movement.quantity < Decimal::ZERO {
+            let held = held.get(&product.id).copied().unwrap_or_default();
+            let (before, after) = (before.on_hand - held, after.on_hand - held);
+            alert_if_low(tx, tenant, movement.location, product, before, after).await?;
+        }
+    }
+    Ok(steps.into_iter().map(|(_, recorded)| recorded).collect())
 }
 
 /// Raises `inventory.low_stock` when available stock crosses below the reorder level
@@ -522,20 +615,7 @@ async fn apply_locked(
     fold: &Fold<'_>,
     level: Level,
 ) -> Result<Level, sqlx::Error> {
-    // Stock leaving at another cost than the average (goods back to their vendor at
-    // what they cost) re-averages what stays, so on hand at the average is still the
-    // ledger's value.
-    let average_cost = if fold.quantity > Decimal::ZERO || fold.unit_cost != level.average_cost {
-        domain::moving_average(
-            level.on_hand,
-            level.average_cost,
-            fold.quantity,
-            fold.unit_cost,
-        )
-    } else {
-        level.average_cost
-    };
-    let on_hand = level.on_hand + fold.quantity;
+    let after = folded(level, fold.quantity, fold.unit_cost);
     sqlx::query(
         "UPDATE stock_levels SET on_hand = $4, average_cost_minor = $5, last_movement_seq = $6, \
          last_moved_at = $7 WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
@@ -543,29 +623,59 @@ async fn apply_locked(
     .bind(tenant)
     .bind(fold.location)
     .bind(fold.product)
-    .bind(on_hand)
-    .bind(average_cost)
+    .bind(after.on_hand)
+    .bind(after.average_cost)
     .bind(fold.seq)
     .bind(fold.at)
     .execute(&mut *tx)
     .await?;
+    let batch = (
+        fold.location,
+        fold.product,
+        fold.batch,
+        fold.expiry,
+        fold.quantity,
+    );
+    add_to_batches(tx, tenant, &[batch]).await?;
+    Ok(after)
+}
+
+/// An item's level after `quantity` moved at `unit_cost`. Stock leaving at another cost
+/// than the average (goods back to their vendor at what they cost) re-averages what
+/// stays, so on hand at the average is still the ledger's value.
+fn folded(level: Level, quantity: Decimal, unit_cost: Decimal) -> Level {
+    let average_cost = if quantity > Decimal::ZERO || unit_cost != level.average_cost {
+        domain::moving_average(level.on_hand, level.average_cost, quantity, unit_cost)
+    } else {
+        level.average_cost
+    };
+    Level {
+        on_hand: level.on_hand + quantity,
+        average_cost,
+    }
+}
+
+/// Moves each (location, product, batch, expiry, quantity) batch by its quantity, creating
+/// the batches not seen before. One row per batch: a statement cannot update a row twice.
+async fn add_to_batches(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    batches: &[(Uuid, Uuid, &str, Option<NaiveDate>, Decimal)],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stock_batches (tenant_id, location_id, product_id, batch, expiry_date, on_hand) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+         SELECT $1, * FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::date[], $6::numeric[]) \
          ON CONFLICT (tenant_id, location_id, product_id, batch) DO UPDATE \
          SET on_hand = stock_batches.on_hand + EXCLUDED.on_hand, \
              expiry_date = coalesce(stock_batches.expiry_date, EXCLUDED.expiry_date)",
     )
     .bind(tenant)
-    .bind(fold.location)
-    .bind(fold.product)
-    .bind(fold.batch)
-    .bind(fold.expiry)
-    .bind(fold.quantity)
-    .execute(&mut *tx)
+    .bind(batches.iter().map(|b| b.0).collect::<Vec<_>>())
+    .bind(batches.iter().map(|b| b.1).collect::<Vec<_>>())
+    .bind(batches.iter().map(|b| b.2).collect::<Vec<_>>())
+    .bind(batches.iter().map(|b| b.3).collect::<Vec<_>>())
+    .bind(batches.iter().map(|b| b.4).collect::<Vec<_>>())
+    .execute(tx)
     .await?;
-    Ok(Level {
-        on_hand,
-        average_cost,
-    })
+    Ok(())
 }

@@ -300,6 +300,9 @@ async fn sale(
         .collect();
     let mut stock = ledger::batches_of(tx, tenant, location, &items).await?;
     let reference = invoice.invoice_id.to_string();
+    // What each line draws from which batch; a later line of an item draws from what
+    // the earlier left.
+    let mut draws = Vec::new();
     for line in lines {
         let product = products
             .get(&line.product_id)
@@ -307,42 +310,38 @@ async fn sale(
         let wanted = quantity(&line.quantity)?;
         let batches = stock.entry(product.id).or_default();
         for take in domain::draw(batches, wanted) {
-            let level = levels
-                .get(&product.id)
-                .copied()
-                .ok_or_else(|| format!("no stock level locked for {}", product.sku))?;
-            let part = format!("{}/{}", line.line_no, take.batch);
-            let recorded = ledger::record_locked(
-                tx,
-                tenant,
-                Movement {
-                    id: movement_id(event, &part),
-                    location,
-                    product,
-                    batch: &take.batch,
-                    expiry: take.expiry,
-                    kind: Kind::Sale,
-                    quantity: -take.on_hand,
-                    unit_cost: None,
-                    reason: None,
-                    reference: ("sales.invoice", reference.clone()),
-                    recorded_by: None,
-                },
-                level,
-                held.get(&product.id).copied().unwrap_or_default(),
-            )
-            .await?;
-            levels.insert(product.id, recorded.after);
-            // A later line of the same item draws from what this one left.
             match batches.iter_mut().find(|b| b.batch == take.batch) {
                 Some(batch) => batch.on_hand -= take.on_hand,
                 None => batches.push(BatchStock {
                     on_hand: -take.on_hand,
-                    ..take
+                    ..take.clone()
                 }),
             }
+            draws.push((line.line_no, product, take));
         }
     }
+    let movements: Vec<Movement<'_>> = draws
+        .iter()
+        .map(|(line_no, product, take)| Movement {
+            id: movement_id(event, &format!("{line_no}/{}", take.batch)),
+            location,
+            product,
+            batch: &take.batch,
+            expiry: take.expiry,
+            kind: Kind::Sale,
+            quantity: -take.on_hand,
+            unit_cost: None,
+            reason: None,
+            reference: ("sales.invoice", reference.clone()),
+            recorded_by: None,
+        })
+        .collect();
+    for movement in &movements {
+        if !levels.contains_key(&movement.product.id) {
+            return Err(format!("no stock level locked for {}", movement.product.sku).into());
+        }
+    }
+    ledger::record_all_locked(tx, tenant, &movements, &mut levels, &held).await?;
     Ok(())
 }
 
