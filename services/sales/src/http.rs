@@ -1206,19 +1206,11 @@ async fn next_number(
     store_code: &str,
 ) -> Result<String, ApiError> {
     let year = domain::financial_year(Utc::now().date_naive());
-    sqlx::query(
-        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(terminal)
-    .bind(year)
-    .execute(&mut *tx)
-    .await?;
     let serial: i64 = sqlx::query_scalar(
-        "UPDATE invoice_series SET last_number = last_number + 1 \
-         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND financial_year = $4 RETURNING last_number",
+        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number) \
+         VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
+         DO UPDATE SET last_number = invoice_series.last_number + 1 RETURNING last_number",
     )
     .bind(tenant)
     .bind(store)
