@@ -111,6 +111,7 @@ impl Projection for FinanceLedger {
                 "sales.invoice.issued" => Some(rules::invoice_issued(&event.payload_as()?)?),
                 "sales.return.processed" => Some(rules::return_processed(&event.payload_as()?)?),
                 "inventory.stock.moved" => rules::stock_moved(&event.payload_as()?)?,
+                "inventory.sale.costed" => rules::sale_costed(&event.payload_as()?)?,
                 "inventory.stock.adjusted" => rules::stock_adjusted(&event.payload_as()?)?,
                 "purchase.invoice.recorded" => Some(rules::purchase_invoice(&event.payload_as()?)?),
                 "purchase.return.processed" => Some(rules::purchase_return(&event.payload_as()?)?),

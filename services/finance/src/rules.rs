@@ -36,6 +36,7 @@ pub const RULES: &[(&str, Rule)] = &[
         Rule::Nothing("the Z report summarises invoices already posted"),
     ),
     ("inventory.stock.moved", Rule::Post),
+    ("inventory.sale.costed", Rule::Post),
     ("inventory.stock.adjusted", Rule::Post),
     (
         "inventory.stock.transferred",
@@ -394,8 +395,45 @@ pub struct StockMoved {
     /// The location's store; absent for a warehouse (and before events carried it).
     #[serde(default)]
     pub store_id: Option<Uuid>,
+    /// The event that carries its cost with its document's other movements; absent when
+    /// the movement's own cost is posted (and before events carried it).
+    #[serde(default)]
+    pub costed_by: Option<String>,
     /// When.
     pub recorded_at: i64,
+}
+
+/// `inventory.sale.costed`, as finance reads it.
+#[derive(Debug, Deserialize)]
+pub struct SaleCosted {
+    /// The invoice's number: the entry's document.
+    pub invoice_number: String,
+    /// The store that sold.
+    #[serde(default)]
+    pub store_id: Option<Uuid>,
+    /// ISO 4217.
+    pub currency: String,
+    /// What the goods sold cost, in minor units.
+    pub cost_minor: i64,
+    /// When.
+    pub costed_at: i64,
+}
+
+/// A sale's cost of goods sold, once per invoice: what its movements took out of stock
+/// at the moving average, each rounded to the minor unit as the stock ledger values it.
+pub fn sale_costed(c: &SaleCosted) -> Result<Option<Posting>, RuleError> {
+    let mut p = Posting::new(
+        day(c.costed_at),
+        format!("Cost of goods sold on invoice {}", c.invoice_number),
+        Some(c.invoice_number.clone()),
+        &c.currency,
+    );
+    p.debit(Role::CostOfGoodsSold, c.store_id, c.cost_minor);
+    p.credit(Role::Inventory, c.store_id, c.cost_minor);
+    if p.lines.is_empty() {
+        return Ok(None); // goods at no cost move no money
+    }
+    checked(p).map(Some)
 }
 
 pub use bazaar_platform::money::value_minor;
@@ -406,11 +444,15 @@ fn decimal(text: &str) -> Result<Decimal, RuleError> {
 }
 
 /// A stock movement at the cost inventory carries: sales and returns to cost of goods
-/// sold, goods receipts to goods received not invoiced, transfers through stock in
+/// sold (a sale's movements since `inventory.sale.costed`: from it, once per invoice),
+/// goods receipts to goods received not invoiced, transfers through stock in
 /// transit, count corrections to shrinkage, goods sent back to the vendor against goods
 /// received not invoiced. Adjustments are posted from `inventory.stock.adjusted`, which
 /// carries the reason.
 pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
+    if m.costed_by.is_some() {
+        return Ok(None); // posted with its document's other movements
+    }
     let quantity = decimal(&m.quantity)?;
     let value = value_minor(quantity, decimal(&m.unit_cost_minor)?);
     let against = match (m.kind.as_str(), m.reference_type.as_deref()) {
@@ -746,8 +788,40 @@ mod tests {
             currency: "INR".into(),
             reference_type: reference.map(str::to_owned),
             store_id: None,
+            costed_by: None,
             recorded_at: MILLIS,
         }
+    }
+
+    #[test]
+    fn a_sale_is_costed_once_per_invoice_not_per_movement() {
+        let costed = SaleCosted {
+            invoice_number: "BLR1T126000001".into(),
+            store_id: None,
+            currency: "INR".into(),
+            cost_minor: 10_000,
+            costed_at: MILLIS,
+        };
+        let entry = sale_costed(&costed).unwrap().unwrap();
+        assert_eq!(entry.document.as_deref(), Some("BLR1T126000001"));
+        assert_eq!(
+            amounts(&entry),
+            vec![
+                (Role::CostOfGoodsSold, 10_000, 0),
+                (Role::Inventory, 0, 10_000)
+            ]
+        );
+        // Its movements post nothing of their own; a free sale posts nothing at all.
+        let movement = StockMoved {
+            costed_by: Some("inventory.sale.costed".into()),
+            ..moved("sale", "-3", "3333.3333", Some("sales.invoice"))
+        };
+        assert_eq!(stock_moved(&movement).unwrap(), None);
+        let free = SaleCosted {
+            cost_minor: 0,
+            ..costed
+        };
+        assert_eq!(sale_costed(&free).unwrap(), None);
     }
 
     #[test]

@@ -169,6 +169,7 @@ struct StockMoved<'a> {
     reference_type: Option<&'a str>,
     reference_id: Option<&'a str>,
     recorded_by: Option<Uuid>,
+    costed_by: Option<&'a str>,
     recorded_at: i64,
 }
 
@@ -390,7 +391,7 @@ pub async fn record_locked(
     let product = movement.product.id;
     let mut levels = HashMap::from([(product, level)]);
     let held = HashMap::from([(product, held)]);
-    let mut recorded = record_all_locked(tx, tenant, &[movement], &mut levels, &held).await?;
+    let mut recorded = record_all_locked(tx, tenant, &[movement], &mut levels, &held, None).await?;
     recorded
         .pop()
         .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))
@@ -400,13 +401,15 @@ pub async fn record_locked(
 /// whatever their number: the ledger rows, the items' levels and batches, and their
 /// `inventory.stock.moved` events; then the alerts they raise. The caller holds the
 /// items' locks and passes their `levels` (updated here to the levels after) and what
-/// live reservations `held` of each.
+/// live reservations `held` of each. `costed_by` names the event that carries their
+/// costs together, when the caller publishes one.
 pub async fn record_all_locked(
     tx: &mut PgConnection,
     tenant: Uuid,
     movements: &[Movement<'_>],
     levels: &mut HashMap<Uuid, Level>,
     held: &HashMap<Uuid, Decimal>,
+    costed_by: Option<&str>,
 ) -> Result<Vec<Recorded>, LedgerError> {
     // The fold first, in order: a later movement of an item starts from the earlier's level.
     let mut steps: Vec<(Level, Recorded)> = Vec::with_capacity(movements.len());
@@ -534,6 +537,7 @@ pub async fn record_all_locked(
                 reference_type: Some(movement.reference.0),
                 reference_id: Some(&movement.reference.1),
                 recorded_by: movement.recorded_by,
+                costed_by,
                 recorded_at: at.timestamp_millis(),
             },
         ));

@@ -12,7 +12,7 @@ use bazaar_platform::{
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -150,6 +150,7 @@ struct ProductArchived {
 #[derive(Deserialize)]
 struct InvoiceIssued {
     invoice_id: Uuid,
+    invoice_number: String,
     store_id: Uuid,
     reservation_id: Option<Uuid>,
     lines: Vec<SoldLine>,
@@ -341,8 +342,66 @@ async fn sale(
             return Err(format!("no stock level locked for {}", movement.product.sku).into());
         }
     }
-    ledger::record_all_locked(tx, tenant, &movements, &mut levels, &held).await?;
+    let Some(first) = movements.first() else {
+        return Ok(());
+    };
+    // The books post a sale's cost once, from one event for the invoice, not once per
+    // movement: the movements name that event, and their own cost is not posted.
+    let costed = "inventory.sale.costed";
+    let recorded =
+        ledger::record_all_locked(tx, tenant, &movements, &mut levels, &held, Some(costed)).await?;
+    let lines: Vec<CostedMovement> = movements
+        .iter()
+        .zip(&recorded)
+        .map(|(movement, recorded)| CostedMovement {
+            movement_id: movement.id,
+            product_id: movement.product.id,
+            sku: &movement.product.sku,
+            batch: movement.batch,
+            quantity: ledger::decimal_text(-movement.quantity),
+            unit_cost_minor: ledger::decimal_text(recorded.unit_cost),
+            value_minor: domain::value_minor(-movement.quantity, recorded.unit_cost),
+        })
+        .collect();
+    let sale = SaleCosted {
+        tenant_id: tenant,
+        invoice_id: invoice.invoice_id,
+        invoice_number: &invoice.invoice_number,
+        location_id: location,
+        store_id: Some(invoice.store_id),
+        currency: &first.product.currency,
+        cost_minor: lines.iter().map(|l| l.value_minor).sum(),
+        lines,
+        costed_at: chrono::Utc::now().timestamp_millis(),
+    };
+    ledger::event(tx, costed, tenant, &reference, &sale).await?;
     Ok(())
+}
+
+/// `inventory.sale.costed`.
+#[derive(Serialize)]
+struct SaleCosted<'a> {
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    invoice_number: &'a str,
+    location_id: Uuid,
+    store_id: Option<Uuid>,
+    currency: &'a str,
+    lines: Vec<CostedMovement<'a>>,
+    cost_minor: i64,
+    costed_at: i64,
+}
+
+/// One movement of a costed sale.
+#[derive(Serialize)]
+struct CostedMovement<'a> {
+    movement_id: Uuid,
+    product_id: Uuid,
+    sku: &'a str,
+    batch: &'a str,
+    quantity: String,
+    unit_cost_minor: String,
+    value_minor: i64,
 }
 
 async fn sales_return(
