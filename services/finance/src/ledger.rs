@@ -123,6 +123,9 @@ impl Projection for FinanceLedger {
                 other => return Err(format!("{other} is listed to post but has no rule").into()),
             },
         };
+        if posting.is_none() && rule != Rule::Reverse {
+            return Ok(()); // nothing to post, nothing to read
+        }
         let tenant = event.cloud.tenant;
         db::set_tenant(tx, tenant).await?;
         let entry = match posting {
@@ -130,11 +133,10 @@ impl Projection for FinanceLedger {
                 let codes = chart::role_codes(tx, tenant).await?;
                 entry_for(event, &posting, journal::lines_of(&posting, &codes))
             }
-            None if rule == Rule::Reverse => {
+            None => {
                 let voided: Voided = event.payload_as()?;
                 reversal(tx, tenant, event, &voided).await?
             }
-            None => return Ok(()),
         };
         let mut entry = entry;
         (entry.date, entry.posted_at) =
