@@ -36,7 +36,7 @@ use rdkafka::{
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::{kafka, Settings};
+use crate::{db, kafka, Settings};
 
 /// A projection error; boxed so projections can return their own error types.
 pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
@@ -94,7 +94,8 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
 
-    /// Applies one event inside `tx`, the transaction that also records it as processed.
+    /// Applies one event inside `tx`, the transaction that also records it as processed,
+    /// with the event's tenant already set for it (row-level security sees that tenant).
     fn apply(
         &self,
         tx: &mut PgConnection,
@@ -423,7 +424,7 @@ impl<P: Projection> ConsumerRunner<P> {
                 .collect();
             if together && of_tenant.len() > 1 {
                 let batch = of_tenant.iter().map(|(_, event)| event);
-                match apply_together(&self.pool, &self.projection, batch).await {
+                match apply_together(&self.pool, &self.projection, tenant, batch).await {
                     Ok(()) => continue,
                     Err(err) => {
                         tracing::debug!(consumer = %self.group, events = of_tenant.len(), error = %err, "a poll's events failed together; applying them one by one")
@@ -971,6 +972,7 @@ pub async fn apply<P: Projection>(
     }
     let mut tx = pool.begin().await?;
     if !projection.exactly_once() {
+        db::set_tenant(&mut tx, event.cloud.tenant).await?;
         projection
             .apply(&mut tx, event)
             .await
@@ -978,11 +980,14 @@ pub async fn apply<P: Projection>(
         tx.commit().await?;
         return Ok(true);
     }
+    // The event's tenant is set in the same round trip, for the projection's statements.
     let fresh = sqlx::query(
-        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO processed_events (consumer, event_id) SELECT $1, $2 \
+         WHERE set_config('bazaar.tenant', $3, true) IS NOT NULL ON CONFLICT DO NOTHING",
     )
     .bind(projection.name())
     .bind(event.cloud.id)
+    .bind(event.cloud.tenant.to_string())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -998,21 +1003,24 @@ pub async fn apply<P: Projection>(
     Ok(true)
 }
 
-/// Applies events in one transaction with their `processed_events` rows, in order, each
-/// once: those already processed (and repeats within `events`) are passed over.
+/// Applies events of `tenant` in one transaction with their `processed_events` rows, in
+/// order, each once: those already processed (and repeats within `events`) are passed over.
 async fn apply_together<'e, P: Projection>(
     pool: &PgPool,
     projection: &P,
+    tenant: uuid::Uuid,
     events: impl Iterator<Item = &'e ConsumedEvent> + Clone,
 ) -> Result<(), Failure> {
     let mut tx = pool.begin().await?;
     let ids: Vec<uuid::Uuid> = events.clone().map(|event| event.cloud.id).collect();
     let mut fresh: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
         "INSERT INTO processed_events (consumer, event_id) SELECT $1, * FROM UNNEST($2::uuid[]) \
+         WHERE set_config('bazaar.tenant', $3, true) IS NOT NULL \
          ON CONFLICT DO NOTHING RETURNING event_id",
     )
     .bind(projection.name())
     .bind(&ids)
+    .bind(tenant.to_string())
     .fetch_all(&mut *tx)
     .await?
     .into_iter()

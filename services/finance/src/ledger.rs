@@ -3,10 +3,7 @@
 //! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
 //! also go to the GST register (`gst`), in the same transaction.
 
-use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
-    db,
-};
+use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -127,7 +124,6 @@ impl Projection for FinanceLedger {
             return Ok(()); // nothing to post, nothing to read
         }
         let tenant = event.cloud.tenant;
-        db::set_tenant(tx, tenant).await?;
         let entry = match posting {
             Some(posting) => {
                 let codes = chart::role_codes(tx, tenant).await?;
@@ -174,7 +170,6 @@ async fn restate_manual(
     if posted.source != "manual" {
         return Ok(());
     }
-    db::set_tenant(tx, tenant).await?;
     let present: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2)",
     )

@@ -79,7 +79,6 @@ impl Projection for StockFold {
             return Ok(());
         }
         let moved: StockMoved = event.payload_as()?;
-        db::set_tenant(tx, event.cloud.tenant).await?;
         // Only the fresh tables: if they are gone, fail rather than touch live stock.
         sqlx::query(&format!("SET LOCAL search_path TO {SCHEMA}"))
             .execute(&mut *tx)

@@ -6,10 +6,7 @@
 
 use std::collections::HashMap;
 
-use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
-    db,
-};
+use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -82,7 +79,6 @@ impl Projection for InventorySnapshots {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
-        db::set_tenant(tx, tenant).await?;
         match event.cloud.event_type.as_str() {
             "catalog.product.created" => {
                 let created: ProductCreated = event.payload_as()?;

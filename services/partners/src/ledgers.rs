@@ -4,7 +4,7 @@
 
 use bazaar_platform::{
     consumer::{ConsumedEvent, Projection, ProjectionError},
-    db, outbox,
+    outbox,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,6 @@ impl Projection for PartnerLedgers {
         tx: &mut PgConnection,
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
-        db::set_tenant(tx, event.cloud.tenant).await?;
         match event.cloud.event_type.as_str() {
             "sales.invoice.issued" => invoice(tx, event, event.payload_as()?).await,
             "sales.invoice.voided" => {

@@ -2,10 +2,7 @@
 //! vendors (partners), products with their GST and reorder levels (catalog), and stock
 //! on hand and daily sales per location (inventory), for reorder suggestions.
 
-use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
-    db,
-};
+use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -113,7 +110,6 @@ impl Projection for PurchaseReferences {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
-        db::set_tenant(tx, tenant).await?;
         match event.cloud.event_type.as_str() {
             "catalog.product.created" => {
                 let p: ProductCreated = event.payload_as()?;

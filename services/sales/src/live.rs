@@ -17,7 +17,6 @@ use axum::{
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
-    db,
     http::{ApiError, Query},
     Settings,
 };
@@ -129,7 +128,6 @@ impl Projection for PosLive {
             }
             "inventory.low_stock" => {
                 let low: LowStock = event.payload_as()?;
-                db::set_tenant(tx, tenant).await?;
                 let store: Option<Uuid> = sqlx::query_scalar(
                     "SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2",
                 )

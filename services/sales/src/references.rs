@@ -2,10 +2,7 @@
 //! products with their prices, GST and barcodes (catalog), and customers with the state
 //! their goods go to (partners).
 
-use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
-    db,
-};
+use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -115,7 +112,6 @@ impl Projection for SalesReferences {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
-        db::set_tenant(tx, tenant).await?;
         match event.cloud.event_type.as_str() {
             "catalog.product.created" => {
                 let p: ProductCreated = event.payload_as()?;
