@@ -3,7 +3,7 @@
 //! on hand and daily sales per location (inventory), for reorder suggestions.
 
 use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -176,37 +176,35 @@ impl Projection for PurchaseReferences {
                 let m: StockMoved = event.payload_as()?;
                 let on_hand: Decimal = m.on_hand_after.parse()?;
                 // Movements of an item arrive in ledger order; the seq guard keeps a
-                // redelivered older one from winding the position back.
+                // redelivered older one from winding the position back. A sale also adds
+                // to the day's sales, in the same statement.
+                let sold: Option<(NaiveDate, Decimal)> = if m.kind == "sale" {
+                    let day = DateTime::from_timestamp_millis(m.recorded_at)
+                        .ok_or("recorded_at out of range")?
+                        .date_naive();
+                    Some((day, -m.quantity.parse::<Decimal>()?))
+                } else {
+                    None
+                };
                 sqlx::query(
-                    "INSERT INTO stock_positions (tenant_id, location_id, product_id, on_hand, last_seq) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, location_id, product_id) \
-                     DO UPDATE SET on_hand = $4, last_seq = $5 WHERE stock_positions.last_seq < $5",
+                    "WITH position AS ( \
+                       INSERT INTO stock_positions (tenant_id, location_id, product_id, on_hand, last_seq) \
+                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, location_id, product_id) \
+                       DO UPDATE SET on_hand = $4, last_seq = $5 WHERE stock_positions.last_seq < $5) \
+                     INSERT INTO daily_sales (tenant_id, location_id, product_id, day, quantity) \
+                     SELECT $1, $2, $3, $6::date, $7::numeric WHERE $7::numeric IS NOT NULL \
+                     ON CONFLICT (tenant_id, location_id, product_id, day) \
+                     DO UPDATE SET quantity = daily_sales.quantity + EXCLUDED.quantity",
                 )
                 .bind(tenant)
                 .bind(m.location_id)
                 .bind(m.product_id)
                 .bind(on_hand)
                 .bind(m.seq)
-                .execute(&mut *tx)
+                .bind(sold.map(|(day, _)| day))
+                .bind(sold.map(|(_, quantity)| quantity))
+                .execute(tx)
                 .await?;
-                if m.kind == "sale" {
-                    let sold: Decimal = -m.quantity.parse::<Decimal>()?;
-                    let day = DateTime::from_timestamp_millis(m.recorded_at)
-                        .ok_or("recorded_at out of range")?
-                        .date_naive();
-                    sqlx::query(
-                        "INSERT INTO daily_sales (tenant_id, location_id, product_id, day, quantity) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, location_id, product_id, day) \
-                         DO UPDATE SET quantity = daily_sales.quantity + $5",
-                    )
-                    .bind(tenant)
-                    .bind(m.location_id)
-                    .bind(m.product_id)
-                    .bind(day)
-                    .bind(sold)
-                    .execute(tx)
-                    .await?;
-                }
             }
             _ => {}
         }
