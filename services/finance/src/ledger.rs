@@ -124,7 +124,7 @@ impl Projection for FinanceLedger {
             return Ok(()); // nothing to post, nothing to read
         }
         let tenant = event.cloud.tenant;
-        let entry = match posting {
+        let mut entry = match posting {
             Some(posting) => {
                 let codes = chart::role_codes(tx, tenant).await?;
                 entry_for(event, &posting, journal::lines_of(&posting, &codes))
@@ -134,7 +134,6 @@ impl Projection for FinanceLedger {
                 reversal(tx, tenant, event, &voided).await?
             }
         };
-        let mut entry = entry;
         (entry.date, entry.posted_at) =
             journal::placement(tx, tenant, entry.id, entry.date).await?;
         journal::record(tx, tenant, &entry).await?;
