@@ -970,9 +970,8 @@ pub async fn apply<P: Projection>(
     if !projection.handles(&event.cloud.event_type) {
         return Ok(true);
     }
-    let mut tx = pool.begin().await?;
     if !projection.exactly_once() {
-        db::set_tenant(&mut tx, event.cloud.tenant).await?;
+        let mut tx = db::begin_for_tenant(pool, event.cloud.tenant).await?;
         projection
             .apply(&mut tx, event)
             .await
@@ -980,6 +979,7 @@ pub async fn apply<P: Projection>(
         tx.commit().await?;
         return Ok(true);
     }
+    let mut tx = pool.begin().await?;
     // The event's tenant is set in the same round trip, for the projection's statements.
     let fresh = sqlx::query(
         "INSERT INTO processed_events (consumer, event_id) SELECT $1, $2 \

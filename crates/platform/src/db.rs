@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::{
     migrate::Migrator,
+    pool::MaybePoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
     Acquire, Connection, PgConnection, PgPool, Postgres, Transaction,
 };
@@ -98,13 +99,21 @@ async fn connect(settings: &Settings, options: PgConnectOptions) -> Result<PgPoo
 /// Begins a transaction that sees and writes only `tenant`'s rows of the tables under
 /// row-level security. The setting ends with the transaction, so a pooled connection
 /// never carries one tenant into another's request.
-pub async fn begin_for_tenant<'c>(
-    conn: impl Acquire<'c, Database = Postgres>,
+///
+/// `BEGIN` and the setting go in one simple-protocol message, one round trip: every
+/// request pays for it. A formatted UUID is only hex digits and dashes, so inlining it
+/// is safe.
+pub async fn begin_for_tenant<'c, A>(
+    conn: A,
     tenant: Uuid,
-) -> Result<Transaction<'c, Postgres>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    set_tenant(&mut tx, tenant).await?;
-    Ok(tx)
+) -> Result<Transaction<'c, Postgres>, sqlx::Error>
+where
+    A: Acquire<'c, Database = Postgres>,
+    A::Connection: Into<MaybePoolConnection<'c, Postgres>>,
+{
+    let conn = conn.acquire().await?;
+    let begin = format!("BEGIN; SELECT set_config('bazaar.tenant', '{tenant}', true)");
+    Transaction::begin(conn, Some(begin.into())).await
 }
 
 /// Scopes the rest of the current transaction to `tenant`: what a projection does per
