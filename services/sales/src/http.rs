@@ -16,7 +16,7 @@ use bazaar_platform::{
     money::{Currency, Money, Quantity},
     outbox, ServiceContext,
 };
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -1062,7 +1062,12 @@ async fn record(
         Some(offline) => offline.number.trim().to_owned(),
         None => next_number(&mut tx, tenant, body.store_id, terminal, &store.code).await?,
     };
-    let issued_at = body.offline.as_ref().map_or_else(Utc::now, |o| o.issued_at);
+    // Microseconds, as PostgreSQL keeps it: the answer matches a later read.
+    let issued_at = body
+        .offline
+        .as_ref()
+        .map_or_else(Utc::now, |o| o.issued_at)
+        .trunc_subsecs(6);
     let inserted = sqlx::query(
         "INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, reservation_id, \
          place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, round_off_minor, \
@@ -1148,9 +1153,7 @@ async fn record(
     .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
     .execute(&mut *tx)
     .await?;
-    let invoice = invoice(&mut tx, tenant, body.id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the invoice vanished"))?;
+    let invoice = as_recorded(body, draft, number.clone(), issued_at);
     let issued = InvoiceIssued {
         tenant_id: tenant,
         invoice_id: body.id,
@@ -1193,6 +1196,83 @@ async fn record(
     .await?;
     tx.commit().await?;
     Ok(invoice)
+}
+
+/// The invoice exactly as `record` writes it, without reading it back.
+fn as_recorded(
+    body: &NewInvoice,
+    draft: &Draft,
+    number: String,
+    issued_at: DateTime<Utc>,
+) -> Invoice {
+    let c = Currency::from_code(&draft.currency).unwrap_or(Currency::INR);
+    let lines = draft
+        .products
+        .iter()
+        .zip(&draft.inputs)
+        .zip(&draft.bill.lines)
+        .zip(&body.lines)
+        .enumerate()
+        .map(|(index, (((product, input), priced), line))| InvoiceLine {
+            line_no: index as i32 + 1,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            quantity: input.quantity.normalize().to_string(),
+            unit_price_minor: input.unit_price,
+            discount_minor: priced.discount,
+            taxable_minor: priced.tax.taxable,
+            gst_rate_bp: product.gst_rate_bp,
+            cgst_minor: priced.tax.cgst,
+            sgst_minor: priced.tax.sgst,
+            igst_minor: priced.tax.igst,
+            cess_minor: priced.tax.cess,
+            total_minor: priced.tax.total(),
+            salesperson_id: line.salesperson_id,
+            quantity_returned: "0".to_owned(),
+            hsn_code: product.hsn_code.clone(),
+        })
+        .collect();
+    let payments: Vec<InvoicePayment> = draft
+        .payments
+        .iter()
+        .map(|p| InvoicePayment {
+            mode: p.mode.clone(),
+            amount_minor: p.amount,
+            tendered_minor: p.tendered,
+            reference: p.reference.clone(),
+        })
+        .collect();
+    let bill = &draft.bill;
+    Invoice {
+        id: body.id,
+        number,
+        store_id: body.store_id,
+        terminal_id: draft.terminal.clone(),
+        customer_id: body.customer_id,
+        place_of_supply: draft.place.clone(),
+        supplier_gstin: draft.store.gstin.clone(),
+        customer_gstin: draft.customer_gstin.clone(),
+        status: "issued".to_owned(),
+        lines,
+        change_due: Money::new(change_due(&payments), c),
+        payments,
+        subtotal: Money::new(bill.subtotal, c),
+        discount: Money::new(bill.discount, c),
+        taxable: Money::new(bill.taxable, c),
+        tax: Money::new(bill.tax, c),
+        round_off: Money::new(bill.round_off, c),
+        total: Money::new(bill.total, c),
+        issued_at,
+    }
+}
+
+/// Cash handed back: what was tendered over what it paid.
+fn change_due(payments: &[InvoicePayment]) -> i64 {
+    payments
+        .iter()
+        .filter_map(|p| p.tendered_minor.map(|t| t - p.amount_minor))
+        .sum::<i64>()
+        .max(0)
 }
 
 /// The next number of a store's terminal's series this financial year. The series row is
@@ -1278,10 +1358,7 @@ pub(crate) async fn invoice(
     .fetch_all(&mut *tx)
     .await?;
     let c = Currency::from_code(&head.currency).unwrap_or(Currency::INR);
-    let change: i64 = payments
-        .iter()
-        .filter_map(|p| p.tendered_minor.map(|t| t - p.amount_minor))
-        .sum();
+    let change = change_due(&payments);
     Ok(Some(Invoice {
         id,
         number: head.number,
@@ -1300,7 +1377,7 @@ pub(crate) async fn invoice(
         tax: Money::new(head.tax_minor, c),
         round_off: Money::new(head.round_off_minor, c),
         total: Money::new(head.total_minor, c),
-        change_due: Money::new(change.max(0), c),
+        change_due: Money::new(change, c),
         issued_at: head.issued_at,
     }))
 }
