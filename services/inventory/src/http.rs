@@ -1551,13 +1551,26 @@ async fn reserve(
     .await?;
     // One lock order for every multi-product writer, so two carts never deadlock.
     lines.sort_by_key(|(p, _)| p.id);
+    for (product, _) in &lines {
+        not_archived(product)?;
+    }
     let id = Uuid::now_v7();
-    // On the database's clock, which the holds' sums read expiry by: within this
-    // transaction the hold is live, so it is counted in what is held below.
+    let ids: Vec<Uuid> = lines.iter().map(|(p, _)| p.id).collect();
+    let quantities: Vec<Decimal> = lines.iter().map(|(_, q)| *q).collect();
+    // Everything that does not depend on the stock is written before the stock is
+    // locked, so other tills selling these items wait only for the check itself. The
+    // hold's own lines count in what is held below, and are taken off again. Expiry is
+    // on the database's clock, which the holds' sums read it by: within this
+    // transaction the hold is live.
     let expires_at: chrono::DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
-         VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) \
-         RETURNING expires_at",
+        "WITH reservation AS ( \
+           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
+           VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) RETURNING expires_at), \
+         lines AS ( \
+           INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
+           SELECT $1, $2, $3, r.expires_at, l.product, l.quantity \
+           FROM reservation r, UNNEST($7::uuid[], $8::numeric[]) AS l (product, quantity)) \
+         SELECT expires_at FROM reservation",
     )
     .bind(id)
     .bind(tenant)
@@ -1565,27 +1578,9 @@ async fn reserve(
     .bind(reference)
     .bind(f64::from(ttl))
     .bind(principal.user)
-    .fetch_one(&mut *tx)
-    .await?;
-    for (product, _) in &lines {
-        not_archived(product)?;
-    }
-    // Everything that does not depend on the stock is written before the stock is
-    // locked, so other tills selling these items wait only for the check itself. The
-    // hold's own lines count in what is held below, and are taken off again.
-    let ids: Vec<Uuid> = lines.iter().map(|(p, _)| p.id).collect();
-    let quantities: Vec<Decimal> = lines.iter().map(|(_, q)| *q).collect();
-    sqlx::query(
-        "INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
-         SELECT $1, $2, $3, $4, * FROM UNNEST($5::uuid[], $6::numeric[])",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(location.id)
-    .bind(expires_at)
     .bind(&ids)
     .bind(&quantities)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     let event = ReservationCreated {
         tenant_id: tenant,
