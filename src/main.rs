@@ -300,6 +300,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let settings = settings.connecting_as(&match &command {
+        Command::Serve { .. } => "bazaar serve".to_owned(),
+        Command::Relay { .. } => "bazaar relay".to_owned(),
+        Command::Consume { projection, .. } => format!("bazaar consume {projection}"),
+        _ => "bazaar".to_owned(),
+    });
     let telemetry = telemetry::init(&settings, "bazaar")?;
     let result = match command {
         Command::Serve { services, all } => {

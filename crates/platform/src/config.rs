@@ -189,6 +189,14 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Names this process's database connections, so `pg_stat_activity` (and the
+    /// server's log) tell the services, the relay and each consumer apart.
+    pub fn connecting_as(mut self, name: &str) -> Self {
+        self.database = self.database.application_name(name);
+        self.app_database = self.app_database.application_name(name);
+        self
+    }
+
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
