@@ -11,7 +11,8 @@ use std::{
 };
 
 use bazaar_outbox_worker::{Relay, RelayMetrics};
-use bazaar_platform::{http::HttpMetrics, Settings};
+use bazaar_platform::{http::HttpMetrics, outbox, Settings};
+use serde_json::json;
 use sqlx::PgPool;
 use support::{
     bazaar, free_port, get,
@@ -78,6 +79,54 @@ async fn a_transaction_that_commits_late_is_published_not_skipped() {
     assert_eq!(ids, vec![a_id, b_id], "published in transaction order");
     wait_published(&pool, PATIENCE).await;
     relay.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_appended_together_keep_the_order_they_were_pushed_in() {
+    let (_, pool) = database().await;
+    let tenant = Uuid::new_v4();
+    let mut tx = pool.begin().await.unwrap();
+    outbox::Events::new("test").append(&mut tx).await.unwrap();
+    let released = |reservation: Uuid| {
+        json!({"tenant_id": tenant, "reservation_id": reservation, "location_id": Uuid::new_v4(),
+            "outcome": "consumed", "reference": null, "released_at": 0})
+    };
+    let assigned = json!({"tenant_id": tenant, "product_id": Uuid::new_v4(),
+        "barcode": "8901030865275", "kind": "ean13", "assigned_at": 0});
+    let (first, third) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut events = outbox::Events::new("test");
+    let pushed = [
+        (
+            "inventory.reservation.released",
+            first.to_string(),
+            released(first),
+        ),
+        ("catalog.barcode.assigned", "product-2".to_owned(), assigned),
+        (
+            "inventory.reservation.released",
+            third.to_string(),
+            released(third),
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (event_type, key, payload) in &pushed {
+        let id = events.push(event_type, tenant, key, payload).unwrap();
+        let topic = format!("{}.events.v1", event_type.split('.').next().unwrap());
+        expected.push((id, topic, event_type.to_string(), key.clone(), tenant));
+    }
+    events.append(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let rows: Vec<(Uuid, String, String, String, Uuid)> = sqlx::query_as(
+        "SELECT event_id, topic, event_type, key, tenant_id FROM outbox ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows, expected,
+        "one row per event, in the order pushed; none for the empty batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

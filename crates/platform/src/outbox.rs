@@ -82,52 +82,106 @@ pub async fn append_all_current<T: Serialize>(
     event_type: &str,
     events: &[(Uuid, String, T)],
 ) -> Result<Vec<Uuid>, OutboxError> {
-    let schema = Catalogue::embedded().current(event_type)?;
-    let topic = topic_for(schema);
-    let span = tracing::Span::current();
-    let traceparent = crate::telemetry::traceparent(&span);
-    let count = events.len();
-    let (mut ids, mut keys, mut payloads, mut headers, mut tenants, mut times) = (
-        Vec::with_capacity(count),
-        Vec::with_capacity(count),
-        Vec::with_capacity(count),
-        Vec::with_capacity(count),
-        Vec::with_capacity(count),
-        Vec::with_capacity(count),
-    );
+    let mut batch = Events::new(source);
     for (tenant, subject, payload) in events {
-        let mut cloud = CloudEvent::new(schema, source, subject, *tenant);
-        cloud.traceparent.clone_from(&traceparent);
-        payloads.push(schema.encode(payload)?);
+        batch.push(event_type, *tenant, subject, payload)?;
+    }
+    let ids = batch.ids.clone();
+    batch.append(tx).await?;
+    Ok(ids)
+}
+
+/// Events of any types gathered by one transaction and appended with one statement, in
+/// the order they were pushed: a writer that raises several events pays one round trip.
+pub struct Events {
+    source: String,
+    traceparent: Option<String>,
+    ids: Vec<Uuid>,
+    topics: Vec<String>,
+    keys: Vec<String>,
+    types: Vec<String>,
+    dataschemas: Vec<String>,
+    payloads: Vec<Vec<u8>>,
+    headers: Vec<serde_json::Value>,
+    tenants: Vec<Uuid>,
+    times: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Events {
+    /// None yet, from service `source` (`ce_source`), in the current span's trace.
+    pub fn new(source: &str) -> Self {
+        Events {
+            source: source.to_owned(),
+            traceparent: crate::telemetry::traceparent(&tracing::Span::current()),
+            ids: Vec::new(),
+            topics: Vec::new(),
+            keys: Vec::new(),
+            types: Vec::new(),
+            dataschemas: Vec::new(),
+            payloads: Vec::new(),
+            headers: Vec::new(),
+            tenants: Vec::new(),
+            times: Vec::new(),
+        }
+    }
+
+    /// Encodes the current version of `event_type`, keyed by `subject`, and returns its
+    /// event id. Nothing is written until [`Events::append`].
+    pub fn push<T: Serialize>(
+        &mut self,
+        event_type: &str,
+        tenant: Uuid,
+        subject: &str,
+        payload: &T,
+    ) -> Result<Uuid, OutboxError> {
+        let schema = Catalogue::embedded().current(event_type)?;
+        let payload = schema.encode(payload)?;
+        let mut cloud = CloudEvent::new(schema, &self.source, subject, tenant);
+        cloud.traceparent.clone_from(&self.traceparent);
         let pairs: serde_json::Map<String, serde_json::Value> = cloud
             .header_pairs()
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.into()))
             .collect();
-        headers.push(serde_json::Value::Object(pairs));
-        ids.push(cloud.id);
-        keys.push(subject.clone());
-        tenants.push(*tenant);
-        times.push(cloud.time);
+        self.ids.push(cloud.id);
+        self.topics.push(topic_for(schema));
+        self.keys.push(subject.to_owned());
+        self.types.push(cloud.event_type.clone());
+        self.dataschemas.push(cloud.dataschema.clone());
+        self.payloads.push(payload);
+        self.headers.push(serde_json::Value::Object(pairs));
+        self.tenants.push(tenant);
+        self.times.push(cloud.time);
+        Ok(cloud.id)
     }
-    sqlx::query(
-        "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, tenant_id, created_at) \
-         SELECT e.id, $2, e.key, $3, $4, e.payload, e.headers, e.tenant, e.at \
-         FROM UNNEST($1::uuid[], $5::text[], $6::bytea[], $7::jsonb[], $8::uuid[], $9::timestamptz[]) \
-           WITH ORDINALITY AS e(id, key, payload, headers, tenant, at, n) ORDER BY e.n",
-    )
-    .bind(&ids)
-    .bind(&topic)
-    .bind(&schema.event_type)
-    .bind(schema.dataschema())
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(&headers)
-    .bind(&tenants)
-    .bind(&times)
-    .execute(tx)
-    .await?;
-    Ok(ids)
+
+    /// Writes them all in the caller's transaction with one statement, under the same
+    /// lock rule as [`append`]. With none, it makes no round trip.
+    pub async fn append(self, tx: &mut PgConnection) -> Result<(), OutboxError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, tenant_id, created_at) \
+             SELECT e.id, e.topic, e.key, e.type, e.dataschema, e.payload, e.headers, e.tenant, e.at \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[], \
+               $8::uuid[], $9::timestamptz[]) \
+               WITH ORDINALITY AS e(id, topic, key, type, dataschema, payload, headers, tenant, at, n) \
+             ORDER BY e.n",
+        )
+        .bind(&self.ids)
+        .bind(&self.topics)
+        .bind(&self.keys)
+        .bind(&self.types)
+        .bind(&self.dataschemas)
+        .bind(&self.payloads)
+        .bind(&self.headers)
+        .bind(&self.tenants)
+        .bind(&self.times)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
 }
 
 /// Appends the current version of `event_type` to its domain's topic, keyed by `subject`: the

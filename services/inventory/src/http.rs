@@ -14,6 +14,7 @@ use bazaar_platform::{
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
     money::{Currency, Money},
+    outbox,
 };
 use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -1612,6 +1613,7 @@ async fn reserve(
         return Err(ApiError::internal("a stock level vanished under its lock"));
     }
     let held = ledger::reserved_many(&mut tx, tenant, location.id, &ids).await?;
+    let mut alerts = ledger::events();
     for ((product, quantity), (id, level)) in lines.iter().zip(&levels) {
         let held = held
             .iter()
@@ -1627,15 +1629,15 @@ async fn reserve(
             ));
         }
         ledger::alert_if_low(
-            &mut tx,
+            &mut alerts,
             tenant,
             location.id,
             product,
             available,
             available - quantity,
-        )
-        .await?;
+        )?;
     }
+    alerts.append(&mut tx).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -1686,6 +1688,7 @@ async fn release_reservation(
         "released" => return Ok(StatusCode::NO_CONTENT),
         _ => {}
     }
+    let mut events = ledger::events();
     close_reservation(
         &mut tx,
         tenant,
@@ -1693,13 +1696,17 @@ async fn release_reservation(
         location,
         "released",
         reference.as_deref(),
+        &mut events,
     )
     .await?;
+    events.append(&mut tx).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends a reservation as `released` or `consumed`, with its event.
+/// Ends an active reservation as `released` or `consumed`, its event pushed to `events`.
+/// False, and nothing written, when it was not active: two closers of one hold close it
+/// once.
 pub(crate) async fn close_reservation(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -1707,22 +1714,25 @@ pub(crate) async fn close_reservation(
     location: Uuid,
     outcome: &str,
     reference: Option<&str>,
-) -> Result<(), LedgerError> {
-    sqlx::query(
-        "UPDATE reservations SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
+    events: &mut outbox::Events,
+) -> Result<bool, LedgerError> {
+    let closed: i64 = sqlx::query_scalar(
+        "WITH closed AS ( \
+           UPDATE reservations SET status = $3, closed_at = now() \
+           WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING id), \
+         lines AS ( \
+           UPDATE reservation_lines SET open = false \
+           WHERE tenant_id = $1 AND reservation_id IN (SELECT id FROM closed)) \
+         SELECT count(*) FROM closed",
     )
     .bind(tenant)
     .bind(id)
     .bind(outcome)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE reservation_lines SET open = false WHERE tenant_id = $1 AND reservation_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    if closed == 0 {
+        return Ok(false);
+    }
     let event = ReservationReleased {
         tenant_id: tenant,
         reservation_id: id,
@@ -1731,15 +1741,13 @@ pub(crate) async fn close_reservation(
         reference,
         released_at: millis(),
     };
-    ledger::event(
-        tx,
+    events.push(
         "inventory.reservation.released",
         tenant,
         &id.to_string(),
         &event,
-    )
-    .await?;
-    Ok(())
+    )?;
+    Ok(true)
 }
 
 // ---------------------------------------------------------------- counts

@@ -218,6 +218,11 @@ pub async fn event<T: Serialize>(
     outbox::append_current(tx, SERVICE, event_type, tenant, key, payload).await
 }
 
+/// A batch for the events of one transaction, appended with one statement.
+pub fn events() -> outbox::Events {
+    outbox::Events::new(SERVICE)
+}
+
 /// Locks a location's stock of a product, creating it empty. Every writer of that
 /// stock takes this lock first, so an availability check and the write it allows
 /// cannot interleave with another's.
@@ -391,7 +396,18 @@ pub async fn record_locked(
     let product = movement.product.id;
     let mut levels = HashMap::from([(product, level)]);
     let held = HashMap::from([(product, held)]);
-    let mut recorded = record_all_locked(tx, tenant, &[movement], &mut levels, &held, None).await?;
+    let mut events = events();
+    let mut recorded = record_all_locked(
+        tx,
+        tenant,
+        &[movement],
+        &mut levels,
+        &held,
+        None,
+        &mut events,
+    )
+    .await?;
+    events.append(tx).await?;
     recorded
         .pop()
         .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))
@@ -399,10 +415,11 @@ pub async fn record_locked(
 
 /// Records `movements` at one location, in order, with one statement for each table
 /// whatever their number: the ledger rows, the items' levels and batches, and their
-/// `inventory.stock.moved` events; then the alerts they raise. The caller holds the
-/// items' locks and passes their `levels` (updated here to the levels after) and what
-/// live reservations `held` of each. `costed_by` names the event that carries their
-/// costs together, when the caller publishes one.
+/// `inventory.stock.moved` events, pushed to `events` with the alerts they raise for the
+/// caller to append. The caller holds the items' locks and passes their `levels`
+/// (updated here to the levels after) and what live reservations `held` of each.
+/// `costed_by` names the event that carries their costs together, when the caller
+/// publishes one.
 pub async fn record_all_locked(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -410,6 +427,7 @@ pub async fn record_all_locked(
     levels: &mut HashMap<Uuid, Level>,
     held: &HashMap<Uuid, Decimal>,
     costed_by: Option<&str>,
+    events: &mut outbox::Events,
 ) -> Result<Vec<Recorded>, LedgerError> {
     // The fold first, in order: a later movement of an item starts from the earlier's level.
     let mut steps: Vec<(Level, Recorded)> = Vec::with_capacity(movements.len());
@@ -509,15 +527,15 @@ pub async fn record_all_locked(
     .await?;
     add_to_batches(tx, tenant, &batches).await?;
 
-    let mut moved = Vec::with_capacity(movements.len());
     for (movement, (_, recorded)) in movements.iter().zip(&steps) {
         let (seq, at, store) = written(movement)?;
         let product = movement.product;
         let key = item_key(movement.location, product.id);
-        moved.push((
+        events.push(
+            "inventory.stock.moved",
             tenant,
-            key,
-            StockMoved {
+            &key,
+            &StockMoved {
                 tenant_id: tenant,
                 movement_id: movement.id,
                 seq,
@@ -540,9 +558,8 @@ pub async fn record_all_locked(
                 costed_by,
                 recorded_at: at.timestamp_millis(),
             },
-        ));
+        )?;
     }
-    outbox::append_all_current(tx, SERVICE, "inventory.stock.moved", &moved).await?;
 
     // After the movements, so an item's alert follows its movements on its key.
     for (movement, (before, recorded)) in movements.iter().zip(&steps) {
@@ -561,12 +578,12 @@ pub async fn record_all_locked(
                 movement_id: movement.id,
                 detected_at: at.timestamp_millis(),
             };
-            event(tx, "inventory.negative_stock", tenant, &key, &negative).await?;
+            events.push("inventory.negative_stock", tenant, &key, &negative)?;
         }
         if movement.quantity < Decimal::ZERO {
             let held = held.get(&product.id).copied().unwrap_or_default();
             let (before, after) = (before.on_hand - held, after.on_hand - held);
-            alert_if_low(tx, tenant, movement.location, product, before, after).await?;
+            alert_if_low(events, tenant, movement.location, product, before, after)?;
         }
     }
     Ok(steps.into_iter().map(|(_, recorded)| recorded).collect())
@@ -574,8 +591,8 @@ pub async fn record_all_locked(
 
 /// Raises `inventory.low_stock` when available stock crosses below the reorder level
 /// (once per crossing, not on every sale below it).
-pub async fn alert_if_low(
-    tx: &mut PgConnection,
+pub fn alert_if_low(
+    events: &mut outbox::Events,
     tenant: Uuid,
     location: Uuid,
     product: &Product,
@@ -596,7 +613,7 @@ pub async fn alert_if_low(
             detected_at: Utc::now().timestamp_millis(),
         };
         let key = item_key(location, product.id);
-        event(tx, "inventory.low_stock", tenant, &key, &low).await?;
+        events.push("inventory.low_stock", tenant, &key, &low)?;
     }
     Ok(())
 }

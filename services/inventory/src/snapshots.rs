@@ -254,27 +254,21 @@ async fn sale(
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, invoice.store_id).await?;
+    // The sale's events, appended together at the end.
+    let mut events = ledger::events();
+    // An expired or released hold does not stop the sale: the invoice is issued.
     if let Some(reservation) = invoice.reservation_id {
-        let active: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM reservations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        let reference = invoice.invoice_id.to_string();
+        crate::http::close_reservation(
+            tx,
+            tenant,
+            reservation,
+            location,
+            "consumed",
+            Some(&reference),
+            &mut events,
         )
-        .bind(tenant)
-        .bind(reservation)
-        .fetch_optional(&mut *tx)
         .await?;
-        // An expired or released hold does not stop the sale: the invoice is issued.
-        if active.as_deref() == Some("active") {
-            let reference = invoice.invoice_id.to_string();
-            crate::http::close_reservation(
-                tx,
-                tenant,
-                reservation,
-                location,
-                "consumed",
-                Some(&reference),
-            )
-            .await?;
-        }
     }
     // The invoice's items are read and locked together, in product order as every
     // writer locks them, and each line then costs only its own writes.
@@ -339,13 +333,22 @@ async fn sale(
         }
     }
     let Some(first) = movements.first() else {
+        events.append(tx).await?;
         return Ok(());
     };
     // The books post a sale's cost once, from one event for the invoice, not once per
     // movement: the movements name that event, and their own cost is not posted.
     let costed = "inventory.sale.costed";
-    let recorded =
-        ledger::record_all_locked(tx, tenant, &movements, &mut levels, &held, Some(costed)).await?;
+    let recorded = ledger::record_all_locked(
+        tx,
+        tenant,
+        &movements,
+        &mut levels,
+        &held,
+        Some(costed),
+        &mut events,
+    )
+    .await?;
     let lines: Vec<CostedMovement> = movements
         .iter()
         .zip(&recorded)
@@ -370,7 +373,8 @@ async fn sale(
         lines,
         costed_at: chrono::Utc::now().timestamp_millis(),
     };
-    ledger::event(tx, costed, tenant, &reference, &sale).await?;
+    events.push(costed, tenant, &reference, &sale)?;
+    events.append(tx).await?;
     Ok(())
 }
 

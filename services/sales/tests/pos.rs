@@ -332,6 +332,66 @@ async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
     )
     .await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+    // Inventory applies the sale: the stock leaves and the hold is consumed, once.
+    let snapshots = InventorySnapshots::default();
+    let issued = outbox_events(&till.sales.owner, "sales.invoice.issued").await;
+    assert!(
+        consumer::apply(&till.inventory.owner, &snapshots, &issued[0])
+            .await
+            .unwrap()
+    );
+    let soap = till.on_hand(till.soap).await;
+    assert_eq!(
+        (soap["on_hand"].as_str(), soap["reserved"].as_str()),
+        (Some("8"), Some("0"))
+    );
+    let outcomes = || async {
+        let released = outbox_events(&till.inventory.owner, "inventory.reservation.released").await;
+        released
+            .iter()
+            .map(|e| e.payload_as::<Value>().unwrap()["outcome"].clone())
+            .collect::<Vec<Value>>()
+    };
+    assert_eq!(outcomes().await, [json!("consumed")]);
+
+    // A hold released before its sale reaches inventory stays released: the sale still
+    // takes the stock, and the hold is not closed a second time.
+    let second = till.sale(
+        "T1",
+        json!([{"sku": "SOAP-1", "quantity": "1"}]),
+        cash(118_00, 118_00),
+    );
+    let reply = till.checkout(&till.cashier, second.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let mut tx = db::begin_for_tenant(&till.sales.owner, till.sales.tenant)
+        .await
+        .unwrap();
+    let hold: Uuid = sqlx::query_scalar("SELECT reservation_id FROM invoices WHERE id = $1")
+        .bind(Uuid::parse_str(second["id"].as_str().unwrap()).unwrap())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let release = format!("/api/v1/inventory/reservations/{hold}/release");
+    let reply = send(
+        &till.inventory.app,
+        Method::POST,
+        &release,
+        Some(&till.inventory.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let issued = outbox_events(&till.sales.owner, "sales.invoice.issued").await;
+    assert!(
+        consumer::apply(&till.inventory.owner, &snapshots, &issued[1])
+            .await
+            .unwrap()
+    );
+    assert_eq!(till.on_hand(till.soap).await["on_hand"], "7");
+    assert_eq!(outcomes().await, [json!("consumed"), json!("released")]);
 }
 
 #[tokio::test]
