@@ -300,12 +300,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let settings = settings.connecting_as(&match &command {
-        Command::Serve { .. } => "bazaar serve".to_owned(),
-        Command::Relay { .. } => "bazaar relay".to_owned(),
-        Command::Consume { projection, .. } => format!("bazaar consume {projection}"),
-        _ => "bazaar".to_owned(),
-    });
+    let settings = match &command {
+        Command::Serve { .. } => settings.connecting_as("bazaar serve"),
+        Command::Relay { .. } => settings.connecting_as("bazaar relay").planning_once(),
+        Command::Consume { projection, .. } => settings
+            .connecting_as(&format!("bazaar consume {projection}"))
+            .planning_once(),
+        _ => settings.connecting_as("bazaar"),
+    };
     let telemetry = telemetry::init(&settings, "bazaar")?;
     let result = match command {
         Command::Serve { services, all } => {

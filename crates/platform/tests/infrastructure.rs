@@ -73,6 +73,38 @@ async fn prepare_creates_a_missing_database_and_migrates_it_even_when_raced() {
 }
 
 #[tokio::test]
+async fn a_process_connects_under_its_name_and_a_consumer_plans_once() {
+    let session = |settings: Settings| async move {
+        let owner = db::pool(&settings, "postgres").await.unwrap();
+        let app = db::app_pool(&settings, "postgres").await.unwrap();
+        let mut seen = Vec::new();
+        for pool in [owner, app] {
+            let row: (String, String) = sqlx::query_as(
+                "SELECT current_setting('application_name'), current_setting('plan_cache_mode')",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            seen.push(row);
+            pool.close().await;
+        }
+        seen
+    };
+    let named = |name: &str, mode: &str| vec![(name.to_owned(), mode.to_owned()); 2];
+    assert_eq!(
+        session(settings().connecting_as("bazaar serve")).await,
+        named("bazaar serve", "auto")
+    );
+    let consumer = settings()
+        .connecting_as("bazaar consume finance-ledger")
+        .planning_once();
+    assert_eq!(
+        session(consumer).await,
+        named("bazaar consume finance-ledger", "force_generic_plan")
+    );
+}
+
+#[tokio::test]
 async fn a_database_name_that_is_not_an_identifier_is_refused() {
     let err = db::create_database(&settings().database, "x\"; DROP DATABASE postgres; --")
         .await
