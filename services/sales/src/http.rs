@@ -1068,12 +1068,36 @@ async fn record(
         .as_ref()
         .map_or_else(Utc::now, |o| o.issued_at)
         .trunc_subsecs(6);
-    let inserted = sqlx::query(
-        "INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, reservation_id, \
-         place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, round_off_minor, \
-         total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, $19, $20) \
-         ON CONFLICT DO NOTHING",
+    // The head, its lines and its payments in one statement; none of them when the id or
+    // the number is taken. The series row stays locked until commit.
+    let priced = |f: fn(&domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH invoice AS ( \
+           INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, \
+           reservation_id, place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, \
+           round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, \
+           $19, $20) \
+           ON CONFLICT DO NOTHING RETURNING id), \
+         lines AS ( \
+           INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+           discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, \
+           total_minor, salesperson_id, hsn_code) \
+           SELECT invoice.id, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, \
+           taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+           salesperson_id, hsn_code \
+           FROM invoice, UNNEST($21::int4[], $22::uuid[], $23::numeric[], $24::int8[], $25::int8[], \
+           $26::int8[], $27::int4[], $28::int8[], $29::int8[], $30::int8[], $31::int8[], $32::int8[], \
+           $33::uuid[], $34::text[]) \
+           AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
+           cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code)), \
+         payments AS ( \
+           INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
+           reference, points) \
+           SELECT invoice.id, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
+           FROM invoice, UNNEST($35::int4[], $36::text[], $37::int8[], $38::int8[], $39::text[], $40::int8[]) \
+           AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)) \
+         SELECT count(*) FROM invoice",
     )
     .bind(body.id)
     .bind(tenant)
@@ -1095,31 +1119,6 @@ async fn record(
     .bind(&store.gstin)
     .bind(&store.state_code)
     .bind(customer_gstin)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        // The same id issued by a concurrent request, or an offline number already used.
-        return Err(ApiError::conflict(
-            "invoice_conflict",
-            format!("invoice {} or number {number} is taken", body.id),
-        ));
-    }
-    // Lines and payments in one statement each: the series row is locked until commit.
-    let priced = |f: fn(&domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
-    sqlx::query(
-        "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-         discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-         salesperson_id, hsn_code) \
-         SELECT $1, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
-         cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code \
-         FROM UNNEST($3::int4[], $4::uuid[], $5::numeric[], $6::int8[], $7::int8[], $8::int8[], $9::int4[], \
-         $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::uuid[], $16::text[]) \
-         AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
-         cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code)",
-    )
-    .bind(body.id)
-    .bind(tenant)
     .bind((1..=products.len() as i32).collect::<Vec<i32>>())
     .bind(products.iter().map(|p| p.id).collect::<Vec<Uuid>>())
     .bind(inputs.iter().map(|i| i.quantity).collect::<Vec<Decimal>>())
@@ -1134,25 +1133,21 @@ async fn record(
     .bind(priced(|l| l.tax.total()))
     .bind(body.lines.iter().map(|l| l.salesperson_id).collect::<Vec<Option<Uuid>>>())
     .bind(products.iter().map(|p| p.hsn_code.clone()).collect::<Vec<Option<String>>>())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
-         reference, points) \
-         SELECT $1, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
-         FROM UNNEST($3::int4[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::int8[]) \
-         AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)",
-    )
-    .bind(body.id)
-    .bind(tenant)
     .bind((1..=payments.len() as i32).collect::<Vec<i32>>())
     .bind(payments.iter().map(|p| p.mode.clone()).collect::<Vec<String>>())
     .bind(payments.iter().map(|p| p.amount).collect::<Vec<i64>>())
     .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
     .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
     .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
+    if inserted == 0 {
+        // The same id issued by a concurrent request, or an offline number already used.
+        return Err(ApiError::conflict(
+            "invoice_conflict",
+            format!("invoice {} or number {number} is taken", body.id),
+        ));
+    }
     let invoice = as_recorded(body, draft, number.clone(), issued_at);
     let issued = InvoiceIssued {
         tenant_id: tenant,

@@ -732,6 +732,36 @@ async fn an_offline_batch_is_taken_once_per_invoice_whatever_the_stock() {
         .collect();
     assert_eq!(statuses, ["duplicate", "duplicate", "rejected"]);
     assert_eq!(till.invoices().await, 2);
+    // Another invoice under a number already taken: refused, none of its lines kept.
+    let reused = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/sync",
+        Some(&till.cashier),
+        Some(json!({"invoices": [offline("OFF-T9-0001", "1", 118_00)]})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (
+            reused.body[0]["status"].as_str(),
+            reused.body[0]["code"].as_str()
+        ),
+        (Some("rejected"), Some("invoice_conflict")),
+        "{}",
+        reused.body
+    );
+    let mut tx = db::begin_for_tenant(&till.sales.owner, till.sales.tenant)
+        .await
+        .unwrap();
+    let kept: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM invoice_lines), (SELECT count(*) FROM invoice_payments)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(kept, (2, 2), "the two invoices' lines and payments only");
     let offline_events: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'sales.invoice.issued'")
             .fetch_one(&till.sales.owner)
