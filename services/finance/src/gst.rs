@@ -267,29 +267,6 @@ async fn record(
     event_id: Uuid,
     d: Document<'_>,
 ) -> Result<(), ProjectionError> {
-    let inserted = sqlx::query(
-        "INSERT INTO gst_documents (tenant_id, id, kind, number, document_date, gstin, state_code, \
-         counterparty_gstin, place_of_supply, original_id, value_minor, source_event_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(d.id)
-    .bind(d.kind)
-    .bind(d.number)
-    .bind(d.date)
-    .bind(d.gstin)
-    .bind(d.state_code)
-    .bind(d.counterparty_gstin)
-    .bind(d.place_of_supply)
-    .bind(d.original_id)
-    .bind(d.value_minor)
-    .bind(event_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(());
-    }
     let mut quantities: Vec<Decimal> = Vec::with_capacity(d.lines.len());
     for line in d.lines {
         quantities.push(
@@ -305,14 +282,29 @@ async fn record(
         .collect();
     let hsn: Vec<Option<&str>> = d.lines.iter().map(|l| l.hsn_code.as_deref()).collect();
     let rates: Vec<i32> = d.lines.iter().map(|l| l.gst_rate_bp).collect();
+    // The document and its lines in one statement; neither when it is registered already.
     sqlx::query(
-        "INSERT INTO gst_document_lines (tenant_id, document_id, line_no, hsn_code, rate_bp, quantity, \
-         taxable_minor, cgst_minor, sgst_minor, igst_minor, cess_minor) \
-         SELECT $1, $2, * FROM UNNEST($3::int4[], $4::text[], $5::int4[], $6::numeric[], $7::int8[], \
-         $8::int8[], $9::int8[], $10::int8[], $11::int8[])",
+        "WITH document AS ( \
+           INSERT INTO gst_documents (tenant_id, id, kind, number, document_date, gstin, state_code, \
+           counterparty_gstin, place_of_supply, original_id, value_minor, source_event_id) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id) \
+         INSERT INTO gst_document_lines (tenant_id, document_id, line_no, hsn_code, rate_bp, quantity, \
+           taxable_minor, cgst_minor, sgst_minor, igst_minor, cess_minor) \
+         SELECT $1, document.id, l.* FROM document, UNNEST($13::int4[], $14::text[], $15::int4[], \
+           $16::numeric[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], $21::int8[]) AS l",
     )
     .bind(tenant)
     .bind(d.id)
+    .bind(d.kind)
+    .bind(d.number)
+    .bind(d.date)
+    .bind(d.gstin)
+    .bind(d.state_code)
+    .bind(d.counterparty_gstin)
+    .bind(d.place_of_supply)
+    .bind(d.original_id)
+    .bind(d.value_minor)
+    .bind(event_id)
     .bind(&numbers)
     .bind(&hsn)
     .bind(&rates)

@@ -175,10 +175,20 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
         .iter()
         .map(|l| l.account_code.as_str())
         .collect();
+    let numbers: Vec<i32> = (1..=entry.lines.len() as i32).collect();
+    let stores: Vec<Option<Uuid>> = entry.lines.iter().map(|l| l.store).collect();
+    let debit: Vec<i64> = entry.lines.iter().map(|l| l.debit).collect();
+    let credit: Vec<i64> = entry.lines.iter().map(|l| l.credit).collect();
+    // The entry and its lines in one statement; the balance is checked at commit.
     sqlx::query(
-        "INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, source_event_id, document, \
-         currency, reverses, posted_by, posted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()))",
+        "WITH entry AS ( \
+           INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, source_event_id, \
+           document, currency, reverses, posted_by, posted_at) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now())) RETURNING id) \
+         INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, store_id, debit_minor, \
+           credit_minor) \
+         SELECT entry.id, $2, l.* FROM entry, \
+           UNNEST($12::int4[], $13::text[], $14::uuid[], $15::int8[], $16::int8[]) AS l",
     )
     .bind(entry.id)
     .bind(tenant)
@@ -191,18 +201,6 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
     .bind(entry.reverses)
     .bind(entry.posted_by)
     .bind(entry.posted_at)
-    .execute(&mut *tx)
-    .await?;
-    let numbers: Vec<i32> = (1..=entry.lines.len() as i32).collect();
-    let stores: Vec<Option<Uuid>> = entry.lines.iter().map(|l| l.store).collect();
-    let debit: Vec<i64> = entry.lines.iter().map(|l| l.debit).collect();
-    let credit: Vec<i64> = entry.lines.iter().map(|l| l.credit).collect();
-    sqlx::query(
-        "INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, store_id, debit_minor, credit_minor) \
-         SELECT $1, $2, * FROM UNNEST($3::int4[], $4::text[], $5::uuid[], $6::int8[], $7::int8[])",
-    )
-    .bind(entry.id)
-    .bind(tenant)
     .bind(&numbers)
     .bind(&codes)
     .bind(&stores)
