@@ -111,8 +111,40 @@ where
     A: Acquire<'c, Database = Postgres>,
     A::Connection: Into<MaybePoolConnection<'c, Postgres>>,
 {
+    begin_with(conn, tenant, "").await
+}
+
+/// [`begin_for_tenant`] for the till's hot path, whose statements are of fixed shape:
+/// each is planned once, not re-planned at every execution as PostgreSQL does with
+/// their arrays and row security (see `Settings::planning_once`, which the consumers
+/// use for all their statements).
+pub async fn begin_for_tenant_planned_once<'c, A>(
+    conn: A,
+    tenant: Uuid,
+) -> Result<Transaction<'c, Postgres>, sqlx::Error>
+where
+    A: Acquire<'c, Database = Postgres>,
+    A::Connection: Into<MaybePoolConnection<'c, Postgres>>,
+{
+    begin_with(
+        conn,
+        tenant,
+        "; SET LOCAL plan_cache_mode = force_generic_plan",
+    )
+    .await
+}
+
+async fn begin_with<'c, A>(
+    conn: A,
+    tenant: Uuid,
+    then: &str,
+) -> Result<Transaction<'c, Postgres>, sqlx::Error>
+where
+    A: Acquire<'c, Database = Postgres>,
+    A::Connection: Into<MaybePoolConnection<'c, Postgres>>,
+{
     let conn = conn.acquire().await?;
-    let begin = format!("BEGIN; SELECT set_config('bazaar.tenant', '{tenant}', true)");
+    let begin = format!("BEGIN; SELECT set_config('bazaar.tenant', '{tenant}', true){then}");
     Transaction::begin(conn, Some(begin.into())).await
 }
 

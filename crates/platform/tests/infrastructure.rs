@@ -102,6 +102,27 @@ async fn a_process_connects_under_its_name_and_a_consumer_plans_once() {
         session(consumer).await,
         named("bazaar consume finance-ledger", "force_generic_plan")
     );
+
+    // The till's hot transactions plan once too, and only they: the connection forgets it.
+    let pool = db::pool(&settings(), "postgres").await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let tenant = uuid::Uuid::new_v4();
+    let setting =
+        "SELECT current_setting('bazaar.tenant', true), current_setting('plan_cache_mode')";
+    let mut tx = db::begin_for_tenant_planned_once(&mut *conn, tenant)
+        .await
+        .unwrap();
+    let inside: (Option<String>, String) =
+        sqlx::query_as(setting).fetch_one(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let after: (Option<String>, String) =
+        sqlx::query_as(setting).fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(
+        inside,
+        (Some(tenant.to_string()), "force_generic_plan".to_owned())
+    );
+    assert_eq!(after.1, "auto");
+    assert_ne!(after.0, Some(tenant.to_string()));
 }
 
 #[tokio::test]

@@ -1539,7 +1539,7 @@ async fn reserve(
         .map(str::trim)
         .filter(|r| !r.is_empty());
     let tenant = principal.tenant;
-    let mut tx: Tx = db::begin_for_tenant(&pool, tenant).await?;
+    let mut tx: Tx = db::begin_for_tenant_planned_once(&pool, tenant).await?;
     let location = reachable(&mut tx, &principal, body.location_id, "location_id").await?;
     let mut lines = resolve_lines(
         &mut tx,

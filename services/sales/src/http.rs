@@ -783,7 +783,7 @@ async fn price_invoice(
         return Err(Invalid::new("lines", "no_lines", "an invoice sells something").into());
     }
     let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    let mut tx = db::begin_for_tenant_planned_once(pool, tenant).await?;
     if let Some(existing) = invoice(&mut tx, tenant, body.id).await? {
         return Ok(Priced::Before(Box::new(existing)));
     }
@@ -1057,7 +1057,7 @@ async fn record(
     } = draft;
     let (terminal, place, currency) = (terminal.as_str(), place.as_str(), currency.as_str());
     let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    let mut tx = db::begin_for_tenant_planned_once(pool, tenant).await?;
     let number = match &body.offline {
         Some(offline) => offline.number.trim().to_owned(),
         None => next_number(&mut tx, tenant, body.store_id, terminal, &store.code).await?,
