@@ -720,35 +720,10 @@ async fn quote(
         return Err(ApiError::internal("no invoice has the nil id"));
     };
     let bill = &draft.bill;
-    let lines = draft
-        .products
-        .iter()
-        .zip(&draft.inputs)
-        .zip(basket.lines.iter().zip(&bill.lines))
-        .enumerate()
-        .map(|(n, ((product, input), (line, priced)))| InvoiceLine {
-            line_no: n as i32 + 1,
-            product_id: product.id,
-            sku: product.sku.clone(),
-            quantity: input.quantity.normalize().to_string(),
-            unit_price_minor: input.unit_price,
-            discount_minor: priced.discount,
-            taxable_minor: priced.tax.taxable,
-            gst_rate_bp: product.gst_rate_bp,
-            cgst_minor: priced.tax.cgst,
-            sgst_minor: priced.tax.sgst,
-            igst_minor: priced.tax.igst,
-            cess_minor: priced.tax.cess,
-            total_minor: priced.tax.total(),
-            salesperson_id: line.salesperson_id,
-            quantity_returned: "0".to_owned(),
-            hsn_code: product.hsn_code.clone(),
-        })
-        .collect();
     Ok(Json(Quote {
         currency: draft.currency.clone(),
         place_of_supply: draft.place.clone(),
-        lines,
+        lines: priced_lines(&draft, &basket.lines),
         subtotal_minor: bill.subtotal,
         discount_minor: bill.discount,
         taxable_minor: bill.taxable,
@@ -1201,32 +1176,7 @@ fn as_recorded(
     issued_at: DateTime<Utc>,
 ) -> Invoice {
     let c = Currency::from_code(&draft.currency).unwrap_or(Currency::INR);
-    let lines = draft
-        .products
-        .iter()
-        .zip(&draft.inputs)
-        .zip(&draft.bill.lines)
-        .zip(&body.lines)
-        .enumerate()
-        .map(|(index, (((product, input), priced), line))| InvoiceLine {
-            line_no: index as i32 + 1,
-            product_id: product.id,
-            sku: product.sku.clone(),
-            quantity: input.quantity.normalize().to_string(),
-            unit_price_minor: input.unit_price,
-            discount_minor: priced.discount,
-            taxable_minor: priced.tax.taxable,
-            gst_rate_bp: product.gst_rate_bp,
-            cgst_minor: priced.tax.cgst,
-            sgst_minor: priced.tax.sgst,
-            igst_minor: priced.tax.igst,
-            cess_minor: priced.tax.cess,
-            total_minor: priced.tax.total(),
-            salesperson_id: line.salesperson_id,
-            quantity_returned: "0".to_owned(),
-            hsn_code: product.hsn_code.clone(),
-        })
-        .collect();
+    let lines = priced_lines(draft, &body.lines);
     let payments: Vec<InvoicePayment> = draft
         .payments
         .iter()
@@ -1259,6 +1209,36 @@ fn as_recorded(
         total: Money::new(bill.total, c),
         issued_at,
     }
+}
+
+/// A draft's lines as the invoice (and the quote before it) shows them.
+fn priced_lines(draft: &Draft, lines: &[NewLine]) -> Vec<InvoiceLine> {
+    draft
+        .products
+        .iter()
+        .zip(&draft.inputs)
+        .zip(&draft.bill.lines)
+        .zip(lines)
+        .enumerate()
+        .map(|(index, (((product, input), priced), line))| InvoiceLine {
+            line_no: index as i32 + 1,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            quantity: input.quantity.normalize().to_string(),
+            unit_price_minor: input.unit_price,
+            discount_minor: priced.discount,
+            taxable_minor: priced.tax.taxable,
+            gst_rate_bp: product.gst_rate_bp,
+            cgst_minor: priced.tax.cgst,
+            sgst_minor: priced.tax.sgst,
+            igst_minor: priced.tax.igst,
+            cess_minor: priced.tax.cess,
+            total_minor: priced.tax.total(),
+            salesperson_id: line.salesperson_id,
+            quantity_returned: "0".to_owned(),
+            hsn_code: product.hsn_code.clone(),
+        })
+        .collect()
 }
 
 /// Cash handed back: what was tendered over what it paid.
