@@ -51,11 +51,6 @@ pub async fn append<T: Serialize>(
     let payload = event.schema.encode(event.payload)?;
     let mut cloud = CloudEvent::new(event.schema, event.source, event.subject, event.tenant);
     cloud.traceparent = crate::telemetry::traceparent(&tracing::Span::current());
-    let headers: serde_json::Map<String, serde_json::Value> = cloud
-        .header_pairs()
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value.into()))
-        .collect();
     sqlx::query(
         "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, tenant_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -66,7 +61,7 @@ pub async fn append<T: Serialize>(
     .bind(&cloud.event_type)
     .bind(&cloud.dataschema)
     .bind(payload)
-    .bind(serde_json::Value::Object(headers))
+    .bind(headers(&cloud))
     .bind(event.tenant)
     .bind(cloud.time)
     .execute(tx)
@@ -89,6 +84,16 @@ pub async fn append_all_current<T: Serialize>(
     let ids = batch.ids.clone();
     batch.append(tx).await?;
     Ok(ids)
+}
+
+/// An event's Kafka headers as the outbox keeps them, a JSON object.
+fn headers(cloud: &CloudEvent) -> serde_json::Value {
+    cloud
+        .header_pairs()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), serde_json::Value::from(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Events of any types gathered by one transaction and appended with one statement, in
@@ -138,18 +143,13 @@ impl Events {
         let payload = schema.encode(payload)?;
         let mut cloud = CloudEvent::new(schema, &self.source, subject, tenant);
         cloud.traceparent.clone_from(&self.traceparent);
-        let pairs: serde_json::Map<String, serde_json::Value> = cloud
-            .header_pairs()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value.into()))
-            .collect();
         self.ids.push(cloud.id);
         self.topics.push(topic_for(schema));
         self.keys.push(subject.to_owned());
         self.types.push(cloud.event_type.clone());
         self.dataschemas.push(cloud.dataschema.clone());
         self.payloads.push(payload);
-        self.headers.push(serde_json::Value::Object(pairs));
+        self.headers.push(headers(&cloud));
         self.tenants.push(tenant);
         self.times.push(cloud.time);
         Ok(cloud.id)
