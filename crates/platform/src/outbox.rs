@@ -185,7 +185,7 @@ impl Events {
 }
 
 /// Appends the current version of `event_type` to its domain's topic, keyed by `subject`: the
-/// usual case of [`append`].
+/// usual case, a batch of one [`Events`].
 pub async fn append_current<T: Serialize>(
     tx: &mut PgConnection,
     source: &str,
@@ -194,18 +194,8 @@ pub async fn append_current<T: Serialize>(
     subject: &str,
     payload: &T,
 ) -> Result<Uuid, OutboxError> {
-    let schema = Catalogue::embedded().current(event_type)?;
-    let topic = topic_for(schema);
-    append(
-        tx,
-        NewEvent {
-            topic: &topic,
-            schema,
-            source,
-            tenant,
-            subject,
-            payload,
-        },
-    )
-    .await
+    let mut events = Events::new(source);
+    let id = events.push(event_type, tenant, subject, payload)?;
+    events.append(tx).await?;
+    Ok(id)
 }
