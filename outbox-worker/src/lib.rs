@@ -23,6 +23,7 @@ mod metrics;
 use std::time::{Duration, Instant};
 
 use bazaar_platform::{kafka, Settings};
+use futures::FutureExt;
 use rdkafka::{
     error::KafkaError,
     message::{Header, OwnedHeaders},
@@ -72,6 +73,7 @@ struct OutboxRow {
     key: String,
     payload: Vec<u8>,
     headers: sqlx::types::Json<serde_json::Map<String, serde_json::Value>>,
+    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Relay {
@@ -86,7 +88,7 @@ impl Relay {
             // of the unpublished rows are not settled yet; they are left unread rather
             // than read with their payloads and dropped, pass after pass.
             fetch_sql: format!(
-                "SELECT id, topic, key, payload, headers FROM outbox \
+                "SELECT id, topic, key, payload, headers, created_at FROM outbox \
                  WHERE published_at IS NULL AND id < coalesce( \
                      (SELECT min(id) FROM outbox WHERE published_at IS NULL \
                         AND xid >= pg_snapshot_xmin(pg_current_snapshot())), {}) \
@@ -195,15 +197,27 @@ impl Relay {
                 continue;
             }
             tokio::select! {
-                notification = listener.recv() => {
-                    if let Err(err) = notification {
+                notification = listener.recv() => match notification {
+                    Ok(_) => self.gather(&mut listener, shutdown).await,
+                    Err(err) => {
                         tracing::warn!(database = %self.database, error = %err, "outbox listener failed; polling");
                     }
-                }
+                },
                 () = tokio::time::sleep(self.settings.relay_poll) => {}
                 () = shutdown.cancelled() => {}
             }
         }
+    }
+
+    /// Waits the linger after a commit's NOTIFY, then takes the NOTIFYs of the commits
+    /// that came meanwhile: the next pass reads them all. Under load a pass per commit
+    /// mostly finds an older transaction still running and publishes nothing.
+    async fn gather(&self, listener: &mut PgListener, shutdown: &CancellationToken) {
+        tokio::select! {
+            () = tokio::time::sleep(self.settings.relay_linger) => {}
+            () = shutdown.cancelled() => return,
+        }
+        while let Some(Ok(_)) = listener.recv().now_or_never() {}
     }
 
     /// One pass: read a batch, send it all, await the acknowledgements, mark the
@@ -298,12 +312,17 @@ impl Relay {
             return Err(RelayError::LeaseLost);
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        // Ids are unique across partitions (one identity); each partition's primary key
-        // is probed per id, whatever the size of the backlog.
+        // The rows' time span names the partitions they are in (one, except across a
+        // month's end); only those partitions' primary keys are probed, per id.
+        let first = rows.iter().map(|r| r.created_at).min();
+        let last = rows.iter().map(|r| r.created_at).max();
         sqlx::query(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL",
+            "UPDATE outbox SET published_at = now() \
+             WHERE id = ANY($1) AND created_at BETWEEN $2 AND $3 AND published_at IS NULL",
         )
         .bind(&ids)
+        .bind(first)
+        .bind(last)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -383,7 +402,7 @@ mod tests {
 
     async fn unpublished_rows(pool: &PgPool) -> Vec<OutboxRow> {
         sqlx::query_as(
-            "SELECT id, topic, key, payload, headers \
+            "SELECT id, topic, key, payload, headers, created_at \
              FROM outbox WHERE published_at IS NULL",
         )
         .fetch_all(pool)
@@ -432,6 +451,38 @@ mod tests {
         assert_eq!(unpublished_rows(&pool).await.len(), 1, "nothing was marked");
 
         second.mark_published(&rows, current).await.unwrap();
+        assert!(unpublished_rows(&pool).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_across_a_months_end_is_marked_in_both_partitions() {
+        let (relay, _, pool) = relay_pair().await;
+        let token = relay.acquire_lease().await.unwrap().unwrap();
+        for at in [
+            "now()",
+            "date_trunc('month', now()) + interval '1 month' + interval '1 second'",
+        ] {
+            sqlx::query(&format!(
+                "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, \
+                 tenant_id, created_at) VALUES (gen_random_uuid(), 't', 'k', 'x.y.z', 'x.y.z.v1', \
+                 '\\x00', '{{}}', gen_random_uuid(), {at})"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let partitions: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT tableoid) FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(partitions, 2, "this month's and the next");
+
+        relay
+            .mark_published(&unpublished_rows(&pool).await, token)
+            .await
+            .unwrap();
         assert!(unpublished_rows(&pool).await.is_empty());
     }
 

@@ -68,6 +68,8 @@ pub struct Settings {
     pub relay_lease: Duration,
     /// How often an idle relay polls when no NOTIFY arrives.
     pub relay_poll: Duration,
+    /// How long a relay woken by a NOTIFY waits for more commits before its pass.
+    pub relay_linger: Duration,
     /// `iss` of access tokens: identity writes it, every service checks it.
     pub token_issuer: String,
     /// `aud` of access tokens.
@@ -150,6 +152,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_RELAY_POLL_MS",
         Some("500"),
         "idle relay poll interval in milliseconds, 10 to 60000",
+    ),
+    (
+        "BAZAAR_RELAY_LINGER_MS",
+        Some("5"),
+        "relay wait after a NOTIFY in milliseconds, 0 to 1000",
     ),
     (
         "BAZAAR_TOKEN_ISSUER",
@@ -259,6 +266,7 @@ impl Settings {
             })?,
             relay_lease: vars.parse("BAZAAR_RELAY_LEASE_MS", |v| millis(v, 500..=600_000))?,
             relay_poll: vars.parse("BAZAAR_RELAY_POLL_MS", |v| millis(v, 10..=60_000))?,
+            relay_linger: vars.parse("BAZAAR_RELAY_LINGER_MS", |v| millis(v, 0..=1000))?,
             token_issuer: vars.parse("BAZAAR_TOKEN_ISSUER", non_blank)?,
             token_audience: vars.parse("BAZAAR_TOKEN_AUDIENCE", non_blank)?,
             jwks_url: vars
