@@ -101,6 +101,22 @@ pub trait Projection: Send + Sync + 'static {
         tx: &mut PgConnection,
         event: &ConsumedEvent,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+
+    /// Applies events of one tenant, in order, inside one `tx`: what a poll brought, when
+    /// the projection shares transactions. One by one unless the projection can write
+    /// several with one statement.
+    fn apply_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&ConsumedEvent],
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send {
+        async move {
+            for event in events {
+                self.apply(tx, event).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The runner could not start or lost its consumer.
@@ -424,7 +440,7 @@ impl<P: Projection> ConsumerRunner<P> {
                 .collect();
             if together && of_tenant.len() > 1 {
                 let batch = of_tenant.iter().map(|(_, event)| event);
-                match apply_together(&self.pool, &self.projection, tenant, batch).await {
+                match apply_poll(&self.pool, &self.projection, tenant, batch).await {
                     Ok(()) => continue,
                     Err(err) => {
                         tracing::debug!(consumer = %self.group, events = of_tenant.len(), error = %err, "a poll's events failed together; applying them one by one")
@@ -1005,7 +1021,8 @@ pub async fn apply<P: Projection>(
 
 /// Applies events of `tenant` in one transaction with their `processed_events` rows, in
 /// order, each once: those already processed (and repeats within `events`) are passed over.
-async fn apply_together<'e, P: Projection>(
+/// What the runner does with a poll's events, and what tests use to feed several at once.
+pub async fn apply_poll<'e, P: Projection>(
     pool: &PgPool,
     projection: &P,
     tenant: uuid::Uuid,
@@ -1025,14 +1042,13 @@ async fn apply_together<'e, P: Projection>(
     .await?
     .into_iter()
     .collect();
-    for event in events {
-        if fresh.remove(&event.cloud.id) {
-            projection
-                .apply(&mut tx, event)
-                .await
-                .map_err(Failure::Projection)?;
-        }
-    }
+    let events: Vec<&ConsumedEvent> = events
+        .filter(|event| fresh.remove(&event.cloud.id))
+        .collect();
+    projection
+        .apply_all(&mut tx, &events)
+        .await
+        .map_err(Failure::Projection)?;
     tx.commit().await?;
     Ok(())
 }

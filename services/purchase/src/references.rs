@@ -3,7 +3,7 @@
 //! on hand and daily sales per location (inventory), for reorder suggestions.
 
 use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -172,42 +172,93 @@ impl Projection for PurchaseReferences {
                 .execute(tx)
                 .await?;
             }
-            "inventory.stock.moved" => {
-                let m: StockMoved = event.payload_as()?;
-                let on_hand: Decimal = m.on_hand_after.parse()?;
-                // Movements of an item arrive in ledger order; the seq guard keeps a
-                // redelivered older one from winding the position back. A sale also adds
-                // to the day's sales, in the same statement.
-                let sold: Option<(NaiveDate, Decimal)> = if m.kind == "sale" {
-                    let day = DateTime::from_timestamp_millis(m.recorded_at)
-                        .ok_or("recorded_at out of range")?
-                        .date_naive();
-                    Some((day, -m.quantity.parse::<Decimal>()?))
-                } else {
-                    None
-                };
-                sqlx::query(
-                    "WITH position AS ( \
-                       INSERT INTO stock_positions (tenant_id, location_id, product_id, on_hand, last_seq) \
-                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, location_id, product_id) \
-                       DO UPDATE SET on_hand = $4, last_seq = $5 WHERE stock_positions.last_seq < $5) \
-                     INSERT INTO daily_sales (tenant_id, location_id, product_id, day, quantity) \
-                     SELECT $1, $2, $3, $6::date, $7::numeric WHERE $7::numeric IS NOT NULL \
-                     ON CONFLICT (tenant_id, location_id, product_id, day) \
-                     DO UPDATE SET quantity = daily_sales.quantity + EXCLUDED.quantity",
-                )
-                .bind(tenant)
-                .bind(m.location_id)
-                .bind(m.product_id)
-                .bind(on_hand)
-                .bind(m.seq)
-                .bind(sold.map(|(day, _)| day))
-                .bind(sold.map(|(_, quantity)| quantity))
-                .execute(tx)
-                .await?;
-            }
+            "inventory.stock.moved" => record_moves(tx, tenant, &[event]).await?,
             _ => {}
         }
         Ok(())
     }
+
+    /// A poll's stock movements go in one statement; the other events one by one.
+    /// Positions and daily sales depend on movements alone, so the order between the
+    /// two kinds does not matter.
+    async fn apply_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&ConsumedEvent],
+    ) -> Result<(), ProjectionError> {
+        let (moves, others): (Vec<&ConsumedEvent>, Vec<&ConsumedEvent>) = events
+            .iter()
+            .partition(|e| e.cloud.event_type == "inventory.stock.moved");
+        for event in others {
+            self.apply(tx, event).await?;
+        }
+        if let Some(first) = moves.first() {
+            record_moves(tx, first.cloud.tenant, &moves).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Stock positions and daily sales from movements of one tenant, in one statement.
+/// Movements of an item arrive in ledger order; the seq guard keeps a redelivered older
+/// one from winding the position back, and of several of an item the latest counts.
+/// Sales add to their day's sales.
+async fn record_moves(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    events: &[&ConsumedEvent],
+) -> Result<(), ProjectionError> {
+    let count = events.len();
+    let (mut locations, mut products, mut on_hand, mut seqs, mut days, mut sold) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    for event in events {
+        let m: StockMoved = event.payload_as()?;
+        let (day, quantity) = if m.kind == "sale" {
+            let day = DateTime::from_timestamp_millis(m.recorded_at)
+                .ok_or("recorded_at out of range")?
+                .date_naive();
+            (Some(day), Some(-m.quantity.parse::<Decimal>()?))
+        } else {
+            (None, None)
+        };
+        locations.push(m.location_id);
+        products.push(m.product_id);
+        on_hand.push(m.on_hand_after.parse::<Decimal>()?);
+        seqs.push(m.seq);
+        days.push(day);
+        sold.push(quantity);
+    }
+    sqlx::query(
+        "WITH moved AS ( \
+           SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[], $5::int8[], $6::date[], \
+             $7::numeric[]) AS m (location, product, on_hand, seq, day, sold)), \
+         position AS ( \
+           INSERT INTO stock_positions (tenant_id, location_id, product_id, on_hand, last_seq) \
+           SELECT DISTINCT ON (location, product) $1, location, product, on_hand, seq \
+           FROM moved ORDER BY location, product, seq DESC \
+           ON CONFLICT (tenant_id, location_id, product_id) \
+           DO UPDATE SET on_hand = EXCLUDED.on_hand, last_seq = EXCLUDED.last_seq \
+           WHERE stock_positions.last_seq < EXCLUDED.last_seq) \
+         INSERT INTO daily_sales (tenant_id, location_id, product_id, day, quantity) \
+         SELECT $1, location, product, day, sum(sold) FROM moved WHERE sold IS NOT NULL \
+         GROUP BY location, product, day \
+         ON CONFLICT (tenant_id, location_id, product_id, day) \
+         DO UPDATE SET quantity = daily_sales.quantity + EXCLUDED.quantity",
+    )
+    .bind(tenant)
+    .bind(&locations)
+    .bind(&products)
+    .bind(&on_hand)
+    .bind(&seqs)
+    .bind(&days)
+    .bind(&sold)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

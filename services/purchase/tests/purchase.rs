@@ -73,6 +73,22 @@ impl Purchase {
         );
     }
 
+    /// Several events as one poll brings them: applied in one transaction.
+    async fn feed_together(&self, events: &[(&str, Value)]) {
+        let events: Vec<_> = events
+            .iter()
+            .map(|(event_type, payload)| event(event_type, self.tenant, payload))
+            .collect();
+        consumer::apply_poll(
+            &self.owner,
+            &PurchaseReferences::default(),
+            self.tenant,
+            events.iter(),
+        )
+        .await
+        .unwrap();
+    }
+
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         send(&self.app, method, path, Some(&self.admin), body, &[]).await
     }
@@ -420,11 +436,18 @@ async fn prices_default_from_contracts_and_reorders_follow_sales() {
         moved(1, "receipt", "102", "102", 20),
     )
     .await;
-    p.feed("inventory.stock.moved", moved(2, "sale", "-60", "42", 10))
-        .await;
-    p.feed("inventory.stock.moved", moved(3, "sale", "-30", "12", 1))
-        .await;
-    // An older movement redelivered late does not wind the position back.
+    // One poll: two sales of the item, and an older movement redelivered late, which
+    // does not wind the position back.
+    p.feed_together(&[
+        ("inventory.stock.moved", moved(2, "sale", "-60", "42", 10)),
+        ("inventory.stock.moved", moved(3, "sale", "-30", "12", 1)),
+        (
+            "inventory.stock.moved",
+            moved(1, "receipt", "102", "102", 20),
+        ),
+    ])
+    .await;
+    // Alone, as a poll of one brings it.
     p.feed(
         "inventory.stock.moved",
         moved(1, "receipt", "102", "102", 20),
