@@ -3,6 +3,8 @@
 //! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
 //! also go to the GST register (`gst`), in the same transaction.
 
+use std::collections::HashMap;
+
 use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,7 +12,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    chart, gst,
+    chart::{self, Role},
+    gst,
     journal::{self, NewEntry, NewLine},
     rules::{self, Posting, Rule},
 };
@@ -98,47 +101,79 @@ impl Projection for FinanceLedger {
         tx: &mut PgConnection,
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
-        let event_type = event.cloud.event_type.as_str();
-        let rule =
-            rules::rule(event_type).ok_or_else(|| format!("no posting rule for {event_type}"))?;
-        let posting = match rule {
-            Rule::Nothing(_) => return Ok(()),
-            Rule::Reverse => None,
-            Rule::Post => match event_type {
-                "sales.invoice.issued" => Some(rules::invoice_issued(&event.payload_as()?)?),
-                "sales.return.processed" => Some(rules::return_processed(&event.payload_as()?)?),
-                "inventory.stock.moved" => rules::stock_moved(&event.payload_as()?)?,
-                "inventory.sale.costed" => rules::sale_costed(&event.payload_as()?)?,
-                "inventory.stock.adjusted" => rules::stock_adjusted(&event.payload_as()?)?,
-                "purchase.invoice.recorded" => Some(rules::purchase_invoice(&event.payload_as()?)?),
-                "purchase.return.processed" => Some(rules::purchase_return(&event.payload_as()?)?),
-                "partners.payment.received" => Some(rules::payment_received(&event.payload_as()?)?),
-                "partners.payment.made" => Some(rules::payment_made(&event.payload_as()?)?),
-                "finance.entry.posted" => {
-                    return restate_manual(tx, event.cloud.tenant, &event.payload_as()?).await
-                }
-                other => return Err(format!("{other} is listed to post but has no rule").into()),
-            },
-        };
-        if posting.is_none() && rule != Rule::Reverse {
-            return Ok(()); // nothing to post, nothing to read
-        }
-        let tenant = event.cloud.tenant;
-        let mut entry = match posting {
-            Some(posting) => {
-                let codes = chart::role_codes(tx, tenant).await?;
-                entry_for(event, &posting, journal::lines_of(&posting, &codes))
-            }
-            None => {
-                let voided: Voided = event.payload_as()?;
-                reversal(tx, tenant, event, &voided).await?
-            }
-        };
-        (entry.date, entry.posted_at) =
-            journal::placement(tx, tenant, entry.id, entry.date).await?;
-        journal::record(tx, tenant, &entry).await?;
-        gst::register(tx, tenant, event).await
+        post(tx, event, &mut None).await
     }
+
+    /// The chart's codes are read once for a poll's events: posting cannot change them.
+    async fn apply_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&ConsumedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut codes = None;
+        for event in events {
+            post(tx, event, &mut codes).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A tenant's account code for each role, once read.
+type Codes = Option<(Uuid, HashMap<Role, String>)>;
+
+/// Posts `event` by its rule, reading the tenant's codes into `codes` unless they are
+/// there already.
+async fn post(
+    tx: &mut PgConnection,
+    event: &ConsumedEvent,
+    codes: &mut Codes,
+) -> Result<(), ProjectionError> {
+    let event_type = event.cloud.event_type.as_str();
+    let rule =
+        rules::rule(event_type).ok_or_else(|| format!("no posting rule for {event_type}"))?;
+    let posting = match rule {
+        Rule::Nothing(_) => return Ok(()),
+        Rule::Reverse => None,
+        Rule::Post => match event_type {
+            "sales.invoice.issued" => Some(rules::invoice_issued(&event.payload_as()?)?),
+            "sales.return.processed" => Some(rules::return_processed(&event.payload_as()?)?),
+            "inventory.stock.moved" => rules::stock_moved(&event.payload_as()?)?,
+            "inventory.sale.costed" => rules::sale_costed(&event.payload_as()?)?,
+            "inventory.stock.adjusted" => rules::stock_adjusted(&event.payload_as()?)?,
+            "purchase.invoice.recorded" => Some(rules::purchase_invoice(&event.payload_as()?)?),
+            "purchase.return.processed" => Some(rules::purchase_return(&event.payload_as()?)?),
+            "partners.payment.received" => Some(rules::payment_received(&event.payload_as()?)?),
+            "partners.payment.made" => Some(rules::payment_made(&event.payload_as()?)?),
+            "finance.entry.posted" => {
+                return restate_manual(tx, event.cloud.tenant, &event.payload_as()?).await
+            }
+            other => return Err(format!("{other} is listed to post but has no rule").into()),
+        },
+    };
+    if posting.is_none() && rule != Rule::Reverse {
+        return Ok(()); // nothing to post, nothing to read
+    }
+    let tenant = event.cloud.tenant;
+    let mut entry = match posting {
+        Some(posting) => {
+            let codes = match codes {
+                Some((of, codes)) if *of == tenant => codes,
+                _ => {
+                    &codes
+                        .insert((tenant, chart::role_codes(tx, tenant).await?))
+                        .1
+                }
+            };
+            entry_for(event, &posting, journal::lines_of(&posting, codes))
+        }
+        None => {
+            let voided: Voided = event.payload_as()?;
+            reversal(tx, tenant, event, &voided).await?
+        }
+    };
+    (entry.date, entry.posted_at) = journal::placement(tx, tenant, entry.id, entry.date).await?;
+    journal::record(tx, tenant, &entry).await?;
+    gst::register(tx, tenant, event).await
 }
 
 /// The entry for `event`, its id derived from the event's, so a replay or a rebuild
