@@ -227,6 +227,13 @@ pub fn check_payments(
                 "greater than zero",
             ));
         }
+        if p.tendered.is_some() && p.mode != "cash" {
+            return Err(Invalid::new(
+                field("tendered_minor"),
+                "tendered_not_cash",
+                "only cash is tendered; a card, UPI, credit or points pay the amount",
+            ));
+        }
         match p.mode.as_str() {
             "cash" => {
                 let tendered = p.tendered.unwrap_or(p.amount);
@@ -472,6 +479,16 @@ mod tests {
                 .unwrap_err()
                 .code,
             "tendered_short"
+        );
+        // Change is given on cash only: a tendered card payment would show change due.
+        let tendered_card = Payment {
+            tendered: Some(500_00),
+            ..upi(315_00, Some("UTR1"))
+        };
+        let refused = check_payments(&[tendered_card], 315_00, false).unwrap_err();
+        assert_eq!(
+            (refused.code, refused.field.as_str()),
+            ("tendered_not_cash", "payments[0].tendered_minor")
         );
         let credit = Payment {
             mode: "credit".into(),

@@ -286,7 +286,7 @@ pub(crate) struct NewPayment {
     /// cash, card, upi, credit or loyalty.
     mode: String,
     amount_minor: i64,
-    /// Cash handed over; the change is returned.
+    /// Cash handed over, for mode cash only; the change is returned.
     tendered_minor: Option<i64>,
     /// Card slip or UPI reference.
     reference: Option<String>,
@@ -1245,6 +1245,7 @@ fn priced_lines(draft: &Draft, lines: &[NewLine]) -> Vec<InvoiceLine> {
 fn change_due(payments: &[InvoicePayment]) -> i64 {
     payments
         .iter()
+        .filter(|p| p.mode == "cash")
         .filter_map(|p| p.tendered_minor.map(|t| t - p.amount_minor))
         .sum::<i64>()
         .max(0)
