@@ -587,6 +587,8 @@ async fn fifty_concurrent_reservations_for_the_last_ten_units_hold_exactly_ten()
         ),
         (Some("10"), Some("10"), Some("0"))
     );
+    // A hold's event goes with it; a refused one leaves none.
+    assert_eq!(inv.events("inventory.reservation.created").await, 10);
 
     // Releasing one frees one; releasing twice is harmless.
     let first = replies
