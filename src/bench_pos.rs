@@ -4,12 +4,17 @@
 //! measure checkouts, not stock-outs); each checkout is a 5-line invoice paid in cash,
 //! which reserves stock in inventory over HTTP before it commits, and whose lines then
 //! leave stock at their cost, which finance posts. Prints sustained checkouts/s and
-//! p50/p99/p99.9 latency per rate.
+//! p50/p99/p99.9 latency per rate, then how long the consumers took to catch up, and
+//! waits for them: a rate's lag would otherwise slow the next one down.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bazaar_platform::{db, Settings};
+use bazaar_platform::{db, kafka, Settings};
+use rdkafka::{
+    consumer::{BaseConsumer, Consumer},
+    Offset, TopicPartitionList,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -35,6 +40,9 @@ pub(crate) struct PosBench {
     /// The running API.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// Seconds to wait after each rate for the consumers to catch up.
+    #[arg(long, default_value_t = 300)]
+    catch_up_seconds: u64,
 }
 
 pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<()> {
@@ -181,8 +189,78 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
             at(0.999),
             at(1.0)
         );
+        let (settings, patience) = (
+            settings.clone(),
+            Duration::from_secs(bench.catch_up_seconds),
+        );
+        let (took, behind) =
+            tokio::task::spawn_blocking(move || catch_up(&settings, patience)).await??;
+        if behind == 0 {
+            out!(
+                "  consumers caught up {:.1} s after the last checkout",
+                took.as_secs_f64()
+            );
+        } else {
+            out!(
+                "  consumers still {behind} events behind {:.0} s after the last checkout",
+                took.as_secs_f64()
+            );
+        }
     }
     Ok(())
+}
+
+/// Waits until every consumer group at work has committed, on each `*.events.v1`
+/// partition it reads, the end the partition has now; gives up after `patience`. Returns
+/// the wait and the events still behind (0 once caught up). Offsets are committed every
+/// second, so the wait is up to a second long. Blocking: run it off the runtime.
+fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<(Duration, i64)> {
+    const CLIENT: &str = "bazaar-bench-pos";
+    let (started, timeout) = (Instant::now(), Duration::from_secs(10));
+    let admin: BaseConsumer = kafka::client_config(settings, CLIENT).create()?;
+    let mut ends = TopicPartitionList::new();
+    let metadata = admin.fetch_metadata(None, timeout)?;
+    for topic in metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name().ends_with(".events.v1"))
+    {
+        for partition in topic.partitions() {
+            let (_, end) = admin.fetch_watermarks(topic.name(), partition.id(), timeout)?;
+            ends.add_partition_offset(topic.name(), partition.id(), Offset::Offset(end))?;
+        }
+    }
+    // Groups left behind by stopped processes have no members, and never move.
+    let groups = admin
+        .fetch_group_list(None, timeout)?
+        .groups()
+        .iter()
+        .filter(|g| g.protocol_type() == "consumer" && !g.members().is_empty())
+        .map(|g| {
+            kafka::client_config(settings, CLIENT)
+                .set("group.id", g.name())
+                .create::<BaseConsumer>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    loop {
+        let mut behind = 0;
+        for group in &groups {
+            let committed = group.committed_offsets(ends.clone(), timeout)?;
+            for end in ends.elements() {
+                let at = committed
+                    .find_partition(end.topic(), end.partition())
+                    .map(|p| p.offset());
+                // No committed offset: the group does not read that topic.
+                if let (Offset::Offset(end), Some(Offset::Offset(at))) = (end.offset(), at) {
+                    behind += (end - at).max(0);
+                }
+            }
+        }
+        if behind == 0 || started.elapsed() > patience {
+            return Ok((started.elapsed(), behind));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Posts `body` to `path` until it is accepted: refused while the service has not yet
