@@ -193,28 +193,41 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
             settings.clone(),
             Duration::from_secs(bench.catch_up_seconds),
         );
-        let (took, behind) =
+        let mut groups =
             tokio::task::spawn_blocking(move || catch_up(&settings, patience)).await??;
+        groups.sort_by_key(|g| std::cmp::Reverse(g.took));
+        let behind: i64 = groups.iter().map(|g| g.behind).sum();
+        let took = groups.first().map_or(0.0, |g| g.took.as_secs_f64());
+        let slowest: Vec<String> = groups
+            .iter()
+            .take(3)
+            .map(|g| format!("{} {:.1} s", g.group, g.took.as_secs_f64()))
+            .collect();
         if behind == 0 {
             out!(
-                "  consumers caught up {:.1} s after the last checkout",
-                took.as_secs_f64()
+                "  consumers caught up {took:.1} s after the last checkout (slowest: {})",
+                slowest.join(", ")
             );
         } else {
-            out!(
-                "  consumers still {behind} events behind {:.0} s after the last checkout",
-                took.as_secs_f64()
-            );
+            out!("  consumers still {behind} events behind {took:.0} s after the last checkout");
         }
     }
     Ok(())
 }
 
+/// How long a consumer group took to catch up.
+struct CaughtUp {
+    group: String,
+    took: Duration,
+    /// Events still behind when the wait gave up; 0 once caught up.
+    behind: i64,
+}
+
 /// Waits until every consumer group at work has committed, on each `*.events.v1`
-/// partition it reads, the end the partition has now; gives up after `patience`. Returns
-/// the wait and the events still behind (0 once caught up). Offsets are committed every
-/// second, so the wait is up to a second long. Blocking: run it off the runtime.
-fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<(Duration, i64)> {
+/// partition it reads, the end the partition has now; gives up after `patience`. Offsets
+/// are committed every second, so each wait is up to a second long. Blocking: run it off
+/// the runtime.
+fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<Vec<CaughtUp>> {
     const CLIENT: &str = "bazaar-bench-pos";
     let (started, timeout) = (Instant::now(), Duration::from_secs(10));
     let admin: BaseConsumer = kafka::client_config(settings, CLIENT).create()?;
@@ -231,21 +244,21 @@ fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<(Duration
         }
     }
     // Groups left behind by stopped processes have no members, and never move.
-    let groups = admin
-        .fetch_group_list(None, timeout)?
-        .groups()
-        .iter()
-        .filter(|g| g.protocol_type() == "consumer" && !g.members().is_empty())
-        .map(|g| {
-            kafka::client_config(settings, CLIENT)
-                .set("group.id", g.name())
-                .create::<BaseConsumer>()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut waiting = Vec::new();
+    for group in admin.fetch_group_list(None, timeout)?.groups() {
+        if group.protocol_type() == "consumer" && !group.members().is_empty() {
+            let offsets: BaseConsumer = kafka::client_config(settings, CLIENT)
+                .set("group.id", group.name())
+                .create()?;
+            waiting.push((group.name().to_owned(), offsets));
+        }
+    }
+    let mut done = Vec::new();
     loop {
-        let mut behind = 0;
-        for group in &groups {
-            let committed = group.committed_offsets(ends.clone(), timeout)?;
+        let mut still = Vec::new();
+        for (group, offsets) in waiting {
+            let committed = offsets.committed_offsets(ends.clone(), timeout)?;
+            let mut behind = 0;
             for end in ends.elements() {
                 let at = committed
                     .find_partition(end.topic(), end.partition())
@@ -255,10 +268,21 @@ fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<(Duration
                     behind += (end - at).max(0);
                 }
             }
+            if behind == 0 || started.elapsed() > patience {
+                let took = started.elapsed();
+                done.push(CaughtUp {
+                    group,
+                    took,
+                    behind,
+                });
+            } else {
+                still.push((group, offsets));
+            }
         }
-        if behind == 0 || started.elapsed() > patience {
-            return Ok((started.elapsed(), behind));
+        if still.is_empty() {
+            return Ok(done);
         }
+        waiting = still;
         std::thread::sleep(Duration::from_millis(200));
     }
 }
