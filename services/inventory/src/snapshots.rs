@@ -239,6 +239,20 @@ async fn store_location(
         .id)
 }
 
+/// Locks the stock of a document's items at `location` at once, in product order as
+/// every writer does. Locked line by line in the document's order, a receipt of B then A
+/// and a till's reservation of A then B could each wait for the other.
+async fn lock_items(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+    items: impl Iterator<Item = Uuid>,
+) -> Result<(), ProjectionError> {
+    let items: Vec<Uuid> = items.collect();
+    ledger::lock_levels(tx, tenant, location, &items).await?;
+    Ok(())
+}
+
 fn quantity(text: &str) -> Result<Decimal, ProjectionError> {
     let value: Decimal = text.trim().parse()?;
     if value <= Decimal::ZERO {
@@ -411,7 +425,15 @@ async fn sales_return(
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, returned.store_id).await?;
-    for line in returned.lines.iter().filter(|l| l.restock) {
+    let restocked = returned.lines.iter().filter(|l| l.restock);
+    lock_items(
+        tx,
+        tenant,
+        location,
+        restocked.clone().map(|l| l.product_id),
+    )
+    .await?;
+    for line in restocked {
         let product = product(tx, tenant, line.product_id).await?;
         ledger::record(
             tx,
@@ -444,6 +466,18 @@ async fn goods_received(
     store::location(tx, tenant, grn.location_id)
         .await?
         .ok_or_else(|| format!("no location {}", grn.location_id))?;
+    // A line rejected whole moves nothing, and gets no stock row.
+    let items = grn
+        .lines
+        .iter()
+        .filter(|l| {
+            l.quantity_received
+                .trim()
+                .parse::<Decimal>()
+                .is_ok_and(|q| q > Decimal::ZERO)
+        })
+        .map(|l| l.product_id);
+    lock_items(tx, tenant, grn.location_id, items).await?;
     for (index, line) in grn.lines.iter().enumerate() {
         let received: Decimal = line.quantity_received.trim().parse()?;
         if received <= Decimal::ZERO {
@@ -483,6 +517,8 @@ async fn returned_to_vendor(
     returned: PurchaseReturned,
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
+    let items = returned.lines.iter().map(|l| l.product_id);
+    lock_items(tx, tenant, returned.location_id, items).await?;
     for (index, line) in returned.lines.iter().enumerate() {
         let product = product(tx, tenant, line.product_id).await?;
         let expiry = ledger::batches(tx, tenant, returned.location_id, product.id)
@@ -520,6 +556,13 @@ async fn voided(
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, voided.store_id).await?;
+    lock_items(
+        tx,
+        tenant,
+        location,
+        voided.lines.iter().map(|l| l.product_id),
+    )
+    .await?;
     for line in &voided.lines {
         let product = product(tx, tenant, line.product_id).await?;
         ledger::record(

@@ -778,3 +778,81 @@ async fn goods_back_to_the_vendor_leave_at_their_cost_whatever_the_order() {
         Decimal::from(item["stock_value"]["amount_minor"].as_i64().unwrap())
     );
 }
+
+/// A goods receipt locks its items' stock in product order, as a till's reservation
+/// does, whatever order its lines come in. Here a till holds the lower item while the
+/// receipt lists the higher one first: the receipt waits without taking the higher one,
+/// so the till can still take it. Locked line by line, the two would deadlock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_goods_receipt_locks_its_items_in_the_order_tills_do() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let (a, b) = (
+        inv.product("DAL-1", 0, None).await,
+        inv.product("OIL-1", 0, None).await,
+    );
+    let (low, high) = (a.min(b), a.max(b));
+    for item in [low, high] {
+        inv.opening(store, item, "10", 10_000, None).await;
+    }
+    let lock = "SELECT 1 FROM stock_levels WHERE tenant_id = $1 AND location_id = $2 \
+                AND product_id = $3 FOR UPDATE";
+    let mut till = db::begin_for_tenant(&inv.owner, inv.tenant).await.unwrap();
+    sqlx::query(lock)
+        .bind(inv.tenant)
+        .bind(store)
+        .bind(low)
+        .execute(&mut *till)
+        .await
+        .unwrap();
+
+    let line = |product: Uuid| {
+        json!({"product_id": product, "sku": "X", "quantity_received": "5", "quantity_rejected": "0",
+            "rejection_reason": null, "batch": "", "expiry_date": null, "unit_cost_minor": 10_000})
+    };
+    let receipt = event(
+        "purchase.grn.received",
+        inv.tenant,
+        &json!({"tenant_id": inv.tenant, "grn_id": Uuid::new_v4(), "grn_number": "GRN-1",
+            "purchase_order_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(), "location_id": store,
+            "currency": "INR", "lines": [line(high), line(low)], "received_by": Uuid::new_v4(),
+            "received_at": 0}),
+    );
+    let owner = inv.owner.clone();
+    let receiving = tokio::spawn(async move {
+        consumer::apply(&owner, &InventorySnapshots::default(), &receipt).await
+    });
+    // Until the receipt waits for the till's row.
+    let waiting = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&inv.owner)
+            .await
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        !receiving.is_finished(),
+        "the receipt did not wait for the till"
+    );
+
+    let taken = sqlx::query(&format!("{lock} NOWAIT"))
+        .bind(inv.tenant)
+        .bind(store)
+        .bind(high)
+        .execute(&mut *till)
+        .await;
+    assert!(
+        taken.is_ok(),
+        "the receipt holds the higher item: {taken:?}"
+    );
+    till.commit().await.unwrap();
+    assert!(receiving.await.unwrap().unwrap());
+    for item in [low, high] {
+        assert_eq!(inv.stock(store, item).await["on_hand"], "15");
+    }
+}
