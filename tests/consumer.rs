@@ -33,6 +33,7 @@ struct EventCounts {
     topic: String,
     flaky_failures: Arc<AtomicU32>,
     fixed: Arc<AtomicBool>,
+    per_transaction: usize,
 }
 
 impl Projection for EventCounts {
@@ -46,6 +47,10 @@ impl Projection for EventCounts {
 
     fn handles(&self, event_type: &str) -> bool {
         event_type != "catalog.product.archived"
+    }
+
+    fn events_per_transaction(&self) -> usize {
+        self.per_transaction
     }
 
     async fn apply(
@@ -93,7 +98,7 @@ async fn setup() -> (PgPool, String) {
 }
 
 fn run(pool: &PgPool, topic: &str, group: &str) -> CancellationToken {
-    run_fixable(pool, topic, group, Arc::new(AtomicBool::new(false)))
+    run_fixable(pool, topic, group, Arc::new(AtomicBool::new(false)), 200)
 }
 
 fn run_fixable(
@@ -101,11 +106,13 @@ fn run_fixable(
     topic: &str,
     group: &str,
     fixed: Arc<AtomicBool>,
+    per_transaction: usize,
 ) -> CancellationToken {
     let projection = EventCounts {
         topic: topic.to_owned(),
         flaky_failures: Arc::new(AtomicU32::new(0)),
         fixed,
+        per_transaction,
     };
     let runner = ConsumerRunner::new(&settings(), pool.clone(), projection)
         .with_group(group)
@@ -203,6 +210,33 @@ async fn the_events_of_one_poll_share_a_transaction_per_tenant() {
         "30 events waiting when the consumer started took {shared} transactions"
     );
     assert_eq!(mixed_transactions(&pool).await, 0);
+}
+
+/// A projection that asks for short transactions gets a poll's events a few at a time,
+/// still together.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_projection_bounds_the_events_of_its_transactions() {
+    let (pool, topic) = setup().await;
+    for i in 0..30 {
+        produce(&topic, &format!("sku-{}", i % 4)).await;
+    }
+    let group = group();
+    let consumer = run_fixable(&pool, &topic, &group, Arc::new(AtomicBool::new(false)), 4);
+    wait_committed(&group, &topic, 30).await;
+    consumer.cancel();
+
+    let applied = counts(&pool).await;
+    assert_eq!(applied.iter().map(|(_, n)| n).sum::<i32>(), 30);
+    let sizes: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM applied_in GROUP BY xid ORDER BY 1 DESC")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(sizes[0] <= 4, "a transaction applied {} events", sizes[0]);
+    assert!(
+        sizes[0] > 1,
+        "no two events shared a transaction: {sizes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -305,7 +339,7 @@ async fn dead_letters_are_listed_and_replayed_once_after_the_cause_is_fixed() {
     produce(&topic, "sku-2").await;
     let group = group();
     let fixed = Arc::new(AtomicBool::new(false));
-    let consumer = run_fixable(&pool, &topic, &group, fixed.clone());
+    let consumer = run_fixable(&pool, &topic, &group, fixed.clone(), 200);
     wait_committed(&group, &topic, 2).await;
 
     let listed = run_ok(bazaar().args(["dlq", "list", &topic]));

@@ -12,7 +12,9 @@
 //! - The events one poll brings (what the last fetch left queued, never waited for) are
 //!   applied in one transaction, saving each its own round trips. When that fails they
 //!   are applied one by one, so a bad event is retried and dead-lettered alone. A
-//!   projection whose locks could deadlock with request handlers applies one at a time.
+//!   projection whose locks could deadlock with request handlers applies one at a time,
+//!   or takes its locks for all the events first (`apply_all`); one whose locks make
+//!   handlers wait takes a few events at a time (`events_per_transaction`).
 //! - A projection error is retried with exponential backoff; after the last attempt the
 //!   message goes to `<topic>.dlq` with headers naming the consumer, the error and the
 //!   original partition and offset, and the consumer moves on. A message that cannot be
@@ -88,8 +90,9 @@ pub trait Projection: Send + Sync + 'static {
     }
 
     /// Whether the events one poll brings may be applied in one transaction. Say no when
-    /// `apply` locks rows that request handlers lock too: across several events its locks
-    /// cannot follow the handlers' order, and the two could deadlock.
+    /// `apply` locks rows that request handlers lock too, unless `apply_all` locks them
+    /// all first in the handlers' order: one event after another, the locks cannot
+    /// follow it, and the two could deadlock.
     fn shares_transactions(&self) -> bool {
         true
     }
@@ -101,6 +104,12 @@ pub trait Projection: Send + Sync + 'static {
         tx: &mut PgConnection,
         event: &ConsumedEvent,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+
+    /// The most events applied in one transaction when the projection shares them: fewer
+    /// keep the locks they take short, for request handlers that wait on the same rows.
+    fn events_per_transaction(&self) -> usize {
+        POLL_LIMIT
+    }
 
     /// Applies events of one tenant, in order, inside one `tx`: what a poll brought, when
     /// the projection shares transactions. One by one unless the projection can write
@@ -433,23 +442,26 @@ impl<P: Projection> ConsumerRunner<P> {
                 tenants.push(event.cloud.tenant);
             }
         }
+        let per_transaction = self.projection.events_per_transaction().max(1);
         for tenant in tenants {
             let of_tenant: Vec<_> = events
                 .iter()
                 .filter(|(_, event)| event.cloud.tenant == tenant)
                 .collect();
-            if together && of_tenant.len() > 1 {
-                let batch = of_tenant.iter().map(|(_, event)| event);
-                match apply_poll(&self.pool, &self.projection, tenant, batch).await {
-                    Ok(()) => continue,
-                    Err(err) => {
-                        tracing::debug!(consumer = %self.group, events = of_tenant.len(), error = %err, "a poll's events failed together; applying them one by one")
+            for some in of_tenant.chunks(per_transaction) {
+                if together && some.len() > 1 {
+                    let batch = some.iter().map(|(_, event)| event);
+                    match apply_poll(&self.pool, &self.projection, tenant, batch).await {
+                        Ok(()) => continue,
+                        Err(err) => {
+                            tracing::debug!(consumer = %self.group, events = some.len(), error = %err, "a poll's events failed together; applying them one by one")
+                        }
                     }
                 }
-            }
-            for (message, event) in of_tenant {
-                if !self.settle(message, event, dead_letters, shutdown).await {
-                    return false;
+                for (message, event) in some {
+                    if !self.settle(message, event, dead_letters, shutdown).await {
+                        return false;
+                    }
                 }
             }
         }
