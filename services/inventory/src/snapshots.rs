@@ -67,10 +67,28 @@ impl Projection for InventorySnapshots {
         )
     }
 
-    /// A sale per transaction: a sale locks its items' stock levels, which reservations
-    /// lock too in product order, and several sales together could not keep to it.
+    /// A poll's events share a transaction: their items are all locked first, in
+    /// location then product order, so they keep to the order reservations lock in.
     fn shares_transactions(&self) -> bool {
-        false
+        true
+    }
+
+    /// A few at a time: tills reserving the same items wait while they are locked (a
+    /// whole poll at a time halved the tills' checkouts per second in `bench pos`).
+    fn events_per_transaction(&self) -> usize {
+        4
+    }
+
+    async fn apply_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&ConsumedEvent],
+    ) -> Result<(), ProjectionError> {
+        lock_poll(tx, events).await?;
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
     }
 
     async fn apply(
@@ -237,6 +255,88 @@ async fn store_location(
         .await?
         .ok_or_else(|| format!("store {store} has no inventory location"))?
         .id)
+}
+
+/// Where an event moves stock: a store's location, or a location it names.
+enum At {
+    Store(Uuid),
+    Location(Uuid),
+}
+
+/// Locks the stock every event of a poll (one tenant's) moves, before any is applied:
+/// location by location and product by product, one statement per location. Each event
+/// locking its own items as it came would take a lower item after a higher one of an
+/// earlier event, and could deadlock with a till.
+async fn lock_poll(
+    tx: &mut PgConnection,
+    events: &[&ConsumedEvent],
+) -> Result<(), ProjectionError> {
+    let Some(tenant) = events.first().map(|e| e.cloud.tenant) else {
+        return Ok(());
+    };
+    let mut stores: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut items: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
+    for event in events {
+        let ids = |lines: &[SoldLine]| lines.iter().map(|l| l.product_id).collect::<Vec<_>>();
+        let (at, moved) = match event.cloud.event_type.as_str() {
+            "sales.invoice.issued" => {
+                let sale: InvoiceIssued = event.payload_as()?;
+                (At::Store(sale.store_id), ids(&sale.lines))
+            }
+            "sales.invoice.voided" => {
+                let void: InvoiceVoided = event.payload_as()?;
+                (At::Store(void.store_id), ids(&void.lines))
+            }
+            "sales.return.processed" => {
+                let back: ReturnProcessed = event.payload_as()?;
+                let restocked = back.lines.iter().filter(|l| l.restock);
+                (
+                    At::Store(back.store_id),
+                    restocked.map(|l| l.product_id).collect(),
+                )
+            }
+            "purchase.grn.received" => {
+                let grn: GoodsReceived = event.payload_as()?;
+                (At::Location(grn.location_id), received(&grn).collect())
+            }
+            "purchase.return.processed" => {
+                let back: PurchaseReturned = event.payload_as()?;
+                let items = back.lines.iter().map(|l| l.product_id);
+                (At::Location(back.location_id), items.collect())
+            }
+            _ => continue, // catalog's: no stock
+        };
+        let location = match at {
+            At::Location(location) => location,
+            At::Store(store) => match stores.get(&store) {
+                Some(location) => *location,
+                None => {
+                    let location = store_location(tx, tenant, store).await?;
+                    stores.insert(store, location);
+                    location
+                }
+            },
+        };
+        items.entry(location).or_default().extend(moved);
+    }
+    for (location, products) in items {
+        ledger::lock_levels(tx, tenant, location, &products).await?;
+    }
+    Ok(())
+}
+
+/// The items a goods receipt brings in: a line rejected whole moves nothing, and gets no
+/// stock row.
+fn received(grn: &GoodsReceived) -> impl Iterator<Item = Uuid> + '_ {
+    grn.lines
+        .iter()
+        .filter(|l| {
+            l.quantity_received
+                .trim()
+                .parse::<Decimal>()
+                .is_ok_and(|q| q > Decimal::ZERO)
+        })
+        .map(|l| l.product_id)
 }
 
 /// Locks the stock of a document's items at `location` at once, in product order as
@@ -466,18 +566,7 @@ async fn goods_received(
     store::location(tx, tenant, grn.location_id)
         .await?
         .ok_or_else(|| format!("no location {}", grn.location_id))?;
-    // A line rejected whole moves nothing, and gets no stock row.
-    let items = grn
-        .lines
-        .iter()
-        .filter(|l| {
-            l.quantity_received
-                .trim()
-                .parse::<Decimal>()
-                .is_ok_and(|q| q > Decimal::ZERO)
-        })
-        .map(|l| l.product_id);
-    lock_items(tx, tenant, grn.location_id, items).await?;
+    lock_items(tx, tenant, grn.location_id, received(&grn)).await?;
     for (index, line) in grn.lines.iter().enumerate() {
         let received: Decimal = line.quantity_received.trim().parse()?;
         if received <= Decimal::ZERO {

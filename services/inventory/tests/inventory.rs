@@ -779,22 +779,27 @@ async fn goods_back_to_the_vendor_leave_at_their_cost_whatever_the_order() {
     );
 }
 
-/// A goods receipt locks its items' stock in product order, as a till's reservation
-/// does, whatever order its lines come in. Here a till holds the lower item while the
-/// receipt lists the higher one first: the receipt waits without taking the higher one,
-/// so the till can still take it. Locked line by line, the two would deadlock.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_goods_receipt_locks_its_items_in_the_order_tills_do() {
-    let inv = Inventory::start().await;
-    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+/// Two items at a store with stock, the lower id first.
+async fn two_items(inv: &Inventory, store: Uuid) -> (Uuid, Uuid) {
     let (a, b) = (
         inv.product("DAL-1", 0, None).await,
         inv.product("OIL-1", 0, None).await,
     );
-    let (low, high) = (a.min(b), a.max(b));
-    for item in [low, high] {
+    for item in [a, b] {
         inv.opening(store, item, "10", 10_000, None).await;
     }
+    (a.min(b), a.max(b))
+}
+
+/// Holds the `low` item's stock as a till does, then starts `applying`; once that waits
+/// for it, tries the `high` item's without waiting, and says whether it was free, i.e.
+/// whether `applying` kept to the tills' order. Then lets `applying` finish.
+async fn higher_item_stays_free(
+    inv: &Inventory,
+    store: Uuid,
+    (low, high): (Uuid, Uuid),
+    applying: impl std::future::Future<Output = ()> + Send + 'static,
+) -> bool {
     let lock = "SELECT 1 FROM stock_levels WHERE tenant_id = $1 AND location_id = $2 \
                 AND product_id = $3 FOR UPDATE";
     let mut till = db::begin_for_tenant(&inv.owner, inv.tenant).await.unwrap();
@@ -805,7 +810,40 @@ async fn a_goods_receipt_locks_its_items_in_the_order_tills_do() {
         .execute(&mut *till)
         .await
         .unwrap();
+    let applying = tokio::spawn(applying);
+    let waiting = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&inv.owner)
+            .await
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!applying.is_finished(), "it did not wait for the till");
+    let free = sqlx::query(&format!("{lock} NOWAIT"))
+        .bind(inv.tenant)
+        .bind(store)
+        .bind(high)
+        .execute(&mut *till)
+        .await
+        .is_ok();
+    till.rollback().await.unwrap();
+    applying.await.unwrap();
+    free
+}
 
+/// A goods receipt locks its items' stock in product order, as a till's reservation
+/// does, whatever order its lines come in. Locked line by line, a receipt of the higher
+/// item then the lower one and a till's reservation of both could deadlock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_goods_receipt_locks_its_items_in_the_order_tills_do() {
+    let inv = Inventory::start().await;
+    let store = inv.location("BLR-01", Some(Uuid::new_v4())).await;
+    let (low, high) = two_items(&inv, store).await;
     let line = |product: Uuid| {
         json!({"product_id": product, "sku": "X", "quantity_received": "5", "quantity_rejected": "0",
             "rejection_reason": null, "batch": "", "expiry_date": null, "unit_cost_minor": 10_000})
@@ -819,40 +857,57 @@ async fn a_goods_receipt_locks_its_items_in_the_order_tills_do() {
             "received_at": 0}),
     );
     let owner = inv.owner.clone();
-    let receiving = tokio::spawn(async move {
-        consumer::apply(&owner, &InventorySnapshots::default(), &receipt).await
-    });
-    // Until the receipt waits for the till's row.
-    let waiting = "SELECT count(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    for _ in 0..500 {
-        let n: i64 = sqlx::query_scalar(waiting)
-            .fetch_one(&inv.owner)
-            .await
-            .unwrap();
-        if n > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let receiving = async move {
+        let snapshots = InventorySnapshots::default();
+        assert!(consumer::apply(&owner, &snapshots, &receipt).await.unwrap());
+    };
     assert!(
-        !receiving.is_finished(),
-        "the receipt did not wait for the till"
+        higher_item_stays_free(&inv, store, (low, high), receiving).await,
+        "the receipt took the higher item first"
     );
-
-    let taken = sqlx::query(&format!("{lock} NOWAIT"))
-        .bind(inv.tenant)
-        .bind(store)
-        .bind(high)
-        .execute(&mut *till)
-        .await;
-    assert!(
-        taken.is_ok(),
-        "the receipt holds the higher item: {taken:?}"
-    );
-    till.commit().await.unwrap();
-    assert!(receiving.await.unwrap().unwrap());
     for item in [low, high] {
         assert_eq!(inv.stock(store, item).await["on_hand"], "15");
     }
+}
+
+/// A poll's sales are applied in one transaction, and all their items are locked
+/// first: the first sale's higher item is not taken before the second sale's lower one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_polls_sales_lock_all_their_items_in_the_order_tills_do() {
+    let inv = Inventory::start().await;
+    let store_id = Uuid::new_v4();
+    let store = inv.location("BLR-01", Some(store_id)).await;
+    let (low, high) = two_items(&inv, store).await;
+    let sale = |number: &str, product: Uuid| {
+        let line = json!({"line_no": 1, "product_id": product, "sku": "X", "quantity": "2",
+            "unit_price_minor": 10_000, "discount_minor": 0, "salesperson_id": null, "taxable_minor": 10_000,
+            "gst_rate_bp": 0, "cgst_minor": 0, "sgst_minor": 0, "igst_minor": 0, "cess_minor": 0,
+            "total_minor": 10_000});
+        event(
+            "sales.invoice.issued",
+            inv.tenant,
+            &json!({"tenant_id": inv.tenant, "invoice_id": Uuid::new_v4(), "invoice_number": number,
+                "store_id": store_id, "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null,
+                "reservation_id": null, "offline": false, "currency": "INR", "place_of_supply": "29",
+                "lines": [line], "payments": [{"mode": "cash", "amount_minor": 10_000, "reference": null}],
+                "subtotal_minor": 10_000, "discount_minor": 0, "tax_minor": 0, "round_off_minor": 0,
+                "total_minor": 10_000, "issued_at": 0}),
+        )
+    };
+    let poll = [sale("BLR01T1-1", high), sale("BLR01T1-2", low)];
+    let (owner, tenant) = (inv.owner.clone(), inv.tenant);
+    let selling = async move {
+        let snapshots = InventorySnapshots::default();
+        consumer::apply_poll(&owner, &snapshots, tenant, poll.iter())
+            .await
+            .unwrap();
+    };
+    assert!(
+        higher_item_stays_free(&inv, store, (low, high), selling).await,
+        "the first sale's item was taken before the second's"
+    );
+    for item in [low, high] {
+        assert_eq!(inv.stock(store, item).await["on_hand"], "8");
+    }
+    assert_eq!(inv.count("SELECT count(*) FROM processed_events").await, 2);
 }
