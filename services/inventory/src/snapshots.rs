@@ -97,7 +97,13 @@ impl Projection for InventorySnapshots {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
-        match event.cloud.event_type.as_str() {
+        let kind = event.cloud.event_type.as_str();
+        // A sale locks its items itself, as it reads their levels; the other documents'
+        // lines lock one at a time, so their items are locked together first.
+        if kind != "sales.invoice.issued" {
+            lock_poll(tx, &[event]).await?;
+        }
+        match kind {
             "catalog.product.created" => {
                 let created: ProductCreated = event.payload_as()?;
                 let facts = ProductFacts {
@@ -263,10 +269,10 @@ enum At {
     Location(Uuid),
 }
 
-/// Locks the stock every event of a poll (one tenant's) moves, before any is applied:
-/// location by location and product by product, one statement per location. Each event
-/// locking its own items as it came would take a lower item after a higher one of an
-/// earlier event, and could deadlock with a till.
+/// Locks the stock `events` (one tenant's) move, before any is applied: location by
+/// location and product by product, one statement per location, the order every writer
+/// keeps. Locked as they come (one event after another, or a document line by line), a
+/// lower item could be taken after a higher one and deadlock with a till.
 async fn lock_poll(
     tx: &mut PgConnection,
     events: &[&ConsumedEvent],
@@ -337,20 +343,6 @@ fn received(grn: &GoodsReceived) -> impl Iterator<Item = Uuid> + '_ {
                 .is_ok_and(|q| q > Decimal::ZERO)
         })
         .map(|l| l.product_id)
-}
-
-/// Locks the stock of a document's items at `location` at once, in product order as
-/// every writer does. Locked line by line in the document's order, a receipt of B then A
-/// and a till's reservation of A then B could each wait for the other.
-async fn lock_items(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    location: Uuid,
-    items: impl Iterator<Item = Uuid>,
-) -> Result<(), ProjectionError> {
-    let items: Vec<Uuid> = items.collect();
-    ledger::lock_levels(tx, tenant, location, &items).await?;
-    Ok(())
 }
 
 fn quantity(text: &str) -> Result<Decimal, ProjectionError> {
@@ -525,15 +517,7 @@ async fn sales_return(
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, returned.store_id).await?;
-    let restocked = returned.lines.iter().filter(|l| l.restock);
-    lock_items(
-        tx,
-        tenant,
-        location,
-        restocked.clone().map(|l| l.product_id),
-    )
-    .await?;
-    for line in restocked {
+    for line in returned.lines.iter().filter(|l| l.restock) {
         let product = product(tx, tenant, line.product_id).await?;
         ledger::record(
             tx,
@@ -566,7 +550,6 @@ async fn goods_received(
     store::location(tx, tenant, grn.location_id)
         .await?
         .ok_or_else(|| format!("no location {}", grn.location_id))?;
-    lock_items(tx, tenant, grn.location_id, received(&grn)).await?;
     for (index, line) in grn.lines.iter().enumerate() {
         let received: Decimal = line.quantity_received.trim().parse()?;
         if received <= Decimal::ZERO {
@@ -606,8 +589,6 @@ async fn returned_to_vendor(
     returned: PurchaseReturned,
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
-    let items = returned.lines.iter().map(|l| l.product_id);
-    lock_items(tx, tenant, returned.location_id, items).await?;
     for (index, line) in returned.lines.iter().enumerate() {
         let product = product(tx, tenant, line.product_id).await?;
         let expiry = ledger::batches(tx, tenant, returned.location_id, product.id)
@@ -645,13 +626,6 @@ async fn voided(
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, voided.store_id).await?;
-    lock_items(
-        tx,
-        tenant,
-        location,
-        voided.lines.iter().map(|l| l.product_id),
-    )
-    .await?;
     for line in &voided.lines {
         let product = product(tx, tenant, line.product_id).await?;
         ledger::record(
