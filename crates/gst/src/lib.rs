@@ -111,9 +111,13 @@ pub fn within(gross: i64, rates: Rates, supply: Supply) -> LineTax {
 }
 
 /// A line's value before tax: quantity times unit price, rounded to the paisa, less its
-/// discount.
-pub fn net(quantity: Decimal, unit_price: i64, discount: i64) -> i64 {
-    round(quantity * Decimal::from(unit_price)) - discount
+/// discount; `None` when it does not fit in minor units.
+pub fn net(quantity: Decimal, unit_price: i64, discount: i64) -> Option<i64> {
+    quantity
+        .checked_mul(Decimal::from(unit_price))?
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()?
+        .checked_sub(discount)
 }
 
 /// One line's taxes: `amount` is its net value (after discounts), tax-inclusive or not.
@@ -127,11 +131,14 @@ pub fn line(amount: i64, inclusive: bool, rates: Rates, supply: Supply) -> LineT
 
 /// Shares `amount` across `weights` in proportion, to the unit, the remainder going to
 /// the largest fractions (then the earliest lines): how a bill discount spreads over
-/// lines. Every share is at most its weight when `amount` is at most their sum.
-pub fn apportion(amount: i64, weights: &[i64]) -> Vec<i64> {
-    let total: i64 = weights.iter().sum();
+/// lines. Every share is at most its weight when `amount` is at most their sum; `None`
+/// when the weights' sum does not fit in minor units.
+pub fn apportion(amount: i64, weights: &[i64]) -> Option<Vec<i64>> {
+    let total = weights
+        .iter()
+        .try_fold(0_i64, |sum, w| sum.checked_add(*w))?;
     if total <= 0 || amount == 0 {
-        return vec![0; weights.len()];
+        return Some(vec![0; weights.len()]);
     }
     let exact: Vec<Decimal> = weights
         .iter()
@@ -155,7 +162,7 @@ pub fn apportion(amount: i64, weights: &[i64]) -> Vec<i64> {
         shares[index] += 1;
         left -= 1;
     }
-    shares
+    Some(shares)
 }
 
 /// The round-off that brings `total` to a whole rupee (100 minor units): between -50 and
@@ -264,24 +271,27 @@ mod tests {
     #[test]
     fn discounts_come_off_before_tax() {
         // 3 x ₹250 less a ₹50 line discount, exclusive at 18 %: tax on ₹700.
-        let amount = net(d("3"), 250_00, 50_00);
+        let amount = net(d("3"), 250_00, 50_00).unwrap();
         assert_eq!(amount, 700_00);
         assert_eq!(
             line(amount, false, EIGHTEEN, Supply::IntraState).total(),
             826_00
         );
         // 1.25 kg at ₹79.90: 99.875 -> ₹99.88.
-        assert_eq!(net(d("1.25"), 79_90, 0), 99_88);
+        assert_eq!(net(d("1.25"), 79_90, 0), Some(99_88));
+        // Out of range is no value, never a saturated one.
+        assert_eq!(net(d("3"), i64::MAX / 2, 0), None);
     }
 
     #[test]
     fn a_bill_discount_is_shared_to_the_paisa() {
-        assert_eq!(apportion(100_00, &[300_00, 700_00]), [30_00, 70_00]);
+        let shares = |amount, weights: &[i64]| apportion(amount, weights).unwrap();
+        assert_eq!(shares(100_00, &[300_00, 700_00]), [30_00, 70_00]);
         // ₹1 over three equal lines: 34 + 33 + 33.
-        assert_eq!(apportion(100, &[500, 500, 500]), [34, 33, 33]);
-        assert_eq!(apportion(0, &[1, 2]), [0, 0]);
-        let shares = apportion(999, &[1_234, 5_678, 91]);
-        assert_eq!(shares.iter().sum::<i64>(), 999);
+        assert_eq!(shares(100, &[500, 500, 500]), [34, 33, 33]);
+        assert_eq!(shares(0, &[1, 2]), [0, 0]);
+        assert_eq!(shares(999, &[1_234, 5_678, 91]).iter().sum::<i64>(), 999);
+        assert_eq!(apportion(1, &[i64::MAX, 1]), None);
     }
 
     #[test]

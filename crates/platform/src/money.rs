@@ -9,6 +9,8 @@ use std::{fmt, str::FromStr};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::http::Invalid;
+
 /// `quantity` units at `unit_cost` (minor units, possibly fractional), in whole minor
 /// units rounded half away from zero: how stock and goods received are valued everywhere.
 pub fn value_minor(quantity: Decimal, unit_cost: Decimal) -> i64 {
@@ -23,6 +25,9 @@ pub enum MoneyError {
     /// The result does not fit in the representation.
     #[error("amount out of range")]
     Overflow,
+    /// A quantity at or above [`MAX_QUANTITY`].
+    #[error("{0:?} is too large: a quantity is below 1,000,000,000")]
+    QuantityTooLarge(String),
     /// Amounts in different currencies were combined.
     #[error("currency mismatch: {0} and {1}")]
     CurrencyMismatch(Currency, Currency),
@@ -40,6 +45,89 @@ pub enum MoneyError {
         /// Decimal places allowed.
         allowed: u32,
     },
+}
+
+impl MoneyError {
+    /// The stable problem code a request field with this error is refused with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MoneyError::Overflow => "amount_out_of_range",
+            MoneyError::QuantityTooLarge(_) => "quantity_too_large",
+            MoneyError::CurrencyMismatch(..) => "currency_mismatch",
+            MoneyError::UnknownCurrency(_) => "unknown_currency",
+            MoneyError::NotANumber(_) => "invalid_quantity",
+            MoneyError::TooManyDecimals { .. } => "too_many_decimals",
+        }
+    }
+
+    /// The same error as the 422 of request field `field`.
+    pub fn at(&self, field: impl Into<String>) -> Invalid {
+        Invalid::new(field, self.code(), self.to_string())
+    }
+}
+
+/// Adds minor units (or any integer amounts) with overflow as an error: the one way a
+/// list of amounts is totalled, so no sum can wrap.
+pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, MoneyError> {
+    amounts
+        .into_iter()
+        .try_fold(0_i64, |sum, amount| sum.checked_add(amount))
+        .ok_or(MoneyError::Overflow)
+}
+
+/// [`checked_sum`] for a request field: overflow is a 422 naming `field`.
+pub fn sum_field(field: &str, amounts: impl IntoIterator<Item = i64>) -> Result<i64, Invalid> {
+    checked_sum(amounts).map_err(|e| e.at(field))
+}
+
+/// The largest amount one price, discount, payment or document line may carry, in minor
+/// units: ₹10,000 crore. A bill of the most lines any document takes at this bound, with
+/// the highest tax rates, still totals far inside `i64`, and every total is also summed
+/// with [`checked_sum`].
+pub const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
+
+/// An amount a request names for `field`: from zero to [`MAX_AMOUNT_MINOR`]
+/// (`negative_amount`, `amount_too_large`).
+pub fn amount_field(field: &str, minor: i64) -> Result<i64, Invalid> {
+    if minor < 0 {
+        Err(Invalid::new(field, "negative_amount", "cannot be negative"))
+    } else if minor > MAX_AMOUNT_MINOR {
+        Err(Invalid::new(
+            field,
+            "amount_too_large",
+            format!("at most {MAX_AMOUNT_MINOR} minor units"),
+        ))
+    } else {
+        Ok(minor)
+    }
+}
+
+/// The largest magnitude (exclusive) of any quantity Bazaar takes: far above any real
+/// stock or sale, well inside the ledgers' NUMERIC(18, 3).
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// Which signs a quantity field admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// Strictly above zero: what is sold, received, moved or returned.
+    Positive,
+    /// Zero or above: a count that found nothing.
+    NonNegative,
+    /// Either way: an adjustment.
+    Any,
+}
+
+/// The integer and fraction digits of `text` when it is a plain decimal: an optional
+/// `-`, digits, and optionally `.` and digits. Exponents, `+`, underscores and inner
+/// spaces, which `Decimal::from_str` would take, are not numbers a person typed.
+fn plain_decimal(text: &str) -> Option<(&str, Option<&str>)> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && fraction.is_none_or(digits)).then_some((whole, fraction))
 }
 
 /// An ISO 4217 currency with the number of digits of its minor unit.
@@ -154,8 +242,9 @@ impl Money {
     /// Parses a major-unit decimal such as `"1299.50"`; more decimals than the currency
     /// has minor digits is an error, not a silent rounding.
     pub fn parse(major: &str, currency: Currency) -> Result<Self, MoneyError> {
-        let value = Decimal::from_str(major.trim())
-            .map_err(|_| MoneyError::NotANumber(major.to_owned()))?;
+        let value = plain_decimal(major.trim())
+            .and_then(|_| Decimal::from_str(major.trim()).ok())
+            .ok_or_else(|| MoneyError::NotANumber(major.to_owned()))?;
         let allowed = u32::from(currency.exponent);
         if value.normalize().scale() > allowed {
             return Err(MoneyError::TooManyDecimals {
@@ -249,15 +338,46 @@ impl Quantity {
     /// Zero.
     pub const ZERO: Quantity = Quantity(Decimal::ZERO);
 
-    /// Parses a decimal string; more places than `max_decimals` is an error (a unit
-    /// such as "piece" allows 0, "kg" allows 3).
+    /// Parses the one quantity grammar every service takes: an optional `-`, digits, and
+    /// optionally `.` and digits (no exponent, `+`, underscores or inner spaces). More
+    /// significant places than `max_decimals` (a "piece" allows 0, "kg" 3) and any
+    /// magnitude from [`MAX_QUANTITY`] up are errors, never a rounding.
     pub fn parse(text: &str, max_decimals: u32) -> Result<Self, MoneyError> {
-        let value =
-            Decimal::from_str(text.trim()).map_err(|_| MoneyError::NotANumber(text.to_owned()))?;
-        Self::new(value, max_decimals).map_err(|_| MoneyError::TooManyDecimals {
-            value: text.to_owned(),
-            allowed: max_decimals,
-        })
+        let not_a_number = || MoneyError::NotANumber(text.to_owned());
+        let trimmed = text.trim();
+        let (whole, fraction) = plain_decimal(trimmed).ok_or_else(not_a_number)?;
+        if whole.trim_start_matches('0').len() > 9 {
+            return Err(MoneyError::QuantityTooLarge(text.to_owned()));
+        }
+        let places = fraction.map_or(0, |f| f.trim_end_matches('0').len());
+        // A place beyond the unit's is refused even when the text is long enough to
+        // round: "1.0000…1" is not 1.
+        if places > max_decimals as usize || fraction.is_some_and(|f| f.len() > 18) {
+            return Err(MoneyError::TooManyDecimals {
+                value: text.to_owned(),
+                allowed: max_decimals,
+            });
+        }
+        let value = Decimal::from_str(trimmed).map_err(|_| not_a_number())?;
+        Ok(Self(value.normalize()))
+    }
+
+    /// [`Quantity::parse`] for request field `field`, with the sign it admits: the one
+    /// parser of quantities in requests, so every service answers the same input with
+    /// the same code (`invalid_quantity`, `too_many_decimals`, `quantity_too_large`).
+    pub fn field(field: &str, text: &str, max_decimals: u32, sign: Sign) -> Result<Self, Invalid> {
+        let quantity = Self::parse(text, max_decimals).map_err(|e| e.at(field))?;
+        let refused = match sign {
+            Sign::Positive if !quantity.is_positive() => Some("must be greater than zero"),
+            Sign::NonNegative if quantity.0.is_sign_negative() && !quantity.0.is_zero() => {
+                Some("cannot be negative")
+            }
+            _ => None,
+        };
+        match refused {
+            Some(message) => Err(Invalid::new(field, "invalid_quantity", message)),
+            None => Ok(quantity),
+        }
     }
 
     /// A quantity with at most `max_decimals` places.
@@ -311,12 +431,11 @@ impl Serialize for Quantity {
 }
 
 impl<'de> Deserialize<'de> for Quantity {
-    /// Accepts only strings: a JSON number may already have lost precision as a float.
+    /// Accepts only strings in [`Quantity::parse`]'s grammar: a JSON number may already
+    /// have lost precision as a float.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let value = Decimal::from_str(text.trim())
-            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal quantity")))?;
-        Ok(Quantity(value.normalize()))
+        Quantity::parse(&text, 18).map_err(serde::de::Error::custom)
     }
 }
 
@@ -382,6 +501,7 @@ mod tests {
         let vnd = Currency::from_code("VND").unwrap();
         assert_eq!(Money::parse("25000", vnd).unwrap(), Money::new(25_000, vnd));
         assert!(Money::parse("1e400", Currency::INR).is_err());
+        assert!(Money::parse("1_000.00", Currency::INR).is_err());
         assert!(Money::parse("99999999999999999999", Currency::INR).is_err());
     }
 
@@ -411,6 +531,64 @@ mod tests {
         );
         assert!(serde_json::from_str::<Quantity>("2.5").is_err());
         assert!(serde_json::from_str::<Quantity>(r#""two""#).is_err());
+    }
+
+    #[test]
+    fn one_strict_grammar_for_quantities() {
+        for text in [
+            "1_000", "1e3", "1E3", "+1", "1.", ".5", "1 000", "", "-", "0x10", "1.2.3",
+        ] {
+            assert_eq!(
+                Quantity::parse(text, 3).unwrap_err().code(),
+                "invalid_quantity",
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            Quantity::parse("1000000000", 3).unwrap_err().code(),
+            "quantity_too_large"
+        );
+        assert_eq!(
+            Quantity::parse("99999999999999999999999999999999", 0)
+                .unwrap_err()
+                .code(),
+            "quantity_too_large"
+        );
+        assert_eq!(qty("999999999.999"), qty(" 999999999.999 "));
+        assert_eq!(qty("0001.500"), qty("1.5"));
+        assert_eq!(
+            Quantity::parse("1.0000000000000000000001", 3)
+                .unwrap_err()
+                .code(),
+            "too_many_decimals"
+        );
+        assert_eq!(
+            Quantity::parse("0.5", 0).unwrap_err().code(),
+            "too_many_decimals"
+        );
+        let positive = |t| Quantity::field("q", t, 0, Sign::Positive).map_err(|e| e.code);
+        assert_eq!(positive("0"), Err("invalid_quantity"));
+        assert_eq!(positive("-1"), Err("invalid_quantity"));
+        assert_eq!(positive("2").unwrap(), qty("2"));
+        let counted = |t| Quantity::field("q", t, 0, Sign::NonNegative).map_err(|e| e.code);
+        assert_eq!(counted("-0").unwrap(), Quantity::ZERO);
+        assert_eq!(counted("-1"), Err("invalid_quantity"));
+        assert!(Quantity::field("q", "-1", 0, Sign::Any).is_ok());
+        assert!(serde_json::from_str::<Quantity>(r#""1_0""#).is_err());
+    }
+
+    #[test]
+    fn sums_of_amounts_never_wrap() {
+        assert_eq!(checked_sum([1, 2, 3]), Ok(6));
+        assert_eq!(
+            checked_sum([i64::MAX, i64::MAX, 105_000_002]),
+            Err(MoneyError::Overflow)
+        );
+        let refused = sum_field("payments", [i64::MAX, 1]).unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("payments", "amount_out_of_range")
+        );
     }
 
     #[test]

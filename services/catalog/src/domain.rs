@@ -1,6 +1,6 @@
 //! Catalog rules without I/O: SKUs, units, GST rates, HSN codes, prices and barcodes.
 
-use bazaar_platform::money::{Currency, Money, Quantity};
+use bazaar_platform::money::{Currency, Money, Quantity, Sign};
 
 pub use bazaar_platform::http::Invalid;
 
@@ -166,16 +166,7 @@ pub fn prices(mrp: Money, selling: Money) -> Result<(Currency, i64, i64), Invali
 
 /// A reorder level in the product's unit.
 pub fn reorder_level(raw: &str, unit: Unit) -> Result<Quantity, Invalid> {
-    let q = Quantity::parse(raw, unit.decimals())
-        .map_err(|err| invalid("reorder_level", "invalid_quantity", err.to_string()))?;
-    if q.value().is_sign_negative() {
-        return Err(invalid(
-            "reorder_level",
-            "invalid_quantity",
-            "cannot be negative",
-        ));
-    }
-    Ok(q)
+    Quantity::field("reorder_level", raw, unit.decimals(), Sign::NonNegative)
 }
 
 /// Which kind of barcode a code is.

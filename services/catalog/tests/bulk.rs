@@ -214,7 +214,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
             ("line 6, column sku", "repeated_in_file"),
             ("line 7, column mrp", "invalid_price"),
             ("line 8, column barcodes", "invalid_barcode_check_digit"),
-            ("line 9, column reorder_level", "invalid_quantity"),
+            ("line 9, column reorder_level", "too_many_decimals"),
             ("line 10, column sku", "required"),
             ("line 11, column barcodes", "repeated_in_file"),
         ]

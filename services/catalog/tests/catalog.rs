@@ -120,7 +120,8 @@ async fn bad_products_get_a_code_naming_the_field_and_nothing_is_written() {
             json!({"mrp": {"amount_minor": 100, "currency": "USD"}}),
             "currency_mismatch",
         ),
-        (json!({"reorder_level": "1.2345"}), "invalid_quantity"),
+        (json!({"reorder_level": "1.2345"}), "too_many_decimals"),
+        (json!({"reorder_level": "1_000"}), "invalid_quantity"),
         (
             json!({"barcodes": ["8901030865271"]}),
             "invalid_barcode_check_digit",

@@ -15,6 +15,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     db,
     http::{ApiError, Invalid, Json, Path, Query},
+    money::{amount_field, checked_sum},
     outbox, ServiceContext,
 };
 use chrono::{NaiveDate, Utc};
@@ -114,6 +115,9 @@ impl From<JournalError> for ApiError {
                 Self::unprocessable("unbalanced_entry", err.to_string())
             }
             JournalError::OneSided(_) => Self::unprocessable("invalid_line", err.to_string()),
+            JournalError::OutOfRange(_) => {
+                Self::unprocessable("amount_out_of_range", err.to_string())
+            }
             JournalError::UnknownAccount(_) => {
                 Self::unprocessable("unknown_account", err.to_string())
             }
@@ -300,6 +304,18 @@ async fn post_entry(
     if narration.is_empty() || narration.chars().count() > 500 {
         return Err(Invalid::new("narration", "invalid_narration", "1 to 500 characters").into());
     }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
+    // Only the upper bound here: a negative amount is the journal's `invalid_line`.
+    for (index, line) in body.lines.iter().enumerate() {
+        amount_field(
+            &format!("lines[{index}].debit_minor"),
+            line.debit_minor.max(0),
+        )?;
+        amount_field(
+            &format!("lines[{index}].credit_minor"),
+            line.credit_minor.max(0),
+        )?;
+    }
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
     if let Some(existing) = entry(&mut tx, tenant, body.id).await? {
@@ -341,7 +357,8 @@ async fn post_entry(
         posting_date: new.date.to_string(),
         narration,
         currency: &new.currency,
-        total_minor: new.lines.iter().map(|l| l.debit).sum(),
+        // Balanced, so the debits' checked sum fitted.
+        total_minor: checked_sum(new.lines.iter().map(|l| l.debit)).map_err(ApiError::internal)?,
         reverses: new.reverses,
         posted_by: principal.user,
         posted_at: Utc::now().timestamp_millis(),

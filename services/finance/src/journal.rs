@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use bazaar_platform::outbox::{self, OutboxError};
+use bazaar_platform::{
+    money::checked_sum,
+    outbox::{self, OutboxError},
+};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -68,6 +71,9 @@ pub enum JournalError {
     /// A line is both a debit and a credit, neither, or negative.
     #[error("line {0} must be a debit or a credit, positive")]
     OneSided(usize),
+    /// The lines' debits or credits add up to more than minor units can hold.
+    #[error("the sum of the entry's {0} lines is out of range")]
+    OutOfRange(usize),
     /// The posting date's month is closed.
     #[error("the period of {0} is closed")]
     PeriodClosed(NaiveDate),
@@ -144,8 +150,10 @@ fn balanced(entry: &NewEntry) -> Result<(), JournalError> {
     {
         return Err(JournalError::OneSided(bad + 1));
     }
-    let debits: i64 = entry.lines.iter().map(|l| l.debit).sum();
-    let credits: i64 = entry.lines.iter().map(|l| l.credit).sum();
+    let debits = checked_sum(entry.lines.iter().map(|l| l.debit))
+        .map_err(|_| JournalError::OutOfRange(entry.lines.len()))?;
+    let credits = checked_sum(entry.lines.iter().map(|l| l.credit))
+        .map_err(|_| JournalError::OutOfRange(entry.lines.len()))?;
     if entry.lines.len() < 2 || debits != credits {
         return Err(JournalError::Unbalanced {
             debits,

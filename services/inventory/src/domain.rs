@@ -1,74 +1,26 @@
 //! Inventory rules without I/O: quantities, adjustment reasons, batches drawn first-expiry
 //! first-out, and the moving-average cost.
 
-use bazaar_platform::{http::Invalid, money::Quantity};
+use bazaar_platform::{
+    http::Invalid,
+    money::{Quantity, Sign},
+};
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-
-/// The largest quantity one line may move: far above any real stock, well inside the
-/// ledger's NUMERIC(18, 3).
-const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
 /// Decimal places of a unit cost in minor units: a moving average keeps four so that
 /// it does not drift over thousands of receipts.
 pub const COST_DECIMALS: u32 = 4;
 
-/// A strictly positive quantity of a product whose unit allows `decimals` places.
+/// A strictly positive quantity of a product whose unit allows `decimals` places, by the
+/// platform's one grammar.
 pub fn quantity(field: &str, text: &str, decimals: u32) -> Result<Decimal, Invalid> {
-    let value = any_quantity(field, text, decimals)?;
-    if value <= Decimal::ZERO {
-        return Err(Invalid::new(
-            field,
-            "invalid_quantity",
-            "must be greater than zero",
-        ));
-    }
-    Ok(value)
+    Ok(Quantity::field(field, text, decimals, Sign::Positive)?.value())
 }
 
 /// A quantity that may be zero (a count that found nothing), never negative.
 pub fn counted_quantity(field: &str, text: &str, decimals: u32) -> Result<Decimal, Invalid> {
-    let value = any_quantity(field, text, decimals)?;
-    if value < Decimal::ZERO {
-        return Err(Invalid::new(
-            field,
-            "invalid_quantity",
-            "cannot be negative",
-        ));
-    }
-    Ok(value)
-}
-
-fn any_quantity(field: &str, text: &str, decimals: u32) -> Result<Decimal, Invalid> {
-    // Plain decimal notation only: "1e3" is a typo on a stock sheet, not a thousand.
-    if !text
-        .trim()
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return Err(Invalid::new(
-            field,
-            "invalid_quantity",
-            format!("{text:?} is not a decimal number"),
-        ));
-    }
-    let value = Quantity::parse(text, decimals)
-        .map_err(|err| {
-            let code = match err {
-                bazaar_platform::money::MoneyError::TooManyDecimals { .. } => "too_many_decimals",
-                _ => "invalid_quantity",
-            };
-            Invalid::new(field, code, err.to_string())
-        })?
-        .value();
-    if value.abs() >= MAX_QUANTITY {
-        return Err(Invalid::new(
-            field,
-            "invalid_quantity",
-            "must be below 1,000,000,000",
-        ));
-    }
-    Ok(value)
+    Ok(Quantity::field(field, text, decimals, Sign::NonNegative)?.value())
 }
 
 /// A batch number: up to 40 printable characters; empty means "no batch".
@@ -258,6 +210,10 @@ mod tests {
         );
         assert_eq!(
             quantity("q", "1000000000", 0).unwrap_err().code,
+            "quantity_too_large"
+        );
+        assert_eq!(
+            quantity("q", "1_000", 0).unwrap_err().code,
             "invalid_quantity"
         );
         assert_eq!(counted_quantity("q", "0", 0).unwrap(), Decimal::ZERO);

@@ -922,11 +922,7 @@ async fn dispatch_transfer(
         )
         .into());
     }
-    if body.lines.is_empty() {
-        return Err(
-            Invalid::new("lines", "no_lines", "a transfer sends at least one product").into(),
-        );
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let reference = body
         .reference
         .as_deref()
@@ -1221,13 +1217,8 @@ async fn receive_transfer(
     Path(id): Path<Uuid>,
     Json(body): Json<Receipt>,
 ) -> Result<(StatusCode, Json<Transfer>), ApiError> {
-    if body.lines.is_empty() && !body.close {
-        return Err(Invalid::new(
-            "lines",
-            "no_lines",
-            "receive at least one product, or close",
-        )
-        .into());
+    if !body.close || !body.lines.is_empty() {
+        bazaar_platform::http::line_count("lines", body.lines.len())?;
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
@@ -1526,9 +1517,7 @@ async fn reserve(
     principal: Principal,
     Json(body): Json<NewReservation>,
 ) -> Result<(StatusCode, Json<Reservation>), ApiError> {
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "reserve at least one product").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let ttl = body.ttl_seconds.unwrap_or(900);
     if !(1..=86_400).contains(&ttl) {
         return Err(Invalid::new("ttl_seconds", "invalid_ttl", "1 to 86400 seconds").into());
@@ -1838,9 +1827,7 @@ async fn reconcile(
     principal: Principal,
     Json(body): Json<Count>,
 ) -> Result<(StatusCode, Json<Counted>), ApiError> {
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "count at least one product").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let location = reachable(&mut tx, &principal, body.location_id, "location_id").await?;

@@ -3,6 +3,10 @@
 
 pub use bazaar_gst::LineTax;
 use bazaar_gst::{Rates, Supply};
+use bazaar_platform::{
+    http::Invalid,
+    money::{amount_field, MAX_AMOUNT_MINOR},
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -15,14 +19,17 @@ pub const RECEIPT_TOLERANCE_BP: i64 = 500;
 pub const PRICE_TOLERANCE_BP: i64 = 100;
 
 /// The GST on `quantity` at `unit_price` (minor units, before GST), bought within the
-/// vendor's state or across states.
+/// vendor's state or across states. The price is bounded and the line's value checked,
+/// so a line out of range is a 422 naming `field`'s price or quantity, never a wrap.
 pub fn line_tax(
+    field: &str,
     quantity: Decimal,
     unit_price: i64,
     gst_rate_bp: i32,
     cess_rate_bp: i32,
     intra_state: bool,
-) -> LineTax {
+) -> Result<LineTax, Invalid> {
+    amount_field(&format!("{field}.unit_price_minor"), unit_price)?;
     let rates = Rates {
         gst_bp: gst_rate_bp.max(0) as u32,
         cess_bp: cess_rate_bp.max(0) as u32,
@@ -32,7 +39,16 @@ pub fn line_tax(
     } else {
         Supply::InterState
     };
-    bazaar_gst::on_taxable(bazaar_gst::net(quantity, unit_price, 0), rates, supply)
+    let value = bazaar_gst::net(quantity, unit_price, 0)
+        .filter(|value| *value <= MAX_AMOUNT_MINOR)
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("{field}.quantity"),
+                "amount_too_large",
+                format!("quantity times price is above {MAX_AMOUNT_MINOR} minor units"),
+            )
+        })?;
+    Ok(bazaar_gst::on_taxable(value, rates, supply))
 }
 
 /// The most that may be received of `ordered`, tolerance included.
@@ -111,12 +127,12 @@ mod tests {
     #[test]
     fn purchase_lines_are_taxed_within_or_across_states() {
         // 12 kg at ₹45.50: ₹546.00 at 5 %: ₹13.65 each way, ₹27.30 across states.
-        let intra = line_tax(d("12"), 4_550, 500, 0, true);
+        let intra = line_tax("l", d("12"), 4_550, 500, 0, true).unwrap();
         assert_eq!(
             (intra.taxable, intra.cgst, intra.sgst, intra.igst),
             (54_600, 1_365, 1_365, 0)
         );
-        let inter = line_tax(d("12"), 4_550, 500, 0, false);
+        let inter = line_tax("l", d("12"), 4_550, 500, 0, false).unwrap();
         assert_eq!((inter.igst, inter.total()), (2_730, 57_330));
     }
 

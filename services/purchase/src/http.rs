@@ -12,7 +12,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
-    money::{self, Currency, Money, Quantity},
+    money::{self, Currency, Money, Quantity, Sign},
     outbox, ServiceContext,
 };
 use chrono::{Duration, NaiveDate, Utc};
@@ -201,18 +201,7 @@ async fn product(
 }
 
 fn quantity(field: &str, raw: &str, decimals: i16) -> Result<Decimal, ApiError> {
-    let q = Quantity::parse(raw, decimals.max(0) as u32)
-        .map_err(|e| Invalid::new(field, "invalid_quantity", e.to_string()))?
-        .value();
-    if q <= Decimal::ZERO || q >= Decimal::from(1_000_000_000) || raw.contains(['e', 'E']) {
-        return Err(Invalid::new(
-            field,
-            "invalid_quantity",
-            "greater than zero, plain decimal",
-        )
-        .into());
-    }
-    Ok(q)
+    Ok(Quantity::field(field, raw, decimals.max(0) as u32, Sign::Positive)?.value())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -423,9 +412,7 @@ async fn create_order(
     principal: Principal,
     Json(body): Json<NewOrder>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "an order has at least one line").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let place = body.place_of_supply.trim();
     if place.len() != 2
         || !place.bytes().all(|b| b.is_ascii_digit())
@@ -498,11 +485,19 @@ async fn create_order(
                     )
                 })?,
         };
-        let line_tax = domain::line_tax(q, price, product.gst_rate_bp, product.cess_rate_bp, intra);
-        taxable += line_tax.taxable;
-        tax += line_tax.tax();
+        let line_tax = domain::line_tax(
+            &field,
+            q,
+            price,
+            product.gst_rate_bp,
+            product.cess_rate_bp,
+            intra,
+        )?;
+        taxable = money::sum_field("lines", [taxable, line_tax.taxable])?;
+        tax = money::sum_field("lines", [tax, line_tax.tax()])?;
         lines.push((product, q, price, line_tax));
     }
+    let total = money::sum_field("lines", [taxable, tax])?;
     sqlx::query(
         "INSERT INTO purchase_orders (id, tenant_id, number, vendor_id, location_id, place_of_supply, \
          currency, status, expected_on, taxable_minor, tax_minor, total_minor, created_by) \
@@ -518,7 +513,7 @@ async fn create_order(
     .bind(body.expected_on)
     .bind(taxable)
     .bind(tax)
-    .bind(taxable + tax)
+    .bind(total)
     .bind(principal.user)
     .execute(&mut *tx)
     .await?;
@@ -563,7 +558,7 @@ async fn create_order(
         lines: created_lines,
         taxable_minor: taxable,
         tax_minor: tax,
-        total_minor: taxable + tax,
+        total_minor: total,
         expected_on: body.expected_on.map(|d| d.to_string()),
         created_by: principal.user,
         created_at: millis(),
@@ -869,9 +864,7 @@ async fn receive_goods(
     Path(id): Path<Uuid>,
     Json(body): Json<Receipt>,
 ) -> Result<(StatusCode, Json<Grn>), ApiError> {
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "receive at least one line").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let (current, code) = order(&mut tx, tenant, id, true).await?;
@@ -1175,9 +1168,7 @@ async fn record_invoice(
         )
         .into());
     }
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "an invoice has at least one line").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     if body.grn_ids.is_empty() {
         return Err(Invalid::new(
             "grn_ids",
@@ -1281,12 +1272,13 @@ async fn record_invoice(
                 .await?;
         }
         let tax = domain::line_tax(
+            &field,
             q,
             line.unit_price_minor,
             product.gst_rate_bp,
             product.cess_rate_bp,
             intra,
-        );
+        )?;
         lines.push(RecordedLine {
             product_id: product.id,
             sku: product.sku,
@@ -1302,10 +1294,10 @@ async fn record_invoice(
             received_value_minor: Some(received_value),
         });
     }
-    let taxable: i64 = lines.iter().map(|l| l.taxable_minor).sum();
-    let total: i64 = lines.iter().map(|l| l.total_minor).sum();
+    let taxable = money::sum_field("lines", lines.iter().map(|l| l.taxable_minor))?;
+    let total = money::sum_field("lines", lines.iter().map(|l| l.total_minor))?;
     if let Some(printed) = body.total_minor {
-        if (printed - total).abs() > 100 {
+        if printed.abs_diff(total) > 100 {
             mismatches.push(Mismatch {
                 sku: String::new(),
                 code: "total_differs".to_owned(),
@@ -1611,9 +1603,7 @@ async fn return_goods(
     if reason.is_empty() || reason.len() > 500 {
         return Err(Invalid::new("reason", "invalid_text", "1 to 500 characters").into());
     }
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "return at least one product").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let grn: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
@@ -1685,7 +1675,14 @@ async fn return_goods(
             .bind(q)
             .execute(&mut *tx)
             .await?;
-        let tax = domain::line_tax(q, cost, product.gst_rate_bp, product.cess_rate_bp, intra);
+        let tax = domain::line_tax(
+            &field,
+            q,
+            cost,
+            product.gst_rate_bp,
+            product.cess_rate_bp,
+            intra,
+        )?;
         lines.push(ReturnedLine {
             product_id: product.id,
             sku: product.sku,
@@ -1701,7 +1698,7 @@ async fn return_goods(
             total_minor: tax.total(),
         });
     }
-    let total: i64 = lines.iter().map(|l| l.total_minor).sum();
+    let total = money::sum_field("lines", lines.iter().map(|l| l.total_minor))?;
     sqlx::query(
         "INSERT INTO purchase_returns (id, tenant_id, number, grn_id, vendor_id, reason, total_minor, returned_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -190,6 +190,10 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
         ),
         (
             json!({"lines": [{"line_no": 1, "quantity_received": "1.2345"}]}),
+            "too_many_decimals",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity_received": "1_000"}]}),
             "invalid_quantity",
         ),
         (

@@ -2,7 +2,10 @@
 //! discounts and GST, and checking its payments.
 
 use bazaar_gst::{LineTax, Rates, Supply};
-use bazaar_platform::http::Invalid;
+use bazaar_platform::{
+    http::{line_count, Invalid},
+    money::{amount_field, sum_field, MoneyError, MAX_AMOUNT_MINOR},
+};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
@@ -89,19 +92,32 @@ pub struct Bill {
 
 /// Prices a bill: each line's discount and its share of `bill_discount` come off before
 /// tax; GST per line; the total optionally rounded to the rupee with a round-off line.
+/// Every price, discount and line value is bounded by [`MAX_AMOUNT_MINOR`] and every
+/// total is a checked sum, so nothing wraps: out of range is a 422 naming the field.
 pub fn price(
     lines: &[LineInput],
     bill_discount: i64,
     supply: Supply,
     round_to_rupee: bool,
 ) -> Result<Bill, Invalid> {
+    line_count("lines", lines.len())?;
     let mut nets = Vec::with_capacity(lines.len());
     let mut grosses = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
-        let gross = bazaar_gst::net(line.quantity, line.unit_price, 0);
+        let field = |name: &str| format!("lines[{index}].{name}");
+        amount_field(&field("unit_price_minor"), line.unit_price)?;
+        let gross = bazaar_gst::net(line.quantity, line.unit_price, 0)
+            .filter(|gross| *gross <= MAX_AMOUNT_MINOR)
+            .ok_or_else(|| {
+                Invalid::new(
+                    field("quantity"),
+                    "amount_too_large",
+                    format!("quantity times price is above {MAX_AMOUNT_MINOR} minor units"),
+                )
+            })?;
         if line.discount < 0 || line.discount > gross {
             return Err(Invalid::new(
-                format!("lines[{index}].discount_minor"),
+                field("discount_minor"),
                 "invalid_discount",
                 "from zero to the line's value",
             ));
@@ -109,14 +125,16 @@ pub fn price(
         grosses.push(gross);
         nets.push(gross - line.discount);
     }
-    if bill_discount < 0 || bill_discount > nets.iter().sum::<i64>() {
+    let net_total = sum_field("lines", nets.iter().copied())?;
+    if bill_discount < 0 || bill_discount > net_total {
         return Err(Invalid::new(
             "bill_discount_minor",
             "invalid_discount",
             "from zero to the bill's value after line discounts",
         ));
     }
-    let shares = bazaar_gst::apportion(bill_discount, &nets);
+    let shares = bazaar_gst::apportion(bill_discount, &nets)
+        .ok_or_else(|| MoneyError::Overflow.at("lines"))?;
     let priced: Vec<PricedLine> = lines
         .iter()
         .zip(grosses.iter().zip(nets.iter().zip(&shares)))
@@ -126,19 +144,21 @@ pub fn price(
             tax: bazaar_gst::line(net - share, line.inclusive, line.rates, supply),
         })
         .collect();
-    let before = priced.iter().map(|l| l.tax.total()).sum::<i64>();
+    let before = sum_field("lines", priced.iter().map(|l| l.tax.total()))?;
     let round_off = if round_to_rupee {
         bazaar_gst::round_off(before)
     } else {
         0
     };
     Ok(Bill {
-        subtotal: grosses.iter().sum(),
-        discount: priced.iter().map(|l| l.discount).sum(),
-        taxable: priced.iter().map(|l| l.tax.taxable).sum(),
-        tax: priced.iter().map(|l| l.tax.tax()).sum(),
+        subtotal: sum_field("lines", grosses.iter().copied())?,
+        discount: sum_field("lines", priced.iter().map(|l| l.discount))?,
+        taxable: sum_field("lines", priced.iter().map(|l| l.tax.taxable))?,
+        tax: sum_field("lines", priced.iter().map(|l| l.tax.tax()))?,
         round_off,
-        total: before + round_off,
+        total: before
+            .checked_add(round_off)
+            .ok_or_else(|| MoneyError::Overflow.at("lines"))?,
         lines: priced,
     })
 }
@@ -203,6 +223,9 @@ pub struct Payment {
     pub points: Option<i64>,
 }
 
+/// The most payments one bill is split into.
+pub const MAX_PAYMENTS: usize = 20;
+
 /// Checks that `payments` pay `total` exactly and each is well formed; returns the change
 /// due on cash.
 pub fn check_payments(
@@ -217,7 +240,14 @@ pub fn check_payments(
             "a bill is paid somehow",
         ));
     }
-    let mut change = 0;
+    if payments.len() > MAX_PAYMENTS {
+        return Err(Invalid::new(
+            "payments",
+            "too_many_payments",
+            format!("at most {MAX_PAYMENTS} payments"),
+        ));
+    }
+    let mut change = 0_i64;
     for (index, p) in payments.iter().enumerate() {
         let field = |name: &str| format!("payments[{index}].{name}");
         if p.amount <= 0 {
@@ -226,6 +256,13 @@ pub fn check_payments(
                 "invalid_amount",
                 "greater than zero",
             ));
+        }
+        amount_field(&field("amount_minor"), p.amount)?;
+        if let Some(tendered) = p.tendered {
+            amount_field(&field("tendered_minor"), tendered)?;
+        }
+        if let Some(points) = p.points {
+            amount_field(&field("points"), points)?;
         }
         if p.tendered.is_some() && p.mode != "cash" {
             return Err(Invalid::new(
@@ -244,7 +281,11 @@ pub fn check_payments(
                         "less than the cash amount",
                     ));
                 }
-                change += tendered - p.amount;
+                // Both are bounded, so neither the difference nor the sum of a few
+                // can wrap; checked all the same.
+                change = change
+                    .checked_add(tendered - p.amount)
+                    .ok_or_else(|| MoneyError::Overflow.at(field("tendered_minor")))?;
             }
             "card" | "upi" => {
                 if p.reference.as_deref().is_none_or(|r| r.trim().is_empty()) {
@@ -279,7 +320,7 @@ pub fn check_payments(
             }
         }
     }
-    let paid: i64 = payments.iter().map(|p| p.amount).sum();
+    let paid = sum_field("payments", payments.iter().map(|p| p.amount))?;
     if paid != total {
         return Err(Invalid::new(
             "payments",
@@ -388,6 +429,81 @@ mod tests {
                 .unwrap_err()
                 .field,
             "bill_discount_minor"
+        );
+    }
+
+    #[test]
+    fn sums_that_would_wrap_are_refused_naming_the_field() {
+        // Three lines near i64::MAX / 3 used to total 100 paise.
+        let line = LineInput {
+            quantity: d("1"),
+            unit_price: i64::MAX / 3,
+            discount: 0,
+            rates: rates(0),
+            inclusive: false,
+        };
+        let refused = price(
+            &[line.clone(), line.clone(), line.clone()],
+            0,
+            Supply::IntraState,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("lines[0].unit_price_minor", "amount_too_large")
+        );
+        // A price in range times a large quantity is out of range too.
+        let many = LineInput {
+            quantity: d("999999999"),
+            unit_price: MAX_AMOUNT_MINOR,
+            ..line.clone()
+        };
+        let refused = price(&[many], 0, Supply::IntraState, false).unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("lines[0].quantity", "amount_too_large")
+        );
+        let lots = vec![
+            LineInput {
+                unit_price: 1,
+                ..line
+            };
+            bazaar_platform::http::MAX_LINES + 1
+        ];
+        assert_eq!(
+            price(&lots, 0, Supply::IntraState, false).unwrap_err().code,
+            "too_many_lines"
+        );
+        // Card i64::MAX + UPI i64::MAX + cash 105000002 wrapped to a total of 105000000.
+        let pay = |mode: &str, amount| Payment {
+            mode: mode.into(),
+            amount,
+            tendered: None,
+            reference: Some("REF".into()),
+            points: None,
+        };
+        let refused = check_payments(
+            &[
+                pay("card", i64::MAX),
+                pay("upi", i64::MAX),
+                pay("cash", 105_000_002),
+            ],
+            105_000_000,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.code),
+            ("payments[0].amount_minor", "amount_too_large")
+        );
+        let tendered = Payment {
+            tendered: Some(i64::MAX),
+            ..pay("cash", 100)
+        };
+        assert_eq!(
+            check_payments(&[tendered], 100, false).unwrap_err().code,
+            "amount_too_large"
         );
     }
 

@@ -13,7 +13,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     db,
     http::{ApiError, Invalid, Json, Path, Query},
-    money::Currency,
+    money::{Currency, Quantity, Sign},
     outbox,
 };
 use chrono::{NaiveDate, Utc};
@@ -115,8 +115,16 @@ pub(crate) async fn hold_bill(
 ) -> Result<(StatusCode, Json<HeldBill>), ApiError> {
     reachable(&principal, body.store_id)?;
     let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "a held bill has lines").into());
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
+    // The unit's own places are checked when the bill is issued; here the quantity is
+    // held to the grammar and the most places any unit has.
+    for (index, line) in body.lines.iter().enumerate() {
+        Quantity::field(
+            &format!("lines[{index}].quantity"),
+            &line.quantity,
+            3,
+            Sign::Positive,
+        )?;
     }
     if let Some((index, _)) = body.lines.iter().enumerate().find(|(_, l)| {
         [l.product_id.is_some(), l.sku.is_some(), l.barcode.is_some()]

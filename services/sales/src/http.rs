@@ -13,7 +13,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role},
     db, gst,
     http::{idempotency, ApiError, Invalid, Json, Path, Query},
-    money::{Currency, Money, Quantity},
+    money::{self, Currency, Money, Quantity, Sign},
     outbox, ServiceContext,
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
@@ -578,12 +578,14 @@ async fn issue_invoice(
     // The answers the sale waits for: credit, then stock.
     let token = bearer(&headers);
     let currency = Currency::from_code(&priced.currency).unwrap_or(Currency::INR);
-    let on_credit: i64 = priced
-        .payments
-        .iter()
-        .filter(|p| p.mode == "credit")
-        .map(|p| p.amount)
-        .sum();
+    let on_credit = money::sum_field(
+        "payments",
+        priced
+            .payments
+            .iter()
+            .filter(|p| p.mode == "credit")
+            .map(|p| p.amount),
+    )?;
     if let (Some(customer), true) = (body.customer_id, on_credit > 0) {
         if !sales
             .mesh
@@ -754,9 +756,7 @@ async fn price_invoice(
 ) -> Result<Priced, ApiError> {
     reachable(principal, body.store_id)?;
     let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "an invoice sells something").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant_planned_once(pool, tenant).await?;
     if let Some(existing) = invoice(&mut tx, tenant, body.id).await? {
@@ -791,26 +791,13 @@ async fn price_invoice(
     for ((index, line), product) in body.lines.iter().enumerate().zip(found) {
         let field = format!("lines[{index}]");
         let product = product?;
-        let quantity = Quantity::parse(&line.quantity, product.unit_decimals.max(0) as u32)
-            .map_err(|e| {
-                Invalid::new(
-                    format!("{field}.quantity"),
-                    "invalid_quantity",
-                    e.to_string(),
-                )
-            })?
-            .value();
-        if quantity <= Decimal::ZERO
-            || quantity >= Decimal::from(1_000_000)
-            || line.quantity.contains(['e', 'E'])
-        {
-            return Err(Invalid::new(
-                format!("{field}.quantity"),
-                "invalid_quantity",
-                "greater than zero",
-            )
-            .into());
-        }
+        let quantity = Quantity::field(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            product.unit_decimals.max(0) as u32,
+            Sign::Positive,
+        )?
+        .value();
         let unit_price = match line.unit_price_minor {
             Some(price) if price < 0 => {
                 return Err(Invalid::new(

@@ -7,7 +7,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     db,
     http::{idempotency, ApiError, Invalid, Json, Path},
-    money::{Currency, Money, Quantity},
+    money::{self, Currency, Money, Quantity, Sign},
     outbox,
 };
 use chrono::Utc;
@@ -319,9 +319,7 @@ pub(crate) async fn process_return(
         )
         .into());
     }
-    if body.lines.is_empty() {
-        return Err(Invalid::new("lines", "no_lines", "return at least one line").into());
-    }
+    bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
     if let Some((number, invoice_id, mode, total, code)) = sqlx::query_as::<_, (String, Uuid, String, i64, String)>(
@@ -370,6 +368,15 @@ pub(crate) async fn process_return(
             .await?;
     let id = body.id;
     let number = next_credit_note(&mut tx, tenant, sold.store_id, &store_code).await?;
+    // A return is in the product's unit: half a piece cannot come back.
+    let sold_ids: Vec<Uuid> = sold.lines.iter().map(|l| l.product_id).collect();
+    let decimals: Vec<(Uuid, i16)> = sqlx::query_as(
+        "SELECT id, unit_decimals FROM products WHERE tenant_id = $1 AND id = ANY($2)",
+    )
+    .bind(tenant)
+    .bind(&sold_ids)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut returned = Vec::new();
     let mut seen = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
@@ -394,25 +401,23 @@ pub(crate) async fn process_return(
             .into());
         }
         seen.push(line.line_no);
-        let quantity = Quantity::parse(&line.quantity, 3)
-            .map_err(|e| {
-                Invalid::new(
-                    format!("{field}.quantity"),
-                    "invalid_quantity",
-                    e.to_string(),
-                )
-            })?
-            .value();
-        let sold_quantity: Decimal = original.quantity.parse().unwrap_or_default();
-        let already: Decimal = original.quantity_returned.parse().unwrap_or_default();
-        if quantity <= Decimal::ZERO {
-            return Err(Invalid::new(
-                format!("{field}.quantity"),
-                "invalid_quantity",
-                "greater than zero",
-            )
-            .into());
-        }
+        let unit_decimals = decimals
+            .iter()
+            .find(|(id, _)| *id == original.product_id)
+            .map_or(0, |(_, places)| (*places).max(0) as u32);
+        let quantity = Quantity::field(
+            &format!("{field}.quantity"),
+            &line.quantity,
+            unit_decimals,
+            Sign::Positive,
+        )?
+        .value();
+        // Written by this service as decimals: unreadable is a fault, never zero.
+        let sold_quantity: Decimal = original.quantity.parse().map_err(ApiError::internal)?;
+        let already: Decimal = original
+            .quantity_returned
+            .parse()
+            .map_err(ApiError::internal)?;
         if already + quantity > sold_quantity {
             return Err(Invalid::new(
                 format!("{field}.quantity"),
@@ -469,7 +474,7 @@ pub(crate) async fn process_return(
             total_minor: part.total(),
         });
     }
-    let total: i64 = returned.iter().map(|l| l.total_minor).sum();
+    let total = money::sum_field("lines", returned.iter().map(|l| l.total_minor))?;
     sqlx::query(
         "INSERT INTO sales_returns (id, tenant_id, number, invoice_id, store_id, terminal_id, refund_mode, reason, \
          total_minor, processed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

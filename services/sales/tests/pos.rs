@@ -555,7 +555,7 @@ async fn bad_sales_are_refused_with_a_code_and_write_nothing() {
                 cash(177_00, 177_00),
             ),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_quantity",
+            "too_many_decimals",
         ),
         (
             till.sale(
@@ -853,7 +853,7 @@ async fn returns_never_exceed_what_was_sold_and_voids_need_a_manager() {
         rest.body["total"]["amount_minor"], 118_00,
         "the remainder, to the paisa"
     );
-    assert_eq!(returns(give_back("0.5")).await.code(), "return_above_sold");
+    assert_eq!(returns(give_back("1")).await.code(), "return_above_sold");
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE event_type = 'sales.return.processed'",
     )
@@ -1151,4 +1151,154 @@ async fn points_pay_part_of_a_bill_and_are_never_overspent() {
     )
     .await;
     assert_eq!(left.body["points"], 5);
+}
+
+#[tokio::test]
+async fn amounts_and_quantities_out_of_range_are_refused_naming_the_field() {
+    let till = Till::open("20").await;
+    let manager = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![till.store]),
+    );
+    let refused = |reply: &Reply| {
+        (
+            reply.status,
+            reply.code().to_owned(),
+            reply.body["errors"][0]["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let expect =
+        |status: StatusCode, code: &str, field: &str| (status, code.to_owned(), field.to_owned());
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+
+    // Card i64::MAX + UPI i64::MAX + cash 105000002 wrapped to the ₹10,50,000 total; with
+    // stock it would have been issued.
+    let wrapped = json!([
+        {"mode": "card", "amount_minor": i64::MAX, "reference": "SLIP1"},
+        {"mode": "upi", "amount_minor": i64::MAX, "reference": "UTR1"},
+        {"mode": "cash", "amount_minor": 105_000_002}]);
+    let sale = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": 105_000_000}]),
+        wrapped.clone(),
+    );
+    assert_eq!(
+        refused(&till.checkout(&manager, sale).await),
+        expect(
+            unprocessable,
+            "amount_too_large",
+            "payments[0].amount_minor"
+        )
+    );
+    // Offline sync reaches the same pricing: refused there too, the rest of the batch kept.
+    let mut offline = till.sale(
+        "T9",
+        json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": 105_000_000}]),
+        wrapped,
+    );
+    offline["offline"] = json!({"number": "OFF-T9-0001", "issued_at": "2026-11-20T10:15:00Z"});
+    let synced = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/sync",
+        Some(&till.cashier),
+        Some(json!({"invoices": [offline]})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (
+            synced.body[0]["status"].as_str(),
+            synced.body[0]["code"].as_str()
+        ),
+        (Some("rejected"), Some("amount_too_large")),
+        "{}",
+        synced.body
+    );
+
+    // A quote of three lines near i64::MAX / 3 answered 200 with a subtotal of ₹1.
+    let third = i64::MAX / 3;
+    let line = json!({"product_id": till.soap, "quantity": "1", "unit_price_minor": third});
+    let quote = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/quote",
+        Some(&manager),
+        Some(json!({"store_id": till.store, "terminal_id": "T1",
+                    "lines": [line.clone(), line.clone(), line]})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        refused(&quote),
+        expect(
+            unprocessable,
+            "amount_too_large",
+            "lines[0].unit_price_minor"
+        )
+    );
+
+    // One grammar and one set of codes for quantities.
+    for (quantity, code) in [
+        ("1_000", "invalid_quantity"),
+        ("1e3", "invalid_quantity"),
+        ("+1", "invalid_quantity"),
+        ("0", "invalid_quantity"),
+        ("1.5", "too_many_decimals"),
+        ("1000000000", "quantity_too_large"),
+    ] {
+        let sale = till.sale(
+            "T1",
+            json!([{"product_id": till.soap, "quantity": quantity}]),
+            cash(118_00, 118_00),
+        );
+        assert_eq!(
+            refused(&till.checkout(&till.cashier, sale).await),
+            expect(unprocessable, code, "lines[0].quantity"),
+            "{quantity}"
+        );
+    }
+    let too_many: Vec<Value> = (0..501)
+        .map(|_| json!({"product_id": till.soap, "quantity": "1"}))
+        .collect();
+    let sale = till.sale("T1", json!(too_many), cash(118_00, 118_00));
+    assert_eq!(
+        refused(&till.checkout(&till.cashier, sale).await),
+        expect(unprocessable, "too_many_lines", "lines")
+    );
+    assert_eq!(till.invoices().await, 0);
+
+    // Half a piece cannot come back: stock stays whole.
+    let sold = till
+        .checkout(
+            &till.cashier,
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "1"}]),
+                cash(118_00, 118_00),
+            ),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::CREATED, "{}", sold.body);
+    let half = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/returns",
+        Some(&manager),
+        Some(
+            json!({"id": Uuid::new_v4(), "invoice_id": sold.body["id"], "terminal_id": "T1",
+                    "lines": [{"line_no": 1, "quantity": "0.5"}], "refund_mode": "cash",
+                    "reason": "half used"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        refused(&half),
+        expect(unprocessable, "too_many_decimals", "lines[0].quantity")
+    );
 }

@@ -66,6 +66,26 @@ pub fn openapi(
 /// does).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// The most lines one document (an invoice, a return, an order, a receipt, a journal
+/// entry) takes: a long supermarket bill is a few hundred.
+pub const MAX_LINES: usize = 500;
+
+/// Refuses a document's list of lines that is empty (`no_lines`) or longer than
+/// [`MAX_LINES`] (`too_many_lines`), before any work is done for it.
+pub fn line_count(field: &str, count: usize) -> Result<(), Invalid> {
+    if count == 0 {
+        Err(Invalid::new(field, "no_lines", "at least one line"))
+    } else if count > MAX_LINES {
+        Err(Invalid::new(
+            field,
+            "too_many_lines",
+            format!("at most {MAX_LINES} lines"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The address of the peer that sent a request, when the server recorded it.
 pub fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
