@@ -143,6 +143,7 @@ pub(crate) async fn hold_bill(
     let tenant = principal.tenant;
     let id = Uuid::now_v7();
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    crate::http::lock_open_day(&mut tx, tenant, body.store_id, &terminal).await?;
     let bill: HeldBill = sqlx::query_as(
         "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, status, held_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8) \
@@ -304,7 +305,7 @@ pub(crate) struct ZReport {
 #[utoipa::path(post, path = "/api/v1/pos/day-close", tag = "sales", request_body = DayClose,
     security(("bearer" = [])),
     responses((status = 201, body = ZReport), (status = 409, description = "`day_closed`"),
-              (status = 422, description = "`invalid_terminal`, `invalid_amount`")))]
+              (status = 422, description = "`invalid_terminal`, `invalid_amount`, `future_day`")))]
 pub(crate) async fn close_day(
     State(sales): State<Sales>,
     principal: Principal,
@@ -317,9 +318,28 @@ pub(crate) async fn close_day(
             Invalid::new("counted_cash_minor", "invalid_amount", "cannot be negative").into(),
         );
     }
-    let day = body.day.unwrap_or_else(|| Utc::now().date_naive());
+    let today = Utc::now().date_naive();
+    let day = body.day.unwrap_or(today);
+    if day > today {
+        return Err(Invalid::new("day", "future_day", "a day is closed once it has begun").into());
+    }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
+    // The terminal's series row first: sales in flight finish before the report reads
+    // them, and every sale, return, void or held bill after it finds the day closed.
+    sqlx::query(
+        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number, closed_day) \
+         VALUES ($1, $2, $3, $4, 0, $5) \
+         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
+         DO UPDATE SET closed_day = greatest(invoice_series.closed_day, $5)",
+    )
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(domain::financial_year(day))
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
     let span = "issued_at >= $4::date AND issued_at < $4::date + 1";
     let (count, first, last, currency, total): (i64, Option<String>, Option<String>, Option<String>, Option<i64>) =
         sqlx::query_as(&format!(

@@ -141,7 +141,7 @@ pub(crate) struct Store {
 
 /// A store's invoicing settings.
 #[utoipa::path(get, path = "/api/v1/pos/stores/{id}", tag = "sales", security(("bearer" = [])),
-    responses((status = 200, body = Store), (status = 404, description = "`not_found`")))]
+    responses((status = 200, body = Store), (status = 404, description = "`not_found`, `unknown_store`")))]
 async fn get_store(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -162,10 +162,12 @@ async fn store(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Store, A
     .bind(id)
     .fetch_optional(tx)
     .await?
+    // Another tenant's store and an unknown id look alike: neither is the caller's.
     .ok_or_else(|| {
-        ApiError::conflict(
-            "store_not_configured",
-            format!("store {id} has no invoicing settings (PUT /api/v1/pos/stores/{id})"),
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_store",
+            format!("no store {id} with invoicing settings (PUT /api/v1/pos/stores/{id})"),
         )
     })
 }
@@ -551,9 +553,11 @@ fn bearer(headers: &HeaderMap) -> String {
     security(("bearer" = [])),
     responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "sent before"),
               (status = 403, description = "`price_override_forbidden`"),
-              (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, `not_found` (store)"),
+              (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, \
+                 `unknown_store`, `not_found` (a store out of the caller's reach)"),
               (status = 409, description = "`insufficient_stock`, `credit_limit_exceeded`, \
-                 `insufficient_points`, `store_not_configured`, `product_archived`"),
+                 `insufficient_points`, `store_not_configured` (its location unknown to inventory), \
+                 `product_archived`, `day_closed`"),
               (status = 422, description = "`payments_do_not_match_total`, `invalid_quantity`, \
                  `invalid_discount`, `reference_required`, `customer_required`, `no_lines`, ...")))]
 async fn issue_invoice(
@@ -1240,7 +1244,8 @@ fn change_due(payments: &[InvoicePayment]) -> i64 {
 
 /// The next number of a store's terminal's series this financial year. The series row is
 /// the lock: one checkout at a time per terminal takes a number, and a rolled-back
-/// checkout gives its number back.
+/// checkout gives its number back. A terminal whose day is closed gives none (409
+/// `day_closed`): its Z report is final.
 async fn next_number(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -1248,20 +1253,62 @@ async fn next_number(
     terminal: &str,
     store_code: &str,
 ) -> Result<String, ApiError> {
-    let year = domain::financial_year(Utc::now().date_naive());
-    let serial: i64 = sqlx::query_scalar(
+    let today = Utc::now().date_naive();
+    let year = domain::financial_year(today);
+    // ON CONFLICT locks the series row and only then checks the close, so a sale that
+    // waited for a close in flight sees it.
+    let serial: Option<i64> = sqlx::query_scalar(
         "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number) \
          VALUES ($1, $2, $3, $4, 1) \
          ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
-         DO UPDATE SET last_number = invoice_series.last_number + 1 RETURNING last_number",
+         DO UPDATE SET last_number = invoice_series.last_number + 1 \
+         WHERE invoice_series.closed_day IS NULL OR invoice_series.closed_day < $5 \
+         RETURNING last_number",
     )
     .bind(tenant)
     .bind(store)
     .bind(terminal)
     .bind(year)
-    .fetch_one(&mut *tx)
+    .bind(today)
+    .fetch_optional(&mut *tx)
     .await?;
+    let serial = serial.ok_or_else(|| day_closed(terminal, today))?;
     Ok(domain::invoice_number(store_code, terminal, year, serial))
+}
+
+/// Holds the terminal's series row until commit and refuses (409 `day_closed`) when its
+/// day is closed: returns, voids and held bills take the same lock as a sale, so none
+/// slips past a Z report in flight.
+pub(crate) async fn lock_open_day(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+    terminal: &str,
+) -> Result<(), ApiError> {
+    let today = Utc::now().date_naive();
+    let open: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number) \
+         VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
+         DO UPDATE SET last_number = invoice_series.last_number \
+         WHERE invoice_series.closed_day IS NULL OR invoice_series.closed_day < $5 \
+         RETURNING 1",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(domain::financial_year(today))
+    .bind(today)
+    .fetch_optional(&mut *tx)
+    .await?;
+    open.map(|_| ()).ok_or_else(|| day_closed(terminal, today))
+}
+
+fn day_closed(terminal: &str, day: NaiveDate) -> ApiError {
+    ApiError::conflict(
+        "day_closed",
+        format!("terminal {terminal}'s day {day} is closed (Z report taken); it takes no more sales, returns, voids or held bills today"),
+    )
 }
 
 #[derive(sqlx::FromRow)]

@@ -131,6 +131,8 @@ pub(crate) async fn void_invoice(
             ),
         ));
     }
+    // The invoice's own terminal: a void after its Z report would change a final report.
+    crate::http::lock_open_day(&mut tx, tenant, current.store_id, &current.terminal_id).await?;
     if current.lines.iter().any(|l| l.quantity_returned != "0") {
         return Err(ApiError::conflict(
             "has_returns",
@@ -366,6 +368,7 @@ pub(crate) async fn process_return(
             .bind(sold.store_id)
             .fetch_one(&mut *tx)
             .await?;
+    crate::http::lock_open_day(&mut tx, tenant, sold.store_id, &terminal).await?;
     let id = body.id;
     let number = next_credit_note(&mut tx, tenant, sold.store_id, &store_code).await?;
     // A return is in the product's unit: half a piece cannot come back.

@@ -1302,3 +1302,128 @@ async fn amounts_and_quantities_out_of_range_are_refused_naming_the_field() {
         expect(unprocessable, "too_many_decimals", "lines[0].quantity")
     );
 }
+
+#[tokio::test]
+async fn after_the_z_report_the_terminal_takes_no_sale_return_void_or_held_bill() {
+    let till = Till::open("20").await;
+    let manager = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![till.store]),
+    );
+    let soap = json!([{"product_id": till.soap, "quantity": "1"}]);
+    let sold = till
+        .checkout(
+            &till.cashier,
+            till.sale("T1", soap.clone(), cash(118_00, 118_00)),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::CREATED, "{}", sold.body);
+    let post = |path: &'static str, token: String, body: Value| {
+        let app = till.sales.app.clone();
+        async move { send(&app, Method::POST, path, Some(&token), Some(body), &[]).await }
+    };
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+    let future = post(
+        "/api/v1/pos/day-close",
+        till.cashier.clone(),
+        json!({"store_id": till.store, "terminal_id": "T1", "counted_cash_minor": 0, "day": tomorrow}),
+    )
+    .await;
+    assert_eq!(future.code(), "future_day");
+    let z = post(
+        "/api/v1/pos/day-close",
+        till.cashier.clone(),
+        json!({"store_id": till.store, "terminal_id": "T1", "counted_cash_minor": 118_00}),
+    )
+    .await;
+    assert_eq!(z.status, StatusCode::CREATED, "{}", z.body);
+
+    let conflict = |reply: Reply| (reply.status, reply.code().to_owned());
+    let closed = (StatusCode::CONFLICT, "day_closed".to_owned());
+    assert_eq!(
+        conflict(
+            till.checkout(
+                &till.cashier,
+                till.sale("T1", soap.clone(), cash(118_00, 118_00))
+            )
+            .await
+        ),
+        closed,
+        "a sale the Z report would never show"
+    );
+    let give_back = json!({"id": Uuid::new_v4(), "invoice_id": sold.body["id"], "terminal_id": "T1",
+        "lines": [{"line_no": 1, "quantity": "1"}], "refund_mode": "cash", "reason": "damaged"});
+    assert_eq!(
+        conflict(post("/api/v1/pos/returns", manager.clone(), give_back).await),
+        closed
+    );
+    let void_path = format!(
+        "/api/v1/pos/invoices/{}/void",
+        sold.body["id"].as_str().unwrap()
+    );
+    let void = send(
+        &till.sales.app,
+        Method::POST,
+        &void_path,
+        Some(&manager),
+        Some(json!({"reason": "rang up twice"})),
+        &[],
+    )
+    .await;
+    assert_eq!(conflict(void), closed);
+    let hold = json!({"store_id": till.store, "terminal_id": "T1", "lines": soap.clone()});
+    assert_eq!(
+        conflict(post("/api/v1/pos/held-bills", till.cashier.clone(), hold).await),
+        closed
+    );
+    // Another terminal of the store sells on.
+    let elsewhere = till
+        .checkout(&till.cashier, till.sale("T2", soap, cash(118_00, 118_00)))
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::CREATED, "{}", elsewhere.body);
+    assert_eq!(till.invoices().await, 2);
+}
+
+#[tokio::test]
+async fn a_store_that_is_not_the_caller_s_is_not_found() {
+    let till = Till::open("5").await;
+    let owner = &till.sales.admin;
+    let unknown = Uuid::new_v4();
+    let store = send(
+        &till.sales.app,
+        Method::GET,
+        &format!("/api/v1/pos/stores/{unknown}"),
+        Some(owner),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (store.status, store.code()),
+        (StatusCode::NOT_FOUND, "unknown_store")
+    );
+    let mut sale = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1"}]),
+        cash(118_00, 118_00),
+    );
+    sale["store_id"] = json!(unknown);
+    let sold = till.checkout(owner, sale).await;
+    assert_eq!(
+        (sold.status, sold.code()),
+        (StatusCode::NOT_FOUND, "unknown_store")
+    );
+    // Another tenant's owner does not find this tenant's configured store either.
+    let stranger = till.sales.issuer.token(Uuid::new_v4(), &[Role::Owner]);
+    let theirs = send(
+        &till.sales.app,
+        Method::GET,
+        &format!("/api/v1/pos/stores/{}", till.store),
+        Some(&stranger),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+}
