@@ -618,6 +618,35 @@ pub fn alert_if_low(
     Ok(())
 }
 
+/// The unit cost at which `invoice`'s goods of `product` left: its sale movements'
+/// quantity-weighted cost, to the ledger's four places. Goods coming back (a return, a
+/// void) come back at it, and cost of goods sold is reversed at it, as they left; not at
+/// today's average. `None` when inventory has not folded the sale yet (its event can
+/// arrive after the return's): then the current average is all there is.
+pub async fn issued_cost(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    invoice: Uuid,
+    product: Uuid,
+) -> Result<Option<Decimal>, sqlx::Error> {
+    let cost: Option<Decimal> = sqlx::query_scalar(
+        "SELECT sum(quantity * unit_cost_minor) / nullif(sum(quantity), 0) FROM stock_movements \
+         WHERE tenant_id = $1 AND reference_type = 'sales.invoice' AND reference_id = $2 \
+           AND product_id = $3 AND kind = 'sale'",
+    )
+    .bind(tenant)
+    .bind(invoice.to_string())
+    .bind(product)
+    .fetch_one(tx)
+    .await?;
+    Ok(cost.map(|c| {
+        c.round_dp_with_strategy(
+            domain::COST_DECIMALS,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        )
+    }))
+}
+
 /// Folds one movement into stock levels and batches. The live path and a rebuild from
 /// `inventory.stock.moved` both come through here, so they cannot disagree.
 pub async fn apply(

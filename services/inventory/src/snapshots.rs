@@ -186,6 +186,7 @@ struct SoldLine {
 #[derive(Deserialize)]
 struct ReturnProcessed {
     return_id: Uuid,
+    invoice_id: Uuid,
     store_id: Uuid,
     lines: Vec<ReturnedLine>,
 }
@@ -519,6 +520,7 @@ async fn sales_return(
     let location = store_location(tx, tenant, returned.store_id).await?;
     for line in returned.lines.iter().filter(|l| l.restock) {
         let product = product(tx, tenant, line.product_id).await?;
+        let unit_cost = ledger::issued_cost(tx, tenant, returned.invoice_id, product.id).await?;
         ledger::record(
             tx,
             tenant,
@@ -530,7 +532,7 @@ async fn sales_return(
                 expiry: None,
                 kind: Kind::Return,
                 quantity: quantity(&line.quantity)?,
-                unit_cost: None,
+                unit_cost,
                 reason: None,
                 reference: ("sales.return", returned.return_id.to_string()),
                 recorded_by: None,
@@ -628,6 +630,7 @@ async fn voided(
     let location = store_location(tx, tenant, voided.store_id).await?;
     for line in &voided.lines {
         let product = product(tx, tenant, line.product_id).await?;
+        let unit_cost = ledger::issued_cost(tx, tenant, voided.invoice_id, product.id).await?;
         ledger::record(
             tx,
             tenant,
@@ -639,7 +642,7 @@ async fn voided(
                 expiry: None,
                 kind: Kind::Return,
                 quantity: quantity(&line.quantity)?,
-                unit_cost: None,
+                unit_cost,
                 reason: Some("void"),
                 reference: ("sales.void", voided.invoice_id.to_string()),
                 recorded_by: None,

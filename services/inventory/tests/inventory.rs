@@ -911,3 +911,84 @@ async fn a_polls_sales_lock_all_their_items_in_the_order_tills_do() {
     }
     assert_eq!(inv.count("SELECT count(*) FROM processed_events").await, 2);
 }
+
+/// Receive 5 at ₹100, sell 5, receive 5 at ₹130, return 2: the two come back at the ₹100
+/// they left at (stock ₹850.00, average ₹121.4286), as ERPNext and Odoo value them, not
+/// at today's ₹130 (₹910.00). A void brings its goods back at their cost too.
+#[tokio::test]
+async fn goods_sold_come_back_at_the_cost_they_left_at() {
+    let inv = Inventory::start().await;
+    let store_id = Uuid::new_v4();
+    let store = inv.location("BLR-01", Some(store_id)).await;
+    let soap = inv.product("SOAP-1", 0, None).await;
+    let feed = async |event_type: &str, payload: Value| {
+        let event = event(event_type, inv.tenant, &payload);
+        assert!(
+            consumer::apply(&inv.owner, &InventorySnapshots::default(), &event)
+                .await
+                .unwrap()
+        );
+    };
+    let receipt = |quantity: &str, cost: i64| {
+        json!({"tenant_id": inv.tenant, "grn_id": Uuid::new_v4(), "grn_number": "GRN-1",
+            "purchase_order_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(), "location_id": store,
+            "currency": "INR", "lines": [{"product_id": soap, "sku": "SOAP-1", "quantity_received": quantity,
+            "quantity_rejected": "0", "rejection_reason": null, "batch": "", "expiry_date": null,
+            "unit_cost_minor": cost}], "received_by": Uuid::new_v4(), "received_at": 0})
+    };
+    let sale = |invoice: Uuid, quantity: &str| {
+        let line = json!({"line_no": 1, "product_id": soap, "sku": "SOAP-1", "quantity": quantity,
+            "unit_price_minor": 200_00, "discount_minor": 0, "salesperson_id": null, "taxable_minor": 200_00,
+            "gst_rate_bp": 0, "cgst_minor": 0, "sgst_minor": 0, "igst_minor": 0, "cess_minor": 0,
+            "total_minor": 200_00});
+        json!({"tenant_id": inv.tenant, "invoice_id": invoice, "invoice_number": "BLR1T126000001",
+            "store_id": store_id, "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null,
+            "reservation_id": null, "offline": false, "currency": "INR", "place_of_supply": "29",
+            "lines": [line], "payments": [{"mode": "cash", "amount_minor": 200_00, "reference": null}],
+            "subtotal_minor": 200_00, "discount_minor": 0, "tax_minor": 0, "round_off_minor": 0,
+            "total_minor": 200_00, "issued_at": 0})
+    };
+    let item = async || inv.stock(store, soap).await;
+
+    feed("purchase.grn.received", receipt("5", 100_00)).await;
+    let first = Uuid::new_v4();
+    feed("sales.invoice.issued", sale(first, "5")).await;
+    feed("purchase.grn.received", receipt("5", 130_00)).await;
+    feed("sales.return.processed", json!({"tenant_id": inv.tenant, "return_id": Uuid::new_v4(),
+        "credit_note_number": "BLR1C26000001", "invoice_id": first, "store_id": store_id,
+        "customer_id": null, "currency": "INR", "lines": [{"line_no": 1, "product_id": soap,
+        "sku": "SOAP-1", "quantity": "2", "restock": true, "taxable_minor": 400_00, "gst_rate_bp": 0,
+        "cgst_minor": 0, "sgst_minor": 0, "igst_minor": 0, "cess_minor": 0, "total_minor": 400_00}],
+        "refund_mode": "cash", "total_minor": 400_00, "processed_by": Uuid::new_v4(),
+        "processed_at": 0})).await;
+    let after_return = item().await;
+    assert_eq!(
+        (
+            &after_return["on_hand"],
+            &after_return["average_cost_minor"],
+            &after_return["stock_value"]["amount_minor"]
+        ),
+        (&json!("7"), &json!("12142.8571"), &json!(850_00))
+    );
+
+    // A sale at the ₹121.4286 average, voided: back at that, the value as it was.
+    let second = Uuid::new_v4();
+    feed("sales.invoice.issued", sale(second, "3")).await;
+    feed("purchase.grn.received", receipt("3", 150_00)).await;
+    feed("sales.invoice.voided", json!({"tenant_id": inv.tenant, "invoice_id": second,
+        "invoice_number": "BLR1T126000002", "store_id": store_id, "customer_id": null,
+        "currency": "INR", "lines": [{"line_no": 1, "product_id": soap, "sku": "SOAP-1",
+        "quantity": "3", "total_minor": 600_00}], "payments": [{"mode": "cash", "amount_minor": 600_00}],
+        "total_minor": 600_00, "reason": "rang up twice", "voided_by": Uuid::new_v4(),
+        "voided_at": 0})).await;
+    let after_void = item().await;
+    // 4 at ₹121.4286 + 3 at ₹150 + 3 back at ₹121.4286.
+    let expected =
+        (Decimal::from(7) * Decimal::new(121_428_571, 4) + Decimal::from(3 * 150_00)).round();
+    assert_eq!(after_void["on_hand"], "10");
+    assert_eq!(
+        Decimal::from(after_void["stock_value"]["amount_minor"].as_i64().unwrap()),
+        expected
+    );
+    assert_ledger_folds_to_stock(&inv).await;
+}
