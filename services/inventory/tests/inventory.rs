@@ -916,6 +916,8 @@ async fn a_polls_sales_lock_all_their_items_in_the_order_tills_do() {
 /// they left at (stock ₹850.00, average ₹121.4286), as ERPNext and Odoo value them, not
 /// at today's ₹130 (₹910.00). A void brings its goods back at their cost too.
 #[tokio::test]
+// Amounts in paise are written rupees_paise (200_00 is ₹200.00).
+#[allow(clippy::inconsistent_digit_grouping)]
 async fn goods_sold_come_back_at_the_cost_they_left_at() {
     let inv = Inventory::start().await;
     let store_id = Uuid::new_v4();
