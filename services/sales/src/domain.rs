@@ -150,15 +150,24 @@ pub fn price(
     } else {
         0
     };
+    let total = before
+        .checked_add(round_off)
+        .ok_or_else(|| MoneyError::Overflow.at("lines"))?;
+    // A bill no payment could pay is refused before anyone tries.
+    if total > MAX_AMOUNT_MINOR {
+        return Err(Invalid::new(
+            "lines",
+            "amount_too_large",
+            format!("the bill's total is above {MAX_AMOUNT_MINOR} minor units"),
+        ));
+    }
     Ok(Bill {
         subtotal: sum_field("lines", grosses.iter().copied())?,
         discount: sum_field("lines", priced.iter().map(|l| l.discount))?,
         taxable: sum_field("lines", priced.iter().map(|l| l.tax.taxable))?,
         tax: sum_field("lines", priced.iter().map(|l| l.tax.tax()))?,
         round_off,
-        total: before
-            .checked_add(round_off)
-            .ok_or_else(|| MoneyError::Overflow.at("lines"))?,
+        total,
         lines: priced,
     })
 }
@@ -200,6 +209,29 @@ pub fn returned_part(line: LineTax, sold: Decimal, returned: Decimal) -> LineTax
         *tax -= excess;
     }
     back
+}
+
+/// What a return of `quantity` of a line carries back, `back` being what its earlier
+/// returns (`already` of the `sold` quantity) carried: its share, and for the return that
+/// completes the line everything still unreturned of each tax. However many parts a line
+/// comes back in, they refund exactly what it charged, tax by tax.
+pub fn return_of(
+    line: LineTax,
+    sold: Decimal,
+    already: Decimal,
+    back: LineTax,
+    quantity: Decimal,
+) -> LineTax {
+    if already + quantity < sold {
+        return returned_part(line, sold, quantity);
+    }
+    LineTax {
+        taxable: line.taxable - back.taxable,
+        cgst: line.cgst - back.cgst,
+        sgst: line.sgst - back.sgst,
+        igst: line.igst - back.igst,
+        cess: line.cess - back.cess,
+    }
 }
 
 /// A credit note's number: store code, `C`, the financial year's last two digits and a
@@ -634,5 +666,177 @@ mod tests {
             check_payments(&[], 0, false).unwrap_err().code,
             "no_payments"
         );
+    }
+
+    mod invariants {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const SLABS: [u32; 5] = [0, 500, 1200, 1800, 2800];
+
+        fn line() -> impl Strategy<Value = LineInput> {
+            (
+                1_i64..5_000_000,
+                0_i64..10_000_000,
+                0_usize..5,
+                0_u32..2,
+                any::<bool>(),
+                0_u32..=100,
+            )
+                .prop_map(|(milli, unit_price, slab, cess, inclusive, off)| {
+                    let quantity = Decimal::new(milli, 3);
+                    let gross = bazaar_gst::net(quantity, unit_price, 0).unwrap();
+                    LineInput {
+                        quantity,
+                        unit_price,
+                        discount: gross * i64::from(off) / 100,
+                        rates: Rates {
+                            gst_bp: SLABS[slab],
+                            cess_bp: cess * 1200,
+                        },
+                        inclusive,
+                    }
+                })
+        }
+
+        fn payments_of(total: i64, cuts: &[u8]) -> Vec<Payment> {
+            // The total split into as many parts as there are cuts, each part at least 1.
+            let mut left = total;
+            let mut payments = Vec::new();
+            for (n, cut) in cuts.iter().enumerate() {
+                let share = if n + 1 == cuts.len() {
+                    left
+                } else {
+                    (left * i64::from(*cut) / 255).clamp(1, (left - 1).max(1))
+                };
+                if share <= 0 || left - share < 0 {
+                    break;
+                }
+                left -= share;
+                payments.push(Payment {
+                    mode: ["cash", "card", "upi"][n % 3].into(),
+                    amount: share,
+                    tendered: None,
+                    reference: Some(format!("REF{n}")),
+                    points: None,
+                });
+                if left == 0 {
+                    break;
+                }
+            }
+            payments
+        }
+
+        proptest! {
+            #[test]
+            fn a_priced_bill_adds_up_and_is_paid_exactly(
+                lines in prop::collection::vec(line(), 1..30),
+                bill_off in 0_u32..=100,
+                round in any::<bool>(),
+                inter in any::<bool>(),
+                cuts in prop::collection::vec(any::<u8>(), 1..5),
+            ) {
+                let supply = if inter { Supply::InterState } else { Supply::IntraState };
+                let nets: i64 = lines
+                    .iter()
+                    .map(|l| bazaar_gst::net(l.quantity, l.unit_price, l.discount).unwrap())
+                    .sum();
+                let bill = price(&lines, nets * i64::from(bill_off) / 100, supply, round).unwrap();
+                let line_taxes: i64 = bill.lines.iter().map(|l| l.tax.tax()).sum();
+                let line_taxable: i64 = bill.lines.iter().map(|l| l.tax.taxable).sum();
+                prop_assert_eq!(bill.tax, line_taxes);
+                prop_assert_eq!(bill.taxable, line_taxable);
+                prop_assert_eq!(bill.total, bill.taxable + bill.tax + bill.round_off);
+                for (priced, input) in bill.lines.iter().zip(&lines) {
+                    prop_assert!(priced.discount <= priced.gross);
+                    prop_assert!(priced.discount >= input.discount);
+                    prop_assert!(priced.tax.taxable >= 0);
+                }
+                if bill.total > 0 {
+                    let payments = payments_of(bill.total, &cuts);
+                    prop_assert_eq!(check_payments(&payments, bill.total, false), Ok(0));
+                    let mut over = payments.clone();
+                    over[0].amount += 1;
+                    prop_assert!(check_payments(&over, bill.total, false).is_err());
+                }
+            }
+
+            #[test]
+            fn returns_in_parts_give_back_exactly_what_was_charged(
+                line in line(),
+                parts in prop::collection::vec(1_i64..1_000, 1..6),
+            ) {
+                let bill = price(std::slice::from_ref(&line), 0, Supply::IntraState, false).unwrap();
+                let sold_tax = bill.lines[0].tax;
+                let sold = line.quantity;
+                // Split the quantity sold in proportion to `parts`, to three places; the
+                // last return takes what is left, as the till's returns do.
+                let weight: i64 = parts.iter().sum();
+                let mut already = Decimal::ZERO;
+                let mut back = LineTax::default();
+                for (n, part) in parts.iter().enumerate() {
+                    let quantity = if n + 1 == parts.len() {
+                        sold - already
+                    } else {
+                        (sold * Decimal::from(*part) / Decimal::from(weight)).round_dp(3)
+                    };
+                    if quantity <= Decimal::ZERO || already + quantity > sold {
+                        continue;
+                    }
+                    let piece = return_of(sold_tax, sold, already, back, quantity);
+                    back.taxable += piece.taxable;
+                    back.cgst += piece.cgst;
+                    back.sgst += piece.sgst;
+                    back.igst += piece.igst;
+                    back.cess += piece.cess;
+                    already += quantity;
+                }
+                prop_assert_eq!(already, sold);
+                prop_assert_eq!(back, sold_tax);
+            }
+
+            #[test]
+            fn no_amount_wraps_whatever_the_input(
+                prices in prop::collection::vec(any::<i64>(), 1..6),
+                discount in any::<i64>(),
+                amounts in prop::collection::vec(any::<i64>(), 1..6),
+            ) {
+                let lines: Vec<LineInput> = prices
+                    .iter()
+                    .map(|p| LineInput {
+                        quantity: Decimal::from(7),
+                        unit_price: *p,
+                        discount: 0,
+                        rates: Rates { gst_bp: 2800, cess_bp: 30_000 },
+                        inclusive: false,
+                    })
+                    .collect();
+                // Either refused naming a field, or every figure adds up.
+                match price(&lines, discount, Supply::IntraState, true) {
+                    Ok(bill) => {
+                        prop_assert!(bill.total >= 0);
+                        prop_assert_eq!(bill.total, bill.taxable + bill.tax + bill.round_off);
+                    }
+                    Err(refused) => prop_assert!(!refused.field.is_empty()),
+                }
+                let payments: Vec<Payment> = amounts
+                    .iter()
+                    .map(|a| Payment {
+                        mode: "card".into(),
+                        amount: *a,
+                        tendered: None,
+                        reference: Some("SLIP".into()),
+                        points: None,
+                    })
+                    .collect();
+                let wrapped = amounts.iter().fold(0_i64, |s, a| s.wrapping_add(*a));
+                if check_payments(&payments, wrapped, false).is_ok() {
+                    // Accepted only when the real sum is the total.
+                    let real: i128 = amounts.iter().map(|a| i128::from(*a)).sum();
+                    prop_assert_eq!(real, i128::from(wrapped));
+                }
+            }
+        }
     }
 }

@@ -380,6 +380,23 @@ pub(crate) async fn process_return(
     .bind(&sold_ids)
     .fetch_all(&mut *tx)
     .await?;
+    // What earlier returns of each line actually gave back: the last return takes the
+    // rest of each tax, so a line returned in parts refunds exactly what it charged.
+    let given_back: Vec<(i32, LineTax)> = sqlx::query_as::<_, (i32, i64, i64, i64, i64, i64)>(
+        "SELECT l.line_no, sum(l.taxable_minor)::int8, sum(l.cgst_minor)::int8, sum(l.sgst_minor)::int8, \
+         sum(l.igst_minor)::int8, sum(l.cess_minor)::int8 FROM sales_return_lines l \
+         JOIN sales_returns r ON r.id = l.return_id WHERE r.tenant_id = $1 AND r.invoice_id = $2 \
+         GROUP BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(body.invoice_id)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(line_no, taxable, cgst, sgst, igst, cess)| {
+        (line_no, LineTax { taxable, cgst, sgst, igst, cess })
+    })
+    .collect();
     let mut returned = Vec::new();
     let mut seen = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
@@ -439,23 +456,12 @@ pub(crate) async fn process_return(
             igst: original.igst_minor,
             cess: original.cess_minor,
         };
-        // What is left of the line: the last return takes the remainder exactly.
-        let part = if already + quantity == sold_quantity {
-            let before = if already.is_zero() {
-                LineTax::default()
-            } else {
-                domain::returned_part(line_tax, sold_quantity, already)
-            };
-            LineTax {
-                taxable: line_tax.taxable - before.taxable,
-                cgst: line_tax.cgst - before.cgst,
-                sgst: line_tax.sgst - before.sgst,
-                igst: line_tax.igst - before.igst,
-                cess: line_tax.cess - before.cess,
-            }
-        } else {
-            domain::returned_part(line_tax, sold_quantity, quantity)
-        };
+        let back = given_back
+            .iter()
+            .find(|(line_no, _)| *line_no == line.line_no)
+            .map(|(_, back)| *back)
+            .unwrap_or_default();
+        let part = domain::return_of(line_tax, sold_quantity, already, back, quantity);
         sqlx::query("UPDATE invoice_lines SET quantity_returned = quantity_returned + $3 WHERE invoice_id = $1 AND line_no = $2")
             .bind(body.invoice_id)
             .bind(line.line_no)
