@@ -3,6 +3,7 @@
 //! event type of the topics finance reads and what it does with it; a type missing from
 //! it is an error (the event goes to the DLQ), never silently ignored.
 
+use bazaar_platform::money::checked_sum;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -173,11 +174,12 @@ impl Posting {
         self.debit(role, store, -amount);
     }
 
-    /// Debits and credits are equal and there are at least two lines.
+    /// Debits and credits are equal and there are at least two lines; sums that would
+    /// not fit balance nothing.
     pub fn balanced(&self) -> bool {
-        let debits: i64 = self.lines.iter().map(|l| l.debit).sum();
-        let credits: i64 = self.lines.iter().map(|l| l.credit).sum();
-        self.lines.len() >= 2 && debits == credits
+        let debits = checked_sum(self.lines.iter().map(|l| l.debit));
+        let credits = checked_sum(self.lines.iter().map(|l| l.credit));
+        self.lines.len() >= 2 && debits.is_ok() && debits == credits
     }
 }
 
@@ -399,6 +401,10 @@ pub struct StockMoved {
     /// the movement's own cost is posted (and before events carried it).
     #[serde(default)]
     pub costed_by: Option<String>,
+    /// Its exact change in stock value; absent before events carried it (then quantity
+    /// times cost).
+    #[serde(default)]
+    pub value_minor: Option<i64>,
     /// When.
     pub recorded_at: i64,
 }
@@ -454,7 +460,12 @@ pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
         return Ok(None); // posted with its document's other movements
     }
     let quantity = decimal(&m.quantity)?;
-    let value = value_minor(quantity, decimal(&m.unit_cost_minor)?);
+    // The counter-account takes the movement at its price (a receipt as the vendor will
+    // bill it); inventory moves by the ledger's own value, which differs by the remainder
+    // an emptied item leaves or the revaluation of stock sold short, and cost of goods
+    // sold absorbs that difference.
+    let priced = value_minor(quantity, decimal(&m.unit_cost_minor)?);
+    let value = m.value_minor.unwrap_or(priced);
     let against = match (m.kind.as_str(), m.reference_type.as_deref()) {
         ("sale" | "return", _) => Role::CostOfGoodsSold,
         ("receipt", Some("purchase.grn")) => Role::GoodsReceivedNotInvoiced,
@@ -476,7 +487,12 @@ pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
         &m.currency,
     );
     p.debit(Role::Inventory, m.store_id, value);
-    p.credit(against, m.store_id, value);
+    if against == Role::CostOfGoodsSold {
+        p.credit(against, m.store_id, value);
+    } else {
+        p.credit(against, m.store_id, priced);
+        p.credit(Role::CostOfGoodsSold, m.store_id, value - priced);
+    }
     if p.lines.is_empty() {
         return Ok(None); // stock at no cost moves no money
     }
@@ -789,8 +805,40 @@ mod tests {
             reference_type: reference.map(str::to_owned),
             store_id: None,
             costed_by: None,
+            value_minor: None,
             recorded_at: MILLIS,
         }
+    }
+
+    #[test]
+    fn a_receipt_into_negative_stock_posts_the_shortfall_s_revaluation() {
+        // 15 received at ₹15 into -10 carried at ₹10: the vendor bills ₹225, stock rises
+        // by ₹175 (to 5 at ₹15), and the ₹50 the short units really cost goes to COGS.
+        let receipt = StockMoved {
+            value_minor: Some(17_500),
+            ..moved("receipt", "15", "1500", Some("purchase.grn"))
+        };
+        assert_eq!(
+            amounts(&stock_moved(&receipt).unwrap().unwrap()),
+            vec![
+                (Role::Inventory, 17_500, 0),
+                (Role::GoodsReceivedNotInvoiced, 0, 22_500),
+                (Role::CostOfGoodsSold, 5_000, 0),
+            ]
+        );
+        // The last unit out of a transfer takes the paisa the average left behind.
+        let emptied = StockMoved {
+            value_minor: Some(-18_334),
+            ..moved("transfer_out", "-1", "18333.3333", Some("transfer"))
+        };
+        assert_eq!(
+            amounts(&stock_moved(&emptied).unwrap().unwrap()),
+            vec![
+                (Role::Inventory, 0, 18_334),
+                (Role::StockInTransit, 18_333, 0),
+                (Role::CostOfGoodsSold, 1, 0),
+            ]
+        );
     }
 
     #[test]

@@ -160,21 +160,56 @@ pub fn draw(batches: &[BatchStock], wanted: Decimal) -> Vec<BatchStock> {
     taken
 }
 
-/// The moving-average unit cost after `quantity` units come in (or, negative, leave) at
-/// `unit_cost`. Stock at or below zero carries no cost to average with, so the moving
-/// units set it.
-pub fn moving_average(
-    on_hand: Decimal,
-    average: Decimal,
-    quantity: Decimal,
-    unit_cost: Decimal,
-) -> Decimal {
-    let total = on_hand + quantity;
-    if on_hand <= Decimal::ZERO || total <= Decimal::ZERO {
-        return unit_cost;
+/// A location's stock of one product: how much is on hand, its book value in whole minor
+/// units, and the unit cost (four places of a minor unit) it moves out at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Level {
+    /// On hand, all batches; below zero where the location allows negative stock.
+    pub on_hand: Decimal,
+    /// What the books hold for it: the sum of its movements' values.
+    pub value: i64,
+    /// Moving-average unit cost in minor units.
+    pub average_cost: Decimal,
+}
+
+impl Level {
+    /// The level after `quantity` units move (in, or negative, out) at `unit_cost`, and
+    /// that movement's exact change in book value, which is what the books post:
+    /// - the movement that leaves nothing on hand takes all the value left, so no paisa of
+    ///   rounding stays behind on no stock;
+    /// - stock coming into an item that had none, or was short, is worth its own cost: the
+    ///   units sold short at an older average are revalued, and the difference is part of
+    ///   this movement's value (cost of goods sold absorbs it in the books);
+    /// - otherwise quantity times cost, to the minor unit.
+    ///
+    /// Leaving at the average keeps the average; anything else re-averages what is left.
+    pub fn moved(self, quantity: Decimal, unit_cost: Decimal) -> (Level, i64) {
+        let on_hand = self.on_hand + quantity;
+        let refilled = quantity > Decimal::ZERO && self.on_hand <= Decimal::ZERO;
+        let value = if on_hand.is_zero() {
+            0
+        } else if refilled {
+            value_minor(on_hand, unit_cost)
+        } else {
+            self.value.saturating_add(value_minor(quantity, unit_cost))
+        };
+        let average_cost = if refilled {
+            unit_cost
+        } else if on_hand > Decimal::ZERO
+            && (quantity > Decimal::ZERO || unit_cost != self.average_cost)
+        {
+            (Decimal::from(value) / on_hand)
+                .round_dp_with_strategy(COST_DECIMALS, RoundingStrategy::MidpointAwayFromZero)
+        } else {
+            self.average_cost
+        };
+        let after = Level {
+            on_hand,
+            value,
+            average_cost,
+        };
+        (after, value.saturating_sub(self.value))
     }
-    ((on_hand * average + quantity * unit_cost) / total)
-        .round_dp_with_strategy(COST_DECIMALS, RoundingStrategy::MidpointAwayFromZero)
 }
 
 pub use bazaar_platform::money::value_minor;
@@ -250,29 +285,73 @@ mod tests {
         assert_eq!(draw(&[], d("1")), vec![stock("", None, "1")]);
     }
 
+    fn moves(start: Level, steps: &[(&str, &str)]) -> (Level, Vec<i64>) {
+        let mut level = start;
+        let mut values = Vec::new();
+        for (quantity, cost) in steps {
+            let cost = if cost.is_empty() {
+                level.average_cost
+            } else {
+                d(cost)
+            };
+            let (after, value) = level.moved(d(quantity), cost);
+            level = after;
+            values.push(value);
+        }
+        (level, values)
+    }
+
     #[test]
-    fn moving_average_weights_old_and_new_stock() {
+    fn the_average_weighs_old_and_new_stock() {
         // 10 at 100.00 and 30 at 120.00: 115.00.
-        assert_eq!(
-            moving_average(d("10"), d("10000"), d("30"), d("12000")),
-            d("11500")
-        );
-        // 3 at 10.00 and 1 at 11.00: 10.25, kept to four places of a paisa.
-        assert_eq!(
-            moving_average(d("3"), d("1000"), d("1"), d("1101")),
-            d("1025.25")
-        );
-        assert_eq!(moving_average(d("1"), d("1"), d("2"), d("2")), d("1.6667"));
-        // Nothing (or less) on hand: the new cost.
-        assert_eq!(moving_average(d("0"), d("500"), d("5"), d("700")), d("700"));
+        let (level, _) = moves(Level::default(), &[("10", "10000"), ("30", "12000")]);
+        assert_eq!((level.average_cost, level.value), (d("11500"), 460_000));
+        // 3 at 10.00 and 1 at 11.01: 10.2525, kept to four places of a paisa.
+        let (level, _) = moves(Level::default(), &[("3", "1000"), ("1", "1101")]);
+        assert_eq!(level.average_cost, d("1025.25"));
         // 10 at ₹40 and 10 at ₹60 average ₹50; the ₹60 ones going back leave ₹40.
-        assert_eq!(
-            moving_average(d("20"), d("5000"), d("-10"), d("6000")),
-            d("4000")
+        let (level, _) = moves(
+            Level::default(),
+            &[("10", "4000"), ("10", "6000"), ("-10", "6000")],
         );
+        assert_eq!((level.average_cost, level.value), (d("4000"), 40_000));
+        // Selling at the average keeps it.
+        let (level, values) = moves(Level::default(), &[("3", "333.3333"), ("-1", "")]);
+        assert_eq!((level.average_cost, values[1]), (d("333.3333"), -333));
+    }
+
+    #[test]
+    fn the_last_unit_out_takes_the_value_left() {
+        // ₹550.00 for 3: sold one by one at ₹183.3333, the last takes the remainder, so
+        // the sales add up to what was received and nothing stays on no stock.
+        let (level, values) = moves(
+            Level::default(),
+            &[("3", "18333.3333"), ("-1", ""), ("-1", ""), ("-1", "")],
+        );
+        assert_eq!(values, [55_000, -18_333, -18_333, -18_334]);
+        assert_eq!((level.on_hand, level.value), (d("0"), 0));
+    }
+
+    #[test]
+    fn a_receipt_into_negative_stock_revalues_what_was_sold_short() {
+        // Receive 10 at ₹10, sell 15, sell 5 (-10 at ₹10), receive 15 at ₹15: 5 on hand
+        // worth ₹75. The receipt is worth ₹225 at its price; the ₹50 between is the
+        // shortfall's revaluation, and the movement's value says so.
+        let (level, values) = moves(
+            Level::default(),
+            &[("10", "1000"), ("-15", ""), ("-5", ""), ("15", "1500")],
+        );
+        assert_eq!(values, [10_000, -15_000, -5_000, 17_500]);
         assert_eq!(
-            moving_average(d("-2"), d("500"), d("5"), d("700")),
-            d("700")
+            (level.on_hand, level.value, level.average_cost),
+            (d("5"), 7_500, d("1500"))
+        );
+        assert_eq!(values.iter().sum::<i64>(), level.value);
+        // Covering only part of the shortfall revalues what is still short.
+        let (level, values) = moves(Level::default(), &[("-4", "1000"), ("2", "1500")]);
+        assert_eq!(
+            (level.on_hand, level.value, values[1]),
+            (d("-2"), -3_000, 1_000)
         );
     }
 

@@ -518,10 +518,7 @@ async fn list_stock(
                 reserved: decimal_text(r.reserved),
                 available: decimal_text(available),
                 average_cost_minor: decimal_text(r.average_cost_minor),
-                stock_value: Money::new(
-                    domain::value_minor(r.on_hand, r.average_cost_minor),
-                    currency,
-                ),
+                stock_value: Money::new(r.value_minor, currency),
                 low_stock: r.reorder_level.is_some_and(|level| available < level),
                 reorder_level: r.reorder_level.map(decimal_text),
                 sku: r.sku,
@@ -711,7 +708,7 @@ async fn adjust(
                 },
             )
             .await?;
-            value -= domain::value_minor(take.on_hand, recorded.unit_cost);
+            value += recorded.value;
             on_hand = recorded.after.on_hand;
             movements.push(movement_id);
         }
@@ -749,7 +746,7 @@ async fn adjust(
             },
         )
         .await?;
-        value = domain::value_minor(quantity, recorded.unit_cost);
+        value = recorded.value;
         on_hand = recorded.after.on_hand;
         movements.push(movement_id);
     }
@@ -1940,7 +1937,7 @@ async fn reconcile(
                 },
             )
             .await?;
-            value += domain::value_minor(correction.on_hand, recorded.unit_cost);
+            value += recorded.value;
         }
         event_lines.push(CountEventLine {
             product_id: product.id,
@@ -2123,7 +2120,7 @@ async fn dead_stock(
         rows.into_iter()
             .map(|r| DeadStock {
                 stock_value: Money::new(
-                    domain::value_minor(r.on_hand, r.average_cost_minor),
+                    r.value_minor,
                     Currency::from_code(&r.currency).unwrap_or(Currency::INR),
                 ),
                 location_id: r.location_id,

@@ -81,14 +81,7 @@ pub struct Product {
     pub archived: bool,
 }
 
-/// A location's stock of one product, locked for the transaction.
-#[derive(Debug, Clone, Copy)]
-pub struct Level {
-    /// On hand, all batches.
-    pub on_hand: Decimal,
-    /// Moving-average unit cost in minor units.
-    pub average_cost: Decimal,
-}
+pub use crate::domain::Level;
 
 /// One movement to record.
 #[derive(Debug)]
@@ -143,7 +136,10 @@ pub struct Fold<'a> {
 pub struct Recorded {
     /// The unit cost the movement carried.
     pub unit_cost: Decimal,
-    /// The item's level after it (on hand over all batches, and average cost).
+    /// The movement's exact change in book value (see [`Level::moved`]): what the books
+    /// post, which may differ from quantity times cost by a remainder or a revaluation.
+    pub value: i64,
+    /// The item's level after it (on hand over all batches, value and average cost).
     pub after: Level,
 }
 
@@ -165,6 +161,7 @@ struct StockMoved<'a> {
     currency: &'a str,
     on_hand_after: String,
     average_cost_after_minor: String,
+    value_minor: i64,
     reason: Option<&'a str>,
     reference_type: Option<&'a str>,
     reference_id: Option<&'a str>,
@@ -254,12 +251,12 @@ pub async fn lock_levels(
     // One statement creates or locks each row, in the array's (sorted) order. Locking the
     // rows that exist first and creating the others after broke that order: two carts
     // with the same new item each waited for the other's row.
-    let mut rows: Vec<(Uuid, Decimal, Decimal)> = sqlx::query_as(
+    let mut rows: Vec<(Uuid, Decimal, Decimal, i64)> = sqlx::query_as(
         "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
          SELECT $1, $2, item.product, 0, now() \
          FROM UNNEST($3::uuid[]) WITH ORDINALITY AS item (product, n) ORDER BY item.n \
          ON CONFLICT (tenant_id, location_id, product_id) DO UPDATE SET product_id = EXCLUDED.product_id \
-         RETURNING product_id, on_hand, average_cost_minor",
+         RETURNING product_id, on_hand, average_cost_minor, value_minor",
     )
     .bind(tenant)
     .bind(location)
@@ -269,11 +266,12 @@ pub async fn lock_levels(
     rows.sort_by_key(|row| row.0);
     Ok(rows
         .into_iter()
-        .map(|(product, on_hand, average_cost)| {
+        .map(|(product, on_hand, average_cost, value)| {
             (
                 product,
                 Level {
                     on_hand,
+                    value,
                     average_cost,
                 },
             )
@@ -438,20 +436,28 @@ pub async fn record_all_locked(
             .copied()
             .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
         let unit_cost = movement.unit_cost.unwrap_or(before.average_cost);
-        let after = folded(before, movement.quantity, unit_cost);
+        let (after, value) = before.moved(movement.quantity, unit_cost);
         levels.insert(product, after);
-        steps.push((before, Recorded { unit_cost, after }));
+        steps.push((
+            before,
+            Recorded {
+                unit_cost,
+                value,
+                after,
+            },
+        ));
     }
 
     let rows: Vec<(Uuid, i64, DateTime<Utc>, Option<Uuid>)> = sqlx::query_as(
         "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
-         kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by) \
+         kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by, value_minor) \
          SELECT m.id, $1, m.location, m.product, m.batch, m.expiry, m.kind, m.quantity, m.cost, \
-                m.reason, m.ref_type, m.ref_id, m.by \
+                m.reason, m.ref_type, m.ref_id, m.by, m.value \
          FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::date[], $7::text[], \
-                     $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::uuid[]) \
+                     $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::uuid[], \
+                     $14::int8[]) \
            WITH ORDINALITY AS m(id, location, product, batch, expiry, kind, quantity, cost, reason, \
-                                ref_type, ref_id, by, n) \
+                                ref_type, ref_id, by, value, n) \
          ORDER BY m.n \
          RETURNING id, seq, recorded_at, \
            (SELECT store_id FROM locations WHERE tenant_id = $1 AND id = location_id)",
@@ -469,6 +475,7 @@ pub async fn record_all_locked(
     .bind(movements.iter().map(|m| m.reference.0).collect::<Vec<_>>())
     .bind(movements.iter().map(|m| m.reference.1.as_str()).collect::<Vec<_>>())
     .bind(movements.iter().map(|m| m.recorded_by).collect::<Vec<_>>())
+    .bind(steps.iter().map(|(_, r)| r.value).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     let written: HashMap<Uuid, (i64, DateTime<Utc>, Option<Uuid>)> = rows
@@ -511,9 +518,10 @@ pub async fn record_all_locked(
     }
     sqlx::query(
         "UPDATE stock_levels s SET on_hand = u.on_hand, average_cost_minor = u.cost, \
-         last_movement_seq = u.seq, last_moved_at = u.at \
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::int8[], $7::timestamptz[]) \
-           AS u(location, product, on_hand, cost, seq, at) \
+         value_minor = u.value, last_movement_seq = u.seq, last_moved_at = u.at \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::int8[], $7::timestamptz[], \
+                     $8::int8[]) \
+           AS u(location, product, on_hand, cost, seq, at, value) \
          WHERE s.tenant_id = $1 AND s.location_id = u.location AND s.product_id = u.product",
     )
     .bind(tenant)
@@ -523,6 +531,7 @@ pub async fn record_all_locked(
     .bind(items.iter().map(|i| i.2.average_cost).collect::<Vec<_>>())
     .bind(items.iter().map(|i| i.3).collect::<Vec<_>>())
     .bind(items.iter().map(|i| i.4).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.2.value).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     add_to_batches(tx, tenant, &batches).await?;
@@ -551,6 +560,7 @@ pub async fn record_all_locked(
                 currency: &product.currency,
                 on_hand_after: decimal_text(recorded.after.on_hand),
                 average_cost_after_minor: decimal_text(recorded.after.average_cost),
+                value_minor: recorded.value,
                 reason: movement.reason,
                 reference_type: Some(movement.reference.0),
                 reference_id: Some(&movement.reference.1),
@@ -665,10 +675,12 @@ async fn apply_locked(
     fold: &Fold<'_>,
     level: Level,
 ) -> Result<Level, sqlx::Error> {
-    let after = folded(level, fold.quantity, fold.unit_cost);
+    // The value follows from the level and the movement, so a rebuild from the events
+    // reaches the live value without reading it from them.
+    let (after, _) = level.moved(fold.quantity, fold.unit_cost);
     sqlx::query(
         "UPDATE stock_levels SET on_hand = $4, average_cost_minor = $5, last_movement_seq = $6, \
-         last_moved_at = $7 WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
+         last_moved_at = $7, value_minor = $8 WHERE tenant_id = $1 AND location_id = $2 AND product_id = $3",
     )
     .bind(tenant)
     .bind(fold.location)
@@ -677,6 +689,7 @@ async fn apply_locked(
     .bind(after.average_cost)
     .bind(fold.seq)
     .bind(fold.at)
+    .bind(after.value)
     .execute(&mut *tx)
     .await?;
     let batch = (
@@ -688,21 +701,6 @@ async fn apply_locked(
     );
     add_to_batches(tx, tenant, &[batch]).await?;
     Ok(after)
-}
-
-/// An item's level after `quantity` moved at `unit_cost`. Stock leaving at another cost
-/// than the average (goods back to their vendor at what they cost) re-averages what
-/// stays, so on hand at the average is still the ledger's value.
-fn folded(level: Level, quantity: Decimal, unit_cost: Decimal) -> Level {
-    let average_cost = if quantity > Decimal::ZERO || unit_cost != level.average_cost {
-        domain::moving_average(level.on_hand, level.average_cost, quantity, unit_cost)
-    } else {
-        level.average_cost
-    };
-    Level {
-        on_hand: level.on_hand + quantity,
-        average_cost,
-    }
 }
 
 /// Moves each (location, product, batch, expiry, quantity) batch by its quantity, creating

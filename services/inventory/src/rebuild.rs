@@ -238,13 +238,16 @@ async fn tenants(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Error> {
 /// The current tenant's items and batches whose rebuilt and live stock differ.
 async fn compare(tx: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(&format!(
-        "SELECT format('%s/%s: on hand %s live, %s rebuilt; cost %s live, %s rebuilt', \
+        "SELECT format('%s/%s: on hand %s live, %s rebuilt; cost %s live, %s rebuilt; \
+                value %s live, %s rebuilt', \
                 location_id, product_id, trim_scale(l.on_hand), trim_scale(r.on_hand), \
-                trim_scale(l.average_cost_minor), trim_scale(r.average_cost_minor)) \
+                trim_scale(l.average_cost_minor), trim_scale(r.average_cost_minor), \
+                l.value_minor, r.value_minor) \
          FROM (SELECT * FROM public.stock_levels WHERE last_movement_seq > 0) l \
          FULL JOIN {SCHEMA}.stock_levels r USING (tenant_id, location_id, product_id) \
          WHERE l.on_hand IS DISTINCT FROM r.on_hand \
             OR l.average_cost_minor IS DISTINCT FROM r.average_cost_minor \
+            OR l.value_minor IS DISTINCT FROM r.value_minor \
          UNION ALL \
          SELECT format('%s/%s batch %L: %s live, %s rebuilt', location_id, product_id, batch, \
                 trim_scale(l.on_hand), trim_scale(r.on_hand)) \

@@ -466,7 +466,7 @@ async fn sale(
             batch: movement.batch,
             quantity: ledger::decimal_text(-movement.quantity),
             unit_cost_minor: ledger::decimal_text(recorded.unit_cost),
-            value_minor: domain::value_minor(-movement.quantity, recorded.unit_cost),
+            value_minor: -recorded.value,
         })
         .collect();
     let sale = SaleCosted {

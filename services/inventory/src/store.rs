@@ -278,6 +278,7 @@ pub struct StockRow {
     pub on_hand: Decimal,
     pub reserved: Decimal,
     pub average_cost_minor: Decimal,
+    pub value_minor: i64,
     pub currency: String,
     pub reorder_level: Option<Decimal>,
     pub last_moved_at: DateTime<Utc>,
@@ -298,7 +299,7 @@ pub async fn stock(
                      WHERE l.tenant_id = s.tenant_id AND l.location_id = s.location_id \
                        AND l.product_id = s.product_id AND l.open \
                        AND l.expires_at > now()), 0) AS reserved, \
-           s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
+           s.average_cost_minor, s.value_minor, p.currency, p.reorder_level, s.last_moved_at \
          FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
          WHERE s.tenant_id = $1 AND s.location_id = ANY($2) AND ($3::uuid IS NULL OR s.product_id = $3) \
            AND s.last_movement_seq > 0 \
@@ -379,7 +380,7 @@ pub async fn dead_stock(
 ) -> Result<Vec<StockRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.location_id, s.product_id, p.sku, s.on_hand, 0::numeric AS reserved, \
-           s.average_cost_minor, p.currency, p.reorder_level, s.last_moved_at \
+           s.average_cost_minor, s.value_minor, p.currency, p.reorder_level, s.last_moved_at \
          FROM stock_levels s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
          WHERE s.tenant_id = $1 AND s.location_id = ANY($2) AND s.on_hand > 0 \
            AND s.last_moved_at < $3 \

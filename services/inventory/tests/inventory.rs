@@ -3,6 +3,7 @@
 //! stores.
 
 use axum::http::{Method, StatusCode};
+use bazaar_inventory::domain::Level;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
@@ -165,31 +166,37 @@ async fn assert_ledger_folds_to_stock(inv: &Inventory) {
     .await
     .unwrap();
     assert_eq!(levels_differ, 0, "levels differ from the ledger");
-    // And replaying the ledger through the moving average gives the live costs.
-    let moves: Vec<(Uuid, Uuid, Decimal, Decimal)> = sqlx::query_as(
-        "SELECT location_id, product_id, quantity, unit_cost_minor FROM stock_movements ORDER BY seq",
+    // And replaying the ledger through the valuation gives the live costs and values, and
+    // each item's value is the sum of its movements' values.
+    let moves: Vec<(Uuid, Uuid, Decimal, Decimal, Option<i64>)> = sqlx::query_as(
+        "SELECT location_id, product_id, quantity, unit_cost_minor, value_minor FROM stock_movements \
+         ORDER BY seq",
     )
     .fetch_all(&mut *tx)
     .await
     .unwrap();
-    let mut folded: std::collections::BTreeMap<(Uuid, Uuid), (Decimal, Decimal)> =
-        Default::default();
-    for (location, product, quantity, cost) in moves {
-        let (on_hand, average) = folded.entry((location, product)).or_default();
-        if quantity > Decimal::ZERO {
-            *average = bazaar_inventory::domain::moving_average(*on_hand, *average, quantity, cost);
-        }
-        *on_hand += quantity;
+    let mut folded: std::collections::BTreeMap<(Uuid, Uuid), (Level, i64)> = Default::default();
+    for (location, product, quantity, cost, value) in moves {
+        let (level, sum) = folded.entry((location, product)).or_default();
+        let (after, moved) = level.moved(quantity, cost);
+        assert_eq!(Some(moved), value, "a movement's recorded value");
+        *level = after;
+        *sum += moved;
     }
-    let live_costs: Vec<(Uuid, Uuid, Decimal, Decimal)> = sqlx::query_as(
-        "SELECT location_id, product_id, on_hand, average_cost_minor FROM stock_levels \
+    let live: Vec<(Uuid, Uuid, Decimal, Decimal, i64)> = sqlx::query_as(
+        "SELECT location_id, product_id, on_hand, average_cost_minor, value_minor FROM stock_levels \
          WHERE last_movement_seq > 0",
     )
     .fetch_all(&mut *tx)
     .await
     .unwrap();
-    for (location, product, on_hand, average) in live_costs {
-        assert_eq!(folded[&(location, product)], (on_hand, average));
+    for (location, product, on_hand, average, value) in live {
+        let (level, sum) = folded[&(location, product)];
+        assert_eq!(
+            (level.on_hand, level.average_cost, level.value),
+            (on_hand, average, value)
+        );
+        assert_eq!(sum, value, "the movements' values add up to the item's");
     }
     tx.commit().await.unwrap();
 }
