@@ -3,8 +3,9 @@
 
 use bazaar_gst::{LineTax, Rates, Supply};
 use bazaar_platform::{
+    auth::Role,
     http::{line_count, Invalid},
-    money::{amount_field, sum_field, MoneyError, MAX_AMOUNT_MINOR},
+    money::{amount_field, checked_sum, sum_field, MoneyError, MAX_AMOUNT_MINOR},
 };
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -170,6 +171,169 @@ pub fn price(
         total,
         lines: priced,
     })
+}
+
+/// How far one role may discount without anyone's approval: per line and per bill, as a
+/// share of what the discount comes off (basis points) and as an amount (`None`: no
+/// amount limit). Configured per tenant and store; [`DiscountLimit::built_in`] otherwise.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct DiscountLimit {
+    /// Of a line's value, in basis points (500 is 5 %).
+    pub line_bp: u32,
+    /// Of a line, in minor units.
+    pub line_minor: Option<i64>,
+    /// Of the bill's value after line discounts, in basis points.
+    pub bill_bp: u32,
+    /// Of the bill, in minor units.
+    pub bill_minor: Option<i64>,
+}
+
+impl DiscountLimit {
+    /// No discount at all.
+    pub const NONE: DiscountLimit = DiscountLimit {
+        line_bp: 0,
+        line_minor: Some(0),
+        bill_bp: 0,
+        bill_minor: Some(0),
+    };
+
+    /// What a role may give before any tenant sets otherwise: a cashier 10 %, a store
+    /// manager 30 %, the owner and admins anything; other roles do not sell.
+    pub fn built_in(role: Role) -> DiscountLimit {
+        let share = |bp| DiscountLimit {
+            line_bp: bp,
+            line_minor: None,
+            bill_bp: bp,
+            bill_minor: None,
+        };
+        match role {
+            Role::Owner | Role::Admin => share(10_000),
+            Role::StoreManager => share(3_000),
+            Role::Cashier => share(1_000),
+            Role::Accountant | Role::Hr => DiscountLimit::NONE,
+        }
+    }
+
+    /// The most generous of two limits, part by part: a user with several roles has the
+    /// widest of them.
+    pub fn widest(self, other: DiscountLimit) -> DiscountLimit {
+        let amount = |a: Option<i64>, b: Option<i64>| a.zip(b).map(|(a, b)| a.max(b));
+        DiscountLimit {
+            line_bp: self.line_bp.max(other.line_bp),
+            line_minor: amount(self.line_minor, other.line_minor),
+            bill_bp: self.bill_bp.max(other.bill_bp),
+            bill_minor: amount(self.bill_minor, other.bill_minor),
+        }
+    }
+
+    /// The most of `base` this limit allows off, in basis points and amount.
+    fn allows(bp: u32, amount: Option<i64>, base: i64) -> i64 {
+        // base is a bounded line or bill value, so the product fits in i128 and the
+        // share fits back in i64.
+        let share = (i128::from(base) * i128::from(bp) / 10_000) as i64;
+        amount.map_or(share, |amount| share.min(amount))
+    }
+}
+
+/// The stable name of a role, as policies store it.
+pub fn role_code(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::StoreManager => "store_manager",
+        Role::Cashier => "cashier",
+        Role::Accountant => "accountant",
+        Role::Hr => "hr",
+    }
+}
+
+/// What kind of authority a sale went beyond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionKind {
+    /// A unit price other than the catalog's.
+    PriceDeviation,
+    /// A line discount beyond the policy.
+    LineDiscount,
+    /// A bill discount beyond the policy.
+    BillDiscount,
+}
+
+impl ExceptionKind {
+    /// As stored, in events and in the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            ExceptionKind::PriceDeviation => "price_deviation",
+            ExceptionKind::LineDiscount => "line_discount",
+            ExceptionKind::BillDiscount => "bill_discount",
+        }
+    }
+}
+
+/// One way a sale went beyond what the catalog and the seller's policy allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    /// The request field: `lines[2].unit_price_minor`, `bill_discount_minor`.
+    pub field: String,
+    /// What it is.
+    pub kind: ExceptionKind,
+    /// What the catalog or the policy allowed (a unit price, or a discount).
+    pub allowed: i64,
+    /// What was given.
+    pub given: i64,
+    /// What the customer got beyond the allowed, in minor units (negative for a price
+    /// above the catalog's).
+    pub amount: i64,
+}
+
+/// Every way a priced `bill` goes beyond `catalog` prices (one per line: the price the
+/// seller could have known) and the discount `limit`. Price deviations are listed
+/// whoever sells; whether the seller may make them is the caller's to decide.
+pub fn exceptions(
+    lines: &[LineInput],
+    catalog: &[i64],
+    bill_discount: i64,
+    bill: &Bill,
+    limit: DiscountLimit,
+) -> Vec<Exception> {
+    let mut found = Vec::new();
+    for (index, ((line, priced), catalog)) in lines.iter().zip(&bill.lines).zip(catalog).enumerate()
+    {
+        if line.unit_price != *catalog {
+            let at_catalog = bazaar_gst::net(line.quantity, *catalog, 0).unwrap_or(i64::MAX);
+            found.push(Exception {
+                field: format!("lines[{index}].unit_price_minor"),
+                kind: ExceptionKind::PriceDeviation,
+                allowed: *catalog,
+                given: line.unit_price,
+                amount: at_catalog.saturating_sub(priced.gross),
+            });
+        }
+        let allowed = DiscountLimit::allows(limit.line_bp, limit.line_minor, priced.gross);
+        if line.discount > allowed {
+            found.push(Exception {
+                field: format!("lines[{index}].discount_minor"),
+                kind: ExceptionKind::LineDiscount,
+                allowed,
+                given: line.discount,
+                amount: line.discount - allowed,
+            });
+        }
+    }
+    let line_discounts = checked_sum(lines.iter().map(|l| l.discount)).unwrap_or(i64::MAX);
+    let after_lines = bill.subtotal.saturating_sub(line_discounts);
+    let allowed = DiscountLimit::allows(limit.bill_bp, limit.bill_minor, after_lines);
+    if bill_discount > allowed {
+        found.push(Exception {
+            field: "bill_discount_minor".to_owned(),
+            kind: ExceptionKind::BillDiscount,
+            allowed,
+            given: bill_discount,
+            amount: bill_discount - allowed,
+        });
+    }
+    found
 }
 
 /// The share of a sold line that `returned` of its `sold` quantity carries back: the
@@ -461,6 +625,95 @@ mod tests {
                 .unwrap_err()
                 .field,
             "bill_discount_minor"
+        );
+    }
+
+    #[test]
+    fn a_cashier_s_discount_beyond_policy_is_an_exception_naming_the_field() {
+        // ₹180 of soap: ₹179 off the line, or the same off the bill, gave it for ₹1.
+        let soap = LineInput {
+            quantity: d("1"),
+            unit_price: 180_00,
+            discount: 179_00,
+            rates: rates(0),
+            inclusive: true,
+        };
+        let cashier = DiscountLimit::built_in(Role::Cashier);
+        let bill = price(std::slice::from_ref(&soap), 0, Supply::IntraState, false).unwrap();
+        let found = exceptions(std::slice::from_ref(&soap), &[180_00], 0, &bill, cashier);
+        assert_eq!(
+            found,
+            [Exception {
+                field: "lines[0].discount_minor".into(),
+                kind: ExceptionKind::LineDiscount,
+                allowed: 18_00,
+                given: 179_00,
+                amount: 161_00,
+            }]
+        );
+        let whole = LineInput {
+            discount: 0,
+            ..soap.clone()
+        };
+        let bill = price(
+            std::slice::from_ref(&whole),
+            179_00,
+            Supply::IntraState,
+            false,
+        )
+        .unwrap();
+        let found = exceptions(
+            std::slice::from_ref(&whole),
+            &[180_00],
+            179_00,
+            &bill,
+            cashier,
+        );
+        assert_eq!(
+            (found[0].field.as_str(), found[0].kind, found[0].amount),
+            ("bill_discount_minor", ExceptionKind::BillDiscount, 161_00)
+        );
+        // Within 10 %: nothing to approve; a manager's 30 % covers ₹36.
+        let small = LineInput {
+            discount: 9_00,
+            ..soap.clone()
+        };
+        let bill = price(std::slice::from_ref(&small), 0, Supply::IntraState, false).unwrap();
+        assert!(exceptions(std::slice::from_ref(&small), &[180_00], 0, &bill, cashier).is_empty());
+        let manager = DiscountLimit::built_in(Role::StoreManager);
+        let fifth = LineInput {
+            discount: 36_00,
+            ..soap.clone()
+        };
+        let bill = price(std::slice::from_ref(&fifth), 0, Supply::IntraState, false).unwrap();
+        assert!(exceptions(std::slice::from_ref(&fifth), &[180_00], 0, &bill, manager).is_empty());
+        // An amount cap binds below the share; the widest of two roles' limits wins.
+        let capped = DiscountLimit {
+            line_minor: Some(5_00),
+            ..manager
+        };
+        assert_eq!(
+            exceptions(std::slice::from_ref(&fifth), &[180_00], 0, &bill, capped)[0].allowed,
+            5_00
+        );
+        assert_eq!(capped.widest(manager), manager);
+        // A price under the catalog's is a deviation worth the difference.
+        let cheap = LineInput {
+            unit_price: 1_00,
+            discount: 0,
+            quantity: d("2"),
+            ..soap
+        };
+        let bill = price(std::slice::from_ref(&cheap), 0, Supply::IntraState, false).unwrap();
+        let found = exceptions(std::slice::from_ref(&cheap), &[180_00], 0, &bill, cashier);
+        assert_eq!(
+            (
+                found[0].kind,
+                found[0].allowed,
+                found[0].given,
+                found[0].amount
+            ),
+            (ExceptionKind::PriceDeviation, 180_00, 1_00, 358_00)
         );
     }
 

@@ -297,6 +297,12 @@ pub(crate) struct ZReport {
     /// Counted less expected: negative is a shortage.
     cash_difference_minor: i64,
     held_bills_expired: i32,
+    /// The day's sales beyond the catalog price or the discount policy (approved at the
+    /// till, or offline and taken anyway): how many, and what they gave away.
+    #[serde(default)]
+    exceptions_count: i32,
+    #[serde(default)]
+    exceptions_minor: i64,
 }
 
 /// Closes a terminal's day: invoice count and first and last numbers, totals by payment
@@ -386,6 +392,17 @@ pub(crate) async fn close_day(
     .bind(day)
     .fetch_one(&mut *tx)
     .await?;
+    let (exceptions_count, exceptions_minor): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*), coalesce(sum(e.amount_minor), 0)::int8 FROM invoice_exceptions e \
+         JOIN invoices i ON i.id = e.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span}"
+    ))
+    .bind(tenant)
+    .bind(body.store_id)
+    .bind(&terminal)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
     let expired = sqlx::query(
         "UPDATE held_bills SET status = 'expired' WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
          AND status = 'held' AND held_at < $4::date + 1",
@@ -421,6 +438,8 @@ pub(crate) async fn close_day(
         counted_cash_minor: body.counted_cash_minor,
         cash_difference_minor: body.counted_cash_minor - expected,
         held_bills_expired: expired as i32,
+        exceptions_count: exceptions_count as i32,
+        exceptions_minor,
     };
     let inserted = sqlx::query(
         "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -449,6 +468,7 @@ pub(crate) async fn close_day(
         "by_tax_rate": report.by_tax_rate, "sales_minor": report.sales_minor, "returns_minor": report.returns_minor,
         "expected_cash_minor": report.expected_cash_minor, "counted_cash_minor": report.counted_cash_minor,
         "cash_difference_minor": report.cash_difference_minor, "held_bills_expired": report.held_bills_expired,
+        "exceptions_count": report.exceptions_count, "exceptions_minor": report.exceptions_minor,
         "closed_by": principal.user, "closed_at": Utc::now().timestamp_millis(),
     });
     let key = format!("{}/{terminal}/{day}", body.store_id);

@@ -24,7 +24,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, LineInput, Payment},
+    domain::{self, DiscountLimit, ExceptionKind, LineInput, Payment},
     mesh::Mesh,
     SERVICE,
 };
@@ -42,6 +42,8 @@ pub(crate) struct Sales {
     pub(crate) pool: PgPool,
     mesh: Arc<Mesh>,
     pub(crate) feed: crate::live::LiveFeed,
+    /// Checks the approval token a manager gives a sale beyond the cashier's authority.
+    verifier: Arc<auth::Verifier>,
 }
 
 impl FromRef<Sales> for PgPool {
@@ -61,6 +63,7 @@ pub fn router(ctx: ServiceContext) -> Router {
             ctx.pool.clone(),
             tokio_util::sync::CancellationToken::new(),
         ),
+        verifier: ctx.verifier.clone(),
     };
     let v = &ctx.verifier;
     Router::new()
@@ -95,6 +98,7 @@ pub fn router(ctx: ServiceContext) -> Router {
         )
         .merge(crate::returns::routes(v, &state))
         .merge(crate::held::routes(v, &state))
+        .merge(crate::policy::routes(v, &state))
         .merge(crate::live::routes(v))
         .with_state(state)
 }
@@ -105,16 +109,19 @@ pub fn router(ctx: ServiceContext) -> Router {
     paths(get_store, put_store, quote, issue_invoice, sync_offline, get_invoice, list_invoices,
           crate::returns::void_invoice, crate::returns::process_return, crate::held::hold_bill,
           crate::held::held_bills, crate::held::resume_bill, crate::held::discard_bill,
-          crate::held::close_day, crate::live::watch),
+          crate::held::close_day, crate::live::watch, crate::policy::get_policy,
+          crate::policy::put_policy, crate::policy::list_exceptions),
     components(schemas(Store, NewQuote, Quote, NewInvoice, NewLine, NewPayment, Offline, Invoice, InvoiceLine,
                        InvoicePayment, SyncBatch, Synced, crate::returns::VoidReason,
                        crate::returns::NewReturn, crate::returns::ReturnLine,
                        crate::returns::CreditNote, crate::held::NewHeldBill, crate::held::HeldBill,
-                       crate::held::DayClose, crate::held::ZReport)),
+                       crate::held::DayClose, crate::held::ZReport, crate::policy::RoleLimit,
+                       crate::policy::NewRoleLimit, crate::policy::SaleException, DiscountLimit)),
     tags((name = "sales", description = "The POS: tax invoices with GST"))
 )]
 pub struct SalesApi;
 
+/// 404 for a store out of the caller's reach: another's looks like none at all.
 pub(crate) fn reachable(principal: &Principal, store: Uuid) -> Result<(), ApiError> {
     if principal.reaches_store(store) {
         Ok(())
@@ -329,6 +336,14 @@ pub(crate) struct Invoice {
     #[schema(value_type = Object)]
     pub(crate) change_due: Money,
     pub(crate) issued_at: chrono::DateTime<Utc>,
+    /// How many ways it went beyond the catalog price or the seller's discount policy
+    /// (`GET /api/v1/pos/exceptions` lists them); 0 for an ordinary sale.
+    #[serde(default)]
+    pub(crate) exceptions: i32,
+    /// Whose authority covered those exceptions; absent for an offline sale nobody
+    /// approved.
+    #[serde(default)]
+    pub(crate) approved_by: Option<Uuid>,
 }
 
 /// One invoice line.
@@ -578,6 +593,7 @@ async fn issue_invoice(
         Priced::Before(existing) => return Ok((StatusCode::OK, Json(*existing))),
         Priced::New(priced) => priced,
     };
+    let approved_by = authorise(&sales, &headers, &principal, &body, &priced).await?;
 
     // The answers the sale waits for: credit, then stock.
     let token = bearer(&headers);
@@ -633,7 +649,16 @@ async fn issue_invoice(
         }
     }
 
-    match record(&sales.pool, &principal, &body, &priced, Some(reservation)).await {
+    match record(
+        &sales.pool,
+        &principal,
+        &body,
+        &priced,
+        Some(reservation),
+        approved_by,
+    )
+    .await
+    {
         Ok(mut invoice) => {
             invoice.change_due = Money::new(priced.change, currency);
             Ok((StatusCode::CREATED, Json(invoice)))
@@ -647,6 +672,10 @@ async fn issue_invoice(
 
 /// An invoice checked and priced, ready to record.
 struct Draft {
+    /// What each line's price could have been: the catalog's, now or (offline) when sold.
+    catalog_prices: Vec<i64>,
+    /// Where the sale goes beyond the catalog and the seller's own discount policy.
+    exceptions: Vec<domain::Exception>,
     terminal: String,
     store: Store,
     place: String,
@@ -811,20 +840,6 @@ async fn price_invoice(
                 )
                 .into())
             }
-            Some(price)
-                if price != product.selling_price_minor
-                    && pricing != Pricing::Offline
-                    && !principal.has_any(PRICE_SETTERS) =>
-            {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "price_override_forbidden",
-                    format!(
-                        "{}: only a store manager may sell at another price",
-                        product.sku
-                    ),
-                ))
-            }
             Some(price) => price,
             None => product.selling_price_minor,
         };
@@ -840,6 +855,18 @@ async fn price_invoice(
         });
         products.push(product);
     }
+    let catalog_prices = match (&body.offline, pricing) {
+        (Some(offline), Pricing::Offline) => {
+            prices_in_force(&mut tx, tenant, &products, offline.issued_at).await?
+        }
+        _ => products.iter().map(|p| p.selling_price_minor).collect(),
+    };
+    let limit = match pricing {
+        Pricing::Quote => None,
+        _ => Some(
+            crate::policy::discount_limit(&mut tx, tenant, body.store_id, &principal.roles).await?,
+        ),
+    };
     tx.commit().await?;
     let currency = products[0].currency.clone();
     let bill = domain::price(
@@ -876,7 +903,18 @@ async fn price_invoice(
         )
         .into());
     }
+    let exceptions = limit.map_or_else(Vec::new, |limit| {
+        domain::exceptions(
+            &inputs,
+            &catalog_prices,
+            body.bill_discount_minor,
+            &bill,
+            limit,
+        )
+    });
     Ok(Priced::New(Box::new(Draft {
+        catalog_prices,
+        exceptions,
         terminal,
         store,
         place,
@@ -994,7 +1032,9 @@ async fn sync_one(
     match price_invoice(pool, principal, body, Pricing::Offline).await? {
         Priced::Before(existing) => Ok(("duplicate", existing.number)),
         Priced::New(draft) => {
-            let invoice = record(pool, principal, body, &draft, None).await?;
+            // Taken whatever it went beyond: the sale happened. Its exceptions are kept
+            // for managers, approved by nobody.
+            let invoice = record(pool, principal, body, &draft, None, None).await?;
             Ok(("accepted", invoice.number))
         }
     }
@@ -1008,6 +1048,7 @@ async fn record(
     body: &NewInvoice,
     draft: &Draft,
     reservation: Option<Uuid>,
+    approved_by: Option<Uuid>,
 ) -> Result<Invoice, ApiError> {
     let Draft {
         terminal,
@@ -1041,9 +1082,10 @@ async fn record(
         "WITH invoice AS ( \
            INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, \
            reservation_id, place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, \
-           round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin) \
+           round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin, \
+           exceptions, approved_by, offline) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, \
-           $19, $20) \
+           $19, $20, $41, $42, $43) \
            ON CONFLICT DO NOTHING RETURNING id), \
          lines AS ( \
            INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
@@ -1105,6 +1147,9 @@ async fn record(
     .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
     .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
     .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
+    .bind(i32::try_from(draft.exceptions.len()).map_err(ApiError::internal)?)
+    .bind(approved_by)
+    .bind(body.offline.is_some())
     .fetch_one(&mut *tx)
     .await?;
     if inserted == 0 {
@@ -1114,7 +1159,7 @@ async fn record(
             format!("invoice {} or number {number} is taken", body.id),
         ));
     }
-    let invoice = as_recorded(body, draft, number.clone(), issued_at);
+    let invoice = as_recorded(body, draft, number.clone(), issued_at, approved_by);
     let issued = InvoiceIssued {
         tenant_id: tenant,
         invoice_id: body.id,
@@ -1155,8 +1200,228 @@ async fn record(
         &issued,
     )
     .await?;
+    if !draft.exceptions.is_empty() {
+        record_exceptions(&mut tx, principal, body, draft, &number, approved_by).await?;
+    }
     tx.commit().await?;
     Ok(invoice)
+}
+
+/// Who covers a sale's exceptions, if it has any: the seller for what their own roles
+/// allow (a store manager's own price), else the manager whose access token the till
+/// sends as `Approval-Token` (403 `price_override_forbidden` or
+/// `discount_beyond_policy` without one; `invalid_approval` for a token that is not a
+/// user of the tenant reaching the store; `approval_insufficient` when their authority
+/// does not cover it either).
+async fn authorise(
+    sales: &Sales,
+    headers: &HeaderMap,
+    principal: &Principal,
+    body: &NewInvoice,
+    draft: &Draft,
+) -> Result<Option<Uuid>, ApiError> {
+    let beyond_own = |who: &Principal, exceptions: &[domain::Exception]| -> Vec<String> {
+        exceptions
+            .iter()
+            .filter(|e| e.kind != ExceptionKind::PriceDeviation || !who.has_any(PRICE_SETTERS))
+            .map(|e| format!("{} ({} given, {} allowed)", e.field, e.given, e.allowed))
+            .collect()
+    };
+    if draft.exceptions.is_empty() {
+        return Ok(None);
+    }
+    let needed = beyond_own(principal, &draft.exceptions);
+    if needed.is_empty() {
+        return Ok(Some(principal.user));
+    }
+    let Some(token) = headers
+        .get(APPROVAL_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
+        let code =
+            if draft.exceptions.iter().any(|e| {
+                e.kind == ExceptionKind::PriceDeviation && !principal.has_any(PRICE_SETTERS)
+            }) {
+                "price_override_forbidden"
+            } else {
+                "discount_beyond_policy"
+            };
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code,
+            format!(
+                "beyond the seller's authority, a manager's {APPROVAL_TOKEN} approves it: {}",
+                needed.join(", ")
+            ),
+        ));
+    };
+    let invalid = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_approval",
+            format!("{APPROVAL_TOKEN} is not a valid token of a user of this tenant and store"),
+        )
+    };
+    let approver = sales.verifier.verify(token).await.map_err(|_| invalid())?;
+    if approver.tenant != principal.tenant || !approver.reaches_store(body.store_id) {
+        return Err(invalid());
+    }
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    let limit =
+        crate::policy::discount_limit(&mut tx, principal.tenant, body.store_id, &approver.roles)
+            .await?;
+    tx.commit().await?;
+    let theirs = domain::exceptions(
+        &draft.inputs,
+        &draft.catalog_prices,
+        body.bill_discount_minor,
+        &draft.bill,
+        limit,
+    );
+    let still = beyond_own(&approver, &theirs);
+    if !still.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "approval_insufficient",
+            format!("beyond the approver's authority too: {}", still.join(", ")),
+        ));
+    }
+    Ok(Some(approver.user))
+}
+
+/// The header a till sends a manager's access token in, to approve a sale beyond the
+/// cashier's authority.
+pub(crate) const APPROVAL_TOKEN: &str = "approval-token";
+
+/// `audit.sale.beyond_policy`.
+#[derive(Serialize)]
+struct SaleBeyondPolicy<'a> {
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    invoice_number: &'a str,
+    store_id: Uuid,
+    terminal_id: &'a str,
+    cashier_id: Uuid,
+    offline: bool,
+    approved_by: Option<Uuid>,
+    currency: &'a str,
+    exceptions: Vec<SaleException<'a>>,
+    recorded_at: i64,
+}
+
+#[derive(Serialize)]
+struct SaleException<'a> {
+    field: &'a str,
+    kind: &'static str,
+    allowed_minor: i64,
+    given_minor: i64,
+    amount_minor: i64,
+}
+
+/// Keeps a sale's exceptions for managers and audits them, in the invoice's transaction.
+async fn record_exceptions(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    body: &NewInvoice,
+    draft: &Draft,
+    number: &str,
+    approved_by: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let exceptions = &draft.exceptions;
+    sqlx::query(
+        "INSERT INTO invoice_exceptions (tenant_id, invoice_id, seq, field, kind, allowed_minor, \
+         given_minor, amount_minor, approved_by) \
+         SELECT $1, $2, e.seq, e.field, e.kind, e.allowed, e.given, e.amount, $3 \
+         FROM UNNEST($4::int4[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[]) \
+           AS e (seq, field, kind, allowed, given, amount)",
+    )
+    .bind(principal.tenant)
+    .bind(body.id)
+    .bind(approved_by)
+    .bind((1..=exceptions.len() as i32).collect::<Vec<i32>>())
+    .bind(
+        exceptions
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(exceptions.iter().map(|e| e.kind.code()).collect::<Vec<_>>())
+    .bind(exceptions.iter().map(|e| e.allowed).collect::<Vec<_>>())
+    .bind(exceptions.iter().map(|e| e.given).collect::<Vec<_>>())
+    .bind(exceptions.iter().map(|e| e.amount).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    let audited = SaleBeyondPolicy {
+        tenant_id: principal.tenant,
+        invoice_id: body.id,
+        invoice_number: number,
+        store_id: body.store_id,
+        terminal_id: &draft.terminal,
+        cashier_id: principal.user,
+        offline: body.offline.is_some(),
+        approved_by,
+        currency: &draft.currency,
+        exceptions: exceptions
+            .iter()
+            .map(|e| SaleException {
+                field: &e.field,
+                kind: e.kind.code(),
+                allowed_minor: e.allowed,
+                given_minor: e.given,
+                amount_minor: e.amount,
+            })
+            .collect(),
+        recorded_at: Utc::now().timestamp_millis(),
+    };
+    // Audit events are keyed by tenant, like every audit event.
+    outbox::append_current(
+        tx,
+        SERVICE,
+        "audit.sale.beyond_policy",
+        principal.tenant,
+        &principal.tenant.to_string(),
+        &audited,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Each product's selling price in force at `at`, as the sales-references projection
+/// recorded catalog's prices: what an offline terminal could have known. Before the
+/// first price it knows of, the first; with no history, today's.
+async fn prices_in_force(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    products: &[Product],
+    at: DateTime<Utc>,
+) -> Result<Vec<i64>, ApiError> {
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+    let known: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT l.n, coalesce( \
+           (SELECT selling_price_minor FROM product_prices WHERE tenant_id = $1 AND product_id = l.id \
+              AND valid_from <= $3 ORDER BY valid_from DESC LIMIT 1), \
+           (SELECT selling_price_minor FROM product_prices WHERE tenant_id = $1 AND product_id = l.id \
+              ORDER BY valid_from LIMIT 1)) \
+         FROM UNNEST($2::uuid[]) WITH ORDINALITY AS l (id, n)",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(at)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(products
+        .iter()
+        .enumerate()
+        .map(|(index, product)| {
+            known
+                .iter()
+                .find(|(n, _)| *n == index as i64 + 1)
+                .and_then(|(_, price)| *price)
+                .unwrap_or(product.selling_price_minor)
+        })
+        .collect())
 }
 
 /// The invoice exactly as `record` writes it, without reading it back.
@@ -1165,6 +1430,7 @@ fn as_recorded(
     draft: &Draft,
     number: String,
     issued_at: DateTime<Utc>,
+    approved_by: Option<Uuid>,
 ) -> Invoice {
     let c = Currency::from_code(&draft.currency).unwrap_or(Currency::INR);
     let lines = priced_lines(draft, &body.lines);
@@ -1198,6 +1464,8 @@ fn as_recorded(
         tax: Money::new(bill.tax, c),
         round_off: Money::new(bill.round_off, c),
         total: Money::new(bill.total, c),
+        exceptions: draft.exceptions.len() as i32,
+        approved_by,
         issued_at,
     }
 }
@@ -1329,6 +1597,8 @@ struct InvoiceHead {
     round_off_minor: i64,
     total_minor: i64,
     issued_at: chrono::DateTime<Utc>,
+    exceptions: i32,
+    approved_by: Option<Uuid>,
 }
 
 pub(crate) async fn invoice(
@@ -1339,8 +1609,8 @@ pub(crate) async fn invoice(
     let head: Option<InvoiceHead> = sqlx::query_as(
         "SELECT number, store_id, terminal_id, customer_id, place_of_supply, supplier_gstin, customer_gstin, status, \
          currency, subtotal_minor, \
-         discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at \
-         FROM invoices WHERE tenant_id = $1 AND id = $2",
+         discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at, exceptions, \
+         approved_by FROM invoices WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant)
     .bind(id)
@@ -1389,6 +1659,8 @@ pub(crate) async fn invoice(
         total: Money::new(head.total_minor, c),
         change_due: Money::new(change, c),
         issued_at: head.issued_at,
+        exceptions: head.exceptions,
+        approved_by: head.approved_by,
     }))
 }
 

@@ -9,6 +9,7 @@ mod held;
 mod http;
 mod live;
 mod mesh;
+mod policy;
 pub mod references;
 mod returns;
 

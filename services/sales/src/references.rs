@@ -45,6 +45,7 @@ struct ProductCreated {
     mrp_minor: i64,
     selling_price_minor: i64,
     tax_inclusive: bool,
+    created_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +63,7 @@ struct PriceChanged {
     product_id: Uuid,
     mrp_minor: i64,
     selling_price_minor: i64,
+    changed_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -133,7 +135,15 @@ impl Projection for SalesReferences {
                 .bind(p.mrp_minor)
                 .bind(p.selling_price_minor)
                 .bind(p.tax_inclusive)
-                .execute(tx)
+                .execute(&mut *tx)
+                .await?;
+                price_from(
+                    tx,
+                    tenant,
+                    p.product_id,
+                    p.created_at,
+                    p.selling_price_minor,
+                )
                 .await?;
             }
             "catalog.product.updated" => {
@@ -161,7 +171,15 @@ impl Projection for SalesReferences {
                 .bind(p.product_id)
                 .bind(p.mrp_minor)
                 .bind(p.selling_price_minor)
-                .execute(tx)
+                .execute(&mut *tx)
+                .await?;
+                price_from(
+                    tx,
+                    tenant,
+                    p.product_id,
+                    p.changed_at,
+                    p.selling_price_minor,
+                )
                 .await?;
             }
             "catalog.product.archived" => {
@@ -202,4 +220,28 @@ impl Projection for SalesReferences {
         }
         Ok(())
     }
+}
+
+/// Records the selling price in force from `millis`: an offline sale is checked against
+/// the price its terminal could have known when it sold.
+async fn price_from(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product: Uuid,
+    millis: i64,
+    selling_price_minor: i64,
+) -> Result<(), ProjectionError> {
+    let valid_from = chrono::DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| format!("{millis} is not a time"))?;
+    sqlx::query(
+        "INSERT INTO product_prices (tenant_id, product_id, valid_from, selling_price_minor) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(product)
+    .bind(valid_from)
+    .bind(selling_price_minor)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

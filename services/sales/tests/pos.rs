@@ -1427,3 +1427,346 @@ async fn a_store_that_is_not_the_caller_s_is_not_found() {
     .await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
 }
+
+/// The user a test token names.
+async fn user_of(till: &Till, token: &str) -> Uuid {
+    till.sales
+        .issuer
+        .verifier()
+        .verify(token)
+        .await
+        .unwrap()
+        .user
+}
+
+#[tokio::test]
+async fn a_cashier_cannot_give_goods_away_without_a_manager_s_approval() {
+    let till = Till::open("50").await;
+    let (tenant, store) = (till.sales.tenant, till.store);
+    let manager =
+        till.sales
+            .issuer
+            .token_for(tenant, &[Role::StoreManager], Stores::Only(vec![store]));
+    let owner = till.sales.issuer.token(tenant, &[Role::Owner]);
+    let soap = |discount: i64| json!([{"product_id": till.soap, "quantity": "1", "discount_minor": discount}]);
+    let checkout = |token: String, body: Value, approval: Option<String>| {
+        let app = till.sales.app.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = approval
+                .as_deref()
+                .map(|a| vec![("approval-token", a)])
+                .unwrap_or_default();
+            send(
+                &app,
+                Method::POST,
+                "/api/v1/pos/invoices",
+                Some(&token),
+                Some(body),
+                &headers,
+            )
+            .await
+        }
+    };
+    let refused = |reply: &Reply| (reply.status, reply.code().to_owned());
+    let forbidden = |code: &str| (StatusCode::FORBIDDEN, code.to_owned());
+
+    // ₹117 off a ₹118 soap, on the line or on the bill: ₹118 of goods for ₹1.
+    let on_line = till.sale("T1", soap(117_00), cash(1_00, 1_00));
+    let mut on_bill = till.sale("T1", soap(0), cash(1_00, 1_00));
+    on_bill["bill_discount_minor"] = json!(117_00);
+    for body in [&on_line, &on_bill] {
+        let reply = checkout(till.cashier.clone(), body.clone(), None).await;
+        assert_eq!(
+            refused(&reply),
+            forbidden("discount_beyond_policy"),
+            "{}",
+            reply.body
+        );
+    }
+    // Approvals that do not approve: not a token, a manager of another store, a cashier,
+    // and a manager whose own 30 % does not cover 99 %.
+    let elsewhere = till.sales.issuer.token_for(
+        tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![Uuid::new_v4()]),
+    );
+    let stranger = till.sales.issuer.token(Uuid::new_v4(), &[Role::Owner]);
+    for (approval, code) in [
+        ("not-a-token".to_owned(), "invalid_approval"),
+        (elsewhere, "invalid_approval"),
+        (stranger, "invalid_approval"),
+        (till.cashier.clone(), "approval_insufficient"),
+        (manager.clone(), "approval_insufficient"),
+    ] {
+        let reply = checkout(till.cashier.clone(), on_line.clone(), Some(approval)).await;
+        assert_eq!(refused(&reply), forbidden(code), "{}", reply.body);
+    }
+    assert_eq!(till.invoices().await, 0);
+
+    // The owner's approval covers it: issued, and audited naming who approved.
+    let approved = checkout(till.cashier.clone(), on_line.clone(), Some(owner.clone())).await;
+    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.body);
+    let owner_id = user_of(&till, &owner).await;
+    assert_eq!(
+        (&approved.body["exceptions"], &approved.body["approved_by"]),
+        (&json!(1), &json!(owner_id))
+    );
+    let audits = outbox_events(&till.sales.owner, "audit.sale.beyond_policy").await;
+    assert_eq!(audits.len(), 1);
+    let audit: Value = audits[0].payload_as().unwrap();
+    assert_eq!(
+        (
+            &audit["approved_by"],
+            &audit["cashier_id"],
+            &audit["exceptions"][0]["field"],
+            &audit["exceptions"][0]["kind"],
+            &audit["exceptions"][0]["amount_minor"]
+        ),
+        (
+            &json!(owner_id),
+            &json!(user_of(&till, &till.cashier).await),
+            &json!("lines[0].discount_minor"),
+            &json!("line_discount"),
+            // 10 % of ₹118 was the cashier's to give.
+            &json!(117_00 - 11_80)
+        )
+    );
+    // ₹30 off (25 %) is within a store manager's authority; a price below the catalog's
+    // too, with the manager's token.
+    let quarter = checkout(
+        till.cashier.clone(),
+        till.sale("T1", soap(30_00), cash(88_00, 88_00)),
+        Some(manager.clone()),
+    )
+    .await;
+    assert_eq!(quarter.status, StatusCode::CREATED, "{}", quarter.body);
+    let cheaper = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": 100_00}]),
+        cash(100_00, 100_00),
+    );
+    let refused_price = checkout(till.cashier.clone(), cheaper.clone(), None).await;
+    assert_eq!(
+        refused(&refused_price),
+        forbidden("price_override_forbidden")
+    );
+    let priced = checkout(till.cashier.clone(), cheaper, Some(manager.clone())).await;
+    assert_eq!(priced.status, StatusCode::CREATED, "{}", priced.body);
+
+    // The tenant's policy: the owner lets this store's cashiers give half off a line.
+    let policy = |token: &str, body: Value| {
+        let (app, token) = (till.sales.app.clone(), token.to_owned());
+        async move {
+            send(
+                &app,
+                Method::PUT,
+                "/api/v1/pos/discount-policy",
+                Some(&token),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    let half = json!({"store_id": store, "role": "cashier", "line_bp": 5000, "line_minor": null,
+                      "bill_bp": 1000, "bill_minor": 50_00});
+    assert_eq!(
+        policy(&till.cashier, half.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        policy(&manager, half.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut wide = half.clone();
+    wide["line_bp"] = json!(10_001);
+    assert_eq!(policy(&owner, wide).await.code(), "invalid_share");
+    assert_eq!(policy(&owner, half).await.status, StatusCode::OK);
+    let within = checkout(
+        till.cashier.clone(),
+        till.sale("T1", soap(59_00), cash(59_00, 59_00)),
+        None,
+    )
+    .await;
+    assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
+    assert_eq!(within.body["exceptions"], 0);
+    let read = send(
+        &till.sales.app,
+        Method::GET,
+        &format!("/api/v1/pos/discount-policy?store_id={store}"),
+        Some(&manager),
+        None,
+        &[],
+    )
+    .await;
+    let cashier_limit = read
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "cashier")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&cashier_limit["line_bp"], &cashier_limit["bill_minor"]),
+        (&json!(5000), &json!(50_00))
+    );
+
+    // Managers review what was approved; a cashier may not.
+    let path = format!("/api/v1/pos/exceptions?store_id={store}");
+    let list = send(
+        &till.sales.app,
+        Method::GET,
+        &path,
+        Some(&manager),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let kinds: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["line_discount", "line_discount", "price_deviation"]);
+    let denied = send(
+        &till.sales.app,
+        Method::GET,
+        &path,
+        Some(&till.cashier),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_offline_sale_below_the_price_in_force_is_taken_and_flagged_for_managers() {
+    let till = Till::open("50").await;
+    let tenant = till.sales.tenant;
+    // Soap went from ₹118 to ₹150 at noon on the 20th.
+    till.feed(
+        "catalog.price.changed",
+        json!({"tenant_id": tenant, "product_id": till.soap,
+        "sku": "SOAP-1", "currency": "INR", "mrp_minor_before": 118_00, "mrp_minor": 150_00,
+        "selling_price_minor_before": 118_00, "selling_price_minor": 150_00,
+        "changed_by": Uuid::new_v4(), "changed_at": 1_795_176_000_000_i64}),
+    )
+    .await;
+    let offline = |number: &str, at: &str, price: i64, discount: i64, paid: i64| {
+        let mut body = till.sale(
+            "T9",
+            json!([{"product_id": till.soap, "quantity": "1", "unit_price_minor": price,
+                    "discount_minor": discount}]),
+            cash(paid, paid),
+        );
+        body["offline"] = json!({"number": number, "issued_at": at});
+        body
+    };
+    let batch = json!({"invoices": [
+        // At the morning's ₹118: no exception.
+        offline("OFF-T9-0001", "2026-11-20T10:15:00Z", 118_00, 0, 118_00),
+        // ₹1 in the morning: ₹117 below the price in force.
+        offline("OFF-T9-0002", "2026-11-20T10:20:00Z", 1_00, 0, 1_00),
+        // ₹118 after noon is ₹32 below ₹150; and ₹100 off is beyond a cashier's 10 %.
+        offline("OFF-T9-0003", "2026-11-20T13:00:00Z", 118_00, 100_00, 18_00),
+    ]});
+    let synced = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/sync",
+        Some(&till.cashier),
+        Some(batch),
+        &[],
+    )
+    .await;
+    let statuses: Vec<&str> = synced
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["accepted", "accepted", "accepted"],
+        "{}",
+        synced.body
+    );
+
+    let manager = till.sales.issuer.token_for(
+        tenant,
+        &[Role::StoreManager],
+        Stores::Only(vec![till.store]),
+    );
+    let path = format!(
+        "/api/v1/pos/exceptions?store_id={}&from=2026-11-20",
+        till.store
+    );
+    let list = send(
+        &till.sales.app,
+        Method::GET,
+        &path,
+        Some(&manager),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let found: Vec<(String, String, i64, i64, bool, bool)> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["invoice_number"].as_str().unwrap().to_owned(),
+                e["kind"].as_str().unwrap().to_owned(),
+                e["allowed_minor"].as_i64().unwrap(),
+                e["amount_minor"].as_i64().unwrap(),
+                e["offline"].as_bool().unwrap(),
+                e["approved_by"].is_null(),
+            )
+        })
+        .collect();
+    let row = |n: &str, kind: &str, allowed, amount| {
+        (n.to_owned(), kind.to_owned(), allowed, amount, true, true)
+    };
+    assert_eq!(
+        found,
+        [
+            row("OFF-T9-0002", "price_deviation", 118_00, 117_00),
+            row("OFF-T9-0003", "price_deviation", 150_00, 32_00),
+            row("OFF-T9-0003", "line_discount", 11_80, 100_00 - 11_80),
+        ]
+    );
+    assert_eq!(
+        outbox_events(&till.sales.owner, "audit.sale.beyond_policy")
+            .await
+            .len(),
+        2,
+        "one audit event per flagged invoice"
+    );
+    // The Z report of the day counts them.
+    let z = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/day-close",
+        Some(&till.cashier),
+        Some(
+            json!({"store_id": till.store, "terminal_id": "T9", "day": "2026-11-20",
+                    "counted_cash_minor": 137_00}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(z.status, StatusCode::CREATED, "{}", z.body);
+    assert_eq!(
+        (&z.body["exceptions_count"], &z.body["exceptions_minor"]),
+        (&json!(3), &json!(117_00 + 32_00 + 100_00 - 11_80))
+    );
+}

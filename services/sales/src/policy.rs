@@ -1,0 +1,301 @@
+//! Who may give what away: the discount policy per role, tenant and store, and the list
+//! of sales that went beyond it (approved at the till, or offline and taken anyway).
+
+use axum::{extract::State, routing::get, Router};
+use bazaar_platform::{
+    auth::{self, Principal, Role, Verifier},
+    db,
+    http::{ApiError, Invalid, Json, Page, Query},
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, DiscountLimit},
+    http::{reachable, Sales},
+};
+
+/// Who sets the policy.
+const POLICY_SETTERS: &[Role] = &[Role::Owner, Role::Admin];
+/// Who reads the policy and reviews the exceptions.
+const MANAGERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
+/// The roles that sell, and so have a discount limit.
+const SELLING_ROLES: [Role; 4] = [Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
+
+pub(crate) fn routes(v: &Arc<Verifier>, _: &Sales) -> Router<Sales> {
+    Router::new()
+        .route(
+            "/api/v1/pos/discount-policy",
+            get(get_policy)
+                .route_layer(auth::allow(v, MANAGERS))
+                .merge(axum::routing::put(put_policy).route_layer(auth::allow(v, POLICY_SETTERS))),
+        )
+        .route(
+            "/api/v1/pos/exceptions",
+            get(list_exceptions).route_layer(auth::allow(v, MANAGERS)),
+        )
+}
+
+/// The store whose policy is meant; absent for the tenant's.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct PolicyScope {
+    store_id: Option<Uuid>,
+}
+
+/// One role's limit where it applies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct RoleLimit {
+    /// owner, admin, store_manager or cashier.
+    role: String,
+    #[serde(flatten)]
+    limit: DiscountLimit,
+}
+
+/// Each selling role's discount limit at a store (its own, else the tenant's, else the
+/// built-in one), or the tenant's when no store is named. Store managers and above.
+#[utoipa::path(get, path = "/api/v1/pos/discount-policy", tag = "sales", params(PolicyScope),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<RoleLimit>), (status = 404, description = "`not_found` (a store out of reach)")))]
+async fn get_policy(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Query(scope): Query<PolicyScope>,
+) -> Result<Json<Vec<RoleLimit>>, ApiError> {
+    if let Some(store) = scope.store_id {
+        reachable(&principal, store)?;
+    }
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    // The nil store has no policy of its own, so it reads the tenant's.
+    let store = scope.store_id.unwrap_or_default();
+    let mut limits = Vec::new();
+    for role in SELLING_ROLES {
+        limits.push(RoleLimit {
+            role: domain::role_code(role).to_owned(),
+            limit: discount_limit(&mut tx, principal.tenant, store, &[role]).await?,
+        });
+    }
+    tx.commit().await?;
+    Ok(Json(limits))
+}
+
+/// A role's limit to set, for the tenant or one store.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewRoleLimit {
+    /// Absent: the tenant's policy, for stores without their own.
+    store_id: Option<Uuid>,
+    /// owner, admin, store_manager or cashier.
+    role: Role,
+    #[serde(flatten)]
+    limit: DiscountLimit,
+}
+
+/// Sets one role's discount limit for the tenant or a store: basis points of what the
+/// discount comes off (0 to 10000) and optional amounts (0 to 10,000,000,000,000 minor
+/// units), per line and per bill. Owner or admin.
+#[utoipa::path(put, path = "/api/v1/pos/discount-policy", tag = "sales", request_body = NewRoleLimit,
+    security(("bearer" = [])),
+    responses((status = 200, body = RoleLimit), (status = 404, description = "`not_found` (a store out of reach)"),
+              (status = 422, description = "`invalid_role`, `invalid_share`, `amount_too_large`, `negative_amount`")))]
+async fn put_policy(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Json(body): Json<NewRoleLimit>,
+) -> Result<Json<RoleLimit>, ApiError> {
+    if let Some(store) = body.store_id {
+        reachable(&principal, store)?;
+    }
+    if !SELLING_ROLES.contains(&body.role) {
+        return Err(Invalid::new(
+            "role",
+            "invalid_role",
+            "owner, admin, store_manager or cashier",
+        )
+        .into());
+    }
+    let limit = body.limit;
+    for (field, bp) in [("line_bp", limit.line_bp), ("bill_bp", limit.bill_bp)] {
+        if bp > 10_000 {
+            return Err(Invalid::new(field, "invalid_share", "0 to 10000 basis points").into());
+        }
+    }
+    for (field, amount) in [
+        ("line_minor", limit.line_minor),
+        ("bill_minor", limit.bill_minor),
+    ] {
+        if let Some(amount) = amount {
+            bazaar_platform::money::amount_field(field, amount)?;
+        }
+    }
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    save_limit(
+        &mut tx,
+        principal.tenant,
+        body.store_id,
+        body.role,
+        limit,
+        principal.user,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(RoleLimit {
+        role: domain::role_code(body.role).to_owned(),
+        limit,
+    }))
+}
+
+/// The widest discount limit of `roles` at `store`: a store's own policy for a role, else
+/// the tenant's, else the built-in one.
+pub(crate) async fn discount_limit(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+    roles: &[Role],
+) -> Result<DiscountLimit, ApiError> {
+    let codes: Vec<&str> = roles.iter().map(|r| domain::role_code(*r)).collect();
+    let rows: Vec<PolicyRow> = sqlx::query_as(
+        "SELECT role, store_id, line_bp, line_minor, bill_bp, bill_minor FROM discount_policies \
+         WHERE tenant_id = $1 AND (store_id = $2 OR store_id IS NULL) AND role = ANY($3)",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(&codes)
+    .fetch_all(&mut *tx)
+    .await?;
+    let limit_of = |role: Role| {
+        let code = domain::role_code(role);
+        let row = rows
+            .iter()
+            .filter(|r| r.role == code)
+            .max_by_key(|r| r.store_id.is_some());
+        row.map_or_else(
+            || DiscountLimit::built_in(role),
+            |r| DiscountLimit {
+                line_bp: r.line_bp.max(0) as u32,
+                line_minor: r.line_minor,
+                bill_bp: r.bill_bp.max(0) as u32,
+                bill_minor: r.bill_minor,
+            },
+        )
+    };
+    Ok(roles
+        .iter()
+        .map(|r| limit_of(*r))
+        .reduce(DiscountLimit::widest)
+        .unwrap_or(DiscountLimit::NONE))
+}
+
+/// A role's policy row, the tenant's (no store) or a store's.
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    role: String,
+    store_id: Option<Uuid>,
+    line_bp: i32,
+    line_minor: Option<i64>,
+    bill_bp: i32,
+    bill_minor: Option<i64>,
+}
+
+async fn save_limit(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Option<Uuid>,
+    role: Role,
+    limit: DiscountLimit,
+    by: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO discount_policies (tenant_id, store_id, role, line_bp, line_minor, bill_bp, bill_minor, set_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (tenant_id, coalesce(store_id, '00000000-0000-0000-0000-000000000000'), role) \
+         DO UPDATE SET line_bp = $4, line_minor = $5, bill_bp = $6, bill_minor = $7, set_by = $8, set_at = now()",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(domain::role_code(role))
+    .bind(limit.line_bp as i32)
+    .bind(limit.line_minor)
+    .bind(limit.bill_bp as i32)
+    .bind(limit.bill_minor)
+    .bind(by)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Which exceptions to list.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ExceptionQuery {
+    store_id: Uuid,
+    /// First day, default today.
+    from: Option<NaiveDate>,
+    /// Last day, default `from`.
+    to: Option<NaiveDate>,
+}
+
+/// One way a sale went beyond the catalog price or the seller's policy.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct SaleException {
+    invoice_id: Uuid,
+    invoice_number: String,
+    terminal_id: String,
+    cashier_id: Uuid,
+    issued_at: DateTime<Utc>,
+    /// Sent by a terminal that was offline: taken whatever it went beyond.
+    offline: bool,
+    /// Whose authority covered it; absent when nobody approved it (offline).
+    approved_by: Option<Uuid>,
+    /// The invoice field: `lines[2].unit_price_minor`, `bill_discount_minor`.
+    field: String,
+    /// price_deviation, line_discount or bill_discount.
+    kind: String,
+    /// The catalog's unit price, or the most discount the policy allowed.
+    allowed_minor: i64,
+    given_minor: i64,
+    /// What the customer got beyond it; negative for a price above the catalog's.
+    amount_minor: i64,
+    currency: String,
+}
+
+/// A store's sales beyond the catalog price or the discount policy, over days: for a
+/// manager to review (offline sales nobody approved first). Store managers and above.
+#[utoipa::path(get, path = "/api/v1/pos/exceptions", tag = "sales", params(ExceptionQuery, Page),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<SaleException>), (status = 404, description = "`not_found` (a store out of reach)"),
+              (status = 422, description = "`invalid_range`")))]
+async fn list_exceptions(
+    State(sales): State<Sales>,
+    principal: Principal,
+    Query(query): Query<ExceptionQuery>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<SaleException>>, ApiError> {
+    reachable(&principal, query.store_id)?;
+    let from = query.from.unwrap_or_else(|| Utc::now().date_naive());
+    let to = query.to.unwrap_or(from);
+    if to < from || (to - from).num_days() > 366 {
+        return Err(Invalid::new("to", "invalid_range", "from `from`, at most a year").into());
+    }
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    let found: Vec<SaleException> = sqlx::query_as(
+        "SELECT i.id AS invoice_id, i.number AS invoice_number, i.terminal_id, i.cashier_id, i.issued_at, \
+         i.offline, e.approved_by, e.field, e.kind, e.allowed_minor, \
+         e.given_minor, e.amount_minor, i.currency \
+         FROM invoice_exceptions e JOIN invoices i ON i.id = e.invoice_id \
+         WHERE e.tenant_id = $1 AND i.store_id = $2 AND i.issued_at >= $3::date AND i.issued_at < $4::date + 1 \
+         ORDER BY e.approved_by IS NOT NULL, i.issued_at, i.number, e.seq LIMIT $5 OFFSET $6",
+    )
+    .bind(principal.tenant)
+    .bind(query.store_id)
+    .bind(from)
+    .bind(to)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
