@@ -577,3 +577,251 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         .await;
     assert!(edit.unwrap_err().to_string().contains("append-only"));
 }
+
+/// The three sequences the books used to drift on, through the real mesh over Kafka: a
+/// return after the price went up (the goods come back at the ₹100 they left at, not
+/// today's ₹130), a receipt into stock driven negative by an offline sale (the shortfall
+/// revalued), and a sell-out at an average that does not divide (the last unit takes the
+/// paisa left). Finance's inventory account, built only from the topic, equals
+/// inventory's valuation after each.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
+    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let start =
+        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
+    let catalog = start(
+        "catalog",
+        bazaar_catalog::migrator(),
+        bazaar_catalog::router,
+    )
+    .await;
+    let inventory = start(
+        "inventory",
+        bazaar_inventory::migrator(),
+        bazaar_inventory::router,
+    )
+    .await;
+    let partners = start(
+        "partners",
+        bazaar_partners::migrator(),
+        bazaar_partners::router,
+    )
+    .await;
+    let finance = start(
+        "finance",
+        bazaar_finance::migrator(),
+        bazaar_finance::router,
+    )
+    .await;
+    let mut config = Settings::from_env().unwrap();
+    config.inventory_url = inventory.listen().await;
+    config.partners_url = partners.listen().await;
+    let sales = TestService::start_with(
+        "sales",
+        bazaar_sales::migrator(),
+        bazaar_sales::router,
+        &issuer,
+        tenant,
+        config,
+    )
+    .await;
+    let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
+    let relay_all = async || {
+        relay_outbox_to(&catalog.database, &catalog.owner, &products).await;
+        for service in [&inventory, &sales] {
+            relay_outbox_routed(&service.database, &service.owner, &events, &audit).await;
+        }
+    };
+    let product = |sku: &str, price: i64| {
+        json!({"sku": sku, "name": sku, "unit": "piece", "hsn_code": "3401", "gst_rate": "0",
+               "mrp": inr(price), "selling_price": inr(price), "tax_inclusive": true})
+    };
+    let mut items = Vec::new();
+    for sku in ["RETURNED-1", "SHORT-1", "SOLDOUT-1"] {
+        items.push(
+            ok(
+                &catalog,
+                Method::POST,
+                "/api/v1/products",
+                product(sku, 200_00),
+            )
+            .await["id"]
+                .clone(),
+        );
+    }
+    let store_id = Uuid::new_v4();
+    let location = ok(
+        &inventory,
+        Method::POST,
+        "/api/v1/inventory/locations",
+        json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
+    )
+    .await["id"]
+        .clone();
+    ok(
+        &sales,
+        Method::PUT,
+        &format!("/api/v1/pos/stores/{store_id}"),
+        json!({"code": "BLR1", "state_code": "29", "location_id": location}),
+    )
+    .await;
+    relay_all().await;
+    let stop = CancellationToken::new();
+    let topics = || vec![events.clone(), products.clone()];
+    run(InventorySnapshots::reading(topics()), &inventory, &stop);
+    run(SalesReferences::reading(topics()), &sales, &stop);
+    run(
+        FinanceLedger::reading(vec![events.clone()]),
+        &finance,
+        &stop,
+    );
+
+    let receive = async |item: &Value, quantity: &str, cost: i64| {
+        ok_once_known(
+            &inventory,
+            "inventory knows the product",
+            "/api/v1/inventory/adjust",
+            json!({"location_id": location, "product_id": item, "quantity": quantity,
+                   "reason": "opening_stock", "unit_cost": inr(cost)}),
+        )
+        .await
+    };
+    let sell = async |item: &Value, quantity: i64| {
+        ok_once_known(
+            &sales,
+            "the till knows the product",
+            "/api/v1/pos/invoices",
+            json!({"id": Uuid::new_v4(), "store_id": store_id, "terminal_id": "T1",
+                   "lines": [{"product_id": item, "quantity": quantity.to_string()}],
+                   "payments": [{"mode": "cash", "amount_minor": quantity * 200_00}]}),
+        )
+        .await
+    };
+    let on_hand = async |item: &Value| {
+        get(
+            &inventory,
+            &format!(
+                "/api/v1/inventory/stock?product_id={}",
+                item.as_str().unwrap()
+            ),
+        )
+        .await[0]["on_hand"]
+            .clone()
+    };
+
+    // Receive 5 at ₹100, sell 5; receive 5 at ₹130, take 2 of the sale back.
+    let returned = &items[0];
+    receive(returned, "5", 100_00).await;
+    let sold = sell(returned, 5).await;
+    relay_all().await;
+    until("inventory applies the sale", async || {
+        on_hand(returned).await == "0"
+    })
+    .await;
+    receive(returned, "5", 130_00).await;
+    ok(
+        &sales,
+        Method::POST,
+        "/api/v1/pos/returns",
+        json!({"id": Uuid::new_v4(), "invoice_id": sold["id"], "terminal_id": "T1",
+               "lines": [{"line_no": 1, "quantity": "2"}], "refund_mode": "cash",
+               "reason": "changed mind"}),
+    )
+    .await;
+
+    // Receive 10 at ₹10, sell 10 at the till and 10 more offline (-10), receive 15 at ₹15.
+    let short = &items[1];
+    receive(short, "10", 10_00).await;
+    sell(short, 10).await;
+    let offline = json!({"id": Uuid::new_v4(), "store_id": store_id, "terminal_id": "T9",
+        "lines": [{"product_id": short, "quantity": "10"}],
+        "payments": [{"mode": "cash", "amount_minor": 2_000_00}],
+        "offline": {"number": "OFF-T9-0001", "issued_at": Utc::now()}});
+    let synced = ok(
+        &sales,
+        Method::POST,
+        "/api/v1/pos/sync",
+        json!({"invoices": [offline]}),
+    )
+    .await;
+    assert_eq!(synced[0]["status"], "accepted", "{synced}");
+    relay_all().await;
+    until("inventory applies the offline sale", async || {
+        on_hand(short).await == "-10"
+    })
+    .await;
+    receive(short, "15", 15_00).await;
+
+    // 1 at ₹100.00 and 2 at ₹100.01, sold one at a time.
+    let sold_out = &items[2];
+    receive(sold_out, "1", 100_00).await;
+    receive(sold_out, "2", 100_01).await;
+    for _ in 0..3 {
+        sell(sold_out, 1).await;
+    }
+    relay_all().await;
+    until("inventory applies the sell-out", async || {
+        on_hand(sold_out).await == "0"
+    })
+    .await;
+    until("inventory applies the return", async || {
+        on_hand(returned).await == "7"
+    })
+    .await;
+    relay_all().await;
+
+    // Finance has applied every event on the topic that can move money.
+    let mut published = 0;
+    for service in [&inventory, &sales] {
+        let types: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT event_type, count(*) FROM outbox WHERE topic = $1 GROUP BY event_type",
+        )
+        .bind(&events)
+        .fetch_all(&service.owner)
+        .await
+        .unwrap();
+        published += types
+            .iter()
+            .filter(|(t, _)| FinanceLedger::default().handles(t))
+            .map(|(_, n)| n)
+            .sum::<i64>();
+    }
+    until("finance applies every event", async || {
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM processed_events WHERE consumer = 'finance-ledger'",
+        )
+        .fetch_one(&finance.owner)
+        .await
+        .unwrap();
+        applied == published
+    })
+    .await;
+    stop.cancel();
+
+    let stock = get(
+        &inventory,
+        &format!(
+            "/api/v1/inventory/stock?location_id={}",
+            location.as_str().unwrap()
+        ),
+    )
+    .await;
+    let value_of = |item: &Value| {
+        stock
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["product_id"] == *item)
+            .unwrap()["stock_value"]["amount_minor"]
+            .clone()
+    };
+    // 5 at ₹130 and 2 back at ₹100 (₹850.00, where today's average gave ₹910.00); 5 at
+    // ₹15; nothing.
+    assert_eq!(
+        (value_of(returned), value_of(short), value_of(sold_out)),
+        (json!(5 * 130_00 + 2 * 100_00), json!(5 * 15_00), json!(0))
+    );
+    let tb = get(&finance, "/api/v1/finance/trial-balance").await;
+    assert_eq!(tb["total_debit_minor"], tb["total_credit_minor"]);
+    assert_eq!(balance(&tb, "1200"), 5 * 130_00 + 2 * 100_00 + 5 * 15_00);
+}
