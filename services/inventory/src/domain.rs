@@ -385,4 +385,37 @@ mod tests {
             "batch_expired"
         );
     }
+
+    mod valuation {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Whatever came in before, goods sold at the average and all brought back at
+            /// the cost they left at restore the quantity and the value exactly; and the
+            /// movements' values always add up to the item's.
+            #[test]
+            fn a_full_return_restores_stock_exactly(
+                receipts in prop::collection::vec((1_i64..500, 1_i64..1_000_000), 1..8),
+                sold_share in 1_u32..=100,
+            ) {
+                let mut level = Level::default();
+                let mut sum = 0;
+                for (quantity, cost) in &receipts {
+                    let (after, value) = level.moved(Decimal::from(*quantity), Decimal::from(*cost));
+                    level = after;
+                    sum += value;
+                }
+                prop_assert_eq!(sum, level.value);
+                let before = level;
+                let sold = (level.on_hand * Decimal::from(sold_share) / Decimal::from(100)).ceil();
+                let cost = level.average_cost;
+                let (after_sale, _) = level.moved(-sold, cost);
+                let (after_return, _) = after_sale.moved(sold, cost);
+                prop_assert_eq!(after_return.on_hand, before.on_hand);
+                prop_assert_eq!(after_return.value, before.value);
+            }
+        }
+    }
 }
