@@ -154,6 +154,7 @@ pub fn prices(mrp: Money, selling: Money) -> Result<(Currency, i64, i64), Invali
             "prices cannot be negative",
         ));
     }
+    bazaar_platform::money::amount_field("mrp", mrp.amount_minor)?;
     if selling.amount_minor > mrp.amount_minor {
         return Err(invalid(
             "selling_price",

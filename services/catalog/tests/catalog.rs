@@ -116,6 +116,8 @@ async fn bad_products_get_a_code_naming_the_field_and_nothing_is_written() {
         (json!({"gst_rate": "7"}), "invalid_gst_rate"),
         (json!({"hsn_code": "12"}), "invalid_hsn_code"),
         (json!({"selling_price": inr(13_000)}), "price_above_mrp"),
+        // A price no bill could be paid at: every sum of it would wrap.
+        (json!({"mrp": inr(i64::MAX / 3)}), "amount_too_large"),
         (
             json!({"mrp": {"amount_minor": 100, "currency": "USD"}}),
             "currency_mismatch",

@@ -291,6 +291,7 @@ fn stated_cost(
     if cost.amount_minor < 0 {
         return Err(Invalid::new(field, "negative_cost", "cannot be negative").into());
     }
+    bazaar_platform::money::amount_field(field, cost.amount_minor)?;
     Ok(Some(Decimal::from(cost.amount_minor)))
 }
 

@@ -294,6 +294,7 @@ fn apply_customer(customer: &mut Customer, body: CustomerBody) -> Result<(), Api
                 Invalid::new("credit_limit", "negative_amount", "cannot be negative").into(),
             );
         }
+        bazaar_platform::money::amount_field("credit_limit", limit.amount_minor)?;
         customer.currency = limit.currency.code().to_owned();
         customer.credit_limit_minor = limit.amount_minor;
     }
@@ -595,6 +596,7 @@ async fn record_payment(
     if body.amount.amount_minor <= 0 {
         return Err(Invalid::new("amount", "invalid_amount", "must be greater than zero").into());
     }
+    bazaar_platform::money::amount_field("amount", body.amount.amount_minor)?;
     let mode = domain::payment_mode(body.mode.trim())?;
     let today = Utc::now().date_naive();
     let paid_on = body.paid_on.unwrap_or(today);
@@ -935,6 +937,7 @@ async fn credit_check(
     if check.amount.amount_minor <= 0 {
         return Err(Invalid::new("amount", "invalid_amount", "must be greater than zero").into());
     }
+    bazaar_platform::money::amount_field("amount", check.amount.amount_minor)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let customer = customer(&mut tx, tenant, id, false).await?;
@@ -1030,6 +1033,8 @@ async fn set_loyalty_rule(
         )
         .into());
     }
+    bazaar_platform::money::amount_field("spend_minor_per_point", rule.spend_minor_per_point)?;
+    bazaar_platform::money::amount_field("point_value_minor", rule.point_value_minor)?;
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
     sqlx::query(
         "INSERT INTO loyalty_rules (tenant_id, spend_minor_per_point, point_value_minor) VALUES ($1, $2, $3) \

@@ -1839,6 +1839,7 @@ async fn set_vendor_price(
     if body.unit_price.amount_minor < 0 {
         return Err(Invalid::new("unit_price", "negative_price", "cannot be negative").into());
     }
+    money::amount_field("unit_price", body.unit_price.amount_minor)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;

@@ -324,6 +324,7 @@ pub(crate) async fn close_day(
             Invalid::new("counted_cash_minor", "invalid_amount", "cannot be negative").into(),
         );
     }
+    bazaar_platform::money::amount_field("counted_cash_minor", body.counted_cash_minor)?;
     let today = Utc::now().date_naive();
     let day = body.day.unwrap_or(today);
     if day > today {
