@@ -53,6 +53,18 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name a role is stored and sent under, as its JSON spells it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::StoreManager => "store_manager",
+            Role::Cashier => "cashier",
+            Role::Accountant => "accountant",
+            Role::Hr => "hr",
+        }
+    }
+
     /// Every role: for routes any signed-in user may call.
     pub const ALL: &'static [Role] = &[
         Role::Owner,

@@ -100,7 +100,7 @@ pub struct Assignment {
 impl Assignment {
     /// Parses what a request asks for.
     pub fn new(mut roles: Vec<Role>, stores: Stores) -> Result<Self, Rejection> {
-        roles.sort_by_key(|r| role_name(*r));
+        roles.sort_by_key(|r| r.code());
         roles.dedup();
         if roles.is_empty() {
             return Err(Rejection::NoRoles);
@@ -144,18 +144,6 @@ pub fn may_assign(
         return Err(Rejection::OwnerOnly);
     }
     Ok(())
-}
-
-/// The name a role is stored and sent under.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::Admin => "admin",
-        Role::StoreManager => "store_manager",
-        Role::Cashier => "cashier",
-        Role::Accountant => "accountant",
-        Role::Hr => "hr",
-    }
 }
 
 /// Parses a stored role name.
@@ -317,7 +305,7 @@ mod tests {
     #[test]
     fn role_names_round_trip() {
         for &role in Role::ALL {
-            assert_eq!(parse_role(role_name(role)), Some(role));
+            assert_eq!(parse_role(role.code()), Some(role));
         }
         assert_eq!(parse_role("superuser"), None);
     }

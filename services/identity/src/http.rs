@@ -26,8 +26,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        check_password, may_assign, role_name, Assignment, Email, RefreshToken, Rejection,
-        ACCESS_TOKEN_TTL, IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
+        check_password, may_assign, Assignment, Email, RefreshToken, Rejection, ACCESS_TOKEN_TTL,
+        IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
     },
     keys,
     store::{self, LoginFailed, RefreshTokenReused, RoleChanged, Store, UserRow},
@@ -657,11 +657,7 @@ pub(crate) fn role_changed(
         actor_id: actor,
         user_id: user.id,
         roles_before: roles_before.to_vec(),
-        roles_after: after
-            .roles
-            .iter()
-            .map(|r| role_name(*r).to_owned())
-            .collect(),
+        roles_after: after.roles.iter().map(|r| r.code().to_owned()).collect(),
         stores_before,
         stores_after: after.stores.clone(),
         at: now_millis(),

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{
-    lockout, parse_role, role_name, Assignment, Email, RefreshToken, IP_WINDOW, REFRESH_TOKEN_TTL,
+    lockout, parse_role, Assignment, Email, RefreshToken, IP_WINDOW, REFRESH_TOKEN_TTL,
 };
 
 /// The service name: `ce_source` of its events and the name of its database.
@@ -366,7 +366,7 @@ pub(crate) async fn stores(
 }
 
 fn role_names(roles: &[Role]) -> Vec<&'static str> {
-    roles.iter().map(|r| role_name(*r)).collect()
+    roles.iter().map(|r| r.code()).collect()
 }
 
 /// `audit.login.failed`.

@@ -237,18 +237,6 @@ impl DiscountLimit {
     }
 }
 
-/// The stable name of a role, as policies store it.
-pub fn role_code(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::Admin => "admin",
-        Role::StoreManager => "store_manager",
-        Role::Cashier => "cashier",
-        Role::Accountant => "accountant",
-        Role::Hr => "hr",
-    }
-}
-
 /// What kind of authority a sale went beyond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExceptionKind {

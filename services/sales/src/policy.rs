@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, DiscountLimit},
+    domain::DiscountLimit,
     http::{reachable, Sales},
 };
 
@@ -74,7 +74,7 @@ async fn get_policy(
     let mut limits = Vec::new();
     for role in SELLING_ROLES {
         limits.push(RoleLimit {
-            role: domain::role_code(role).to_owned(),
+            role: role.code().to_owned(),
             limit: discount_limit(&mut tx, principal.tenant, store, &[role]).await?,
         });
     }
@@ -143,7 +143,7 @@ async fn put_policy(
     .await?;
     tx.commit().await?;
     Ok(Json(RoleLimit {
-        role: domain::role_code(body.role).to_owned(),
+        role: body.role.code().to_owned(),
         limit,
     }))
 }
@@ -156,7 +156,7 @@ pub(crate) async fn discount_limit(
     store: Uuid,
     roles: &[Role],
 ) -> Result<DiscountLimit, ApiError> {
-    let codes: Vec<&str> = roles.iter().map(|r| domain::role_code(*r)).collect();
+    let codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
     let rows: Vec<PolicyRow> = sqlx::query_as(
         "SELECT role, store_id, line_bp, line_minor, bill_bp, bill_minor FROM discount_policies \
          WHERE tenant_id = $1 AND (store_id = $2 OR store_id IS NULL) AND role = ANY($3)",
@@ -167,7 +167,7 @@ pub(crate) async fn discount_limit(
     .fetch_all(&mut *tx)
     .await?;
     let limit_of = |role: Role| {
-        let code = domain::role_code(role);
+        let code = role.code();
         let row = rows
             .iter()
             .filter(|r| r.role == code)
@@ -216,7 +216,7 @@ async fn save_limit(
     )
     .bind(tenant)
     .bind(store)
-    .bind(domain::role_code(role))
+    .bind(role.code())
     .bind(limit.line_bp as i32)
     .bind(limit.line_minor)
     .bind(limit.bill_bp as i32)
