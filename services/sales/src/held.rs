@@ -334,19 +334,8 @@ pub(crate) async fn close_day(
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
     // The terminal's series row first: sales in flight finish before the report reads
     // them, and every sale, return, void or held bill after it finds the day closed.
-    sqlx::query(
-        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number, closed_day) \
-         VALUES ($1, $2, $3, $4, 0, $5) \
-         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
-         DO UPDATE SET closed_day = greatest(invoice_series.closed_day, $5)",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(domain::financial_year(day))
-    .bind(day)
-    .execute(&mut *tx)
-    .await?;
+    let year = domain::financial_year(day);
+    crate::store::close_terminal_day(&mut tx, tenant, body.store_id, &terminal, year, day).await?;
     let span = "issued_at >= $4::date AND issued_at < $4::date + 1";
     let (count, first, last, currency, total): (i64, Option<String>, Option<String>, Option<String>, Option<i64>) =
         sqlx::query_as(&format!(

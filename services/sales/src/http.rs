@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::{
     domain::{self, DiscountLimit, ExceptionKind, LineInput, Payment},
     mesh::Mesh,
-    SERVICE,
+    store, SERVICE,
 };
 
 /// Who sells.
@@ -863,9 +863,7 @@ async fn price_invoice(
     };
     let limit = match pricing {
         Pricing::Quote => None,
-        _ => Some(
-            crate::policy::discount_limit(&mut tx, tenant, body.store_id, &principal.roles).await?,
-        ),
+        _ => Some(store::discount_limit(&mut tx, tenant, body.store_id, &principal.roles).await?),
     };
     tx.commit().await?;
     let currency = products[0].currency.clone();
@@ -1270,8 +1268,7 @@ async fn authorise(
     }
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
     let limit =
-        crate::policy::discount_limit(&mut tx, principal.tenant, body.store_id, &approver.roles)
-            .await?;
+        store::discount_limit(&mut tx, principal.tenant, body.store_id, &approver.roles).await?;
     tx.commit().await?;
     let theirs = domain::exceptions(
         &draft.inputs,
@@ -1330,29 +1327,7 @@ async fn record_exceptions(
     approved_by: Option<Uuid>,
 ) -> Result<(), ApiError> {
     let exceptions = &draft.exceptions;
-    sqlx::query(
-        "INSERT INTO invoice_exceptions (tenant_id, invoice_id, seq, field, kind, allowed_minor, \
-         given_minor, amount_minor, approved_by) \
-         SELECT $1, $2, e.seq, e.field, e.kind, e.allowed, e.given, e.amount, $3 \
-         FROM UNNEST($4::int4[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[]) \
-           AS e (seq, field, kind, allowed, given, amount)",
-    )
-    .bind(principal.tenant)
-    .bind(body.id)
-    .bind(approved_by)
-    .bind((1..=exceptions.len() as i32).collect::<Vec<i32>>())
-    .bind(
-        exceptions
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(exceptions.iter().map(|e| e.kind.code()).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.allowed).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.given).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.amount).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
+    store::insert_exceptions(tx, principal.tenant, body.id, approved_by, exceptions).await?;
     let audited = SaleBeyondPolicy {
         tenant_id: principal.tenant,
         invoice_id: body.id,
@@ -1388,9 +1363,8 @@ async fn record_exceptions(
     Ok(())
 }
 
-/// Each product's selling price in force at `at`, as the sales-references projection
-/// recorded catalog's prices: what an offline terminal could have known. Before the
-/// first price it knows of, the first; with no history, today's.
+/// Each product's selling price in force at `at`: what an offline terminal could have
+/// known. With no history, today's.
 async fn prices_in_force(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -1398,29 +1372,11 @@ async fn prices_in_force(
     at: DateTime<Utc>,
 ) -> Result<Vec<i64>, ApiError> {
     let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
-    let known: Vec<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT l.n, coalesce( \
-           (SELECT selling_price_minor FROM product_prices WHERE tenant_id = $1 AND product_id = l.id \
-              AND valid_from <= $3 ORDER BY valid_from DESC LIMIT 1), \
-           (SELECT selling_price_minor FROM product_prices WHERE tenant_id = $1 AND product_id = l.id \
-              ORDER BY valid_from LIMIT 1)) \
-         FROM UNNEST($2::uuid[]) WITH ORDINALITY AS l (id, n)",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(at)
-    .fetch_all(&mut *tx)
-    .await?;
+    let known = store::prices_in_force(tx, tenant, &ids, at).await?;
     Ok(products
         .iter()
-        .enumerate()
-        .map(|(index, product)| {
-            known
-                .iter()
-                .find(|(n, _)| *n == index as i64 + 1)
-                .and_then(|(_, price)| *price)
-                .unwrap_or(product.selling_price_minor)
-        })
+        .zip(known)
+        .map(|(product, price)| price.unwrap_or(product.selling_price_minor))
         .collect())
 }
 
@@ -1523,24 +1479,9 @@ async fn next_number(
 ) -> Result<String, ApiError> {
     let today = Utc::now().date_naive();
     let year = domain::financial_year(today);
-    // ON CONFLICT locks the series row and only then checks the close, so a sale that
-    // waited for a close in flight sees it.
-    let serial: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number) \
-         VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
-         DO UPDATE SET last_number = invoice_series.last_number + 1 \
-         WHERE invoice_series.closed_day IS NULL OR invoice_series.closed_day < $5 \
-         RETURNING last_number",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(terminal)
-    .bind(year)
-    .bind(today)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let serial = serial.ok_or_else(|| day_closed(terminal, today))?;
+    let serial = store::take_serial(tx, tenant, store, terminal, year, today)
+        .await?
+        .ok_or_else(|| day_closed(terminal, today))?;
     Ok(domain::invoice_number(store_code, terminal, year, serial))
 }
 
@@ -1554,22 +1495,12 @@ pub(crate) async fn lock_open_day(
     terminal: &str,
 ) -> Result<(), ApiError> {
     let today = Utc::now().date_naive();
-    let open: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO invoice_series (tenant_id, store_id, terminal_id, financial_year, last_number) \
-         VALUES ($1, $2, $3, $4, 0) \
-         ON CONFLICT (tenant_id, store_id, terminal_id, financial_year) \
-         DO UPDATE SET last_number = invoice_series.last_number \
-         WHERE invoice_series.closed_day IS NULL OR invoice_series.closed_day < $5 \
-         RETURNING 1",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(terminal)
-    .bind(domain::financial_year(today))
-    .bind(today)
-    .fetch_optional(&mut *tx)
-    .await?;
-    open.map(|_| ()).ok_or_else(|| day_closed(terminal, today))
+    let year = domain::financial_year(today);
+    if store::hold_open_day(tx, tenant, store, terminal, year, today).await? {
+        Ok(())
+    } else {
+        Err(day_closed(terminal, today))
+    }
 }
 
 fn day_closed(terminal: &str, day: NaiveDate) -> ApiError {

@@ -12,6 +12,7 @@ mod mesh;
 mod policy;
 pub mod references;
 mod returns;
+mod store;
 
 pub use http::{router, SalesApi};
 

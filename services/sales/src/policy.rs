@@ -9,7 +9,6 @@ use bazaar_platform::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,6 +16,7 @@ use uuid::Uuid;
 use crate::{
     domain::DiscountLimit,
     http::{reachable, Sales},
+    store,
 };
 
 /// Who sets the policy.
@@ -75,7 +75,7 @@ async fn get_policy(
     for role in SELLING_ROLES {
         limits.push(RoleLimit {
             role: role.code().to_owned(),
-            limit: discount_limit(&mut tx, principal.tenant, store, &[role]).await?,
+            limit: store::discount_limit(&mut tx, principal.tenant, store, &[role]).await?,
         });
     }
     tx.commit().await?;
@@ -132,7 +132,7 @@ async fn put_policy(
         }
     }
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
-    save_limit(
+    store::save_limit(
         &mut tx,
         principal.tenant,
         body.store_id,
@@ -146,85 +146,6 @@ async fn put_policy(
         role: body.role.code().to_owned(),
         limit,
     }))
-}
-
-/// The widest discount limit of `roles` at `store`: a store's own policy for a role, else
-/// the tenant's, else the built-in one.
-pub(crate) async fn discount_limit(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    store: Uuid,
-    roles: &[Role],
-) -> Result<DiscountLimit, ApiError> {
-    let codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-    let rows: Vec<PolicyRow> = sqlx::query_as(
-        "SELECT role, store_id, line_bp, line_minor, bill_bp, bill_minor FROM discount_policies \
-         WHERE tenant_id = $1 AND (store_id = $2 OR store_id IS NULL) AND role = ANY($3)",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(&codes)
-    .fetch_all(&mut *tx)
-    .await?;
-    let limit_of = |role: Role| {
-        let code = role.code();
-        let row = rows
-            .iter()
-            .filter(|r| r.role == code)
-            .max_by_key(|r| r.store_id.is_some());
-        row.map_or_else(
-            || DiscountLimit::built_in(role),
-            |r| DiscountLimit {
-                line_bp: r.line_bp.max(0) as u32,
-                line_minor: r.line_minor,
-                bill_bp: r.bill_bp.max(0) as u32,
-                bill_minor: r.bill_minor,
-            },
-        )
-    };
-    Ok(roles
-        .iter()
-        .map(|r| limit_of(*r))
-        .reduce(DiscountLimit::widest)
-        .unwrap_or(DiscountLimit::NONE))
-}
-
-/// A role's policy row, the tenant's (no store) or a store's.
-#[derive(sqlx::FromRow)]
-struct PolicyRow {
-    role: String,
-    store_id: Option<Uuid>,
-    line_bp: i32,
-    line_minor: Option<i64>,
-    bill_bp: i32,
-    bill_minor: Option<i64>,
-}
-
-async fn save_limit(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    store: Option<Uuid>,
-    role: Role,
-    limit: DiscountLimit,
-    by: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO discount_policies (tenant_id, store_id, role, line_bp, line_minor, bill_bp, bill_minor, set_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (tenant_id, coalesce(store_id, '00000000-0000-0000-0000-000000000000'), role) \
-         DO UPDATE SET line_bp = $4, line_minor = $5, bill_bp = $6, bill_minor = $7, set_by = $8, set_at = now()",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(role.code())
-    .bind(limit.line_bp as i32)
-    .bind(limit.line_minor)
-    .bind(limit.bill_bp as i32)
-    .bind(limit.bill_minor)
-    .bind(by)
-    .execute(tx)
-    .await?;
-    Ok(())
 }
 
 /// Which exceptions to list.
@@ -280,21 +201,14 @@ async fn list_exceptions(
         return Err(Invalid::new("to", "invalid_range", "from `from`, at most a year").into());
     }
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
-    let found: Vec<SaleException> = sqlx::query_as(
-        "SELECT i.id AS invoice_id, i.number AS invoice_number, i.terminal_id, i.cashier_id, i.issued_at, \
-         i.offline, e.approved_by, e.field, e.kind, e.allowed_minor, \
-         e.given_minor, e.amount_minor, i.currency \
-         FROM invoice_exceptions e JOIN invoices i ON i.id = e.invoice_id \
-         WHERE e.tenant_id = $1 AND i.store_id = $2 AND i.issued_at >= $3::date AND i.issued_at < $4::date + 1 \
-         ORDER BY e.approved_by IS NOT NULL, i.issued_at, i.number, e.seq LIMIT $5 OFFSET $6",
+    let found = store::exceptions_of_store(
+        &mut tx,
+        principal.tenant,
+        query.store_id,
+        (from, to),
+        page.limit(),
+        page.offset(),
     )
-    .bind(principal.tenant)
-    .bind(query.store_id)
-    .bind(from)
-    .bind(to)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Json(found))
