@@ -558,7 +558,8 @@ fn bearer(headers: &HeaderMap) -> String {
 }
 
 /// Issues a tax invoice: prices from the catalog (an override needs a store manager),
-/// discounts before tax, GST per line (CGST + SGST, or IGST when the customer takes the
+/// discounts before tax within the seller's discount policy (beyond it, a manager's
+/// access token in `Approval-Token` approves it, and it is audited), GST per line (CGST + SGST, or IGST when the customer takes the
 /// goods to another state), round-off to the rupee; payments must pay the total exactly;
 /// a credit sale must fit the customer's credit. Stock is reserved in inventory before
 /// the invoice commits (409 `insufficient_stock` naming the SKU) and consumed by the
@@ -567,7 +568,8 @@ fn bearer(headers: &HeaderMap) -> String {
 #[utoipa::path(post, path = "/api/v1/pos/invoices", tag = "sales", request_body = NewInvoice,
     security(("bearer" = [])),
     responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "sent before"),
-              (status = 403, description = "`price_override_forbidden`"),
+              (status = 403, description = "`price_override_forbidden`, `discount_beyond_policy` (a manager's \
+                 access token as `Approval-Token` approves it), `invalid_approval`, `approval_insufficient`"),
               (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, \
                  `unknown_store`, `not_found` (a store out of the caller's reach)"),
               (status = 409, description = "`insufficient_stock`, `credit_limit_exceeded`, \
