@@ -273,3 +273,48 @@ async fn healthz_answers_without_dependencies() {
         (StatusCode::OK, b"ok".as_slice())
     );
 }
+
+#[tokio::test]
+async fn a_control_character_in_any_text_is_refused_before_the_handler() {
+    // A NUL in a body became a 500 (PostgreSQL refuses it in text); an ESC sequence
+    // would reach logs and receipt printers.
+    for (body, field) in [
+        (
+            r#"{"sku":"TEA\u0000250","price":{"amount_minor":1,"currency":"INR"},"quantity":"2"}"#,
+            "sku",
+        ),
+        (
+            r#"{"sku":"TEA-250","price":{"amount_minor":1,"currency":"INR\u001b"},"quantity":"2"}"#,
+            "price.currency",
+        ),
+    ] {
+        let refused = problem(post_json(body)).await;
+        assert_eq!(
+            (
+                refused.status,
+                refused.code.as_str(),
+                refused.errors[0].field.as_str()
+            ),
+            (422, "invalid_character", field),
+            "{body}"
+        );
+    }
+    // An escaped backslash before "u0000" is text, and so are tabs and line feeds.
+    let (status, _, _) = send(post_json(
+        r#"{"sku":"TEA\\u0000\t250\n","price":{"amount_minor":1,"currency":"INR"},"quantity":"2"}"#,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // In a query string or a path: 400.
+    for uri in [
+        format!("/api/v1/lines/{}?limit=%00", Uuid::new_v4()),
+        "/api/v1/lines/%00?limit=5".to_owned(),
+    ] {
+        let refused = problem(Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            (refused.status, refused.code.as_str()),
+            (400, "invalid_character"),
+            "{uri}"
+        );
+    }
+}

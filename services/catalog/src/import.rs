@@ -233,6 +233,22 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
             .filter(|v| !v.is_empty())
     };
     let mut errors = Vec::new();
+    // Any column, known or not: the file reaches the database as text.
+    for (column, &i) in index {
+        if record
+            .get(i)
+            .is_some_and(bazaar_platform::http::holds_control)
+        {
+            errors.push(row_error(
+                line,
+                Invalid::new(
+                    column.clone(),
+                    "invalid_character",
+                    "control characters are not text (tab, line feed and carriage return excepted)",
+                ),
+            ));
+        }
+    }
     let required = |column: &'static str| {
         cell(column).ok_or_else(|| Invalid::new(column, "required", "this column needs a value"))
     };

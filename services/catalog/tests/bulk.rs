@@ -195,6 +195,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
         "SUGAR-1,Sugar,,,kg,1701,5,45,44,2.5555,",             // line 9: kg has 3 decimals
         ",No SKU,,,piece,,5,10,9,,",                           // line 10: sku
         "SOAP-2,Sandal soap,,,piece,3401,18,45.00,42.00,,8901030865275", // line 11: barcode of line 2
+        "SOAP-3,Neem soap,Ne\u{0}em,,piece,3401,18,45.00,42.00,,", // line 12: a NUL in the brand
         GOOD[2],
     ];
     let reply = c.import("all-or-nothing", &file(&bad)).await;
@@ -217,6 +218,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
             ("line 9, column reorder_level", "too_many_decimals"),
             ("line 10, column sku", "required"),
             ("line 11, column barcodes", "repeated_in_file"),
+            ("line 12, column brand", "invalid_character"),
         ]
         .map(|(f, c)| (f.to_owned(), c.to_owned()))
     );
@@ -231,7 +233,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
             partial.body["created"].as_u64(),
             partial.body["rejected"].as_u64()
         ),
-        (Some(2), Some(9))
+        (Some(2), Some(10))
     );
     let lines: Vec<u64> = partial.body["errors"]
         .as_array()
@@ -239,7 +241,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
         .iter()
         .map(|e| e["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     assert_eq!(c.products().await, 2);
 
     // A barcode another product already has is refused in a later file too.

@@ -150,6 +150,20 @@ async fn one_address_guessing_many_users_is_throttled() {
     assert_eq!(reply.status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_nul_in_a_login_is_refused_not_a_server_error() {
+    // Unauthenticated: a NUL in the tenant reached PostgreSQL, which answered 500.
+    let id = Identity::start().await;
+    let body = json!({"tenant": "a\u{0}b", "email": id.a.owner_email, "password": PASSWORD});
+    let reply = id
+        .send(Method::POST, "/api/v1/auth/login", None, Some(body), &[])
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_character")
+    );
+}
+
 async fn refresh(id: &Identity, token: &str) -> support::Reply {
     id.post(
         "/api/v1/auth/refresh",

@@ -863,8 +863,12 @@ async fn price_invoice(
         }
         _ => products.iter().map(|p| p.selling_price_minor).collect(),
     };
+    // Without a discount no policy can be exceeded: the checkout reads none.
+    let discounted =
+        body.bill_discount_minor != 0 || body.lines.iter().any(|l| l.discount_minor != 0);
     let limit = match pricing {
         Pricing::Quote => None,
+        _ if !discounted => Some(DiscountLimit::NONE),
         _ => Some(store::discount_limit(&mut tx, tenant, body.store_id, &principal.roles).await?),
     };
     tx.commit().await?;

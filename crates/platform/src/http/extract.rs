@@ -1,19 +1,104 @@
 //! Extractors whose rejections are problem+json (see [`ApiError`]). Handlers use these
 //! instead of axum's own, so bad JSON, unknown fields and wrong types never produce a
-//! bare text body.
+//! bare text body, and no control character (a NUL that PostgreSQL refuses, an escape
+//! sequence bound for a log or a till's printer) reaches a handler as text.
 
 use axum::{
-    extract::FromRequest,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
 };
+use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::{problem::body_unreadable, ApiError, Invalid};
 
 /// A JSON body; rejections become 400 `malformed_json`, 422 `invalid_body`, 415
-/// `unsupported_media_type` or 413 `payload_too_large`. As a response, plain JSON.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `unsupported_media_type`, 413 `payload_too_large`, or 422 `invalid_character` naming
+/// the field whose text holds a control character (tab, line feed and carriage return
+/// excepted). As a response, plain JSON.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a body with content-type application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_unreadable(r.status(), r.body_text()))?;
+        // Valid JSON carries a control character only as a \u escape; the body is walked
+        // for the field only then, and otherwise read straight into `T`.
+        if escapes_a_control(&bytes) {
+            let field = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|value| text_with_control(&value, String::new()));
+            if let Some(field) = field {
+                return Err(Invalid::new(
+                    field,
+                    "invalid_character",
+                    "control characters are not text (tab, line feed and carriage return excepted)",
+                )
+                .into());
+            }
+        }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(inner)| Json(inner))
+            .map_err(ApiError::from)
+    }
+}
+
+/// `application/json` or any `application/*+json`, as axum's own extractor takes.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether a JSON text holds a `\u` escape of a control character in a string.
+fn escapes_a_control(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if body.get(i + 1) == Some(&b'u') {
+            let code = body
+                .get(i + 2..i + 6)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32);
+            if code.is_some_and(is_control) {
+                return true;
+            }
+        }
+        // Skip the escaped character, so "\\u0000" (a backslash, then text) is not one.
+        i += 2;
+    }
+    false
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -21,12 +106,138 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A query string; rejections become 400 `invalid_query`.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// A query string; rejections become 400 `invalid_query`, or 400 `invalid_character`
+/// when a decoded value holds a control character.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
-/// Path parameters; rejections become 400 `invalid_path`.
-#[derive(Debug, Clone, Copy, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_controls("query string", parts.uri.query().unwrap_or_default())?;
+        let axum::extract::Query(inner) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(inner))
+    }
+}
+
+/// Path parameters; rejections become 400 `invalid_path`, or 400 `invalid_character`
+/// when a decoded segment holds a control character.
+#[derive(Debug, Clone, Copy)]
 pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_controls("path", parts.uri.path())?;
+        let axum::extract::Path(inner) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(inner))
+    }
+}
+
+/// A control character other than the three whitespace ones text may hold.
+fn is_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Whether `text` holds a character no text field takes (a control character other than
+/// tab, line feed and carriage return): for text that arrives outside these extractors,
+/// such as a CSV file's cells.
+pub fn holds_control(text: &str) -> bool {
+    text.chars().any(is_control)
+}
+
+/// The path (`lines[2].sku`) of the first string, or object key, holding a control
+/// character.
+fn text_with_control(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => holds_control(text).then_some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| text_with_control(item, format!("{at}[{index}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if holds_control(key) {
+                Some(here)
+            } else {
+                text_with_control(item, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// 400 `invalid_character` when the percent-decoded `raw` holds a control character.
+fn refuse_controls(what: &str, raw: &str) -> Result<(), ApiError> {
+    let decoded = percent_decoded(raw);
+    if holds_control(&decoded) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_character",
+            format!("the {what} holds a control character"),
+        ));
+    }
+    Ok(())
+}
+
+/// `raw` with `%XX` decoded (and `+` left alone: it is a space, never a control).
+fn percent_decoded(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push(((hex(h).unwrap_or(0) << 4) | hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_found_with_their_field() {
+        let body = serde_json::json!({"tenant": "a\u{0}b", "lines": [{"sku": "ok"}, {"sku": "x\u{1b}[31m"}]});
+        assert_eq!(
+            text_with_control(&body, String::new()).as_deref(),
+            Some("lines[1].sku")
+        );
+        let fine = serde_json::json!({"note": "two\nlines\twith tabs\r\n", "n": 1});
+        assert!(escapes_a_control(br#"{"tenant":"a\u0000b"}"#));
+        assert!(escapes_a_control(br#"{"t":"\u001B[31m"}"#));
+        assert!(!escapes_a_control(
+            br#"{"t":"\\u0000 is text","n":"\u00e9\n"}"#
+        ));
+        assert_eq!(text_with_control(&fine, String::new()), None);
+        assert!(refuse_controls("query string", "q=%00").is_err());
+        assert!(refuse_controls("query string", "q=a%20b&limit=5").is_ok());
+        assert!(refuse_controls("path", "/api/v1/x/%7F").is_err());
+    }
+}

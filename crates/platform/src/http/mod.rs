@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-pub use extract::{Json, Path, Query};
+pub use extract::{holds_control, Json, Path, Query};
 pub use local::{call, call_with, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};

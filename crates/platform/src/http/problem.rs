@@ -237,7 +237,8 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-fn body_unreadable(status: StatusCode, text: String) -> ApiError {
+/// 413 `payload_too_large`, or 400 `unreadable_body` for a body that could not be read.
+pub(super) fn body_unreadable(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             status,
