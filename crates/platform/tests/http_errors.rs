@@ -318,3 +318,30 @@ async fn a_control_character_in_any_text_is_refused_before_the_handler() {
         );
     }
 }
+
+#[tokio::test]
+async fn made_up_methods_add_no_metric_series() {
+    // Without a token, anyone could grow /metrics by a series per method they invent.
+    let metrics = HttpMetrics::new();
+    let app = app(metrics.clone());
+    for n in 0..20 {
+        let method = axum::http::Method::from_bytes(format!("SECPROBE{n}").as_bytes()).unwrap();
+        let request = Request::builder()
+            .method(method)
+            .uri("/healthz")
+            .body(Body::empty())
+            .unwrap();
+        app.clone().oneshot(request).await.unwrap();
+    }
+    let text = metrics.render();
+    assert!(!text.contains("SECPROBE"), "{text}");
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .count();
+    assert_eq!(series, 1, "one series for all of them: {text}");
+    assert!(
+        text.contains(r#"method="other",route="/healthz""#),
+        "{text}"
+    );
+}
