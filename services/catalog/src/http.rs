@@ -1078,6 +1078,6 @@ async fn export_products(
 fn csv_line(fields: &[String]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
-    let _ = writer.write_record(fields);
+    let _ = writer.write_record(fields.iter().map(|f| import::defused(f).into_owned()));
     writer.into_inner().unwrap_or_default()
 }

@@ -225,11 +225,32 @@ fn csv_error(line: u64, err: &csv::Error) -> RowError {
     }
 }
 
+/// Characters a spreadsheet takes as the start of a formula when a cell begins with them.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as the export writes it: one a spreadsheet would run as a formula gets a
+/// leading `'`, which the import takes off again, so export and import round-trip.
+pub fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// A cell as the import reads it: the export's `'` before a formula character taken off.
+fn armed(cell: &str) -> &str {
+    cell.strip_prefix('\'')
+        .filter(|rest| rest.starts_with(FORMULA_STARTS))
+        .unwrap_or(cell)
+}
+
 fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) -> Parsed {
     let cell = |column: &str| -> Option<&str> {
         index
             .get(column)
             .and_then(|&i| record.get(i))
+            .map(armed)
             .filter(|v| !v.is_empty())
     };
     let mut errors = Vec::new();

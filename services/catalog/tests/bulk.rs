@@ -164,6 +164,21 @@ async fn a_file_imports_once_and_exports_back_to_itself() {
     assert_eq!(round_trip.body["unchanged"], 3, "{}", round_trip.body);
     assert_eq!(c.events().await, 9);
 
+    // A name a spreadsheet would run as a formula is exported inert, and comes back as it
+    // was.
+    let formula = "SOAP-9,\"=HYPERLINK(\"\"http://x.test\"\",\"\"win\"\")\",@brand,,piece,3401,18,45.00,42.00,,";
+    let created = c.import("all-or-nothing", &file(&[formula])).await;
+    assert_eq!(created.body["created"], 1, "{}", created.body);
+    let exported = c.export().await;
+    let soap = exported.lines().find(|l| l.starts_with("SOAP-9")).unwrap();
+    assert!(
+        soap.starts_with("SOAP-9,\"'=HYPERLINK(") && soap.contains(",'@brand,"),
+        "{soap}"
+    );
+    let again = c.import("all-or-nothing", &exported).await;
+    assert_eq!(again.body["unchanged"], 4, "{}", again.body);
+    let events = c.events().await;
+
     // A changed price is an update, audited like any price change.
     let cheaper = GOOD[0].replace("599.50", "579.00");
     let update = c.import("all-or-nothing", &file(&[&cheaper])).await;
@@ -171,6 +186,7 @@ async fn a_file_imports_once_and_exports_back_to_itself() {
     let price_events: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type IN ('catalog.price.changed', 'audit.price.changed')")
         .fetch_one(&c.owner).await.unwrap();
     assert_eq!(price_events, 2);
+    assert_eq!(c.events().await, events + 2);
     assert!(c.export().await.contains("650.00,579.00"));
 
     // Only owners and admins import.
