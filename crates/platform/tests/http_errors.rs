@@ -345,3 +345,69 @@ async fn made_up_methods_add_no_metric_series() {
         "{text}"
     );
 }
+
+/// Sends raw HTTP/1.1 `request` on `stream` and reads one response: its head, lowercased,
+/// and its body.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &[u8]) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the server closed the connection without answering");
+        received.extend_from_slice(&buffer[..n]);
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = received[head_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0);
+        body.extend_from_slice(&buffer[..n]);
+    }
+    (head, body)
+}
+
+#[tokio::test]
+async fn a_request_refused_before_its_body_was_read_closes_its_connection_and_says_so() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app(HttpMetrics::new())).await });
+    let post = |path: &str, content_type: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let big = format!(r#"{{"padding":"{}"}}"#, "x".repeat(64 * 1024));
+    // Refused unread: no route, and the wrong content type. Each says it closes.
+    for (request, status) in [
+        (post("/api/v1/nowhere", "application/json", &big), "404"),
+        (post("/api/v1/lines", "text/plain", &big), "415"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (head, _) = exchange(&mut stream, &request).await;
+        assert!(head.starts_with(&format!("http/1.1 {status}")), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+    }
+    // A body that was read keeps the connection for the next request.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, _) = exchange(
+        &mut stream,
+        &post("/api/v1/lines", "application/json", GOOD),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let (head, body) = exchange(&mut stream, b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(body, b"ok");
+}

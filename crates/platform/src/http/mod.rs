@@ -9,6 +9,7 @@ mod metrics;
 mod page;
 mod problem;
 mod readiness;
+mod unread;
 
 use std::{
     future::IntoFuture,
@@ -116,6 +117,7 @@ pub fn app(
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
+        .layer(middleware::from_fn(unread::close_if_unread))
 }
 
 /// Serves `app` on `addr` until `shutdown` is cancelled, then lets in-flight requests
