@@ -42,6 +42,9 @@ pub enum Rejection {
     /// Nobody changes their own roles: no self-escalation, no self-lockout.
     #[error("you cannot change your own roles")]
     OwnRoles,
+    /// A store-scoped user granted stores beyond their own, or every store.
+    #[error("you can grant only stores you reach yourself")]
+    ReachBeyondOwn,
 }
 
 impl Rejection {
@@ -54,6 +57,7 @@ impl Rejection {
             Self::NoStores => "no_stores",
             Self::OwnerOnly => "owner_role_reserved",
             Self::OwnRoles => "own_roles",
+            Self::ReachBeyondOwn => "reach_beyond_own",
         }
     }
 }
@@ -142,6 +146,16 @@ pub fn may_assign(
     let touches_owner = before.contains(&Role::Owner) || after.roles.contains(&Role::Owner);
     if touches_owner && !actor.has_any(&[Role::Owner]) {
         return Err(Rejection::OwnerOnly);
+    }
+    // Nobody hands out a reach wider than their own: a store-scoped admin cannot make
+    // anyone an every-store user, nor add stores they do not run.
+    let within_reach = match (&actor.stores, &after.stores) {
+        (Stores::All(_), _) => true,
+        (Stores::Only(_), None) => false,
+        (Stores::Only(own), Some(granted)) => granted.iter().all(|store| own.contains(store)),
+    };
+    if !within_reach {
+        return Err(Rejection::ReachBeyondOwn);
     }
     Ok(())
 }
@@ -292,6 +306,26 @@ mod tests {
             may_assign(&owner, owner.user, &[Role::Owner], &to_cashier),
             Err(Rejection::OwnRoles)
         );
+    }
+
+    #[test]
+    fn nobody_grants_a_reach_wider_than_their_own() {
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let store_admin = Principal {
+            stores: Stores::Only(vec![mine]),
+            ..principal(vec![Role::Admin])
+        };
+        let grant = |stores| Assignment::new(vec![Role::Cashier], stores).unwrap();
+        let someone = Uuid::new_v4();
+        let all = Stores::All(bazaar_platform::auth::AllStores::All);
+        for wider in [grant(all.clone()), grant(Stores::Only(vec![mine, other]))] {
+            assert_eq!(
+                may_assign(&store_admin, someone, &[Role::Cashier], &wider),
+                Err(Rejection::ReachBeyondOwn)
+            );
+        }
+        assert!(may_assign(&store_admin, someone, &[], &grant(Stores::Only(vec![mine]))).is_ok());
+        assert!(may_assign(&principal(vec![Role::Admin]), someone, &[], &grant(all)).is_ok());
     }
 
     #[test]

@@ -508,7 +508,9 @@ struct RoleChange {
 
 fn rejected(rejection: Rejection) -> ApiError {
     let status = match rejection {
-        Rejection::OwnerOnly | Rejection::OwnRoles => StatusCode::FORBIDDEN,
+        Rejection::OwnerOnly | Rejection::OwnRoles | Rejection::ReachBeyondOwn => {
+            StatusCode::FORBIDDEN
+        }
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ApiError::new(status, rejection.code(), rejection.to_string())

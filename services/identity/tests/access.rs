@@ -124,6 +124,62 @@ async fn only_owners_grant_owner_and_nobody_changes_their_own_roles() {
 }
 
 #[tokio::test]
+async fn a_store_scoped_admin_grants_no_reach_wider_than_their_own() {
+    let id = Identity::start().await;
+    let (mine, other) = (id.a.ids.stores[0], id.a.ids.stores[1]);
+    id.user(&id.a, "store-admin@alpha.test", &["admin"], json!([mine]))
+        .await;
+    let cashier = id
+        .user(&id.a, "cashier@alpha.test", &["cashier"], json!([mine]))
+        .await;
+    let (token, _) = id.login(&id.a.slug, "store-admin@alpha.test").await;
+    let new_user = |stores: Value| {
+        json!({"email": "new@alpha.test", "name": "New", "password": "long enough password",
+               "roles": ["cashier"], "stores": stores})
+    };
+    for stores in [json!("all"), json!([mine, other])] {
+        let created = id
+            .send(
+                Method::POST,
+                "/api/v1/users",
+                Some(&token),
+                Some(new_user(stores.clone())),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (created.status, created.code()),
+            (StatusCode::FORBIDDEN, "reach_beyond_own"),
+            "{stores}"
+        );
+        let widened = id
+            .send(
+                Method::PUT,
+                &format!("/api/v1/users/{cashier}/roles"),
+                Some(&token),
+                Some(json!({"roles": ["cashier"], "stores": stores})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (widened.status, widened.code()),
+            (StatusCode::FORBIDDEN, "reach_beyond_own"),
+            "{stores}"
+        );
+    }
+    let within = id
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            Some(&token),
+            Some(new_user(json!([mine]))),
+            &[],
+        )
+        .await;
+    assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
+}
+
+#[tokio::test]
 async fn tenant_a_never_reaches_tenant_b() {
     let id = Identity::start().await;
     let b_user = id
