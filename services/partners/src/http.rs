@@ -38,6 +38,17 @@ const RECEIVABLES: &[Role] = &[
 ];
 /// Who sets the loyalty rule.
 const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
+/// Who gives customers credit: a limit and payment terms are a decision for the books,
+/// not for the till that then sells against them.
+const CREDIT_SETTERS: &[Role] = &[Role::Owner, Role::Admin, Role::Accountant];
+/// Who changes a customer's details: the tills, and the accountant who gives credit.
+const CUSTOMER_EDITORS: &[Role] = &[
+    Role::Owner,
+    Role::Admin,
+    Role::StoreManager,
+    Role::Cashier,
+    Role::Accountant,
+];
 
 /// Partners' routes; each names the roles it admits.
 pub fn router(ctx: ServiceContext) -> Router {
@@ -59,7 +70,10 @@ pub fn router(ctx: ServiceContext) -> Router {
             "/api/v1/customers/{id}",
             get(get_customer)
                 .route_layer(auth::allow(v, SELLERS))
-                .merge(axum::routing::patch(update_customer).route_layer(auth::allow(v, SELLERS))),
+                .merge(
+                    axum::routing::patch(update_customer)
+                        .route_layer(auth::allow(v, CUSTOMER_EDITORS)),
+                ),
         )
         .route(
             "/api/v1/customers/{id}/payments",
@@ -259,6 +273,63 @@ fn customer_event(tenant: Uuid, c: &Customer) -> CustomerEvent<'_> {
     }
 }
 
+/// `audit.credit_terms.changed`.
+#[derive(Serialize)]
+struct CreditTermsChanged<'a> {
+    tenant_id: Uuid,
+    customer_id: Uuid,
+    currency: &'a str,
+    credit_limit_minor_before: i64,
+    credit_limit_minor: i64,
+    payment_terms_days_before: i32,
+    payment_terms_days: i32,
+    changed_by: Uuid,
+    changed_at: i64,
+}
+
+/// Refuses (403 `credit_terms_reserved`) a change of `before`'s credit limit or payment
+/// terms by anyone but an owner, admin or accountant, and audits every change that is
+/// made, in `tx`. `before` is `(limit, terms)`: zero for a new customer.
+async fn credit_terms_changed(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    before: (i64, i32),
+    after: &Customer,
+) -> Result<(), ApiError> {
+    if before == (after.credit_limit_minor, after.payment_terms_days) {
+        return Ok(());
+    }
+    if !principal.has_any(CREDIT_SETTERS) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "credit_terms_reserved",
+            "a customer's credit limit and payment terms are set by an owner, admin or accountant",
+        ));
+    }
+    let changed = CreditTermsChanged {
+        tenant_id: principal.tenant,
+        customer_id: after.id,
+        currency: &after.currency,
+        credit_limit_minor_before: before.0,
+        credit_limit_minor: after.credit_limit_minor,
+        payment_terms_days_before: before.1,
+        payment_terms_days: after.payment_terms_days,
+        changed_by: principal.user,
+        changed_at: millis(),
+    };
+    // Audit events are keyed by tenant, like every audit event.
+    outbox::append_current(
+        tx,
+        SERVICE,
+        "audit.credit_terms.changed",
+        principal.tenant,
+        &principal.tenant.to_string(),
+        &changed,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Applies `body` to `customer`, checking every field it sets.
 fn apply_customer(customer: &mut Customer, body: CustomerBody) -> Result<(), ApiError> {
     if let Some(name) = body.name {
@@ -326,7 +397,9 @@ fn phone_taken(phone: &str) -> ApiError {
 /// Adds a customer. Honors `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "partners", request_body = CustomerBody,
     security(("bearer" = [])),
-    responses((status = 201, body = Customer), (status = 409, description = "`phone_taken`"),
+    responses((status = 201, body = Customer),
+              (status = 403, description = "`credit_terms_reserved` (credit is an owner's, admin's or accountant's to give)"),
+              (status = 409, description = "`phone_taken`"),
               (status = 422, description = "`invalid_phone`, `invalid_gstin`, \
                  `invalid_gstin_check_character`, `invalid_state_code`, `invalid_pincode`, \
                  `state_mismatch`, `invalid_email`, ...")))]
@@ -384,6 +457,7 @@ async fn create_customer(
     if inserted == 0 {
         return Err(phone_taken(&customer.phone));
     }
+    credit_terms_changed(&mut tx, &principal, (0, 0), &customer).await?;
     let created = customer_event(tenant, &customer);
     event(
         &mut tx,
@@ -418,6 +492,7 @@ async fn customer(
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "partners",
     request_body = CustomerBody, security(("bearer" = [])),
     responses((status = 200, body = Customer), (status = 404, description = "`not_found`"),
+              (status = 403, description = "`credit_terms_reserved` (credit is an owner's, admin's or accountant's to give)"),
               (status = 409, description = "`phone_taken`"),
               (status = 422, description = "a field breaks a rule")))]
 async fn update_customer(
@@ -441,7 +516,9 @@ async fn update_customer(
         )
         .into());
     }
+    let terms_before = (customer.credit_limit_minor, customer.payment_terms_days);
     apply_customer(&mut customer, body)?;
+    credit_terms_changed(&mut tx, &principal, terms_before, &customer).await?;
     customer.version += 1;
     let updated = sqlx::query(
         "UPDATE customers SET name = $3, phone = $4, email = $5, gstin = $6, billing_address = $7, \

@@ -10,7 +10,7 @@ use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
     consumer,
-    testing::{event, send, Reply, TestService},
+    testing::{event, outbox_events, send, Reply, TestService},
 };
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
@@ -149,11 +149,19 @@ async fn customers_and_vendors_are_validated_and_found_by_phone() {
             .await;
         assert_eq!(reply.code(), code, "{body}: {}", reply.body);
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(&p.owner)
-        .await
-        .unwrap();
-    assert_eq!(count, 1, "only the first customer was written");
+    let written: Vec<(String, i64)> =
+        sqlx::query_as("SELECT event_type, count(*) FROM outbox GROUP BY 1 ORDER BY 1")
+            .fetch_all(&p.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        written,
+        [
+            ("audit.credit_terms.changed".to_owned(), 1),
+            ("partners.customer.created".to_owned(), 1)
+        ],
+        "only the first customer was written, its credit audited"
+    );
 
     let id = customer["id"].as_str().unwrap();
     let changed = p
@@ -451,4 +459,75 @@ async fn points_are_earned_per_invoice_and_never_overspent() {
         )
         .await;
     assert_eq!(left.body["points"], 0);
+}
+
+#[tokio::test]
+async fn credit_is_given_by_the_back_office_and_every_change_is_audited() {
+    let p = Partners::start().await;
+    let as_role = |role: Role| p.issuer.token(p.tenant, &[role]);
+    let customer = |phone: &str, limit: i64| {
+        json!({"name": "Rao Traders", "phone": phone, "credit_limit": inr(limit),
+               "payment_terms_days": 15})
+    };
+    let post = |token: String, body: Value| {
+        let app = p.app.clone();
+        async move {
+            send(
+                &app,
+                Method::POST,
+                "/api/v1/customers",
+                Some(&token),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    // A cashier or store manager adding a customer on ₹5,00,000 of credit, then selling
+    // on it: refused.
+    for role in [Role::Cashier, Role::StoreManager] {
+        let refused = post(as_role(role), customer("9845012345", 5_00_000_00)).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::FORBIDDEN, "credit_terms_reserved")
+        );
+    }
+    // The till may still add a customer without credit.
+    let walk_in = post(
+        as_role(Role::Cashier),
+        json!({"name": "Walk-in", "phone": "9845012346"}),
+    )
+    .await;
+    assert_eq!(walk_in.status, StatusCode::CREATED, "{}", walk_in.body);
+    let id = walk_in.body["id"].as_str().unwrap().to_owned();
+    let patch = |token: String, body: Value| {
+        let (app, path) = (p.app.clone(), format!("/api/v1/customers/{id}"));
+        async move { send(&app, Method::PATCH, &path, Some(&token), Some(body), &[]).await }
+    };
+    let raise = json!({"credit_limit": inr(5_00_000_00)});
+    for role in [Role::Cashier, Role::StoreManager] {
+        let refused = patch(as_role(role), raise.clone()).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::FORBIDDEN, "credit_terms_reserved")
+        );
+        // Other details stay theirs to change.
+        let renamed = patch(as_role(role), json!({"name": "Walk-in Ltd"})).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    }
+    let given = patch(as_role(Role::Accountant), raise).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.body);
+    let audited: Vec<Value> = outbox_events(&p.owner, "audit.credit_terms.changed")
+        .await
+        .iter()
+        .map(|e| e.payload_as().unwrap())
+        .collect();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(
+        (
+            &audited[0]["credit_limit_minor_before"],
+            &audited[0]["credit_limit_minor"]
+        ),
+        (&json!(0), &json!(5_00_000_00))
+    );
 }
