@@ -14,7 +14,7 @@ use axum::{
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     db,
-    http::{ApiError, Invalid, Json, Path, Query},
+    http::{ApiError, Invalid, Json, Page, Path, Query},
     money::{amount_field, checked_sum},
     outbox, ServiceContext,
 };
@@ -141,18 +141,23 @@ pub(crate) struct Account {
     role: Option<String>,
 }
 
-/// The tenant's chart of accounts, by code (seeded from the retail template).
-#[utoipa::path(get, path = "/api/v1/finance/accounts", tag = "finance", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Account>)))]
+/// The tenant's chart of accounts, by code (seeded from the retail template), a page at a
+/// time like every list.
+#[utoipa::path(get, path = "/api/v1/finance/accounts", tag = "finance", params(Page),
+    security(("bearer" = [])), responses((status = 200, body = Vec<Account>)))]
 async fn accounts(
     State(pool): State<PgPool>,
     principal: Principal,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
     let mut tx = begin(&pool, principal.tenant).await?;
     let rows = sqlx::query_as(
-        "SELECT code, name, kind, role FROM accounts WHERE tenant_id = $1 ORDER BY code",
+        "SELECT code, name, kind, role FROM accounts WHERE tenant_id = $1 ORDER BY code \
+         LIMIT $2 OFFSET $3",
     )
     .bind(principal.tenant)
+    .bind(page.limit())
+    .bind(page.offset())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

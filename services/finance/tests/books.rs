@@ -712,3 +712,29 @@ async fn a_chart_created_in_a_transaction_that_rolled_back_is_created_again() {
     }
     assert_eq!(books.entries().await, 2);
 }
+
+#[tokio::test]
+async fn the_chart_of_accounts_is_listed_a_page_at_a_time() {
+    let books = Books::open().await;
+    let codes = |page: Value| -> Vec<String> {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = codes(books.get("/api/v1/finance/accounts?limit=5").await);
+    let second = codes(books.get("/api/v1/finance/accounts?page=2&limit=5").await);
+    assert_eq!((first.len(), second.len()), (5, 5));
+    assert!(first.last() < second.first(), "{first:?} then {second:?}");
+    let too_many = send(
+        &books.finance.app,
+        Method::GET,
+        "/api/v1/finance/accounts?limit=500",
+        Some(&books.finance.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(too_many.code(), "invalid_query");
+}
