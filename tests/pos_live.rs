@@ -63,6 +63,14 @@ async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
     let cashier = issuer.token_for(tenant, &[Role::Cashier], Stores::Only(vec![store]));
     let elsewhere = connect(Uuid::new_v4(), cashier.clone()).await;
     assert!(elsewhere.is_err(), "another store's screen is refused");
+    // An every-store owner naming a store the tenant does not have: 404, not a socket.
+    let owner = issuer.token(tenant, &[Role::Owner]);
+    match connect(Uuid::new_v4(), owner).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404)
+        }
+        other => panic!("a socket for no store: {:?}", other.map(|_| ())),
+    }
     let (mut socket, _) = connect(store, cashier).await.expect("the socket opens");
 
     // The feed starts at the latest offset once it joins: publish until the screen hears.

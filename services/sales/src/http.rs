@@ -161,7 +161,12 @@ async fn get_store(
     Ok(Json(store))
 }
 
-async fn store(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Store, ApiError> {
+/// A store's invoicing settings; 404 `unknown_store` for an id that is not the tenant's.
+pub(crate) async fn store(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Store, ApiError> {
     sqlx::query_as(
         "SELECT code, state_code, gstin, location_id FROM stores WHERE tenant_id = $1 AND id = $2",
     )

@@ -17,6 +17,7 @@ use axum::{
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
+    db,
     http::{ApiError, Query},
     Settings,
 };
@@ -169,7 +170,7 @@ pub(crate) struct Watch {
 /// JSON text messages (`{"type": "invoice.issued", ...}`, `{"type": "low_stock", ...}`).
 #[utoipa::path(get, path = "/ws/pos", tag = "sales", params(Watch), security(("bearer" = [])),
     responses((status = 101, description = "switching to the WebSocket"),
-              (status = 404, description = "`not_found` (a store the user does not reach)")))]
+              (status = 404, description = "`not_found` (a store the user does not reach), `unknown_store`")))]
 pub(crate) async fn watch(
     State(sales): State<Sales>,
     principal: Principal,
@@ -177,6 +178,10 @@ pub(crate) async fn watch(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     reachable(&principal, watch.store_id)?;
+    // A store of the tenant's, not any id an every-store token names.
+    let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
+    crate::http::store(&mut tx, principal.tenant, watch.store_id).await?;
+    tx.commit().await?;
     let updates = sales.feed.0.subscribe();
     Ok(upgrade.on_upgrade(move |socket| stream(socket, updates, principal.tenant, watch.store_id)))
 }
