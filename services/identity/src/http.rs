@@ -211,12 +211,29 @@ async fn login(
         at: now_millis(),
     };
     let Some(user) = store::user_by_email(&mut tx, &email).await? else {
+        // An address nobody has is counted and locked out like a user's, so the lockout
+        // says nothing about which addresses are real.
+        if let Some(until) = store::unknown_address_locked_until(&mut tx, tenant, &email)
+            .await?
+            .filter(|until| *until > chrono::Utc::now())
+        {
+            store::audit(
+                &mut tx,
+                "audit.login.failed",
+                tenant,
+                &failed(None, "locked", 0),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(login_locked(until));
+        }
         burn_a_hash(&login.password).await;
+        let failures = store::record_unknown_failure(&mut tx, tenant, &email).await?;
         store::audit(
             &mut tx,
             "audit.login.failed",
             tenant,
-            &failed(None, "unknown_user", 0),
+            &failed(None, "unknown_user", failures),
         )
         .await?;
         if let Some(ip) = &ip {
@@ -232,13 +249,7 @@ async fn login(
         let event = failed(Some(&user), "locked", user.failed_logins);
         store::audit(&mut tx, "audit.login.failed", tenant, &event).await?;
         tx.commit().await?;
-        let wait = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "login_locked",
-            "too many failed logins for this user; try again later",
-        )
-        .with_retry_after(wait));
+        return Err(login_locked(until));
     }
     if !verify_password(&login.password, &user.password_hash).await {
         let failures = store::record_failure(&mut tx, user.id).await?;
@@ -266,6 +277,17 @@ async fn login(
     tx.commit().await?;
     tracing::info!(user = %user.id, tenant = %tenant, "logged in");
     Ok(Json(tokens))
+}
+
+/// 429 `login_locked` until `until`, the same for a user and for an address nobody has.
+fn login_locked(until: chrono::DateTime<chrono::Utc>) -> ApiError {
+    let wait = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "login_locked",
+        "too many failed logins for this user; try again later",
+    )
+    .with_retry_after(wait)
 }
 
 /// A refresh or logout request.

@@ -193,6 +193,53 @@ pub(crate) async fn record_failure(tx: &mut PgConnection, user: Uuid) -> sqlx::R
     Ok(failures)
 }
 
+/// When a login to `email`, which no user of the tenant has, is locked out: as a user's
+/// would be after the same failures.
+pub(crate) async fn unknown_address_locked_until(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    email: &Email,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let until: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
+        "SELECT locked_until FROM unknown_login_failures WHERE tenant_id = $1 AND email = $2",
+    )
+    .bind(tenant)
+    .bind(email.as_str())
+    .fetch_optional(tx)
+    .await?;
+    Ok(until.flatten())
+}
+
+/// Records a failed login to an address no user has, locking it out by the same rule as
+/// a user ([`record_failure`]); returns the consecutive failures.
+pub(crate) async fn record_unknown_failure(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    email: &Email,
+) -> sqlx::Result<i32> {
+    let failures: i32 = sqlx::query_scalar(
+        "INSERT INTO unknown_login_failures AS f (tenant_id, email, failed_logins) VALUES ($1, $2, 1) \
+         ON CONFLICT (tenant_id, email) DO UPDATE SET failed_logins = f.failed_logins + 1 \
+         RETURNING failed_logins",
+    )
+    .bind(tenant)
+    .bind(email.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(lockout) = lockout(failures) {
+        sqlx::query(
+            "UPDATE unknown_login_failures SET locked_until = now() + make_interval(secs => $3) \
+             WHERE tenant_id = $1 AND email = $2",
+        )
+        .bind(tenant)
+        .bind(email.as_str())
+        .bind(lockout.as_secs_f64())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(failures)
+}
+
 /// Clears the failure count after a successful login.
 pub(crate) async fn record_success(tx: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")

@@ -113,6 +113,28 @@ async fn repeated_failures_lock_the_user_out_even_with_the_right_password() {
 }
 
 #[tokio::test]
+async fn an_address_nobody_has_is_locked_out_like_a_user_s() {
+    // Only real users used to get 429 login_locked: the lockout told which addresses exist.
+    let id = Identity::start().await;
+    for (email, password) in [
+        (id.a.owner_email.as_str(), "wrong password!"),
+        ("nobody@alpha.test", "wrong password!"),
+    ] {
+        for attempt in 1..=FREE_FAILURES + 1 {
+            let reply = id.login_reply(&id.a.slug, email, password).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{email} {attempt}");
+        }
+        let reply = id.login_reply(&id.a.slug, email, PASSWORD).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "login_locked"),
+            "{email}"
+        );
+        assert!(reply.headers.contains_key(header::RETRY_AFTER), "{email}");
+    }
+}
+
+#[tokio::test]
 async fn one_address_guessing_many_users_is_throttled() {
     let id = Identity::start().await;
     let peer = [("x-test-peer", "192.0.2.7")];
