@@ -113,8 +113,6 @@ pub enum Sign {
     Positive,
     /// Zero or above: a count that found nothing.
     NonNegative,
-    /// Either way: an adjustment.
-    Any,
 }
 
 /// The integer and fraction digits of `text` when it is a plain decimal: an optional
@@ -380,17 +378,6 @@ impl Quantity {
         }
     }
 
-    /// A quantity with at most `max_decimals` places.
-    pub fn new(value: Decimal, max_decimals: u32) -> Result<Self, MoneyError> {
-        if value.normalize().scale() > max_decimals {
-            return Err(MoneyError::TooManyDecimals {
-                value: value.to_string(),
-                allowed: max_decimals,
-            });
-        }
-        Ok(Self(value.normalize()))
-    }
-
     /// The decimal value.
     pub fn value(self) -> Decimal {
         self.0
@@ -573,7 +560,6 @@ mod tests {
         let counted = |t| Quantity::field("q", t, 0, Sign::NonNegative).map_err(|e| e.code);
         assert_eq!(counted("-0").unwrap(), Quantity::ZERO);
         assert_eq!(counted("-1"), Err("invalid_quantity"));
-        assert!(Quantity::field("q", "-1", 0, Sign::Any).is_ok());
         assert!(serde_json::from_str::<Quantity>(r#""1_0""#).is_err());
     }
 
