@@ -74,53 +74,85 @@ fn balance(trial_balance: &Value, code: &str) -> i64 {
         })
 }
 
+/// One tenant's services, each on a database of its own, with sales calling inventory
+/// and partners over HTTP as `bazaar serve` wires them.
+struct Mesh {
+    catalog: TestService,
+    inventory: TestService,
+    partners: TestService,
+    purchase: TestService,
+    finance: TestService,
+    sales: TestService,
+}
+
+impl Mesh {
+    async fn start(issuer: &TestIssuer, tenant: Uuid) -> Self {
+        let start =
+            |name, migrator, router| TestService::start_for(name, migrator, router, issuer, tenant);
+        let catalog = start(
+            "catalog",
+            bazaar_catalog::migrator(),
+            bazaar_catalog::router,
+        )
+        .await;
+        let inventory = start(
+            "inventory",
+            bazaar_inventory::migrator(),
+            bazaar_inventory::router,
+        )
+        .await;
+        let partners = start(
+            "partners",
+            bazaar_partners::migrator(),
+            bazaar_partners::router,
+        )
+        .await;
+        let purchase = start(
+            "purchase",
+            bazaar_purchase::migrator(),
+            bazaar_purchase::router,
+        )
+        .await;
+        let finance = start(
+            "finance",
+            bazaar_finance::migrator(),
+            bazaar_finance::router,
+        )
+        .await;
+        let mut config = Settings::from_env().unwrap();
+        config.inventory_url = inventory.listen().await;
+        config.partners_url = partners.listen().await;
+        let sales = TestService::start_with(
+            "sales",
+            bazaar_sales::migrator(),
+            bazaar_sales::router,
+            issuer,
+            tenant,
+            config,
+        )
+        .await;
+        Mesh {
+            catalog,
+            inventory,
+            partners,
+            purchase,
+            finance,
+            sales,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let start =
-        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
-    let catalog = start(
-        "catalog",
-        bazaar_catalog::migrator(),
-        bazaar_catalog::router,
-    )
-    .await;
-    let inventory = start(
-        "inventory",
-        bazaar_inventory::migrator(),
-        bazaar_inventory::router,
-    )
-    .await;
-    let partners = start(
-        "partners",
-        bazaar_partners::migrator(),
-        bazaar_partners::router,
-    )
-    .await;
-    let purchase = start(
-        "purchase",
-        bazaar_purchase::migrator(),
-        bazaar_purchase::router,
-    )
-    .await;
-    let finance = start(
-        "finance",
-        bazaar_finance::migrator(),
-        bazaar_finance::router,
-    )
-    .await;
-    let mut config = Settings::from_env().unwrap();
-    config.inventory_url = inventory.listen().await;
-    config.partners_url = partners.listen().await;
-    let sales = TestService::start_with(
-        "sales",
-        bazaar_sales::migrator(),
-        bazaar_sales::router,
-        &issuer,
-        tenant,
-        config,
-    )
-    .await;
+    let Mesh {
+        catalog,
+        inventory,
+        partners,
+        purchase,
+        finance,
+        sales,
+    } = Mesh::start(&issuer, tenant).await;
     // Finance reads neither catalog's topic nor the audit topic: they move no money.
     let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
     let relay_all = async || {
@@ -587,44 +619,15 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
     let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let start =
-        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
-    let catalog = start(
-        "catalog",
-        bazaar_catalog::migrator(),
-        bazaar_catalog::router,
-    )
-    .await;
-    let inventory = start(
-        "inventory",
-        bazaar_inventory::migrator(),
-        bazaar_inventory::router,
-    )
-    .await;
-    let partners = start(
-        "partners",
-        bazaar_partners::migrator(),
-        bazaar_partners::router,
-    )
-    .await;
-    let finance = start(
-        "finance",
-        bazaar_finance::migrator(),
-        bazaar_finance::router,
-    )
-    .await;
-    let mut config = Settings::from_env().unwrap();
-    config.inventory_url = inventory.listen().await;
-    config.partners_url = partners.listen().await;
-    let sales = TestService::start_with(
-        "sales",
-        bazaar_sales::migrator(),
-        bazaar_sales::router,
-        &issuer,
-        tenant,
-        config,
-    )
-    .await;
+    // Partners stays up for the till's calls; purchase is unused here.
+    let Mesh {
+        catalog,
+        inventory,
+        partners: _partners,
+        purchase: _purchase,
+        finance,
+        sales,
+    } = Mesh::start(&issuer, tenant).await;
     let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
     let relay_all = async || {
         relay_outbox_to(&catalog.database, &catalog.owner, &products).await;
