@@ -1,11 +1,7 @@
 //! Identity's HTTP API: login, refresh, logout, the JWKS, stores and users.
 
-use std::{net::IpAddr, sync::OnceLock};
+use std::net::IpAddr;
 
-use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Argon2,
-};
 use axum::{
     extract::{FromRequest, Request, State},
     http::{header, StatusCode},
@@ -29,7 +25,7 @@ use crate::{
         check_password, may_assign, Assignment, Email, RefreshToken, Rejection, ACCESS_TOKEN_TTL,
         IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
     },
-    keys,
+    keys, password,
     store::{self, LoginFailed, RefreshTokenReused, RoleChanged, Store, UserRow},
 };
 
@@ -160,7 +156,8 @@ fn invalid_credentials() -> ApiError {
         (status = 401, description = "`invalid_credentials`"),
         (status = 429, description = "`login_locked` (the user) or `too_many_login_attempts` \
                                       (the address); see Retry-After"),
-        (status = 503, description = "`no_signing_key`: run `bazaar identity rotate-key`"),
+        (status = 503, description = "`no_signing_key`: run `bazaar identity rotate-key`; \
+                                      `busy`: every core is checking passwords, see Retry-After"),
     ))]
 async fn login(
     State(identity): State<Identity>,
@@ -188,8 +185,8 @@ async fn login(
         store::tenant_by_slug(&mut conn, &login.tenant.trim().to_lowercase()).await?
     };
     let (Some(tenant), Some(email)) = (tenant, email) else {
-        burn_a_hash(&login.password).await;
         record_ip_failure(pool, ip.as_deref()).await?;
+        password::pretend_to_verify().await;
         return Err(invalid_credentials());
     };
     let signer = keys::signer(pool).await?.ok_or_else(|| {
@@ -227,7 +224,6 @@ async fn login(
             tx.commit().await?;
             return Err(login_locked(until));
         }
-        burn_a_hash(&login.password).await;
         let failures = store::record_unknown_failure(&mut tx, tenant, &email).await?;
         store::audit(
             &mut tx,
@@ -240,6 +236,7 @@ async fn login(
             store::record_ip_failure(&mut tx, ip).await?;
         }
         tx.commit().await?;
+        password::pretend_to_verify().await;
         return Err(invalid_credentials());
     };
     if let Some(until) = user
@@ -251,7 +248,12 @@ async fn login(
         tx.commit().await?;
         return Err(login_locked(until));
     }
-    if !verify_password(&login.password, &user.password_hash).await {
+    // No connection is held while the hash waits for a core: a burst of logins must not
+    // take the pool from every other request.
+    tx.commit().await?;
+    let matches = password::verify(&login.password, &user.password_hash).await?;
+    let mut tx = db::begin_for_tenant(pool, tenant).await?;
+    if !matches {
         let failures = store::record_failure(&mut tx, user.id).await?;
         let event = failed(Some(&user), "wrong_password", failures);
         store::audit(&mut tx, "audit.login.failed", tenant, &event).await?;
@@ -596,7 +598,7 @@ async fn create_user(
             "name must be 1 to 200 characters",
         ));
     }
-    let hash = hash_password(new.password).await?;
+    let hash = password::hash(new.password).await?;
     let mut tx = db::begin_for_tenant(&identity.pool, principal.tenant).await?;
     check_stores(&mut tx, principal.tenant, &assignment).await?;
     let user = store::insert_user(&mut tx, principal.tenant, &email, name, &hash, &assignment)
@@ -731,47 +733,6 @@ async fn record_ip_failure(pool: &PgPool, ip: Option<&str>) -> Result<(), ApiErr
         store::record_ip_failure(&mut conn, ip).await?;
     }
     Ok(())
-}
-
-/// Hashes a new password with argon2id (off the async threads: it is slow on purpose).
-pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
-}
-
-async fn verify_password(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// Spends the time a real verification takes, so an unknown tenant or email cannot be
-/// told from a wrong password by the response time.
-async fn burn_a_hash(password: &str) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"not anyone's password", &SaltString::generate(&mut OsRng))
-            .map(|hash| hash.to_string())
-            .unwrap_or_default()
-    });
-    verify_password(password, dummy).await;
 }
 
 fn now_millis() -> i64 {

@@ -5,6 +5,7 @@
 pub mod domain;
 mod http;
 pub mod keys;
+mod password;
 mod store;
 
 use bazaar_platform::{auth::Role, db};
@@ -96,7 +97,7 @@ pub async fn bootstrap(owner: &PgPool, request: Bootstrap) -> Result<Bootstrappe
         bazaar_platform::auth::Stores::All(bazaar_platform::auth::AllStores::All),
     )
     .map_err(|e| invalid("roles", e.to_string()))?;
-    let hash = http::hash_password(request.password)
+    let hash = password::hash(request.password)
         .await
         .map_err(|e| BootstrapError::Internal(e.to_string()))?;
 
