@@ -418,7 +418,14 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
         readiness = readiness.database("postgres", db::pool(settings, "postgres").await?);
     }
     let app = http::app(api, http::openapi(documents), readiness, HttpMetrics::new());
-    http::serve(settings.http_addr, app, shutdown, settings.shutdown_grace).await?;
+    http::serve(
+        settings.http_addr,
+        app,
+        shutdown,
+        settings.shutdown_grace,
+        settings.http_limits,
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -444,7 +451,14 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
         relays.spawn(async move { relay.run(shutdown).await });
     }
     let app = http::app(Router::new(), http::openapi([]), readiness, metrics);
-    http::serve(settings.http_addr, app, shutdown, settings.shutdown_grace).await?;
+    http::serve(
+        settings.http_addr,
+        app,
+        shutdown,
+        settings.shutdown_grace,
+        settings.http_limits,
+    )
+    .await?;
     // Each relay flushes its producer and releases its lease.
     while relays.join_next().await.is_some() {}
     tracing::info!("relay stopped");
@@ -690,6 +704,7 @@ where
         app,
         shutdown.clone(),
         settings.shutdown_grace,
+        settings.http_limits,
     ));
     let consumed = run(consumer_metrics, shutdown.clone()).await;
     shutdown.cancel();

@@ -54,6 +54,8 @@ pub struct Settings {
     pub clickhouse_database: String,
     /// Address the HTTP server listens on.
     pub http_addr: SocketAddr,
+    /// How long the HTTP server waits on a client, and for how many.
+    pub http_limits: crate::http::HttpLimits,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
     pub log_filter: String,
     /// Log line format.
@@ -121,6 +123,21 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_HTTP_ADDR",
         Some("127.0.0.1:8080"),
         "a socket address such as 0.0.0.0:8080",
+    ),
+    (
+        "BAZAAR_HTTP_HEADER_TIMEOUT_MS",
+        Some("15000"),
+        "milliseconds a client may take to send a request's head, or to start its next request on a kept-alive connection, 100 to 600000",
+    ),
+    (
+        "BAZAAR_HTTP_BODY_TIMEOUT_MS",
+        Some("30000"),
+        "milliseconds a client may take to send a request's body, 100 to 600000",
+    ),
+    (
+        "BAZAAR_HTTP_MAX_CONNECTIONS",
+        Some("1000"),
+        "HTTP connections served at once (more wait to be accepted), 1 to 100000",
     ),
     (
         "BAZAAR_LOG",
@@ -244,6 +261,16 @@ impl Settings {
                 crate::clickhouse::database_name(v).map(str::to_owned)
             })?,
             http_addr,
+            http_limits: crate::http::HttpLimits {
+                header_timeout: vars.parse("BAZAAR_HTTP_HEADER_TIMEOUT_MS", |v| {
+                    millis(v, 100..=600_000)
+                })?,
+                body_timeout: vars
+                    .parse("BAZAAR_HTTP_BODY_TIMEOUT_MS", |v| millis(v, 100..=600_000))?,
+                max_connections: vars.parse("BAZAAR_HTTP_MAX_CONNECTIONS", |v| {
+                    v.parse().ok().filter(|n| (1..=100_000).contains(n))
+                })?,
+            },
             log_filter: vars.parse("BAZAAR_LOG", |v| {
                 tracing_subscriber::EnvFilter::try_new(v)
                     .ok()

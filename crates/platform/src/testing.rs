@@ -251,11 +251,15 @@ impl TestService {
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
-        let app = self
-            .app
-            .clone()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = self.app.clone();
+        let limits = crate::config::Settings::local_defaults().http_limits;
+        tokio::spawn(crate::http::serve_on(
+            listener,
+            app,
+            tokio_util::sync::CancellationToken::new(),
+            std::time::Duration::ZERO,
+            limits,
+        ));
         format!("http://{addr}")
     }
 }

@@ -375,11 +375,129 @@ async fn exchange(stream: &mut tokio::net::TcpStream, request: &[u8]) -> (String
     (head, body)
 }
 
-#[tokio::test]
-async fn a_request_refused_before_its_body_was_read_closes_its_connection_and_says_so() {
+/// Serves the test app on a loopback port with `limits` until the test ends.
+async fn listen(limits: http::HttpLimits) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app(HttpMetrics::new())).await });
+    tokio::spawn(http::serve_on(
+        listener,
+        app(HttpMetrics::new()),
+        tokio_util::sync::CancellationToken::new(),
+        std::time::Duration::ZERO,
+        limits,
+    ));
+    addr
+}
+
+const PATIENT: http::HttpLimits = http::HttpLimits {
+    header_timeout: std::time::Duration::from_secs(60),
+    body_timeout: std::time::Duration::from_secs(60),
+    max_connections: 100,
+};
+
+/// Waits up to 10 s for the server to end the connection, and returns what it sent
+/// first; fails if the connection is still open then.
+async fn ended(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut received),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    received
+}
+
+#[tokio::test]
+async fn a_client_slow_with_its_head_or_idle_between_requests_is_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let addr = listen(http::HttpLimits {
+        header_timeout: std::time::Duration::from_millis(300),
+        ..PATIENT
+    })
+    .await;
+    // Connected and silent.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ended(&mut silent).await;
+    // Half a head, then nothing (slowloris).
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: te")
+        .await
+        .unwrap();
+    ended(&mut slow).await;
+    // A kept-alive connection is served, then closed when no next request comes.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, _) = exchange(&mut kept, b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(ended(&mut kept).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_is_answered_408_and_the_connection_closed() {
+    use tokio::io::AsyncWriteExt;
+    let addr = listen(http::HttpLimits {
+        body_timeout: std::time::Duration::from_millis(300),
+        ..PATIENT
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/v1/lines HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"sku\":",
+        )
+        .await
+        .unwrap();
+    let answer = String::from_utf8(ended(&mut stream).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(answer.contains(r#""code":"body_timeout""#), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_is_freed() {
+    use tokio::io::AsyncReadExt;
+    let addr = listen(http::HttpLimits {
+        max_connections: 2,
+        ..PATIENT
+    })
+    .await;
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The kernel completes the handshake; the server does not serve the request.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        third
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+    }
+    let mut buffer = [0_u8; 64];
+    let early = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        third.read(&mut buffer),
+    )
+    .await;
+    assert!(
+        early.is_err(),
+        "a third connection was served beyond a limit of two"
+    );
+    drop(first);
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), third.read(&mut buffer))
+        .await
+        .expect("served once a connection was freed")
+        .unwrap();
+    assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_request_refused_before_its_body_was_read_closes_its_connection_and_says_so() {
+    let addr = listen(PATIENT).await;
     let post = |path: &str, content_type: &str, body: &str| {
         format!(
             "POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",

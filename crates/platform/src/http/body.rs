@@ -1,3 +1,8 @@
+//! What the server does about a request's body, whatever route it reached.
+//!
+//! A body sent too slowly holds a connection and a task for as long as the client likes:
+//! it gets a deadline, and a request whose body misses it is answered 408 `body_timeout`.
+//!
 //! A request refused before its body was read (a bad token, an unknown route, the wrong
 //! content type) leaves that body on the connection. The server cannot find the next
 //! request behind it and drops the connection, and a client that already sent its next
@@ -5,54 +10,85 @@
 //! so clients open a new connection instead of losing a request.
 
 use std::{
+    future::Future,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
         Arc,
     },
     task::{Context, Poll},
+    time::Duration,
 };
 
 use axum::{
     body::{Body, Bytes},
-    extract::Request,
-    http::{header, HeaderValue},
+    extract::{Request, State},
+    http::{header, HeaderValue, StatusCode},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use http_body::{Frame, SizeHint};
 
-/// Marks the response `Connection: close` when the request's body was not read to its
-/// end.
-pub(super) async fn close_if_unread(request: Request, next: Next) -> Response {
-    let empty = http_body::Body::is_end_stream(request.body());
-    if empty {
+use super::ApiError;
+
+/// The body is still being read.
+const READING: u8 = 0;
+/// The body was read to its end.
+const READ: u8 = 1;
+/// The deadline passed first.
+const TIMED_OUT: u8 = 2;
+
+/// Gives the body `deadline` to arrive, and marks the response `Connection: close` when
+/// the body was not read to its end.
+pub(super) async fn guard(
+    State(deadline): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if http_body::Body::is_end_stream(request.body()) {
         return next.run(request).await;
     }
-    let read = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(AtomicU8::new(READING));
     let (parts, body) = request.into_parts();
-    let tracked = Tracked {
+    let timed = Timed {
         inner: body,
-        read: read.clone(),
+        deadline: Box::pin(tokio::time::sleep(deadline)),
+        state: state.clone(),
     };
-    let mut response = next
-        .run(Request::from_parts(parts, Body::new(tracked)))
-        .await;
-    if !read.load(Ordering::Acquire) {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let mut response = next.run(Request::from_parts(parts, Body::new(timed))).await;
+    match state.load(Ordering::Acquire) {
+        READ => {}
+        TIMED_OUT => {
+            response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    deadline.as_secs_f64()
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        _ => {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
     }
     response
 }
 
-/// A request body that records when it has been read to its end.
-struct Tracked {
+/// A request body that fails once its deadline passes, and records how it ended.
+struct Timed {
     inner: Body,
-    read: Arc<AtomicBool>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    state: Arc<AtomicU8>,
 }
 
-impl http_body::Body for Tracked {
+impl http_body::Body for Timed {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -62,7 +98,12 @@ impl http_body::Body for Tracked {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
-            self.read.store(true, Ordering::Release);
+            self.state.store(READ, Ordering::Release);
+            return polled;
+        }
+        if polled.is_pending() && self.deadline.as_mut().poll(cx).is_ready() {
+            self.state.store(TIMED_OUT, Ordering::Release);
+            return Poll::Ready(Some(Err(axum::Error::new("request body timed out"))));
         }
         polled
     }

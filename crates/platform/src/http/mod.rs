@@ -2,6 +2,7 @@
 //! `/healthz`, `/readyz`, Prometheus `/metrics`, the OpenAPI document at
 //! `/api/v1/openapi.json`, W3C trace context, and graceful shutdown.
 
+mod body;
 mod extract;
 pub mod idempotency;
 mod local;
@@ -9,13 +10,11 @@ mod metrics;
 mod page;
 mod problem;
 mod readiness;
-mod unread;
+mod server;
 
 use std::{
-    future::IntoFuture,
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Duration,
 };
 
 use axum::{
@@ -26,7 +25,6 @@ use axum::{
     routing::get,
     Router,
 };
-use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -36,6 +34,7 @@ pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
 pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
 pub use readiness::{Readiness, ReadinessReport};
+pub use server::{serve, serve_on, HttpLimits};
 
 /// Liveness and readiness probes, metrics and the platform's shared schemas.
 #[derive(OpenApi)]
@@ -117,33 +116,6 @@ pub fn app(
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
-        .layer(middleware::from_fn(unread::close_if_unread))
-}
-
-/// Serves `app` on `addr` until `shutdown` is cancelled, then lets in-flight requests
-/// finish for up to `grace`.
-pub async fn serve(
-    addr: SocketAddr,
-    app: Router,
-    shutdown: CancellationToken,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "http server listening");
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    tokio::select! {
-        result = server => result,
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests outlived the grace period");
-            Ok(())
-        }
-    }
 }
 
 fn http_span(request: &Request) -> tracing::Span {
