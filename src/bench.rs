@@ -194,10 +194,11 @@ fn start_relay(settings: &Settings, name: &str, pool: &PgPool) -> CancellationTo
 /// count(*) over the backlog every few milliseconds would slow the relay it measures.
 async fn wait_drained(pool: &PgPool) -> anyhow::Result<()> {
     loop {
-        let pending: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)")
-                .fetch_one(pool)
-                .await?;
+        let pending: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL AND parked_at IS NULL)",
+        )
+        .fetch_one(pool)
+        .await?;
         if !pending {
             return Ok(());
         }
@@ -342,7 +343,7 @@ async fn naive_relay(settings: &Settings, pool: &PgPool) -> anyhow::Result<Durat
     loop {
         let rows: Vec<NaiveRow> = sqlx::query_as(
             "SELECT id, topic, key, payload, headers FROM outbox \
-             WHERE published_at IS NULL ORDER BY id LIMIT 100",
+             WHERE published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT 100",
         )
         .fetch_all(pool)
         .await?;

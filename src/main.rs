@@ -24,6 +24,7 @@ mod client;
 mod demo;
 mod demo_day;
 mod dlq;
+mod parked;
 mod services;
 mod topics;
 
@@ -94,6 +95,11 @@ enum Command {
     Topics {
         #[command(subcommand)]
         command: TopicsCommand,
+    },
+    /// Outbox rows the relay parked because the broker refuses them.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
     },
     /// Dead letters: events a projection could not apply.
     Dlq {
@@ -244,6 +250,26 @@ enum DlqCommand {
 }
 
 #[derive(Subcommand)]
+enum OutboxCommand {
+    /// List the parked rows of every service database, or of those named.
+    Parked {
+        #[arg(long = "database")]
+        databases: Vec<String>,
+    },
+    /// Send parked rows again once their cause is fixed: the ids given, or all.
+    Retry {
+        /// The service database, e.g. `sales`.
+        #[arg(long)]
+        database: String,
+        /// Outbox row ids, as `bazaar outbox parked` lists them.
+        ids: Vec<i64>,
+        /// Every parked row of the database.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum DemoCommand {
     /// A cashier's full day at a demo till over the API of a running mesh (./dev up):
     /// sales, held bills, a credit sale, a return, an offline batch and the day close.
@@ -330,6 +356,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     replication_factor,
                 },
         } => apply_topics(&settings, &file, replication_factor).await,
+        Command::Outbox {
+            command: OutboxCommand::Parked { databases },
+        } => parked::list(&settings, databases).await,
+        Command::Outbox {
+            command: OutboxCommand::Retry { database, ids, all },
+        } => parked::retry(&settings, &database, ids, all).await,
         Command::Dlq {
             command: DlqCommand::List { topic },
         } => dlq::list(&settings, &topic).await,

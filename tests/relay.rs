@@ -152,6 +152,83 @@ async fn a_rolled_back_event_neither_stalls_nor_leaks() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_row_the_broker_refuses_is_parked_and_the_rows_after_it_are_published() {
+    let (name, pool) = database().await;
+    let topic = topic(1).await;
+    let before = write(&pool, &topic, "before").await;
+    // 2 MB: over the producer's and the broker's message size limit of 1 MB.
+    let oversized = mesh::write_described(&pool, &topic, "oversized", &"x".repeat(2_000_000)).await;
+    let after = write(&pool, &topic, "after").await;
+    let relay = start_relay(&name, &pool);
+
+    let received: HashSet<Uuid> = consume(&topic, 2, PATIENCE)
+        .await
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect();
+    assert_eq!(received, HashSet::from([before, after]));
+    let parked = wait_parked(&pool, 1).await;
+    assert_eq!(parked[0].event_id, oversized);
+    assert_eq!(parked[0].event_type, "catalog.product.created");
+    assert!(parked[0].bytes > 2_000_000);
+    assert!(
+        parked[0].reason.contains("size too large"),
+        "{}",
+        parked[0].reason
+    );
+    let first_parked_at = parked[0].parked_at;
+
+    // The operator sees it, and sends it again (refused again, so parked again).
+    let listed = support::run_ok(bazaar().args(["outbox", "parked", "--database", &name]));
+    assert!(listed.contains(&oversized.to_string()), "{listed}");
+    let retried = support::run_ok(bazaar().args([
+        "outbox",
+        "retry",
+        "--database",
+        &name,
+        &parked[0].id.to_string(),
+    ]));
+    assert!(retried.starts_with("1 parked rows"), "{retried}");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let again = outbox::parked(&pool).await.unwrap();
+        if again
+            .first()
+            .is_some_and(|row| row.parked_at > first_parked_at)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retried row was not sent again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Later events still flow.
+    let later = write(&pool, &topic, "later").await;
+    let received = consume(&topic, 3, PATIENCE).await;
+    assert!(received.iter().any(|r| r.event_id == later));
+    relay.cancel();
+}
+
+/// Waits until `count` rows are parked, and returns them.
+async fn wait_parked(pool: &PgPool, count: usize) -> Vec<outbox::ParkedRow> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let parked = outbox::parked(pool).await.unwrap();
+        if parked.len() >= count {
+            return parked;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {count} rows parked",
+            parked.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn each_aggregates_events_arrive_in_commit_order_under_concurrent_writers() {
     let (name, pool) = database().await;
     let topic = topic(3).await;

@@ -13,6 +13,11 @@
 //! - A whole batch is handed to the idempotent producer at once; rows are marked
 //!   published only after the broker acknowledged them, and only up to the first
 //!   failure, so a failed row and everything after it is sent again next pass.
+//! - A row the broker or the producer refuses for good (too large, invalid) is parked:
+//!   set aside with the reason, logged and counted, and publishing goes on with the rows
+//!   after it, so one bad event cannot hold back every tenant's. Its aggregate's later
+//!   events are published meanwhile; `bazaar outbox retry` sends it again once the cause
+//!   is fixed.
 //! - One relay per database is active: the holder of an unexpired lease. Marking rows
 //!   checks the lease's fencing token in the same transaction, so a relay that was paused
 //!   past its lease cannot mark anything; it only produces duplicates, which consumers
@@ -69,6 +74,8 @@ pub struct Relay {
 #[derive(sqlx::FromRow)]
 struct OutboxRow {
     id: i64,
+    event_type: String,
+    tenant_id: Uuid,
     topic: String,
     key: String,
     payload: Vec<u8>,
@@ -88,9 +95,9 @@ impl Relay {
             // of the unpublished rows are not settled yet; they are left unread rather
             // than read with their payloads and dropped, pass after pass.
             fetch_sql: format!(
-                "SELECT id, topic, key, payload, headers, created_at FROM outbox \
-                 WHERE published_at IS NULL AND id < coalesce( \
-                     (SELECT min(id) FROM outbox WHERE published_at IS NULL \
+                "SELECT id, event_type, tenant_id, topic, key, payload, headers, created_at \
+                 FROM outbox WHERE published_at IS NULL AND parked_at IS NULL AND id < coalesce( \
+                     (SELECT min(id) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL \
                         AND xid >= pg_snapshot_xmin(pg_current_snapshot())), {}) \
                  ORDER BY id LIMIT {}",
                 i64::MAX,
@@ -237,6 +244,7 @@ impl Relay {
         }
 
         let fetched = started.elapsed();
+        // Per row, in order: its delivery, or why it was refused before sending.
         let mut deliveries = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut record = FutureRecord::to(&row.topic)
@@ -246,12 +254,16 @@ impl Relay {
             loop {
                 match producer.send_result(record) {
                     Ok(delivery) => {
-                        deliveries.push(delivery);
+                        deliveries.push(Ok(delivery));
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                         record = returned;
                         tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err((err, _)) if refused_for_good(&err) => {
+                        deliveries.push(Err(err));
+                        break;
                     }
                     Err((err, _)) => return Err(err.into()),
                 }
@@ -259,44 +271,70 @@ impl Relay {
         }
 
         let sent = started.elapsed();
-        let mut acknowledged = 0;
-        for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(_)) => acknowledged += 1,
-                Ok(Err((err, _))) => {
-                    tracing::warn!(database = %self.database, error = %err, "delivery failed; the row is sent again next pass");
-                    break;
-                }
-                Err(_) => break,
-            }
+        let mut acknowledged = Vec::with_capacity(rows.len());
+        let mut parked = Vec::new();
+        for (row, delivery) in rows.iter().zip(deliveries) {
+            let refused = match delivery {
+                Err(refused) => refused,
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(_)) => {
+                        acknowledged.push(row);
+                        continue;
+                    }
+                    Ok(Err((err, _))) if refused_for_good(&err) => err,
+                    Ok(Err((err, _))) => {
+                        tracing::warn!(database = %self.database, error = %err, "delivery failed; the row is sent again next pass");
+                        break;
+                    }
+                    Err(_) => break,
+                },
+            };
+            tracing::error!(
+                database = %self.database,
+                outbox_id = row.id,
+                event_type = %row.event_type,
+                tenant = %row.tenant_id,
+                bytes = row.payload.len(),
+                reason = %refused,
+                "outbox row parked: the broker refuses it; later rows go on. Fix the cause, then `bazaar outbox retry`"
+            );
+            parked.push((row, refused.to_string()));
         }
+        let handled = acknowledged.len() + parked.len();
         let acked_at = started.elapsed();
-        let acked = &rows[..acknowledged];
-        if !acked.is_empty() {
-            self.mark_published(acked, token).await?;
-            self.metrics.published(&self.database, acked.len());
+        if handled > 0 {
+            self.settle(&acknowledged, &parked, token).await?;
+            self.metrics.published(&self.database, acknowledged.len());
+            self.metrics.parked(&self.database, parked.len());
         }
         tracing::debug!(
             database = %self.database,
             rows = rows.len(),
-            acknowledged,
+            acknowledged = acknowledged.len(),
+            parked = parked.len(),
             fetch_ms = fetched.as_millis() as u64,
             send_ms = (sent - fetched).as_millis() as u64,
             ack_ms = (acked_at - sent).as_millis() as u64,
             mark_ms = (started.elapsed() - acked_at).as_millis() as u64,
             "relay pass"
         );
-        if acknowledged < rows.len() {
+        if handled < rows.len() {
             if let Some((code, reason)) = producer.client().fatal_error() {
                 tracing::error!(database = %self.database, %reason, "fatal producer error");
                 return Err(KafkaError::MessageProduction(code).into());
             }
         }
-        Ok(acknowledged)
+        Ok(handled)
     }
 
-    /// Marks rows published if this relay still holds the lease with `token`.
-    async fn mark_published(&self, rows: &[OutboxRow], token: i64) -> Result<(), RelayError> {
+    /// Marks rows published and parks the refused ones, if this relay still holds the
+    /// lease with `token`.
+    async fn settle(
+        &self,
+        rows: &[&OutboxRow],
+        parked: &[(&OutboxRow, String)],
+        token: i64,
+    ) -> Result<(), RelayError> {
         let mut tx = self.pool.begin().await?;
         // FOR SHARE: a takeover waits until this commits, so no mark lands after it.
         let held: Option<i64> = sqlx::query_scalar(
@@ -311,20 +349,33 @@ impl Relay {
         if held.is_none() {
             return Err(RelayError::LeaseLost);
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        // The rows' time span names the partitions they are in (one, except across a
-        // month's end); only those partitions' primary keys are probed, per id.
-        let first = rows.iter().map(|r| r.created_at).min();
-        let last = rows.iter().map(|r| r.created_at).max();
-        sqlx::query(
-            "UPDATE outbox SET published_at = now() \
-             WHERE id = ANY($1) AND created_at BETWEEN $2 AND $3 AND published_at IS NULL",
-        )
-        .bind(&ids)
-        .bind(first)
-        .bind(last)
-        .execute(&mut *tx)
-        .await?;
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            // The rows' time span names the partitions they are in (one, except across a
+            // month's end); only those partitions' primary keys are probed, per id.
+            let first = rows.iter().map(|r| r.created_at).min();
+            let last = rows.iter().map(|r| r.created_at).max();
+            sqlx::query(
+                "UPDATE outbox SET published_at = now() \
+                 WHERE id = ANY($1) AND created_at BETWEEN $2 AND $3 AND published_at IS NULL",
+            )
+            .bind(&ids)
+            .bind(first)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (row, reason) in parked {
+            sqlx::query(
+                "UPDATE outbox SET parked_at = now(), parked_reason = $3 \
+                 WHERE id = $1 AND created_at = $2 AND published_at IS NULL",
+            )
+            .bind(row.id)
+            .bind(row.created_at)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -357,6 +408,22 @@ impl Relay {
         tracing::info!(database = %self.database, "relay released its lease");
         Ok(())
     }
+}
+
+/// Whether the broker (or the producer's own checks) refuses this message however often
+/// it is sent: it is too large or malformed, or a policy forbids it.
+fn refused_for_good(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::PolicyViolation
+                | RDKafkaErrorCode::BadMessage
+        )
+    )
 }
 
 fn kafka_headers(headers: &serde_json::Map<String, serde_json::Value>) -> OwnedHeaders {
@@ -402,7 +469,7 @@ mod tests {
 
     async fn unpublished_rows(pool: &PgPool) -> Vec<OutboxRow> {
         sqlx::query_as(
-            "SELECT id, topic, key, payload, headers, created_at \
+            "SELECT id, event_type, tenant_id, topic, key, payload, headers, created_at \
              FROM outbox WHERE published_at IS NULL",
         )
         .fetch_all(pool)
@@ -446,11 +513,12 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(600)).await;
         let current = second.acquire_lease().await.unwrap().unwrap();
 
-        let err = first.mark_published(&rows, stale).await.unwrap_err();
+        let rows: Vec<&OutboxRow> = rows.iter().collect();
+        let err = first.settle(&rows, &[], stale).await.unwrap_err();
         assert!(matches!(err, RelayError::LeaseLost), "{err}");
         assert_eq!(unpublished_rows(&pool).await.len(), 1, "nothing was marked");
 
-        second.mark_published(&rows, current).await.unwrap();
+        second.settle(&rows, &[], current).await.unwrap();
         assert!(unpublished_rows(&pool).await.is_empty());
     }
 
@@ -479,8 +547,9 @@ mod tests {
         .unwrap();
         assert_eq!(partitions, 2, "this month's and the next");
 
+        let rows = unpublished_rows(&pool).await;
         relay
-            .mark_published(&unpublished_rows(&pool).await, token)
+            .settle(&rows.iter().collect::<Vec<_>>(), &[], token)
             .await
             .unwrap();
         assert!(unpublished_rows(&pool).await.is_empty());

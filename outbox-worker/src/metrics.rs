@@ -14,8 +14,10 @@ const BACKLOG_REFRESH: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct RelayMetrics {
     unpublished: IntGaugeVec,
+    parked_rows: IntGaugeVec,
     oldest_age: IntGaugeVec,
     published: IntCounterVec,
+    parked: IntCounterVec,
     active: IntGaugeVec,
     last_refresh: Arc<Mutex<Option<Instant>>>,
 }
@@ -42,7 +44,23 @@ impl RelayMetrics {
         registry
             .register(Box::new(published.clone()))
             .expect("registered once");
+        let parked = IntCounterVec::new(
+            Opts::new(
+                "outbox_events_parked_total",
+                "Outbox rows the broker refused for good, set aside for `bazaar outbox retry`",
+            ),
+            &["database"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(parked.clone()))
+            .expect("registered once");
         Self {
+            parked,
+            parked_rows: gauge(
+                "outbox_parked_rows",
+                "Outbox rows parked and not yet retried: alert when above zero",
+            ),
             unpublished: gauge("outbox_unpublished_rows", "Outbox rows not yet published"),
             oldest_age: gauge(
                 "outbox_oldest_unpublished_age_seconds",
@@ -69,6 +87,12 @@ impl RelayMetrics {
             .inc_by(count as u64);
     }
 
+    pub(crate) fn parked(&self, database: &str, count: usize) {
+        self.parked
+            .with_label_values(&[database])
+            .inc_by(count as u64);
+    }
+
     /// Re-reads the backlog at most once a second; it is a count over the unpublished
     /// rows' index, too costly for every pass of a busy relay.
     pub(crate) async fn refresh_backlog(&self, database: &str, pool: &PgPool) {
@@ -79,15 +103,19 @@ impl RelayMetrics {
             }
             *last = Some(Instant::now());
         }
-        let backlog: Result<(i64, Option<f64>), _> = sqlx::query_as(
-            "SELECT count(*), extract(epoch FROM now() - min(created_at))::float8 \
-             FROM outbox WHERE published_at IS NULL",
+        let backlog: Result<(i64, Option<f64>, i64), _> = sqlx::query_as(
+            // Each part matches a partial index; the outbox also holds the history.
+            "SELECT count(*), extract(epoch FROM now() - min(created_at))::float8, \
+                    (SELECT count(*) FROM outbox \
+                     WHERE published_at IS NULL AND parked_at IS NOT NULL) \
+             FROM outbox WHERE published_at IS NULL AND parked_at IS NULL",
         )
         .fetch_one(pool)
         .await;
         match backlog {
-            Ok((rows, age)) => {
+            Ok((rows, age, parked)) => {
                 self.unpublished.with_label_values(&[database]).set(rows);
+                self.parked_rows.with_label_values(&[database]).set(parked);
                 self.oldest_age
                     .with_label_values(&[database])
                     .set(age.unwrap_or(0.0).max(0.0) as i64);

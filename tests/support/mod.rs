@@ -212,10 +212,33 @@ pub(crate) mod mesh {
 
     /// Appends one `catalog.product.created` about aggregate `key` in `tx`.
     pub(crate) async fn append(tx: &mut PgConnection, topic: &str, key: &str) -> Uuid {
+        append_product(tx, topic, key, product(key)).await
+    }
+
+    /// Appends and commits a product created event whose description is `description`.
+    pub(crate) async fn write_described(
+        pool: &PgPool,
+        topic: &str,
+        key: &str,
+        description: &str,
+    ) -> Uuid {
+        let mut payload = product(key);
+        payload["description"] = json!(description);
+        let mut tx = pool.begin().await.unwrap();
+        let id = append_product(&mut tx, topic, key, payload).await;
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn append_product(
+        tx: &mut PgConnection,
+        topic: &str,
+        key: &str,
+        payload: serde_json::Value,
+    ) -> Uuid {
         let schema = Catalogue::embedded()
             .get("catalog.product.created", 1)
             .unwrap();
-        let payload = product(key);
         outbox::append(
             tx,
             NewEvent {

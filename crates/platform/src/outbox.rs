@@ -199,3 +199,47 @@ pub async fn append_current<T: Serialize>(
     events.append(tx).await?;
     Ok(id)
 }
+
+/// An outbox row the broker refused for good, set aside so later rows are published.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ParkedRow {
+    /// The row's position in the outbox.
+    pub id: i64,
+    /// Its CloudEvents id.
+    pub event_id: Uuid,
+    /// Its event type, e.g. `sales.held_bill.saved`.
+    pub event_type: String,
+    /// The tenant whose event it is.
+    pub tenant_id: Uuid,
+    /// The encoded payload's size in bytes.
+    pub bytes: i32,
+    /// What the broker or the producer said.
+    pub reason: String,
+    /// When it was parked.
+    pub parked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The parked rows of one service database, oldest first.
+pub async fn parked(pool: &sqlx::PgPool) -> Result<Vec<ParkedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, event_id, event_type, tenant_id, octet_length(payload) AS bytes, \
+                coalesce(parked_reason, '') AS reason, parked_at \
+         FROM outbox WHERE published_at IS NULL AND parked_at IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Returns parked rows (`ids`, or all of them when `None`) to the relay, which sends them
+/// again; returns how many.
+pub async fn retry_parked(pool: &sqlx::PgPool, ids: Option<&[i64]>) -> Result<u64, sqlx::Error> {
+    let retried = sqlx::query(
+        "UPDATE outbox SET parked_at = NULL, parked_reason = NULL \
+         WHERE published_at IS NULL AND parked_at IS NOT NULL \
+           AND ($1::int8[] IS NULL OR id = ANY($1))",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(retried.rows_affected())
+}
