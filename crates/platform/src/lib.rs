@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 
 pub use config::Settings;
 pub use service::ServiceContext;

@@ -9,6 +9,7 @@ use axum::{
 use bazaar_platform::{
     http::{self, ApiError, HttpMetrics, Json, Path, Problem, Query, Readiness},
     money::{Money, Quantity},
+    text::Text,
 };
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct NewLine {
-    sku: String,
+    sku: Text<16>,
     price: Money,
     quantity: Quantity,
 }
@@ -317,6 +318,53 @@ async fn a_control_character_in_any_text_is_refused_before_the_handler() {
             "{uri}"
         );
     }
+}
+
+#[tokio::test]
+async fn no_text_or_list_is_unbounded() {
+    // A field's own bound, in characters (not bytes), named in the OpenAPI document too.
+    let sku = |sku: &str| {
+        format!(r#"{{"sku":"{sku}","price":{{"amount_minor":1,"currency":"INR"}},"quantity":"2"}}"#)
+    };
+    let (status, _, _) = send(post_json(&sku(&"च".repeat(16)))).await;
+    assert_eq!(status, StatusCode::OK);
+    let refused = problem(post_json(&sku(&"x".repeat(17)))).await;
+    assert_eq!(
+        (
+            refused.status,
+            refused.code.as_str(),
+            refused.errors[0].field.as_str()
+        ),
+        (422, "too_long", "sku")
+    );
+    assert_eq!(refused.errors[0].message, "at most 16 characters");
+    // Every other text of every body: at most MAX_TEXT, whatever field it is in.
+    let long = "x".repeat(http::MAX_TEXT + 1);
+    let refused = problem(post_json(&format!(
+        r#"{{"sku":"TEA","price":{{"amount_minor":1,"currency":"{long}"}},"quantity":"2"}}"#
+    )))
+    .await;
+    assert_eq!(
+        (
+            refused.status,
+            refused.code.as_str(),
+            refused.errors[0].field.as_str()
+        ),
+        (422, "too_long", "price.currency")
+    );
+    // And no list, even one the handler would refuse as an unknown field, is endless.
+    let items = vec!["1"; http::MAX_ITEMS + 1].join(",");
+    let refused = problem(post_json(&format!(r#"{{"sku":"TEA","extra":[{items}]}}"#))).await;
+    assert_eq!(
+        (
+            refused.status,
+            refused.code.as_str(),
+            refused.errors[0].field.as_str()
+        ),
+        (422, "too_many_items", "extra")
+    );
+    let document = serde_json::to_string(&<Text<16> as utoipa::PartialSchema>::schema()).unwrap();
+    assert!(document.contains(r#""maxLength":16"#), "{document}");
 }
 
 #[tokio::test]

@@ -129,6 +129,24 @@ pub fn hsn(raw: &str) -> Result<String, Invalid> {
         .ok_or_else(|| invalid("hsn_code", "invalid_hsn_code", "4, 6 or 8 digits"))
 }
 
+/// The longest product description, in characters.
+pub const DESCRIPTION_MAX: usize = 2_000;
+/// The longest brand, in characters.
+pub const BRAND_MAX: usize = 100;
+
+/// Checks an optional text field of at most `max` characters (`too_long`).
+pub fn bounded<'a>(field: &'static str, raw: &'a str, max: usize) -> Result<&'a str, Invalid> {
+    if raw.chars().count() > max {
+        Err(invalid(
+            field,
+            "too_long",
+            format!("at most {max} characters"),
+        ))
+    } else {
+        Ok(raw)
+    }
+}
+
 /// Checks a required text field: trimmed, 1 to `max` characters.
 pub fn text(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
     let text = raw.trim();

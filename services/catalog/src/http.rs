@@ -12,6 +12,7 @@ use bazaar_platform::{
     db,
     http::{idempotency, ApiError, FieldViolation, Json, Page, Path, Query},
     money::Money,
+    text::Text,
     ServiceContext,
 };
 use serde::{Deserialize, Serialize};
@@ -196,8 +197,8 @@ impl From<ProductRow> for Product {
 pub(crate) struct NewProduct {
     sku: String,
     name: String,
-    description: Option<String>,
-    brand: Option<String>,
+    description: Option<Text<{ domain::DESCRIPTION_MAX }>>,
+    brand: Option<Text<{ domain::BRAND_MAX }>>,
     category_id: Option<Uuid>,
     /// The parent product; a variant needs `attributes`.
     variant_of: Option<Uuid>,
@@ -532,9 +533,9 @@ async fn get_product(
 pub(crate) struct ProductChange {
     name: Option<String>,
     /// An empty string clears it.
-    description: Option<String>,
+    description: Option<Text<{ domain::DESCRIPTION_MAX }>>,
     /// An empty string clears it.
-    brand: Option<String>,
+    brand: Option<Text<{ domain::BRAND_MAX }>>,
     category_id: Option<Uuid>,
     hsn_code: Option<String>,
     gst_rate: Option<String>,

@@ -280,6 +280,22 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
         required("name").and_then(|n| domain::text("name", n, 200)),
     );
     let unit = keep(&mut errors, line, required("unit").and_then(Unit::parse));
+    let description = keep(
+        &mut errors,
+        line,
+        cell("description")
+            .map(|d| domain::bounded("description", d, domain::DESCRIPTION_MAX))
+            .transpose(),
+    )
+    .flatten();
+    let brand = keep(
+        &mut errors,
+        line,
+        cell("brand")
+            .map(|b| domain::bounded("brand", b, domain::BRAND_MAX))
+            .transpose(),
+    )
+    .flatten();
     let hsn_code = keep(
         &mut errors,
         line,
@@ -385,8 +401,8 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
             line,
             sku,
             name,
-            description: cell("description").map(str::to_owned),
-            brand: cell("brand").map(str::to_owned),
+            description: description.map(str::to_owned),
+            brand: brand.map(str::to_owned),
             category,
             unit,
             hsn_code,

@@ -200,6 +200,10 @@ async fn a_file_imports_once_and_exports_back_to_itself() {
 #[tokio::test]
 async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
     let c = Catalog::start().await;
+    let long_brand = format!(
+        "SOAP-4,Rose soap,{},,piece,3401,18,45.00,42.00,,",
+        "R".repeat(101)
+    );
     let bad = [
         GOOD[0],
         "TEA-250,Assam tea,,Beverages,piece,0902,7,180,165,,", // line 3: GST 7%
@@ -212,6 +216,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
         ",No SKU,,,piece,,5,10,9,,",                           // line 10: sku
         "SOAP-2,Sandal soap,,,piece,3401,18,45.00,42.00,,8901030865275", // line 11: barcode of line 2
         "SOAP-3,Neem soap,Ne\u{0}em,,piece,3401,18,45.00,42.00,,", // line 12: a NUL in the brand
+        &long_brand, // line 13: a brand longer than 100 characters
         GOOD[2],
     ];
     let reply = c.import("all-or-nothing", &file(&bad)).await;
@@ -235,6 +240,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
             ("line 10, column sku", "required"),
             ("line 11, column barcodes", "repeated_in_file"),
             ("line 12, column brand", "invalid_character"),
+            ("line 13, column brand", "too_long"),
         ]
         .map(|(f, c)| (f.to_owned(), c.to_owned()))
     );
@@ -249,7 +255,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
             partial.body["created"].as_u64(),
             partial.body["rejected"].as_u64()
         ),
-        (Some(2), Some(10))
+        (Some(2), Some(11))
     );
     let lines: Vec<u64> = partial.body["errors"]
         .as_array()
@@ -257,7 +263,7 @@ async fn every_bad_row_is_reported_and_all_or_nothing_writes_nothing() {
         .iter()
         .map(|e| e["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     assert_eq!(c.products().await, 2);
 
     // A barcode another product already has is refused in a later file too.

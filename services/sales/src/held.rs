@@ -15,6 +15,7 @@ use bazaar_platform::{
     http::{ApiError, Invalid, Json, Path, Query},
     money::{Currency, Quantity, Sign},
     outbox,
+    text::Text,
 };
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,9 +72,9 @@ pub(crate) struct NewHeldBill {
 #[serde(deny_unknown_fields)]
 pub(crate) struct HeldLine {
     product_id: Option<Uuid>,
-    sku: Option<String>,
-    barcode: Option<String>,
-    quantity: String,
+    sku: Option<Text<{ crate::CODE_MAX }>>,
+    barcode: Option<Text<{ crate::CODE_MAX }>>,
+    quantity: Text<{ crate::QUANTITY_MAX }>,
 }
 
 /// A held bill.

@@ -14,7 +14,9 @@ use bazaar_platform::{
     db, gst,
     http::{idempotency, ApiError, Invalid, Json, Path, Query},
     money::{self, Currency, Money, Quantity, Sign},
-    outbox, ServiceContext,
+    outbox,
+    text::Text,
+    ServiceContext,
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rust_decimal::Decimal;
@@ -283,9 +285,9 @@ pub(crate) struct Offline {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewLine {
     product_id: Option<Uuid>,
-    sku: Option<String>,
-    barcode: Option<String>,
-    quantity: String,
+    sku: Option<Text<{ crate::CODE_MAX }>>,
+    barcode: Option<Text<{ crate::CODE_MAX }>>,
+    quantity: Text<{ crate::QUANTITY_MAX }>,
     /// Overrides the catalog price; store managers and above only.
     unit_price_minor: Option<i64>,
     #[serde(default)]
@@ -303,7 +305,7 @@ pub(crate) struct NewPayment {
     /// Cash handed over, for mode cash only; the change is returned.
     tendered_minor: Option<i64>,
     /// Card slip or UPI reference.
-    reference: Option<String>,
+    reference: Option<Text<{ crate::CODE_MAX }>>,
     /// For mode loyalty: the points to spend; their value must be the amount.
     points: Option<i64>,
 }

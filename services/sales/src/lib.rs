@@ -14,6 +14,11 @@ pub mod references;
 mod returns;
 mod store;
 
+/// The longest SKU, barcode or payment reference a till may send, in characters.
+pub(crate) const CODE_MAX: usize = 64;
+/// The longest quantity a till may send, in characters (`"12345.678"` is nine).
+pub(crate) const QUANTITY_MAX: usize = 24;
+
 pub use http::{router, SalesApi};
 
 /// Sales' database name and `ce_source`.

@@ -1428,6 +1428,73 @@ async fn a_store_that_is_not_the_caller_s_is_not_found() {
     assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
 }
 
+#[tokio::test]
+async fn text_a_till_sends_into_events_is_bounded() {
+    let till = Till::open("5").await;
+    let hold = |line: Value| {
+        send(
+            &till.sales.app,
+            Method::POST,
+            "/api/v1/pos/held-bills",
+            Some(&till.cashier),
+            Some(json!({"store_id": till.store, "terminal_id": "T1", "lines": [line]})),
+            &[],
+        )
+    };
+    // The 200,000-character SKU that was published and stalled the relay.
+    for (line, field, bound) in [
+        (
+            json!({"sku": "S".repeat(200_000), "quantity": "1"}),
+            "lines[0].sku",
+            2_000,
+        ),
+        (
+            json!({"sku": "S".repeat(65), "quantity": "1"}),
+            "lines[0].sku",
+            64,
+        ),
+        (
+            json!({"barcode": "8".repeat(65), "quantity": "1"}),
+            "lines[0].barcode",
+            64,
+        ),
+        (
+            json!({"sku": "SOAP-1", "quantity": "1".repeat(25)}),
+            "lines[0].quantity",
+            24,
+        ),
+    ] {
+        let refused = hold(line).await;
+        assert_eq!(
+            (
+                refused.status,
+                refused.code(),
+                refused.body["errors"][0]["field"].as_str()
+            ),
+            (StatusCode::UNPROCESSABLE_ENTITY, "too_long", Some(field)),
+            "{}",
+            refused.body
+        );
+        assert_eq!(
+            refused.body["errors"][0]["message"],
+            format!("at most {bound} characters")
+        );
+    }
+    let mut sale = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1"}]),
+        cash(118_00, 118_00),
+    );
+    sale["payments"][0]["reference"] = json!("R".repeat(65));
+    let refused = till.checkout(&till.cashier, sale).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "too_long"),
+        "{}",
+        refused.body
+    );
+}
+
 /// The user a test token names.
 async fn user_of(till: &Till, token: &str) -> Uuid {
     till.sales

@@ -1,7 +1,9 @@
 //! Extractors whose rejections are problem+json (see [`ApiError`]). Handlers use these
 //! instead of axum's own, so bad JSON, unknown fields and wrong types never produce a
 //! bare text body, and no control character (a NUL that PostgreSQL refuses, an escape
-//! sequence bound for a log or a till's printer) reaches a handler as text.
+//! sequence bound for a log or a till's printer) reaches a handler as text. No text and
+//! no list of any body is unbounded either: whatever a handler copies into an event has
+//! a size the broker takes.
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
@@ -12,10 +14,18 @@ use serde::de::DeserializeOwned;
 
 use super::{problem::body_unreadable, ApiError, Invalid};
 
+/// The longest text any JSON body may hold, in characters; fields with a tighter bound
+/// say so with [`crate::text::Text`].
+pub const MAX_TEXT: usize = 2_000;
+/// The most items of any list or object in a JSON body; documents' lines are held to
+/// [`super::MAX_LINES`] by their handlers.
+pub const MAX_ITEMS: usize = 1_000;
+
 /// A JSON body; rejections become 400 `malformed_json`, 422 `invalid_body`, 415
 /// `unsupported_media_type`, 413 `payload_too_large`, or 422 `invalid_character` naming
 /// the field whose text holds a control character (tab, line feed and carriage return
-/// excepted). As a response, plain JSON.
+/// excepted), `too_long` naming text over [`MAX_TEXT`] characters or `too_many_items` a
+/// list over [`MAX_ITEMS`]. As a response, plain JSON.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -37,19 +47,13 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|r| body_unreadable(r.status(), r.body_text()))?;
-        // Valid JSON carries a control character only as a \u escape; the body is walked
-        // for the field only then, and otherwise read straight into `T`.
-        if escapes_a_control(&bytes) {
-            let field = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|value| text_with_control(&value, String::new()));
-            if let Some(field) = field {
-                return Err(Invalid::new(
-                    field,
-                    "invalid_character",
-                    "control characters are not text (tab, line feed and carriage return excepted)",
-                )
-                .into());
+        // Valid JSON carries a control character only as a \u escape, and a body no longer
+        // than MAX_TEXT holds no text or list too long: only other bodies are walked.
+        if escapes_a_control(&bytes) || bytes.len() > MAX_TEXT {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if let Some(invalid) = out_of_bounds(&value, String::new()) {
+                    return Err(invalid.into());
+                }
             }
         }
         axum::Json::<T>::from_bytes(&bytes)
@@ -160,28 +164,51 @@ pub fn holds_control(text: &str) -> bool {
 
 /// The path (`lines[2].sku`) of the first string, or object key, holding a control
 /// character.
-fn text_with_control(value: &serde_json::Value, at: String) -> Option<String> {
+/// The first text in a JSON body that holds a control character (`invalid_character`) or
+/// is longer than [`MAX_TEXT`] (`too_long`), or list longer than [`MAX_ITEMS`]
+/// (`too_many_items`), named by its path.
+fn out_of_bounds(value: &serde_json::Value, at: String) -> Option<Invalid> {
     use serde_json::Value;
     match value {
-        Value::String(text) => holds_control(text).then_some(at),
+        Value::String(text) => text_fault(text, at),
+        Value::Array(items) if items.len() > MAX_ITEMS => Some(too_many_items(at)),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(index, item)| text_with_control(item, format!("{at}[{index}]"))),
+            .find_map(|(index, item)| out_of_bounds(item, format!("{at}[{index}]"))),
+        Value::Object(fields) if fields.len() > MAX_ITEMS => Some(too_many_items(at)),
         Value::Object(fields) => fields.iter().find_map(|(key, item)| {
             let here = if at.is_empty() {
                 key.clone()
             } else {
                 format!("{at}.{key}")
             };
-            if holds_control(key) {
-                Some(here)
-            } else {
-                text_with_control(item, here)
-            }
+            text_fault(key, here.clone()).or_else(|| out_of_bounds(item, here))
         }),
         _ => None,
     }
+}
+
+fn text_fault(text: &str, at: String) -> Option<Invalid> {
+    if holds_control(text) {
+        Some(Invalid::new(
+            at,
+            "invalid_character",
+            "control characters are not text (tab, line feed and carriage return excepted)",
+        ))
+    } else if text.chars().count() > MAX_TEXT {
+        Some(Invalid::new(
+            at,
+            "too_long",
+            format!("at most {MAX_TEXT} characters"),
+        ))
+    } else {
+        None
+    }
+}
+
+fn too_many_items(at: String) -> Invalid {
+    Invalid::new(at, "too_many_items", format!("at most {MAX_ITEMS} items"))
 }
 
 /// 400 `invalid_character` when the percent-decoded `raw` holds a control character.
@@ -225,9 +252,10 @@ mod tests {
     #[test]
     fn control_characters_are_found_with_their_field() {
         let body = serde_json::json!({"tenant": "a\u{0}b", "lines": [{"sku": "ok"}, {"sku": "x\u{1b}[31m"}]});
+        let found = out_of_bounds(&body, String::new()).unwrap();
         assert_eq!(
-            text_with_control(&body, String::new()).as_deref(),
-            Some("lines[1].sku")
+            (found.field.as_str(), found.code),
+            ("lines[1].sku", "invalid_character")
         );
         let fine = serde_json::json!({"note": "two\nlines\twith tabs\r\n", "n": 1});
         assert!(escapes_a_control(br#"{"tenant":"a\u0000b"}"#));
@@ -235,7 +263,7 @@ mod tests {
         assert!(!escapes_a_control(
             br#"{"t":"\\u0000 is text","n":"\u00e9\n"}"#
         ));
-        assert_eq!(text_with_control(&fine, String::new()), None);
+        assert!(out_of_bounds(&fine, String::new()).is_none());
         assert!(refuse_controls("query string", "q=%00").is_err());
         assert!(refuse_controls("query string", "q=a%20b&limit=5").is_ok());
         assert!(refuse_controls("path", "/api/v1/x/%7F").is_err());

@@ -28,7 +28,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-pub use extract::{holds_control, Json, Path, Query};
+pub use extract::{holds_control, Json, Path, Query, MAX_ITEMS, MAX_TEXT};
 pub use local::{call, call_with, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};

@@ -217,6 +217,9 @@ impl From<JsonRejection> for ApiError {
             ),
             JsonRejection::JsonDataError(err) => {
                 let violation = field_violation(&err);
+                if let Some(bound) = violation.message.strip_prefix(crate::text::TOO_LONG) {
+                    return Invalid::new(violation.field, "too_long", bound.to_owned()).into();
+                }
                 Self::unprocessable(
                     "invalid_body",
                     format!(
