@@ -682,6 +682,38 @@ async fn the_books_refuse_what_would_break_them_and_store_nothing() {
     assert!(unknown.unwrap_err().to_string().contains("no posting rule"));
 }
 
+#[tokio::test]
+async fn an_entry_id_another_tenant_used_is_this_tenant_s_to_use() {
+    let books = Books::open().await;
+    // Another tenant's entry, in the same database.
+    let other = Uuid::new_v4();
+    let id = Uuid::new_v4();
+    let mut tx = db::begin_for_tenant(&books.finance.owner, other)
+        .await
+        .unwrap();
+    bazaar_finance::chart::ensure(&mut tx, other).await.unwrap();
+    sqlx::query(
+        "WITH entry AS (INSERT INTO journal_entries (id, tenant_id, posting_date, narration, source, currency) \
+                 VALUES ($1, $2, '2026-11-18', 'theirs', 'manual', 'INR') RETURNING id) \
+         INSERT INTO journal_lines (entry_id, tenant_id, line_no, account_code, debit_minor, credit_minor) \
+         SELECT entry.id, $2, l.n, l.code, l.debit, l.credit FROM entry, \
+           (VALUES (1, '1000', 100::int8, 0::int8), (2, '3000', 0, 100)) AS l (n, code, debit, credit)",
+    )
+    .bind(id)
+    .bind(other)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let ours = books
+        .manual(&books.accountant, json!({"id": id, "date": "2026-11-18", "narration": "Capital brought in",
+            "lines": [{"account_code": "1000", "debit_minor": 100_00}, {"account_code": "3000", "credit_minor": 100_00}]}))
+        .await;
+    assert_eq!(ours.status, StatusCode::CREATED, "{}", ours.body);
+    assert_eq!(ours.body["narration"], "Capital brought in");
+}
+
 /// A poll's events share a transaction; when it rolls back, the chart the first event
 /// created goes with it, and the events applied again one by one must find none.
 #[tokio::test]

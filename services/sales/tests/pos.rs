@@ -1428,6 +1428,106 @@ async fn a_store_that_is_not_the_caller_s_is_not_found() {
     assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
 }
 
+/// Copies a row of `table` to tenant `to` with the fields of `changes`, as if that
+/// tenant had written it.
+async fn copy_to_tenant(till: &Till, table: &str, id: &Value, to: Uuid, changes: Value) {
+    let mut tx = db::begin_for_tenant(&till.sales.owner, till.sales.tenant)
+        .await
+        .unwrap();
+    let row: Value = sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(t) FROM {table} t WHERE id = $1::text::uuid"
+    ))
+    .bind(id.as_str().unwrap())
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    drop(tx);
+    let mut row = row;
+    row["tenant_id"] = json!(to);
+    for (field, value) in changes.as_object().unwrap() {
+        row[field] = value.clone();
+    }
+    let mut tx = db::begin_for_tenant(&till.sales.owner, to).await.unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)"
+    ))
+    .bind(row)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn ids_another_tenant_chose_are_free_for_this_one_and_tell_nothing() {
+    let till = Till::open("20").await;
+    let sold = till
+        .checkout(
+            &till.cashier,
+            till.sale(
+                "T1",
+                json!([{"product_id": till.soap, "quantity": "2"}]),
+                cash(236_00, 236_00),
+            ),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::CREATED, "{}", sold.body);
+    let give_back = |id: Uuid| {
+        json!({"id": id, "invoice_id": sold.body["id"], "terminal_id": "T1",
+        "lines": [{"line_no": 1, "quantity": "1"}], "refund_mode": "cash", "reason": "changed mind"})
+    };
+    let returned = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/returns",
+        Some(&till.sales.admin),
+        Some(give_back(Uuid::new_v4())),
+        &[],
+    )
+    .await;
+    assert_eq!(returned.status, StatusCode::CREATED, "{}", returned.body);
+
+    // Another tenant in the same database has an invoice and a credit note whose ids this
+    // tenant's terminal now chooses.
+    let (other, invoice_id, return_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    copy_to_tenant(
+        &till,
+        "invoices",
+        &sold.body["id"],
+        other,
+        json!({"id": invoice_id, "number": "OTHER1"}),
+    )
+    .await;
+    copy_to_tenant(
+        &till,
+        "sales_returns",
+        &returned.body["id"],
+        other,
+        json!({"id": return_id, "invoice_id": invoice_id, "number": "OTHERC1"}),
+    )
+    .await;
+
+    let mut sale = till.sale(
+        "T1",
+        json!([{"product_id": till.soap, "quantity": "1"}]),
+        cash(118_00, 118_00),
+    );
+    sale["id"] = json!(invoice_id);
+    let ours = till.checkout(&till.cashier, sale).await;
+    assert_eq!(ours.status, StatusCode::CREATED, "{}", ours.body);
+    assert_eq!(ours.body["id"], json!(invoice_id));
+    let ours = send(
+        &till.sales.app,
+        Method::POST,
+        "/api/v1/pos/returns",
+        Some(&till.sales.admin),
+        Some(give_back(return_id)),
+        &[],
+    )
+    .await;
+    assert_eq!(ours.status, StatusCode::CREATED, "{}", ours.body);
+}
+
 #[tokio::test]
 async fn text_a_till_sends_into_events_is_bounded() {
     let till = Till::open("5").await;

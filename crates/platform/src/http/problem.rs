@@ -195,9 +195,46 @@ impl IntoResponse for ApiError {
 }
 
 /// A database failure the handler did not turn into a domain error is a server fault.
+/// A constraint the request broke is the client's mistake: its class is a 4xx, so a
+/// handler that did not foresee it (an id another request took a moment ago, a number
+/// past a column's range) never answers 500. The constraint is logged, never sent.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::internal(err)
+        let refused = err.as_database_error().and_then(|db| {
+            let answer = match db.code().as_deref()? {
+                "23505" => Self::conflict(
+                    "already_exists",
+                    "a record with this id or key already exists",
+                ),
+                "23503" => Self::unprocessable(
+                    "unknown_reference",
+                    "the request refers to something that does not exist",
+                ),
+                "23514" => Self::unprocessable(
+                    "invalid_value",
+                    "a value is outside what the record allows",
+                ),
+                "22001" => Self::unprocessable("too_long", "a text is longer than allowed"),
+                "22003" => {
+                    Self::unprocessable("out_of_range", "a number is outside the range allowed")
+                }
+                "40001" | "40P01" => Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "contention",
+                    "the request collided with a concurrent one; retry it",
+                )
+                .with_retry_after(1),
+                _ => return None,
+            };
+            tracing::warn!(
+                code = answer.code,
+                constraint = db.constraint().unwrap_or_default(),
+                error = %db,
+                "database refused the request"
+            );
+            Some(answer)
+        });
+        refused.unwrap_or_else(|| Self::internal(err))
     }
 }
 
