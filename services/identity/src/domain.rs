@@ -45,6 +45,9 @@ pub enum Rejection {
     /// A store-scoped user granted stores beyond their own, or every store.
     #[error("you can grant only stores you reach yourself")]
     ReachBeyondOwn,
+    /// Nobody deactivates or resets their own account (change your password instead).
+    #[error("you cannot deactivate, reactivate or reset your own account")]
+    OwnAccount,
 }
 
 impl Rejection {
@@ -58,6 +61,7 @@ impl Rejection {
             Self::OwnerOnly => "owner_role_reserved",
             Self::OwnRoles => "own_roles",
             Self::ReachBeyondOwn => "reach_beyond_own",
+            Self::OwnAccount => "own_account",
         }
     }
 }
@@ -158,6 +162,16 @@ pub fn may_assign(
         return Err(Rejection::ReachBeyondOwn);
     }
     Ok(())
+}
+
+/// Whether `actor` may deactivate, reactivate or set the password of `user`, who holds
+/// `current`: only someone who could have granted that access may take it away, so a
+/// store manager's admin cannot lock out an owner or a user of another store.
+pub fn may_manage(actor: &Principal, user: Uuid, current: &Assignment) -> Result<(), Rejection> {
+    if actor.user == user {
+        return Err(Rejection::OwnAccount);
+    }
+    may_assign(actor, user, &current.roles, current)
 }
 
 /// Parses a stored role name.

@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        check_password, may_assign, Assignment, Email, RefreshToken, Rejection, ACCESS_TOKEN_TTL,
-        IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
+        check_password, may_assign, may_manage, Assignment, Email, RefreshToken, Rejection,
+        ACCESS_TOKEN_TTL, IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
     },
     keys, password,
     store::{self, LoginFailed, RefreshTokenReused, RoleChanged, Store, UserRow},
@@ -56,6 +56,7 @@ pub fn router(ctx: ServiceContext) -> Router {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password", post(change_password))
         .route(
             "/api/v1/auth/me",
             get(me).route_layer(auth::allow(verifier, ANYONE)),
@@ -90,14 +91,27 @@ pub fn router(ctx: ServiceContext) -> Router {
             "/api/v1/users/{id}/roles",
             put(change_roles).route_layer(auth::allow(verifier, MANAGERS)),
         )
+        .route(
+            "/api/v1/users/{id}/deactivate",
+            post(deactivate_user).route_layer(auth::allow(verifier, MANAGERS)),
+        )
+        .route(
+            "/api/v1/users/{id}/reactivate",
+            post(reactivate_user).route_layer(auth::allow(verifier, MANAGERS)),
+        )
+        .route(
+            "/api/v1/users/{id}/password",
+            post(reset_password).route_layer(auth::allow(verifier, MANAGERS)),
+        )
         .with_state(state)
 }
 
 /// Identity's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(jwks, login, refresh, logout, me, list_stores, create_store, list_users, create_user,
-          get_user, change_roles),
+    paths(jwks, login, refresh, logout, change_password, me, list_stores, create_store,
+          list_users, create_user, get_user, change_roles, deactivate_user, reactivate_user,
+          reset_password),
     components(schemas(Login, Tokens, RefreshRequest, User, NewUser, RoleChange, NewStore, Store, Me)),
     tags((name = "identity", description = "Login, tokens, users, roles and stores"))
 )]
@@ -165,6 +179,41 @@ async fn login(
 ) -> Result<Json<Tokens>, ApiError> {
     let ip = client_ip(request.extensions()).map(|ip: IpAddr| ip.to_string());
     let Json(login) = Json::<Login>::from_request(request, &()).await?;
+    let Authenticated {
+        signer,
+        mut tx,
+        user,
+    } = authenticate(&identity, ip, &login).await?;
+    store::record_success(&mut tx, user.id).await?;
+    if user.must_change_password {
+        tx.commit().await?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "an admin set this password: choose a new one at POST /api/v1/auth/password",
+        ));
+    }
+    let tokens = issue(&identity, &signer, &mut tx, &user, Uuid::now_v7()).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user.id, tenant = %user.tenant_id, "logged in");
+    Ok(Json(tokens))
+}
+
+/// A user whose password was checked, with the transaction that checked it.
+struct Authenticated {
+    signer: keys::Signer,
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    user: UserRow,
+}
+
+/// Everything a login checks before it issues tokens: the address throttle, the tenant,
+/// the user's lockout, the password, that the user is active. Failures are counted and
+/// audited here.
+async fn authenticate(
+    identity: &Identity,
+    ip: Option<String>,
+    login: &Login,
+) -> Result<Authenticated, ApiError> {
     let pool = &identity.pool;
 
     if let Some(ip) = &ip {
@@ -274,10 +323,71 @@ async fn login(
         tx.commit().await?;
         return Err(invalid_credentials());
     }
-    store::record_success(&mut tx, user.id).await?;
+    Ok(Authenticated { signer, tx, user })
+}
+
+/// A password change by its user: the current password, and the new one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    /// The tenant's slug.
+    tenant: String,
+    email: String,
+    /// The current password (the one an admin set, after a reset).
+    password: String,
+    /// 10 to 128 characters, not the current one.
+    new_password: String,
+}
+
+/// Changes one's own password, as a user must after an admin set it; every other login
+/// of the user ends. Answers like a login, with tokens.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "identity",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, body = Tokens),
+        (status = 401, description = "`invalid_credentials`"),
+        (status = 422, description = "`weak_password`, `same_password`"),
+        (status = 429, description = "`login_locked` or `too_many_login_attempts`; see Retry-After"),
+        (status = 503, description = "`busy`: see Retry-After"),
+    ))]
+async fn change_password(
+    State(identity): State<Identity>,
+    request: Request,
+) -> Result<Json<Tokens>, ApiError> {
+    let ip = client_ip(request.extensions()).map(|ip: IpAddr| ip.to_string());
+    let Json(change) = Json::<PasswordChange>::from_request(request, &()).await?;
+    check_password(&change.new_password).map_err(rejected)?;
+    if change.new_password == change.password {
+        return Err(ApiError::unprocessable(
+            "same_password",
+            "the new password must differ from the current one",
+        ));
+    }
+    let login = Login {
+        tenant: change.tenant,
+        email: change.email,
+        password: change.password,
+    };
+    let Authenticated {
+        signer,
+        mut tx,
+        user,
+    } = authenticate(&identity, ip, &login).await?;
+    let hash = password::hash(change.new_password).await?;
+    let user = store::set_password(&mut tx, user.id, &hash, false).await?;
+    let revoked = store::revoke_user(&mut tx, user.id).await?;
+    let event = store::UserAccessChanged {
+        tenant_id: user.tenant_id,
+        actor_id: user.id,
+        user_id: user.id,
+        change: "password_changed",
+        reason: None,
+        sessions_revoked: revoked,
+        at: now_millis(),
+    };
+    store::audit(&mut tx, "audit.user.access_changed", user.tenant_id, &event).await?;
     let tokens = issue(&identity, &signer, &mut tx, &user, Uuid::now_v7()).await?;
     tx.commit().await?;
-    tracing::info!(user = %user.id, tenant = %tenant, "logged in");
     Ok(Json(tokens))
 }
 
@@ -480,8 +590,10 @@ pub struct User {
     /// `"all"` or the store ids the roles apply to.
     #[schema(value_type = Object)]
     pub stores: Stores,
-    /// Disabled users cannot log in.
+    /// Deactivated users cannot log in or refresh.
     pub active: bool,
+    /// An admin set the password; the user must change it before logging in.
+    pub password_change_required: bool,
     /// When created.
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -499,6 +611,7 @@ impl From<UserRow> for User {
                 Some(ids) => Stores::Only(ids),
             },
             active: row.active,
+            password_change_required: row.must_change_password,
             created_at: row.created_at,
         }
     }
@@ -532,9 +645,10 @@ struct RoleChange {
 
 fn rejected(rejection: Rejection) -> ApiError {
     let status = match rejection {
-        Rejection::OwnerOnly | Rejection::OwnRoles | Rejection::ReachBeyondOwn => {
-            StatusCode::FORBIDDEN
-        }
+        Rejection::OwnerOnly
+        | Rejection::OwnRoles
+        | Rejection::ReachBeyondOwn
+        | Rejection::OwnAccount => StatusCode::FORBIDDEN,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ApiError::new(status, rejection.code(), rejection.to_string())
@@ -650,6 +764,164 @@ async fn change_roles(
     store::audit(&mut tx, "audit.role.changed", principal.tenant, &event).await?;
     tx.commit().await?;
     Ok(Json(after.into()))
+}
+
+/// Why an account is being deactivated or reset.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AccessChange {
+    /// For the audit trail: "left the company", "lost the till card".
+    reason: Option<String>,
+}
+
+/// A password an admin sets for a user, who must change it at their next login.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordReset {
+    /// 10 to 128 characters.
+    password: String,
+    /// For the audit trail.
+    reason: Option<String>,
+}
+
+/// Ends a user's access at once: no login, no refresh; every login they had ends at its
+/// next refresh (an access token already issued lives out its 15 minutes). Owner or admin,
+/// for users within their own reach; never oneself.
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "identity",
+    request_body = AccessChange, security(("bearer" = [])),
+    responses(
+        (status = 200, body = User),
+        (status = 403, description = "`own_account`, `owner_role_reserved`, `reach_beyond_own`"),
+        (status = 404, description = "`not_found`"),
+    ))]
+async fn deactivate_user(
+    State(identity): State<Identity>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(change): Json<AccessChange>,
+) -> Result<Json<User>, ApiError> {
+    set_access(&identity, &principal, id, false, change.reason.as_deref()).await
+}
+
+/// Gives a deactivated user their access back. Owner or admin, within their reach.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "identity",
+    request_body = AccessChange, security(("bearer" = [])),
+    responses(
+        (status = 200, body = User),
+        (status = 403, description = "`own_account`, `owner_role_reserved`, `reach_beyond_own`"),
+        (status = 404, description = "`not_found`"),
+    ))]
+async fn reactivate_user(
+    State(identity): State<Identity>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(change): Json<AccessChange>,
+) -> Result<Json<User>, ApiError> {
+    set_access(&identity, &principal, id, true, change.reason.as_deref()).await
+}
+
+/// The user `id`, locked, if `principal` may manage their access.
+async fn managed_user(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<UserRow, ApiError> {
+    let user = store::user(tx, principal.tenant, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no user {id}")))?;
+    let current = Assignment {
+        roles: user.roles(),
+        stores: user.store_ids.clone(),
+    };
+    may_manage(principal, id, &current).map_err(rejected)?;
+    Ok(user)
+}
+
+async fn set_access(
+    identity: &Identity,
+    principal: &Principal,
+    id: Uuid,
+    active: bool,
+    reason: Option<&str>,
+) -> Result<Json<User>, ApiError> {
+    let mut tx = db::begin_for_tenant(&identity.pool, principal.tenant).await?;
+    let before = managed_user(&mut tx, principal, id).await?;
+    if before.active == active {
+        tx.commit().await?;
+        return Ok(Json(before.into()));
+    }
+    let user = store::set_active(&mut tx, id, active).await?;
+    let revoked = if active {
+        0
+    } else {
+        store::revoke_user(&mut tx, id).await?
+    };
+    let event = store::UserAccessChanged {
+        tenant_id: principal.tenant,
+        actor_id: principal.user,
+        user_id: id,
+        change: if active { "reactivated" } else { "deactivated" },
+        reason,
+        sessions_revoked: revoked,
+        at: now_millis(),
+    };
+    store::audit(
+        &mut tx,
+        "audit.user.access_changed",
+        principal.tenant,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(user.into()))
+}
+
+/// Sets a user's password (they forgot it, or it leaked): every login they had ends, and
+/// they must choose a new password before they get a token. Owner or admin, within their
+/// reach; never oneself.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "identity",
+    request_body = PasswordReset, security(("bearer" = [])),
+    responses(
+        (status = 200, body = User),
+        (status = 403, description = "`own_account`, `owner_role_reserved`, `reach_beyond_own`"),
+        (status = 404, description = "`not_found`"),
+        (status = 422, description = "`weak_password`"),
+    ))]
+async fn reset_password(
+    State(identity): State<Identity>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(reset): Json<PasswordReset>,
+) -> Result<Json<User>, ApiError> {
+    check_password(&reset.password).map_err(rejected)?;
+    {
+        // Refuse before spending a hash on it.
+        let mut tx = db::begin_for_tenant(&identity.pool, principal.tenant).await?;
+        managed_user(&mut tx, &principal, id).await?;
+    }
+    let hash = password::hash(reset.password).await?;
+    let mut tx = db::begin_for_tenant(&identity.pool, principal.tenant).await?;
+    managed_user(&mut tx, &principal, id).await?;
+    let user = store::set_password(&mut tx, id, &hash, true).await?;
+    let revoked = store::revoke_user(&mut tx, id).await?;
+    let event = store::UserAccessChanged {
+        tenant_id: principal.tenant,
+        actor_id: principal.user,
+        user_id: id,
+        change: "password_reset",
+        reason: reset.reason.as_deref(),
+        sessions_revoked: revoked,
+        at: now_millis(),
+    };
+    store::audit(
+        &mut tx,
+        "audit.user.access_changed",
+        principal.tenant,
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(user.into()))
 }
 
 async fn check_stores(

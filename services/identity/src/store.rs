@@ -36,6 +36,8 @@ pub(crate) struct UserRow {
     pub(crate) store_ids: Option<Vec<Uuid>>,
     /// Disabled users cannot log in or refresh.
     pub(crate) active: bool,
+    /// Set when an admin set the password: the user changes it before any token.
+    pub(crate) must_change_password: bool,
     /// Consecutive failed logins.
     pub(crate) failed_logins: i32,
     /// Set while locked out.
@@ -52,7 +54,7 @@ impl UserRow {
 }
 
 const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, store_ids, \
-                            active, failed_logins, locked_until, created_at";
+                            active, must_change_password, failed_logins, locked_until, created_at";
 
 /// The tenant with this slug.
 pub(crate) async fn tenant_by_slug(
@@ -354,6 +356,75 @@ pub(crate) async fn revoke_family(tx: &mut PgConnection, family: Uuid) -> sqlx::
     .execute(tx)
     .await
     .map(drop)
+}
+
+/// Revokes every refresh token of `user`: each of their logins ends at its next refresh.
+/// Returns how many logins (families) were live.
+pub(crate) async fn revoke_user(tx: &mut PgConnection, user: Uuid) -> sqlx::Result<i32> {
+    let families: i64 = sqlx::query_scalar(
+        "WITH revoked AS (UPDATE refresh_tokens SET revoked_at = now() \
+           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING family_id) \
+         SELECT count(DISTINCT family_id) FROM revoked",
+    )
+    .bind(user)
+    .fetch_one(tx)
+    .await?;
+    Ok(i32::try_from(families).unwrap_or(i32::MAX))
+}
+
+/// Activates or deactivates a user; returns the row after.
+pub(crate) async fn set_active(
+    tx: &mut PgConnection,
+    user: Uuid,
+    active: bool,
+) -> sqlx::Result<UserRow> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET active = $2, \
+           deactivated_at = CASE WHEN $2 THEN NULL ELSE now() END, updated_at = now() \
+         WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user)
+    .bind(active)
+    .fetch_one(tx)
+    .await
+}
+
+/// Sets a new password hash; `must_change` when an admin chose it. Clears a lockout.
+pub(crate) async fn set_password(
+    tx: &mut PgConnection,
+    user: Uuid,
+    hash: &str,
+    must_change: bool,
+) -> sqlx::Result<UserRow> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET password_hash = $2, must_change_password = $3, failed_logins = 0, \
+           locked_until = NULL, updated_at = now() \
+         WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user)
+    .bind(hash)
+    .bind(must_change)
+    .fetch_one(tx)
+    .await
+}
+
+/// `audit.user.access_changed`.
+#[derive(Serialize)]
+pub(crate) struct UserAccessChanged<'a> {
+    /// The tenant.
+    pub(crate) tenant_id: Uuid,
+    /// Who did it.
+    pub(crate) actor_id: Uuid,
+    /// Whose access.
+    pub(crate) user_id: Uuid,
+    /// `deactivated`, `reactivated`, `password_reset` or `password_changed`.
+    pub(crate) change: &'static str,
+    /// Why, as the admin wrote it.
+    pub(crate) reason: Option<&'a str>,
+    /// Logins ended by it.
+    pub(crate) sessions_revoked: i32,
+    /// When, in milliseconds since the epoch.
+    pub(crate) at: i64,
 }
 
 /// A store.
