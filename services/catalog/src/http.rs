@@ -30,6 +30,9 @@ use crate::{
 const MERCHANDISERS: &[Role] = &[Role::Owner, Role::Admin];
 /// Who may read it.
 const ANYONE: &[Role] = Role::ALL;
+/// Who may take the whole catalog away in one file: the back office, not the tills (a
+/// till looks products up one at a time).
+const EXPORTERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Accountant];
 
 /// Catalog's routes; each names the roles it admits.
 pub fn router(ctx: ServiceContext) -> Router {
@@ -55,7 +58,7 @@ pub fn router(ctx: ServiceContext) -> Router {
         )
         .route(
             "/api/v1/products/export",
-            get(export_products).route_layer(auth::allow(v, ANYONE)),
+            get(export_products).route_layer(auth::allow(v, EXPORTERS)),
         )
         .route(
             "/api/v1/products/{id}",
@@ -1032,9 +1035,11 @@ async fn bulk_import(
 }
 
 /// The tenant's active products as CSV, in SKU order: the format bulk import reads.
+/// Owners, admins, store managers and accountants.
 #[utoipa::path(get, path = "/api/v1/products/export", tag = "catalog",
     security(("bearer" = [])),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 403, description = "`forbidden`: cashiers and HR do not export")))]
 async fn export_products(
     axum::extract::State(pool): axum::extract::State<PgPool>,
     principal: Principal,

@@ -189,12 +189,31 @@ async fn a_file_imports_once_and_exports_back_to_itself() {
     assert_eq!(c.events().await, events + 2);
     assert!(c.export().await.contains("650.00,579.00"));
 
-    // Only owners and admins import.
+    // Only owners and admins import; the tills do not take the catalog away in a file.
     let cashier = c.issuer.token(c.tenant, &[Role::Cashier]);
     assert_eq!(
         c.import_as(&cashier, "partial", &file(&GOOD)).await.status,
         StatusCode::FORBIDDEN
     );
+    for (role, status) in [
+        (Role::Cashier, StatusCode::FORBIDDEN),
+        (Role::Hr, StatusCode::FORBIDDEN),
+        (Role::StoreManager, StatusCode::OK),
+        (Role::Accountant, StatusCode::OK),
+    ] {
+        let token = c.issuer.token(c.tenant, &[role]);
+        let reply = call_with(
+            &c.app,
+            Method::GET,
+            "/api/v1/products/export",
+            Some(&token),
+            None,
+            &[],
+            std::net::IpAddr::from([10, 0, 0, 1]),
+        )
+        .await;
+        assert_eq!(reply.status, status, "{role:?}");
+    }
 }
 
 #[tokio::test]
