@@ -455,7 +455,7 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
         app,
         shutdown,
         settings.shutdown_grace,
-        settings.http_limits,
+        settings.http_server.clone(),
     )
     .await?;
     tracing::info!("stopped");
@@ -488,7 +488,7 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
         app,
         shutdown,
         settings.shutdown_grace,
-        settings.http_limits,
+        settings.http_server.clone(),
     )
     .await?;
     // Each relay flushes its producer and releases its lease.
@@ -736,7 +736,7 @@ where
         app,
         shutdown.clone(),
         settings.shutdown_grace,
-        settings.http_limits,
+        settings.http_server.clone(),
     ));
     let consumed = run(consumer_metrics, shutdown.clone()).await;
     shutdown.cancel();

@@ -54,8 +54,9 @@ pub struct Settings {
     pub clickhouse_database: String,
     /// Address the HTTP server listens on.
     pub http_addr: SocketAddr,
-    /// How long the HTTP server waits on a client, and for how many.
-    pub http_limits: crate::http::HttpLimits,
+    /// How long the HTTP server waits on a client, for how many, and whose
+    /// `X-Forwarded-For` it believes.
+    pub http_server: crate::http::ServerOptions,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
     pub log_filter: String,
     /// Log line format.
@@ -138,6 +139,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "BAZAAR_HTTP_MAX_CONNECTIONS",
         Some("1000"),
         "HTTP connections served at once (more wait to be accepted), 1 to 100000",
+    ),
+    (
+        "BAZAAR_TRUSTED_PROXIES",
+        None,
+        "comma-separated addresses or networks (10.0.0.0/8) of load balancers whose X-Forwarded-For names the client (unset: none)",
     ),
     (
         "BAZAAR_LOG",
@@ -261,15 +267,20 @@ impl Settings {
                 crate::clickhouse::database_name(v).map(str::to_owned)
             })?,
             http_addr,
-            http_limits: crate::http::HttpLimits {
-                header_timeout: vars.parse("BAZAAR_HTTP_HEADER_TIMEOUT_MS", |v| {
-                    millis(v, 100..=600_000)
-                })?,
-                body_timeout: vars
-                    .parse("BAZAAR_HTTP_BODY_TIMEOUT_MS", |v| millis(v, 100..=600_000))?,
-                max_connections: vars.parse("BAZAAR_HTTP_MAX_CONNECTIONS", |v| {
-                    v.parse().ok().filter(|n| (1..=100_000).contains(n))
-                })?,
+            http_server: crate::http::ServerOptions {
+                limits: crate::http::HttpLimits {
+                    header_timeout: vars.parse("BAZAAR_HTTP_HEADER_TIMEOUT_MS", |v| {
+                        millis(v, 100..=600_000)
+                    })?,
+                    body_timeout: vars
+                        .parse("BAZAAR_HTTP_BODY_TIMEOUT_MS", |v| millis(v, 100..=600_000))?,
+                    max_connections: vars.parse("BAZAAR_HTTP_MAX_CONNECTIONS", |v| {
+                        v.parse().ok().filter(|n| (1..=100_000).contains(n))
+                    })?,
+                },
+                trusted_proxies: vars
+                    .optional("BAZAAR_TRUSTED_PROXIES", crate::http::TrustedProxies::parse)?
+                    .unwrap_or_default(),
             },
             log_filter: vars.parse("BAZAAR_LOG", |v| {
                 tracing_subscriber::EnvFilter::try_new(v)

@@ -252,13 +252,13 @@ impl TestService {
             .expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
         let app = self.app.clone();
-        let limits = crate::config::Settings::local_defaults().http_limits;
+        let options = crate::config::Settings::local_defaults().http_server;
         tokio::spawn(crate::http::serve_on(
             listener,
             app,
             tokio_util::sync::CancellationToken::new(),
             std::time::Duration::ZERO,
-            limits,
+            options,
         ));
         format!("http://{addr}")
     }

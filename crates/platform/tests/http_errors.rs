@@ -44,7 +44,15 @@ async fn get_line(Path(_id): Path<Uuid>, Query(page): Query<Page>) -> Result<Str
 fn app(metrics: HttpMetrics) -> Router {
     let api = Router::new()
         .route("/api/v1/lines", post(add_line))
-        .route("/api/v1/lines/{id}", get(get_line));
+        .route("/api/v1/lines/{id}", get(get_line))
+        .route(
+            "/api/v1/whoami",
+            get(|request: axum::extract::Request| async move {
+                http::client_ip(request.extensions())
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default()
+            }),
+        );
     http::app(api, http::openapi([]), Readiness::new(), metrics)
 }
 
@@ -425,6 +433,13 @@ async fn exchange(stream: &mut tokio::net::TcpStream, request: &[u8]) -> (String
 
 /// Serves the test app on a loopback port with `limits` until the test ends.
 async fn listen(limits: http::HttpLimits) -> std::net::SocketAddr {
+    listen_behind(limits, http::TrustedProxies::default()).await
+}
+
+async fn listen_behind(
+    limits: http::HttpLimits,
+    trusted_proxies: http::TrustedProxies,
+) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(http::serve_on(
@@ -432,7 +447,10 @@ async fn listen(limits: http::HttpLimits) -> std::net::SocketAddr {
         app(HttpMetrics::new()),
         tokio_util::sync::CancellationToken::new(),
         std::time::Duration::ZERO,
-        limits,
+        http::ServerOptions {
+            limits,
+            trusted_proxies,
+        },
     ));
     addr
 }
@@ -455,6 +473,20 @@ async fn ended(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
     .await;
     assert!(read.is_ok(), "the server kept the connection open");
     received
+}
+
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let whoami =
+        b"GET /api/v1/whoami HTTP/1.1\r\nhost: test\r\nx-forwarded-for: 203.0.113.9\r\n\r\n";
+    let direct = listen(PATIENT).await;
+    let mut stream = tokio::net::TcpStream::connect(direct).await.unwrap();
+    let (_, body) = exchange(&mut stream, whoami).await;
+    assert_eq!(body, b"127.0.0.1", "a header anyone can write is ignored");
+    let proxied = listen_behind(PATIENT, http::TrustedProxies::parse("127.0.0.0/8").unwrap()).await;
+    let mut stream = tokio::net::TcpStream::connect(proxied).await.unwrap();
+    let (_, body) = exchange(&mut stream, whoami).await;
+    assert_eq!(body, b"203.0.113.9");
 }
 
 #[tokio::test]

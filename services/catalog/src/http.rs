@@ -32,7 +32,12 @@ const MERCHANDISERS: &[Role] = &[Role::Owner, Role::Admin];
 const ANYONE: &[Role] = Role::ALL;
 /// Who may take the whole catalog away in one file: the back office, not the tills (a
 /// till looks products up one at a time).
-const EXPORTERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Accountant];
+const EXPORTERS: &[Role] = &[
+    Role::Owner,
+    Role::Admin,
+    Role::StoreManager,
+    Role::Accountant,
+];
 
 /// Catalog's routes; each names the roles it admits.
 pub fn router(ctx: ServiceContext) -> Router {

@@ -3,6 +3,7 @@
 //! `/api/v1/openapi.json`, W3C trace context, and graceful shutdown.
 
 mod body;
+mod client;
 mod extract;
 pub mod idempotency;
 mod local;
@@ -12,13 +13,10 @@ mod problem;
 mod readiness;
 mod server;
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use axum::{
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{header, StatusCode},
     middleware,
     response::{IntoResponse, Response},
@@ -28,13 +26,14 @@ use axum::{
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+pub use client::{client_ip, ClientIp, TrustedProxies};
 pub use extract::{holds_control, Json, Path, Query, MAX_ITEMS, MAX_TEXT};
 pub use local::{call, call_with, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
 pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
 pub use readiness::{Readiness, ReadinessReport};
-pub use server::{serve, serve_on, HttpLimits};
+pub use server::{serve, serve_on, HttpLimits, ServerOptions};
 
 /// Liveness and readiness probes, metrics and the platform's shared schemas.
 #[derive(OpenApi)]
@@ -84,13 +83,6 @@ pub fn line_count(field: &str, count: usize) -> Result<(), Invalid> {
     } else {
         Ok(())
     }
-}
-
-/// The address of the peer that sent a request, when the server recorded it.
-pub fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// Wraps a service router (already given its state) with everything above.

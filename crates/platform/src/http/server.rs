@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use super::body;
+use super::{body, ClientIp, TrustedProxies};
 
 /// How long a client may take over each stage of a request, and how many may connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,16 @@ pub struct HttpLimits {
     pub max_connections: usize,
 }
 
+/// What the server needs besides the routes: its limits, and whose `X-Forwarded-For` it
+/// believes.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How long it waits on a client, and for how many.
+    pub limits: HttpLimits,
+    /// The load balancers in front of it.
+    pub trusted_proxies: TrustedProxies,
+}
+
 /// Serves `app` on `addr` until `shutdown` is cancelled, then lets in-flight requests
 /// finish for up to `grace`.
 pub async fn serve(
@@ -37,10 +47,10 @@ pub async fn serve(
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
-    limits: HttpLimits,
+    options: ServerOptions,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    serve_on(listener, app, shutdown, grace, limits).await
+    serve_on(listener, app, shutdown, grace, options).await
 }
 
 /// [`serve`] on a listener already bound (a test's port 0).
@@ -49,8 +59,12 @@ pub async fn serve_on(
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
-    limits: HttpLimits,
+    options: ServerOptions,
 ) -> std::io::Result<()> {
+    let ServerOptions {
+        limits,
+        trusted_proxies,
+    } = options;
     tracing::info!(addr = %listener.local_addr()?, "http server listening");
     let app = app.layer(middleware::from_fn_with_state(
         limits.body_timeout,
@@ -87,8 +101,11 @@ pub async fn serve_on(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let trusted_proxies = trusted_proxies.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            let client = trusted_proxies.client(peer.ip(), request.headers());
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(ClientIp(client));
             app.clone().oneshot(request.map(Body::new))
         });
         let connection = http1
