@@ -90,13 +90,24 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         json!({"code": "BNCH", "name": "Benchmark store", "kind": "store", "store_id": store}),
     )
     .await?;
-    client
-        .request(reqwest::Method::PUT, &format!("/api/v1/pos/stores/{store}"))
-        .json(&json!({"code": "BNCH", "state_code": "29", "gstin": null, "location_id": location["id"]}))
-        .send()
-        .await
-        .map(problem)?
-        .await?;
+    // Sales learns of the new store from identity's event, through the relay and its
+    // references consumer: until then the store is unknown to it.
+    let store_settings =
+        json!({"code": "BNCH", "state_code": "29", "gstin": null, "location_id": location["id"]});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let reply = client
+            .request(reqwest::Method::PUT, &format!("/api/v1/pos/stores/{store}"))
+            .json(&store_settings)
+            .send()
+            .await?;
+        if reply.status() != reqwest::StatusCode::NOT_FOUND || std::time::Instant::now() > deadline
+        {
+            problem(reply).await?;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     anyhow::ensure!(bench.products >= 5, "--products: at least 5, one per line");
     let mut products = Vec::new();
     for n in 0..bench.products {

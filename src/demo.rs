@@ -218,6 +218,7 @@ pub(crate) async fn seed(settings: &Settings) -> anyhow::Result<()> {
 /// The services' routers, in this process, verifying tokens against identity's keys.
 struct Mesh {
     identity: Router,
+    identity_owner: sqlx::PgPool,
     catalog: Router,
     inventory: Router,
     inventory_owner: sqlx::PgPool,
@@ -292,6 +293,7 @@ impl Mesh {
                 db::app_pool(settings, bazaar_sales::SERVICE).await?,
             )),
             sales_owner,
+            identity_owner: identity.clone(),
         })
     }
 
@@ -387,6 +389,12 @@ impl Mesh {
         .await?;
         replay(
             &self.partners_owner,
+            &self.sales_owner,
+            &SalesReferences::default(),
+        )
+        .await?;
+        replay(
+            &self.identity_owner,
             &self.sales_owner,
             &SalesReferences::default(),
         )

@@ -210,6 +210,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     )
     .await["id"]
         .clone();
+    support::mesh::store_opened(&sales, store_id).await;
     ok(&sales, Method::PUT, &format!("/api/v1/pos/stores/{store_id}"),
         json!({"code": "BLR1", "state_code": "29", "gstin": "29AAGCB7383J1Z4", "location_id": location})).await;
     relay_all().await;
@@ -661,6 +662,7 @@ async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
     )
     .await["id"]
         .clone();
+    support::mesh::store_opened(&sales, store_id).await;
     ok(
         &sales,
         Method::PUT,

@@ -91,6 +91,7 @@ async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_s
         json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
     )
     .await;
+    support::mesh::store_opened(&sales, store_id).await;
     ok(
         &sales,
         Method::PUT,

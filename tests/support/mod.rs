@@ -114,6 +114,23 @@ pub(crate) mod mesh {
             .await
     }
 
+    /// Tells `sales` that `store` is one of its tenant's stores, as identity's
+    /// `identity.store.opened` would.
+    pub(crate) async fn store_opened(service: &bazaar_platform::testing::TestService, store: Uuid) {
+        let payload = json!({"tenant_id": service.tenant, "store_id": store, "code": "BLR-01",
+                             "name": "Indiranagar", "opened_at": 0});
+        let event =
+            bazaar_platform::testing::event("identity.store.opened", service.tenant, &payload);
+        let applied = bazaar_platform::consumer::apply(
+            &service.owner,
+            &bazaar_sales::references::SalesReferences::default(),
+            &event,
+        )
+        .await
+        .unwrap();
+        assert!(applied);
+    }
+
     /// [`call`], which must succeed: its body.
     pub(crate) async fn ok(
         service: &bazaar_platform::testing::TestService,

@@ -118,7 +118,8 @@ pub async fn bootstrap(owner: &PgPool, request: Bootstrap) -> Result<Bootstrappe
     let mut stores = Vec::new();
     for (code, name) in &request.stores {
         let store = store::insert_store(&mut tx, tenant, code, name)
-            .await?
+            .await
+            .map_err(|e| BootstrapError::Internal(e.to_string()))?
             .ok_or_else(|| invalid("stores", format!("store code {code:?} given twice")))?;
         stores.push(store.id);
     }

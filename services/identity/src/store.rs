@@ -446,8 +446,8 @@ pub(crate) async fn insert_store(
     tenant: Uuid,
     code: &str,
     name: &str,
-) -> sqlx::Result<Option<Store>> {
-    sqlx::query_as(
+) -> Result<Option<Store>, OutboxError> {
+    let store: Option<Store> = sqlx::query_as(
         "INSERT INTO stores (id, tenant_id, code, name) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, code) DO NOTHING RETURNING id, code, name, created_at",
     )
@@ -455,8 +455,37 @@ pub(crate) async fn insert_store(
     .bind(tenant)
     .bind(code)
     .bind(name)
-    .fetch_optional(tx)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(store) = &store {
+        let opened = StoreOpened {
+            tenant_id: tenant,
+            store_id: store.id,
+            code: &store.code,
+            name: &store.name,
+            opened_at: store.created_at.timestamp_millis(),
+        };
+        outbox::append_current(
+            tx,
+            SERVICE,
+            "identity.store.opened",
+            tenant,
+            &store.id.to_string(),
+            &opened,
+        )
+        .await?;
+    }
+    Ok(store)
+}
+
+/// `identity.store.opened`: how other services learn which store ids are a tenant's.
+#[derive(Serialize)]
+struct StoreOpened<'a> {
+    tenant_id: Uuid,
+    store_id: Uuid,
+    code: &'a str,
+    name: &'a str,
+    opened_at: i64,
 }
 
 /// The stores `principal` reaches, by code.

@@ -186,10 +186,13 @@ pub(crate) async fn store(
     })
 }
 
-/// Sets a store's invoicing settings (identity's store id). Owner or admin.
+/// Sets a store's invoicing settings. Owner or admin; the id is one of the tenant's
+/// stores (as identity announced them) within the caller's reach, else 404
+/// `unknown_store`.
 #[utoipa::path(put, path = "/api/v1/pos/stores/{id}", tag = "sales", request_body = Store,
     security(("bearer" = [])),
     responses((status = 200, body = Store), (status = 409, description = "`store_code_taken`"),
+              (status = 404, description = "`unknown_store`"),
               (status = 422, description = "`invalid_code`, `invalid_state_code`, `invalid_gstin`, \
                  `invalid_gstin_check_character`, `gstin_state_mismatch`")))]
 async fn put_store(
@@ -223,6 +226,15 @@ async fn put_store(
         .into());
     }
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    // Another tenant's store, or one this admin does not run, is not found: settings for
+    // it would tag this tenant's invoices and books with a store that is not its own.
+    if !principal.reaches_store(id) || !store::is_known_store(&mut tx, id).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_store",
+            format!("no store {id} in this tenant within your reach"),
+        ));
+    }
     let written = sqlx::query(
         "INSERT INTO stores (tenant_id, id, code, state_code, gstin, location_id) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET code = $3, state_code = $4, gstin = $5, location_id = $6",

@@ -1,6 +1,6 @@
 //! `sales-references`: what the till needs to know of other services, from their topics:
 //! products with their prices, GST and barcodes (catalog), and customers with the state
-//! their goods go to (partners).
+//! their goods go to (partners), and the tenant's stores (identity).
 
 use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use serde::Deserialize;
@@ -18,9 +18,13 @@ pub struct SalesReferences {
 impl Default for SalesReferences {
     fn default() -> Self {
         Self::reading(
-            ["catalog.events.v1", "partners.events.v1"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "catalog.events.v1",
+                "partners.events.v1",
+                "identity.events.v1",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         )
     }
 }
@@ -30,6 +34,12 @@ impl SalesReferences {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
+}
+
+#[derive(Deserialize)]
+struct StoreOpened {
+    store_id: Uuid,
+    code: String,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +115,7 @@ impl Projection for SalesReferences {
                 | "catalog.barcode.assigned"
                 | "partners.customer.created"
                 | "partners.customer.updated"
+                | "identity.store.opened"
         )
     }
 
@@ -115,6 +126,18 @@ impl Projection for SalesReferences {
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
+            "identity.store.opened" => {
+                let opened: StoreOpened = event.payload_as()?;
+                sqlx::query(
+                    "INSERT INTO known_stores (tenant_id, id, code) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id, id) DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(opened.store_id)
+                .bind(opened.code)
+                .execute(&mut *tx)
+                .await?;
+            }
             "catalog.product.created" => {
                 let p: ProductCreated = event.payload_as()?;
                 sqlx::query(

@@ -139,6 +139,13 @@ impl Till {
             )
             .await;
         }
+        // The store, as identity announced it.
+        till.feed(
+            "identity.store.opened",
+            json!({"tenant_id": tenant, "store_id": store, "code": "BLR-01", "name": "Indiranagar",
+                   "opened_at": 0}),
+        )
+        .await;
         till.put_store(location["id"].clone()).await;
         till
     }
@@ -159,7 +166,13 @@ impl Till {
     }
 
     async fn feed(&self, event_type: &str, payload: Value) {
-        let event = event(event_type, self.sales.tenant, &payload);
+        self.feed_for(self.sales.tenant, event_type, payload).await;
+    }
+
+    /// Feeds an event of `tenant` (the payload's `tenant_id` is set to it).
+    async fn feed_for(&self, tenant: Uuid, event_type: &str, mut payload: Value) {
+        payload["tenant_id"] = json!(tenant);
+        let event = event(event_type, tenant, &payload);
         assert!(
             consumer::apply(&self.sales.owner, &SalesReferences::default(), &event)
                 .await
@@ -1426,6 +1439,59 @@ async fn a_store_that_is_not_the_caller_s_is_not_found() {
     )
     .await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+
+    // Settings for a store that is not one of this tenant's (another tenant's, made up),
+    // or that an admin of another store does not run: not found, nothing written.
+    let settings =
+        json!({"code": "ZZ1", "state_code": "29", "gstin": null, "location_id": Uuid::new_v4()});
+    let put = |token: String, store: Uuid| {
+        let settings = settings.clone();
+        let app = till.sales.app.clone();
+        async move {
+            send(
+                &app,
+                Method::PUT,
+                &format!("/api/v1/pos/stores/{store}"),
+                Some(&token),
+                Some(settings),
+                &[],
+            )
+            .await
+        }
+    };
+    let elsewhere = Uuid::new_v4();
+    let other_tenant_store = Uuid::new_v4();
+    till.feed_for(
+        Uuid::new_v4(),
+        "identity.store.opened",
+        json!({"store_id": other_tenant_store, "code": "B-1", "name": "Theirs", "opened_at": 0}),
+    )
+    .await;
+    let store_admin = till.sales.issuer.token_for(
+        till.sales.tenant,
+        &[Role::Admin],
+        Stores::Only(vec![elsewhere]),
+    );
+    for (token, store) in [
+        (owner.clone(), other_tenant_store),
+        (owner.clone(), unknown),
+        (store_admin, till.store),
+    ] {
+        let refused = put(token, store).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::NOT_FOUND, "unknown_store"),
+            "{store}"
+        );
+    }
+    let mut tx = db::begin_for_tenant(&till.sales.owner, till.sales.tenant)
+        .await
+        .unwrap();
+    let configured: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM stores")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(configured, [till.store]);
 }
 
 /// Copies a row of `table` to tenant `to` with the fields of `changes`, as if that

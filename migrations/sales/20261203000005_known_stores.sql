@@ -1,0 +1,9 @@
+-- The tenant's stores as identity announced them (identity.store.opened): a store id a
+-- request names must be one of these, or it is another tenant's or nobody's.
+CREATE TABLE known_stores (
+    tenant_id UUID NOT NULL,
+    id        UUID NOT NULL,
+    code      TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+SELECT isolate_tenants('known_stores');
