@@ -424,6 +424,13 @@ impl Mesh {
                 reply.body
             );
         }
+        // Purchase orders go to locations purchase learnt of from inventory's events.
+        replay(
+            &self.inventory_owner,
+            &self.purchase_owner,
+            &PurchaseReferences::default(),
+        )
+        .await?;
         let orders = self
             .purchases(token, &vendors, locations[locations.len() - 1], &products)
             .await?;

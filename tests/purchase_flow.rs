@@ -83,6 +83,7 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     );
     relay_outbox_to(&catalog.database, &catalog.owner, &events).await;
     relay_outbox_to(&partners.database, &partners.owner, &events).await;
+    relay_outbox_to(&inventory.database, &inventory.owner, &events).await;
 
     let stop = CancellationToken::new();
     let topics = || vec![events.clone()];
@@ -94,17 +95,20 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     let order_body = json!({"vendor_id": vendor, "location_id": warehouse, "place_of_supply": "29",
         "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]});
     let mut order = Value::Null;
-    until("purchase knows the vendor and the product", async || {
-        let reply = call(
-            &purchase,
-            Method::POST,
-            "/api/v1/purchase-orders",
-            Some(order_body.clone()),
-        )
-        .await;
-        order = reply.body;
-        reply.status.is_success()
-    })
+    until(
+        "purchase knows the vendor, the product and the warehouse",
+        async || {
+            let reply = call(
+                &purchase,
+                Method::POST,
+                "/api/v1/purchase-orders",
+                Some(order_body.clone()),
+            )
+            .await;
+            order = reply.body;
+            reply.status.is_success()
+        },
+    )
     .await;
     let po = order["id"].as_str().unwrap().to_owned();
     ok(
@@ -182,16 +186,17 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     assert_eq!(ledger["balance"]["amount_minor"], 4_725_00 - 236_26);
     stop.cancel();
 
-    // The topic: catalog's and partners' facts, then purchase's whole cycle.
-    // The product, the vendor, and the order created, approved, received twice,
-    // invoiced and returned against.
-    let count = 1 + 1 + 6;
+    // The topic: catalog's, partners' and inventory's facts, then purchase's whole cycle.
+    // The product, the vendor, the warehouse, and the order created, approved, received
+    // twice, invoiced and returned against.
+    let count = 1 + 1 + 1 + 6;
     let messages = read_with_headers(&events, count).await;
     let mut types: HashMap<String, usize> = HashMap::new();
     for message in &messages {
         *types.entry(message["ce_type"].clone()).or_default() += 1;
     }
     for (event_type, expected) in [
+        ("inventory.location.added", 1),
         ("purchase.po.created", 1),
         ("purchase.po.approved", 1),
         ("purchase.grn.received", 2),

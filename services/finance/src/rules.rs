@@ -60,6 +60,7 @@ pub const RULES: &[(&str, Rule)] = &[
         Rule::Nothing("a reservation moves no stock"),
     ),
     ("inventory.low_stock", Rule::Nothing("an alert")),
+    ("inventory.location.added", Rule::Nothing("master data")),
     ("inventory.negative_stock", Rule::Nothing("an alert")),
     (
         "inventory.batch.expiring",

@@ -193,13 +193,14 @@ pub struct NewLocation<'a> {
     pub allows_negative_stock: bool,
 }
 
-/// Adds a location; `None` when its code or store is taken.
+/// Adds a location and announces it (`inventory.location.added`); `None` when its code or
+/// store is taken.
 pub async fn insert_location(
     tx: &mut PgConnection,
     tenant: Uuid,
     new: &NewLocation<'_>,
-) -> Result<Option<Location>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Option<Location>, bazaar_platform::outbox::OutboxError> {
+    let location: Option<Location> = sqlx::query_as(
         "INSERT INTO locations (id, tenant_id, code, name, kind, store_id, allows_negative_stock) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
          RETURNING id, code, name, kind, store_id, allows_negative_stock, created_at",
@@ -211,8 +212,41 @@ pub async fn insert_location(
     .bind(new.kind)
     .bind(new.store_id)
     .bind(new.allows_negative_stock)
-    .fetch_optional(tx)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(location) = &location {
+        let added = LocationAdded {
+            tenant_id: tenant,
+            location_id: location.id,
+            code: &location.code,
+            name: &location.name,
+            kind: &location.kind,
+            store_id: location.store_id,
+            added_at: location.created_at.timestamp_millis(),
+        };
+        bazaar_platform::outbox::append_current(
+            tx,
+            crate::SERVICE,
+            "inventory.location.added",
+            tenant,
+            &location.id.to_string(),
+            &added,
+        )
+        .await?;
+    }
+    Ok(location)
+}
+
+/// `inventory.location.added`: how other services learn a tenant's locations and stores.
+#[derive(Serialize)]
+struct LocationAdded<'a> {
+    tenant_id: Uuid,
+    location_id: Uuid,
+    code: &'a str,
+    name: &'a str,
+    kind: &'a str,
+    store_id: Option<Uuid>,
+    added_at: i64,
 }
 
 /// Notes that `tenant` keeps stock, for jobs that visit every tenant.

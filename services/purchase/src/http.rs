@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use bazaar_platform::{
-    auth::{self, Principal, Role},
+    auth::{self, Principal, Role, Stores},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
     money::{self, Currency, Money, Quantity, Sign},
@@ -274,13 +274,53 @@ struct OrderHead {
     total_minor: i64,
 }
 
-/// An order and its currency code.
+/// Whether `principal` reaches `location`: a location inventory announced, of a store they
+/// run (a warehouse only for users of every store). 404 `unknown_location` otherwise, so
+/// another store's or tenant's location is not told apart from no location.
+async fn reach_location(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    location: Uuid,
+) -> Result<(), ApiError> {
+    let known: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT store_id FROM known_locations WHERE tenant_id = $1 AND id = $2")
+            .bind(principal.tenant)
+            .bind(location)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let reached = match known {
+        None => false,
+        Some(Some(store)) => principal.reaches_store(store),
+        Some(None) => matches!(principal.stores, Stores::All(_)),
+    };
+    if reached {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_location",
+            format!("no location {location} in your reach"),
+        ))
+    }
+}
+
+/// The stores a store-scoped principal runs; `None` for users of every store.
+fn store_scope(principal: &Principal) -> Option<Vec<Uuid>> {
+    match &principal.stores {
+        Stores::All(_) => None,
+        Stores::Only(stores) => Some(stores.clone()),
+    }
+}
+
+/// An order within `principal`'s reach, and its currency code; another store's order is
+/// not found.
 async fn order(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    principal: &Principal,
     id: Uuid,
     lock: bool,
 ) -> Result<(Order, String), ApiError> {
+    let tenant = principal.tenant;
     let lock = if lock { " FOR UPDATE" } else { "" };
     let head: OrderHead = sqlx::query_as(&format!(
         "SELECT number, vendor_id, location_id, place_of_supply, currency, status, expected_on, \
@@ -291,6 +331,13 @@ async fn order(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no purchase order {id}")))?;
+    if store_scope(principal).is_some()
+        && reach_location(tx, principal, head.location_id)
+            .await
+            .is_err()
+    {
+        return Err(ApiError::not_found(format!("no purchase order {id}")));
+    }
     let lines: Vec<OrderLine> = sqlx::query_as(
         "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, \
          l.unit_price_minor, l.gst_rate_bp, l.taxable_minor, l.tax_minor, \
@@ -403,7 +450,7 @@ async fn default_price(
 #[utoipa::path(post, path = "/api/v1/purchase-orders", tag = "purchase", request_body = NewOrder,
     security(("bearer" = [])),
     responses((status = 201, body = Order),
-              (status = 404, description = "`unknown_vendor`, `unknown_product`"),
+              (status = 404, description = "`unknown_vendor`, `unknown_product`, `unknown_location` (not a location of a store the caller runs)"),
               (status = 409, description = "`product_archived`"),
               (status = 422, description = "`no_lines`, `invalid_quantity`, `price_required`, \
                  `invalid_state_code`, `duplicate_line`")))]
@@ -427,6 +474,7 @@ async fn create_order(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    reach_location(&mut tx, &principal, body.location_id).await?;
     let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
     let intra = vendor.state_code == place;
     let id = Uuid::now_v7();
@@ -564,7 +612,7 @@ async fn create_order(
         created_at: millis(),
     };
     event(&mut tx, "purchase.po.created", tenant, id, &created).await?;
-    let (order, _) = order(&mut tx, tenant, id, false).await?;
+    let (order, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
@@ -579,7 +627,7 @@ async fn get_order(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let (found, _) = order(&mut tx, principal.tenant, id, false).await?;
+    let (found, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(found))
 }
@@ -604,18 +652,22 @@ async fn list_orders(
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM purchase_orders WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) \
-         AND ($3::uuid IS NULL OR vendor_id = $3) ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+         AND ($3::uuid IS NULL OR vendor_id = $3) \
+         AND ($6::uuid[] IS NULL OR location_id IN \
+              (SELECT id FROM known_locations WHERE tenant_id = $1 AND store_id = ANY($6))) \
+         ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
     )
     .bind(principal.tenant)
     .bind(query.status)
     .bind(query.vendor_id)
     .bind(page.limit())
     .bind(page.offset())
+    .bind(store_scope(&principal))
     .fetch_all(&mut *tx)
     .await?;
     let mut orders = Vec::with_capacity(ids.len());
     for id in ids {
-        orders.push(order(&mut tx, principal.tenant, id, false).await?.0);
+        orders.push(order(&mut tx, &principal, id, false).await?.0);
     }
     tx.commit().await?;
     Ok(Json(orders))
@@ -666,7 +718,7 @@ async fn approve_order(
 ) -> Result<Json<Order>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, code) = order(&mut tx, tenant, id, true).await?;
+    let (current, code) = order(&mut tx, &principal, id, true).await?;
     if current.status != "draft" {
         return Err(wrong_status(&current, "draft"));
     }
@@ -698,7 +750,7 @@ async fn approve_order(
         approved_at: millis(),
     };
     event(&mut tx, "purchase.po.approved", tenant, id, &approved).await?;
-    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -721,7 +773,7 @@ async fn cancel_order(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, _) = order(&mut tx, tenant, id, true).await?;
+    let (current, _) = order(&mut tx, &principal, id, true).await?;
     if !matches!(current.status.as_str(), "draft" | "approved") {
         return Err(wrong_status(
             &current,
@@ -755,7 +807,7 @@ async fn cancel_order(
         cancelled_at: millis(),
     };
     event(&mut tx, "purchase.po.cancelled", tenant, id, &cancelled).await?;
-    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -773,7 +825,7 @@ async fn close_order(
 ) -> Result<Json<Order>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, _) = order(&mut tx, tenant, id, true).await?;
+    let (current, _) = order(&mut tx, &principal, id, true).await?;
     if current.status != "partially_received" {
         return Err(wrong_status(&current, "partially_received"));
     }
@@ -784,7 +836,7 @@ async fn close_order(
         .bind(body.reason.trim())
         .execute(&mut *tx)
         .await?;
-    let (after, _) = order(&mut tx, tenant, id, false).await?;
+    let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -867,7 +919,7 @@ async fn receive_goods(
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, code) = order(&mut tx, tenant, id, true).await?;
+    let (current, code) = order(&mut tx, &principal, id, true).await?;
     if !matches!(current.status.as_str(), "approved" | "partially_received") {
         return Err(wrong_status(&current, "approved or partially_received"));
     }
@@ -1829,7 +1881,7 @@ pub(crate) struct NewVendorPrice {
 #[utoipa::path(put, path = "/api/v1/purchases/vendor-pricing", tag = "purchase",
     request_body = NewVendorPrice, security(("bearer" = [])),
     responses((status = 200, body = Vec<VendorPrice>),
-              (status = 404, description = "`unknown_vendor`, `unknown_product`"),
+              (status = 404, description = "`unknown_vendor`, `unknown_product`, `unknown_location` (not a location of a store the caller runs)"),
               (status = 422, description = "`negative_price`, `currency_mismatch`")))]
 async fn set_vendor_price(
     State(pool): State<PgPool>,

@@ -1,6 +1,7 @@
 //! `purchase-references`: what purchase knows of other services, from their topics:
 //! vendors (partners), products with their GST and reorder levels (catalog), and stock
-//! on hand and daily sales per location (inventory), for reorder suggestions.
+//! on hand and daily sales per location (inventory), for reorder suggestions, and the
+//! locations themselves with their stores (inventory), for the orders' store scope.
 
 use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
 use chrono::DateTime;
@@ -11,6 +12,12 @@ use uuid::Uuid;
 
 /// The projection's consumer group and name in `processed_events`.
 pub const NAME: &str = "purchase-references";
+
+#[derive(Deserialize)]
+struct LocationAdded {
+    location_id: Uuid,
+    store_id: Option<Uuid>,
+}
 
 /// Keeps purchase's copies of vendors, products and stock positions.
 pub struct PurchaseReferences {
@@ -101,6 +108,7 @@ impl Projection for PurchaseReferences {
                 | "partners.vendor.created"
                 | "partners.vendor.updated"
                 | "inventory.stock.moved"
+                | "inventory.location.added"
         )
     }
 
@@ -111,6 +119,18 @@ impl Projection for PurchaseReferences {
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
+            "inventory.location.added" => {
+                let added: LocationAdded = event.payload_as()?;
+                sqlx::query(
+                    "INSERT INTO known_locations (tenant_id, id, store_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id, id) DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(added.location_id)
+                .bind(added.store_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             "catalog.product.created" => {
                 let p: ProductCreated = event.payload_as()?;
                 let level: Option<Decimal> =

@@ -24,7 +24,10 @@ struct Purchase {
     vendor: Uuid,
     rice: Uuid,
     oil: Uuid,
+    /// The store location orders go to.
     store: Uuid,
+    /// Identity's store that location is.
+    shop: Uuid,
 }
 
 impl std::ops::Deref for Purchase {
@@ -49,7 +52,15 @@ impl Purchase {
             rice: Uuid::new_v4(),
             oil: Uuid::new_v4(),
             store: Uuid::new_v4(),
+            shop: Uuid::new_v4(),
         };
+        p.feed(
+            "inventory.location.added",
+            json!({"tenant_id": p.tenant, "location_id": p.store,
+            "code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": p.shop,
+            "added_at": 0}),
+        )
+        .await;
         p.feed("partners.vendor.created", json!({"tenant_id": p.tenant, "vendor_id": p.vendor,
             "name": "Mills", "gstin": null, "state_code": "29", "payment_terms_days": 30, "currency": "INR",
             "bank_account_masked": null, "bank_ifsc": null, "version": 1, "recorded_at": 0})).await;
@@ -301,6 +312,73 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
         .await;
     assert_eq!(late.code(), "invalid_po_status");
     assert_eq!(p.events("purchase.po.cancelled").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_store_s_manager_orders_for_and_sees_only_their_own_stores() {
+    let p = Purchase::start().await;
+    let order = p.order("29").await;
+    let as_manager = |store: Uuid| {
+        p.issuer.token_for(
+            p.tenant,
+            &[Role::StoreManager],
+            bazaar_platform::auth::Stores::Only(vec![store]),
+        )
+    };
+    let elsewhere = as_manager(Uuid::new_v4());
+    let here = as_manager(p.shop);
+    let request = |token: &str, method: Method, path: &str, body: Option<Value>| {
+        let (app, token, path) = (p.app.clone(), token.to_owned(), path.to_owned());
+        async move { send(&app, method, &path, Some(&token), body, &[]).await }
+    };
+    let new_order = |location: Uuid| {
+        json!({"vendor_id": p.vendor, "location_id": location, "place_of_supply": "29",
+               "lines": [{"sku": "OIL-1", "quantity": "1", "unit_price_minor": 150_00}]})
+    };
+    // Into a store they do not run, or a location nobody announced: not found.
+    for (token, location) in [(&elsewhere, p.store), (&here, Uuid::new_v4())] {
+        let refused = request(
+            token,
+            Method::POST,
+            "/api/v1/purchase-orders",
+            Some(new_order(location)),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::NOT_FOUND, "unknown_location"),
+            "{}",
+            refused.body
+        );
+    }
+    // Another store's orders are neither listed nor found nor handled.
+    let listed = request(&elsewhere, Method::GET, "/api/v1/purchase-orders", None).await;
+    assert_eq!(listed.body, json!([]));
+    let id = order["id"].as_str().unwrap();
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/purchase-orders/{id}")),
+        (Method::POST, format!("/api/v1/purchase-orders/{id}/cancel")),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"reason": "not mine"}));
+        let hidden = request(&elsewhere, method, &path, body).await;
+        assert_eq!(
+            hidden.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            hidden.body
+        );
+    }
+    // Their own store's: all of it.
+    let listed = request(&here, Method::GET, "/api/v1/purchase-orders", None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.body);
+    let created = request(
+        &here,
+        Method::POST,
+        "/api/v1/purchase-orders",
+        Some(new_order(p.store)),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
 }
 
 #[tokio::test]
