@@ -83,3 +83,34 @@ pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::ALL;
+
+    /// Merging the services' documents keeps the first schema of a name: two services
+    /// naming different shapes alike would document one service's body with the other's.
+    #[test]
+    fn no_two_services_name_different_schemas_alike() {
+        let mut seen: BTreeMap<String, (&str, String)> = BTreeMap::new();
+        let mut collisions = Vec::new();
+        for service in ALL {
+            let document = (service.openapi)();
+            for (name, schema) in document.components.map(|c| c.schemas).unwrap_or_default() {
+                let shape = serde_json::to_string(&schema).unwrap();
+                match seen.get(&name) {
+                    Some((other, seen_shape)) if *seen_shape != shape => {
+                        collisions.push(format!("{name}: {other} and {}", service.name));
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(name, (service.name, shape));
+                    }
+                }
+            }
+        }
+        assert!(collisions.is_empty(), "{collisions:#?}");
+    }
+}

@@ -86,6 +86,32 @@ pub enum Stores {
     Only(Vec<Uuid>),
 }
 
+impl utoipa::PartialSchema for Stores {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, SchemaType, Type,
+        };
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some(["all"]))
+                    .description(Some("every store of the tenant")),
+            )
+            .item(
+                ArrayBuilder::new().items(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Type(Type::String))
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                ),
+            )
+            .description(Some("`\"all\"` or a list of store ids"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Stores {}
+
 /// The literal `"all"`; spelled out so a missing claim can never mean every store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -502,7 +502,6 @@ struct Me {
     user: Uuid,
     tenant: Uuid,
     /// `"all"` or store ids.
-    #[schema(value_type = Object)]
     stores: Stores,
     #[schema(value_type = Vec<String>)]
     roles: Vec<Role>,
@@ -588,7 +587,6 @@ pub struct User {
     #[schema(value_type = Vec<String>)]
     pub roles: Vec<Role>,
     /// `"all"` or the store ids the roles apply to.
-    #[schema(value_type = Object)]
     pub stores: Stores,
     /// Deactivated users cannot log in or refresh.
     pub active: bool,
@@ -628,7 +626,6 @@ struct NewUser {
     #[schema(value_type = Vec<String>)]
     roles: Vec<Role>,
     /// `"all"` or a list of store ids.
-    #[schema(value_type = Object)]
     stores: Stores,
 }
 
@@ -639,7 +636,6 @@ struct RoleChange {
     #[schema(value_type = Vec<String>)]
     roles: Vec<Role>,
     /// `"all"` or a list of store ids.
-    #[schema(value_type = Object)]
     stores: Stores,
 }
 

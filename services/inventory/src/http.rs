@@ -1160,6 +1160,7 @@ async fn visible_transfer(
 /// What arrived of a transfer.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TransferReceipt)]
 pub(crate) struct Receipt {
     lines: Vec<ReceiptLine>,
     /// Close the transfer: whatever has not arrived is recorded as its shortfall.
@@ -1170,6 +1171,7 @@ pub(crate) struct Receipt {
 /// One product (and batch) that arrived.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TransferReceiptLine)]
 pub(crate) struct ReceiptLine {
     product_id: Option<Uuid>,
     sku: Option<String>,

@@ -137,6 +137,7 @@ pub(crate) fn reachable(principal: &Principal, store: Uuid) -> Result<(), ApiErr
 /// What a store's invoices need.
 #[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PosStore)]
 pub(crate) struct Store {
     /// 1 to 4 capitals or digits, the start of its invoice numbers.
     code: String,
@@ -266,6 +267,7 @@ async fn put_store(
 /// A sale at the till.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPosInvoice)]
 pub(crate) struct NewInvoice {
     /// The terminal's own id for the invoice: sending it again returns the same invoice.
     id: Uuid,
@@ -324,6 +326,7 @@ pub(crate) struct NewPayment {
 
 /// An issued tax invoice.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = PosInvoice)]
 pub(crate) struct Invoice {
     pub(crate) id: Uuid,
     /// Gap-free per store, terminal and financial year.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{
+        ws::rejection::WebSocketUpgradeRejection,
         ws::{Message, WebSocket},
         State, WebSocketUpgrade,
     },
@@ -175,8 +176,16 @@ pub(crate) async fn watch(
     State(sales): State<Sales>,
     principal: Principal,
     Query(watch): Query<Watch>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // Not a WebSocket handshake: problem+json like every other refusal, not axum's text.
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "websocket_required",
+            format!("open this as a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     reachable(&principal, watch.store_id)?;
     // A store of the tenant's, not any id an every-store token names.
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;

@@ -203,6 +203,7 @@ pub(crate) async fn void_invoice(
 /// Goods coming back against an invoice.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPosReturn)]
 pub(crate) struct NewReturn {
     /// The terminal's own id for the return.
     id: Uuid,

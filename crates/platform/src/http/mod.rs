@@ -58,7 +58,105 @@ pub fn openapi(
     for service in services {
         document.merge(service);
     }
+    complete(&mut document);
     document
+}
+
+/// Documents what the platform answers on every route, so a client generated from the
+/// document knows every status it can get: the `bearer` scheme routes name, and on each
+/// operation the problem+json answers of the extractors, the auth gate, the body guard
+/// and the database mapping that its handler did not list itself.
+fn complete(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        security::{Http, HttpAuthScheme, SecurityScheme},
+        ContentBuilder, Ref, RefOr, ResponseBuilder,
+    };
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in document.paths.paths.iter_mut() {
+        let in_path = path.contains('{');
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let with_body = operation.request_body.is_some();
+            let with_query = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut answers: Vec<(&str, &str)> = vec![
+                ("500", "`internal`: logged, never explained"),
+                ("503", "`contention`: retry (see Retry-After)"),
+            ];
+            if with_body || with_query || in_path {
+                answers.push((
+                    "400",
+                    "`malformed_json`, `invalid_query`, `invalid_path`, `invalid_character`",
+                ));
+            }
+            if with_query && !with_body {
+                answers.push(("422", "a query value the route refuses, named in `errors`"));
+            }
+            if secured {
+                answers.push(("401", "`unauthorized`: no, expired or forged bearer token"));
+                answers.push((
+                    "403",
+                    "`forbidden`: a role or store the token does not have",
+                ));
+            }
+            if in_path || secured {
+                answers.push((
+                    "404",
+                    "`not_found`: not this tenant's, or beyond the caller's reach",
+                ));
+            }
+            if with_body {
+                answers.extend([
+                    ("408", "`body_timeout`"),
+                    ("409", "`already_exists`"),
+                    ("413", "`payload_too_large`"),
+                    ("415", "`unsupported_media_type`"),
+                    (
+                        "422",
+                        "`invalid_body`, `too_long`, `too_many_items`, `invalid_character`, \
+                         `unknown_reference`, `invalid_value`, `out_of_range`",
+                    ),
+                ]);
+            }
+            for (status, description) in answers {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            }
+        }
+    }
 }
 
 /// The largest request body a route takes unless it sets its own limit (a CSV import
