@@ -275,33 +275,23 @@ struct OrderHead {
 }
 
 /// Whether `principal` reaches `location`: a location inventory announced, of a store they
-/// run (a warehouse only for users of every store). 404 `unknown_location` otherwise, so
-/// another store's or tenant's location is not told apart from no location.
-async fn reach_location(
+/// run (a warehouse only for users of every store).
+async fn reaches_location(
     tx: &mut PgConnection,
     principal: &Principal,
     location: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<bool, sqlx::Error> {
     let known: Option<Option<Uuid>> =
         sqlx::query_scalar("SELECT store_id FROM known_locations WHERE tenant_id = $1 AND id = $2")
             .bind(principal.tenant)
             .bind(location)
             .fetch_optional(&mut *tx)
             .await?;
-    let reached = match known {
+    Ok(match known {
         None => false,
         Some(Some(store)) => principal.reaches_store(store),
         Some(None) => matches!(principal.stores, Stores::All(_)),
-    };
-    if reached {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_location",
-            format!("no location {location} in your reach"),
-        ))
-    }
+    })
 }
 
 /// The stores a store-scoped principal runs; `None` for users of every store.
@@ -331,10 +321,10 @@ async fn order(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no purchase order {id}")))?;
+    // Orders of every store's users are theirs whatever the location; another store's
+    // order is not found, like another tenant's.
     if store_scope(principal).is_some()
-        && reach_location(tx, principal, head.location_id)
-            .await
-            .is_err()
+        && !reaches_location(tx, principal, head.location_id).await?
     {
         return Err(ApiError::not_found(format!("no purchase order {id}")));
     }
@@ -474,7 +464,14 @@ async fn create_order(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    reach_location(&mut tx, &principal, body.location_id).await?;
+    // Another store's or tenant's location is not told apart from no location.
+    if !reaches_location(&mut tx, &principal, body.location_id).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_location",
+            format!("no location {} in your reach", body.location_id),
+        ));
+    }
     let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
     let intra = vendor.state_code == place;
     let id = Uuid::now_v7();
