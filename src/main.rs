@@ -450,14 +450,7 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
         readiness = readiness.database("postgres", db::pool(settings, "postgres").await?);
     }
     let app = http::app(api, http::openapi(documents), readiness, HttpMetrics::new());
-    http::serve(
-        settings.http_addr,
-        app,
-        shutdown,
-        settings.shutdown_grace,
-        settings.http_server.clone(),
-    )
-    .await?;
+    http::serve(settings, app, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -483,14 +476,7 @@ async fn relay(settings: &Settings, mut databases: Vec<String>) -> anyhow::Resul
         relays.spawn(async move { relay.run(shutdown).await });
     }
     let app = http::app(Router::new(), http::openapi([]), readiness, metrics);
-    http::serve(
-        settings.http_addr,
-        app,
-        shutdown,
-        settings.shutdown_grace,
-        settings.http_server.clone(),
-    )
-    .await?;
+    http::serve(settings, app, shutdown).await?;
     // Each relay flushes its producer and releases its lease.
     while relays.join_next().await.is_some() {}
     tracing::info!("relay stopped");
@@ -731,13 +717,10 @@ where
         readiness = readiness.database(name, pool);
     }
     let app = http::app(Router::new(), http::openapi([]), readiness, metrics);
-    let server = tokio::spawn(http::serve(
-        settings.http_addr,
-        app,
-        shutdown.clone(),
-        settings.shutdown_grace,
-        settings.http_server.clone(),
-    ));
+    let server = {
+        let (settings, shutdown) = (settings.clone(), shutdown.clone());
+        tokio::spawn(async move { http::serve(&settings, app, shutdown).await })
+    };
     let consumed = run(consumer_metrics, shutdown.clone()).await;
     shutdown.cancel();
     server.await??;

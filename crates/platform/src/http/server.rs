@@ -4,7 +4,7 @@
 //! connection) has a deadline, the body has one (see `body`), and connections beyond a
 //! limit wait in the listen backlog instead of being served.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -40,17 +40,22 @@ pub struct ServerOptions {
     pub trusted_proxies: TrustedProxies,
 }
 
-/// Serves `app` on `addr` until `shutdown` is cancelled, then lets in-flight requests
-/// finish for up to `grace`.
+/// Serves `app` on the configured address, with the configured limits and proxies, until
+/// `shutdown` is cancelled, then lets in-flight requests finish for up to the grace.
 pub async fn serve(
-    addr: SocketAddr,
+    settings: &crate::Settings,
     app: Router,
     shutdown: CancellationToken,
-    grace: Duration,
-    options: ServerOptions,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    serve_on(listener, app, shutdown, grace, options).await
+    let listener = TcpListener::bind(settings.http_addr).await?;
+    serve_on(
+        listener,
+        app,
+        shutdown,
+        settings.shutdown_grace,
+        settings.http_server.clone(),
+    )
+    .await
 }
 
 /// [`serve`] on a listener already bound (a test's port 0).
