@@ -294,6 +294,37 @@ async fn reaches_location(
     })
 }
 
+/// 404 `unknown_location`: another store's or tenant's location is not told apart from
+/// no location.
+fn unknown_location(id: Uuid) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_location",
+        format!("no location {id} in your reach"),
+    )
+}
+
+/// Whether `principal` reaches every one of the receipts `grns`: each one's location is
+/// one of their stores (a user of every store reaches all). A vendor invoice or return is
+/// within reach when all the goods it bills or sends back are.
+async fn reaches_receipts(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    grns: &[Uuid],
+) -> Result<bool, sqlx::Error> {
+    let Some(stores) = store_scope(principal) else {
+        return Ok(true);
+    };
+    sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT FROM grns g LEFT JOIN known_locations k            ON k.tenant_id = g.tenant_id AND k.id = g.location_id          WHERE g.tenant_id = $1 AND g.id = ANY($2) AND (k.store_id IS NULL OR NOT k.store_id = ANY($3)))",
+    )
+    .bind(principal.tenant)
+    .bind(grns)
+    .bind(stores)
+    .fetch_one(tx)
+    .await
+}
+
 /// The stores a store-scoped principal runs; `None` for users of every store.
 fn store_scope(principal: &Principal) -> Option<Vec<Uuid>> {
     match &principal.stores {
@@ -466,11 +497,7 @@ async fn create_order(
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     // Another store's or tenant's location is not told apart from no location.
     if !reaches_location(&mut tx, &principal, body.location_id).await? {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_location",
-            format!("no location {} in your reach", body.location_id),
-        ));
+        return Err(unknown_location(body.location_id));
     }
     let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
     let intra = vendor.state_code == place;
@@ -1239,11 +1266,19 @@ async fn record_invoice(
     .bind(&body.grn_ids)
     .fetch_all(&mut *tx)
     .await?;
-    if let Some(missing) = body
+    let missing = body
         .grn_ids
         .iter()
-        .find(|id| !grns.iter().any(|g| g.0 == **id))
-    {
+        .find(|id| !grns.iter().any(|g| g.0 == **id));
+    // Another store's receipt is not found, like another vendor's.
+    let missing = match missing {
+        Some(id) => Some(id.to_string()),
+        None if !reaches_receipts(&mut tx, &principal, &body.grn_ids).await? => {
+            Some("of another store".to_owned())
+        }
+        None => None,
+    };
+    if let Some(missing) = missing {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_grn",
@@ -1414,7 +1449,7 @@ async fn record_invoice(
     if status == "matched" {
         announce_invoice(&mut tx, tenant, id).await?;
     }
-    let recorded = invoice(&mut tx, tenant, id).await?;
+    let recorded = invoice(&mut tx, &principal, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(recorded)))
 }
@@ -1499,8 +1534,17 @@ async fn invoice_row(
     .ok_or_else(|| ApiError::not_found(format!("no purchase invoice {id}")))
 }
 
-async fn invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Invoice, ApiError> {
-    let row = invoice_row(tx, tenant, id).await?;
+/// A vendor invoice within `principal`'s reach: one billing another store's goods is not
+/// found, like another tenant's.
+async fn invoice(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Invoice, ApiError> {
+    let row = invoice_row(tx, principal.tenant, id).await?;
+    if !reaches_receipts(tx, principal, &row.grn_ids).await? {
+        return Err(ApiError::not_found(format!("no purchase invoice {id}")));
+    }
     let c = currency(&row.currency);
     Ok(Invoice {
         id,
@@ -1526,7 +1570,7 @@ async fn get_invoice(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Invoice>, ApiError> {
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let found = invoice(&mut tx, principal.tenant, id).await?;
+    let found = invoice(&mut tx, &principal, id).await?;
     tx.commit().await?;
     Ok(Json(found))
 }
@@ -1543,6 +1587,8 @@ async fn approve_invoice(
 ) -> Result<Json<Invoice>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    // Within reach first: another store's invoice is not found, not approved.
+    invoice(&mut tx, &principal, id).await?;
     let updated = sqlx::query(
         "UPDATE purchase_invoices SET status = 'approved', approved_by = $3 \
          WHERE tenant_id = $1 AND id = $2 AND status = 'held'",
@@ -1554,7 +1600,7 @@ async fn approve_invoice(
     .await?
     .rows_affected();
     if updated == 0 {
-        let current = invoice(&mut tx, tenant, id).await?;
+        let current = invoice(&mut tx, &principal, id).await?;
         return Err(ApiError::conflict(
             "invoice_not_held",
             format!(
@@ -1564,7 +1610,7 @@ async fn approve_invoice(
         ));
     }
     announce_invoice(&mut tx, tenant, id).await?;
-    let approved = invoice(&mut tx, tenant, id).await?;
+    let approved = invoice(&mut tx, &principal, id).await?;
     tx.commit().await?;
     Ok(Json(approved))
 }
@@ -1664,13 +1710,17 @@ async fn return_goods(
     .bind(body.grn_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (vendor_id, location_id, place, vendor_state, code) = grn.ok_or_else(|| {
+    let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_grn",
             format!("no receipt {}", body.grn_id),
         )
-    })?;
+    };
+    let (vendor_id, location_id, place, vendor_state, code) = grn.ok_or_else(unknown)?;
+    if !reaches_receipts(&mut tx, &principal, &[body.grn_id]).await? {
+        return Err(unknown());
+    }
     let intra = place == vendor_state;
     let id = Uuid::now_v7();
     let number = next_number(&mut tx, tenant, "DN").await?;
@@ -1964,7 +2014,8 @@ pub(crate) struct Suggestion {
 /// with the best recent price.
 #[utoipa::path(get, path = "/api/v1/purchases/reorder-suggestions", tag = "purchase",
     params(ReorderQuery), security(("bearer" = [])),
-    responses((status = 200, body = Vec<Suggestion>), (status = 400, description = "`invalid_query`")))]
+    responses((status = 200, body = Vec<Suggestion>), (status = 400, description = "`invalid_query`"),
+              (status = 404, description = "`unknown_location` (not a location of a store the caller runs)")))]
 async fn reorder_suggestions(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -1980,6 +2031,9 @@ async fn reorder_suggestions(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    if !reaches_location(&mut tx, &principal, query.location_id).await? {
+        return Err(unknown_location(query.location_id));
+    }
     let low: Vec<(Uuid, String, i16, Decimal, Decimal, Decimal)> = sqlx::query_as(
         "SELECT p.id, p.sku, p.unit_decimals, s.on_hand, p.reorder_level, \
            coalesce((SELECT sum(d.quantity) FROM daily_sales d WHERE d.tenant_id = $1 \

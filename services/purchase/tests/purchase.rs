@@ -314,6 +314,126 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
     assert_eq!(p.events("purchase.po.cancelled").await.len(), 1);
 }
 
+/// A vendor invoice, a return and reorder suggestions are another store's when the goods
+/// are: not found for a user of other stores, whatever their role.
+#[tokio::test]
+async fn another_store_s_receipts_invoices_and_suggestions_are_not_found() {
+    let p = Purchase::start().await;
+    let id = p.order("29").await["id"].as_str().unwrap().to_owned();
+    p.ok(
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{id}/approve"),
+        json!(null),
+    )
+    .await;
+    let grn = p
+        .ok(
+            Method::POST,
+            &format!("/api/v1/purchase-orders/{id}/grns"),
+            json!({"lines": [{"line_no": 2, "quantity_received": "40"}]}),
+        )
+        .await;
+    let invoice = |number: &str| {
+        json!({"vendor_id": p.vendor, "vendor_invoice_number": number,
+        "invoice_date": Utc::now().date_naive(), "grn_ids": [grn["id"]],
+        "lines": [{"sku": "OIL-1", "quantity": "40", "unit_price_minor": 150_00}]})
+    };
+    let back = json!({"grn_id": grn["id"], "reason": "leaking", "lines": [{"sku": "OIL-1", "quantity": "1"}]});
+    let of = |store: Uuid, role: Role| {
+        p.issuer.token_for(
+            p.tenant,
+            &[role],
+            bazaar_platform::auth::Stores::Only(vec![store]),
+        )
+    };
+    let (accountant, manager) = (
+        of(Uuid::new_v4(), Role::Accountant),
+        of(Uuid::new_v4(), Role::StoreManager),
+    );
+    let request = |token: &str, method: Method, path: String, body: Option<Value>| {
+        let (app, token) = (p.app.clone(), token.to_owned());
+        async move { send(&app, method, &path, Some(&token), body, &[]).await }
+    };
+    let suggestions = format!(
+        "/api/v1/purchases/reorder-suggestions?location_id={}",
+        p.store
+    );
+
+    let billed = request(
+        &accountant,
+        Method::POST,
+        "/api/v1/purchase-invoices".into(),
+        Some(invoice("KRM/1")),
+    )
+    .await;
+    assert_eq!(
+        (billed.status, billed.code()),
+        (StatusCode::NOT_FOUND, "unknown_grn"),
+        "{}",
+        billed.body
+    );
+    let returned = request(
+        &manager,
+        Method::POST,
+        "/api/v1/purchase-returns".into(),
+        Some(back.clone()),
+    )
+    .await;
+    assert_eq!(
+        (returned.status, returned.code()),
+        (StatusCode::NOT_FOUND, "unknown_grn"),
+        "{}",
+        returned.body
+    );
+    let suggested = request(&manager, Method::GET, suggestions.clone(), None).await;
+    assert_eq!(
+        (suggested.status, suggested.code()),
+        (StatusCode::NOT_FOUND, "unknown_location")
+    );
+    assert!(p.events("purchase.invoice.recorded").await.is_empty());
+    assert!(p.events("purchase.return.processed").await.is_empty());
+
+    let recorded = p
+        .ok(Method::POST, "/api/v1/purchase-invoices", invoice("KRM/2"))
+        .await;
+    let path = format!(
+        "/api/v1/purchase-invoices/{}",
+        recorded["id"].as_str().unwrap()
+    );
+    let hidden = request(&accountant, Method::GET, path.clone(), None).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
+    let admin_elsewhere = of(Uuid::new_v4(), Role::Admin);
+    let approved = request(
+        &admin_elsewhere,
+        Method::POST,
+        format!("{path}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(approved.status, StatusCode::NOT_FOUND, "{}", approved.body);
+
+    // The store's own users: all of it.
+    let (accountant, manager) = (of(p.shop, Role::Accountant), of(p.shop, Role::StoreManager));
+    assert_eq!(
+        request(&accountant, Method::GET, path, None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        request(&manager, Method::GET, suggestions, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let returned = request(
+        &manager,
+        Method::POST,
+        "/api/v1/purchase-returns".into(),
+        Some(back),
+    )
+    .await;
+    assert_eq!(returned.status, StatusCode::CREATED, "{}", returned.body);
+}
+
 #[tokio::test]
 async fn a_store_s_manager_orders_for_and_sees_only_their_own_stores() {
     let p = Purchase::start().await;
