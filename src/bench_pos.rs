@@ -85,29 +85,27 @@ pub(crate) async fn pos(settings: &Settings, bench: PosBench) -> anyhow::Result<
         }
     };
 
-    let location = post(
-        "/api/v1/inventory/locations",
-        json!({"code": "BNCH", "name": "Benchmark store", "kind": "store", "store_id": store}),
-    )
+    // Inventory and sales learn of the new store from identity's event, through the relay
+    // and their consumers: until then the store is unknown to them.
+    let location: Value = once_store_known(|| {
+        client
+            .request(reqwest::Method::POST, "/api/v1/inventory/locations")
+            .json(
+                &json!({"code": "BNCH", "name": "Benchmark store", "kind": "store",
+                          "store_id": store}),
+            )
+    })
+    .await?
+    .json()
     .await?;
-    // Sales learns of the new store from identity's event, through the relay and its
-    // references consumer: until then the store is unknown to it.
     let store_settings =
         json!({"code": "BNCH", "state_code": "29", "gstin": null, "location_id": location["id"]});
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let reply = client
+    once_store_known(|| {
+        client
             .request(reqwest::Method::PUT, &format!("/api/v1/pos/stores/{store}"))
             .json(&store_settings)
-            .send()
-            .await?;
-        if reply.status() != reqwest::StatusCode::NOT_FOUND || std::time::Instant::now() > deadline
-        {
-            problem(reply).await?;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    })
+    .await?;
     anyhow::ensure!(bench.products >= 5, "--products: at least 5, one per line");
     let mut products = Vec::new();
     for n in 0..bench.products {
@@ -295,6 +293,21 @@ fn catch_up(settings: &Settings, patience: Duration) -> anyhow::Result<Vec<Caugh
         }
         waiting = still;
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sends `request` until its service has learned the store it names (404 until then),
+/// for a minute at most.
+async fn once_store_known(
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> anyhow::Result<reqwest::Response> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = request().send().await?;
+        if reply.status() != reqwest::StatusCode::NOT_FOUND || Instant::now() > deadline {
+            return problem(reply).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

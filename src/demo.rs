@@ -306,6 +306,13 @@ impl Mesh {
             .to_owned();
         let token = Some(token.as_str());
 
+        // Inventory learns the stores from identity's events, as it will from the topic.
+        replay(
+            &self.identity_owner,
+            &self.inventory_owner,
+            &InventorySnapshots::default(),
+        )
+        .await?;
         let mut locations = Vec::new();
         for ((code, name), store) in STORES.iter().zip(stores) {
             let body = json!({"code": code, "name": name, "kind": "store", "store_id": store});

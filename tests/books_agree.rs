@@ -26,7 +26,7 @@ use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
     consumer::Projection,
-    db, rebuild,
+    db, rebuild, stores,
     testing::{send, TestIssuer, TestService},
     Settings,
 };
@@ -36,7 +36,8 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::mesh::{
-    call, ok, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings, topic, until,
+    call, ok, publish, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings,
+    store_opened, topic, until,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -202,6 +203,11 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     .await["id"]
         .clone();
     let store_id = Uuid::new_v4();
+    store_opened(&inventory, &InventorySnapshots::default(), store_id).await;
+    // Finance learns of it from the topic, so its rebuild finds it there too.
+    let opened = json!({"tenant_id": tenant, "store_id": store_id, "code": "BLR-01",
+                        "name": "Indiranagar", "opened_at": 0});
+    publish(&events, stores::OPENED, tenant, Uuid::new_v4(), &opened).await;
     let location = ok(
         &inventory,
         Method::POST,
@@ -210,7 +216,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
     )
     .await["id"]
         .clone();
-    support::mesh::store_opened(&sales, store_id).await;
+    store_opened(&sales, &SalesReferences::default(), store_id).await;
     ok(&sales, Method::PUT, &format!("/api/v1/pos/stores/{store_id}"),
         json!({"code": "BLR1", "state_code": "29", "gstin": "29AAGCB7383J1Z4", "location_id": location})).await;
     relay_all().await;
@@ -366,7 +372,8 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
 
     // Finance has applied every event on the topic that can move money (those are
     // recorded; the rest it passes over), and partners its ledgers.
-    let mut published = 0;
+    // And the store identity announced.
+    let mut published = 1;
     for service in [&inventory, &partners, &purchase, &sales] {
         let types: Vec<(String, i64)> = sqlx::query_as(
             "SELECT event_type, count(*) FROM outbox WHERE topic = $1 GROUP BY event_type",
@@ -506,7 +513,8 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         &ingesting,
         Default::default(),
     );
-    let mut relayed = 0;
+    // Every outbox row relayed, and the store's event published for identity.
+    let mut relayed = 1;
     for service in [&catalog, &inventory, &partners, &purchase, &sales] {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic <> $1")
             .bind(&audit)
@@ -654,6 +662,11 @@ async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
         );
     }
     let store_id = Uuid::new_v4();
+    store_opened(&inventory, &InventorySnapshots::default(), store_id).await;
+    // Finance learns of it from the topic, so its rebuild finds it there too.
+    let opened = json!({"tenant_id": tenant, "store_id": store_id, "code": "BLR-01",
+                        "name": "Indiranagar", "opened_at": 0});
+    publish(&events, stores::OPENED, tenant, Uuid::new_v4(), &opened).await;
     let location = ok(
         &inventory,
         Method::POST,
@@ -662,7 +675,7 @@ async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
     )
     .await["id"]
         .clone();
-    support::mesh::store_opened(&sales, store_id).await;
+    store_opened(&sales, &SalesReferences::default(), store_id).await;
     ok(
         &sales,
         Method::PUT,
@@ -776,7 +789,8 @@ async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
     relay_all().await;
 
     // Finance has applied every event on the topic that can move money.
-    let mut published = 0;
+    // And the store identity announced.
+    let mut published = 1;
     for service in [&inventory, &sales] {
         let types: Vec<(String, i64)> = sqlx::query_as(
             "SELECT event_type, count(*) FROM outbox WHERE topic = $1 GROUP BY event_type",

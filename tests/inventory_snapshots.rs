@@ -12,7 +12,7 @@ use bazaar_platform::{
     auth::Role,
     consumer::ConsumerRunner,
     db,
-    testing::{send, TestIssuer},
+    testing::{send, store_opened, TestIssuer},
     ServiceContext,
 };
 use serde_json::{json, Value};
@@ -63,6 +63,7 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
     // Catalog's, sales' and purchase's events, on this test's own topic.
     let upstream = topic(3).await;
     let store_id = Uuid::new_v4();
+    store_opened(&owner, &InventorySnapshots::default(), tenant, store_id).await;
     let store = post(
         "/api/v1/inventory/locations",
         json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
@@ -150,7 +151,7 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
             .fetch_one(&owner)
             .await
             .unwrap();
-        n == 3
+        n == 1 + 3 // the store, announced before the topic's events
     })
     .await;
     // Give the two duplicates their chance to (not) apply.

@@ -46,7 +46,12 @@ async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
     )
     .await;
     let store = Uuid::new_v4();
-    support::mesh::store_opened(&sales, store).await;
+    support::mesh::store_opened(
+        &sales,
+        &bazaar_sales::references::SalesReferences::default(),
+        store,
+    )
+    .await;
     let reply = send(&sales.app, axum::http::Method::PUT, &format!("/api/v1/pos/stores/{store}"), Some(&sales.admin),
         Some(json!({"code": "BLR1", "state_code": "29", "gstin": null, "location_id": Uuid::new_v4()})), &[]).await;
     assert!(reply.status.is_success(), "{}", reply.body);

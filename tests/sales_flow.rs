@@ -22,7 +22,7 @@ use bazaar_platform::{
 use bazaar_sales::references::SalesReferences;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, publish, relay_outbox_to, run, topic, until};
+use support::mesh::{call, ok, publish, relay_outbox_to, run, store_opened, topic, until};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -84,6 +84,7 @@ async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_s
     )
     .await;
     let store_id = Uuid::new_v4();
+    store_opened(&inventory, &InventorySnapshots::default(), store_id).await;
     let location = ok(
         &inventory,
         Method::POST,
@@ -91,7 +92,7 @@ async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_s
         json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store_id}),
     )
     .await;
-    support::mesh::store_opened(&sales, store_id).await;
+    store_opened(&sales, &SalesReferences::default(), store_id).await;
     ok(
         &sales,
         Method::PUT,

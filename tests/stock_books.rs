@@ -16,7 +16,7 @@ use bazaar_inventory::{
 };
 use bazaar_platform::{
     consumer, db,
-    testing::{event, outbox_events, send, TestIssuer, TestService},
+    testing::{event, outbox_events, send, store_opened, TestIssuer, TestService},
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -81,6 +81,13 @@ impl Shop {
         )
         .await;
         let store_id = Uuid::new_v4();
+        store_opened(
+            &inventory.owner,
+            &InventorySnapshots::default(),
+            tenant,
+            store_id,
+        )
+        .await;
         let reply = send(
             &inventory.app,
             Method::POST,

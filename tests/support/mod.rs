@@ -114,21 +114,15 @@ pub(crate) mod mesh {
             .await
     }
 
-    /// Tells `sales` that `store` is one of its tenant's stores, as identity's
-    /// `identity.store.opened` would.
-    pub(crate) async fn store_opened(service: &bazaar_platform::testing::TestService, store: Uuid) {
-        let payload = json!({"tenant_id": service.tenant, "store_id": store, "code": "BLR-01",
-                             "name": "Indiranagar", "opened_at": 0});
-        let event =
-            bazaar_platform::testing::event("identity.store.opened", service.tenant, &payload);
-        let applied = bazaar_platform::consumer::apply(
-            &service.owner,
-            &bazaar_sales::references::SalesReferences::default(),
-            &event,
-        )
-        .await
-        .unwrap();
-        assert!(applied);
+    /// Tells the service behind `service`, through `projection`, that `store` is one of
+    /// its tenant's stores, as identity's `identity.store.opened` would.
+    pub(crate) async fn store_opened<P: bazaar_platform::consumer::Projection>(
+        service: &bazaar_platform::testing::TestService,
+        projection: &P,
+        store: Uuid,
+    ) {
+        bazaar_platform::testing::store_opened(&service.owner, projection, service.tenant, store)
+            .await;
     }
 
     /// [`call`], which must succeed: its body.

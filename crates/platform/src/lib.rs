@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod rebuild;
 pub mod service;
 pub mod shutdown;
+pub mod stores;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

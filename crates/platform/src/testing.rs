@@ -209,6 +209,26 @@ pub fn event(
     }
 }
 
+/// Tells the service behind `pool`, through `projection`, that `store` is one of
+/// `tenant`'s, as identity's `identity.store.opened` would.
+pub async fn store_opened<P: crate::consumer::Projection>(
+    pool: &sqlx::PgPool,
+    projection: &P,
+    tenant: Uuid,
+    store: Uuid,
+) {
+    let opened = event(
+        crate::stores::OPENED,
+        tenant,
+        &serde_json::json!({"tenant_id": tenant, "store_id": store, "code": "BLR-01",
+                            "name": "Indiranagar", "opened_at": 0}),
+    );
+    let applied = crate::consumer::apply(pool, projection, &opened)
+        .await
+        .expect("the store is recorded");
+    assert!(applied, "{} took the store once", projection.name());
+}
+
 /// The events in `pool`'s outbox of type `event_type`, in the order they were written,
 /// as the runner would hand them to a projection: another service's projection can be
 /// fed a service's real events without Kafka.

@@ -12,11 +12,11 @@ use axum::{
     Router,
 };
 use bazaar_platform::{
-    auth::{self, Principal, Role, Verifier},
+    auth::{self, Principal, Role, Stores, Verifier},
     db,
     http::{ApiError, Invalid, Json, Page, Path, Query},
-    money::{amount_field, checked_sum},
-    outbox, ServiceContext,
+    money::{amount_field, checked_sum, MoneyError},
+    outbox, stores, ServiceContext,
 };
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,35 @@ async fn begin(
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
     chart::ensure(&mut tx, tenant).await?;
     Ok(tx)
+}
+
+/// The books a request names by `store`: one of the tenant's stores within the caller's
+/// reach (else 404 `unknown_store`); with no store, the whole tenant's (or the head
+/// office's), which only a user of every store sees (else 403 `reach_beyond_own`).
+async fn books_of(
+    tx: &mut PgConnection,
+    principal: &Principal,
+    store: Option<Uuid>,
+    field: &str,
+) -> Result<Option<Uuid>, ApiError> {
+    match store {
+        Some(store) => stores::require(tx, principal, store, field).await?,
+        None if !matches!(principal.stores, Stores::All(_)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "reach_beyond_own",
+                format!("{field}: name one of your stores; the whole tenant's books need access to every store"),
+            ))
+        }
+        None => {}
+    }
+    Ok(store)
+}
+
+/// Report arithmetic that would overflow: the books hold more than `i64` minor units,
+/// which no amount check lets in, so it is a fault of ours, not the caller's.
+fn overflow(err: MoneyError) -> ApiError {
+    ApiError::internal(format!("report totals: {err}"))
 }
 
 impl From<JournalError> for ApiError {
@@ -298,6 +327,8 @@ struct EntryAudited<'a> {
 #[utoipa::path(post, path = "/api/v1/finance/journal-entry", tag = "finance", request_body = ManualEntry,
     security(("bearer" = [])),
     responses((status = 201, body = Entry), (status = 200, body = Entry, description = "sent before"),
+              (status = 403, description = "`reach_beyond_own`: a head-office line, by a user of some stores"),
+              (status = 404, description = "`unknown_store`"),
               (status = 409, description = "`period_closed`"),
               (status = 422, description = "`unbalanced_entry`, `invalid_line`, `unknown_account`, `invalid_narration`, `unknown_entry`")))]
 async fn post_entry(
@@ -325,6 +356,15 @@ async fn post_entry(
     let mut tx = begin(&pool, tenant).await?;
     if let Some(existing) = entry(&mut tx, tenant, body.id).await? {
         return Ok((StatusCode::OK, Json(existing)));
+    }
+    for (index, line) in body.lines.iter().enumerate() {
+        books_of(
+            &mut tx,
+            &principal,
+            line.store_id,
+            &format!("lines[{index}].store_id"),
+        )
+        .await?;
     }
     if let Some(reversed) = body.reverses {
         if entry(&mut tx, tenant, reversed).await?.is_none() {
@@ -474,7 +514,8 @@ pub(crate) struct DayBookQuery {
 
 /// The day book: every entry of a day with its lines, in posting order.
 #[utoipa::path(get, path = "/api/v1/finance/day-book", tag = "finance", params(DayBookQuery),
-    security(("bearer" = [])), responses((status = 200, body = Vec<Entry>)))]
+    security(("bearer" = [])), responses((status = 200, body = Vec<Entry>),
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`")))]
 async fn day_book(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -482,6 +523,7 @@ async fn day_book(
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(q.format.as_deref())?;
     let mut tx = begin(&pool, principal.tenant).await?;
+    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
     let heads: Vec<EntryHead> = sqlx::query_as(&format!(
         "SELECT {ENTRY_COLUMNS} FROM journal_entries WHERE tenant_id = $1 AND posting_date = $2 ORDER BY posted_at, id"
     ))
@@ -489,7 +531,7 @@ async fn day_book(
     .bind(q.date)
     .fetch_all(&mut *tx)
     .await?;
-    let entries: Vec<Entry> = with_lines(&mut tx, principal.tenant, heads, q.store_id)
+    let entries: Vec<Entry> = with_lines(&mut tx, principal.tenant, heads, store)
         .await?
         .into_iter()
         .filter(|e| !e.lines.is_empty())
@@ -600,7 +642,8 @@ pub(crate) struct TrialBalance {
 /// The trial balance as of a date: every account with postings, its debits, credits and
 /// balance; the two totals are equal.
 #[utoipa::path(get, path = "/api/v1/finance/trial-balance", tag = "finance", params(AsOf),
-    security(("bearer" = [])), responses((status = 200, body = TrialBalance)))]
+    security(("bearer" = [])), responses((status = 200, body = TrialBalance),
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`")))]
 async fn trial_balance(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -609,7 +652,8 @@ async fn trial_balance(
     let csv = wants_csv(q.format.as_deref())?;
     let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut tx = begin(&pool, principal.tenant).await?;
-    let accounts: Vec<Balance> = balances(&mut tx, principal.tenant, None, as_of, q.store_id)
+    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let accounts: Vec<Balance> = balances(&mut tx, principal.tenant, None, as_of, store)
         .await?
         .into_iter()
         .filter(|b| b.debit_minor != 0 || b.credit_minor != 0)
@@ -618,8 +662,9 @@ async fn trial_balance(
     let report = TrialBalance {
         as_of,
         store_id: q.store_id,
-        total_debit_minor: accounts.iter().map(|b| b.debit_minor).sum(),
-        total_credit_minor: accounts.iter().map(|b| b.credit_minor).sum(),
+        total_debit_minor: checked_sum(accounts.iter().map(|b| b.debit_minor)).map_err(overflow)?,
+        total_credit_minor: checked_sum(accounts.iter().map(|b| b.credit_minor))
+            .map_err(overflow)?,
         accounts,
     };
     if !csv {
@@ -685,14 +730,22 @@ fn of_kind(rows: &[Balance], kind: Kind) -> Vec<Balance> {
         .collect()
 }
 
-fn total(rows: &[Balance]) -> i64 {
-    rows.iter().map(|b| b.balance_minor).sum()
+fn total(rows: &[Balance]) -> Result<i64, ApiError> {
+    checked_sum(rows.iter().map(|b| b.balance_minor)).map_err(overflow)
+}
+
+/// `a - b` for report totals.
+fn less(a: i64, b: i64) -> Result<i64, ApiError> {
+    a.checked_sub(b)
+        .ok_or_else(|| overflow(MoneyError::Overflow))
 }
 
 /// Profit and loss for a period: income and expenses by account, and the net profit.
 #[utoipa::path(get, path = "/api/v1/finance/profit-and-loss", tag = "finance", params(Period),
     security(("bearer" = [])),
-    responses((status = 200, body = ProfitAndLoss), (status = 422, description = "`invalid_period`")))]
+    responses((status = 200, body = ProfitAndLoss),
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`"),
+              (status = 422, description = "`invalid_period`")))]
 async fn profit_and_loss(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -702,10 +755,11 @@ async fn profit_and_loss(
         return Err(Invalid::new("from", "invalid_period", "from is after to").into());
     }
     let mut tx = begin(&pool, principal.tenant).await?;
-    let rows = balances(&mut tx, principal.tenant, Some(q.from), q.to, q.store_id).await?;
+    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let rows = balances(&mut tx, principal.tenant, Some(q.from), q.to, store).await?;
     tx.commit().await?;
     let (income, expenses) = (of_kind(&rows, Kind::Income), of_kind(&rows, Kind::Expense));
-    let (income_minor, expenses_minor) = (total(&income), total(&expenses));
+    let (income_minor, expenses_minor) = (total(&income)?, total(&expenses)?);
     Ok(Json(ProfitAndLoss {
         from: q.from,
         to: q.to,
@@ -714,7 +768,7 @@ async fn profit_and_loss(
         expenses,
         income_minor,
         expenses_minor,
-        net_profit_minor: income_minor - expenses_minor,
+        net_profit_minor: less(income_minor, expenses_minor)?,
     }))
 }
 
@@ -738,7 +792,8 @@ pub(crate) struct BalanceSheet {
 /// The balance sheet as of a date: assets against liabilities, equity and the earnings
 /// to date.
 #[utoipa::path(get, path = "/api/v1/finance/balance-sheet", tag = "finance", params(AsOf),
-    security(("bearer" = [])), responses((status = 200, body = BalanceSheet)))]
+    security(("bearer" = [])), responses((status = 200, body = BalanceSheet),
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`")))]
 async fn balance_sheet(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -746,16 +801,20 @@ async fn balance_sheet(
 ) -> Result<Json<BalanceSheet>, ApiError> {
     let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut tx = begin(&pool, principal.tenant).await?;
-    let rows = balances(&mut tx, principal.tenant, None, as_of, q.store_id).await?;
+    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let rows = balances(&mut tx, principal.tenant, None, as_of, store).await?;
     tx.commit().await?;
     let (assets, liabilities, equity) = (
         of_kind(&rows, Kind::Asset),
         of_kind(&rows, Kind::Liability),
         of_kind(&rows, Kind::Equity),
     );
-    let earnings = total(&of_kind(&rows, Kind::Income)) - total(&of_kind(&rows, Kind::Expense));
+    let earnings = less(
+        total(&of_kind(&rows, Kind::Income))?,
+        total(&of_kind(&rows, Kind::Expense))?,
+    )?;
     let (assets_minor, liabilities_minor, equity_minor) =
-        (total(&assets), total(&liabilities), total(&equity));
+        (total(&assets)?, total(&liabilities)?, total(&equity)?);
     Ok(Json(BalanceSheet {
         as_of,
         store_id: q.store_id,
@@ -766,7 +825,8 @@ async fn balance_sheet(
         liabilities_minor,
         equity_minor,
         current_earnings_minor: earnings,
-        liabilities_and_equity_minor: liabilities_minor + equity_minor + earnings,
+        liabilities_and_equity_minor: checked_sum([liabilities_minor, equity_minor, earnings])
+            .map_err(overflow)?,
     }))
 }
 
@@ -812,7 +872,9 @@ pub(crate) struct LedgerLine {
 /// An account's ledger for a period, with the opening balance and a running balance.
 #[utoipa::path(get, path = "/api/v1/finance/accounts/{code}/ledger", tag = "finance", params(LedgerQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = AccountLedger), (status = 404, description = "`not_found`"),
+    responses((status = 200, body = AccountLedger),
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"),
+              (status = 404, description = "`not_found` (no such account), `unknown_store`"),
               (status = 422, description = "`invalid_period`")))]
 async fn account_ledger(
     State(pool): State<PgPool>,
@@ -826,6 +888,7 @@ async fn account_ledger(
     }
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
+    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
     let account: Option<(String, String)> =
         sqlx::query_as("SELECT name, kind FROM accounts WHERE tenant_id = $1 AND code = $2")
             .bind(tenant)
@@ -846,7 +909,7 @@ async fn account_ledger(
     .bind(tenant)
     .bind(&code)
     .bind(q.from)
-    .bind(q.store_id)
+    .bind(store)
     .fetch_one(&mut *tx)
     .await?;
     let mut lines: Vec<LedgerLine> = sqlx::query_as(
@@ -860,13 +923,20 @@ async fn account_ledger(
     .bind(&code)
     .bind(q.from)
     .bind(q.to)
-    .bind(q.store_id)
+    .bind(store)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let mut running = sign * opening;
+    let on_normal_side = |minor: i64| {
+        minor
+            .checked_mul(sign)
+            .ok_or_else(|| overflow(MoneyError::Overflow))
+    };
+    let opening = on_normal_side(opening)?;
+    let mut running = opening;
     for line in &mut lines {
-        running += sign * (line.debit_minor - line.credit_minor);
+        let change = on_normal_side(less(line.debit_minor, line.credit_minor)?)?;
+        running = checked_sum([running, change]).map_err(overflow)?;
         line.balance_minor = running;
     }
     let ledger = AccountLedger {
@@ -875,7 +945,7 @@ async fn account_ledger(
         kind,
         from: q.from,
         to: q.to,
-        opening_minor: sign * opening,
+        opening_minor: opening,
         lines,
         closing_minor: running,
     };
@@ -1080,6 +1150,7 @@ async fn return_period(
 #[utoipa::path(get, path = "/api/v1/finance/gst/gstr1", tag = "finance", params(ReturnPeriod),
     security(("bearer" = [])),
     responses((status = 200, body = gst::Gstr1),
+              (status = 403, description = "`reach_beyond_own`: a return covers every store, so needs access to every store"),
               (status = 422, description = "`invalid_month`, `invalid_gstin`, `gstin_required`, `invalid_threshold`")))]
 async fn gstr1(
     State(pool): State<PgPool>,
@@ -1097,6 +1168,7 @@ async fn gstr1(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    books_of(&mut tx, &principal, None, "gstin").await?;
     let (from, to, gstin) = return_period(&mut tx, tenant, &q).await?;
     let documents = gst::outward(&mut tx, tenant, &gstin, from, to).await?;
     tx.commit().await?;
@@ -1109,6 +1181,7 @@ async fn gstr1(
 #[utoipa::path(get, path = "/api/v1/finance/gst/gstr3b", tag = "finance", params(ReturnPeriod),
     security(("bearer" = [])),
     responses((status = 200, body = gst::Gstr3b),
+              (status = 403, description = "`reach_beyond_own`: a return covers every store, so needs access to every store"),
               (status = 422, description = "`invalid_month`, `invalid_gstin`, `gstin_required`")))]
 async fn gstr3b(
     State(pool): State<PgPool>,
@@ -1117,6 +1190,7 @@ async fn gstr3b(
 ) -> Result<Json<gst::Gstr3b>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
+    books_of(&mut tx, &principal, None, "gstin").await?;
     let (from, to, gstin) = return_period(&mut tx, tenant, &q).await?;
     let outward = gst::outward(&mut tx, tenant, &gstin, from, to).await?;
     let inward = gst::inward(&mut tx, tenant, &gstin[..2], from, to).await?;

@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 
-use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    stores,
+};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -21,16 +24,25 @@ use crate::{
 /// The projection's consumer group and name in `processed_events`.
 pub const NAME: &str = "finance-ledger";
 
-/// The domains whose topics it reads: finance's own for the manual entries.
-pub const DOMAINS: [&str; 5] = ["sales", "inventory", "purchase", "partners", "finance"];
+/// The domains whose topics it reads: finance's own for the manual entries, identity's
+/// for the stores.
+pub const DOMAINS: [&str; 6] = [
+    "sales",
+    "inventory",
+    "purchase",
+    "partners",
+    "finance",
+    "identity",
+];
 
 /// The tables it builds: what `bazaar consume finance-ledger --from-earliest --rebuild`
 /// rebuilds. The chart of accounts and the closed months are not built from events.
-pub const TABLES: [&str; 4] = [
+pub const TABLES: [&str; 5] = [
     "journal_entries",
     "journal_lines",
     "gst_documents",
     "gst_document_lines",
+    "known_stores",
 ];
 
 /// Posts the business events to the journal.
@@ -133,6 +145,12 @@ async fn post(
         rules::rule(event_type).ok_or_else(|| format!("no posting rule for {event_type}"))?;
     let posting = match rule {
         Rule::Nothing(_) => return Ok(()),
+        Rule::Record if event_type == stores::OPENED => {
+            return stores::record_opened(tx, event).await
+        }
+        Rule::Record => {
+            return Err(format!("{event_type} is listed to record but is not kept").into())
+        }
         Rule::Reverse => None,
         Rule::Post => match event_type {
             "sales.invoice.issued" => Some(rules::invoice_issued(&event.payload_as()?)?),

@@ -20,10 +20,12 @@ pub enum Rule {
     Reverse,
     /// Moves no money, or its money is posted from another event (named in the reason).
     Nothing(&'static str),
+    /// Moves no money: master data finance keeps a copy of, to check the ids requests name.
+    Record,
 }
 
-/// Every event type of the `sales`, `inventory`, `purchase`, `partners` and `finance`
-/// topics.
+/// Every event type of the `sales`, `inventory`, `purchase`, `partners`, `finance` and
+/// `identity` topics.
 pub const RULES: &[(&str, Rule)] = &[
     ("sales.invoice.issued", Rule::Post),
     ("sales.return.processed", Rule::Post),
@@ -105,6 +107,8 @@ pub const RULES: &[(&str, Rule)] = &[
         "finance.period.closed",
         Rule::Nothing("closing a month is the accountant's act, kept as it was"),
     ),
+    // A report or a journal line names a store: one of these.
+    (bazaar_platform::stores::OPENED, Rule::Record),
 ];
 
 /// The rule for `event_type`, if it has one.

@@ -10,10 +10,10 @@
 use axum::http::{Method, StatusCode};
 use bazaar_finance::ledger::FinanceLedger;
 use bazaar_platform::{
-    auth::Role,
+    auth::{Role, Stores},
     consumer::{self, ConsumedEvent, Projection},
     db,
-    testing::{event, send, Reply, TestService},
+    testing::{event, send, store_opened, Reply, TestService},
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -40,11 +40,24 @@ impl Books {
         )
         .await;
         let accountant = finance.issuer.token(finance.tenant, &[Role::Accountant]);
-        Books {
+        let books = Books {
             finance,
             accountant,
             store: Uuid::new_v4(),
-        }
+        };
+        books.opened(books.finance.tenant, books.store).await;
+        books
+    }
+
+    /// Tells finance that `store` is one of `tenant`'s, as identity announces it.
+    async fn opened(&self, tenant: Uuid, store: Uuid) {
+        store_opened(
+            &self.finance.owner,
+            &FinanceLedger::default(),
+            tenant,
+            store,
+        )
+        .await;
     }
 
     fn event(&self, event_type: &str, payload: Value) -> ConsumedEvent {
@@ -680,6 +693,113 @@ async fn the_books_refuse_what_would_break_them_and_store_nothing() {
         "reorder_level": null, "created_at": 0}));
     let unknown = consumer::apply(&books.finance.owner, &FinanceLedger::default(), &product).await;
     assert!(unknown.unwrap_err().to_string().contains("no posting rule"));
+}
+
+/// A store id in a report or a journal line is one of the tenant's stores within the
+/// caller's reach; the whole tenant's books are for users of every store.
+#[tokio::test]
+async fn books_are_read_and_written_only_for_the_caller_s_stores() {
+    let books = Books::open().await;
+    let tenant = books.finance.tenant;
+    let (theirs, nobody_s) = (Uuid::new_v4(), Uuid::new_v4());
+    books.opened(Uuid::new_v4(), theirs).await;
+    let other_store = Uuid::new_v4();
+    books.opened(tenant, other_store).await;
+    let ask = |token: String, path: String| {
+        let app = books.finance.app.clone();
+        async move { send(&app, Method::GET, &path, Some(&token), None, &[]).await }
+    };
+    let admin = books.finance.admin.clone();
+    let reports = [
+        "/api/v1/finance/trial-balance?as_of=2026-11-18",
+        "/api/v1/finance/balance-sheet?as_of=2026-11-18",
+        "/api/v1/finance/profit-and-loss?from=2026-11-01&to=2026-11-30",
+        "/api/v1/finance/day-book?date=2026-11-18",
+        "/api/v1/finance/accounts/1000/ledger?from=2026-11-01&to=2026-11-30",
+    ];
+    for report in reports {
+        for store in [theirs, nobody_s] {
+            let reply = ask(admin.clone(), format!("{report}&store_id={store}")).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{report}: {}",
+                reply.body
+            );
+            assert_eq!(reply.body["code"], "unknown_store", "{report}");
+        }
+        assert_eq!(
+            ask(admin.clone(), format!("{report}&store_id={}", books.store))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+
+    // An accountant of one store sees that store's books, not another's nor the whole
+    // tenant's, and files no return (a return covers every store of its GSTIN).
+    let of_one_store = books.finance.issuer.token_for(
+        tenant,
+        &[Role::Accountant],
+        Stores::Only(vec![books.store]),
+    );
+    for report in reports {
+        let own = ask(
+            of_one_store.clone(),
+            format!("{report}&store_id={}", books.store),
+        )
+        .await;
+        assert_eq!(own.status, StatusCode::OK, "{report}: {}", own.body);
+        let other = ask(
+            of_one_store.clone(),
+            format!("{report}&store_id={other_store}"),
+        )
+        .await;
+        assert_eq!(other.body["code"], "unknown_store", "{report}");
+        let whole = ask(of_one_store.clone(), report.to_owned()).await;
+        assert_eq!(
+            whole.status,
+            StatusCode::FORBIDDEN,
+            "{report}: {}",
+            whole.body
+        );
+        assert_eq!(whole.body["code"], "reach_beyond_own", "{report}");
+    }
+    for gst_return in ["gstr1", "gstr3b"] {
+        let path = format!("/api/v1/finance/gst/{gst_return}?month=2026-11&gstin={GSTIN}");
+        assert_eq!(
+            ask(of_one_store.clone(), path).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    // A manual entry's lines: the tenant's stores within reach, head office for users of
+    // every store. Nothing is stored from a refused entry.
+    let entry = |store: Option<Uuid>| {
+        json!({"id": Uuid::new_v4(), "date": "2026-11-18",
+        "narration": "Petty cash topped up", "lines": [
+            {"account_code": "1000", "store_id": store, "debit_minor": 500_00},
+            {"account_code": "3000", "store_id": store, "credit_minor": 500_00}]})
+    };
+    for store in [theirs, nobody_s] {
+        let refused = books.manual(&books.accountant, entry(Some(store))).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+        assert_eq!(refused.body["code"], "unknown_store");
+        assert_eq!(
+            refused.body["detail"].as_str().unwrap().split(':').next(),
+            Some("lines[0].store_id")
+        );
+    }
+    let head_office = books.manual(&of_one_store, entry(None)).await;
+    assert_eq!(
+        head_office.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        head_office.body
+    );
+    assert_eq!(books.entries().await, 0);
+    let own = books.manual(&of_one_store, entry(Some(books.store))).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use bazaar_platform::{
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
     money::{Currency, Money},
-    outbox,
+    outbox, stores,
 };
 use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -338,10 +338,14 @@ async fn list_locations(
     Ok(Json(locations))
 }
 
-/// Adds a store or warehouse. Owner or admin. Honors `Idempotency-Key`.
+/// Adds a store or warehouse. Owner or admin; a store location names one of the tenant's
+/// stores within the caller's reach (else 404 `unknown_store`), a warehouse needs access
+/// to every store. Honors `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/inventory/locations", tag = "inventory",
     request_body = NewLocationBody, security(("bearer" = [])),
     responses((status = 201, body = Location),
+              (status = 403, description = "`reach_beyond_own` (a warehouse, by a user of some stores)"),
+              (status = 404, description = "`unknown_store`"),
               (status = 409, description = "`location_exists` (code or store taken)"),
               (status = 422, description = "`invalid_code`, `invalid_kind`, `store_id_required`")))]
 async fn create_location(
@@ -392,6 +396,19 @@ async fn create_location(
         }
     }
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
+    match new.store_id {
+        Some(store) => stores::require(&mut tx, &principal, store, "store_id").await?,
+        // A warehouse serves every store: only a user of every store adds one, as they
+        // alone would see it afterwards.
+        None if !matches!(principal.stores, Stores::All(_)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "reach_beyond_own",
+                "a warehouse serves every store: adding one needs access to every store",
+            ))
+        }
+        None => {}
+    }
     let location = store::insert_location(
         &mut tx,
         principal.tenant,

@@ -1,12 +1,16 @@
 //! `inventory-snapshots`: what other services' events do to stock. Catalog tells which
-//! products exist; a sale consumes its reservation and takes stock out (an issued
-//! invoice is a fact, so stock may go negative and raise `inventory.negative_stock`); a
-//! return (or a void) puts stock back; a goods receipt brings stock in at its cost, and a return to
-//! the vendor takes it out again.
+//! products exist, and identity which stores a location may be for; a sale consumes its
+//! reservation and takes stock out (an issued invoice is a fact, so stock may go
+//! negative and raise `inventory.negative_stock`); a return (or a void) puts stock back;
+//! a goods receipt brings stock in at its cost, and a return to the vendor takes it out
+//! again.
 
 use std::collections::HashMap;
 
-use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    stores,
+};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -30,9 +34,14 @@ pub struct InventorySnapshots {
 impl Default for InventorySnapshots {
     fn default() -> Self {
         Self::reading(
-            ["catalog.events.v1", "sales.events.v1", "purchase.events.v1"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "catalog.events.v1",
+                "sales.events.v1",
+                "purchase.events.v1",
+                "identity.events.v1",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         )
     }
 }
@@ -64,6 +73,7 @@ impl Projection for InventorySnapshots {
                 | "sales.invoice.voided"
                 | "purchase.grn.received"
                 | "purchase.return.processed"
+                | stores::OPENED
         )
     }
 
@@ -104,6 +114,7 @@ impl Projection for InventorySnapshots {
             lock_poll(tx, &[event]).await?;
         }
         match kind {
+            stores::OPENED => stores::record_opened(tx, event).await?,
             "catalog.product.created" => {
                 let created: ProductCreated = event.payload_as()?;
                 let facts = ProductFacts {

@@ -9,7 +9,7 @@ use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     consumer, db,
-    testing::{event, send, Reply, TestService},
+    testing::{event, send, store_opened, Reply, TestService},
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -72,11 +72,19 @@ impl Inventory {
         id
     }
 
+    /// Tells inventory that `store` is one of `tenant`'s, as identity announces it.
+    async fn opened(&self, tenant: Uuid, store: Uuid) {
+        store_opened(&self.owner, &InventorySnapshots::default(), tenant, store).await;
+    }
+
+    /// A location, of `store` (announced first) or a warehouse.
     async fn location(&self, code: &str, store: Option<Uuid>) -> Uuid {
-        let kind = if store.is_some() {
-            "store"
-        } else {
-            "warehouse"
+        let kind = match store {
+            Some(store) => {
+                self.opened(self.tenant, store).await;
+                "store"
+            }
+            None => "warehouse",
         };
         let reply = self
             .post(
@@ -556,6 +564,66 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing() {
     assert_eq!(inv.stock(store, soap).await["on_hand"], "5");
 }
 
+/// A store location names one of the tenant's stores within the admin's reach; a
+/// warehouse serves every store, so only a user of every store adds one.
+#[tokio::test]
+async fn a_location_is_only_added_for_a_store_of_the_caller_s() {
+    let inv = Inventory::start().await;
+    let (theirs, nobody_s, ours, other) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    inv.opened(Uuid::new_v4(), theirs).await;
+    inv.opened(inv.tenant, ours).await;
+    inv.opened(inv.tenant, other).await;
+    let inv = &inv;
+    let add = |token: String, code: &str, store: Option<Uuid>| {
+        let kind = if store.is_some() {
+            "store"
+        } else {
+            "warehouse"
+        };
+        let body = json!({"code": code, "name": "A location", "kind": kind, "store_id": store});
+        async move {
+            inv.send(
+                Method::POST,
+                "/api/v1/inventory/locations",
+                &token,
+                Some(body),
+            )
+            .await
+        }
+    };
+    for store in [theirs, nobody_s] {
+        let refused = add(inv.admin.clone(), "BLR-09", Some(store)).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+        assert_eq!(refused.code(), "unknown_store");
+    }
+    let admin_of_ours = inv
+        .issuer
+        .token_for(inv.tenant, &[Role::Admin], Stores::Only(vec![ours]));
+    assert_eq!(
+        add(admin_of_ours.clone(), "BLR-02", Some(other))
+            .await
+            .code(),
+        "unknown_store"
+    );
+    let warehouse = add(admin_of_ours.clone(), "WH-01", None).await;
+    assert_eq!(
+        warehouse.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        warehouse.body
+    );
+    assert_eq!(warehouse.code(), "reach_beyond_own");
+    assert_eq!(inv.count("SELECT count(*) FROM locations").await, 0);
+
+    let added = add(admin_of_ours, "BLR-01", Some(ours)).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+}
+
 #[tokio::test]
 async fn fifty_concurrent_reservations_for_the_last_ten_units_hold_exactly_ten() {
     let inv = Inventory::start().await;
@@ -902,6 +970,7 @@ async fn a_polls_sales_lock_all_their_items_in_the_order_tills_do() {
         )
     };
     let poll = [sale("BLR01T1-1", high), sale("BLR01T1-2", low)];
+    let processed = inv.count("SELECT count(*) FROM processed_events").await;
     let (owner, tenant) = (inv.owner.clone(), inv.tenant);
     let selling = async move {
         let snapshots = InventorySnapshots::default();
@@ -916,7 +985,10 @@ async fn a_polls_sales_lock_all_their_items_in_the_order_tills_do() {
     for item in [low, high] {
         assert_eq!(inv.stock(store, item).await["on_hand"], "8");
     }
-    assert_eq!(inv.count("SELECT count(*) FROM processed_events").await, 2);
+    assert_eq!(
+        inv.count("SELECT count(*) FROM processed_events").await,
+        processed + 2
+    );
 }
 
 /// Receive 5 at ₹100, sell 5, receive 5 at ₹130, return 2: the two come back at the ₹100

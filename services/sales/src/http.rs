@@ -14,7 +14,7 @@ use bazaar_platform::{
     db, gst,
     http::{idempotency, ApiError, Invalid, Json, Path, Query},
     money::{self, Currency, Money, Quantity, Sign},
-    outbox,
+    outbox, stores,
     text::Text,
     ServiceContext,
 };
@@ -229,13 +229,7 @@ async fn put_store(
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
     // Another tenant's store, or one this admin does not run, is not found: settings for
     // it would tag this tenant's invoices and books with a store that is not its own.
-    if !principal.reaches_store(id) || !store::is_known_store(&mut tx, id).await? {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_store",
-            format!("no store {id} in this tenant within your reach"),
-        ));
-    }
+    stores::require(&mut tx, &principal, id, "id").await?;
     let written = sqlx::query(
         "INSERT INTO stores (tenant_id, id, code, state_code, gstin, location_id) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET code = $3, state_code = $4, gstin = $5, location_id = $6",

@@ -2,7 +2,10 @@
 //! products with their prices, GST and barcodes (catalog), and customers with the state
 //! their goods go to (partners), and the tenant's stores (identity).
 
-use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{ConsumedEvent, Projection, ProjectionError},
+    stores,
+};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -34,12 +37,6 @@ impl SalesReferences {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
-}
-
-#[derive(Deserialize)]
-struct StoreOpened {
-    store_id: Uuid,
-    code: String,
 }
 
 #[derive(Deserialize)]
@@ -115,7 +112,7 @@ impl Projection for SalesReferences {
                 | "catalog.barcode.assigned"
                 | "partners.customer.created"
                 | "partners.customer.updated"
-                | "identity.store.opened"
+                | stores::OPENED
         )
     }
 
@@ -126,18 +123,7 @@ impl Projection for SalesReferences {
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
-            "identity.store.opened" => {
-                let opened: StoreOpened = event.payload_as()?;
-                sqlx::query(
-                    "INSERT INTO known_stores (tenant_id, id, code) VALUES ($1, $2, $3) \
-                     ON CONFLICT (tenant_id, id) DO NOTHING",
-                )
-                .bind(tenant)
-                .bind(opened.store_id)
-                .bind(opened.code)
-                .execute(&mut *tx)
-                .await?;
-            }
+            stores::OPENED => stores::record_opened(tx, event).await?,
             "catalog.product.created" => {
                 let p: ProductCreated = event.payload_as()?;
                 sqlx::query(

@@ -266,13 +266,3 @@ pub(crate) async fn exceptions_of_store(
     .fetch_all(tx)
     .await
 }
-
-/// Whether `store` is one of the current tenant's stores, as identity announced them.
-pub(crate) async fn is_known_store(tx: &mut PgConnection, store: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT FROM known_stores WHERE tenant_id = current_tenant() AND id = $1)",
-    )
-    .bind(store)
-    .fetch_one(tx)
-    .await
-}

@@ -12,7 +12,7 @@ use bazaar_inventory::{snapshots::InventorySnapshots, store::ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     consumer, db,
-    testing::{event, outbox_events, send, Reply, TestIssuer, TestService},
+    testing::{event, outbox_events, send, store_opened, Reply, TestIssuer, TestService},
     Settings,
 };
 use bazaar_sales::references::SalesReferences;
@@ -71,7 +71,14 @@ impl Till {
             store,
             soap,
         };
-        // The store's location and stock in inventory.
+        // The store (as identity announced it), its location and stock in inventory.
+        store_opened(
+            &till.inventory.owner,
+            &InventorySnapshots::default(),
+            tenant,
+            store,
+        )
+        .await;
         let location = till.ok(&till.inventory, "/api/v1/inventory/locations",
             json!({"code": "BLR-01", "name": "Indiranagar", "kind": "store", "store_id": store})).await;
         for (id, sku, decimals, quantity) in
