@@ -368,12 +368,17 @@ async fn change_password(
         email: change.email,
         password: change.password,
     };
-    let Authenticated {
-        signer,
-        mut tx,
-        user,
-    } = authenticate(&identity, ip, &login).await?;
+    let Authenticated { signer, tx, user } = authenticate(&identity, ip, &login).await?;
+    // As in a login, no connection is held while the new hash waits for a core; the user
+    // is read again after it, and an account changed meanwhile (deactivated, reset or
+    // changed by another request) no longer answers to the password that was checked.
+    tx.commit().await?;
     let hash = password::hash(change.new_password).await?;
+    let mut tx = db::begin_for_tenant(&identity.pool, user.tenant_id).await?;
+    let current = store::user(&mut tx, user.tenant_id, user.id, true).await?;
+    if !current.is_some_and(|c| c.active && c.password_hash == user.password_hash) {
+        return Err(invalid_credentials());
+    }
     let user = store::set_password(&mut tx, user.id, &hash, false).await?;
     let revoked = store::revoke_user(&mut tx, user.id).await?;
     let event = store::UserAccessChanged {

@@ -215,3 +215,41 @@ async fn only_someone_who_could_grant_the_access_may_take_it_away() {
     assert_eq!(done.body["active"], false, "{}", done.body);
     assert_eq!(id.audit_events("audit.user.access_changed").await, 1);
 }
+
+/// Changes sent together with the same current password: the first one changes it, and the
+/// rest no longer match what they checked, so exactly one is answered with tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_password_changes_exactly_one_wins() {
+    let id = std::sync::Arc::new(Identity::start().await);
+    id.user(&id.a, "racer@alpha.test", &["cashier"], json!("all"))
+        .await;
+    let changes = (0..12).map(|i| {
+        let id = id.clone();
+        tokio::spawn(async move {
+            let body = json!({"tenant": id.a.slug, "email": "racer@alpha.test",
+                              "password": PASSWORD, "new_password": format!("new password {i:02}")});
+            let reply = id.post("/api/v1/auth/password", None, body).await;
+            (i, reply.status, reply.code().to_owned())
+        })
+    });
+    let mut won = Vec::new();
+    for change in changes.collect::<Vec<_>>() {
+        let (i, status, code) = change.await.unwrap();
+        match (status, code.as_str()) {
+            (StatusCode::OK, _) => won.push(i),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+            | (StatusCode::SERVICE_UNAVAILABLE, "busy") => {}
+            other => panic!("unexpected answer to a password change: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "changes answered with tokens: {won:?}");
+    let password = format!("new password {:02}", won[0]);
+    let login = id
+        .login_reply(&id.a.slug, "racer@alpha.test", &password)
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::OK,
+        "the winner's password is the one in force"
+    );
+}
