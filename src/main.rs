@@ -135,11 +135,23 @@ enum Command {
     Config,
     /// Print the services this binary runs, one per line.
     Services,
+    /// The Avro event catalogue.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
     /// Measure throughput and latency; prints figures.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum SchemasCommand {
+    /// Print every event schema: its file, its CRC-64-AVRO fingerprint as written on the
+    /// wire (the 8 bytes after `C3 01`, in hex) and its topic, one per line.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -418,6 +430,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Services => {
             services::ALL.iter().for_each(|s| out!("{}", s.name));
+            Ok(())
+        }
+        Command::Schemas {
+            command: SchemasCommand::List,
+        } => {
+            for schema in bazaar_schemas::Catalogue::embedded().iter() {
+                out!(
+                    "{}.avsc {} {}.events.v1",
+                    schema.dataschema(),
+                    bazaar_schemas::hex(&schema.fingerprint),
+                    schema.domain()
+                );
+            }
             Ok(())
         }
     };

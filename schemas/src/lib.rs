@@ -2,10 +2,12 @@
 //!
 //! Every event type and version has one file, `avro/<event type>.v<N>.avsc` (for example
 //! `catalog.product.created.v1.avsc`). Payloads travel in Avro single-object encoding:
-//! `C3 01`, the schema's 8-byte CRC-64-AVRO (Rabin) fingerprint little-endian, then the
-//! datum, so any consumer holding these files can decode any message. Metadata travels in
-//! CloudEvents 1.0 Kafka headers (binary mode), see [`CloudEvent`].
+//! `C3 01`, the 8-byte CRC-64-AVRO (Rabin) fingerprint of the schema's Parsing Canonical
+//! Form little-endian, then the datum, so any consumer holding these files and a standard
+//! Avro library can decode any message. Metadata travels in CloudEvents 1.0 Kafka headers
+//! (binary mode), see [`CloudEvent`].
 
+pub mod canonical;
 mod cloudevent;
 
 use std::{collections::HashMap, fmt, path::Path, sync::OnceLock};
@@ -32,6 +34,14 @@ pub enum SchemaError {
     FileName {
         /// The file.
         file: String,
+    },
+    /// The file's JSON has no Parsing Canonical Form.
+    #[error("{file}: {source}")]
+    Canonical {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        source: canonical::CanonicalError,
     },
     /// The file is not a valid Avro schema.
     #[error("{file}: {source}")]
@@ -120,8 +130,14 @@ pub struct EventSchema {
     pub version: u32,
     /// The parsed schema.
     pub schema: Schema,
-    /// CRC-64-AVRO of the canonical form, little-endian.
+    /// CRC-64-AVRO of the Parsing Canonical Form, little-endian: what is written.
     pub fingerprint: [u8; 8],
+    /// The fingerprint Bazaar wrote before it followed the specification (apache-avro's
+    /// canonical form keeps logical types' `{"type": ...}`): still read, so topics written
+    /// so far decode and rebuild.
+    pub legacy_fingerprint: [u8; 8],
+    /// The Parsing Canonical Form the fingerprint is of.
+    pub canonical_form: String,
 }
 
 impl EventSchema {
@@ -220,7 +236,13 @@ impl Catalogue {
             if !matches!(schema, Schema::Record(_)) {
                 return Err(SchemaError::NotARecord { file });
             }
-            let fingerprint: [u8; 8] = schema
+            let canonical_form = canonical::parsing_canonical_form(&text).map_err(|source| {
+                SchemaError::Canonical {
+                    file: file.clone(),
+                    source,
+                }
+            })?;
+            let legacy_fingerprint: [u8; 8] = schema
                 .fingerprint::<Rabin>()
                 .bytes
                 .try_into()
@@ -229,7 +251,9 @@ impl Catalogue {
                 event_type,
                 version,
                 schema,
-                fingerprint,
+                fingerprint: canonical::crc64_avro(canonical_form.as_bytes()),
+                legacy_fingerprint,
+                canonical_form,
             };
             parsed.push((event, file));
         }
@@ -239,11 +263,18 @@ impl Catalogue {
         let (schemas, names): (Vec<EventSchema>, Vec<String>) = parsed.into_iter().unzip();
         let mut by_fingerprint = HashMap::new();
         for (index, schema) in schemas.iter().enumerate() {
-            if let Some(first) = by_fingerprint.insert(schema.fingerprint, index) {
-                return Err(SchemaError::DuplicateFingerprint {
-                    first: names[first].clone(),
-                    second: names[index].clone(),
-                });
+            let mut fingerprints = vec![schema.fingerprint];
+            // A schema without logical types had the same fingerprint before.
+            if schema.legacy_fingerprint != schema.fingerprint {
+                fingerprints.push(schema.legacy_fingerprint);
+            }
+            for fingerprint in fingerprints {
+                if let Some(first) = by_fingerprint.insert(fingerprint, index) {
+                    return Err(SchemaError::DuplicateFingerprint {
+                        first: names[first].clone(),
+                        second: names[index].clone(),
+                    });
+                }
             }
         }
         Ok(Catalogue {
@@ -281,7 +312,8 @@ impl Catalogue {
             })
     }
 
-    /// Decodes a single-object encoded payload with the schema it names.
+    /// Decodes a single-object encoded payload with the schema it names (by its
+    /// fingerprint, or the legacy one written before).
     pub fn decode(&self, message: &[u8]) -> Result<(&EventSchema, Value), SchemaError> {
         if message.len() < HEADER_LEN || message[..2] != MAGIC {
             return Err(SchemaError::NotSingleObject);
@@ -360,7 +392,8 @@ fn parse_file_name(file: &str) -> Result<(String, u32), SchemaError> {
     Ok((event_type.to_owned(), version))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lowercase hex, as fingerprints are shown.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -199,6 +199,43 @@ fn a_payload_round_trips_through_single_object_encoding() {
     assert_eq!(decoded, product);
 }
 
+/// The specification's Parsing Canonical Form and fingerprint, as Java's
+/// `SchemaNormalization` and Python's fastavro compute them for the same file.
+#[test]
+fn messages_carry_the_fingerprint_the_avro_specification_defines() {
+    let catalogue = Catalogue::embedded();
+    let schema = catalogue.get("catalog.product.created", 1).unwrap();
+    assert!(schema.canonical_form.starts_with(
+        r#"{"name":"bazaar.catalog.ProductCreated","type":"record","fields":[{"name":"tenant_id","type":"string"},"#
+    ));
+    assert_eq!(
+        u64::from_le_bytes(schema.fingerprint),
+        0x811a_d082_8710_2a66
+    );
+    let message = schema.encode(&product()).unwrap();
+    assert_eq!(
+        &message[2..10],
+        &[0x66, 0x2a, 0x10, 0x87, 0x82, 0xd0, 0x1a, 0x81]
+    );
+}
+
+/// Topics written before the fingerprints followed the specification still decode, so
+/// consumers and rebuilds read them.
+#[test]
+fn messages_written_with_the_earlier_fingerprints_still_decode() {
+    let catalogue = Catalogue::embedded();
+    let schema = catalogue.get("catalog.product.created", 1).unwrap();
+    assert_eq!(
+        schema.legacy_fingerprint,
+        [0xae, 0xaf, 0x89, 0xa6, 0x95, 0x05, 0x5c, 0xab]
+    );
+    let mut message = schema.encode(&product()).unwrap();
+    message[2..10].copy_from_slice(&schema.legacy_fingerprint);
+    let (decoded_schema, decoded) = catalogue.decode_as::<ProductCreated>(&message).unwrap();
+    assert_eq!(decoded_schema.dataschema(), "catalog.product.created.v1");
+    assert_eq!(decoded.sku, "TEA-250");
+}
+
 #[test]
 fn a_value_that_does_not_fit_the_schema_is_refused() {
     let schema = Catalogue::embedded()
