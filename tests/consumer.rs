@@ -45,8 +45,14 @@ impl Projection for EventCounts {
         vec![self.topic.clone()]
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        event_type != "catalog.product.archived"
+    fn event_types(&self) -> &[&'static str] {
+        &[
+            "catalog.product.created",
+            "catalog.product.updated",
+            "catalog.category.created",
+            "catalog.barcode.assigned",
+            "catalog.price.changed",
+        ]
     }
 
     fn events_per_transaction(&self) -> usize {

@@ -171,6 +171,12 @@ impl EventSchema {
         Ok(message)
     }
 
+    /// A payload that fits the schema, every field at its plainest (nulls, zeros, empty
+    /// lists, the first symbol, a fresh uuid): for tests that must feed every type.
+    pub fn sample(&self) -> serde_json::Value {
+        sample(&self.schema, &mut HashMap::new())
+    }
+
     fn datum_error(&self, source: apache_avro::Error) -> SchemaError {
         SchemaError::Datum {
             event_type: self.event_type.clone(),
@@ -369,6 +375,55 @@ impl Catalogue {
                 .map_err(|e| incompatible(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// [`EventSchema::sample`] of `schema`; `named` holds the records met so far, for the
+/// references to them.
+fn sample(schema: &Schema, named: &mut HashMap<String, Schema>) -> serde_json::Value {
+    use serde_json::{json, Value as Json};
+    match schema {
+        Schema::Null => Json::Null,
+        Schema::Boolean => json!(false),
+        Schema::Int | Schema::Long | Schema::Date | Schema::TimeMillis | Schema::TimeMicros => {
+            json!(0)
+        }
+        Schema::TimestampMillis | Schema::TimestampMicros | Schema::TimestampNanos => json!(0),
+        Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros
+        | Schema::LocalTimestampNanos => json!(0),
+        Schema::Float | Schema::Double => json!(0.0),
+        Schema::String => json!("0"),
+        Schema::Uuid => json!(uuid::Uuid::new_v4()),
+        Schema::Array(_) => json!([]),
+        Schema::Map(_) => json!({}),
+        Schema::Union(union) => {
+            let variants = union.variants();
+            match variants.iter().find(|v| matches!(v, Schema::Null)) {
+                Some(_) => Json::Null,
+                None => variants.first().map_or(Json::Null, |v| sample(v, named)),
+            }
+        }
+        Schema::Record(record) => {
+            named.insert(record.name.fullname(None), schema.clone());
+            Json::Object(
+                record
+                    .fields
+                    .iter()
+                    .map(|field| (field.name.clone(), sample(&field.schema, named)))
+                    .collect(),
+            )
+        }
+        Schema::Enum(enumeration) => json!(enumeration.symbols.first()),
+        Schema::Ref { name } => match named.get(&name.fullname(None)).cloned() {
+            Some(record) => sample(&record, named),
+            None => Json::Null,
+        },
+        Schema::Bytes
+        | Schema::Fixed(_)
+        | Schema::Decimal(_)
+        | Schema::BigDecimal
+        | Schema::Duration => Json::Null,
     }
 }
 

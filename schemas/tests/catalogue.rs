@@ -314,3 +314,18 @@ fn headers_that_are_not_a_cloudevent_are_named_in_the_error() {
         })
     ));
 }
+
+/// Tests feed every event type a sample: each one must fit its own schema.
+#[test]
+fn every_schema_has_a_sample_that_fits_it() {
+    let catalogue = Catalogue::embedded();
+    for schema in catalogue.iter() {
+        let message = schema
+            .encode(&schema.sample())
+            .unwrap_or_else(|e| panic!("{}: {e}", schema.dataschema()));
+        assert_eq!(
+            catalogue.decode(&message).unwrap().0.dataschema(),
+            schema.dataschema()
+        );
+    }
+}

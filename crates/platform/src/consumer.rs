@@ -67,6 +67,26 @@ impl ConsumedEvent {
     }
 }
 
+/// An event of a type the projection claims in [`Projection::event_types`] that its
+/// `apply` has no arm for: an error, so the event is dead-lettered instead of recorded as
+/// processed and lost. `testing::claimed_types_are_applied` finds these before they ship.
+#[derive(Debug, thiserror::Error)]
+#[error("{projection} claims {event_type} but does not apply it")]
+pub struct Unhandled {
+    /// The projection.
+    pub projection: String,
+    /// The event type.
+    pub event_type: String,
+}
+
+/// [`Unhandled`] for `event`, as `apply`'s last match arm answers.
+pub fn unhandled(projection: &str, event: &ConsumedEvent) -> ProjectionError {
+    Box::new(Unhandled {
+        projection: projection.to_owned(),
+        event_type: event.cloud.event_type.clone(),
+    })
+}
+
 /// Something built from events, in the consuming service's database.
 pub trait Projection: Send + Sync + 'static {
     /// The consumer group, and the consumer's name in `processed_events`.
@@ -81,12 +101,15 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
 
-    /// Whether an event of this type can change the projection. The others are passed
-    /// over unread and without a transaction: a checkout's dozen events cost a projection
-    /// that uses one of them one transaction, not twelve.
+    /// The event types `apply` applies, one match arm each, ending in
+    /// [`unhandled`]. The others are passed over unread and without a transaction: a
+    /// checkout's dozen events cost a projection that uses one of them one transaction,
+    /// not twelve.
+    fn event_types(&self) -> &[&'static str];
+
+    /// Whether an event of this type can change the projection: one of [`Self::event_types`].
     fn handles(&self, event_type: &str) -> bool {
-        let _ = event_type;
-        true
+        self.event_types().contains(&event_type)
     }
 
     /// Whether the events one poll brings may be applied in one transaction. Say no when

@@ -74,8 +74,8 @@ impl<P: Projection> Projection for Rebuilding<P> {
         self.inner.topics()
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        self.inner.handles(event_type)
+    fn event_types(&self) -> &[&'static str] {
+        self.inner.event_types()
     }
 
     fn shares_transactions(&self) -> bool {

@@ -209,6 +209,50 @@ pub fn event(
     }
 }
 
+/// Applies a sample of every event type `projection` claims, each in a transaction rolled
+/// back afterwards, and fails if one reaches `apply`'s catch-all ([`Unhandled`]) or is
+/// not on a topic the projection reads: a type claimed and not applied would otherwise
+/// be lost without a trace. Other errors are the sample's plainness, not a missing arm.
+///
+/// [`Unhandled`]: crate::consumer::Unhandled
+pub async fn claimed_types_are_applied<P: crate::consumer::Projection>(
+    pool: &sqlx::PgPool,
+    projection: &P,
+) {
+    let catalogue = bazaar_schemas::Catalogue::embedded();
+    let topics = projection.topics();
+    assert!(
+        !projection.event_types().is_empty(),
+        "{} claims nothing",
+        projection.name()
+    );
+    for event_type in projection.event_types() {
+        let schema = catalogue
+            .current(event_type)
+            .unwrap_or_else(|_| panic!("{}: {event_type} has no schema", projection.name()));
+        let topic = format!("{}.events.v1", schema.domain());
+        assert!(
+            topics.contains(&topic),
+            "{} claims {event_type} but does not read {topic}",
+            projection.name()
+        );
+        let tenant = Uuid::new_v4();
+        let sample = event(event_type, tenant, &schema.sample());
+        let mut tx = crate::db::begin_for_tenant(pool, tenant)
+            .await
+            .expect("a transaction");
+        let applied = projection.apply(&mut tx, &sample).await;
+        tx.rollback().await.expect("rolled back");
+        if let Err(err) = applied {
+            assert!(
+                !err.is::<crate::consumer::Unhandled>(),
+                "{} claims {event_type}: {err}",
+                projection.name()
+            );
+        }
+    }
+}
+
 /// Tells the service behind `pool`, through `projection`, that `store` is one of
 /// `tenant`'s, as identity's `identity.store.opened` would.
 pub async fn store_opened<P: crate::consumer::Projection>(

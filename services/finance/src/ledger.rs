@@ -103,7 +103,19 @@ impl Projection for FinanceLedger {
         self.topics.clone()
     }
 
-    /// A type without a rule is handled: `apply` dead-letters it rather than let it pass.
+    /// Every type with a rule that posts or records. A type without a rule is
+    /// handled too: `apply` dead-letters it rather than let it pass.
+    fn event_types(&self) -> &[&'static str] {
+        static TYPES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+            rules::RULES
+                .iter()
+                .filter(|(_, rule)| !matches!(rule, Rule::Nothing(_)))
+                .map(|(event_type, _)| *event_type)
+                .collect()
+        });
+        &TYPES
+    }
+
     fn handles(&self, event_type: &str) -> bool {
         !matches!(rules::rule(event_type), Some(Rule::Nothing(_)))
     }

@@ -13,7 +13,7 @@ use bazaar_platform::{
     auth::{Role, Stores},
     consumer::{self, ConsumedEvent, Projection},
     db,
-    testing::{event, send, store_opened, Reply, TestService},
+    testing::{claimed_types_are_applied, event, send, store_opened, Reply, TestService},
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -889,4 +889,16 @@ async fn the_chart_of_accounts_is_listed_a_page_at_a_time() {
     )
     .await;
     assert_eq!(too_many.code(), "invalid_query");
+}
+
+/// Every event type FinanceLedger claims reaches an arm of its `apply`.
+#[tokio::test]
+async fn the_ledger_applies_every_type_it_claims() {
+    let service = TestService::start(
+        "finance",
+        bazaar_finance::migrator(),
+        bazaar_finance::router,
+    )
+    .await;
+    claimed_types_are_applied(&service.owner, &FinanceLedger::default()).await;
 }

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use bazaar_platform::{
-    consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
+    consumer::{unhandled, ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
     db,
     rebuild::{wait_for_group, RebuildError},
     Settings,
@@ -66,8 +66,8 @@ impl Projection for StockFold {
         vec![self.topic.clone()]
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        event_type == "inventory.stock.moved"
+    fn event_types(&self) -> &[&'static str] {
+        &["inventory.stock.moved"]
     }
 
     async fn apply(
@@ -76,7 +76,7 @@ impl Projection for StockFold {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         if event.cloud.event_type != "inventory.stock.moved" {
-            return Ok(());
+            return Err(unhandled(&self.name, event));
         }
         let moved: StockMoved = event.payload_as()?;
         // Only the fresh tables: if they are gone, fail rather than touch live stock.

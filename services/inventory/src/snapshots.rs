@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
+    consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     stores,
 };
 use chrono::NaiveDate;
@@ -62,19 +62,18 @@ impl Projection for InventorySnapshots {
         self.topics.clone()
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        matches!(
-            event_type,
-            "catalog.product.created"
-                | "catalog.product.updated"
-                | "catalog.product.archived"
-                | "sales.invoice.issued"
-                | "sales.return.processed"
-                | "sales.invoice.voided"
-                | "purchase.grn.received"
-                | "purchase.return.processed"
-                | stores::OPENED
-        )
+    fn event_types(&self) -> &[&'static str] {
+        &[
+            "catalog.product.created",
+            "catalog.product.updated",
+            "catalog.product.archived",
+            "sales.invoice.issued",
+            "sales.return.processed",
+            "sales.invoice.voided",
+            "purchase.grn.received",
+            "purchase.return.processed",
+            stores::OPENED,
+        ]
     }
 
     /// A poll's events share a transaction: their items are all locked first, in
@@ -152,7 +151,7 @@ impl Projection for InventorySnapshots {
                 returned_to_vendor(tx, event, event.payload_as()?).await?
             }
             // Held bills, day closes, purchase orders...: not stock.
-            _ => {}
+            _ => return Err(unhandled(NAME, event)),
         }
         Ok(())
     }

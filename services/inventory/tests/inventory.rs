@@ -9,7 +9,7 @@ use bazaar_inventory::store::{self, ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     consumer, db,
-    testing::{event, send, store_opened, Reply, TestService},
+    testing::{claimed_types_are_applied, event, send, store_opened, Reply, TestService},
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -1072,4 +1072,16 @@ async fn goods_sold_come_back_at_the_cost_they_left_at() {
         expected
     );
     assert_ledger_folds_to_stock(&inv).await;
+}
+
+/// Every event type InventorySnapshots claims reaches an arm of its `apply`.
+#[tokio::test]
+async fn inventory_snapshots_apply_every_type_they_claim() {
+    let service = TestService::start(
+        "inventory",
+        bazaar_inventory::migrator(),
+        bazaar_inventory::router,
+    )
+    .await;
+    claimed_types_are_applied(&service.owner, &InventorySnapshots::default()).await;
 }

@@ -3,7 +3,7 @@
 //! purchase return and a payment decrease it. Points are earned on every invoice with a customer.
 
 use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
+    consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     outbox,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -54,18 +54,17 @@ impl Projection for PartnerLedgers {
         self.topics.clone()
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        matches!(
-            event_type,
-            "sales.invoice.issued"
-                | "sales.invoice.voided"
-                | "sales.return.processed"
-                | "purchase.invoice.recorded"
-                | "purchase.return.processed"
-                | "partners.payment.received"
-                | "partners.payment.made"
-                | "partners.loyalty.redeemed"
-        )
+    fn event_types(&self) -> &[&'static str] {
+        &[
+            "sales.invoice.issued",
+            "sales.invoice.voided",
+            "sales.return.processed",
+            "purchase.invoice.recorded",
+            "purchase.return.processed",
+            "partners.payment.received",
+            "partners.payment.made",
+            "partners.loyalty.redeemed",
+        ]
     }
 
     async fn apply(
@@ -200,7 +199,7 @@ impl Projection for PartnerLedgers {
                 .await?;
                 Ok(())
             }
-            _ => Ok(()),
+            _ => Err(unhandled(NAME, event)),
         }
     }
 }

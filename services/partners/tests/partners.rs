@@ -10,7 +10,7 @@ use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
     consumer,
-    testing::{event, outbox_events, send, Reply, TestService},
+    testing::{claimed_types_are_applied, event, outbox_events, send, Reply, TestService},
 };
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
@@ -530,4 +530,16 @@ async fn credit_is_given_by_the_back_office_and_every_change_is_audited() {
         ),
         (&json!(0), &json!(5_00_000_00))
     );
+}
+
+/// Every event type PartnerLedgers claims reaches an arm of its `apply`.
+#[tokio::test]
+async fn partner_ledgers_apply_every_type_they_claim() {
+    let service = TestService::start(
+        "partners",
+        bazaar_partners::migrator(),
+        bazaar_partners::router,
+    )
+    .await;
+    claimed_types_are_applied(&service.owner, &PartnerLedgers::default()).await;
 }

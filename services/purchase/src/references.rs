@@ -3,7 +3,7 @@
 //! on hand and daily sales per location (inventory), for reorder suggestions, and the
 //! locations themselves with their stores (inventory), for the orders' store scope.
 
-use bazaar_platform::consumer::{ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
 use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -99,17 +99,16 @@ impl Projection for PurchaseReferences {
         self.topics.clone()
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        matches!(
-            event_type,
-            "catalog.product.created"
-                | "catalog.product.updated"
-                | "catalog.product.archived"
-                | "partners.vendor.created"
-                | "partners.vendor.updated"
-                | "inventory.stock.moved"
-                | "inventory.location.added"
-        )
+    fn event_types(&self) -> &[&'static str] {
+        &[
+            "catalog.product.created",
+            "catalog.product.updated",
+            "catalog.product.archived",
+            "partners.vendor.created",
+            "partners.vendor.updated",
+            "inventory.stock.moved",
+            "inventory.location.added",
+        ]
     }
 
     async fn apply(
@@ -193,7 +192,7 @@ impl Projection for PurchaseReferences {
                 .await?;
             }
             "inventory.stock.moved" => record_moves(tx, tenant, &[event]).await?,
-            _ => {}
+            _ => return Err(unhandled(NAME, event)),
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use bazaar_platform::{
     auth::Role,
     consumer,
-    testing::{event, send, Reply, TestService},
+    testing::{claimed_types_are_applied, event, send, Reply, TestService},
 };
 use bazaar_purchase::references::PurchaseReferences;
 use chrono::Utc;
@@ -691,4 +691,16 @@ async fn prices_default_from_contracts_and_reorders_follow_sales() {
         )
         .await;
     assert_eq!(bad.code(), "invalid_query");
+}
+
+/// Every event type PurchaseReferences claims reaches an arm of its `apply`.
+#[tokio::test]
+async fn purchase_references_apply_every_type_they_claim() {
+    let service = TestService::start(
+        "purchase",
+        bazaar_purchase::migrator(),
+        bazaar_purchase::router,
+    )
+    .await;
+    claimed_types_are_applied(&service.owner, &PurchaseReferences::default()).await;
 }

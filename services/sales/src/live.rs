@@ -17,7 +17,7 @@ use axum::{
 };
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
-    consumer::{ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
+    consumer::{unhandled, ConsumedEvent, ConsumerRunner, Projection, ProjectionError},
     db,
     http::{ApiError, Query},
     Settings,
@@ -107,8 +107,8 @@ impl Projection for PosLive {
         false
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        matches!(event_type, "sales.invoice.issued" | "inventory.low_stock")
+    fn event_types(&self) -> &[&'static str] {
+        &["sales.invoice.issued", "inventory.low_stock"]
     }
 
     async fn apply(
@@ -145,7 +145,7 @@ impl Projection for PosLive {
                         "available": low.available, "reorder_level": low.reorder_level}),
                 }
             }
-            _ => return Ok(()),
+            _ => return Err(unhandled(&self.name, event)),
         };
         // Nobody listening is fine.
         let _ = self.feed.0.send(Arc::new(update));

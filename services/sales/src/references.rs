@@ -3,7 +3,7 @@
 //! their goods go to (partners), and the tenant's stores (identity).
 
 use bazaar_platform::{
-    consumer::{ConsumedEvent, Projection, ProjectionError},
+    consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     stores,
 };
 use serde::Deserialize;
@@ -102,18 +102,17 @@ impl Projection for SalesReferences {
         self.topics.clone()
     }
 
-    fn handles(&self, event_type: &str) -> bool {
-        matches!(
-            event_type,
-            "catalog.product.created"
-                | "catalog.product.updated"
-                | "catalog.price.changed"
-                | "catalog.product.archived"
-                | "catalog.barcode.assigned"
-                | "partners.customer.created"
-                | "partners.customer.updated"
-                | stores::OPENED
-        )
+    fn event_types(&self) -> &[&'static str] {
+        &[
+            "catalog.product.created",
+            "catalog.product.updated",
+            "catalog.price.changed",
+            "catalog.product.archived",
+            "catalog.barcode.assigned",
+            "partners.customer.created",
+            "partners.customer.updated",
+            stores::OPENED,
+        ]
     }
 
     async fn apply(
@@ -225,7 +224,7 @@ impl Projection for SalesReferences {
                 .execute(tx)
                 .await?;
             }
-            _ => {}
+            _ => return Err(unhandled(NAME, event)),
         }
         Ok(())
     }

@@ -12,7 +12,10 @@ use bazaar_inventory::{snapshots::InventorySnapshots, store::ProductFacts};
 use bazaar_platform::{
     auth::{Role, Stores},
     consumer, db,
-    testing::{event, outbox_events, send, store_opened, Reply, TestIssuer, TestService},
+    testing::{
+        claimed_types_are_applied, event, outbox_events, send, store_opened, Reply, TestIssuer,
+        TestService,
+    },
     Settings,
 };
 use bazaar_sales::references::SalesReferences;
@@ -2009,4 +2012,11 @@ async fn an_offline_sale_below_the_price_in_force_is_taken_and_flagged_for_manag
         (&z.body["exceptions_count"], &z.body["exceptions_minor"]),
         (&json!(3), &json!(117_00 + 32_00 + 100_00 - 11_80))
     );
+}
+
+/// Every event type SalesReferences claims reaches an arm of its `apply`.
+#[tokio::test]
+async fn sales_references_apply_every_type_they_claim() {
+    let service = TestService::start("sales", bazaar_sales::migrator(), bazaar_sales::router).await;
+    claimed_types_are_applied(&service.owner, &SalesReferences::default()).await;
 }
