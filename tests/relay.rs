@@ -211,6 +211,54 @@ async fn a_row_the_broker_refuses_is_parked_and_the_rows_after_it_are_published(
     relay.cancel();
 }
 
+/// One relay process serves every database with one set of metrics (`bazaar relay`): each
+/// database's backlog gauge follows its own outbox, the idle ones too. A throttle shared by
+/// all of them left all but the first database's gauge unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_database_s_backlog_gauge_follows_its_own_outbox() {
+    let http = HttpMetrics::new();
+    let metrics = RelayMetrics::new(http.registry());
+    let topic = topic(1).await;
+    let mut names = Vec::new();
+    let mut stops = Vec::new();
+    // As many databases as Bazaar's services: a shared throttle reads one a second.
+    for _ in 0..7 {
+        let (name, pool) = database().await;
+        for n in 0..2 {
+            write(&pool, &topic, &format!("event {n}")).await;
+        }
+        let relay = Relay::new(&name, pool, fast_settings(), metrics.clone());
+        let stop = CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move { relay.run(stop).await }
+        });
+        names.push(name);
+        stops.push(stop);
+    }
+    consume(&topic, 14, PATIENCE).await;
+    // A gauge is read at most once a second per database; five of those and it must show
+    // the drained outbox (with one throttle for all, the seventh needed seven seconds at
+    // best, and under `bazaar relay` some were never read).
+    let fresh = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = http.render();
+        let drained = names.iter().all(|name| {
+            text.lines()
+                .any(|line| line == format!("outbox_unpublished_rows{{database=\"{name}\"}} 0"))
+        });
+        if drained {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < fresh,
+            "stale backlog gauges:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stops.iter().for_each(CancellationToken::cancel);
+}
+
 /// Waits until `count` rows are parked, and returns them.
 async fn wait_parked(pool: &PgPool, count: usize) -> Vec<outbox::ParkedRow> {
     let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -1,6 +1,7 @@
 //! Relay metrics, per service database.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -19,7 +20,9 @@ pub struct RelayMetrics {
     published: IntCounterVec,
     parked: IntCounterVec,
     active: IntGaugeVec,
-    last_refresh: Arc<Mutex<Option<Instant>>>,
+    /// When each database's backlog was last read: one relay process serves every
+    /// database, and a throttle shared by all of them left the idle ones' gauges stale.
+    last_refresh: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl RelayMetrics {
@@ -71,7 +74,7 @@ impl RelayMetrics {
                 "relay_active",
                 "1 while this relay holds the database's lease",
             ),
-            last_refresh: Arc::new(Mutex::new(None)),
+            last_refresh: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -93,15 +96,18 @@ impl RelayMetrics {
             .inc_by(count as u64);
     }
 
-    /// Re-reads the backlog at most once a second; it is a count over the unpublished
-    /// rows' index, too costly for every pass of a busy relay.
+    /// Re-reads `database`'s backlog at most once a second; it is a count over the
+    /// unpublished rows' index, too costly for every pass of a busy relay.
     pub(crate) async fn refresh_backlog(&self, database: &str, pool: &PgPool) {
         {
             let mut last = self.last_refresh.lock().expect("not poisoned");
-            if last.is_some_and(|at| at.elapsed() < BACKLOG_REFRESH) {
+            if last
+                .get(database)
+                .is_some_and(|at| at.elapsed() < BACKLOG_REFRESH)
+            {
                 return;
             }
-            *last = Some(Instant::now());
+            last.insert(database.to_owned(), Instant::now());
         }
         let backlog: Result<(i64, Option<f64>, i64), _> = sqlx::query_as(
             // Each part matches a partial index; the outbox also holds the history.
