@@ -10,39 +10,28 @@ use std::time::Duration;
 
 use bazaar_platform::{
     auth::{Role, Stores},
-    kafka,
     testing::{send, TestIssuer, TestService},
 };
 use futures::StreamExt;
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use serde_json::{json, Value};
-use support::mesh::{publish, settings};
+use support::mesh::{publish, settings, topic};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use uuid::Uuid;
 
-/// The live feed follows the real topic; make sure it exists.
-async fn sales_topic() {
-    let admin = kafka::admin(&settings(), "test-admin").unwrap();
-    let topic = NewTopic::new("sales.events.v1", 6, TopicReplication::Fixed(1));
-    // Already there is fine.
-    let _ = admin
-        .create_topics(
-            &[topic],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
-    sales_topic().await;
+    // The feed follows a topic of this test's own: its invoice is nobody else's event.
+    let events = topic(6).await;
+    let mut config = settings();
+    config.pos_live_topics = vec![events.clone()];
     let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let sales = TestService::start_for(
+    let sales = TestService::start_with(
         "sales",
         bazaar_sales::migrator(),
         bazaar_sales::router,
         &issuer,
         tenant,
+        config,
     )
     .await;
     let store = Uuid::new_v4();
@@ -89,7 +78,7 @@ async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
     let mut heard: Option<Value> = None;
     for _ in 0..40 {
         publish(
-            "sales.events.v1",
+            &events,
             "sales.invoice.issued",
             tenant,
             Uuid::new_v4(),
