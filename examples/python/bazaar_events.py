@@ -23,12 +23,14 @@ class Catalogue:
     """Every schema of a directory of .avsc files, by fingerprint."""
 
     def __init__(self, directory):
-        self.by_fingerprint = {}
+        self.by_fingerprint, self.by_name = {}, {}
         for path in sorted(pathlib.Path(directory).glob("*.avsc")):
             schema = parse_schema(json.loads(path.read_text()))
             canonical = to_parsing_canonical_form(schema)
             key = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-            self.by_fingerprint[key] = (path.name[: -len(".avsc")], schema)
+            name = path.name[: -len(".avsc")]
+            self.by_fingerprint[key] = (name, schema)
+            self.by_name[name] = schema
 
     def fingerprints(self):
         """(file name without .avsc, fingerprint in hex) for every schema."""
@@ -42,11 +44,24 @@ class Catalogue:
             name, schema = self.by_fingerprint[value[2:10]]
         except KeyError:
             raise UnknownSchema(value[2:10].hex()) from None
-        datum = _Reader(value[10:])
-        record = schemaless_reader(datum, schema)
-        if datum.remaining():
-            raise ValueError(f"{name}: {datum.remaining()} bytes after the datum")
-        return name, record
+        return name, _read(name, schema, value[10:])
+
+    def decode_as(self, name, value):
+        """The record of a message written with the schema `name` (a ce_dataschema), whatever
+        its fingerprint: for messages published before the standard fingerprints."""
+        if len(value) < 10 or value[:2] != MAGIC:
+            raise ValueError("not Avro single-object encoding")
+        if name not in self.by_name:
+            raise UnknownSchema(name)
+        return name, _read(name, self.by_name[name], value[10:])
+
+
+def _read(name, schema, data):
+    datum = _Reader(data)
+    record = schemaless_reader(datum, schema)
+    if datum.remaining():
+        raise ValueError(f"{name}: {datum.remaining()} bytes after the datum")
+    return record
 
 
 class _Reader:

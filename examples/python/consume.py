@@ -5,18 +5,21 @@ decodes each one by its fingerprint, from the .avsc files alone.
 
 Checks what an integration relies on: the CloudEvents headers are there, ce_type and
 ce_dataschema agree with the schema the fingerprint names, ce_tenant matches the
-payload's tenant_id. Duplicates (at-least-once delivery) are counted by ce_id. Exits 1 if
-any message fails, or if there is nothing to read.
+payload's tenant_id. Duplicates (at-least-once delivery) are counted by ce_id. Messages
+published before 2026-12-03 carry an earlier fingerprint: they are decoded with the
+schema ce_dataschema names and counted apart (--by-fingerprint-only refuses them). Exits
+1 if any message fails, or if there is nothing to read.
 """
 
 import argparse
 import collections
+import re
 import sys
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar_events import Catalogue
+from bazaar_events import Catalogue, UnknownSchema
 
 REQUIRED = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time", "ce_dataschema", "ce_tenant")
 
@@ -25,7 +28,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--brokers", default="127.0.0.1:9092")
     parser.add_argument("--schemas", default="schemas/avro")
-    parser.add_argument("--topic", action="append", help="default: every *.events.v1 topic")
+    parser.add_argument("--topic", action="append",
+                        help="default: every <domain>.events.v<N> topic on the broker")
+    parser.add_argument("--by-fingerprint-only", action="store_true",
+                        help="fail on messages with the earlier fingerprints")
     args = parser.parse_args()
 
     catalogue = Catalogue(args.schemas)
@@ -37,7 +43,8 @@ def main():
         "auto.offset.reset": "earliest",
     })
     metadata = consumer.list_topics(timeout=10)
-    topics = args.topic or sorted(t for t in metadata.topics if t.endswith(".events.v1"))
+    bazaar_topic = re.compile(r"^[a-z]+\.events\.v[0-9]+$")
+    topics = args.topic or sorted(t for t in metadata.topics if bazaar_topic.match(t))
     ends, start = {}, []
     for topic in topics:
         for partition in metadata.topics[topic].partitions:
@@ -47,7 +54,7 @@ def main():
                 start.append(TopicPartition(topic, partition, low))
     consumer.assign(start)
 
-    decoded, failed = collections.Counter(), []
+    decoded, failed, legacy = collections.Counter(), [], 0
     seen, duplicates = set(), 0
     remaining = dict(ends)
     while remaining:
@@ -66,13 +73,19 @@ def main():
             missing = [h for h in REQUIRED if h not in headers]
             if missing:
                 raise ValueError(f"headers missing: {missing}")
-            name, record = catalogue.decode(message.value())
+            try:
+                name, record = catalogue.decode(message.value())
+            except UnknownSchema:
+                if args.by_fingerprint_only:
+                    raise
+                name, record = catalogue.decode_as(headers["ce_dataschema"], message.value())
+                legacy += 1
             if name != headers["ce_dataschema"] or not name.startswith(headers["ce_type"] + ".v"):
                 raise ValueError(f"fingerprint names {name}, headers say {headers['ce_dataschema']}")
             if str(record.get("tenant_id", headers["ce_tenant"])) != headers["ce_tenant"]:
                 raise ValueError("payload tenant_id differs from ce_tenant")
         except Exception as error:  # every failure is reported, none stops the read
-            failed.append(f"{label}: {error}")
+            failed.append(f"{label}: {type(error).__name__}: {error}")
             continue
         if headers["ce_id"] in seen:
             duplicates += 1
@@ -83,7 +96,8 @@ def main():
     for topic in topics:
         print(f"{topic}: {decoded[topic]} decoded")
     total = sum(decoded.values())
-    print(f"{total} messages decoded by fingerprint, {len(failed)} failed, "
+    print(f"{total} messages decoded ({total - legacy} by fingerprint, {legacy} written "
+          f"before the standard fingerprints by ce_dataschema), {len(failed)} failed, "
           f"{duplicates} duplicates by ce_id, {len(remaining)} partitions not read to the end")
     for failure in failed[:20]:
         print(f"  {failure}", file=sys.stderr)
