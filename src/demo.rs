@@ -21,6 +21,7 @@ use bazaar_sales::references::SalesReferences;
 use bazaar_schemas::{Catalogue, CloudEvent};
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The demo tenant's slug, owner and password. Demo data only: never a real tenant.
@@ -199,9 +200,11 @@ pub(crate) async fn seed(settings: &Settings) -> anyhow::Result<()> {
     match bazaar_identity::bootstrap(&identity, request).await {
         Ok(created) => {
             out!("demo tenant created: {}", created.tenant);
-            let mesh = Mesh::start(settings, &identity).await?;
-            let seeded = mesh.seed(&created.stores).await?;
-            out!("demo data: {seeded}");
+            let stop = CancellationToken::new();
+            let mesh = Mesh::start(settings, &identity, &stop).await?;
+            let seeded = mesh.seed(&created.stores).await;
+            stop.cancel();
+            out!("demo data: {}", seeded?);
         }
         Err(BootstrapError::TenantExists(_)) => out!("demo tenant already seeded"),
         Err(err) => return Err(err.into()),
@@ -232,7 +235,12 @@ struct Mesh {
 }
 
 impl Mesh {
-    async fn start(settings: &Settings, identity: &sqlx::PgPool) -> anyhow::Result<Self> {
+    /// The services in this process; what they start in the background ends with `stop`.
+    async fn start(
+        settings: &Settings,
+        identity: &sqlx::PgPool,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Self> {
         let verifier = Arc::new(Verifier::new(
             &settings.token_issuer,
             &settings.token_audience,
@@ -242,6 +250,7 @@ impl Mesh {
             pool,
             verifier: verifier.clone(),
             settings: settings.clone(),
+            shutdown: stop.clone(),
         };
         let catalog_owner = db::prepare(
             settings,

@@ -467,6 +467,7 @@ async fn serve(settings: &Settings, selected: &[&services::Service]) -> anyhow::
             pool,
             verifier: verifier.clone(),
             settings: settings.clone(),
+            shutdown: shutdown.clone(),
         }));
         documents.push((service.openapi)());
     }

@@ -32,6 +32,7 @@ async fn events_move_stock_once_and_the_snapshot_rebuilds_from_the_topic() {
         pool: db::app_pool(&settings, &name).await.unwrap(),
         verifier: issuer.verifier(),
         settings: settings.clone(),
+        shutdown: CancellationToken::new(),
     });
     let tenant = Uuid::new_v4();
     let admin = issuer.token(tenant, &[Role::Admin]);

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
+    let before = live_feed_groups().await;
     // The feed follows a topic of this test's own: its invoice is nobody else's event.
     let events = topic(6).await;
     let mut config = settings();
@@ -96,6 +97,36 @@ async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
     assert_eq!(message["type"], "invoice.issued");
     assert_eq!(message["number"], number.as_str());
     assert_eq!(message["total"]["amount_minor"], 118_00);
+
+    // Each serving process reads every partition itself, in no consumer group: none is
+    // left on the broker per process started.
+    let after = live_feed_groups().await;
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        new.is_empty(),
+        "the live feed left groups on the broker: {new:?}"
+    );
+}
+
+/// The consumer groups on the broker that a live POS feed could have made.
+async fn live_feed_groups() -> std::collections::HashSet<String> {
+    use rdkafka::consumer::Consumer;
+    let broker: rdkafka::consumer::BaseConsumer =
+        bazaar_platform::kafka::client_config(&settings(), "test-groups")
+            .create()
+            .unwrap();
+    tokio::task::spawn_blocking(move || {
+        let list = broker
+            .fetch_group_list(None, Duration::from_secs(10))
+            .unwrap();
+        list.groups()
+            .iter()
+            .map(|g| g.name().to_owned())
+            .filter(|name| name.starts_with("pos-live"))
+            .collect()
+    })
+    .await
+    .unwrap()
 }
 
 fn rand_serial() -> u32 {

@@ -33,7 +33,7 @@ use rdkafka::{
     consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
     message::{BorrowedMessage, Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
-    ClientContext, Message, Statistics,
+    ClientContext, Message, Offset, Statistics, TopicPartitionList,
 };
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -96,7 +96,9 @@ pub trait Projection: Send + Sync + 'static {
     fn topics(&self) -> Vec<String>;
 
     /// False for a live feed that only passes events on: it is applied without being
-    /// recorded in `processed_events`, and its group starts at the latest offset.
+    /// recorded in `processed_events`, and every process running it reads every partition
+    /// from the latest offset, in no consumer group (a group would share the partitions
+    /// out among the processes, and leave a group behind per process started).
     fn exactly_once(&self) -> bool {
         true
     }
@@ -157,6 +159,9 @@ pub enum ConsumerError {
     /// Creating or subscribing the consumer, or the DLQ producer, failed.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// A live feed could not be given its partitions.
+    #[error("assigning the partitions: {0}")]
+    Assignment(String),
 }
 
 /// How often and how patiently a failing event is retried before it is dead-lettered.
@@ -324,6 +329,33 @@ impl ConsumerContext for LagReport {}
 /// The Kafka consumer every runner uses.
 type Reader = StreamConsumer<LagReport>;
 
+/// Every partition of `topics`, at its end: a live feed's assignment. Partitions added to
+/// a topic later are read after the process restarts.
+fn every_partition_from_the_end(
+    consumer: &Reader,
+    topics: &[String],
+) -> Result<TopicPartitionList, ConsumerError> {
+    let mut assignment = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or_default();
+        if partitions == 0 {
+            return Err(ConsumerError::Assignment(format!(
+                "topic {topic} has no partitions"
+            )));
+        }
+        for partition in 0..partitions {
+            let partition = i32::try_from(partition).unwrap_or(i32::MAX);
+            assignment.add_partition_offset(topic, partition, Offset::End)?;
+        }
+    }
+    Ok(assignment)
+}
+
 /// Runs one projection.
 pub struct ConsumerRunner<P> {
     projection: P,
@@ -375,15 +407,29 @@ impl<P: Projection> ConsumerRunner<P> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
-        let consumer = stream_consumer(
+        let consumer = std::sync::Arc::new(stream_consumer(
             &self.settings,
             &self.group,
             self.projection.exactly_once(),
             &self.metrics,
-        )?;
+        )?);
         let topics = self.projection.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics)?;
+        let live = !self.projection.exactly_once();
+        if live {
+            let (reader, topics) = (
+                consumer.clone(),
+                topics.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>(),
+            );
+            // The metadata call blocks its thread.
+            let assignment =
+                tokio::task::spawn_blocking(move || every_partition_from_the_end(&reader, &topics))
+                    .await
+                    .map_err(|err| ConsumerError::Assignment(err.to_string()))??;
+            consumer.assign(&assignment)?;
+        } else {
+            consumer.subscribe(&topics)?;
+        }
         let dead_letters = kafka::producer(&self.settings, &format!("{}-dlq", self.group))?;
         tracing::info!(consumer = %self.group, ?topics, "consumer started");
 
@@ -411,7 +457,9 @@ impl<P: Projection> ConsumerRunner<P> {
                 }
             }
         }
-        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+        if live {
+            // Nothing to commit: the next process starts from the end again.
+        } else if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::warn!(consumer = %self.group, error = %err, "final offset commit failed");
         }
         tracing::info!(consumer = %self.group, "consumer stopped");
@@ -565,7 +613,8 @@ fn stream_consumer(
             "statistics.interval.ms",
             STATISTICS_INTERVAL.as_millis().to_string(),
         )
-        .set("enable.auto.commit", "true")
+        // A live feed commits nothing: it is in no group (see `Projection::exactly_once`).
+        .set("enable.auto.commit", from_earliest.to_string())
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set(

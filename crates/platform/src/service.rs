@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::{auth::Verifier, config::Settings};
 
@@ -15,6 +16,9 @@ pub struct ServiceContext {
     pub verifier: Arc<Verifier>,
     /// The process's settings.
     pub settings: Settings,
+    /// Cancelled when the process stops: what a router starts in the background (the live
+    /// POS feed) ends with it.
+    pub shutdown: CancellationToken,
 }
 
 impl ServiceContext {

@@ -173,6 +173,8 @@ impl TestService {
             pool,
             verifier: issuer.verifier(),
             settings,
+            // A test's services live as long as its runtime.
+            shutdown: tokio_util::sync::CancellationToken::new(),
         });
         let admin = issuer.token(tenant, &[Role::Admin]);
         Self {

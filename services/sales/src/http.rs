@@ -60,11 +60,7 @@ pub fn router(ctx: ServiceContext) -> Router {
         pool: ctx.pool.clone(),
         mesh: Arc::new(Mesh::new(&ctx.settings)),
         // The live feed follows the topics for as long as the process runs.
-        feed: crate::live::LiveFeed::start(
-            &ctx.settings,
-            ctx.pool.clone(),
-            tokio_util::sync::CancellationToken::new(),
-        ),
+        feed: crate::live::LiveFeed::start(&ctx.settings, ctx.pool.clone(), ctx.shutdown.clone()),
         verifier: ctx.verifier.clone(),
     };
     let v = &ctx.verifier;

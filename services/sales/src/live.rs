@@ -1,7 +1,8 @@
 //! Live POS updates: `GET /ws/pos?store_id=` streams a store's invoices as they are
 //! issued and its low-stock alerts, as JSON text messages, fed from the topics. Every
-//! serving process follows the topics from the latest offset in a group of its own and
-//! passes each event to the sockets of its tenant and store.
+//! serving process follows every partition of the topics from the latest offset, in no
+//! consumer group (sockets are per process, so each must see every event), and passes
+//! each event to the sockets of its tenant and store.
 
 use std::sync::Arc;
 
@@ -52,12 +53,10 @@ impl LiveFeed {
         let (sender, _) = broadcast::channel(1024);
         let feed = LiveFeed(sender);
         let projection = PosLive {
-            name: format!("pos-live-{}", Uuid::now_v7().simple()),
             topics: settings.pos_live_topics.clone(),
             feed: feed.clone(),
         };
-        let group = projection.name.clone();
-        let runner = ConsumerRunner::new(settings, pool, projection).with_group(group);
+        let runner = ConsumerRunner::new(settings, pool, projection);
         tokio::spawn(async move {
             if let Err(err) = runner.run(stop).await {
                 tracing::error!(error = %err, "the live POS feed stopped");
@@ -69,7 +68,6 @@ impl LiveFeed {
 
 /// Passes invoices and low-stock alerts to the feed.
 struct PosLive {
-    name: String,
     topics: Vec<String>,
     feed: LiveFeed,
 }
@@ -95,8 +93,9 @@ struct LowStock {
 }
 
 impl Projection for PosLive {
+    /// Also its label in the consumer metrics; it commits nothing under it.
     fn name(&self) -> &str {
-        &self.name
+        "pos-live"
     }
 
     fn topics(&self) -> Vec<String> {
@@ -145,7 +144,7 @@ impl Projection for PosLive {
                         "available": low.available, "reorder_level": low.reorder_level}),
                 }
             }
-            _ => return Err(unhandled(&self.name, event)),
+            _ => return Err(unhandled(self.name(), event)),
         };
         // Nobody listening is fine.
         let _ = self.feed.0.send(Arc::new(update));

@@ -64,6 +64,7 @@ impl Identity {
             pool: app_pool.clone(),
             verifier: Arc::new(verifier),
             settings,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         });
         Self {
             app,
