@@ -38,6 +38,7 @@ use bazaar_platform::{
     db,
     http::{self, HttpMetrics, Readiness},
     kafka::KafkaProbe,
+    service::Rebuild,
     shutdown, telemetry, ServiceContext, Settings,
 };
 use clap::{Parser, Subcommand};
@@ -556,176 +557,53 @@ async fn consume(
     projection: &str,
     rebuild: Option<u64>,
 ) -> anyhow::Result<()> {
-    use bazaar_finance::ledger::{self as finance_ledger, FinanceLedger};
-    use bazaar_inventory::snapshots::{self, InventorySnapshots};
-    use bazaar_partners::ledgers::{self, PartnerLedgers};
-    use bazaar_purchase::references::{self, PurchaseReferences};
-    use bazaar_sales::references::{self as sales_references, SalesReferences};
     let patience = rebuild.map(std::time::Duration::from_secs);
-    match projection {
-        bazaar_analytics::ingest::NAME => {
-            use bazaar_analytics::ingest::{AnalyticsIngest, TOPICS};
-            use bazaar_platform::consumer::{BatchRunner, Batching};
-            anyhow::ensure!(
-                patience.is_none(),
-                "{} is rebuilt by dropping the database and reading from the start",
-                bazaar_analytics::ingest::NAME
-            );
-            let database = &settings.clickhouse_database;
-            bazaar_analytics::migrate::migrate(settings, database).await?;
-            let client = bazaar_platform::clickhouse::client(settings, database);
-            let ingest = AnalyticsIngest::new(client, vec![TOPICS.to_owned()]);
-            let batching = Batching {
-                max_events: 50_000,
-                max_wait: std::time::Duration::from_secs(1),
-            };
-            let runner = BatchRunner::new(settings, ingest, batching);
-            serve_consumer(settings, None, |m, stop| runner.with_metrics(m).run(stop)).await?;
-        }
-        snapshots::NAME => {
-            let pool = db::prepare(
-                settings,
-                bazaar_inventory::SERVICE,
-                bazaar_inventory::migrator(),
-            )
-            .await?;
-            let Some(patience) = patience else {
-                return project(
-                    settings,
-                    bazaar_inventory::SERVICE,
-                    pool,
-                    InventorySnapshots::default(),
-                )
-                .await;
-            };
-            let topic = "inventory.events.v1";
-            let rebuilt =
-                bazaar_inventory::rebuild::rebuild(settings, &pool, topic, patience).await?;
-            out!(
-                "rebuilt {} stock items from {topic} and swapped them in",
-                rebuilt.items
-            );
-            report_differences(&rebuilt.differences);
-        }
-        ledgers::NAME => {
-            let pool = db::prepare(
-                settings,
-                bazaar_partners::SERVICE,
-                bazaar_partners::migrator(),
-            )
-            .await?;
-            let projection = PartnerLedgers::default();
-            match patience {
-                None => project(settings, bazaar_partners::SERVICE, pool, projection).await?,
-                Some(patience) => {
-                    rebuild_tables(settings, &pool, projection, &ledgers::TABLES, patience).await?
-                }
-            }
-        }
-        references::NAME => {
-            anyhow::ensure!(
-                patience.is_none(),
-                "{} keeps copies of other services' facts; it has nothing to rebuild",
-                references::NAME
-            );
-            let pool = db::prepare(
-                settings,
-                bazaar_purchase::SERVICE,
-                bazaar_purchase::migrator(),
-            )
-            .await?;
-            project(
-                settings,
-                bazaar_purchase::SERVICE,
-                pool,
-                PurchaseReferences::default(),
-            )
-            .await?;
-        }
-        sales_references::NAME => {
-            anyhow::ensure!(
-                patience.is_none(),
-                "{} keeps copies of other services' facts; it has nothing to rebuild",
-                sales_references::NAME
-            );
-            let pool =
-                db::prepare(settings, bazaar_sales::SERVICE, bazaar_sales::migrator()).await?;
-            project(
-                settings,
-                bazaar_sales::SERVICE,
-                pool,
-                SalesReferences::default(),
-            )
-            .await?;
-        }
-        finance_ledger::NAME => {
-            let pool = db::prepare(
-                settings,
-                bazaar_finance::SERVICE,
-                bazaar_finance::migrator(),
-            )
-            .await?;
-            let projection = FinanceLedger::default();
-            match patience {
-                None => project(settings, bazaar_finance::SERVICE, pool, projection).await?,
-                Some(patience) => {
-                    rebuild_tables(
-                        settings,
-                        &pool,
-                        projection,
-                        &finance_ledger::TABLES,
-                        patience,
-                    )
-                    .await?
-                }
-            }
-        }
-        other => anyhow::bail!(
-            "unknown projection {other:?}; known projections: {}, {}, {}, {}, {}, {}",
-            snapshots::NAME,
-            ledgers::NAME,
-            references::NAME,
-            sales_references::NAME,
-            finance_ledger::NAME,
-            bazaar_analytics::ingest::NAME
-        ),
+    if projection == bazaar_analytics::ingest::NAME {
+        use bazaar_analytics::ingest::{AnalyticsIngest, TOPICS};
+        use bazaar_platform::consumer::{BatchRunner, Batching};
+        anyhow::ensure!(
+            patience.is_none(),
+            "{projection} is rebuilt by dropping the database and reading from the start"
+        );
+        let database = &settings.clickhouse_database;
+        bazaar_analytics::migrate::migrate(settings, database).await?;
+        let client = bazaar_platform::clickhouse::client(settings, database);
+        let ingest = AnalyticsIngest::new(client, vec![TOPICS.to_owned()]);
+        let batching = Batching {
+            max_events: 50_000,
+            max_wait: std::time::Duration::from_secs(1),
+        };
+        let runner = BatchRunner::new(settings, ingest, batching);
+        return serve_consumer(settings, None, |m, stop| runner.with_metrics(m).run(stop)).await;
     }
-    Ok(())
+    let (service, consumer) = services::consumer(projection).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown projection {projection:?}; known projections: {}",
+            services::consumer_names().join(", ")
+        )
+    })?;
+    let pool = db::prepare(settings, service.name, (service.migrator)()).await?;
+    match (patience, &consumer.rebuild) {
+        (None, _) => {
+            serve_consumer(settings, Some((service.name, pool.clone())), |m, stop| {
+                (consumer.run)(settings, pool, m, stop)
+            })
+            .await
+        }
+        (Some(_), Rebuild::Never(why)) => anyhow::bail!("{projection} {why}"),
+        (Some(patience), Rebuild::From(rebuild)) => {
+            let rebuilt = rebuild(settings, &pool, patience).await?;
+            for (table, rows) in &rebuilt.rows {
+                out!("rebuilt {table}: {rows} rows, swapped in");
+            }
+            report_differences(&rebuilt.differences);
+            Ok(())
+        }
+    }
 }
 
 /// Runs a consumer until a signal, serving `/readyz` (Kafka and its database) and
 /// `/metrics` (its lag and dead letters) on BAZAAR_HTTP_ADDR meanwhile.
-/// Runs `projection` live against `service`'s database, serving its readiness and lag.
-async fn project<P: bazaar_platform::consumer::Projection>(
-    settings: &Settings,
-    service: &str,
-    pool: sqlx::PgPool,
-    projection: P,
-) -> anyhow::Result<()> {
-    let runner = bazaar_platform::consumer::ConsumerRunner::new(settings, pool.clone(), projection);
-    serve_consumer(settings, Some((service, pool)), |m, stop| {
-        runner.with_metrics(m).run(stop)
-    })
-    .await
-}
-
-/// Rebuilds `projection`'s `tables` from the earliest offsets, swaps them in and reports.
-async fn rebuild_tables<P: bazaar_platform::consumer::Projection>(
-    settings: &Settings,
-    pool: &sqlx::PgPool,
-    projection: P,
-    tables: &[&str],
-    patience: std::time::Duration,
-) -> anyhow::Result<()> {
-    let rebuilt =
-        bazaar_platform::rebuild::rebuild(settings, pool, projection, tables, patience).await?;
-    for (table, rows) in &rebuilt.rows {
-        out!("rebuilt {table}: {rows} rows, swapped in");
-    }
-    report_differences(&rebuilt.differences);
-    Ok(())
-}
-
 async fn serve_consumer<F, Running>(
     settings: &Settings,
     database: Option<(&str, sqlx::PgPool)>,

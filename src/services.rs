@@ -1,65 +1,39 @@
-//! The services this binary can run. Each bounded context under `services/` adds one
-//! entry: its database name, its migrations, its router and its OpenAPI document.
+//! The services this binary can run: each bounded context under `services/` exports its
+//! descriptor (database name, migrations, router, OpenAPI document, projections) and
+//! adds it here.
 
-use axum::Router;
-use bazaar_platform::ServiceContext;
-use sqlx::migrate::Migrator;
-
-/// One bounded context, as `bazaar serve` and `bazaar migrate` see it.
-pub(crate) struct Service {
-    /// Also the name of its database and of `migrations/<name>/`.
-    pub(crate) name: &'static str,
-    /// `sqlx::migrate!("../../migrations/<name>")`.
-    pub(crate) migrator: fn() -> Migrator,
-    pub(crate) router: fn(ServiceContext) -> Router,
-    pub(crate) openapi: fn() -> utoipa::openapi::OpenApi,
-}
+pub(crate) use bazaar_platform::service::Service;
 
 /// Every service, in start-up order.
 pub(crate) const ALL: &[Service] = &[
-    Service {
-        name: bazaar_identity::SERVICE,
-        migrator: bazaar_identity::migrator,
-        router: bazaar_identity::router,
-        openapi: bazaar_identity::openapi,
-    },
-    Service {
-        name: bazaar_catalog::SERVICE,
-        migrator: bazaar_catalog::migrator,
-        router: bazaar_catalog::router,
-        openapi: bazaar_catalog::openapi,
-    },
-    Service {
-        name: bazaar_inventory::SERVICE,
-        migrator: bazaar_inventory::migrator,
-        router: bazaar_inventory::router,
-        openapi: bazaar_inventory::openapi,
-    },
-    Service {
-        name: bazaar_partners::SERVICE,
-        migrator: bazaar_partners::migrator,
-        router: bazaar_partners::router,
-        openapi: bazaar_partners::openapi,
-    },
-    Service {
-        name: bazaar_purchase::SERVICE,
-        migrator: bazaar_purchase::migrator,
-        router: bazaar_purchase::router,
-        openapi: bazaar_purchase::openapi,
-    },
-    Service {
-        name: bazaar_sales::SERVICE,
-        migrator: bazaar_sales::migrator,
-        router: bazaar_sales::router,
-        openapi: bazaar_sales::openapi,
-    },
-    Service {
-        name: bazaar_finance::SERVICE,
-        migrator: bazaar_finance::migrator,
-        router: bazaar_finance::router,
-        openapi: bazaar_finance::openapi,
-    },
+    bazaar_identity::DESCRIPTOR,
+    bazaar_catalog::DESCRIPTOR,
+    bazaar_inventory::DESCRIPTOR,
+    bazaar_partners::DESCRIPTOR,
+    bazaar_purchase::DESCRIPTOR,
+    bazaar_sales::DESCRIPTOR,
+    bazaar_finance::DESCRIPTOR,
 ];
+
+/// The service whose projection is `name`, and the projection.
+pub(crate) fn consumer(
+    name: &str,
+) -> Option<(
+    &'static Service,
+    &'static bazaar_platform::service::Consumer,
+)> {
+    ALL.iter()
+        .flat_map(|service| service.consumers.iter().map(move |c| (service, c)))
+        .find(|(_, consumer)| consumer.name == name)
+}
+
+/// Every projection's name, as `bazaar consume` takes it (the analytics ingest too).
+pub(crate) fn consumer_names() -> Vec<&'static str> {
+    ALL.iter()
+        .flat_map(|service| service.consumers.iter().map(|c| c.name))
+        .chain([bazaar_analytics::ingest::NAME])
+        .collect()
+}
 
 /// The services named on the command line, or all of them with `--all`.
 pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static Service>> {
@@ -89,6 +63,27 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::ALL;
+
+    /// `./dev up` starts every projection the services declare, and nothing else.
+    #[test]
+    fn dev_up_runs_every_projection_once() {
+        let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dev")).unwrap();
+        let line = dev
+            .lines()
+            .find_map(|l| l.strip_prefix("CONSUMERS=("))
+            .expect("dev lists its CONSUMERS");
+        let mut started: Vec<&str> = line.trim_end_matches(')').split_whitespace().collect();
+        let mut declared = super::consumer_names();
+        started.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(started, declared);
+        declared.dedup();
+        assert_eq!(
+            declared.len(),
+            started.len(),
+            "two projections share a name"
+        );
+    }
 
     /// Merging the services' documents keeps the first schema of a name: two services
     /// naming different shapes alike would document one service's body with the other's.

@@ -31,3 +31,96 @@ impl ServiceContext {
         ))
     }
 }
+
+/// A bounded context as the `bazaar` binary runs it: each service crate exports one, and
+/// `serve`, `migrate`, `relay` and `consume` iterate them instead of naming services.
+pub struct Service {
+    /// Also the name of its database and of `migrations/<name>/`.
+    pub name: &'static str,
+    /// `sqlx::migrate!("../../migrations/<name>")`.
+    pub migrator: fn() -> sqlx::migrate::Migrator,
+    /// Its routes, each naming the roles it admits.
+    pub router: fn(ServiceContext) -> axum::Router,
+    /// Its part of the OpenAPI document.
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// The projections it builds from the topics in its database.
+    pub consumers: &'static [Consumer],
+}
+
+/// A projection as `bazaar consume <name>` runs and rebuilds it.
+pub struct Consumer {
+    /// Its consumer group, its name in `processed_events` and on the command line.
+    pub name: &'static str,
+    /// Runs it live on the service's pool until the token is cancelled ([`run`]).
+    pub run: RunConsumer,
+    /// What `--from-earliest --rebuild` does.
+    pub rebuild: Rebuild,
+}
+
+/// How a projection is rebuilt from the earliest offsets.
+pub enum Rebuild {
+    /// Into fresh tables that are compared with the live ones and swapped in: the rows
+    /// per table, and the differences found.
+    From(RebuildFromTopics),
+    /// It is not rebuilt, for the reason given.
+    Never(&'static str),
+}
+
+/// How a [`Consumer`] runs: on the settings and pool given, reporting on the metrics,
+/// until the token is cancelled.
+pub type RunConsumer = fn(
+    &Settings,
+    PgPool,
+    crate::consumer::ConsumerMetrics,
+    CancellationToken,
+) -> BoxFuture<'static, Result<(), crate::consumer::ConsumerError>>;
+
+/// How [`Rebuild::From`] rebuilds: from the earliest offsets, waiting at most the
+/// duration for the topics' ends.
+pub type RebuildFromTopics =
+    for<'a> fn(
+        &'a Settings,
+        &'a PgPool,
+        std::time::Duration,
+    )
+        -> LocalBoxFuture<'a, Result<crate::rebuild::Rebuilt, crate::rebuild::RebuildError>>;
+
+/// Boxed so a [`Consumer`] can hold it as a plain function pointer.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// [`BoxFuture`] for what runs on the caller's task: a rebuild is awaited, never spawned
+/// (sqlx's futures are `Send` only for each lifetime, not for every one a pointer names).
+pub type LocalBoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+/// [`Consumer::run`] for a projection built with `Default`.
+pub fn run<P: crate::consumer::Projection + Default>(
+    settings: &Settings,
+    pool: PgPool,
+    metrics: crate::consumer::ConsumerMetrics,
+    stop: CancellationToken,
+) -> BoxFuture<'static, Result<(), crate::consumer::ConsumerError>> {
+    let runner =
+        crate::consumer::ConsumerRunner::new(settings, pool, P::default()).with_metrics(metrics);
+    Box::pin(runner.run(stop))
+}
+
+/// A projection whose whole state is its `TABLES`: rebuilt into fresh copies of them.
+pub trait TableProjection: crate::consumer::Projection + Default {
+    /// The tables it builds.
+    const TABLES: &'static [&'static str];
+}
+
+/// [`Rebuild::From`] for a [`TableProjection`].
+pub fn rebuild_tables<'a, P: TableProjection>(
+    settings: &'a Settings,
+    pool: &'a PgPool,
+    patience: std::time::Duration,
+) -> LocalBoxFuture<'a, Result<crate::rebuild::Rebuilt, crate::rebuild::RebuildError>> {
+    Box::pin(crate::rebuild::rebuild(
+        settings,
+        pool,
+        P::default(),
+        P::TABLES,
+        patience,
+    ))
+}

@@ -18,3 +18,12 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <CatalogApi as utoipa::OpenApi>::openapi()
 }
+
+/// Catalog as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[],
+};

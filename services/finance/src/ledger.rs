@@ -94,6 +94,10 @@ struct Voided {
     voided_at: i64,
 }
 
+impl bazaar_platform::service::TableProjection for FinanceLedger {
+    const TABLES: &'static [&'static str] = &TABLES;
+}
+
 impl Projection for FinanceLedger {
     fn name(&self) -> &str {
         NAME

@@ -23,3 +23,18 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <FinanceApi as utoipa::OpenApi>::openapi()
 }
+
+/// Finance as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[bazaar_platform::service::Consumer {
+        name: ledger::NAME,
+        run: bazaar_platform::service::run::<ledger::FinanceLedger>,
+        rebuild: bazaar_platform::service::Rebuild::From(
+            bazaar_platform::service::rebuild_tables::<ledger::FinanceLedger>,
+        ),
+    }],
+};

@@ -137,3 +137,12 @@ pub async fn bootstrap(owner: &PgPool, request: Bootstrap) -> Result<Bootstrappe
         stores,
     })
 }
+
+/// Identity as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[],
+};

@@ -23,3 +23,16 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <InventoryApi as utoipa::OpenApi>::openapi()
 }
+
+/// Inventory as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[bazaar_platform::service::Consumer {
+        name: snapshots::NAME,
+        run: bazaar_platform::service::run::<snapshots::InventorySnapshots>,
+        rebuild: bazaar_platform::service::Rebuild::From(rebuild::rebuild_from_topic),
+    }],
+};

@@ -39,6 +39,25 @@ pub struct Rebuilt {
     pub differences: Vec<String>,
 }
 
+/// [`rebuild`] from `inventory.events.v1`, reported as the platform reports a rebuild:
+/// what `bazaar consume inventory-snapshots --from-earliest --rebuild` runs.
+pub fn rebuild_from_topic<'a>(
+    settings: &'a Settings,
+    pool: &'a PgPool,
+    patience: Duration,
+) -> bazaar_platform::service::LocalBoxFuture<
+    'a,
+    Result<bazaar_platform::rebuild::Rebuilt, RebuildError>,
+> {
+    Box::pin(async move {
+        let rebuilt = rebuild(settings, pool, "inventory.events.v1", patience).await?;
+        Ok(bazaar_platform::rebuild::Rebuilt {
+            rows: vec![("stock items".to_owned(), rebuilt.items)],
+            differences: rebuilt.differences,
+        })
+    })
+}
+
 /// Folds `inventory.stock.moved` into the tables of [`SCHEMA`].
 struct StockFold {
     name: String,

@@ -45,6 +45,10 @@ impl PartnerLedgers {
     }
 }
 
+impl bazaar_platform::service::TableProjection for PartnerLedgers {
+    const TABLES: &'static [&'static str] = &TABLES;
+}
+
 impl Projection for PartnerLedgers {
     fn name(&self) -> &str {
         NAME

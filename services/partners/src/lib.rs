@@ -20,3 +20,18 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <PartnersApi as utoipa::OpenApi>::openapi()
 }
+
+/// Partners as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[bazaar_platform::service::Consumer {
+        name: ledgers::NAME,
+        run: bazaar_platform::service::run::<ledgers::PartnerLedgers>,
+        rebuild: bazaar_platform::service::Rebuild::From(
+            bazaar_platform::service::rebuild_tables::<ledgers::PartnerLedgers>,
+        ),
+    }],
+};

@@ -21,3 +21,18 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <PurchaseApi as utoipa::OpenApi>::openapi()
 }
+
+/// Purchase as the `bazaar` binary runs it.
+pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::service::Service {
+    name: SERVICE,
+    migrator,
+    router,
+    openapi,
+    consumers: &[bazaar_platform::service::Consumer {
+        name: references::NAME,
+        run: bazaar_platform::service::run::<references::PurchaseReferences>,
+        rebuild: bazaar_platform::service::Rebuild::Never(
+            "keeps copies of other services' facts; it has nothing to rebuild",
+        ),
+    }],
+};
