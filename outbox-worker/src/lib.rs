@@ -246,7 +246,17 @@ impl Relay {
         let fetched = started.elapsed();
         // Per row, in order: its delivery, or why it was refused before sending.
         let mut deliveries = Vec::with_capacity(rows.len());
+        // A span per traced row, from its send until the broker acknowledges it: the
+        // relay's step in the trace of the request that wrote the row.
+        let mut publishing = Vec::with_capacity(rows.len());
         for row in &rows {
+            if let Some(traceparent) = row.headers.get("traceparent").and_then(|v| v.as_str()) {
+                publishing.push(bazaar_platform::telemetry::publish_span(
+                    &row.topic,
+                    &row.event_type,
+                    Some(traceparent),
+                ));
+            }
             let mut record = FutureRecord::to(&row.topic)
                 .key(&row.key)
                 .payload(&row.payload)
@@ -300,6 +310,7 @@ impl Relay {
             );
             parked.push((row, refused.to_string()));
         }
+        drop(publishing);
         let handled = acknowledged.len() + parked.len();
         let acked_at = started.elapsed();
         if handled > 0 {

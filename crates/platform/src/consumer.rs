@@ -37,6 +37,7 @@ use rdkafka::{
 };
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{db, kafka, Settings};
 
@@ -61,6 +62,16 @@ pub struct ConsumedEvent {
 }
 
 impl ConsumedEvent {
+    /// The span `consumer` applies this event in: a child of the span that wrote it.
+    pub fn span(&self, consumer: &str) -> tracing::Span {
+        crate::telemetry::process_span(
+            consumer,
+            &self.topic,
+            &self.cloud.event_type,
+            self.cloud.traceparent.as_deref(),
+        )
+    }
+
     /// The payload as a Rust type.
     pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProjectionError> {
         Ok(bazaar_schemas::from_value(&self.payload)?)
@@ -146,7 +157,9 @@ pub trait Projection: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send {
         async move {
             for event in events {
-                self.apply(tx, event).await?;
+                self.apply(tx, event)
+                    .instrument(event.span(self.name()))
+                    .await?;
             }
             Ok(())
         }
@@ -1074,6 +1087,7 @@ pub async fn apply<P: Projection>(
         let mut tx = db::begin_for_tenant(pool, event.cloud.tenant).await?;
         projection
             .apply(&mut tx, event)
+            .instrument(event.span(projection.name()))
             .await
             .map_err(Failure::Projection)?;
         tx.commit().await?;
@@ -1097,6 +1111,7 @@ pub async fn apply<P: Projection>(
     }
     projection
         .apply(&mut tx, event)
+        .instrument(event.span(projection.name()))
         .await
         .map_err(Failure::Projection)?;
     tx.commit().await?;

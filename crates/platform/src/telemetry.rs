@@ -95,6 +95,48 @@ pub fn traceparent(span: &tracing::Span) -> Option<String> {
     carrier.remove("traceparent")
 }
 
+/// A span for handing an event to Kafka, a child of the span that wrote it (its
+/// `traceparent`), named and described as OpenTelemetry's messaging conventions say.
+pub fn publish_span(topic: &str, event_type: &str, traceparent: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = format!("publish {topic}"),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.operation.type = "send",
+        messaging.destination.name = topic,
+        event_type,
+    );
+    if let Some(traceparent) = traceparent {
+        set_parent_from_traceparent(&span, traceparent);
+    }
+    span
+}
+
+/// A span for a consumer applying an event, a child of the span that wrote it (its
+/// `traceparent`): one checkout is one trace, across HTTP and every consumer.
+pub fn process_span(
+    consumer: &str,
+    topic: &str,
+    event_type: &str,
+    traceparent: Option<&str>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("process {event_type}"),
+        otel.kind = "consumer",
+        messaging.system = "kafka",
+        messaging.operation.type = "process",
+        messaging.destination.name = topic,
+        messaging.consumer.group.name = consumer,
+        event_type,
+    );
+    if let Some(traceparent) = traceparent {
+        set_parent_from_traceparent(&span, traceparent);
+    }
+    span
+}
+
 /// Makes `span` a child of the remote span named by a `traceparent` header. A malformed
 /// value is ignored: a bad header must not fail the request or the message.
 pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {

@@ -317,7 +317,13 @@ impl TestService {
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
-        let app = self.app.clone();
+        // As `bazaar serve` serves it: the request spans, metrics and fallbacks around it.
+        let app = crate::http::app(
+            self.app.clone(),
+            crate::http::openapi([]),
+            crate::http::Readiness::new(),
+            crate::http::HttpMetrics::new(),
+        );
         let options = crate::config::Settings::local_defaults().http_server;
         tokio::spawn(crate::http::serve_on(
             listener,

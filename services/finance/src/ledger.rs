@@ -12,6 +12,7 @@ use bazaar_platform::{
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -140,7 +141,9 @@ impl Projection for FinanceLedger {
     ) -> Result<(), ProjectionError> {
         let mut codes = None;
         for event in events {
-            post(tx, event, &mut codes).await?;
+            post(tx, event, &mut codes)
+                .instrument(event.span(NAME))
+                .await?;
         }
         Ok(())
     }

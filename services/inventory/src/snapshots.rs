@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -95,7 +96,7 @@ impl Projection for InventorySnapshots {
     ) -> Result<(), ProjectionError> {
         lock_poll(tx, events).await?;
         for event in events {
-            self.apply(tx, event).await?;
+            self.apply(tx, event).instrument(event.span(NAME)).await?;
         }
         Ok(())
     }

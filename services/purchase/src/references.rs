@@ -8,6 +8,7 @@ use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// The projection's consumer group and name in `processed_events`.
@@ -209,7 +210,7 @@ impl Projection for PurchaseReferences {
             .iter()
             .partition(|e| e.cloud.event_type == "inventory.stock.moved");
         for event in others {
-            self.apply(tx, event).await?;
+            self.apply(tx, event).instrument(event.span(NAME)).await?;
         }
         if let Some(first) = moves.first() {
             record_moves(tx, first.cloud.tenant, &moves).await?;

@@ -32,6 +32,25 @@ fn unavailable(service: &str, err: impl std::fmt::Display) -> ApiError {
 }
 
 impl Mesh {
+    /// A request to another service as the caller (`token`), in the caller's trace: the
+    /// current span's `traceparent` goes along, so inventory's and partners' spans join
+    /// the checkout's trace.
+    fn call(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .request(method, url)
+            .header("authorization", token);
+        match bazaar_platform::telemetry::traceparent(&tracing::Span::current()) {
+            Some(traceparent) => request.header("traceparent", traceparent),
+            None => request,
+        }
+    }
+
     pub(crate) fn new(settings: &Settings) -> Self {
         Self {
             client: reqwest::Client::builder()
@@ -62,9 +81,11 @@ impl Mesh {
             "lines": lines.iter().map(|(product, quantity)| json!({"product_id": product, "quantity": quantity})).collect::<Vec<_>>(),
         });
         let response = self
-            .client
-            .post(format!("{}/api/v1/inventory/reservations", self.inventory))
-            .header("authorization", token)
+            .call(
+                reqwest::Method::POST,
+                format!("{}/api/v1/inventory/reservations", self.inventory),
+                token,
+            )
             .json(&body)
             .send()
             .await
@@ -102,13 +123,7 @@ impl Mesh {
             "{}/api/v1/inventory/reservations/{reservation}/release",
             self.inventory
         );
-        if let Err(err) = self
-            .client
-            .post(url)
-            .header("authorization", token)
-            .send()
-            .await
-        {
+        if let Err(err) = self.call(reqwest::Method::POST, url, token).send().await {
             tracing::warn!(%reservation, error = %err, "could not release a reservation; it will lapse");
         }
     }
@@ -125,9 +140,11 @@ impl Mesh {
         amount: i64,
     ) -> Result<(), ApiError> {
         let rule: Value = self
-            .client
-            .get(format!("{}/api/v1/loyalty/rule", self.partners))
-            .header("authorization", token)
+            .call(
+                reqwest::Method::GET,
+                format!("{}/api/v1/loyalty/rule", self.partners),
+                token,
+            )
             .send()
             .await
             .map_err(|e| unavailable("partners", e))?
@@ -147,12 +164,14 @@ impl Mesh {
             .into());
         }
         let response = self
-            .client
-            .post(format!(
-                "{}/api/v1/customers/{customer}/loyalty/redeem",
-                self.partners
-            ))
-            .header("authorization", token)
+            .call(
+                reqwest::Method::POST,
+                format!(
+                    "{}/api/v1/customers/{customer}/loyalty/redeem",
+                    self.partners
+                ),
+                token,
+            )
             .header("idempotency-key", format!("sale-points-{reference}"))
             .json(&json!({"points": points, "reference": reference.to_string()}))
             .send()
@@ -188,12 +207,11 @@ impl Mesh {
         amount: Money,
     ) -> Result<bool, ApiError> {
         let response = self
-            .client
-            .post(format!(
-                "{}/api/v1/customers/{customer}/credit-check",
-                self.partners
-            ))
-            .header("authorization", token)
+            .call(
+                reqwest::Method::POST,
+                format!("{}/api/v1/customers/{customer}/credit-check", self.partners),
+                token,
+            )
             .json(&json!({"amount": amount}))
             .send()
             .await
