@@ -255,6 +255,55 @@ ch_status() {
   fi
 }
 
+# --- jaeger: the trace backend (OTLP in, traces queried over HTTP) -----------------------
+# Built once from the Go module proxy as a Go tool (infra/jaeger/go.mod pins it), with the
+# Go on the machine; its traces are kept in memory.
+
+JAEGER_VERSION=v1.75.0
+JAEGER_DIR=$BAZAAR_DATA/jaeger
+BAZAAR_JAEGER_OTLP_PORT=${BAZAAR_JAEGER_OTLP_PORT:-4317}
+BAZAAR_JAEGER_OTLP_HTTP_PORT=${BAZAAR_JAEGER_OTLP_HTTP_PORT:-4318}
+BAZAAR_JAEGER_QUERY_PORT=${BAZAAR_JAEGER_QUERY_PORT:-16686}
+BAZAAR_JAEGER_QUERY_GRPC_PORT=${BAZAAR_JAEGER_QUERY_GRPC_PORT:-16685}
+
+jaeger_install() {
+  [ -x "$JAEGER_DIR/bin/jaeger" ] && [ "$(cat "$JAEGER_DIR/version" 2>/dev/null)" = "$JAEGER_VERSION" ] && return 0
+  command -v go >/dev/null || die "jaeger: no Go toolchain (go 1.24 or newer) to build it with"
+  log "jaeger: building $JAEGER_VERSION from the Go module proxy (once; a few minutes)"
+  mkdir -p "$JAEGER_DIR/bin"
+  (cd "$BAZAAR_ROOT/infra/jaeger" && go build -o "$JAEGER_DIR/bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger) \
+    || die "jaeger: go build failed"
+  echo "$JAEGER_VERSION" >"$JAEGER_DIR/version"
+}
+
+jaeger_ready() { curl -fsS "http://127.0.0.1:$BAZAAR_JAEGER_QUERY_PORT/api/services" >/dev/null 2>&1; }
+
+jaeger_up() {
+  jaeger_install
+  mkdir -p "$BAZAAR_DATA/logs"
+  sed -e "s#@OTLP_GRPC@#127.0.0.1:$BAZAAR_JAEGER_OTLP_PORT#" -e "s#@OTLP_HTTP@#127.0.0.1:$BAZAAR_JAEGER_OTLP_HTTP_PORT#" \
+      -e "s#@QUERY@#127.0.0.1:$BAZAAR_JAEGER_QUERY_PORT#" -e "s#@QUERY_GRPC@#127.0.0.1:$BAZAAR_JAEGER_QUERY_GRPC_PORT#" \
+      "$BAZAAR_ROOT/infra/jaeger/config.yaml" >"$JAEGER_DIR/config.yaml"
+  if ! pid_alive "$JAEGER_DIR/jaeger.pid"; then
+    port_open "$BAZAAR_JAEGER_OTLP_PORT" && die "port $BAZAAR_JAEGER_OTLP_PORT is taken by another process"
+    log "jaeger: starting, OTLP on 127.0.0.1:$BAZAAR_JAEGER_OTLP_PORT, UI on http://127.0.0.1:$BAZAAR_JAEGER_QUERY_PORT"
+    setsid "$JAEGER_DIR/bin/jaeger" --config "$JAEGER_DIR/config.yaml" \
+      </dev/null >"$BAZAAR_DATA/logs/jaeger.out" 2>&1 &
+    echo $! >"$JAEGER_DIR/jaeger.pid"
+  fi
+  wait_for jaeger 60 jaeger_ready
+}
+
+jaeger_down() { stop_pidfile jaeger "$JAEGER_DIR/jaeger.pid"; }
+
+jaeger_status() {
+  if jaeger_ready; then
+    echo "jaeger      up    http://127.0.0.1:$BAZAAR_JAEGER_QUERY_PORT (OTLP 127.0.0.1:$BAZAAR_JAEGER_OTLP_PORT)"
+  else
+    echo "jaeger      down"
+  fi
+}
+
 # --- all of it ---------------------------------------------------------------------------
 
 infra_up() {
@@ -262,10 +311,12 @@ infra_up() {
   pg_up
   kafka_up
   ch_up
+  jaeger_up
   infra_status
 }
 
 infra_down() {
+  jaeger_down
   ch_down
   kafka_down
   pg_down
@@ -275,14 +326,15 @@ infra_status() {
   pg_status
   kafka_status
   ch_status
+  jaeger_status
 }
 
 infra_reset() {
   infra_down
   local pgdir=$BAZAAR_DATA/pg
   [ -L "$pgdir" ] && rm -rf "$(readlink -f "$pgdir")"
-  log "removing $BAZAAR_DATA (the Kafka jars and chdb are kept)"
-  find "$BAZAAR_DATA" -mindepth 1 -maxdepth 1 ! -name kafka ! -name chdb -exec rm -rf {} +
+  log "removing $BAZAAR_DATA (the Kafka jars, chdb and the Jaeger build are kept)"
+  find "$BAZAAR_DATA" -mindepth 1 -maxdepth 1 ! -name kafka ! -name chdb ! -name jaeger -exec rm -rf {} +
   find "$KAFKA_DIR" -mindepth 1 -maxdepth 1 ! -name libs -exec rm -rf {} + 2>/dev/null || true
 }
 
@@ -310,4 +362,7 @@ infra_env() {
   export BAZAAR_CHDB_PYTHON=${BAZAAR_CHDB_PYTHON:-$CHDB_DIR/bin/python}
   # For tests that run a private broker of their own (the broker-restart test).
   export BAZAAR_KAFKA_LIBS=$KAFKA_DIR/libs
+  # The trace test sends its spans to Jaeger over OTLP and reads them back from its API.
+  export BAZAAR_JAEGER_OTLP=${BAZAAR_JAEGER_OTLP:-http://127.0.0.1:$BAZAAR_JAEGER_OTLP_PORT}
+  export BAZAAR_JAEGER_QUERY=${BAZAAR_JAEGER_QUERY:-http://127.0.0.1:$BAZAAR_JAEGER_QUERY_PORT}
 }
