@@ -608,11 +608,12 @@ impl<P: Projection> ConsumerRunner<P> {
 }
 
 /// A consumer in `group` whose offsets are stored by hand, after the work is durable, and
-/// committed in the background.
+/// committed in the background; or, for a live feed (not `exactly_once`), one that starts
+/// at the end and commits nothing.
 fn stream_consumer(
     settings: &Settings,
     group: &str,
-    from_earliest: bool,
+    exactly_once: bool,
     metrics: &ConsumerMetrics,
 ) -> Result<Reader, ConsumerError> {
     let context = LagReport {
@@ -627,12 +628,12 @@ fn stream_consumer(
             STATISTICS_INTERVAL.as_millis().to_string(),
         )
         // A live feed commits nothing: it is in no group (see `Projection::exactly_once`).
-        .set("enable.auto.commit", from_earliest.to_string())
+        .set("enable.auto.commit", exactly_once.to_string())
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set(
             "auto.offset.reset",
-            if from_earliest { "earliest" } else { "latest" },
+            if exactly_once { "earliest" } else { "latest" },
         )
         .create_with_context(context)?)
 }
