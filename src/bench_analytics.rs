@@ -10,6 +10,7 @@
 //!    reported as p50/p99. The relay's own latency (outbox commit to Kafka) is measured
 //!    by `bazaar bench relay`.
 
+use bazaar_schemas::{events::sales, Event as _};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -216,7 +217,7 @@ impl Samples {
                 "gst_rate_bp": 1800, "cgst_minor": 1_800, "sgst_minor": 1_800, "igst_minor": 0,
                 "cess_minor": 0, "total_minor": 23_600, "salesperson_id": null, "hsn_code": "3401"})
         };
-        let invoice = catalogue.current("sales.invoice.issued")?;
+        let invoice = catalogue.current(sales::InvoiceIssued::TYPE)?;
         let invoice_bytes = invoice.encode(&serde_json::json!({"tenant_id": tenant,
             "invoice_id": Uuid::new_v4(), "invoice_number": "BNCHT126000001", "store_id": Uuid::new_v4(),
             "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null, "reservation_id": null,

@@ -13,6 +13,7 @@
 //!
 //! The `<topic>.dlq` topics come in too, as `dead_letters`, read from their headers.
 
+use bazaar_schemas::{events::sales, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -488,7 +489,7 @@ impl Rows {
                     offset: event.offset,
                 });
             }
-            "sales.invoice.issued" => {
+            sales::InvoiceIssued::TYPE => {
                 let i: InvoiceIssued = read(&payload)?;
                 let mode = i
                     .payments

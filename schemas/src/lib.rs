@@ -20,6 +20,42 @@ pub use cloudevent::{CloudEvent, HeaderError, CONTENT_TYPE, SPEC_VERSION};
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
+/// One Rust type per event type and version, generated from `avro/*.avsc` at build time
+/// (`<Record>V<N>`, and `<Record>` for the newest version, the one writers write).
+pub mod events {
+    include!(concat!(env!("OUT_DIR"), "/events.rs"));
+}
+
+/// Checks one generated type against the catalogue (see [`Catalogue::check_types`]).
+pub(crate) type TypeCheck = fn(&Catalogue) -> Result<(), String>;
+
+/// The sample of `T`'s schema read into `T` and written back: the same bytes, or why not.
+pub(crate) fn check_type<T: Event>(catalogue: &Catalogue) -> Result<(), String> {
+    let schema = catalogue
+        .get(T::TYPE, T::VERSION)
+        .map_err(|e| e.to_string())?;
+    let written = schema.encode(&schema.sample()).map_err(|e| e.to_string())?;
+    let (_, value) = catalogue.decode(&written).map_err(|e| e.to_string())?;
+    let typed: T = from_value(&value).map_err(|e| format!("reading into the type: {e}"))?;
+    let again = schema
+        .encode(&typed)
+        .map_err(|e| format!("writing the type: {e}"))?;
+    if again == written {
+        Ok(())
+    } else {
+        Err("the type writes other bytes than it read".to_owned())
+    }
+}
+
+/// An event payload type: its event type and version name its schema file, so writers and
+/// readers name an event by its type, never by a string.
+pub trait Event: Serialize + DeserializeOwned {
+    /// `<domain>.<entity>.<action>`, the CloudEvents `ce_type`.
+    const TYPE: &'static str;
+    /// Its version within the topic's major version.
+    const VERSION: u32;
+}
+
 /// The two marker bytes that open every single-object encoded payload.
 const MAGIC: [u8; 2] = [0xC3, 0x01];
 const HEADER_LEN: usize = 10;
@@ -351,6 +387,28 @@ impl Catalogue {
         let (schema, value) = self.decode(message)?;
         let payload = apache_avro::from_value(&value).map_err(|e| schema.datum_error(e))?;
         Ok((schema, payload))
+    }
+
+    /// Checks every generated type against its schema, and that every schema has one:
+    /// the errors, by event type and version.
+    pub fn check_types(&self) -> Vec<String> {
+        let mut errors: Vec<String> = events::ALL
+            .iter()
+            .filter_map(|(event_type, version, check)| {
+                check(self)
+                    .err()
+                    .map(|e| format!("{event_type} v{version}: {e}"))
+            })
+            .collect();
+        for schema in self.iter() {
+            if !events::ALL
+                .iter()
+                .any(|(t, v, _)| *t == schema.event_type && *v == schema.version)
+            {
+                errors.push(format!("{}: no generated type", schema.dataschema()));
+            }
+        }
+        errors
     }
 
     /// Checks that each version of every event type can read data written with the

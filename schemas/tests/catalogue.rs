@@ -329,3 +329,10 @@ fn every_schema_has_a_sample_that_fits_it() {
         );
     }
 }
+
+/// Each schema has its Rust type, and the type holds exactly what the schema does.
+#[test]
+fn every_schema_has_a_generated_type_that_reads_and_writes_it_unchanged() {
+    let errors = Catalogue::embedded().check_types();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

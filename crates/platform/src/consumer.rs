@@ -72,6 +72,25 @@ impl ConsumedEvent {
         )
     }
 
+    /// Whether this is an event of type `E` (any version: each reads the one before).
+    pub fn is<E: bazaar_schemas::Event>(&self) -> bool {
+        self.cloud.event_type == E::TYPE
+    }
+
+    /// The payload as its generated type `E`, read as `E`'s version: a payload written
+    /// with an older version is resolved to it (fields added since take their defaults).
+    pub fn payload<E: bazaar_schemas::Event>(&self) -> Result<E, ProjectionError> {
+        if !self.is::<E>() {
+            return Err(format!("{} is not a {}", self.cloud.event_type, E::TYPE).into());
+        }
+        let reader = Catalogue::embedded().get(E::TYPE, E::VERSION)?;
+        if self.schema.version == E::VERSION {
+            return Ok(bazaar_schemas::from_value(&self.payload)?);
+        }
+        let resolved = self.payload.clone().resolve(&reader.schema)?;
+        Ok(bazaar_schemas::from_value(&resolved)?)
+    }
+
     /// The payload as a Rust type.
     pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProjectionError> {
         Ok(bazaar_schemas::from_value(&self.payload)?)

@@ -140,6 +140,28 @@ impl Events {
         payload: &T,
     ) -> Result<Uuid, OutboxError> {
         let schema = Catalogue::embedded().current(event_type)?;
+        self.push_with(schema, tenant, subject, payload)
+    }
+
+    /// Encodes `event` with the schema its type names (`E::TYPE` at `E::VERSION`), keyed
+    /// by `subject`, and returns its event id: the typed [`Events::push`].
+    pub fn push_event<E: bazaar_schemas::Event>(
+        &mut self,
+        tenant: Uuid,
+        subject: &str,
+        event: &E,
+    ) -> Result<Uuid, OutboxError> {
+        let schema = Catalogue::embedded().get(E::TYPE, E::VERSION)?;
+        self.push_with(schema, tenant, subject, event)
+    }
+
+    fn push_with<T: Serialize>(
+        &mut self,
+        schema: &'static bazaar_schemas::EventSchema,
+        tenant: Uuid,
+        subject: &str,
+        payload: &T,
+    ) -> Result<Uuid, OutboxError> {
         let payload = schema.encode(payload)?;
         let mut cloud = CloudEvent::new(schema, &self.source, subject, tenant);
         cloud.traceparent.clone_from(&self.traceparent);
@@ -186,6 +208,21 @@ impl Events {
 
 /// Appends the current version of `event_type` to its domain's topic, keyed by `subject`: the
 /// usual case, a batch of one [`Events`].
+/// Appends one typed event in the caller's transaction: [`append_current`] with the event
+/// type and version taken from the payload's type.
+pub async fn append_event<E: bazaar_schemas::Event>(
+    tx: &mut PgConnection,
+    source: &str,
+    tenant: Uuid,
+    subject: &str,
+    event: &E,
+) -> Result<Uuid, OutboxError> {
+    let mut events = Events::new(source);
+    let id = events.push_event(tenant, subject, event)?;
+    events.append(tx).await?;
+    Ok(id)
+}
+
 pub async fn append_current<T: Serialize>(
     tx: &mut PgConnection,
     source: &str,

@@ -6,6 +6,7 @@
 //! that issued them; inward ones to the GSTIN of the state the goods were delivered to
 //! (the first two digits of a GSTIN are its state code).
 
+use bazaar_schemas::{events::sales, Event as _};
 use std::collections::BTreeMap;
 
 use bazaar_platform::consumer::{ConsumedEvent, ProjectionError};
@@ -124,7 +125,7 @@ pub async fn register(
     event: &ConsumedEvent,
 ) -> Result<(), ProjectionError> {
     match event.cloud.event_type.as_str() {
-        "sales.invoice.issued" => {
+        sales::InvoiceIssued::TYPE => {
             let i: OutwardInvoice = event.payload_as()?;
             record(
                 tx,

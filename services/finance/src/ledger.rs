@@ -3,6 +3,7 @@
 //! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
 //! also go to the GST register (`gst`), in the same transaction.
 
+use bazaar_schemas::{events::sales, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -172,7 +173,7 @@ async fn post(
         }
         Rule::Reverse => None,
         Rule::Post => match event_type {
-            "sales.invoice.issued" => Some(rules::invoice_issued(&event.payload_as()?)?),
+            sales::InvoiceIssued::TYPE => Some(rules::invoice_issued(&event.payload_as()?)?),
             "sales.return.processed" => Some(rules::return_processed(&event.payload_as()?)?),
             "inventory.stock.moved" => rules::stock_moved(&event.payload_as()?)?,
             "inventory.sale.costed" => rules::sale_costed(&event.payload_as()?)?,

@@ -4,6 +4,7 @@
 //! it is an error (the event goes to the DLQ), never silently ignored.
 
 use bazaar_platform::money::checked_sum;
+use bazaar_schemas::{events::sales, Event as _};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -27,7 +28,7 @@ pub enum Rule {
 /// Every event type of the `sales`, `inventory`, `purchase`, `partners`, `finance` and
 /// `identity` topics.
 pub const RULES: &[(&str, Rule)] = &[
-    ("sales.invoice.issued", Rule::Post),
+    (sales::InvoiceIssued::TYPE, Rule::Post),
     ("sales.return.processed", Rule::Post),
     ("sales.invoice.voided", Rule::Reverse),
     (

@@ -11,6 +11,8 @@ use bazaar_platform::{
     consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     stores,
 };
+use bazaar_schemas::events::sales::{InvoiceIssued, InvoiceIssuedInvoiceLine};
+use bazaar_schemas::Event as _;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -68,7 +70,7 @@ impl Projection for InventorySnapshots {
             "catalog.product.created",
             "catalog.product.updated",
             "catalog.product.archived",
-            "sales.invoice.issued",
+            InvoiceIssued::TYPE,
             "sales.return.processed",
             "sales.invoice.voided",
             "purchase.grn.received",
@@ -110,7 +112,7 @@ impl Projection for InventorySnapshots {
         let kind = event.cloud.event_type.as_str();
         // A sale locks its items itself, as it reads their levels; the other documents'
         // lines lock one at a time, so their items are locked together first.
-        if kind != "sales.invoice.issued" {
+        if kind != InvoiceIssued::TYPE {
             lock_poll(tx, &[event]).await?;
         }
         match kind {
@@ -144,7 +146,7 @@ impl Projection for InventorySnapshots {
                 let archived: ProductArchived = event.payload_as()?;
                 store::archive_product(tx, tenant, archived.product_id).await?;
             }
-            "sales.invoice.issued" => sale(tx, event, event.payload_as()?).await?,
+            InvoiceIssued::TYPE => sale(tx, event, event.payload()?).await?,
             "sales.return.processed" => sales_return(tx, event, event.payload_as()?).await?,
             "sales.invoice.voided" => voided(tx, event, event.payload_as()?).await?,
             "purchase.grn.received" => goods_received(tx, event, event.payload_as()?).await?,
@@ -176,15 +178,6 @@ struct ProductUpdated {
 #[derive(Deserialize)]
 struct ProductArchived {
     product_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct InvoiceIssued {
-    invoice_id: Uuid,
-    invoice_number: String,
-    store_id: Uuid,
-    reservation_id: Option<Uuid>,
-    lines: Vec<SoldLine>,
 }
 
 #[derive(Deserialize)]
@@ -297,9 +290,12 @@ async fn lock_poll(
     for event in events {
         let ids = |lines: &[SoldLine]| lines.iter().map(|l| l.product_id).collect::<Vec<_>>();
         let (at, moved) = match event.cloud.event_type.as_str() {
-            "sales.invoice.issued" => {
-                let sale: InvoiceIssued = event.payload_as()?;
-                (At::Store(sale.store_id), ids(&sale.lines))
+            InvoiceIssued::TYPE => {
+                let sale: InvoiceIssued = event.payload()?;
+                (
+                    At::Store(sale.store_id),
+                    sale.lines.iter().map(|l| l.product_id).collect(),
+                )
             }
             "sales.invoice.voided" => {
                 let void: InvoiceVoided = event.payload_as()?;
@@ -390,7 +386,7 @@ async fn sale(
     }
     // The invoice's items are read and locked together, in product order as every
     // writer locks them, and each line then costs only its own writes.
-    let mut lines: Vec<&SoldLine> = invoice.lines.iter().collect();
+    let mut lines: Vec<&InvoiceIssuedInvoiceLine> = invoice.lines.iter().collect();
     lines.sort_by_key(|l| (l.product_id, l.line_no));
     let mut items: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     items.dedup();

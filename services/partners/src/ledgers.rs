@@ -2,10 +2,13 @@
 //! A credit sale and a purchase invoice increase it; a return on credit, a void, a
 //! purchase return and a payment decrease it. Points are earned on every invoice with a customer.
 
+use bazaar_platform::money::checked_sum;
 use bazaar_platform::{
     consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     outbox,
 };
+use bazaar_schemas::events::sales::InvoiceIssued;
+use bazaar_schemas::Event as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -60,7 +63,7 @@ impl Projection for PartnerLedgers {
 
     fn event_types(&self) -> &[&'static str] {
         &[
-            "sales.invoice.issued",
+            InvoiceIssued::TYPE,
             "sales.invoice.voided",
             "sales.return.processed",
             "purchase.invoice.recorded",
@@ -77,18 +80,18 @@ impl Projection for PartnerLedgers {
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
         match event.cloud.event_type.as_str() {
-            "sales.invoice.issued" => invoice(tx, event, event.payload_as()?).await,
+            InvoiceIssued::TYPE => invoice(tx, event, event.payload()?).await,
             "sales.invoice.voided" => {
                 let v: InvoiceVoided = event.payload_as()?;
                 let Some(customer) = v.customer_id else {
                     return Ok(());
                 };
-                let on_credit: i64 = v
-                    .payments
-                    .iter()
-                    .filter(|p| p.mode == "credit")
-                    .map(|p| p.amount_minor)
-                    .sum();
+                let on_credit = checked_sum(
+                    v.payments
+                        .iter()
+                        .filter(|p| p.mode == "credit")
+                        .map(|p| p.amount_minor),
+                )?;
                 let date = day(v.voided_at)?;
                 let entry = Entry::customer(
                     customer,
@@ -289,17 +292,6 @@ impl<'a> Entry<'a> {
 }
 
 #[derive(Deserialize)]
-struct InvoiceIssued {
-    invoice_id: Uuid,
-    invoice_number: String,
-    customer_id: Option<Uuid>,
-    currency: String,
-    payments: Vec<InvoicePayment>,
-    total_minor: i64,
-    issued_at: i64,
-}
-
-#[derive(Deserialize)]
 struct InvoicePayment {
     mode: String,
     amount_minor: i64,
@@ -397,12 +389,13 @@ async fn invoice(
     .await?
     .ok_or_else(|| format!("customer {customer} is not in partners"))?;
     let date = day(invoice.issued_at)?;
-    let on_credit: i64 = invoice
-        .payments
-        .iter()
-        .filter(|p| p.mode == "credit")
-        .map(|p| p.amount_minor)
-        .sum();
+    let on_credit = checked_sum(
+        invoice
+            .payments
+            .iter()
+            .filter(|p| p.mode == "credit")
+            .map(|p| p.amount_minor),
+    )?;
     let due = date + Duration::days(i64::from(terms));
     let entry = Entry::customer(
         customer,
@@ -416,12 +409,13 @@ async fn invoice(
     );
     entry.write(tx, event).await?;
 
-    let by_points: i64 = invoice
-        .payments
-        .iter()
-        .filter(|p| p.mode == "loyalty")
-        .map(|p| p.amount_minor)
-        .sum();
+    let by_points = checked_sum(
+        invoice
+            .payments
+            .iter()
+            .filter(|p| p.mode == "loyalty")
+            .map(|p| p.amount_minor),
+    )?;
     let rule = crate::http::loyalty_rule(tx, tenant).await?;
     let points = (invoice.total_minor - by_points).max(0) / rule.spend_minor_per_point;
     if points == 0 {

@@ -18,6 +18,7 @@ use bazaar_platform::{
     text::Text,
     ServiceContext,
 };
+use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -485,80 +486,25 @@ async fn products(
         .collect())
 }
 
-/// `sales.invoice.issued`.
-#[derive(Serialize)]
-struct InvoiceIssued<'a> {
-    tenant_id: Uuid,
-    invoice_id: Uuid,
-    invoice_number: &'a str,
-    store_id: Uuid,
-    terminal_id: &'a str,
-    cashier_id: Uuid,
-    customer_id: Option<Uuid>,
-    reservation_id: Option<Uuid>,
-    offline: bool,
-    currency: &'a str,
-    place_of_supply: &'a str,
-    supplier_gstin: Option<&'a str>,
-    supplier_state: &'a str,
-    customer_gstin: Option<&'a str>,
-    lines: Vec<IssuedLine<'a>>,
-    payments: Vec<IssuedPayment<'a>>,
-    subtotal_minor: i64,
-    discount_minor: i64,
-    tax_minor: i64,
-    round_off_minor: i64,
-    total_minor: i64,
-    issued_at: i64,
-}
-
 /// An invoice line as `sales.invoice.issued` carries it.
-#[derive(Serialize)]
-struct IssuedLine<'a> {
-    line_no: i32,
-    product_id: Uuid,
-    sku: &'a str,
-    quantity: &'a str,
-    unit_price_minor: i64,
-    discount_minor: i64,
-    taxable_minor: i64,
-    gst_rate_bp: i32,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-    total_minor: i64,
-    salesperson_id: Option<Uuid>,
-    hsn_code: Option<&'a str>,
-}
-
-impl<'a> From<&'a InvoiceLine> for IssuedLine<'a> {
-    fn from(l: &'a InvoiceLine) -> Self {
-        Self {
-            line_no: l.line_no,
-            product_id: l.product_id,
-            sku: &l.sku,
-            quantity: &l.quantity,
-            unit_price_minor: l.unit_price_minor,
-            discount_minor: l.discount_minor,
-            taxable_minor: l.taxable_minor,
-            gst_rate_bp: l.gst_rate_bp,
-            cgst_minor: l.cgst_minor,
-            sgst_minor: l.sgst_minor,
-            igst_minor: l.igst_minor,
-            cess_minor: l.cess_minor,
-            total_minor: l.total_minor,
-            salesperson_id: l.salesperson_id,
-            hsn_code: l.hsn_code.as_deref(),
-        }
+fn issued_line(l: &InvoiceLine) -> events::sales::InvoiceIssuedInvoiceLine {
+    events::sales::InvoiceIssuedInvoiceLine {
+        line_no: l.line_no,
+        product_id: l.product_id,
+        sku: l.sku.clone(),
+        quantity: l.quantity.clone(),
+        unit_price_minor: l.unit_price_minor,
+        discount_minor: l.discount_minor,
+        taxable_minor: l.taxable_minor,
+        gst_rate_bp: l.gst_rate_bp,
+        cgst_minor: l.cgst_minor,
+        sgst_minor: l.sgst_minor,
+        igst_minor: l.igst_minor,
+        cess_minor: l.cess_minor,
+        total_minor: l.total_minor,
+        salesperson_id: l.salesperson_id,
+        hsn_code: l.hsn_code.clone(),
     }
-}
-
-#[derive(Serialize)]
-struct IssuedPayment<'a> {
-    mode: &'a str,
-    amount_minor: i64,
-    reference: Option<&'a str>,
 }
 
 fn bearer(headers: &HeaderMap) -> String {
@@ -1176,28 +1122,28 @@ async fn record(
         ));
     }
     let invoice = as_recorded(body, draft, number.clone(), issued_at, approved_by);
-    let issued = InvoiceIssued {
+    let issued = events::sales::InvoiceIssued {
         tenant_id: tenant,
         invoice_id: body.id,
-        invoice_number: &number,
+        invoice_number: number.clone(),
         store_id: body.store_id,
-        terminal_id: terminal,
+        terminal_id: terminal.to_owned(),
         cashier_id: principal.user,
         customer_id: body.customer_id,
         reservation_id: reservation,
         offline: body.offline.is_some(),
-        currency,
-        place_of_supply: place,
-        supplier_gstin: store.gstin.as_deref(),
-        supplier_state: &store.state_code,
-        customer_gstin: customer_gstin.as_deref(),
-        lines: invoice.lines.iter().map(IssuedLine::from).collect(),
+        currency: currency.to_owned(),
+        place_of_supply: place.to_owned(),
+        supplier_gstin: store.gstin.clone(),
+        supplier_state: Some(store.state_code.clone()),
+        customer_gstin: customer_gstin.clone(),
+        lines: invoice.lines.iter().map(issued_line).collect(),
         payments: payments
             .iter()
-            .map(|p| IssuedPayment {
-                mode: &p.mode,
+            .map(|p| events::sales::InvoiceIssuedPayment {
+                mode: p.mode.clone(),
                 amount_minor: p.amount,
-                reference: p.reference.as_deref(),
+                reference: p.reference.clone(),
             })
             .collect(),
         subtotal_minor: bill.subtotal,
@@ -1207,15 +1153,7 @@ async fn record(
         total_minor: bill.total,
         issued_at: invoice.issued_at.timestamp_millis(),
     };
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        "sales.invoice.issued",
-        tenant,
-        &body.id.to_string(),
-        &issued,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &body.id.to_string(), &issued).await?;
     if !draft.exceptions.is_empty() {
         record_exceptions(&mut tx, principal, body, draft, &number, approved_by).await?;
     }

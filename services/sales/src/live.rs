@@ -23,6 +23,8 @@ use bazaar_platform::{
     http::{ApiError, Query},
     Settings,
 };
+use bazaar_schemas::events::sales::InvoiceIssued;
+use bazaar_schemas::Event as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
@@ -73,17 +75,6 @@ struct PosLive {
 }
 
 #[derive(Deserialize)]
-struct Issued {
-    invoice_id: Uuid,
-    invoice_number: String,
-    store_id: Uuid,
-    terminal_id: String,
-    total_minor: i64,
-    currency: String,
-    offline: bool,
-}
-
-#[derive(Deserialize)]
 struct LowStock {
     location_id: Uuid,
     product_id: Uuid,
@@ -107,7 +98,7 @@ impl Projection for PosLive {
     }
 
     fn event_types(&self) -> &[&'static str] {
-        &["sales.invoice.issued", "inventory.low_stock"]
+        &[InvoiceIssued::TYPE, "inventory.low_stock"]
     }
 
     async fn apply(
@@ -117,8 +108,8 @@ impl Projection for PosLive {
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         let update = match event.cloud.event_type.as_str() {
-            "sales.invoice.issued" => {
-                let i: Issued = event.payload_as()?;
+            InvoiceIssued::TYPE => {
+                let i: InvoiceIssued = event.payload()?;
                 Update {
                     tenant,
                     store: i.store_id,
