@@ -8,6 +8,7 @@
 //!    runs; a consumer measures commit-to-consumed latency, an upper bound on
 //!    commit-to-ack.
 
+use bazaar_schemas::{events, Event as _};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -128,7 +129,7 @@ async fn database(settings: &Settings, name: &str) -> anyhow::Result<(String, Pg
 
 /// A real `catalog.product.created` payload padded to about 500 bytes.
 fn sample_payload() -> anyhow::Result<Vec<u8>> {
-    let schema = Catalogue::embedded().get("catalog.product.created", 1)?;
+    let schema = Catalogue::embedded().get(events::catalog::ProductCreated::TYPE, 1)?;
     Ok(schema.encode(&serde_json::json!({
         "tenant_id": Uuid::new_v4(), "product_id": Uuid::new_v4(), "sku": "BENCH-0001",
         "name": "Basmati rice, aged, long grain, 5 kg bag",
@@ -230,7 +231,7 @@ async fn steady_state(
 
     let total = u64::from(rate) * u64::from(seconds);
     let writers = 8u32;
-    let schema = Catalogue::embedded().get("catalog.product.created", 1)?;
+    let schema = Catalogue::embedded().get(events::catalog::ProductCreated::TYPE, 1)?;
     let sample: serde_json::Value =
         bazaar_schemas::from_value(&Catalogue::embedded().decode(&sample_payload()?)?.1)?;
     let mut tasks = Vec::new();

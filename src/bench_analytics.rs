@@ -10,7 +10,7 @@
 //!    reported as p50/p99. The relay's own latency (outbox commit to Kafka) is measured
 //!    by `bazaar bench relay`.
 
-use bazaar_schemas::{events::sales, Event as _};
+use bazaar_schemas::{events, Event as _};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -217,7 +217,7 @@ impl Samples {
                 "gst_rate_bp": 1800, "cgst_minor": 1_800, "sgst_minor": 1_800, "igst_minor": 0,
                 "cess_minor": 0, "total_minor": 23_600, "salesperson_id": null, "hsn_code": "3401"})
         };
-        let invoice = catalogue.current(sales::InvoiceIssued::TYPE)?;
+        let invoice = catalogue.current(events::sales::InvoiceIssued::TYPE)?;
         let invoice_bytes = invoice.encode(&serde_json::json!({"tenant_id": tenant,
             "invoice_id": Uuid::new_v4(), "invoice_number": "BNCHT126000001", "store_id": Uuid::new_v4(),
             "terminal_id": "T1", "cashier_id": Uuid::new_v4(), "customer_id": null, "reservation_id": null,
@@ -226,7 +226,7 @@ impl Samples {
             "payments": [{"mode": "cash", "amount_minor": 70_800, "reference": null}],
             "subtotal_minor": 70_800, "discount_minor": 0, "tax_minor": 10_800, "round_off_minor": 0,
             "total_minor": 70_800, "issued_at": 1_795_000_000_000_i64}))?;
-        let movement = catalogue.current("inventory.stock.moved")?;
+        let movement = catalogue.current(events::inventory::StockMoved::TYPE)?;
         let movement_bytes = movement.encode(&serde_json::json!({"tenant_id": tenant,
             "movement_id": Uuid::new_v4(), "seq": 1, "location_id": Uuid::new_v4(), "store_id": null,
             "product_id": Uuid::new_v4(), "sku": "SKU-1", "batch": "", "expiry_date": null, "kind": "sale",

@@ -13,7 +13,7 @@
 //!
 //! The `<topic>.dlq` topics come in too, as `dead_letters`, read from their headers.
 
-use bazaar_schemas::{events::sales, Event as _};
+use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -464,7 +464,7 @@ impl Rows {
             payload: payload.to_string(),
         });
         match event.cloud.event_type.as_str() {
-            "catalog.product.created" | "catalog.product.updated" => {
+            events::catalog::ProductCreated::TYPE | events::catalog::ProductUpdated::TYPE => {
                 let p: ProductFacts = read(&payload)?;
                 self.products.push(ProductRow {
                     tenant_id: tenant,
@@ -478,7 +478,7 @@ impl Rows {
                     offset: event.offset,
                 });
             }
-            "catalog.category.created" => {
+            events::catalog::CategoryCreated::TYPE => {
                 let c: CategoryCreated = read(&payload)?;
                 self.categories.push(CategoryRow {
                     tenant_id: tenant,
@@ -489,7 +489,7 @@ impl Rows {
                     offset: event.offset,
                 });
             }
-            sales::InvoiceIssued::TYPE => {
+            events::sales::InvoiceIssued::TYPE => {
                 let i: InvoiceIssued = read(&payload)?;
                 let mode = i
                     .payments
@@ -520,7 +520,7 @@ impl Rows {
                     });
                 }
             }
-            "sales.return.processed" => {
+            events::sales::ReturnProcessed::TYPE => {
                 let r: ReturnProcessed = read(&payload)?;
                 for line in r.lines {
                     self.return_lines.push(ReturnLineRow {
@@ -542,7 +542,7 @@ impl Rows {
                     });
                 }
             }
-            "inventory.stock.moved" => {
+            events::inventory::StockMoved::TYPE => {
                 let m: StockMoved = read(&payload)?;
                 let quantity: Decimal = m.quantity.trim().parse()?;
                 let cost: Decimal = m.unit_cost_minor.trim().parse()?;
@@ -563,7 +563,7 @@ impl Rows {
                     offset: event.offset,
                 });
             }
-            "purchase.invoice.recorded" => {
+            events::purchase::PurchaseInvoiceRecorded::TYPE => {
                 let i: PurchaseInvoice = read(&payload)?;
                 let date = days(&i.invoice_date)?;
                 for (n, line) in i.lines.into_iter().enumerate() {
@@ -585,7 +585,7 @@ impl Rows {
                     });
                 }
             }
-            "finance.entry.posted" => {
+            events::finance::EntryPosted::TYPE => {
                 let e: EntryPosted = read(&payload)?;
                 let date = days(&e.posting_date)?;
                 for (n, line) in e.lines.into_iter().enumerate() {

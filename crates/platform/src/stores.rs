@@ -5,6 +5,7 @@
 //! tenant's documents or books.
 
 use axum::http::StatusCode;
+use bazaar_schemas::{events, Event as _};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -16,7 +17,7 @@ use crate::{
 };
 
 /// The event type that announces a store.
-pub const OPENED: &str = "identity.store.opened";
+pub const OPENED: &str = events::identity::StoreOpened::TYPE;
 
 #[derive(Deserialize)]
 struct Opened {

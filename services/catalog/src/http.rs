@@ -1,5 +1,6 @@
 //! Catalog's HTTP API: categories, products, prices, barcodes and the POS lookup.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::BTreeMap;
 
 use axum::{
@@ -456,7 +457,14 @@ async fn create_product(
         reorder_level: reorder.map(|q| q.to_string()),
         created_at: now_millis(),
     };
-    store::event(&mut tx, "catalog.product.created", tenant, id, &created).await?;
+    store::event(
+        &mut tx,
+        events::catalog::ProductCreated::TYPE,
+        tenant,
+        id,
+        &created,
+    )
+    .await?;
     for (code, kind) in &barcodes {
         attach(&mut tx, tenant, id, code, *kind).await?;
     }
@@ -513,7 +521,14 @@ async fn attach(
         kind: kind.code(),
         assigned_at: now_millis(),
     };
-    store::event(tx, "catalog.barcode.assigned", tenant, product, &event).await?;
+    store::event(
+        tx,
+        events::catalog::BarcodeAssigned::TYPE,
+        tenant,
+        product,
+        &event,
+    )
+    .await?;
     Ok(())
 }
 
@@ -647,7 +662,14 @@ async fn update_product(
     }
     store::update_product(&mut tx, &row).await?;
     let event = ProductUpdated::of(&row);
-    store::event(&mut tx, "catalog.product.updated", tenant, id, &event).await?;
+    store::event(
+        &mut tx,
+        events::catalog::ProductUpdated::TYPE,
+        tenant,
+        id,
+        &event,
+    )
+    .await?;
     Ok(Json(committed(tx, tenant, id).await?))
 }
 
@@ -714,12 +736,19 @@ async fn change_price(
         changed_by: principal.user,
         changed_at: now_millis(),
     };
-    store::event(&mut tx, "catalog.price.changed", tenant, id, &changed).await?;
+    store::event(
+        &mut tx,
+        events::catalog::PriceChanged::TYPE,
+        tenant,
+        id,
+        &changed,
+    )
+    .await?;
     // Audit events are keyed by tenant, like every audit event.
     bazaar_platform::outbox::append_current(
         &mut tx,
         store::SERVICE,
-        "audit.price.changed",
+        events::audit::PriceChangeAudited::TYPE,
         tenant,
         &tenant.to_string(),
         &changed,
@@ -762,7 +791,14 @@ async fn archive_product(
             archived_by: principal.user,
             archived_at: now_millis(),
         };
-        store::event(&mut tx, "catalog.product.archived", tenant, id, &event).await?;
+        store::event(
+            &mut tx,
+            events::catalog::ProductArchived::TYPE,
+            tenant,
+            id,
+            &event,
+        )
+        .await?;
     }
     Ok(Json(committed(tx, tenant, id).await?))
 }
@@ -905,7 +941,7 @@ async fn create_category(
     };
     store::event(
         &mut tx,
-        "catalog.category.created",
+        events::catalog::CategoryCreated::TYPE,
         tenant,
         category.id,
         &event,

@@ -8,6 +8,7 @@
 //! `partial` writes the good rows. Either way every bad row is reported with its line,
 //! column and reason.
 
+use bazaar_schemas::{events, Event as _};
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     io::Read,
@@ -626,7 +627,7 @@ impl Importer {
             };
             store::event(
                 tx,
-                "catalog.category.created",
+                events::catalog::CategoryCreated::TYPE,
                 self.tenant,
                 created.id,
                 &event,
@@ -713,7 +714,8 @@ impl Importer {
                 (self.tenant, p.id.to_string(), event)
             })
             .collect();
-        outbox::append_all_current(tx, SERVICE, "catalog.product.created", &created).await?;
+        outbox::append_all_current(tx, SERVICE, events::catalog::ProductCreated::TYPE, &created)
+            .await?;
         let barcodes: Vec<(Uuid, &str, BarcodeKind)> = rows
             .iter()
             .zip(&new)
@@ -753,7 +755,8 @@ impl Importer {
                 )
             })
             .collect();
-        outbox::append_all_current(tx, SERVICE, "catalog.barcode.assigned", &events).await?;
+        outbox::append_all_current(tx, SERVICE, events::catalog::BarcodeAssigned::TYPE, &events)
+            .await?;
         Ok(())
     }
 
@@ -803,7 +806,7 @@ impl Importer {
                 let event = ProductUpdated::of(&product);
                 store::event(
                     tx,
-                    "catalog.product.updated",
+                    events::catalog::ProductUpdated::TYPE,
                     self.tenant,
                     product.id,
                     &event,
@@ -835,7 +838,7 @@ impl Importer {
                 };
                 store::event(
                     tx,
-                    "catalog.price.changed",
+                    events::catalog::PriceChanged::TYPE,
                     self.tenant,
                     product.id,
                     &changed,
@@ -844,7 +847,7 @@ impl Importer {
                 outbox::append_current(
                     tx,
                     SERVICE,
-                    "audit.price.changed",
+                    events::audit::PriceChangeAudited::TYPE,
                     self.tenant,
                     &self.tenant.to_string(),
                     &changed,

@@ -6,7 +6,7 @@
 //! that issued them; inward ones to the GSTIN of the state the goods were delivered to
 //! (the first two digits of a GSTIN are its state code).
 
-use bazaar_schemas::{events::sales, Event as _};
+use bazaar_schemas::{events, Event as _};
 use std::collections::BTreeMap;
 
 use bazaar_platform::consumer::{ConsumedEvent, ProjectionError};
@@ -125,7 +125,7 @@ pub async fn register(
     event: &ConsumedEvent,
 ) -> Result<(), ProjectionError> {
     match event.cloud.event_type.as_str() {
-        sales::InvoiceIssued::TYPE => {
+        events::sales::InvoiceIssued::TYPE => {
             let i: OutwardInvoice = event.payload_as()?;
             record(
                 tx,
@@ -147,7 +147,7 @@ pub async fn register(
             )
             .await
         }
-        "sales.return.processed" => {
+        events::sales::ReturnProcessed::TYPE => {
             let c: CreditNote = event.payload_as()?;
             // The credit note is reported where its invoice was: same GSTIN, buyer and
             // place of supply, and each line's HSN code from the invoice's line.
@@ -199,7 +199,7 @@ pub async fn register(
             )
             .await
         }
-        "sales.invoice.voided" => {
+        events::sales::InvoiceVoided::TYPE => {
             let v: Voided = event.payload_as()?;
             sqlx::query(
                 "UPDATE gst_documents SET cancelled = true WHERE tenant_id = $1 AND id = $2",
@@ -210,7 +210,7 @@ pub async fn register(
             .await?;
             Ok(())
         }
-        "purchase.invoice.recorded" => {
+        events::purchase::PurchaseInvoiceRecorded::TYPE => {
             let i: InwardInvoice = event.payload_as()?;
             let date = i
                 .invoice_date
@@ -236,7 +236,7 @@ pub async fn register(
             )
             .await
         }
-        "purchase.return.processed" => {
+        events::purchase::PurchaseReturnProcessed::TYPE => {
             let d: DebitNote = event.payload_as()?;
             record(
                 tx,

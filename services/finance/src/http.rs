@@ -2,6 +2,7 @@
 //! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
 //! store or consolidated, as JSON or CSV; and the GST returns.
 
+use bazaar_schemas::{events, Event as _};
 use std::sync::Arc;
 
 use axum::{
@@ -411,7 +412,7 @@ async fn post_entry(
     outbox::append_current(
         &mut tx,
         SERVICE,
-        "audit.journal.manual_entry",
+        events::audit::ManualJournalEntry::TYPE,
         tenant,
         // The audit topic is keyed by tenant.
         &tenant.to_string(),
@@ -1049,7 +1050,7 @@ async fn close_period(
     outbox::append_current(
         &mut tx,
         SERVICE,
-        "finance.period.closed",
+        events::finance::PeriodClosed::TYPE,
         tenant,
         &month,
         &event,

@@ -1,6 +1,7 @@
 //! The journal: balanced entries, stored once, never edited, never in a closed month.
 //! Entries from events and from accountants both come through `post`.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -242,7 +243,7 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
     outbox::append_current(
         tx,
         SERVICE,
-        "finance.entry.posted",
+        events::finance::EntryPosted::TYPE,
         tenant,
         &entry.id.to_string(),
         &posted,

@@ -3,7 +3,7 @@
 //! reaches the DLQ after its retries instead of vanishing from the books. Tax documents
 //! also go to the GST register (`gst`), in the same transaction.
 
-use bazaar_schemas::{events::sales, Event as _};
+use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -173,16 +173,26 @@ async fn post(
         }
         Rule::Reverse => None,
         Rule::Post => match event_type {
-            sales::InvoiceIssued::TYPE => Some(rules::invoice_issued(&event.payload_as()?)?),
-            "sales.return.processed" => Some(rules::return_processed(&event.payload_as()?)?),
-            "inventory.stock.moved" => rules::stock_moved(&event.payload_as()?)?,
-            "inventory.sale.costed" => rules::sale_costed(&event.payload_as()?)?,
-            "inventory.stock.adjusted" => rules::stock_adjusted(&event.payload_as()?)?,
-            "purchase.invoice.recorded" => Some(rules::purchase_invoice(&event.payload_as()?)?),
-            "purchase.return.processed" => Some(rules::purchase_return(&event.payload_as()?)?),
-            "partners.payment.received" => Some(rules::payment_received(&event.payload_as()?)?),
-            "partners.payment.made" => Some(rules::payment_made(&event.payload_as()?)?),
-            "finance.entry.posted" => {
+            events::sales::InvoiceIssued::TYPE => {
+                Some(rules::invoice_issued(&event.payload_as()?)?)
+            }
+            events::sales::ReturnProcessed::TYPE => {
+                Some(rules::return_processed(&event.payload_as()?)?)
+            }
+            events::inventory::StockMoved::TYPE => rules::stock_moved(&event.payload_as()?)?,
+            events::inventory::SaleCosted::TYPE => rules::sale_costed(&event.payload_as()?)?,
+            events::inventory::StockAdjusted::TYPE => rules::stock_adjusted(&event.payload_as()?)?,
+            events::purchase::PurchaseInvoiceRecorded::TYPE => {
+                Some(rules::purchase_invoice(&event.payload_as()?)?)
+            }
+            events::purchase::PurchaseReturnProcessed::TYPE => {
+                Some(rules::purchase_return(&event.payload_as()?)?)
+            }
+            events::partners::PaymentReceived::TYPE => {
+                Some(rules::payment_received(&event.payload_as()?)?)
+            }
+            events::partners::PaymentMade::TYPE => Some(rules::payment_made(&event.payload_as()?)?),
+            events::finance::EntryPosted::TYPE => {
                 return restate_manual(tx, event.cloud.tenant, &event.payload_as()?).await
             }
             other => return Err(format!("{other} is listed to post but has no rule").into()),

@@ -4,7 +4,7 @@
 //! it is an error (the event goes to the DLQ), never silently ignored.
 
 use bazaar_platform::money::checked_sum;
-use bazaar_schemas::{events::sales, Event as _};
+use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -28,84 +28,102 @@ pub enum Rule {
 /// Every event type of the `sales`, `inventory`, `purchase`, `partners`, `finance` and
 /// `identity` topics.
 pub const RULES: &[(&str, Rule)] = &[
-    (sales::InvoiceIssued::TYPE, Rule::Post),
-    ("sales.return.processed", Rule::Post),
-    ("sales.invoice.voided", Rule::Reverse),
+    (events::sales::InvoiceIssued::TYPE, Rule::Post),
+    (events::sales::ReturnProcessed::TYPE, Rule::Post),
+    (events::sales::InvoiceVoided::TYPE, Rule::Reverse),
     (
-        "sales.bill.held",
+        events::sales::BillHeld::TYPE,
         Rule::Nothing("a held bill is not a sale"),
     ),
     (
-        "sales.day.closed",
+        events::sales::DayClosed::TYPE,
         Rule::Nothing("the Z report summarises invoices already posted"),
     ),
-    ("inventory.stock.moved", Rule::Post),
-    ("inventory.sale.costed", Rule::Post),
-    ("inventory.stock.adjusted", Rule::Post),
+    (events::inventory::StockMoved::TYPE, Rule::Post),
+    (events::inventory::SaleCosted::TYPE, Rule::Post),
+    (events::inventory::StockAdjusted::TYPE, Rule::Post),
     (
-        "inventory.stock.transferred",
+        events::inventory::StockTransferred::TYPE,
         Rule::Nothing("posted from its stock.moved transfer_out movements"),
     ),
     (
-        "inventory.stock.transfer_received",
+        events::inventory::TransferReceived::TYPE,
         Rule::Nothing("posted from its stock.moved transfer_in movements"),
     ),
     (
-        "inventory.count.reconciled",
+        events::inventory::CountReconciled::TYPE,
         Rule::Nothing("posted from its stock.moved count_correction movements"),
     ),
     (
-        "inventory.reservation.created",
+        events::inventory::ReservationCreated::TYPE,
         Rule::Nothing("a reservation moves no stock"),
     ),
     (
-        "inventory.reservation.released",
+        events::inventory::ReservationReleased::TYPE,
         Rule::Nothing("a reservation moves no stock"),
     ),
-    ("inventory.low_stock", Rule::Nothing("an alert")),
-    ("inventory.location.added", Rule::Nothing("master data")),
-    ("inventory.negative_stock", Rule::Nothing("an alert")),
+    (events::inventory::LowStock::TYPE, Rule::Nothing("an alert")),
     (
-        "inventory.batch.expiring",
+        events::inventory::LocationAdded::TYPE,
+        Rule::Nothing("master data"),
+    ),
+    (
+        events::inventory::NegativeStock::TYPE,
+        Rule::Nothing("an alert"),
+    ),
+    (
+        events::inventory::BatchExpiring::TYPE,
         Rule::Nothing("an alert; the write-off is an adjustment"),
     ),
     (
-        "purchase.po.created",
+        events::purchase::PurchaseOrderCreated::TYPE,
         Rule::Nothing("an order is a commitment, not a transaction"),
     ),
     (
-        "purchase.po.approved",
+        events::purchase::PurchaseOrderApproved::TYPE,
         Rule::Nothing("an order is a commitment, not a transaction"),
     ),
     (
-        "purchase.po.cancelled",
+        events::purchase::PurchaseOrderCancelled::TYPE,
         Rule::Nothing("an order is a commitment, not a transaction"),
     ),
     (
-        "purchase.grn.received",
+        events::purchase::GoodsReceived::TYPE,
         Rule::Nothing("posted from inventory's receipt movements, at the cost inventory carries"),
     ),
-    ("purchase.invoice.recorded", Rule::Post),
-    ("purchase.return.processed", Rule::Post),
-    ("partners.payment.received", Rule::Post),
-    ("partners.payment.made", Rule::Post),
-    ("partners.customer.created", Rule::Nothing("master data")),
-    ("partners.customer.updated", Rule::Nothing("master data")),
-    ("partners.vendor.created", Rule::Nothing("master data")),
-    ("partners.vendor.updated", Rule::Nothing("master data")),
+    (events::purchase::PurchaseInvoiceRecorded::TYPE, Rule::Post),
+    (events::purchase::PurchaseReturnProcessed::TYPE, Rule::Post),
+    (events::partners::PaymentReceived::TYPE, Rule::Post),
+    (events::partners::PaymentMade::TYPE, Rule::Post),
     (
-        "partners.loyalty.earned",
+        events::partners::CustomerCreated::TYPE,
+        Rule::Nothing("master data"),
+    ),
+    (
+        events::partners::CustomerUpdated::TYPE,
+        Rule::Nothing("master data"),
+    ),
+    (
+        events::partners::VendorCreated::TYPE,
+        Rule::Nothing("master data"),
+    ),
+    (
+        events::partners::VendorUpdated::TYPE,
+        Rule::Nothing("master data"),
+    ),
+    (
+        events::partners::LoyaltyEarned::TYPE,
         Rule::Nothing("points are costed when spent, on the invoice they pay"),
     ),
     (
-        "partners.loyalty.redeemed",
+        events::partners::LoyaltyRedeemed::TYPE,
         Rule::Nothing("posted from the invoice the points paid"),
     ),
     // Finance's own topic: the one place a manual entry is on a topic, so a rebuild
     // restates it; entries posted from events are restated from those events.
-    ("finance.entry.posted", Rule::Post),
+    (events::finance::EntryPosted::TYPE, Rule::Post),
     (
-        "finance.period.closed",
+        events::finance::PeriodClosed::TYPE,
         Rule::Nothing("closing a month is the accountant's act, kept as it was"),
     ),
     // A report or a journal line names a store: one of these.

@@ -1,5 +1,6 @@
 //! Identity's HTTP API: login, refresh, logout, the JWKS, stores and users.
 
+use bazaar_schemas::{events, Event as _};
 use std::net::IpAddr;
 
 use axum::{
@@ -265,7 +266,7 @@ async fn authenticate(
         {
             store::audit(
                 &mut tx,
-                "audit.login.failed",
+                events::audit::LoginFailed::TYPE,
                 tenant,
                 &failed(None, "locked", 0),
             )
@@ -276,7 +277,7 @@ async fn authenticate(
         let failures = store::record_unknown_failure(&mut tx, tenant, &email).await?;
         store::audit(
             &mut tx,
-            "audit.login.failed",
+            events::audit::LoginFailed::TYPE,
             tenant,
             &failed(None, "unknown_user", failures),
         )
@@ -293,7 +294,7 @@ async fn authenticate(
         .filter(|until| *until > chrono::Utc::now())
     {
         let event = failed(Some(&user), "locked", user.failed_logins);
-        store::audit(&mut tx, "audit.login.failed", tenant, &event).await?;
+        store::audit(&mut tx, events::audit::LoginFailed::TYPE, tenant, &event).await?;
         tx.commit().await?;
         return Err(login_locked(until));
     }
@@ -305,7 +306,7 @@ async fn authenticate(
     if !matches {
         let failures = store::record_failure(&mut tx, user.id).await?;
         let event = failed(Some(&user), "wrong_password", failures);
-        store::audit(&mut tx, "audit.login.failed", tenant, &event).await?;
+        store::audit(&mut tx, events::audit::LoginFailed::TYPE, tenant, &event).await?;
         if let Some(ip) = &ip {
             store::record_ip_failure(&mut tx, ip).await?;
         }
@@ -315,7 +316,7 @@ async fn authenticate(
     if !user.active {
         store::audit(
             &mut tx,
-            "audit.login.failed",
+            events::audit::LoginFailed::TYPE,
             tenant,
             &failed(Some(&user), "disabled", 0),
         )
@@ -390,7 +391,13 @@ async fn change_password(
         sessions_revoked: revoked,
         at: now_millis(),
     };
-    store::audit(&mut tx, "audit.user.access_changed", user.tenant_id, &event).await?;
+    store::audit(
+        &mut tx,
+        events::audit::UserAccessChanged::TYPE,
+        user.tenant_id,
+        &event,
+    )
+    .await?;
     let tokens = issue(&identity, &signer, &mut tx, &user, Uuid::now_v7()).await?;
     tx.commit().await?;
     Ok(Json(tokens))
@@ -458,7 +465,13 @@ async fn refresh(
             ip,
             at: now_millis(),
         };
-        store::audit(&mut tx, "audit.refresh_token.reused", token.tenant, &event).await?;
+        store::audit(
+            &mut tx,
+            events::audit::RefreshTokenReused::TYPE,
+            token.tenant,
+            &event,
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(user = %stored.user_id, family = %stored.family_id,
             "refresh token reused: its family is revoked");
@@ -725,7 +738,13 @@ async fn create_user(
             )
         })?;
     let event = role_changed(Some(principal.user), &user, &[], None, &assignment);
-    store::audit(&mut tx, "audit.role.changed", principal.tenant, &event).await?;
+    store::audit(
+        &mut tx,
+        events::audit::RoleChanged::TYPE,
+        principal.tenant,
+        &event,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -762,7 +781,13 @@ async fn change_roles(
         before.store_ids.clone(),
         &assignment,
     );
-    store::audit(&mut tx, "audit.role.changed", principal.tenant, &event).await?;
+    store::audit(
+        &mut tx,
+        events::audit::RoleChanged::TYPE,
+        principal.tenant,
+        &event,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(after.into()))
 }
@@ -868,7 +893,7 @@ async fn set_access(
     };
     store::audit(
         &mut tx,
-        "audit.user.access_changed",
+        events::audit::UserAccessChanged::TYPE,
         principal.tenant,
         &event,
     )
@@ -916,7 +941,7 @@ async fn reset_password(
     };
     store::audit(
         &mut tx,
-        "audit.user.access_changed",
+        events::audit::UserAccessChanged::TYPE,
         principal.tenant,
         &event,
     )

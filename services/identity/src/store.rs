@@ -5,6 +5,7 @@ use bazaar_platform::{
     auth::{Principal, Role},
     outbox::{self, OutboxError},
 };
+use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -468,7 +469,7 @@ pub(crate) async fn insert_store(
         outbox::append_current(
             tx,
             SERVICE,
-            "identity.store.opened",
+            events::identity::StoreOpened::TYPE,
             tenant,
             &store.id.to_string(),
             &opened,

@@ -2,6 +2,7 @@
 //! `inventory.batch.expiring` for each batch with stock that expires within the window,
 //! once per batch per day however often the scan runs.
 
+use bazaar_schemas::{events, Event as _};
 use chrono::{Duration, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -77,7 +78,14 @@ pub async fn raise_expiry_alerts(
                 detected_at: Utc::now().timestamp_millis(),
             };
             let key = item_key(batch.location_id, batch.product_id);
-            ledger::event(&mut tx, "inventory.batch.expiring", tenant, &key, &alert).await?;
+            ledger::event(
+                &mut tx,
+                events::inventory::BatchExpiring::TYPE,
+                tenant,
+                &key,
+                &alert,
+            )
+            .await?;
             raised += 1;
         }
         tx.commit().await?;

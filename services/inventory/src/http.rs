@@ -1,6 +1,7 @@
 //! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
 //! reservations, counts and the alert reports.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::BTreeMap;
 
 use axum::{
@@ -796,7 +797,14 @@ async fn adjust(
         adjusted_at: millis(),
     };
     let key = item_key(location.id, product.id);
-    ledger::event(&mut tx, "inventory.stock.adjusted", tenant, &key, &adjusted).await?;
+    ledger::event(
+        &mut tx,
+        events::inventory::StockAdjusted::TYPE,
+        tenant,
+        &key,
+        &adjusted,
+    )
+    .await?;
     if reason.removes_stock() {
         let written_off = StockWrittenOff {
             tenant_id: tenant,
@@ -816,7 +824,7 @@ async fn adjust(
         bazaar_platform::outbox::append_current(
             &mut tx,
             ledger::SERVICE,
-            "audit.stock.written_off",
+            events::audit::StockWrittenOff::TYPE,
             tenant,
             &tenant.to_string(),
             &written_off,
@@ -1045,7 +1053,7 @@ async fn dispatch_transfer(
     };
     ledger::event(
         &mut tx,
-        "inventory.stock.transferred",
+        events::inventory::StockTransferred::TYPE,
         tenant,
         &id.to_string(),
         &event,
@@ -1440,7 +1448,7 @@ async fn receive_transfer(
     };
     ledger::event(
         &mut tx,
-        "inventory.stock.transfer_received",
+        events::inventory::TransferReceived::TYPE,
         tenant,
         &id.to_string(),
         &event,
@@ -1608,7 +1616,7 @@ async fn reserve(
     };
     ledger::event(
         &mut tx,
-        "inventory.reservation.created",
+        events::inventory::ReservationCreated::TYPE,
         tenant,
         &id.to_string(),
         &event,
@@ -1748,7 +1756,7 @@ pub(crate) async fn close_reservation(
         released_at: millis(),
     };
     events.push(
-        "inventory.reservation.released",
+        events::inventory::ReservationReleased::TYPE,
         tenant,
         &id.to_string(),
         &event,
@@ -1990,7 +1998,7 @@ async fn reconcile(
     };
     ledger::event(
         &mut tx,
-        "inventory.count.reconciled",
+        events::inventory::CountReconciled::TYPE,
         tenant,
         &id.to_string(),
         &event,

@@ -2,6 +2,7 @@
 //! its fold, updated in the same transaction, and every movement is published as
 //! `inventory.stock.moved` so the fold can be rebuilt from the topic.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::outbox::{self, OutboxError};
@@ -541,7 +542,7 @@ pub async fn record_all_locked(
         let product = movement.product;
         let key = item_key(movement.location, product.id);
         events.push(
-            "inventory.stock.moved",
+            events::inventory::StockMoved::TYPE,
             tenant,
             &key,
             &StockMoved {
@@ -588,7 +589,12 @@ pub async fn record_all_locked(
                 movement_id: movement.id,
                 detected_at: at.timestamp_millis(),
             };
-            events.push("inventory.negative_stock", tenant, &key, &negative)?;
+            events.push(
+                events::inventory::NegativeStock::TYPE,
+                tenant,
+                &key,
+                &negative,
+            )?;
         }
         if movement.quantity < Decimal::ZERO {
             let held = held.get(&product.id).copied().unwrap_or_default();
@@ -623,7 +629,7 @@ pub fn alert_if_low(
             detected_at: Utc::now().timestamp_millis(),
         };
         let key = item_key(location, product.id);
-        events.push("inventory.low_stock", tenant, &key, &low)?;
+        events.push(events::inventory::LowStock::TYPE, tenant, &key, &low)?;
     }
     Ok(())
 }

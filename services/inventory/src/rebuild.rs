@@ -7,6 +7,7 @@
 //! of every tenant's ledger has been folded (counted, not just the latest: the topic's
 //! partitions arrive at their own pace), so nothing recorded during the rebuild is lost.
 
+use bazaar_schemas::{events, Event as _};
 use std::time::{Duration, Instant};
 
 use bazaar_platform::{
@@ -86,7 +87,7 @@ impl Projection for StockFold {
     }
 
     fn event_types(&self) -> &[&'static str] {
-        &["inventory.stock.moved"]
+        &[events::inventory::StockMoved::TYPE]
     }
 
     async fn apply(
@@ -94,7 +95,7 @@ impl Projection for StockFold {
         tx: &mut PgConnection,
         event: &ConsumedEvent,
     ) -> Result<(), ProjectionError> {
-        if event.cloud.event_type != "inventory.stock.moved" {
+        if event.cloud.event_type != events::inventory::StockMoved::TYPE {
             return Err(unhandled(&self.name, event));
         }
         let moved: StockMoved = event.payload_as()?;

@@ -5,6 +5,7 @@
 //! a goods receipt brings stock in at its cost, and a return to the vendor takes it out
 //! again.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -12,7 +13,6 @@ use bazaar_platform::{
     stores,
 };
 use bazaar_schemas::events::sales::{InvoiceIssued, InvoiceIssuedInvoiceLine};
-use bazaar_schemas::Event as _;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -67,14 +67,14 @@ impl Projection for InventorySnapshots {
 
     fn event_types(&self) -> &[&'static str] {
         &[
-            "catalog.product.created",
-            "catalog.product.updated",
-            "catalog.product.archived",
+            events::catalog::ProductCreated::TYPE,
+            events::catalog::ProductUpdated::TYPE,
+            events::catalog::ProductArchived::TYPE,
             InvoiceIssued::TYPE,
-            "sales.return.processed",
-            "sales.invoice.voided",
-            "purchase.grn.received",
-            "purchase.return.processed",
+            events::sales::ReturnProcessed::TYPE,
+            events::sales::InvoiceVoided::TYPE,
+            events::purchase::GoodsReceived::TYPE,
+            events::purchase::PurchaseReturnProcessed::TYPE,
             stores::OPENED,
         ]
     }
@@ -117,7 +117,7 @@ impl Projection for InventorySnapshots {
         }
         match kind {
             stores::OPENED => stores::record_opened(tx, event).await?,
-            "catalog.product.created" => {
+            events::catalog::ProductCreated::TYPE => {
                 let created: ProductCreated = event.payload_as()?;
                 let facts = ProductFacts {
                     id: created.product_id,
@@ -133,7 +133,7 @@ impl Projection for InventorySnapshots {
                 store::upsert_product(tx, tenant, &facts).await?;
                 store::register_tenant(tx, tenant).await?;
             }
-            "catalog.product.updated" => {
+            events::catalog::ProductUpdated::TYPE => {
                 let updated: ProductUpdated = event.payload_as()?;
                 let level = updated
                     .reorder_level
@@ -142,15 +142,19 @@ impl Projection for InventorySnapshots {
                     .transpose()?;
                 store::set_reorder_level(tx, tenant, updated.product_id, level).await?;
             }
-            "catalog.product.archived" => {
+            events::catalog::ProductArchived::TYPE => {
                 let archived: ProductArchived = event.payload_as()?;
                 store::archive_product(tx, tenant, archived.product_id).await?;
             }
             InvoiceIssued::TYPE => sale(tx, event, event.payload()?).await?,
-            "sales.return.processed" => sales_return(tx, event, event.payload_as()?).await?,
-            "sales.invoice.voided" => voided(tx, event, event.payload_as()?).await?,
-            "purchase.grn.received" => goods_received(tx, event, event.payload_as()?).await?,
-            "purchase.return.processed" => {
+            events::sales::ReturnProcessed::TYPE => {
+                sales_return(tx, event, event.payload_as()?).await?
+            }
+            events::sales::InvoiceVoided::TYPE => voided(tx, event, event.payload_as()?).await?,
+            events::purchase::GoodsReceived::TYPE => {
+                goods_received(tx, event, event.payload_as()?).await?
+            }
+            events::purchase::PurchaseReturnProcessed::TYPE => {
                 returned_to_vendor(tx, event, event.payload_as()?).await?
             }
             // Held bills, day closes, purchase orders...: not stock.
@@ -297,11 +301,11 @@ async fn lock_poll(
                     sale.lines.iter().map(|l| l.product_id).collect(),
                 )
             }
-            "sales.invoice.voided" => {
+            events::sales::InvoiceVoided::TYPE => {
                 let void: InvoiceVoided = event.payload_as()?;
                 (At::Store(void.store_id), ids(&void.lines))
             }
-            "sales.return.processed" => {
+            events::sales::ReturnProcessed::TYPE => {
                 let back: ReturnProcessed = event.payload_as()?;
                 let restocked = back.lines.iter().filter(|l| l.restock);
                 (
@@ -309,11 +313,11 @@ async fn lock_poll(
                     restocked.map(|l| l.product_id).collect(),
                 )
             }
-            "purchase.grn.received" => {
+            events::purchase::GoodsReceived::TYPE => {
                 let grn: GoodsReceived = event.payload_as()?;
                 (At::Location(grn.location_id), received(&grn).collect())
             }
-            "purchase.return.processed" => {
+            events::purchase::PurchaseReturnProcessed::TYPE => {
                 let back: PurchaseReturned = event.payload_as()?;
                 let items = back.lines.iter().map(|l| l.product_id);
                 (At::Location(back.location_id), items.collect())
@@ -452,7 +456,7 @@ async fn sale(
     };
     // The books post a sale's cost once, from one event for the invoice, not once per
     // movement: the movements name that event, and their own cost is not posted.
-    let costed = "inventory.sale.costed";
+    let costed = events::inventory::SaleCosted::TYPE;
     let recorded = ledger::record_all_locked(
         tx,
         tenant,

@@ -1,5 +1,6 @@
 //! Inventory's queries other than the ledger's: products, locations, reports.
 
+use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -227,7 +228,7 @@ pub async fn insert_location(
         bazaar_platform::outbox::append_current(
             tx,
             crate::SERVICE,
-            "inventory.location.added",
+            events::inventory::LocationAdded::TYPE,
             tenant,
             &location.id.to_string(),
             &added,

@@ -14,6 +14,7 @@ use bazaar_platform::{
     money::{Currency, Money},
     outbox, ServiceContext,
 };
+use bazaar_schemas::{events, Event as _};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -321,7 +322,7 @@ async fn credit_terms_changed(
     outbox::append_current(
         tx,
         SERVICE,
-        "audit.credit_terms.changed",
+        events::audit::CreditTermsChanged::TYPE,
         principal.tenant,
         &principal.tenant.to_string(),
         &changed,
@@ -461,7 +462,7 @@ async fn create_customer(
     let created = customer_event(tenant, &customer);
     event(
         &mut tx,
-        "partners.customer.created",
+        events::partners::CustomerCreated::TYPE,
         tenant,
         customer.id,
         &created,
@@ -547,7 +548,14 @@ async fn update_customer(
         other => other?,
     };
     let changed = customer_event(tenant, &customer);
-    event(&mut tx, "partners.customer.updated", tenant, id, &changed).await?;
+    event(
+        &mut tx,
+        events::partners::CustomerUpdated::TYPE,
+        tenant,
+        id,
+        &changed,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(shown(customer)))
 }
@@ -693,8 +701,8 @@ async fn record_payment(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
     let (kind, id, event_type) = match partner {
-        PartnerId::CustomerId(id) => ("customer", id, "partners.payment.received"),
-        PartnerId::VendorId(id) => ("vendor", id, "partners.payment.made"),
+        PartnerId::CustomerId(id) => ("customer", id, events::partners::PaymentReceived::TYPE),
+        PartnerId::VendorId(id) => ("vendor", id, events::partners::PaymentMade::TYPE),
     };
     let billed_in: String = sqlx::query_scalar(&format!(
         "SELECT currency FROM {kind}s WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
@@ -1278,7 +1286,14 @@ async fn redeem_points(
         redeemed_by: principal.user,
         redeemed_at,
     };
-    event(&mut tx, "partners.loyalty.redeemed", tenant, id, &redeemed).await?;
+    event(
+        &mut tx,
+        events::partners::LoyaltyRedeemed::TYPE,
+        tenant,
+        id,
+        &redeemed,
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -1584,7 +1599,7 @@ async fn create_vendor(
     let created = vendor_event(tenant, &vendor);
     event(
         &mut tx,
-        "partners.vendor.created",
+        events::partners::VendorCreated::TYPE,
         tenant,
         vendor.id,
         &created,
@@ -1628,7 +1643,14 @@ async fn update_vendor(
     row.version += 1;
     write_vendor(&mut tx, tenant, &row, false).await?;
     let changed = vendor_event(tenant, &row);
-    event(&mut tx, "partners.vendor.updated", tenant, id, &changed).await?;
+    event(
+        &mut tx,
+        events::partners::VendorUpdated::TYPE,
+        tenant,
+        id,
+        &changed,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(row.shown()))
 }

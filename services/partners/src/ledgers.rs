@@ -8,7 +8,7 @@ use bazaar_platform::{
     outbox,
 };
 use bazaar_schemas::events::sales::InvoiceIssued;
-use bazaar_schemas::Event as _;
+use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -64,13 +64,13 @@ impl Projection for PartnerLedgers {
     fn event_types(&self) -> &[&'static str] {
         &[
             InvoiceIssued::TYPE,
-            "sales.invoice.voided",
-            "sales.return.processed",
-            "purchase.invoice.recorded",
-            "purchase.return.processed",
-            "partners.payment.received",
-            "partners.payment.made",
-            "partners.loyalty.redeemed",
+            events::sales::InvoiceVoided::TYPE,
+            events::sales::ReturnProcessed::TYPE,
+            events::purchase::PurchaseInvoiceRecorded::TYPE,
+            events::purchase::PurchaseReturnProcessed::TYPE,
+            events::partners::PaymentReceived::TYPE,
+            events::partners::PaymentMade::TYPE,
+            events::partners::LoyaltyRedeemed::TYPE,
         ]
     }
 
@@ -81,7 +81,7 @@ impl Projection for PartnerLedgers {
     ) -> Result<(), ProjectionError> {
         match event.cloud.event_type.as_str() {
             InvoiceIssued::TYPE => invoice(tx, event, event.payload()?).await,
-            "sales.invoice.voided" => {
+            events::sales::InvoiceVoided::TYPE => {
                 let v: InvoiceVoided = event.payload_as()?;
                 let Some(customer) = v.customer_id else {
                     return Ok(());
@@ -118,7 +118,7 @@ impl Projection for PartnerLedgers {
                 .await?;
                 Ok(())
             }
-            "sales.return.processed" => {
+            events::sales::ReturnProcessed::TYPE => {
                 let r: ReturnProcessed = event.payload_as()?;
                 match r.customer_id.filter(|_| r.refund_mode == "credit") {
                     Some(customer) => {
@@ -138,7 +138,7 @@ impl Projection for PartnerLedgers {
                     None => Ok(()), // refunded in cash or card: nothing owed changes
                 }
             }
-            "purchase.invoice.recorded" => {
+            events::purchase::PurchaseInvoiceRecorded::TYPE => {
                 let i: PurchaseInvoice = event.payload_as()?;
                 let entry = Entry {
                     kind: "vendor",
@@ -153,7 +153,7 @@ impl Projection for PartnerLedgers {
                 };
                 entry.write(tx, event).await
             }
-            "purchase.return.processed" => {
+            events::purchase::PurchaseReturnProcessed::TYPE => {
                 let r: PurchaseReturn = event.payload_as()?;
                 let date = day(r.returned_at)?;
                 let entry = Entry {
@@ -169,7 +169,8 @@ impl Projection for PartnerLedgers {
                 };
                 entry.write(tx, event).await
             }
-            kind @ ("partners.payment.received" | "partners.payment.made") => {
+            kind @ (events::partners::PaymentReceived::TYPE
+            | events::partners::PaymentMade::TYPE) => {
                 let p: Payment = event.payload_as()?;
                 let date: NaiveDate = p.paid_on.parse()?;
                 let entry = Entry {
@@ -189,7 +190,7 @@ impl Projection for PartnerLedgers {
                 };
                 entry.write(tx, event).await
             }
-            "partners.loyalty.redeemed" => {
+            events::partners::LoyaltyRedeemed::TYPE => {
                 // The API wrote it when the points were spent; a rebuild writes it here.
                 let r: Redeemed = event.payload_as()?;
                 sqlx::query(
@@ -449,7 +450,7 @@ async fn invoice(
     outbox::append_current(
         tx,
         SERVICE,
-        "partners.loyalty.earned",
+        events::partners::LoyaltyEarned::TYPE,
         tenant,
         &customer.to_string(),
         &earned,

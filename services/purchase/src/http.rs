@@ -15,6 +15,7 @@ use bazaar_platform::{
     money::{self, Currency, Money, Quantity, Sign},
     outbox, ServiceContext,
 };
+use bazaar_schemas::{events, Event as _};
 use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -635,7 +636,14 @@ async fn create_order(
         created_by: principal.user,
         created_at: millis(),
     };
-    event(&mut tx, "purchase.po.created", tenant, id, &created).await?;
+    event(
+        &mut tx,
+        events::purchase::PurchaseOrderCreated::TYPE,
+        tenant,
+        id,
+        &created,
+    )
+    .await?;
     let (order, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(order)))
@@ -773,7 +781,14 @@ async fn approve_order(
         approved_by: principal.user,
         approved_at: millis(),
     };
-    event(&mut tx, "purchase.po.approved", tenant, id, &approved).await?;
+    event(
+        &mut tx,
+        events::purchase::PurchaseOrderApproved::TYPE,
+        tenant,
+        id,
+        &approved,
+    )
+    .await?;
     let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -830,7 +845,14 @@ async fn cancel_order(
         cancelled_by: principal.user,
         cancelled_at: millis(),
     };
-    event(&mut tx, "purchase.po.cancelled", tenant, id, &cancelled).await?;
+    event(
+        &mut tx,
+        events::purchase::PurchaseOrderCancelled::TYPE,
+        tenant,
+        id,
+        &cancelled,
+    )
+    .await?;
     let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -1122,7 +1144,14 @@ async fn receive_goods(
         received_by: principal.user,
         received_at: millis(),
     };
-    event(&mut tx, "purchase.grn.received", tenant, id, &goods).await?;
+    event(
+        &mut tx,
+        events::purchase::GoodsReceived::TYPE,
+        tenant,
+        id,
+        &goods,
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -1495,7 +1524,7 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
     };
     event(
         tx,
-        "purchase.invoice.recorded",
+        events::purchase::PurchaseInvoiceRecorded::TYPE,
         tenant,
         row.vendor_id,
         &recorded,
@@ -1829,7 +1858,7 @@ async fn return_goods(
     };
     event(
         &mut tx,
-        "purchase.return.processed",
+        events::purchase::PurchaseReturnProcessed::TYPE,
         tenant,
         vendor_id,
         &processed,

@@ -4,6 +4,7 @@
 //! locations themselves with their stores (inventory), for the orders' store scope.
 
 use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_schemas::{events, Event as _};
 use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -102,13 +103,13 @@ impl Projection for PurchaseReferences {
 
     fn event_types(&self) -> &[&'static str] {
         &[
-            "catalog.product.created",
-            "catalog.product.updated",
-            "catalog.product.archived",
-            "partners.vendor.created",
-            "partners.vendor.updated",
-            "inventory.stock.moved",
-            "inventory.location.added",
+            events::catalog::ProductCreated::TYPE,
+            events::catalog::ProductUpdated::TYPE,
+            events::catalog::ProductArchived::TYPE,
+            events::partners::VendorCreated::TYPE,
+            events::partners::VendorUpdated::TYPE,
+            events::inventory::StockMoved::TYPE,
+            events::inventory::LocationAdded::TYPE,
         ]
     }
 
@@ -119,7 +120,7 @@ impl Projection for PurchaseReferences {
     ) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
-            "inventory.location.added" => {
+            events::inventory::LocationAdded::TYPE => {
                 let added: LocationAdded = event.payload_as()?;
                 sqlx::query(
                     "INSERT INTO known_locations (tenant_id, id, store_id) VALUES ($1, $2, $3) \
@@ -131,7 +132,7 @@ impl Projection for PurchaseReferences {
                 .execute(&mut *tx)
                 .await?;
             }
-            "catalog.product.created" => {
+            events::catalog::ProductCreated::TYPE => {
                 let p: ProductCreated = event.payload_as()?;
                 let level: Option<Decimal> =
                     p.reorder_level.as_deref().map(str::parse).transpose()?;
@@ -151,7 +152,7 @@ impl Projection for PurchaseReferences {
                 .execute(tx)
                 .await?;
             }
-            "catalog.product.updated" => {
+            events::catalog::ProductUpdated::TYPE => {
                 let p: ProductUpdated = event.payload_as()?;
                 let level: Option<Decimal> =
                     p.reorder_level.as_deref().map(str::parse).transpose()?;
@@ -168,7 +169,7 @@ impl Projection for PurchaseReferences {
                 .execute(tx)
                 .await?;
             }
-            "catalog.product.archived" => {
+            events::catalog::ProductArchived::TYPE => {
                 let p: ProductArchived = event.payload_as()?;
                 sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
@@ -176,7 +177,7 @@ impl Projection for PurchaseReferences {
                     .execute(tx)
                     .await?;
             }
-            "partners.vendor.created" | "partners.vendor.updated" => {
+            events::partners::VendorCreated::TYPE | events::partners::VendorUpdated::TYPE => {
                 let v: Vendor = event.payload_as()?;
                 sqlx::query(
                     "INSERT INTO vendors (tenant_id, id, name, state_code, payment_terms_days, currency) \
@@ -192,7 +193,7 @@ impl Projection for PurchaseReferences {
                 .execute(tx)
                 .await?;
             }
-            "inventory.stock.moved" => record_moves(tx, tenant, &[event]).await?,
+            events::inventory::StockMoved::TYPE => record_moves(tx, tenant, &[event]).await?,
             _ => return Err(unhandled(NAME, event)),
         }
         Ok(())
@@ -208,7 +209,7 @@ impl Projection for PurchaseReferences {
     ) -> Result<(), ProjectionError> {
         let (moves, others): (Vec<&ConsumedEvent>, Vec<&ConsumedEvent>) = events
             .iter()
-            .partition(|e| e.cloud.event_type == "inventory.stock.moved");
+            .partition(|e| e.cloud.event_type == events::inventory::StockMoved::TYPE);
         for event in others {
             self.apply(tx, event).instrument(event.span(NAME)).await?;
         }

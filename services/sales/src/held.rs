@@ -1,6 +1,7 @@
 //! The terminal's day: bills held and resumed, and the day close (Z report) that ends the
 //! day's held bills.
 
+use bazaar_schemas::{events, Event as _};
 use std::collections::BTreeMap;
 
 use axum::{
@@ -173,7 +174,7 @@ pub(crate) async fn hold_bill(
     outbox::append_current(
         &mut tx,
         SERVICE,
-        "sales.bill.held",
+        events::sales::BillHeld::TYPE,
         tenant,
         &id.to_string(),
         &held,
@@ -463,7 +464,15 @@ pub(crate) async fn close_day(
         "closed_by": principal.user, "closed_at": Utc::now().timestamp_millis(),
     });
     let key = format!("{}/{terminal}/{day}", body.store_id);
-    outbox::append_current(&mut tx, SERVICE, "sales.day.closed", tenant, &key, &closed).await?;
+    outbox::append_current(
+        &mut tx,
+        SERVICE,
+        events::sales::DayClosed::TYPE,
+        tenant,
+        &key,
+        &closed,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(report)))
 }

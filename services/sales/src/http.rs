@@ -1,5 +1,6 @@
 //! Sales' HTTP API: store settings and the POS's tax invoices.
 
+use bazaar_schemas::{events, Event as _};
 use std::sync::Arc;
 
 use axum::{
@@ -18,7 +19,6 @@ use bazaar_platform::{
     text::Text,
     ServiceContext,
 };
-use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -1310,7 +1310,7 @@ async fn record_exceptions(
     outbox::append_current(
         tx,
         SERVICE,
-        "audit.sale.beyond_policy",
+        events::audit::SaleBeyondPolicy::TYPE,
         principal.tenant,
         &principal.tenant.to_string(),
         &audited,

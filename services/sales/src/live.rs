@@ -4,6 +4,7 @@
 //! consumer group (sockets are per process, so each must see every event), and passes
 //! each event to the sockets of its tenant and store.
 
+use bazaar_schemas::{events, Event as _};
 use std::sync::Arc;
 
 use axum::{
@@ -24,7 +25,6 @@ use bazaar_platform::{
     Settings,
 };
 use bazaar_schemas::events::sales::InvoiceIssued;
-use bazaar_schemas::Event as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
@@ -98,7 +98,7 @@ impl Projection for PosLive {
     }
 
     fn event_types(&self) -> &[&'static str] {
-        &[InvoiceIssued::TYPE, "inventory.low_stock"]
+        &[InvoiceIssued::TYPE, events::inventory::LowStock::TYPE]
     }
 
     async fn apply(
@@ -118,7 +118,7 @@ impl Projection for PosLive {
                         "offline": i.offline}),
                 }
             }
-            "inventory.low_stock" => {
+            events::inventory::LowStock::TYPE => {
                 let low: LowStock = event.payload_as()?;
                 let store: Option<Uuid> = sqlx::query_scalar(
                     "SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2",

@@ -6,6 +6,7 @@ use bazaar_platform::{
     consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     stores,
 };
+use bazaar_schemas::{events, Event as _};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -104,13 +105,13 @@ impl Projection for SalesReferences {
 
     fn event_types(&self) -> &[&'static str] {
         &[
-            "catalog.product.created",
-            "catalog.product.updated",
-            "catalog.price.changed",
-            "catalog.product.archived",
-            "catalog.barcode.assigned",
-            "partners.customer.created",
-            "partners.customer.updated",
+            events::catalog::ProductCreated::TYPE,
+            events::catalog::ProductUpdated::TYPE,
+            events::catalog::PriceChanged::TYPE,
+            events::catalog::ProductArchived::TYPE,
+            events::catalog::BarcodeAssigned::TYPE,
+            events::partners::CustomerCreated::TYPE,
+            events::partners::CustomerUpdated::TYPE,
             stores::OPENED,
         ]
     }
@@ -123,7 +124,7 @@ impl Projection for SalesReferences {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
             stores::OPENED => stores::record_opened(tx, event).await?,
-            "catalog.product.created" => {
+            events::catalog::ProductCreated::TYPE => {
                 let p: ProductCreated = event.payload_as()?;
                 sqlx::query(
                     "INSERT INTO products (tenant_id, id, sku, name, unit_decimals, hsn_code, gst_rate_bp, \
@@ -154,7 +155,7 @@ impl Projection for SalesReferences {
                 )
                 .await?;
             }
-            "catalog.product.updated" => {
+            events::catalog::ProductUpdated::TYPE => {
                 let p: ProductUpdated = event.payload_as()?;
                 sqlx::query(
                     "UPDATE products SET name = $3, hsn_code = $4, gst_rate_bp = $5, cess_rate_bp = $6, \
@@ -170,7 +171,7 @@ impl Projection for SalesReferences {
                 .execute(tx)
                 .await?;
             }
-            "catalog.price.changed" => {
+            events::catalog::PriceChanged::TYPE => {
                 let p: PriceChanged = event.payload_as()?;
                 sqlx::query(
                     "UPDATE products SET mrp_minor = $3, selling_price_minor = $4 WHERE tenant_id = $1 AND id = $2",
@@ -190,7 +191,7 @@ impl Projection for SalesReferences {
                 )
                 .await?;
             }
-            "catalog.product.archived" => {
+            events::catalog::ProductArchived::TYPE => {
                 let p: ProductArchived = event.payload_as()?;
                 sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
@@ -198,7 +199,7 @@ impl Projection for SalesReferences {
                     .execute(tx)
                     .await?;
             }
-            "catalog.barcode.assigned" => {
+            events::catalog::BarcodeAssigned::TYPE => {
                 let b: BarcodeAssigned = event.payload_as()?;
                 sqlx::query(
                     "INSERT INTO barcodes (tenant_id, code, product_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -209,7 +210,7 @@ impl Projection for SalesReferences {
                 .execute(tx)
                 .await?;
             }
-            "partners.customer.created" | "partners.customer.updated" => {
+            events::partners::CustomerCreated::TYPE | events::partners::CustomerUpdated::TYPE => {
                 let c: Customer = event.payload_as()?;
                 let state = c.shipping_state_code.or(c.billing_state_code);
                 sqlx::query(

@@ -10,6 +10,7 @@ use bazaar_platform::{
     money::{self, Currency, Money, Quantity, Sign},
     outbox,
 };
+use bazaar_schemas::{events, Event as _};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -187,7 +188,7 @@ pub(crate) async fn void_invoice(
     outbox::append_current(
         &mut tx,
         SERVICE,
-        "sales.invoice.voided",
+        events::sales::InvoiceVoided::TYPE,
         tenant,
         &id.to_string(),
         &voided,
@@ -539,7 +540,7 @@ pub(crate) async fn process_return(
     outbox::append_current(
         &mut tx,
         SERVICE,
-        "sales.return.processed",
+        events::sales::ReturnProcessed::TYPE,
         tenant,
         &body.invoice_id.to_string(),
         &processed,
