@@ -231,31 +231,6 @@ pub(crate) struct NewProduct {
     barcodes: Vec<String>,
 }
 
-/// `catalog.product.created`.
-#[derive(Serialize)]
-pub(crate) struct ProductCreated<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) product_id: Uuid,
-    pub(crate) sku: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) description: Option<&'a str>,
-    pub(crate) brand: Option<&'a str>,
-    pub(crate) category_id: Option<Uuid>,
-    pub(crate) variant_of: Option<Uuid>,
-    pub(crate) attributes: &'a BTreeMap<String, String>,
-    pub(crate) unit: &'a str,
-    pub(crate) unit_decimals: i32,
-    pub(crate) hsn_code: Option<&'a str>,
-    pub(crate) gst_rate_bp: i32,
-    pub(crate) cess_rate_bp: i32,
-    pub(crate) currency: &'a str,
-    pub(crate) mrp_minor: i64,
-    pub(crate) selling_price_minor: i64,
-    pub(crate) tax_inclusive: bool,
-    pub(crate) reorder_level: Option<String>,
-    pub(crate) created_at: i64,
-}
-
 /// `catalog.barcode.assigned`.
 #[derive(Serialize)]
 pub(crate) struct BarcodeAssigned<'a> {
@@ -435,22 +410,22 @@ async fn create_product(
     let id = store::insert_product(&mut tx, tenant, &row)
         .await?
         .ok_or_else(|| ApiError::conflict("sku_taken", format!("SKU {sku} exists")))?;
-    let created = ProductCreated {
+    let created = events::catalog::ProductCreated {
         tenant_id: tenant,
         product_id: id,
-        sku: &sku,
-        name: &name,
-        description,
-        brand,
+        sku: sku.clone(),
+        name: name.clone(),
+        description: description.map(str::to_owned),
+        brand: brand.map(str::to_owned),
         category_id: new.category_id,
         variant_of: new.variant_of,
-        attributes: &new.attributes,
-        unit: unit.code(),
+        attributes: new.attributes.clone().into_iter().collect(),
+        unit: unit.code().to_owned(),
         unit_decimals: unit.decimals() as i32,
-        hsn_code: hsn.as_deref(),
+        hsn_code: hsn.clone(),
         gst_rate_bp: gst,
         cess_rate_bp: cess,
-        currency: currency.code(),
+        currency: currency.code().to_owned(),
         mrp_minor: mrp,
         selling_price_minor: selling,
         tax_inclusive: new.tax_inclusive,

@@ -10,7 +10,7 @@
 
 use bazaar_schemas::{events, Event as _};
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     io::Read,
 };
 
@@ -27,9 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, BarcodeKind, Unit},
-    http::{
-        now_millis, BarcodeAssigned, CategoryCreated, PriceChanged, ProductCreated, ProductUpdated,
-    },
+    http::{now_millis, BarcodeAssigned, CategoryCreated, PriceChanged, ProductUpdated},
     store::{self, SERVICE},
 };
 
@@ -685,26 +683,25 @@ impl Importer {
                 ),
                 _ => ApiError::from(err),
             })?;
-        let attributes = BTreeMap::new();
-        let created: Vec<(Uuid, String, ProductCreated)> = imported
+        let created: Vec<(Uuid, String, events::catalog::ProductCreated)> = imported
             .iter()
             .map(|p| {
-                let event = ProductCreated {
+                let event = events::catalog::ProductCreated {
                     tenant_id: self.tenant,
                     product_id: p.id,
-                    sku: p.sku,
-                    name: p.name,
-                    description: p.description,
-                    brand: p.brand,
+                    sku: p.sku.to_owned(),
+                    name: p.name.to_owned(),
+                    description: p.description.map(str::to_owned),
+                    brand: p.brand.map(str::to_owned),
                     category_id: p.category_id,
                     variant_of: None,
-                    attributes: &attributes,
-                    unit: p.unit,
+                    attributes: Default::default(),
+                    unit: p.unit.to_owned(),
                     unit_decimals: i32::from(p.unit_decimals),
-                    hsn_code: p.hsn_code,
+                    hsn_code: p.hsn_code.map(str::to_owned),
                     gst_rate_bp: p.gst_rate_bp,
                     cess_rate_bp: p.cess_rate_bp,
-                    currency: p.currency,
+                    currency: p.currency.to_owned(),
                     mrp_minor: p.mrp_minor,
                     selling_price_minor: p.selling_price_minor,
                     tax_inclusive: p.tax_inclusive,

@@ -118,7 +118,7 @@ impl Projection for InventorySnapshots {
         match kind {
             stores::OPENED => stores::record_opened(tx, event).await?,
             events::catalog::ProductCreated::TYPE => {
-                let created: ProductCreated = event.payload_as()?;
+                let created: events::catalog::ProductCreated = event.payload()?;
                 let facts = ProductFacts {
                     id: created.product_id,
                     sku: created.sku,
@@ -162,15 +162,6 @@ impl Projection for InventorySnapshots {
         }
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct ProductCreated {
-    product_id: Uuid,
-    sku: String,
-    unit_decimals: i32,
-    currency: String,
-    reorder_level: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -48,17 +48,6 @@ impl PurchaseReferences {
 }
 
 #[derive(Deserialize)]
-struct ProductCreated {
-    product_id: Uuid,
-    sku: String,
-    name: String,
-    unit_decimals: i32,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    reorder_level: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct ProductUpdated {
     product_id: Uuid,
     name: String,
@@ -133,7 +122,7 @@ impl Projection for PurchaseReferences {
                 .await?;
             }
             events::catalog::ProductCreated::TYPE => {
-                let p: ProductCreated = event.payload_as()?;
+                let p: events::catalog::ProductCreated = event.payload()?;
                 let level: Option<Decimal> =
                     p.reorder_level.as_deref().map(str::parse).transpose()?;
                 sqlx::query(

@@ -41,22 +41,6 @@ impl SalesReferences {
 }
 
 #[derive(Deserialize)]
-struct ProductCreated {
-    product_id: Uuid,
-    sku: String,
-    name: String,
-    unit_decimals: i32,
-    hsn_code: Option<String>,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    currency: String,
-    mrp_minor: i64,
-    selling_price_minor: i64,
-    tax_inclusive: bool,
-    created_at: i64,
-}
-
-#[derive(Deserialize)]
 struct ProductUpdated {
     product_id: Uuid,
     name: String,
@@ -125,7 +109,7 @@ impl Projection for SalesReferences {
         match event.cloud.event_type.as_str() {
             stores::OPENED => stores::record_opened(tx, event).await?,
             events::catalog::ProductCreated::TYPE => {
-                let p: ProductCreated = event.payload_as()?;
+                let p: events::catalog::ProductCreated = event.payload()?;
                 sqlx::query(
                     "INSERT INTO products (tenant_id, id, sku, name, unit_decimals, hsn_code, gst_rate_bp, \
                      cess_rate_bp, currency, mrp_minor, selling_price_minor, tax_inclusive) \
