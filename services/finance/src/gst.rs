@@ -68,11 +68,6 @@ struct CreditNote {
 }
 
 #[derive(Deserialize)]
-struct Voided {
-    invoice_id: Uuid,
-}
-
-#[derive(Deserialize)]
 struct InwardInvoice {
     invoice_id: Uuid,
     vendor_invoice_number: String,
@@ -200,7 +195,7 @@ pub async fn register(
             .await
         }
         events::sales::InvoiceVoided::TYPE => {
-            let v: Voided = event.payload_as()?;
+            let v: events::sales::InvoiceVoided = event.payload()?;
             sqlx::query(
                 "UPDATE gst_documents SET cancelled = true WHERE tenant_id = $1 AND id = $2",
             )

@@ -88,14 +88,6 @@ struct PostedLine {
     credit_minor: i64,
 }
 
-/// `sales.invoice.voided`, as finance reads it.
-#[derive(Deserialize)]
-struct Voided {
-    invoice_number: String,
-    reason: String,
-    voided_at: i64,
-}
-
 impl bazaar_platform::service::TableProjection for FinanceLedger {
     const TABLES: &'static [&'static str] = &TABLES;
 }
@@ -215,7 +207,7 @@ async fn post(
             entry_for(event, &posting, journal::lines_of(&posting, codes))
         }
         None => {
-            let voided: Voided = event.payload_as()?;
+            let voided: events::sales::InvoiceVoided = event.payload()?;
             reversal(tx, tenant, event, &voided).await?
         }
     };
@@ -305,7 +297,7 @@ async fn reversal(
     tx: &mut PgConnection,
     tenant: Uuid,
     event: &ConsumedEvent,
-    voided: &Voided,
+    voided: &events::sales::InvoiceVoided,
 ) -> Result<NewEntry, ProjectionError> {
     let original: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, currency FROM journal_entries WHERE tenant_id = $1 AND source = 'sales.invoice.issued' \

@@ -150,7 +150,7 @@ impl Projection for InventorySnapshots {
             events::sales::ReturnProcessed::TYPE => {
                 sales_return(tx, event, event.payload_as()?).await?
             }
-            events::sales::InvoiceVoided::TYPE => voided(tx, event, event.payload_as()?).await?,
+            events::sales::InvoiceVoided::TYPE => voided(tx, event, event.payload()?).await?,
             events::purchase::GoodsReceived::TYPE => {
                 goods_received(tx, event, event.payload_as()?).await?
             }
@@ -173,13 +173,6 @@ struct ProductUpdated {
 #[derive(Deserialize)]
 struct ProductArchived {
     product_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct SoldLine {
-    line_no: i32,
-    product_id: Uuid,
-    quantity: String,
 }
 
 #[derive(Deserialize)]
@@ -212,13 +205,6 @@ struct GrnLine {
     batch: String,
     expiry_date: Option<String>,
     unit_cost_minor: i64,
-}
-
-#[derive(Deserialize)]
-struct InvoiceVoided {
-    invoice_id: Uuid,
-    store_id: Uuid,
-    lines: Vec<SoldLine>,
 }
 
 #[derive(Deserialize)]
@@ -283,8 +269,7 @@ async fn lock_poll(
     let mut stores: HashMap<Uuid, Uuid> = HashMap::new();
     let mut items: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
     for event in events {
-        let ids = |lines: &[SoldLine]| lines.iter().map(|l| l.product_id).collect::<Vec<_>>();
-        let (at, moved) = match event.cloud.event_type.as_str() {
+        let (at, moved): (At, Vec<Uuid>) = match event.cloud.event_type.as_str() {
             InvoiceIssued::TYPE => {
                 let sale: InvoiceIssued = event.payload()?;
                 (
@@ -293,8 +278,11 @@ async fn lock_poll(
                 )
             }
             events::sales::InvoiceVoided::TYPE => {
-                let void: InvoiceVoided = event.payload_as()?;
-                (At::Store(void.store_id), ids(&void.lines))
+                let void: events::sales::InvoiceVoided = event.payload()?;
+                (
+                    At::Store(void.store_id),
+                    void.lines.iter().map(|l| l.product_id).collect(),
+                )
             }
             events::sales::ReturnProcessed::TYPE => {
                 let back: ReturnProcessed = event.payload_as()?;
@@ -626,7 +614,7 @@ async fn returned_to_vendor(
 async fn voided(
     tx: &mut PgConnection,
     event: &ConsumedEvent,
-    voided: InvoiceVoided,
+    voided: events::sales::InvoiceVoided,
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, voided.store_id).await?;

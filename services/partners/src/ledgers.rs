@@ -82,7 +82,7 @@ impl Projection for PartnerLedgers {
         match event.cloud.event_type.as_str() {
             InvoiceIssued::TYPE => invoice(tx, event, event.payload()?).await,
             events::sales::InvoiceVoided::TYPE => {
-                let v: InvoiceVoided = event.payload_as()?;
+                let v: events::sales::InvoiceVoided = event.payload()?;
                 let Some(customer) = v.customer_id else {
                     return Ok(());
                 };
@@ -290,22 +290,6 @@ impl<'a> Entry<'a> {
         .await?;
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct InvoicePayment {
-    mode: String,
-    amount_minor: i64,
-}
-
-#[derive(Deserialize)]
-struct InvoiceVoided {
-    invoice_id: Uuid,
-    invoice_number: String,
-    customer_id: Option<Uuid>,
-    currency: String,
-    payments: Vec<InvoicePayment>,
-    voided_at: i64,
 }
 
 #[derive(Deserialize)]

@@ -49,38 +49,6 @@ pub(crate) struct VoidReason {
     reason: String,
 }
 
-/// `sales.invoice.voided`.
-#[derive(Serialize)]
-struct InvoiceVoided<'a> {
-    tenant_id: Uuid,
-    invoice_id: Uuid,
-    invoice_number: &'a str,
-    store_id: Uuid,
-    customer_id: Option<Uuid>,
-    currency: &'a str,
-    lines: Vec<VoidedLine<'a>>,
-    payments: Vec<VoidedPayment<'a>>,
-    total_minor: i64,
-    reason: &'a str,
-    voided_by: Uuid,
-    voided_at: i64,
-}
-
-#[derive(Serialize)]
-struct VoidedLine<'a> {
-    line_no: i32,
-    product_id: Uuid,
-    sku: &'a str,
-    quantity: &'a str,
-    total_minor: i64,
-}
-
-#[derive(Serialize)]
-struct VoidedPayment<'a> {
-    mode: &'a str,
-    amount_minor: i64,
-}
-
 fn text(field: &str, raw: &str) -> Result<String, Invalid> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > 500 {
@@ -154,46 +122,38 @@ pub(crate) async fn void_invoice(
     .execute(&mut *tx)
     .await?;
     let currency = current.total.currency.code();
-    let voided = InvoiceVoided {
+    let voided = events::sales::InvoiceVoided {
         tenant_id: tenant,
         invoice_id: id,
-        invoice_number: &current.number,
+        invoice_number: current.number.clone(),
         store_id: current.store_id,
         customer_id: current.customer_id,
-        currency,
+        currency: currency.to_owned(),
         lines: current
             .lines
             .iter()
-            .map(|l| VoidedLine {
+            .map(|l| events::sales::InvoiceVoidedVoidedLine {
                 line_no: l.line_no,
                 product_id: l.product_id,
-                sku: &l.sku,
-                quantity: &l.quantity,
+                sku: l.sku.clone(),
+                quantity: l.quantity.clone(),
                 total_minor: l.total_minor,
             })
             .collect(),
         payments: current
             .payments
             .iter()
-            .map(|p| VoidedPayment {
-                mode: &p.mode,
+            .map(|p| events::sales::InvoiceVoidedVoidedPayment {
+                mode: p.mode.clone(),
                 amount_minor: p.amount_minor,
             })
             .collect(),
         total_minor: current.total.amount_minor,
-        reason: &reason,
+        reason: reason.clone(),
         voided_by: principal.user,
         voided_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        events::sales::InvoiceVoided::TYPE,
-        tenant,
-        &id.to_string(),
-        &voided,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &voided).await?;
     let after = invoice(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| ApiError::internal("the invoice vanished"))?;
