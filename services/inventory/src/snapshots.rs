@@ -148,7 +148,7 @@ impl Projection for InventorySnapshots {
             }
             InvoiceIssued::TYPE => sale(tx, event, event.payload()?).await?,
             events::sales::ReturnProcessed::TYPE => {
-                sales_return(tx, event, event.payload_as()?).await?
+                sales_return(tx, event, event.payload()?).await?
             }
             events::sales::InvoiceVoided::TYPE => voided(tx, event, event.payload()?).await?,
             events::purchase::GoodsReceived::TYPE => {
@@ -173,22 +173,6 @@ struct ProductUpdated {
 #[derive(Deserialize)]
 struct ProductArchived {
     product_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct ReturnProcessed {
-    return_id: Uuid,
-    invoice_id: Uuid,
-    store_id: Uuid,
-    lines: Vec<ReturnedLine>,
-}
-
-#[derive(Deserialize)]
-struct ReturnedLine {
-    line_no: i32,
-    product_id: Uuid,
-    quantity: String,
-    restock: bool,
 }
 
 #[derive(Deserialize)]
@@ -285,7 +269,7 @@ async fn lock_poll(
                 )
             }
             events::sales::ReturnProcessed::TYPE => {
-                let back: ReturnProcessed = event.payload_as()?;
+                let back: events::sales::ReturnProcessed = event.payload()?;
                 let restocked = back.lines.iter().filter(|l| l.restock);
                 (
                     At::Store(back.store_id),
@@ -504,7 +488,7 @@ struct CostedMovement<'a> {
 async fn sales_return(
     tx: &mut PgConnection,
     event: &ConsumedEvent,
-    returned: ReturnProcessed,
+    returned: events::sales::ReturnProcessed,
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     let location = store_location(tx, tenant, returned.store_id).await?;

@@ -119,7 +119,7 @@ impl Projection for PartnerLedgers {
                 Ok(())
             }
             events::sales::ReturnProcessed::TYPE => {
-                let r: ReturnProcessed = event.payload_as()?;
+                let r: events::sales::ReturnProcessed = event.payload()?;
                 match r.customer_id.filter(|_| r.refund_mode == "credit") {
                     Some(customer) => {
                         let date = day(r.processed_at)?;
@@ -290,17 +290,6 @@ impl<'a> Entry<'a> {
         .await?;
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct ReturnProcessed {
-    return_id: Uuid,
-    credit_note_number: String,
-    customer_id: Option<Uuid>,
-    currency: String,
-    refund_mode: String,
-    total_minor: i64,
-    processed_at: i64,
 }
 
 #[derive(Deserialize)]

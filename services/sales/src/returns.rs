@@ -10,7 +10,7 @@ use bazaar_platform::{
     money::{self, Currency, Money, Quantity, Sign},
     outbox,
 };
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -201,39 +201,6 @@ pub(crate) struct CreditNote {
     refund_mode: String,
     #[schema(value_type = Object)]
     total: Money,
-}
-
-/// `sales.return.processed`.
-#[derive(Serialize)]
-struct ReturnProcessed<'a> {
-    tenant_id: Uuid,
-    return_id: Uuid,
-    credit_note_number: &'a str,
-    invoice_id: Uuid,
-    store_id: Uuid,
-    customer_id: Option<Uuid>,
-    currency: &'a str,
-    lines: Vec<ReturnedLine>,
-    refund_mode: &'a str,
-    total_minor: i64,
-    processed_by: Uuid,
-    processed_at: i64,
-}
-
-#[derive(Serialize)]
-struct ReturnedLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    restock: bool,
-    taxable_minor: i64,
-    gst_rate_bp: i32,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-    total_minor: i64,
 }
 
 async fn next_credit_note(
@@ -430,7 +397,7 @@ pub(crate) async fn process_return(
             .bind(quantity)
             .execute(&mut *tx)
             .await?;
-        returned.push(ReturnedLine {
+        returned.push(events::sales::ReturnProcessedReturnLine {
             line_no: line.line_no,
             product_id: original.product_id,
             sku: original.sku.clone(),
@@ -483,24 +450,23 @@ pub(crate) async fn process_return(
         .await?;
     }
     let currency = sold.total.currency;
-    let processed = ReturnProcessed {
+    let processed = events::sales::ReturnProcessed {
         tenant_id: tenant,
         return_id: id,
-        credit_note_number: &number,
+        credit_note_number: number.clone(),
         invoice_id: body.invoice_id,
         store_id: sold.store_id,
         customer_id: sold.customer_id,
-        currency: currency.code(),
+        currency: currency.code().to_owned(),
         lines: returned,
-        refund_mode,
+        refund_mode: refund_mode.to_owned(),
         total_minor: total,
         processed_by: principal.user,
         processed_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_current(
+    outbox::append_event(
         &mut tx,
         SERVICE,
-        events::sales::ReturnProcessed::TYPE,
         tenant,
         &body.invoice_id.to_string(),
         &processed,
