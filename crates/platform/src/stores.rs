@@ -6,7 +6,6 @@
 
 use axum::http::StatusCode;
 use bazaar_schemas::{events, Event as _};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -19,18 +18,12 @@ use crate::{
 /// The event type that announces a store.
 pub const OPENED: &str = events::identity::StoreOpened::TYPE;
 
-#[derive(Deserialize)]
-struct Opened {
-    store_id: Uuid,
-    code: String,
-}
-
 /// Records the store `event` (an [`OPENED`]) announces; applying it twice changes nothing.
 pub async fn record_opened(
     tx: &mut PgConnection,
     event: &ConsumedEvent,
 ) -> Result<(), ProjectionError> {
-    let opened: Opened = event.payload_as()?;
+    let opened: events::identity::StoreOpened = event.payload()?;
     sqlx::query(
         "INSERT INTO known_stores (tenant_id, id, code) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id, id) DO NOTHING",

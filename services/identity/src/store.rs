@@ -5,7 +5,7 @@ use bazaar_platform::{
     auth::{Principal, Role},
     outbox::{self, OutboxError},
 };
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -459,34 +459,16 @@ pub(crate) async fn insert_store(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(store) = &store {
-        let opened = StoreOpened {
+        let opened = events::identity::StoreOpened {
             tenant_id: tenant,
             store_id: store.id,
-            code: &store.code,
-            name: &store.name,
+            code: store.code.clone(),
+            name: store.name.clone(),
             opened_at: store.created_at.timestamp_millis(),
         };
-        outbox::append_current(
-            tx,
-            SERVICE,
-            events::identity::StoreOpened::TYPE,
-            tenant,
-            &store.id.to_string(),
-            &opened,
-        )
-        .await?;
+        outbox::append_event(tx, SERVICE, tenant, &store.id.to_string(), &opened).await?;
     }
     Ok(store)
-}
-
-/// `identity.store.opened`: how other services learn which store ids are a tenant's.
-#[derive(Serialize)]
-struct StoreOpened<'a> {
-    tenant_id: Uuid,
-    store_id: Uuid,
-    code: &'a str,
-    name: &'a str,
-    opened_at: i64,
 }
 
 /// The stores `principal` reaches, by code.

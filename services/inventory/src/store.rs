@@ -1,6 +1,6 @@
 //! Inventory's queries other than the ledger's: products, locations, reports.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -216,38 +216,19 @@ pub async fn insert_location(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(location) = &location {
-        let added = LocationAdded {
+        let added = events::inventory::LocationAdded {
             tenant_id: tenant,
             location_id: location.id,
-            code: &location.code,
-            name: &location.name,
-            kind: &location.kind,
+            code: location.code.clone(),
+            name: location.name.clone(),
+            kind: location.kind.clone(),
             store_id: location.store_id,
             added_at: location.created_at.timestamp_millis(),
         };
-        bazaar_platform::outbox::append_current(
-            tx,
-            crate::SERVICE,
-            events::inventory::LocationAdded::TYPE,
-            tenant,
-            &location.id.to_string(),
-            &added,
-        )
-        .await?;
+        let subject = location.id.to_string();
+        bazaar_platform::outbox::append_event(tx, crate::SERVICE, tenant, &subject, &added).await?;
     }
     Ok(location)
-}
-
-/// `inventory.location.added`: how other services learn a tenant's locations and stores.
-#[derive(Serialize)]
-struct LocationAdded<'a> {
-    tenant_id: Uuid,
-    location_id: Uuid,
-    code: &'a str,
-    name: &'a str,
-    kind: &'a str,
-    store_id: Option<Uuid>,
-    added_at: i64,
 }
 
 /// Notes that `tenant` keeps stock, for jobs that visit every tenant.

@@ -15,12 +15,6 @@ use uuid::Uuid;
 /// The projection's consumer group and name in `processed_events`.
 pub const NAME: &str = "purchase-references";
 
-#[derive(Deserialize)]
-struct LocationAdded {
-    location_id: Uuid,
-    store_id: Option<Uuid>,
-}
-
 /// Keeps purchase's copies of vendors, products and stock positions.
 pub struct PurchaseReferences {
     topics: Vec<String>,
@@ -110,7 +104,7 @@ impl Projection for PurchaseReferences {
         let tenant = event.cloud.tenant;
         match event.cloud.event_type.as_str() {
             events::inventory::LocationAdded::TYPE => {
-                let added: LocationAdded = event.payload_as()?;
+                let added: events::inventory::LocationAdded = event.payload()?;
                 sqlx::query(
                     "INSERT INTO known_locations (tenant_id, id, store_id) VALUES ($1, $2, $3) \
                      ON CONFLICT (tenant_id, id) DO NOTHING",
