@@ -542,44 +542,23 @@ pub(crate) struct ProductChange {
     reorder_level: Option<String>,
 }
 
-/// `catalog.product.updated`.
-#[derive(Serialize)]
-pub(crate) struct ProductUpdated<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) product_id: Uuid,
-    pub(crate) sku: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) description: Option<&'a str>,
-    pub(crate) brand: Option<&'a str>,
-    pub(crate) category_id: Option<Uuid>,
-    pub(crate) hsn_code: Option<&'a str>,
-    pub(crate) gst_rate_bp: i32,
-    pub(crate) cess_rate_bp: i32,
-    pub(crate) tax_inclusive: bool,
-    pub(crate) reorder_level: Option<String>,
-    pub(crate) version: i32,
-    pub(crate) updated_at: i64,
-}
-
-impl<'a> ProductUpdated<'a> {
-    /// The event for `row` as it is about to be written (its version bumped).
-    pub(crate) fn of(row: &'a ProductRow) -> Self {
-        Self {
-            tenant_id: row.tenant_id,
-            product_id: row.id,
-            sku: &row.sku,
-            name: &row.name,
-            description: row.description.as_deref(),
-            brand: row.brand.as_deref(),
-            category_id: row.category_id,
-            hsn_code: row.hsn_code.as_deref(),
-            gst_rate_bp: row.gst_rate_bp,
-            cess_rate_bp: row.cess_rate_bp,
-            tax_inclusive: row.tax_inclusive,
-            reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
-            version: row.version + 1,
-            updated_at: now_millis(),
-        }
+/// `catalog.product.updated` for `row` as it is about to be written (its version bumped).
+pub(crate) fn product_updated(row: &ProductRow) -> events::catalog::ProductUpdated {
+    events::catalog::ProductUpdated {
+        tenant_id: row.tenant_id,
+        product_id: row.id,
+        sku: row.sku.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        brand: row.brand.clone(),
+        category_id: row.category_id,
+        hsn_code: row.hsn_code.clone(),
+        gst_rate_bp: row.gst_rate_bp,
+        cess_rate_bp: row.cess_rate_bp,
+        tax_inclusive: row.tax_inclusive,
+        reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
+        version: row.version + 1,
+        updated_at: now_millis(),
     }
 }
 
@@ -636,7 +615,7 @@ async fn update_product(
         row.reorder_level = Some(domain::reorder_level(level, unit)?.value());
     }
     store::update_product(&mut tx, &row).await?;
-    let event = ProductUpdated::of(&row);
+    let event = product_updated(&row);
     store::event(
         &mut tx,
         events::catalog::ProductUpdated::TYPE,
@@ -732,16 +711,6 @@ async fn change_price(
     Ok(Json(committed(tx, tenant, id).await?))
 }
 
-/// `catalog.product.archived`.
-#[derive(Serialize)]
-struct ProductArchived<'a> {
-    tenant_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    archived_by: Uuid,
-    archived_at: i64,
-}
-
 /// Archives a product: it can no longer be sold or received. Owner or admin.
 #[utoipa::path(post, path = "/api/v1/products/{id}/archive", tag = "catalog",
     security(("bearer" = [])),
@@ -759,10 +728,10 @@ async fn archive_product(
     // Archiving twice changes nothing and says so with the same answer.
     if row.archived_at.is_none() {
         store::archive(&mut tx, tenant, id).await?;
-        let event = ProductArchived {
+        let event = events::catalog::ProductArchived {
             tenant_id: tenant,
             product_id: id,
-            sku: &row.sku,
+            sku: row.sku.clone(),
             archived_by: principal.user,
             archived_at: now_millis(),
         };

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, BarcodeKind, Unit},
-    http::{now_millis, BarcodeAssigned, CategoryCreated, PriceChanged, ProductUpdated},
+    http::{now_millis, product_updated, BarcodeAssigned, CategoryCreated, PriceChanged},
     store::{self, SERVICE},
 };
 
@@ -800,7 +800,7 @@ impl Importer {
                 product.tax_inclusive = row.tax_inclusive;
                 product.reorder_level = row.reorder_level;
                 store::update_product(tx, &product).await?;
-                let event = ProductUpdated::of(&product);
+                let event = product_updated(&product);
                 store::event(
                     tx,
                     events::catalog::ProductUpdated::TYPE,

@@ -134,7 +134,7 @@ impl Projection for InventorySnapshots {
                 store::register_tenant(tx, tenant).await?;
             }
             events::catalog::ProductUpdated::TYPE => {
-                let updated: ProductUpdated = event.payload_as()?;
+                let updated: events::catalog::ProductUpdated = event.payload()?;
                 let level = updated
                     .reorder_level
                     .as_deref()
@@ -143,7 +143,7 @@ impl Projection for InventorySnapshots {
                 store::set_reorder_level(tx, tenant, updated.product_id, level).await?;
             }
             events::catalog::ProductArchived::TYPE => {
-                let archived: ProductArchived = event.payload_as()?;
+                let archived: events::catalog::ProductArchived = event.payload()?;
                 store::archive_product(tx, tenant, archived.product_id).await?;
             }
             InvoiceIssued::TYPE => sale(tx, event, event.payload()?).await?,
@@ -162,17 +162,6 @@ impl Projection for InventorySnapshots {
         }
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct ProductUpdated {
-    product_id: Uuid,
-    reorder_level: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ProductArchived {
-    product_id: Uuid,
 }
 
 #[derive(Deserialize)]

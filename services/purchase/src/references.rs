@@ -42,20 +42,6 @@ impl PurchaseReferences {
 }
 
 #[derive(Deserialize)]
-struct ProductUpdated {
-    product_id: Uuid,
-    name: String,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    reorder_level: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ProductArchived {
-    product_id: Uuid,
-}
-
-#[derive(Deserialize)]
 struct Vendor {
     vendor_id: Uuid,
     name: String,
@@ -136,7 +122,7 @@ impl Projection for PurchaseReferences {
                 .await?;
             }
             events::catalog::ProductUpdated::TYPE => {
-                let p: ProductUpdated = event.payload_as()?;
+                let p: events::catalog::ProductUpdated = event.payload()?;
                 let level: Option<Decimal> =
                     p.reorder_level.as_deref().map(str::parse).transpose()?;
                 sqlx::query(
@@ -153,7 +139,7 @@ impl Projection for PurchaseReferences {
                 .await?;
             }
             events::catalog::ProductArchived::TYPE => {
-                let p: ProductArchived = event.payload_as()?;
+                let p: events::catalog::ProductArchived = event.payload()?;
                 sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
                     .bind(p.product_id)

@@ -41,35 +41,6 @@ impl SalesReferences {
 }
 
 #[derive(Deserialize)]
-struct ProductUpdated {
-    product_id: Uuid,
-    name: String,
-    hsn_code: Option<String>,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    tax_inclusive: bool,
-}
-
-#[derive(Deserialize)]
-struct PriceChanged {
-    product_id: Uuid,
-    mrp_minor: i64,
-    selling_price_minor: i64,
-    changed_at: i64,
-}
-
-#[derive(Deserialize)]
-struct ProductArchived {
-    product_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct BarcodeAssigned {
-    product_id: Uuid,
-    barcode: String,
-}
-
-#[derive(Deserialize)]
 struct Customer {
     customer_id: Uuid,
     name: String,
@@ -140,7 +111,7 @@ impl Projection for SalesReferences {
                 .await?;
             }
             events::catalog::ProductUpdated::TYPE => {
-                let p: ProductUpdated = event.payload_as()?;
+                let p: events::catalog::ProductUpdated = event.payload()?;
                 sqlx::query(
                     "UPDATE products SET name = $3, hsn_code = $4, gst_rate_bp = $5, cess_rate_bp = $6, \
                      tax_inclusive = $7 WHERE tenant_id = $1 AND id = $2",
@@ -156,7 +127,7 @@ impl Projection for SalesReferences {
                 .await?;
             }
             events::catalog::PriceChanged::TYPE => {
-                let p: PriceChanged = event.payload_as()?;
+                let p: events::catalog::PriceChanged = event.payload()?;
                 sqlx::query(
                     "UPDATE products SET mrp_minor = $3, selling_price_minor = $4 WHERE tenant_id = $1 AND id = $2",
                 )
@@ -176,7 +147,7 @@ impl Projection for SalesReferences {
                 .await?;
             }
             events::catalog::ProductArchived::TYPE => {
-                let p: ProductArchived = event.payload_as()?;
+                let p: events::catalog::ProductArchived = event.payload()?;
                 sqlx::query("UPDATE products SET archived = true WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
                     .bind(p.product_id)
@@ -184,7 +155,7 @@ impl Projection for SalesReferences {
                     .await?;
             }
             events::catalog::BarcodeAssigned::TYPE => {
-                let b: BarcodeAssigned = event.payload_as()?;
+                let b: events::catalog::BarcodeAssigned = event.payload()?;
                 sqlx::query(
                     "INSERT INTO barcodes (tenant_id, code, product_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
