@@ -358,7 +358,12 @@ async fn post_entry(
     if let Some(existing) = entry(&mut tx, tenant, body.id).await? {
         return Ok((StatusCode::OK, Json(existing)));
     }
+    // Each store once: an entry's lines mostly share one.
+    let mut checked = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
+        if checked.contains(&line.store_id) {
+            continue;
+        }
         books_of(
             &mut tx,
             &principal,
@@ -366,6 +371,7 @@ async fn post_entry(
             &format!("lines[{index}].store_id"),
         )
         .await?;
+        checked.push(line.store_id);
     }
     if let Some(reversed) = body.reverses {
         if entry(&mut tx, tenant, reversed).await?.is_none() {
