@@ -12,7 +12,10 @@ use bazaar_platform::{
     consumer::{unhandled, ConsumedEvent, Projection, ProjectionError},
     stores,
 };
-use bazaar_schemas::events::sales::{InvoiceIssued, InvoiceIssuedInvoiceLine};
+use bazaar_schemas::events::{
+    purchase::GoodsReceived,
+    sales::{InvoiceIssued, InvoiceIssuedInvoiceLine},
+};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -152,7 +155,7 @@ impl Projection for InventorySnapshots {
             }
             events::sales::InvoiceVoided::TYPE => voided(tx, event, event.payload()?).await?,
             events::purchase::GoodsReceived::TYPE => {
-                goods_received(tx, event, event.payload_as()?).await?
+                goods_received(tx, event, event.payload()?).await?
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {
                 returned_to_vendor(tx, event, event.payload_as()?).await?
@@ -162,22 +165,6 @@ impl Projection for InventorySnapshots {
         }
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct GoodsReceived {
-    grn_id: Uuid,
-    location_id: Uuid,
-    lines: Vec<GrnLine>,
-}
-
-#[derive(Deserialize)]
-struct GrnLine {
-    product_id: Uuid,
-    quantity_received: String,
-    batch: String,
-    expiry_date: Option<String>,
-    unit_cost_minor: i64,
 }
 
 #[derive(Deserialize)]
@@ -266,7 +253,7 @@ async fn lock_poll(
                 )
             }
             events::purchase::GoodsReceived::TYPE => {
-                let grn: GoodsReceived = event.payload_as()?;
+                let grn: GoodsReceived = event.payload()?;
                 (At::Location(grn.location_id), received(&grn).collect())
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {

@@ -920,33 +920,6 @@ pub(crate) struct Grn {
     po_status: String,
 }
 
-/// `purchase.grn.received`.
-#[derive(Serialize)]
-struct GoodsReceived<'a> {
-    tenant_id: Uuid,
-    grn_id: Uuid,
-    grn_number: &'a str,
-    purchase_order_id: Uuid,
-    vendor_id: Uuid,
-    location_id: Uuid,
-    currency: &'a str,
-    lines: Vec<ReceivedLine>,
-    received_by: Uuid,
-    received_at: i64,
-}
-
-#[derive(Serialize)]
-struct ReceivedLine {
-    product_id: Uuid,
-    sku: String,
-    quantity_received: String,
-    quantity_rejected: String,
-    rejection_reason: Option<String>,
-    batch: String,
-    expiry_date: Option<String>,
-    unit_cost_minor: i64,
-}
-
 /// Receives goods against an approved order: accepted quantities go into stock (through
 /// inventory, from `purchase.grn.received`) at the order's price; more than 5 % over the
 /// order is refused. Honors `Idempotency-Key`.
@@ -1108,7 +1081,7 @@ async fn receive_goods(
         .bind(rejected)
         .execute(&mut *tx)
         .await?;
-        received.push(ReceivedLine {
+        received.push(events::purchase::GoodsReceivedGrnLine {
             product_id: ordered.product_id,
             sku: ordered.sku.clone(),
             quantity_received: text(accepted),
@@ -1132,26 +1105,19 @@ async fn receive_goods(
         "partially_received"
     };
     set_status(&mut tx, tenant, id, status).await?;
-    let goods = GoodsReceived {
+    let goods = events::purchase::GoodsReceived {
         tenant_id: tenant,
         grn_id: grn,
-        grn_number: &number,
+        grn_number: number.clone(),
         purchase_order_id: id,
         vendor_id: current.vendor_id,
         location_id: current.location_id,
-        currency: &code,
+        currency: code.clone(),
         lines: received,
         received_by: principal.user,
         received_at: millis(),
     };
-    event(
-        &mut tx,
-        events::purchase::GoodsReceived::TYPE,
-        tenant,
-        id,
-        &goods,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &goods).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
