@@ -336,3 +336,23 @@ fn every_schema_has_a_generated_type_that_reads_and_writes_it_unchanged() {
     let errors = Catalogue::embedded().check_types();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// A reader of the newest type reads a payload written with an older version: the value is
+/// resolved to the newer schema (fields added since take their defaults), as
+/// `ConsumedEvent::payload` does.
+#[test]
+fn an_older_payload_reads_into_the_newest_type() {
+    use bazaar_schemas::{events::sales::InvoiceIssued, Event};
+    let catalogue = Catalogue::embedded();
+    let v1 = catalogue.get(InvoiceIssued::TYPE, 1).unwrap();
+    let newest = catalogue
+        .get(InvoiceIssued::TYPE, InvoiceIssued::VERSION)
+        .unwrap();
+    assert!(newest.version > 1, "the test needs a newer version than 1");
+    let written = v1.encode(&v1.sample()).unwrap();
+    let (schema, value) = catalogue.decode(&written).unwrap();
+    assert_eq!(schema.version, 1);
+    let resolved = value.resolve(&newest.schema).unwrap();
+    let invoice: InvoiceIssued = bazaar_schemas::from_value(&resolved).unwrap();
+    assert_eq!(invoice.supplier_gstin, None);
+}
