@@ -66,6 +66,12 @@ pub enum Rebuild {
     Never(&'static str),
 }
 
+impl Rebuild {
+    /// A projection that keeps copies of other services' facts (a references consumer).
+    pub const REFERENCE_COPIES: Rebuild =
+        Rebuild::Never("keeps copies of other services' facts; it has nothing to rebuild");
+}
+
 /// How a [`Consumer`] runs: on the settings and pool given, reporting on the metrics,
 /// until the token is cancelled.
 pub type RunConsumer = fn(

@@ -43,8 +43,6 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     consumers: &[bazaar_platform::service::Consumer {
         name: references::NAME,
         run: bazaar_platform::service::run::<references::SalesReferences>,
-        rebuild: bazaar_platform::service::Rebuild::Never(
-            "keeps copies of other services' facts; it has nothing to rebuild",
-        ),
+        rebuild: bazaar_platform::service::Rebuild::REFERENCE_COPIES,
     }],
 };
