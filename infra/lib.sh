@@ -135,6 +135,9 @@ DO $$ BEGIN
     CREATE ROLE bazaar_app LOGIN PASSWORD 'bazaar_app' NOSUPERUSER NOBYPASSRLS;
   END IF;
 END $$;
+-- Tests drop their databases WITH (FORCE), which must also end an autovacuum worker
+-- busy on one; without this the drop fails now and then.
+GRANT pg_signal_backend TO bazaar;
 SELECT 'CREATE DATABASE bazaar OWNER bazaar'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'bazaar') \gexec
 SQL
