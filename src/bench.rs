@@ -231,8 +231,7 @@ async fn steady_state(
 
     let total = u64::from(rate) * u64::from(seconds);
     let writers = 8u32;
-    let schema = Catalogue::embedded().get(events::catalog::ProductCreated::TYPE, 1)?;
-    let sample: serde_json::Value =
+    let sample: events::catalog::ProductCreated =
         bazaar_schemas::from_value(&Catalogue::embedded().decode(&sample_payload()?)?.1)?;
     let mut tasks = Vec::new();
     for writer in 0..writers {
@@ -257,11 +256,10 @@ async fn steady_state(
                     &mut tx,
                     NewEvent {
                         topic: &topic,
-                        schema,
                         source: "bench",
                         tenant: Uuid::nil(),
                         subject: &key,
-                        payload: &sample,
+                        event: &sample,
                     },
                 )
                 .await?;

@@ -71,7 +71,7 @@ impl Projection for EventCounts {
         if key == "flaky" && self.flaky_failures.fetch_add(1, Ordering::SeqCst) < 2 {
             return Err("deadlock detected (simulated)".into());
         }
-        let sku: String = match event.payload_as::<serde_json::Value>()?.get("sku") {
+        let sku: String = match event.json()?.get("sku") {
             Some(serde_json::Value::String(sku)) => sku.clone(),
             _ => return Err("payload without sku".into()),
         };

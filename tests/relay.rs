@@ -12,7 +12,10 @@ use std::{
 
 use bazaar_outbox_worker::{Relay, RelayMetrics};
 use bazaar_platform::{http::HttpMetrics, outbox, Settings};
-use serde_json::json;
+use bazaar_schemas::{
+    events::{catalog::BarcodeAssigned, inventory::ReservationReleased},
+    Event as _,
+};
 use sqlx::PgPool;
 use support::{
     bazaar, free_port, get,
@@ -87,33 +90,33 @@ async fn events_appended_together_keep_the_order_they_were_pushed_in() {
     let tenant = Uuid::new_v4();
     let mut tx = pool.begin().await.unwrap();
     outbox::Events::new("test").append(&mut tx).await.unwrap();
-    let released = |reservation: Uuid| {
-        json!({"tenant_id": tenant, "reservation_id": reservation, "location_id": Uuid::new_v4(),
-            "outcome": "consumed", "reference": null, "released_at": 0})
+    let released = |reservation: Uuid| ReservationReleased {
+        tenant_id: tenant,
+        reservation_id: reservation,
+        outcome: "consumed".into(),
+        ..bazaar_schemas::sample()
     };
-    let assigned = json!({"tenant_id": tenant, "product_id": Uuid::new_v4(),
-        "barcode": "8901030865275", "kind": "ean13", "assigned_at": 0});
+    let assigned = BarcodeAssigned {
+        tenant_id: tenant,
+        barcode: "8901030865275".into(),
+        kind: "ean13".into(),
+        ..bazaar_schemas::sample()
+    };
     let (first, third) = (Uuid::new_v4(), Uuid::new_v4());
     let mut events = outbox::Events::new("test");
-    let pushed = [
-        (
-            "inventory.reservation.released",
-            first.to_string(),
-            released(first),
-        ),
-        ("catalog.barcode.assigned", "product-2".to_owned(), assigned),
-        (
-            "inventory.reservation.released",
-            third.to_string(),
-            released(third),
-        ),
-    ];
     let mut expected = Vec::new();
-    for (event_type, key, payload) in &pushed {
-        let id = events.push(event_type, tenant, key, payload).unwrap();
+    let mut pushed = |id: Uuid, event_type: &str, key: &str| {
         let topic = format!("{}.events.v1", event_type.split('.').next().unwrap());
-        expected.push((id, topic, event_type.to_string(), key.clone(), tenant));
-    }
+        expected.push((id, topic, event_type.to_owned(), key.to_owned(), tenant));
+    };
+    let key = first.to_string();
+    let id = events.push(tenant, &key, &released(first)).unwrap();
+    pushed(id, ReservationReleased::TYPE, &key);
+    let id = events.push(tenant, "product-2", &assigned).unwrap();
+    pushed(id, BarcodeAssigned::TYPE, "product-2");
+    let key = third.to_string();
+    let id = events.push(tenant, &key, &released(third)).unwrap();
+    pushed(id, ReservationReleased::TYPE, &key);
     events.append(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
 

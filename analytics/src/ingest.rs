@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use bazaar_platform::{
     clickhouse::{self, Client},
     consumer::{Batch, BatchSink, ConsumedEvent, DeadLetter, ProjectionError},
-    money::value_minor,
+    money::{checked_sum, value_minor},
 };
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
@@ -231,135 +231,9 @@ struct OffsetRow {
     offset: i64,
 }
 
-// What the facts read of the events.
-
-#[derive(Deserialize)]
-struct ProductFacts {
-    product_id: Uuid,
-    sku: String,
-    name: String,
-    category_id: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct CategoryCreated {
-    category_id: Uuid,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Taxes {
-    taxable_minor: i64,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-}
-
-impl Taxes {
-    fn tax(&self) -> i64 {
-        self.cgst_minor + self.sgst_minor + self.igst_minor + self.cess_minor
-    }
-}
-
-#[derive(Deserialize)]
-struct InvoiceIssued {
-    invoice_id: Uuid,
-    invoice_number: String,
-    store_id: Uuid,
-    terminal_id: String,
-    lines: Vec<InvoiceLine>,
-    payments: Vec<Payment>,
-    issued_at: i64,
-}
-
-#[derive(Deserialize)]
-struct InvoiceLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    discount_minor: i64,
-    #[serde(flatten)]
-    taxes: Taxes,
-}
-
-#[derive(Deserialize)]
-struct Payment {
-    mode: String,
-    amount_minor: i64,
-}
-
-#[derive(Deserialize)]
-struct ReturnProcessed {
-    return_id: Uuid,
-    invoice_id: Uuid,
-    store_id: Uuid,
-    lines: Vec<ReturnedLine>,
-    processed_at: i64,
-}
-
-#[derive(Deserialize)]
-struct ReturnedLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    #[serde(flatten)]
-    taxes: Taxes,
-}
-
-#[derive(Deserialize)]
-struct StockMoved {
-    location_id: Uuid,
-    #[serde(default)]
-    store_id: Option<Uuid>,
-    product_id: Uuid,
-    sku: String,
-    kind: String,
-    quantity: String,
-    unit_cost_minor: String,
-    reference_id: Option<String>,
-    recorded_at: i64,
-}
-
-#[derive(Deserialize)]
-struct PurchaseInvoice {
-    invoice_id: Uuid,
-    vendor_id: Uuid,
-    invoice_date: String,
-    lines: Vec<PurchaseLine>,
-}
-
-#[derive(Deserialize)]
-struct PurchaseLine {
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    #[serde(flatten)]
-    taxes: Taxes,
-}
-
-#[derive(Deserialize)]
-struct EntryPosted {
-    entry_id: Uuid,
-    posting_date: String,
-    source: String,
-    lines: Vec<EntryLine>,
-}
-
-#[derive(Deserialize)]
-struct EntryLine {
-    account_code: String,
-    store_id: Option<Uuid>,
-    debit_minor: i64,
-    credit_minor: i64,
-}
-
-/// The payload as one of the fact shapes: read from the JSON already made for `events`,
-/// not decoded from Avro a second time.
-fn read<T: serde::de::DeserializeOwned>(payload: &serde_json::Value) -> Result<T, ProjectionError> {
-    Ok(T::deserialize(payload)?)
+/// The tax on a line: every GST component and cess, never a wrapped sum.
+fn tax(cgst: i64, sgst: i64, igst: i64, cess: i64) -> Result<i64, ProjectionError> {
+    Ok(checked_sum([cgst, sgst, igst, cess])?)
 }
 
 /// Thousandths of a unit: quantities as scaled integers.
@@ -447,7 +321,7 @@ impl Rows {
     }
 
     fn add(&mut self, event: &ConsumedEvent) -> Result<(), ProjectionError> {
-        let payload: serde_json::Value = event.payload_as()?;
+        let payload = event.json()?;
         let tenant = event.cloud.tenant.to_string();
         let event_id = event.cloud.id.to_string();
         self.events.push(EventRow {
@@ -465,13 +339,20 @@ impl Rows {
         });
         match event.cloud.event_type.as_str() {
             events::catalog::ProductCreated::TYPE | events::catalog::ProductUpdated::TYPE => {
-                let p: ProductFacts = read(&payload)?;
+                let (product_id, sku, name, category_id) =
+                    if event.is::<events::catalog::ProductCreated>() {
+                        let p: events::catalog::ProductCreated = event.payload()?;
+                        (p.product_id, p.sku, p.name, p.category_id)
+                    } else {
+                        let p: events::catalog::ProductUpdated = event.payload()?;
+                        (p.product_id, p.sku, p.name, p.category_id)
+                    };
                 self.products.push(ProductRow {
                     tenant_id: tenant,
-                    product_id: p.product_id.to_string(),
-                    sku: p.sku,
-                    name: p.name,
-                    category_id: id(p.category_id),
+                    product_id: product_id.to_string(),
+                    sku,
+                    name,
+                    category_id: id(category_id),
                     version: u64::try_from(event.cloud.time.timestamp_millis()).unwrap_or(0),
                     topic: event.topic.clone(),
                     partition: event.partition,
@@ -479,7 +360,7 @@ impl Rows {
                 });
             }
             events::catalog::CategoryCreated::TYPE => {
-                let c: CategoryCreated = read(&payload)?;
+                let c: events::catalog::CategoryCreated = event.payload()?;
                 self.categories.push(CategoryRow {
                     tenant_id: tenant,
                     category_id: c.category_id.to_string(),
@@ -490,7 +371,7 @@ impl Rows {
                 });
             }
             events::sales::InvoiceIssued::TYPE => {
-                let i: InvoiceIssued = read(&payload)?;
+                let i: events::sales::InvoiceIssued = event.payload()?;
                 let mode = i
                     .payments
                     .iter()
@@ -509,8 +390,13 @@ impl Rows {
                         product_id: line.product_id.to_string(),
                         sku: line.sku,
                         quantity_milli: milli(&line.quantity)?,
-                        net_minor: line.taxes.taxable_minor,
-                        tax_minor: line.taxes.tax(),
+                        net_minor: line.taxable_minor,
+                        tax_minor: tax(
+                            line.cgst_minor,
+                            line.sgst_minor,
+                            line.igst_minor,
+                            line.cess_minor,
+                        )?,
                         discount_minor: line.discount_minor,
                         payment_mode: mode.clone(),
                         issued_at: seconds(i.issued_at),
@@ -521,7 +407,7 @@ impl Rows {
                 }
             }
             events::sales::ReturnProcessed::TYPE => {
-                let r: ReturnProcessed = read(&payload)?;
+                let r: events::sales::ReturnProcessed = event.payload()?;
                 for line in r.lines {
                     self.return_lines.push(ReturnLineRow {
                         event_id: event_id.clone(),
@@ -533,8 +419,13 @@ impl Rows {
                         product_id: line.product_id.to_string(),
                         sku: line.sku,
                         quantity_milli: milli(&line.quantity)?,
-                        net_minor: line.taxes.taxable_minor,
-                        tax_minor: line.taxes.tax(),
+                        net_minor: line.taxable_minor,
+                        tax_minor: tax(
+                            line.cgst_minor,
+                            line.sgst_minor,
+                            line.igst_minor,
+                            line.cess_minor,
+                        )?,
                         processed_at: seconds(r.processed_at),
                         topic: event.topic.clone(),
                         partition: event.partition,
@@ -543,7 +434,7 @@ impl Rows {
                 }
             }
             events::inventory::StockMoved::TYPE => {
-                let m: StockMoved = read(&payload)?;
+                let m: events::inventory::StockMoved = event.payload()?;
                 let quantity: Decimal = m.quantity.trim().parse()?;
                 let cost: Decimal = m.unit_cost_minor.trim().parse()?;
                 self.stock_movements.push(StockMovementRow {
@@ -564,7 +455,7 @@ impl Rows {
                 });
             }
             events::purchase::PurchaseInvoiceRecorded::TYPE => {
-                let i: PurchaseInvoice = read(&payload)?;
+                let i: events::purchase::PurchaseInvoiceRecorded = event.payload()?;
                 let date = days(&i.invoice_date)?;
                 for (n, line) in i.lines.into_iter().enumerate() {
                     self.purchase_lines.push(PurchaseLineRow {
@@ -576,8 +467,13 @@ impl Rows {
                         product_id: line.product_id.to_string(),
                         sku: line.sku,
                         quantity_milli: milli(&line.quantity)?,
-                        net_minor: line.taxes.taxable_minor,
-                        tax_minor: line.taxes.tax(),
+                        net_minor: line.taxable_minor,
+                        tax_minor: tax(
+                            line.cgst_minor,
+                            line.sgst_minor,
+                            line.igst_minor,
+                            line.cess_minor,
+                        )?,
                         invoice_date: date,
                         topic: event.topic.clone(),
                         partition: event.partition,
@@ -586,7 +482,7 @@ impl Rows {
                 }
             }
             events::finance::EntryPosted::TYPE => {
-                let e: EntryPosted = read(&payload)?;
+                let e: events::finance::EntryPosted = event.payload()?;
                 let date = days(&e.posting_date)?;
                 for (n, line) in e.lines.into_iter().enumerate() {
                     self.journal_lines.push(JournalLineRow {

@@ -89,7 +89,7 @@ pub(crate) mod mesh {
         outbox::{self, NewEvent},
         Settings,
     };
-    use bazaar_schemas::{Catalogue, CloudEvent};
+    use bazaar_schemas::{events, Catalogue, CloudEvent};
     use rdkafka::{
         admin::{AdminOptions, NewTopic, TopicReplication},
         consumer::{Consumer, StreamConsumer},
@@ -247,18 +247,15 @@ pub(crate) mod mesh {
         key: &str,
         payload: serde_json::Value,
     ) -> Uuid {
-        let schema = Catalogue::embedded()
-            .get("catalog.product.created", 1)
-            .unwrap();
+        let event: events::catalog::ProductCreated = serde_json::from_value(payload).unwrap();
         outbox::append(
             tx,
             NewEvent {
                 topic,
-                schema,
                 source: "test",
                 tenant: Uuid::nil(),
                 subject: key,
-                payload: &payload,
+                event: &event,
             },
         )
         .await

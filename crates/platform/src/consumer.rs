@@ -91,8 +91,23 @@ impl ConsumedEvent {
         Ok(bazaar_schemas::from_value(&resolved)?)
     }
 
-    /// The payload as a Rust type.
-    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProjectionError> {
+    /// The payload of an event that is an `A` or a `B`, as a `B`: one reader for a
+    /// creation and its updates, which carry the same facts.
+    pub fn payload_into<A, B>(&self) -> Result<B, ProjectionError>
+    where
+        A: bazaar_schemas::Event + Into<B>,
+        B: bazaar_schemas::Event,
+    {
+        if self.is::<A>() {
+            Ok(self.payload::<A>()?.into())
+        } else {
+            self.payload::<B>()
+        }
+    }
+
+    /// The payload as JSON, whatever its type: for a reader that keeps every event whole
+    /// (the analytics event log). A reader of a known type uses [`ConsumedEvent::payload`].
+    pub fn json(&self) -> Result<serde_json::Value, ProjectionError> {
         Ok(bazaar_schemas::from_value(&self.payload)?)
     }
 }

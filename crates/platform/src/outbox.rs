@@ -2,7 +2,6 @@
 //! that caused it, so it is published if and only if the change committed.
 
 use bazaar_schemas::{Catalogue, CloudEvent, EventSchema, SchemaError};
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -17,20 +16,19 @@ pub enum OutboxError {
     Database(#[from] sqlx::Error),
 }
 
-/// One event to append.
-pub struct NewEvent<'a, T> {
+/// One event to append to a topic of the caller's choosing: what benchmarks and tests
+/// use to keep their own topics. Services use [`append_event`] or [`Events`].
+pub struct NewEvent<'a, E> {
     /// Kafka topic, normally [`topic_for`] of the schema.
     pub topic: &'a str,
-    /// Its type and version.
-    pub schema: &'a EventSchema,
     /// The service writing it (`ce_source`).
     pub source: &'a str,
     /// The tenant it belongs to.
     pub tenant: Uuid,
     /// The aggregate id: the message key and `ce_subject`.
     pub subject: &'a str,
-    /// The payload, encoded with `schema`.
-    pub payload: &'a T,
+    /// The event, encoded with the schema of its type and version.
+    pub event: &'a E,
 }
 
 /// The topic of a schema's domain: `sales.invoice.issued` goes to `sales.events.v1`.
@@ -44,12 +42,13 @@ pub fn topic_for(schema: &EventSchema) -> String {
 /// Call it while holding the aggregate's row lock (`SELECT ... FOR UPDATE` or the
 /// `UPDATE` of its state row): the relay publishes in insertion order, which is then
 /// the commit order of that aggregate's events.
-pub async fn append<T: Serialize>(
+pub async fn append<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event: NewEvent<'_, T>,
+    event: NewEvent<'_, E>,
 ) -> Result<Uuid, OutboxError> {
-    let payload = event.schema.encode(event.payload)?;
-    let mut cloud = CloudEvent::new(event.schema, event.source, event.subject, event.tenant);
+    let schema = Catalogue::embedded().get(E::TYPE, E::VERSION)?;
+    let payload = schema.encode(event.event)?;
+    let mut cloud = CloudEvent::new(schema, event.source, event.subject, event.tenant);
     cloud.traceparent = crate::telemetry::traceparent(&tracing::Span::current());
     sqlx::query(
         "INSERT INTO outbox (event_id, topic, key, event_type, dataschema, payload, headers, tenant_id, created_at) \
@@ -69,17 +68,16 @@ pub async fn append<T: Serialize>(
     Ok(cloud.id)
 }
 
-/// Appends many events of the current version of `event_type` in one statement: what a bulk
-/// import writes. Each item is (tenant, subject, payload); ids come back in order.
-pub async fn append_all_current<T: Serialize>(
+/// Appends many events of one type in one statement: what a bulk import writes. Each
+/// item is (tenant, subject, event); ids come back in order.
+pub async fn append_all_events<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
     source: &str,
-    event_type: &str,
-    events: &[(Uuid, String, T)],
+    events: &[(Uuid, String, E)],
 ) -> Result<Vec<Uuid>, OutboxError> {
     let mut batch = Events::new(source);
-    for (tenant, subject, payload) in events {
-        batch.push(event_type, *tenant, subject, payload)?;
+    for (tenant, subject, event) in events {
+        batch.push(*tenant, subject, event)?;
     }
     let ids = batch.ids.clone();
     batch.append(tx).await?;
@@ -130,39 +128,16 @@ impl Events {
         }
     }
 
-    /// Encodes the current version of `event_type`, keyed by `subject`, and returns its
-    /// event id. Nothing is written until [`Events::append`].
-    pub fn push<T: Serialize>(
-        &mut self,
-        event_type: &str,
-        tenant: Uuid,
-        subject: &str,
-        payload: &T,
-    ) -> Result<Uuid, OutboxError> {
-        let schema = Catalogue::embedded().current(event_type)?;
-        self.push_with(schema, tenant, subject, payload)
-    }
-
     /// Encodes `event` with the schema its type names (`E::TYPE` at `E::VERSION`), keyed
-    /// by `subject`, and returns its event id: the typed [`Events::push`].
-    pub fn push_event<E: bazaar_schemas::Event>(
+    /// by `subject`, and returns its event id. Nothing is written until [`Events::append`].
+    pub fn push<E: bazaar_schemas::Event>(
         &mut self,
         tenant: Uuid,
         subject: &str,
         event: &E,
     ) -> Result<Uuid, OutboxError> {
         let schema = Catalogue::embedded().get(E::TYPE, E::VERSION)?;
-        self.push_with(schema, tenant, subject, event)
-    }
-
-    fn push_with<T: Serialize>(
-        &mut self,
-        schema: &'static bazaar_schemas::EventSchema,
-        tenant: Uuid,
-        subject: &str,
-        payload: &T,
-    ) -> Result<Uuid, OutboxError> {
-        let payload = schema.encode(payload)?;
+        let payload = schema.encode(event)?;
         let mut cloud = CloudEvent::new(schema, &self.source, subject, tenant);
         cloud.traceparent.clone_from(&self.traceparent);
         self.ids.push(cloud.id);
@@ -206,10 +181,8 @@ impl Events {
     }
 }
 
-/// Appends the current version of `event_type` to its domain's topic, keyed by `subject`: the
-/// usual case, a batch of one [`Events`].
-/// Appends one typed event in the caller's transaction: [`append_current`] with the event
-/// type and version taken from the payload's type.
+/// Appends one typed event in the caller's transaction, keyed by `subject`: the usual
+/// case, a batch of one [`Events`].
 pub async fn append_event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
     source: &str,
@@ -218,21 +191,7 @@ pub async fn append_event<E: bazaar_schemas::Event>(
     event: &E,
 ) -> Result<Uuid, OutboxError> {
     let mut events = Events::new(source);
-    let id = events.push_event(tenant, subject, event)?;
-    events.append(tx).await?;
-    Ok(id)
-}
-
-pub async fn append_current<T: Serialize>(
-    tx: &mut PgConnection,
-    source: &str,
-    event_type: &str,
-    tenant: Uuid,
-    subject: &str,
-    payload: &T,
-) -> Result<Uuid, OutboxError> {
-    let mut events = Events::new(source);
-    let id = events.push(event_type, tenant, subject, payload)?;
+    let id = events.push(tenant, subject, event)?;
     events.append(tx).await?;
     Ok(id)
 }

@@ -183,6 +183,25 @@ pub fn prices(mrp: Money, selling: Money) -> Result<(Currency, i64, i64), Invali
     Ok((mrp.currency, mrp.amount_minor, selling.amount_minor))
 }
 
+/// The audit record of a price change: the same facts, kept on the tenant's audit trail.
+pub fn price_audited(
+    changed: &bazaar_schemas::events::catalog::PriceChanged,
+) -> bazaar_schemas::events::audit::PriceChangeAudited {
+    let c = changed.clone();
+    bazaar_schemas::events::audit::PriceChangeAudited {
+        tenant_id: c.tenant_id,
+        product_id: c.product_id,
+        sku: c.sku,
+        currency: c.currency,
+        mrp_minor_before: c.mrp_minor_before,
+        mrp_minor: c.mrp_minor,
+        selling_price_minor_before: c.selling_price_minor_before,
+        selling_price_minor: c.selling_price_minor,
+        changed_by: c.changed_by,
+        changed_at: c.changed_at,
+    }
+}
+
 /// A reorder level in the product's unit.
 pub fn reorder_level(raw: &str, unit: Unit) -> Result<Quantity, Invalid> {
     Quantity::field("reorder_level", raw, unit.decimals(), Sign::NonNegative)

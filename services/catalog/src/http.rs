@@ -1,6 +1,6 @@
 //! Catalog's HTTP API: categories, products, prices, barcodes and the POS lookup.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
 use axum::{
@@ -231,16 +231,6 @@ pub(crate) struct NewProduct {
     barcodes: Vec<String>,
 }
 
-/// `catalog.barcode.assigned`.
-#[derive(Serialize)]
-pub(crate) struct BarcodeAssigned<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) product_id: Uuid,
-    pub(crate) barcode: &'a str,
-    pub(crate) kind: &'static str,
-    pub(crate) assigned_at: i64,
-}
-
 pub(crate) fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -432,14 +422,7 @@ async fn create_product(
         reorder_level: reorder.map(|q| q.to_string()),
         created_at: now_millis(),
     };
-    store::event(
-        &mut tx,
-        events::catalog::ProductCreated::TYPE,
-        tenant,
-        id,
-        &created,
-    )
-    .await?;
+    store::event(&mut tx, tenant, id, &created).await?;
     for (code, kind) in &barcodes {
         attach(&mut tx, tenant, id, code, *kind).await?;
     }
@@ -489,21 +472,14 @@ async fn attach(
             format!("barcode {code} already identifies a product"),
         ));
     }
-    let event = BarcodeAssigned {
+    let event = events::catalog::BarcodeAssigned {
         tenant_id: tenant,
         product_id: product,
-        barcode: code,
-        kind: kind.code(),
+        barcode: code.to_owned(),
+        kind: kind.code().to_owned(),
         assigned_at: now_millis(),
     };
-    store::event(
-        tx,
-        events::catalog::BarcodeAssigned::TYPE,
-        tenant,
-        product,
-        &event,
-    )
-    .await?;
+    store::event(tx, tenant, product, &event).await?;
     Ok(())
 }
 
@@ -616,14 +592,7 @@ async fn update_product(
     }
     store::update_product(&mut tx, &row).await?;
     let event = product_updated(&row);
-    store::event(
-        &mut tx,
-        events::catalog::ProductUpdated::TYPE,
-        tenant,
-        id,
-        &event,
-    )
-    .await?;
+    store::event(&mut tx, tenant, id, &event).await?;
     Ok(Json(committed(tx, tenant, id).await?))
 }
 
@@ -635,21 +604,6 @@ pub(crate) struct PriceChange {
     mrp: Money,
     #[schema(value_type = Object)]
     selling_price: Money,
-}
-
-/// `catalog.price.changed`, and the same facts as `audit.price.changed`.
-#[derive(Serialize)]
-pub(crate) struct PriceChanged<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) product_id: Uuid,
-    pub(crate) sku: &'a str,
-    pub(crate) currency: &'a str,
-    pub(crate) mrp_minor_before: i64,
-    pub(crate) mrp_minor: i64,
-    pub(crate) selling_price_minor_before: i64,
-    pub(crate) selling_price_minor: i64,
-    pub(crate) changed_by: Uuid,
-    pub(crate) changed_at: i64,
 }
 
 /// Changes a product's MRP and selling price. Owner or admin; audited.
@@ -678,11 +632,11 @@ async fn change_price(
         ));
     }
     store::set_prices(&mut tx, tenant, id, mrp, selling).await?;
-    let changed = PriceChanged {
+    let changed = events::catalog::PriceChanged {
         tenant_id: tenant,
         product_id: id,
-        sku: &before.sku,
-        currency: &before.currency,
+        sku: before.sku.clone(),
+        currency: before.currency.clone(),
         mrp_minor_before: before.mrp_minor,
         mrp_minor: mrp,
         selling_price_minor_before: before.selling_price_minor,
@@ -690,24 +644,9 @@ async fn change_price(
         changed_by: principal.user,
         changed_at: now_millis(),
     };
-    store::event(
-        &mut tx,
-        events::catalog::PriceChanged::TYPE,
-        tenant,
-        id,
-        &changed,
-    )
-    .await?;
+    store::event(&mut tx, tenant, id, &changed).await?;
     // Audit events are keyed by tenant, like every audit event.
-    bazaar_platform::outbox::append_current(
-        &mut tx,
-        store::SERVICE,
-        events::audit::PriceChangeAudited::TYPE,
-        tenant,
-        &tenant.to_string(),
-        &changed,
-    )
-    .await?;
+    store::event(&mut tx, tenant, tenant, &domain::price_audited(&changed)).await?;
     Ok(Json(committed(tx, tenant, id).await?))
 }
 
@@ -735,14 +674,7 @@ async fn archive_product(
             archived_by: principal.user,
             archived_at: now_millis(),
         };
-        store::event(
-            &mut tx,
-            events::catalog::ProductArchived::TYPE,
-            tenant,
-            id,
-            &event,
-        )
-        .await?;
+        store::event(&mut tx, tenant, id, &event).await?;
     }
     Ok(Json(committed(tx, tenant, id).await?))
 }
@@ -816,17 +748,6 @@ pub(crate) struct NewCategory {
     parent_id: Option<Uuid>,
 }
 
-/// `catalog.category.created`.
-#[derive(Serialize)]
-pub(crate) struct CategoryCreated<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) category_id: Uuid,
-    pub(crate) parent_id: Option<Uuid>,
-    pub(crate) name: &'a str,
-    pub(crate) path: &'a str,
-    pub(crate) created_at: i64,
-}
-
 /// The tenant's category tree, by path.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", params(Page),
     security(("bearer" = [])), responses((status = 200, body = Vec<Category>)))]
@@ -875,22 +796,15 @@ async fn create_category(
         .ok_or_else(|| {
             ApiError::conflict("category_exists", format!("category {path:?} exists"))
         })?;
-    let event = CategoryCreated {
+    let event = events::catalog::CategoryCreated {
         tenant_id: tenant,
         category_id: category.id,
         parent_id: category.parent_id,
-        name: &category.name,
-        path: &category.path,
+        name: category.name.clone(),
+        path: category.path.clone(),
         created_at: now_millis(),
     };
-    store::event(
-        &mut tx,
-        events::catalog::CategoryCreated::TYPE,
-        tenant,
-        category.id,
-        &event,
-    )
-    .await?;
+    store::event(&mut tx, tenant, category.id, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(category)))
 }

@@ -8,7 +8,7 @@
 //! `partial` writes the good rows. Either way every bad row is reported with its line,
 //! column and reason.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::{
     collections::{HashMap, HashSet},
     io::Read,
@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, BarcodeKind, Unit},
-    http::{now_millis, product_updated, BarcodeAssigned, CategoryCreated, PriceChanged},
+    http::{now_millis, product_updated},
     store::{self, SERVICE},
 };
 
@@ -615,22 +615,15 @@ impl Importer {
                         format!("category {so_far:?} was created meanwhile"),
                     )
                 })?;
-            let event = CategoryCreated {
+            let event = events::catalog::CategoryCreated {
                 tenant_id: self.tenant,
                 category_id: created.id,
                 parent_id: created.parent_id,
-                name: &created.name,
-                path: &created.path,
+                name: created.name.clone(),
+                path: created.path.clone(),
                 created_at: now_millis(),
             };
-            store::event(
-                tx,
-                events::catalog::CategoryCreated::TYPE,
-                self.tenant,
-                created.id,
-                &event,
-            )
-            .await?;
+            store::event(tx, self.tenant, created.id, &event).await?;
             self.categories.insert(so_far.to_lowercase(), created.id);
             self.report.categories_created += 1;
             parent = Some(created.id);
@@ -711,8 +704,7 @@ impl Importer {
                 (self.tenant, p.id.to_string(), event)
             })
             .collect();
-        outbox::append_all_current(tx, SERVICE, events::catalog::ProductCreated::TYPE, &created)
-            .await?;
+        outbox::append_all_events(tx, SERVICE, &created).await?;
         let barcodes: Vec<(Uuid, &str, BarcodeKind)> = rows
             .iter()
             .zip(&new)
@@ -736,24 +728,23 @@ impl Importer {
             return Ok(());
         }
         store::insert_barcodes(tx, self.tenant, barcodes).await?;
-        let events: Vec<(Uuid, String, BarcodeAssigned)> = barcodes
+        let events: Vec<(Uuid, String, events::catalog::BarcodeAssigned)> = barcodes
             .iter()
             .map(|(product, code, kind)| {
                 (
                     self.tenant,
                     product.to_string(),
-                    BarcodeAssigned {
+                    events::catalog::BarcodeAssigned {
                         tenant_id: self.tenant,
                         product_id: *product,
-                        barcode: code,
-                        kind: kind.code(),
+                        barcode: (*code).to_owned(),
+                        kind: kind.code().to_owned(),
                         assigned_at: now_millis(),
                     },
                 )
             })
             .collect();
-        outbox::append_all_current(tx, SERVICE, events::catalog::BarcodeAssigned::TYPE, &events)
-            .await?;
+        outbox::append_all_events(tx, SERVICE, &events).await?;
         Ok(())
     }
 
@@ -801,14 +792,7 @@ impl Importer {
                 product.reorder_level = row.reorder_level;
                 store::update_product(tx, &product).await?;
                 let event = product_updated(&product);
-                store::event(
-                    tx,
-                    events::catalog::ProductUpdated::TYPE,
-                    self.tenant,
-                    product.id,
-                    &event,
-                )
-                .await?;
+                store::event(tx, self.tenant, product.id, &event).await?;
             }
             if (product.mrp_minor, product.selling_price_minor)
                 != (row.mrp_minor, row.selling_price_minor)
@@ -821,11 +805,11 @@ impl Importer {
                     row.selling_price_minor,
                 )
                 .await?;
-                let changed = PriceChanged {
+                let changed = events::catalog::PriceChanged {
                     tenant_id: self.tenant,
                     product_id: product.id,
-                    sku: &product.sku,
-                    currency: &product.currency,
+                    sku: product.sku.clone(),
+                    currency: product.currency.clone(),
                     mrp_minor_before: product.mrp_minor,
                     mrp_minor: row.mrp_minor,
                     selling_price_minor_before: product.selling_price_minor,
@@ -833,23 +817,9 @@ impl Importer {
                     changed_by: self.user,
                     changed_at: now_millis(),
                 };
-                store::event(
-                    tx,
-                    events::catalog::PriceChanged::TYPE,
-                    self.tenant,
-                    product.id,
-                    &changed,
-                )
-                .await?;
-                outbox::append_current(
-                    tx,
-                    SERVICE,
-                    events::audit::PriceChangeAudited::TYPE,
-                    self.tenant,
-                    &self.tenant.to_string(),
-                    &changed,
-                )
-                .await?;
+                store::event(tx, self.tenant, product.id, &changed).await?;
+                let audited = domain::price_audited(&changed);
+                store::event(tx, self.tenant, self.tenant, &audited).await?;
             }
             for (code, kind) in &row.barcodes {
                 if !product.barcodes.contains(code) {

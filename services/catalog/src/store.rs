@@ -528,21 +528,12 @@ pub(crate) async fn categories(
     .await
 }
 
-/// Appends the current version of `event_type` about `subject`.
-pub(crate) async fn event<T: Serialize>(
+/// Appends `event` about `subject`, keyed by it.
+pub(crate) async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event_type: &str,
     tenant: Uuid,
     subject: Uuid,
-    payload: &T,
+    event: &E,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_current(
-        tx,
-        SERVICE,
-        event_type,
-        tenant,
-        &subject.to_string(),
-        payload,
-    )
-    .await
+    outbox::append_event(tx, SERVICE, tenant, &subject.to_string(), event).await
 }

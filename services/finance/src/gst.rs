@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::rules::day;
+use crate::rules::{day, Taxed};
 
 /// The B2C large limit since August 2024 (notification 12/2024): ₹1,00,000.
 #[allow(clippy::inconsistent_digit_grouping)] // rupees_paise
@@ -25,28 +25,10 @@ pub const B2CL_THRESHOLD_MINOR: i64 = 1_00_000_00;
 
 // ---- The register, kept by finance-ledger ----
 
-#[derive(Deserialize)]
-struct OutwardInvoice {
-    invoice_id: Uuid,
-    invoice_number: String,
-    place_of_supply: String,
-    #[serde(default)]
-    supplier_gstin: Option<String>,
-    #[serde(default)]
-    supplier_state: Option<String>,
-    #[serde(default)]
-    customer_gstin: Option<String>,
-    lines: Vec<RegisterLine>,
-    total_minor: i64,
-    issued_at: i64,
-}
-
-#[derive(Deserialize)]
+/// One line of a tax document, as the register keeps it.
 struct RegisterLine {
-    /// Absent (0) on vendors' lines, which are numbered in order.
-    #[serde(default)]
+    /// 0 on vendors' documents, whose lines are numbered in order.
     line_no: i32,
-    #[serde(default)]
     hsn_code: Option<String>,
     quantity: String,
     gst_rate_bp: i32,
@@ -57,36 +39,27 @@ struct RegisterLine {
     cess_minor: i64,
 }
 
-#[derive(Deserialize)]
-struct CreditNote {
-    return_id: Uuid,
-    credit_note_number: String,
-    invoice_id: Uuid,
-    lines: Vec<RegisterLine>,
-    total_minor: i64,
-    processed_at: i64,
-}
-
-#[derive(Deserialize)]
-struct InwardInvoice {
-    invoice_id: Uuid,
-    vendor_invoice_number: String,
-    #[serde(default)]
-    place_of_supply: Option<String>,
-    invoice_date: String,
-    lines: Vec<RegisterLine>,
-    total_minor: i64,
-}
-
-#[derive(Deserialize)]
-struct DebitNote {
-    return_id: Uuid,
-    debit_note_number: String,
-    #[serde(default)]
-    place_of_supply: Option<String>,
-    lines: Vec<RegisterLine>,
-    total_minor: i64,
-    returned_at: i64,
+impl RegisterLine {
+    fn of<L: Taxed>(
+        line: &L,
+        line_no: i32,
+        hsn_code: Option<String>,
+        quantity: &str,
+        gst_rate_bp: i32,
+    ) -> Self {
+        let t = line.taxes();
+        RegisterLine {
+            line_no,
+            hsn_code,
+            quantity: quantity.to_owned(),
+            gst_rate_bp,
+            taxable_minor: t.taxable_minor,
+            cgst_minor: t.cgst_minor,
+            sgst_minor: t.sgst_minor,
+            igst_minor: t.igst_minor,
+            cess_minor: t.cess_minor,
+        }
+    }
 }
 
 /// An invoice's GSTIN, state, buyer's GSTIN and place of supply, as registered.
@@ -121,7 +94,14 @@ pub async fn register(
 ) -> Result<(), ProjectionError> {
     match event.cloud.event_type.as_str() {
         events::sales::InvoiceIssued::TYPE => {
-            let i: OutwardInvoice = event.payload_as()?;
+            let i: events::sales::InvoiceIssued = event.payload()?;
+            let lines: Vec<RegisterLine> = i
+                .lines
+                .iter()
+                .map(|l| {
+                    RegisterLine::of(l, l.line_no, l.hsn_code.clone(), &l.quantity, l.gst_rate_bp)
+                })
+                .collect();
             record(
                 tx,
                 tenant,
@@ -137,13 +117,13 @@ pub async fn register(
                     place_of_supply: Some(&i.place_of_supply),
                     original_id: None,
                     value_minor: i.total_minor,
-                    lines: &i.lines,
+                    lines: &lines,
                 },
             )
             .await
         }
         events::sales::ReturnProcessed::TYPE => {
-            let c: CreditNote = event.payload_as()?;
+            let c: events::sales::ReturnProcessed = event.payload()?;
             // The credit note is reported where its invoice was: same GSTIN, buyer and
             // place of supply, and each line's HSN code from the invoice's line.
             let invoice: Option<InvoiceParties> = sqlx::query_as(
@@ -170,10 +150,14 @@ pub async fn register(
             .await?
             .into_iter()
             .collect();
-            let mut lines = c.lines;
-            for line in &mut lines {
-                line.hsn_code = hsn.get(&line.line_no).cloned().flatten();
-            }
+            let lines: Vec<RegisterLine> = c
+                .lines
+                .iter()
+                .map(|l| {
+                    let code = hsn.get(&l.line_no).cloned().flatten();
+                    RegisterLine::of(l, l.line_no, code, &l.quantity, l.gst_rate_bp)
+                })
+                .collect();
             record(
                 tx,
                 tenant,
@@ -206,7 +190,12 @@ pub async fn register(
             Ok(())
         }
         events::purchase::PurchaseInvoiceRecorded::TYPE => {
-            let i: InwardInvoice = event.payload_as()?;
+            let i: events::purchase::PurchaseInvoiceRecorded = event.payload()?;
+            let lines: Vec<RegisterLine> = i
+                .lines
+                .iter()
+                .map(|l| RegisterLine::of(l, 0, None, &l.quantity, l.gst_rate_bp))
+                .collect();
             let date = i
                 .invoice_date
                 .parse()
@@ -226,13 +215,18 @@ pub async fn register(
                     place_of_supply: i.place_of_supply.as_deref(),
                     original_id: None,
                     value_minor: i.total_minor,
-                    lines: &i.lines,
+                    lines: &lines,
                 },
             )
             .await
         }
         events::purchase::PurchaseReturnProcessed::TYPE => {
-            let d: DebitNote = event.payload_as()?;
+            let d: events::purchase::PurchaseReturnProcessed = event.payload()?;
+            let lines: Vec<RegisterLine> = d
+                .lines
+                .iter()
+                .map(|l| RegisterLine::of(l, 0, None, &l.quantity, l.gst_rate_bp))
+                .collect();
             record(
                 tx,
                 tenant,
@@ -248,7 +242,7 @@ pub async fn register(
                     place_of_supply: d.place_of_supply.as_deref(),
                     original_id: None,
                     value_minor: d.total_minor,
-                    lines: &d.lines,
+                    lines: &lines,
                 },
             )
             .await

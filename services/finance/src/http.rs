@@ -2,7 +2,7 @@
 //! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
 //! store or consolidated, as JSON or CSV; and the GST returns.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::sync::Arc;
 
 use axum::{
@@ -309,20 +309,6 @@ pub(crate) struct EntryLine {
     credit_minor: i64,
 }
 
-/// `audit.journal.manual_entry`.
-#[derive(Serialize)]
-struct EntryAudited<'a> {
-    tenant_id: Uuid,
-    entry_id: Uuid,
-    posting_date: String,
-    narration: &'a str,
-    currency: &'a str,
-    total_minor: i64,
-    reverses: Option<Uuid>,
-    posted_by: Uuid,
-    posted_at: i64,
-}
-
 /// Posts a manual entry: it must balance, name the tenant's accounts and fall in an open
 /// month. Emits `finance.entry.posted` and `audit.journal.manual_entry`.
 #[utoipa::path(post, path = "/api/v1/finance/journal-entry", tag = "finance", request_body = ManualEntry,
@@ -403,28 +389,20 @@ async fn post_entry(
         posted_at: None,
     };
     journal::post(&mut tx, tenant, &new).await?;
-    let audited = EntryAudited {
+    let audited = events::audit::ManualJournalEntry {
         tenant_id: tenant,
         entry_id: new.id,
         posting_date: new.date.to_string(),
-        narration,
-        currency: &new.currency,
+        narration: narration.to_owned(),
+        currency: new.currency.clone(),
         // Balanced, so the debits' checked sum fitted.
         total_minor: checked_sum(new.lines.iter().map(|l| l.debit)).map_err(ApiError::internal)?,
         reverses: new.reverses,
         posted_by: principal.user,
         posted_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        events::audit::ManualJournalEntry::TYPE,
-        tenant,
-        // The audit topic is keyed by tenant.
-        &tenant.to_string(),
-        &audited,
-    )
-    .await?;
+    // The audit topic is keyed by tenant.
+    outbox::append_event(&mut tx, SERVICE, tenant, &tenant.to_string(), &audited).await?;
     let stored = entry(&mut tx, tenant, new.id)
         .await?
         .ok_or_else(|| ApiError::internal("the entry vanished"))?;
@@ -1005,15 +983,6 @@ pub(crate) struct PeriodClosed {
     closed_at: chrono::DateTime<Utc>,
 }
 
-/// `finance.period.closed`.
-#[derive(Serialize)]
-struct PeriodClosedEvent<'a> {
-    tenant_id: Uuid,
-    month: &'a str,
-    closed_by: Uuid,
-    closed_at: i64,
-}
-
 /// Closes a month (`YYYY-MM`): nothing more is posted into it. Events that arrive later
 /// are posted on the first day of the next open month.
 #[utoipa::path(post, path = "/api/v1/finance/periods/{month}/close", tag = "finance",
@@ -1047,21 +1016,13 @@ async fn close_period(
         ));
     }
     let now = Utc::now();
-    let event = PeriodClosedEvent {
+    let event = events::finance::PeriodClosed {
         tenant_id: tenant,
-        month: &month,
+        month: month.clone(),
         closed_by: principal.user,
         closed_at: now.timestamp_millis(),
     };
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        events::finance::PeriodClosed::TYPE,
-        tenant,
-        &month,
-        &event,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &month, &event).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -1,7 +1,7 @@
 //! The journal: balanced entries, stored once, never edited, never in a closed month.
 //! Entries from events and from accountants both come through `post`.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::collections::HashMap;
 
 use bazaar_platform::{
@@ -9,7 +9,6 @@ use bazaar_platform::{
     outbox::{self, OutboxError},
 };
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -87,31 +86,6 @@ pub enum JournalError {
     /// The event could not be written.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
-}
-
-/// `finance.entry.posted`.
-#[derive(Serialize)]
-struct EntryPosted<'a> {
-    tenant_id: Uuid,
-    entry_id: Uuid,
-    posting_date: String,
-    narration: &'a str,
-    source: &'a str,
-    source_event_id: Option<Uuid>,
-    document: Option<&'a str>,
-    currency: &'a str,
-    reverses: Option<Uuid>,
-    lines: Vec<PostedLine<'a>>,
-    posted_by: Option<Uuid>,
-    posted_at: i64,
-}
-
-#[derive(Serialize)]
-struct PostedLine<'a> {
-    account_code: &'a str,
-    store_id: Option<Uuid>,
-    debit_minor: i64,
-    credit_minor: i64,
 }
 
 /// Checks that `entry`'s accounts exist and its month is open, then records it: for
@@ -217,21 +191,21 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
     .bind(&credit)
     .execute(&mut *tx)
     .await?;
-    let posted = EntryPosted {
+    let posted = events::finance::EntryPosted {
         tenant_id: tenant,
         entry_id: entry.id,
         posting_date: entry.date.to_string(),
-        narration: &entry.narration,
-        source: &entry.source,
+        narration: entry.narration.clone(),
+        source: entry.source.clone(),
         source_event_id: entry.source_event_id,
-        document: entry.document.as_deref(),
-        currency: &entry.currency,
+        document: entry.document.clone(),
+        currency: entry.currency.clone(),
         reverses: entry.reverses,
         lines: entry
             .lines
             .iter()
-            .map(|l| PostedLine {
-                account_code: &l.account_code,
+            .map(|l| events::finance::EntryPostedJournalLine {
+                account_code: l.account_code.clone(),
                 store_id: l.store,
                 debit_minor: l.debit,
                 credit_minor: l.credit,
@@ -240,15 +214,7 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
         posted_by: entry.posted_by,
         posted_at: Utc::now().timestamp_millis(),
     };
-    outbox::append_current(
-        tx,
-        SERVICE,
-        events::finance::EntryPosted::TYPE,
-        tenant,
-        &entry.id.to_string(),
-        &posted,
-    )
-    .await?;
+    outbox::append_event(tx, SERVICE, tenant, &entry.id.to_string(), &posted).await?;
     Ok(())
 }
 

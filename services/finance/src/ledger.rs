@@ -11,7 +11,6 @@ use bazaar_platform::{
     stores,
 };
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -63,29 +62,6 @@ impl FinanceLedger {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
-}
-
-/// `finance.entry.posted`, as a rebuild restates a manual entry from it.
-#[derive(Deserialize)]
-struct Posted {
-    entry_id: Uuid,
-    posting_date: String,
-    narration: String,
-    source: String,
-    document: Option<String>,
-    currency: String,
-    reverses: Option<Uuid>,
-    lines: Vec<PostedLine>,
-    posted_by: Option<Uuid>,
-    posted_at: i64,
-}
-
-#[derive(Deserialize)]
-struct PostedLine {
-    account_code: String,
-    store_id: Option<Uuid>,
-    debit_minor: i64,
-    credit_minor: i64,
 }
 
 impl bazaar_platform::service::TableProjection for FinanceLedger {
@@ -165,27 +141,25 @@ async fn post(
         }
         Rule::Reverse => None,
         Rule::Post => match event_type {
-            events::sales::InvoiceIssued::TYPE => {
-                Some(rules::invoice_issued(&event.payload_as()?)?)
-            }
+            events::sales::InvoiceIssued::TYPE => Some(rules::invoice_issued(&event.payload()?)?),
             events::sales::ReturnProcessed::TYPE => {
-                Some(rules::return_processed(&event.payload_as()?)?)
+                Some(rules::return_processed(&event.payload()?)?)
             }
-            events::inventory::StockMoved::TYPE => rules::stock_moved(&event.payload_as()?)?,
-            events::inventory::SaleCosted::TYPE => rules::sale_costed(&event.payload_as()?)?,
-            events::inventory::StockAdjusted::TYPE => rules::stock_adjusted(&event.payload_as()?)?,
+            events::inventory::StockMoved::TYPE => rules::stock_moved(&event.payload()?)?,
+            events::inventory::SaleCosted::TYPE => rules::sale_costed(&event.payload()?)?,
+            events::inventory::StockAdjusted::TYPE => rules::stock_adjusted(&event.payload()?)?,
             events::purchase::PurchaseInvoiceRecorded::TYPE => {
-                Some(rules::purchase_invoice(&event.payload_as()?)?)
+                Some(rules::purchase_invoice(&event.payload()?)?)
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {
-                Some(rules::purchase_return(&event.payload_as()?)?)
+                Some(rules::purchase_return(&event.payload()?)?)
             }
             events::partners::PaymentReceived::TYPE => {
-                Some(rules::payment_received(&event.payload_as()?)?)
+                Some(rules::payment_received(&event.payload()?)?)
             }
-            events::partners::PaymentMade::TYPE => Some(rules::payment_made(&event.payload_as()?)?),
+            events::partners::PaymentMade::TYPE => Some(rules::payment_made(&event.payload()?)?),
             events::finance::EntryPosted::TYPE => {
-                return restate_manual(tx, event.cloud.tenant, &event.payload_as()?).await
+                return restate_manual(tx, event.cloud.tenant, &event.payload()?).await
             }
             other => return Err(format!("{other} is listed to post but has no rule").into()),
         },
@@ -239,7 +213,7 @@ fn entry_for(event: &ConsumedEvent, posting: &Posting, lines: Vec<NewLine>) -> N
 async fn restate_manual(
     tx: &mut PgConnection,
     tenant: Uuid,
-    posted: &Posted,
+    posted: &events::finance::EntryPosted,
 ) -> Result<(), ProjectionError> {
     if posted.source != "manual" {
         return Ok(());

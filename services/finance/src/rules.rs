@@ -7,7 +7,6 @@ use bazaar_platform::money::checked_sum;
 use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::chart::Role;
@@ -161,6 +160,8 @@ pub struct Posting {
     pub currency: String,
     /// Debits and credits.
     pub lines: Vec<Line>,
+    /// An amount was given that cannot change sides (`i64::MIN`): the entry is refused.
+    overflowed: bool,
 }
 
 impl Posting {
@@ -171,6 +172,7 @@ impl Posting {
             document,
             currency: currency.to_owned(),
             lines: Vec::new(),
+            overflowed: false,
         }
     }
 
@@ -184,18 +186,24 @@ impl Posting {
                 debit: a,
                 credit: 0,
             }),
-            a => self.lines.push(Line {
-                role,
-                store,
-                debit: 0,
-                credit: -a,
-            }),
+            a => match a.checked_neg() {
+                Some(credit) => self.lines.push(Line {
+                    role,
+                    store,
+                    debit: 0,
+                    credit,
+                }),
+                None => self.overflowed = true,
+            },
         }
     }
 
     /// Credits `amount` to `role` (a negative amount debits it).
     pub fn credit(&mut self, role: Role, store: Option<Uuid>, amount: i64) {
-        self.debit(role, store, -amount);
+        match amount.checked_neg() {
+            Some(debit) => self.debit(role, store, debit),
+            None => self.overflowed = true,
+        }
     }
 
     /// Debits and credits are equal and there are at least two lines; sums that would
@@ -203,7 +211,7 @@ impl Posting {
     pub fn balanced(&self) -> bool {
         let debits = checked_sum(self.lines.iter().map(|l| l.debit));
         let credits = checked_sum(self.lines.iter().map(|l| l.credit));
-        self.lines.len() >= 2 && debits.is_ok() && debits == credits
+        !self.overflowed && self.lines.len() >= 2 && debits.is_ok() && debits == credits
     }
 }
 
@@ -219,6 +227,9 @@ pub enum RuleError {
     /// A quantity or cost that is not a decimal.
     #[error("invalid decimal {0:?}")]
     Decimal(String),
+    /// A sum or difference of the event's amounts that does not fit in 64 bits.
+    #[error("{0} does not fit")]
+    Overflow(String),
 }
 
 fn checked(posting: Posting) -> Result<Posting, RuleError> {
@@ -251,7 +262,7 @@ pub fn payment_account(mode: &str) -> Result<Role, RuleError> {
 }
 
 /// Taxes of a line, as the sales and purchase events carry them.
-#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Taxes {
     /// Value GST is charged on.
     pub taxable_minor: i64,
@@ -266,74 +277,79 @@ pub struct Taxes {
 }
 
 impl Taxes {
-    fn add(&mut self, other: &Taxes) {
-        self.taxable_minor += other.taxable_minor;
-        self.cgst_minor += other.cgst_minor;
-        self.sgst_minor += other.sgst_minor;
-        self.igst_minor += other.igst_minor;
-        self.cess_minor += other.cess_minor;
-    }
-
-    fn total(&self) -> i64 {
-        self.taxable_minor + self.cgst_minor + self.sgst_minor + self.igst_minor + self.cess_minor
-    }
-
-    fn sum<'a>(lines: impl IntoIterator<Item = &'a Taxes>) -> Taxes {
+    /// The lines' taxes added up; a sum that does not fit is refused, never wrapped.
+    pub fn sum<'a, L: Taxed + 'a>(
+        lines: impl IntoIterator<Item = &'a L>,
+    ) -> Result<Taxes, RuleError> {
         let mut sum = Taxes::default();
         for line in lines {
-            sum.add(line);
+            let t = line.taxes();
+            sum = Taxes {
+                taxable_minor: add(sum.taxable_minor, t.taxable_minor)?,
+                cgst_minor: add(sum.cgst_minor, t.cgst_minor)?,
+                sgst_minor: add(sum.sgst_minor, t.sgst_minor)?,
+                igst_minor: add(sum.igst_minor, t.igst_minor)?,
+                cess_minor: add(sum.cess_minor, t.cess_minor)?,
+            };
         }
-        sum
+        Ok(sum)
+    }
+
+    /// Taxable value and every tax.
+    pub fn total(&self) -> Result<i64, RuleError> {
+        checked_sum([
+            self.taxable_minor,
+            self.cgst_minor,
+            self.sgst_minor,
+            self.igst_minor,
+            self.cess_minor,
+        ])
+        .map_err(|_| RuleError::Overflow("a document's taxes".to_owned()))
     }
 }
 
-/// One payment of `sales.invoice.issued`.
-#[derive(Debug, Deserialize)]
-pub struct Paid {
-    /// cash, card, upi, credit or loyalty.
-    pub mode: String,
-    /// Minor units.
-    pub amount_minor: i64,
+fn add(a: i64, b: i64) -> Result<i64, RuleError> {
+    a.checked_add(b)
+        .ok_or_else(|| RuleError::Overflow(format!("{a} + {b}")))
 }
 
-/// Lines with taxes, as every taxed document carries them.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TaxedLine {
-    /// Its taxes.
-    #[serde(flatten)]
-    pub taxes: Taxes,
-    /// A vendor's invoice line: the quantity invoiced at the receipts' cost. Absent on
-    /// other documents, and on vendors' invoices from before it was carried.
-    #[serde(default)]
-    pub received_value_minor: Option<i64>,
+fn sub(a: i64, b: i64) -> Result<i64, RuleError> {
+    a.checked_sub(b)
+        .ok_or_else(|| RuleError::Overflow(format!("{a} - {b}")))
 }
 
-/// `sales.invoice.issued`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct InvoiceIssued {
-    /// The invoice.
-    pub invoice_id: Uuid,
-    /// Its number.
-    pub invoice_number: String,
-    /// Where it was sold.
-    pub store_id: Uuid,
-    /// ISO 4217.
-    pub currency: String,
-    /// Its lines.
-    pub lines: Vec<TaxedLine>,
-    /// How it was paid.
-    pub payments: Vec<Paid>,
-    /// The rounding to the rupee.
-    pub round_off_minor: i64,
-    /// What the customer paid.
-    pub total_minor: i64,
-    /// When.
-    pub issued_at: i64,
+/// A document line that carries GST: the lines of invoices, returns and debit notes.
+pub trait Taxed {
+    /// Its taxable value and taxes.
+    fn taxes(&self) -> Taxes;
 }
+
+macro_rules! taxed {
+    ($($line:ty),* $(,)?) => {$(
+        impl Taxed for $line {
+            fn taxes(&self) -> Taxes {
+                Taxes {
+                    taxable_minor: self.taxable_minor,
+                    cgst_minor: self.cgst_minor,
+                    sgst_minor: self.sgst_minor,
+                    igst_minor: self.igst_minor,
+                    cess_minor: self.cess_minor,
+                }
+            }
+        }
+    )*};
+}
+
+taxed!(
+    events::sales::InvoiceIssuedInvoiceLine,
+    events::sales::ReturnProcessedReturnLine,
+    events::purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine,
+    events::purchase::PurchaseReturnProcessedPurchaseReturnLine,
+);
 
 /// A sale: what was paid (cash, card and UPI to settle, credit to receivables, points at
 /// their cost) against sales at taxable value, the output taxes and the round-off.
-pub fn invoice_issued(i: &InvoiceIssued) -> Result<Posting, RuleError> {
+pub fn invoice_issued(i: &events::sales::InvoiceIssued) -> Result<Posting, RuleError> {
     let store = Some(i.store_id);
     let mut p = Posting::new(
         day(i.issued_at),
@@ -344,49 +360,53 @@ pub fn invoice_issued(i: &InvoiceIssued) -> Result<Posting, RuleError> {
     for paid in &i.payments {
         p.debit(payment_account(&paid.mode)?, store, paid.amount_minor);
     }
-    let taxes = Taxes::sum(i.lines.iter().map(|l| &l.taxes));
+    let taxes = Taxes::sum(&i.lines)?;
     p.credit(Role::Sales, store, taxes.taxable_minor);
-    output_taxes(&mut p, store, &taxes, 1);
+    output_taxes(&mut p, store, &taxes, Side::Charged);
     p.credit(Role::RoundOff, store, i.round_off_minor);
     checked(p)
 }
 
-fn output_taxes(p: &mut Posting, store: Option<Uuid>, taxes: &Taxes, sign: i64) {
-    p.credit(Role::OutputCgst, store, sign * taxes.cgst_minor);
-    p.credit(Role::OutputSgst, store, sign * taxes.sgst_minor);
-    p.credit(Role::OutputIgst, store, sign * taxes.igst_minor);
-    p.credit(Role::OutputCess, store, sign * taxes.cess_minor);
+/// Whether a document charges its taxes or gives them back.
+#[derive(Clone, Copy)]
+enum Side {
+    Charged,
+    GivenBack,
 }
 
-fn input_taxes(p: &mut Posting, taxes: &Taxes, sign: i64) {
-    p.debit(Role::InputCgst, None, sign * taxes.cgst_minor);
-    p.debit(Role::InputSgst, None, sign * taxes.sgst_minor);
-    p.debit(Role::InputIgst, None, sign * taxes.igst_minor);
-    p.debit(Role::InputCess, None, sign * taxes.cess_minor);
+fn output_taxes(p: &mut Posting, store: Option<Uuid>, taxes: &Taxes, side: Side) {
+    let lines = [
+        (Role::OutputCgst, taxes.cgst_minor),
+        (Role::OutputSgst, taxes.sgst_minor),
+        (Role::OutputIgst, taxes.igst_minor),
+        (Role::OutputCess, taxes.cess_minor),
+    ];
+    for (role, amount) in lines {
+        match side {
+            Side::Charged => p.credit(role, store, amount),
+            Side::GivenBack => p.debit(role, store, amount),
+        }
+    }
 }
 
-/// `sales.return.processed`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct ReturnProcessed {
-    /// The credit note.
-    pub credit_note_number: String,
-    /// Where it was returned.
-    pub store_id: Uuid,
-    /// ISO 4217.
-    pub currency: String,
-    /// What came back, with its taxes.
-    pub lines: Vec<TaxedLine>,
-    /// cash, card, upi, credit or store_credit.
-    pub refund_mode: String,
-    /// What was refunded.
-    pub total_minor: i64,
-    /// When.
-    pub processed_at: i64,
+fn input_taxes(p: &mut Posting, taxes: &Taxes, side: Side) {
+    let lines = [
+        (Role::InputCgst, taxes.cgst_minor),
+        (Role::InputSgst, taxes.sgst_minor),
+        (Role::InputIgst, taxes.igst_minor),
+        (Role::InputCess, taxes.cess_minor),
+    ];
+    for (role, amount) in lines {
+        match side {
+            Side::Charged => p.debit(role, None, amount),
+            Side::GivenBack => p.credit(role, None, amount),
+        }
+    }
 }
 
 /// A return: sales returns at taxable value and the output taxes given back, against the
 /// refund (or the customer's balance, or store credit).
-pub fn return_processed(r: &ReturnProcessed) -> Result<Posting, RuleError> {
+pub fn return_processed(r: &events::sales::ReturnProcessed) -> Result<Posting, RuleError> {
     let store = Some(r.store_id);
     let mut p = Posting::new(
         day(r.processed_at),
@@ -394,64 +414,17 @@ pub fn return_processed(r: &ReturnProcessed) -> Result<Posting, RuleError> {
         Some(r.credit_note_number.clone()),
         &r.currency,
     );
-    let taxes = Taxes::sum(r.lines.iter().map(|l| &l.taxes));
+    let taxes = Taxes::sum(&r.lines)?;
     p.debit(Role::SalesReturns, store, taxes.taxable_minor);
-    output_taxes(&mut p, store, &taxes, -1);
-    p.debit(Role::RoundOff, store, r.total_minor - taxes.total());
+    output_taxes(&mut p, store, &taxes, Side::GivenBack);
+    p.debit(Role::RoundOff, store, sub(r.total_minor, taxes.total()?)?);
     p.credit(payment_account(&r.refund_mode)?, store, r.total_minor);
     checked(p)
 }
 
-/// `inventory.stock.moved`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct StockMoved {
-    /// The SKU.
-    pub sku: String,
-    /// receipt, sale, return, adjustment, transfer_out, transfer_in, count_correction or
-    /// purchase_return.
-    pub kind: String,
-    /// Signed: negative leaves stock.
-    pub quantity: String,
-    /// Cost per unit in minor units, to 4 decimals.
-    pub unit_cost_minor: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// What caused it.
-    pub reference_type: Option<String>,
-    /// The location's store; absent for a warehouse (and before events carried it).
-    #[serde(default)]
-    pub store_id: Option<Uuid>,
-    /// The event that carries its cost with its document's other movements; absent when
-    /// the movement's own cost is posted (and before events carried it).
-    #[serde(default)]
-    pub costed_by: Option<String>,
-    /// Its exact change in stock value; absent before events carried it (then quantity
-    /// times cost).
-    #[serde(default)]
-    pub value_minor: Option<i64>,
-    /// When.
-    pub recorded_at: i64,
-}
-
-/// `inventory.sale.costed`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct SaleCosted {
-    /// The invoice's number: the entry's document.
-    pub invoice_number: String,
-    /// The store that sold.
-    #[serde(default)]
-    pub store_id: Option<Uuid>,
-    /// ISO 4217.
-    pub currency: String,
-    /// What the goods sold cost, in minor units.
-    pub cost_minor: i64,
-    /// When.
-    pub costed_at: i64,
-}
-
 /// A sale's cost of goods sold, once per invoice: what its movements took out of stock
 /// at the moving average, each rounded to the minor unit as the stock ledger values it.
-pub fn sale_costed(c: &SaleCosted) -> Result<Option<Posting>, RuleError> {
+pub fn sale_costed(c: &events::inventory::SaleCosted) -> Result<Option<Posting>, RuleError> {
     let mut p = Posting::new(
         day(c.costed_at),
         format!("Cost of goods sold on invoice {}", c.invoice_number),
@@ -479,7 +452,7 @@ fn decimal(text: &str) -> Result<Decimal, RuleError> {
 /// transit, count corrections to shrinkage, goods sent back to the vendor against goods
 /// received not invoiced. Adjustments are posted from `inventory.stock.adjusted`, which
 /// carries the reason.
-pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
+pub fn stock_moved(m: &events::inventory::StockMoved) -> Result<Option<Posting>, RuleError> {
     if m.costed_by.is_some() {
         return Ok(None); // posted with its document's other movements
     }
@@ -515,7 +488,7 @@ pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
         p.credit(against, m.store_id, value);
     } else {
         p.credit(against, m.store_id, priced);
-        p.credit(Role::CostOfGoodsSold, m.store_id, value - priced);
+        p.credit(Role::CostOfGoodsSold, m.store_id, sub(value, priced)?);
     }
     if p.lines.is_empty() {
         return Ok(None); // stock at no cost moves no money
@@ -523,29 +496,9 @@ pub fn stock_moved(m: &StockMoved) -> Result<Option<Posting>, RuleError> {
     checked(p).map(Some)
 }
 
-/// `inventory.stock.adjusted`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct StockAdjusted {
-    /// The SKU.
-    pub sku: String,
-    /// damage, theft, expiry_write_off, found or opening_stock.
-    pub reason: String,
-    /// Quantity adjusted.
-    pub quantity: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// Signed value: negative written off.
-    pub value_minor: i64,
-    /// The location's store; absent for a warehouse.
-    #[serde(default)]
-    pub store_id: Option<Uuid>,
-    /// When.
-    pub adjusted_at: i64,
-}
-
 /// An adjustment: write-offs (and stock found) through shrinkage; opening stock against
 /// capital.
-pub fn stock_adjusted(a: &StockAdjusted) -> Result<Option<Posting>, RuleError> {
+pub fn stock_adjusted(a: &events::inventory::StockAdjusted) -> Result<Option<Posting>, RuleError> {
     let against = if a.reason == "opening_stock" {
         Role::Capital
     } else {
@@ -570,24 +523,11 @@ pub fn stock_adjusted(a: &StockAdjusted) -> Result<Option<Posting>, RuleError> {
     checked(p).map(Some)
 }
 
-/// `purchase.invoice.recorded`, as finance reads it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PurchaseInvoice {
-    /// The vendor's number.
-    pub vendor_invoice_number: String,
-    /// ISO date.
-    pub invoice_date: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// Its lines with input tax.
-    pub lines: Vec<TaxedLine>,
-    /// The printed total.
-    pub total_minor: i64,
-}
-
 /// A vendor's invoice: goods received not invoiced cleared at taxable value and the input
 /// taxes, against what the vendor is owed.
-pub fn purchase_invoice(i: &PurchaseInvoice) -> Result<Posting, RuleError> {
+pub fn purchase_invoice(
+    i: &events::purchase::PurchaseInvoiceRecorded,
+) -> Result<Posting, RuleError> {
     let date = i
         .invoice_date
         .parse()
@@ -598,83 +538,69 @@ pub fn purchase_invoice(i: &PurchaseInvoice) -> Result<Posting, RuleError> {
         Some(i.vendor_invoice_number.clone()),
         &i.currency,
     );
-    let taxes = Taxes::sum(i.lines.iter().map(|l| &l.taxes));
+    let taxes = Taxes::sum(&i.lines)?;
     // Goods received not invoiced holds the goods at what they cost when received; the
-    // vendor's price differs by the purchase price variance.
-    let received: Option<i64> = i.lines.iter().map(|l| l.received_value_minor).sum();
-    let received = received.unwrap_or(taxes.taxable_minor);
+    // vendor's price differs by the purchase price variance. Invoices from before lines
+    // carried the received value clear it at the taxable value.
+    let received: Option<Vec<i64>> = i.lines.iter().map(|l| l.received_value_minor).collect();
+    let received = match received {
+        Some(values) => {
+            checked_sum(values).map_err(|_| RuleError::Overflow("the value received".to_owned()))?
+        }
+        None => taxes.taxable_minor,
+    };
     p.debit(Role::GoodsReceivedNotInvoiced, None, received);
     p.debit(
         Role::PurchasePriceVariance,
         None,
-        taxes.taxable_minor - received,
+        sub(taxes.taxable_minor, received)?,
     );
-    input_taxes(&mut p, &taxes, 1);
-    p.debit(Role::RoundOff, None, i.total_minor - taxes.total());
+    input_taxes(&mut p, &taxes, Side::Charged);
+    p.debit(Role::RoundOff, None, sub(i.total_minor, taxes.total()?)?);
     p.credit(Role::Payables, None, i.total_minor);
     checked(p)
 }
 
-/// `purchase.return.processed`, as finance reads it.
-#[derive(Debug, Deserialize)]
-pub struct PurchaseReturn {
-    /// The debit note.
-    pub debit_note_number: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// What went back, with its taxes.
-    pub lines: Vec<TaxedLine>,
-    /// What the vendor owes back.
-    pub total_minor: i64,
-    /// When.
-    pub returned_at: i64,
-}
-
 /// A debit note: what the vendor is owed goes down by the total, against goods received
 /// not invoiced (the stock left through it) and the input taxes reversed.
-pub fn purchase_return(r: &PurchaseReturn) -> Result<Posting, RuleError> {
+pub fn purchase_return(
+    r: &events::purchase::PurchaseReturnProcessed,
+) -> Result<Posting, RuleError> {
     let mut p = Posting::new(
         day(r.returned_at),
         format!("Debit note {}", r.debit_note_number),
         Some(r.debit_note_number.clone()),
         &r.currency,
     );
-    let taxes = Taxes::sum(r.lines.iter().map(|l| &l.taxes));
+    let taxes = Taxes::sum(&r.lines)?;
     p.debit(Role::Payables, None, r.total_minor);
     p.credit(Role::GoodsReceivedNotInvoiced, None, taxes.taxable_minor);
-    input_taxes(&mut p, &taxes, -1);
-    p.credit(Role::RoundOff, None, r.total_minor - taxes.total());
+    input_taxes(&mut p, &taxes, Side::GivenBack);
+    p.credit(Role::RoundOff, None, sub(r.total_minor, taxes.total()?)?);
     checked(p)
 }
 
-/// `partners.payment.received` and `.made`, as finance reads them.
-#[derive(Debug, Deserialize)]
-pub struct Payment {
-    /// The payment.
-    pub payment_id: Uuid,
-    /// Minor units.
-    pub amount_minor: i64,
-    /// ISO 4217.
-    pub currency: String,
-    /// cash, card, upi, bank_transfer or cheque.
-    pub mode: String,
-    /// The bank's or the cheque's reference.
-    pub reference: Option<String>,
-    /// ISO date.
-    pub paid_on: String,
+/// A payment between the tenant and a partner, either way: both events carry these facts.
+struct Payment<'a> {
+    payment_id: Uuid,
+    amount_minor: i64,
+    currency: &'a str,
+    mode: &'a str,
+    reference: Option<&'a str>,
+    paid_on: &'a str,
 }
 
-fn payment(pay: &Payment, narration: &str, received: bool) -> Result<Posting, RuleError> {
+fn payment(pay: Payment<'_>, narration: &str, received: bool) -> Result<Posting, RuleError> {
     let date = pay
         .paid_on
         .parse()
-        .map_err(|_| RuleError::Decimal(pay.paid_on.clone()))?;
+        .map_err(|_| RuleError::Decimal(pay.paid_on.to_owned()))?;
     let document = pay
         .reference
-        .clone()
+        .map(str::to_owned)
         .or_else(|| Some(pay.payment_id.to_string()));
-    let mut p = Posting::new(date, narration.to_owned(), document, &pay.currency);
-    let account = payment_account(&pay.mode)?;
+    let mut p = Posting::new(date, narration.to_owned(), document, pay.currency);
+    let account = payment_account(pay.mode)?;
     if received {
         p.debit(account, None, pay.amount_minor);
         p.credit(Role::Receivables, None, pay.amount_minor);
@@ -686,29 +612,71 @@ fn payment(pay: &Payment, narration: &str, received: bool) -> Result<Posting, Ru
 }
 
 /// A customer paid: cash or bank against receivables.
-pub fn payment_received(pay: &Payment) -> Result<Posting, RuleError> {
-    payment(pay, "Payment received from a customer", true)
+pub fn payment_received(pay: &events::partners::PaymentReceived) -> Result<Posting, RuleError> {
+    let facts = Payment {
+        payment_id: pay.payment_id,
+        amount_minor: pay.amount_minor,
+        currency: &pay.currency,
+        mode: &pay.mode,
+        reference: pay.reference.as_deref(),
+        paid_on: &pay.paid_on,
+    };
+    payment(facts, "Payment received from a customer", true)
 }
 
 /// A vendor was paid: payables against cash or bank.
-pub fn payment_made(pay: &Payment) -> Result<Posting, RuleError> {
-    payment(pay, "Payment made to a vendor", false)
+pub fn payment_made(pay: &events::partners::PaymentMade) -> Result<Posting, RuleError> {
+    let facts = Payment {
+        payment_id: pay.payment_id,
+        amount_minor: pay.amount_minor,
+        currency: &pay.currency,
+        mode: &pay.mode,
+        reference: pay.reference.as_deref(),
+        paid_on: &pay.paid_on,
+    };
+    payment(facts, "Payment made to a vendor", false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn line(taxable: i64, cgst: i64, sgst: i64, igst: i64) -> TaxedLine {
-        TaxedLine {
-            taxes: Taxes {
-                taxable_minor: taxable,
-                cgst_minor: cgst,
-                sgst_minor: sgst,
-                igst_minor: igst,
-                cess_minor: 0,
-            },
-            received_value_minor: None,
+    use bazaar_schemas::{events::inventory::*, events::partners::*, events::purchase::*, sample};
+    use events::sales::{InvoiceIssued, InvoiceIssuedPayment, ReturnProcessed};
+
+    /// A line of any taxed document with these taxes: each line type reads the fields it
+    /// has from the same facts.
+    fn taxed<L: serde::de::DeserializeOwned>(t: &Taxes) -> L {
+        serde_json::from_value(serde_json::json!({
+            "line_no": 1, "product_id": Uuid::nil(), "sku": "SOAP-1", "quantity": "1",
+            "batch": "", "restock": true, "unit_price_minor": t.taxable_minor,
+            "unit_cost_minor": t.taxable_minor, "discount_minor": 0,
+            "taxable_minor": t.taxable_minor, "gst_rate_bp": 0, "cgst_minor": t.cgst_minor,
+            "sgst_minor": t.sgst_minor, "igst_minor": t.igst_minor, "cess_minor": t.cess_minor,
+            "total_minor": 0,
+        }))
+        .unwrap()
+    }
+
+    fn line<L: serde::de::DeserializeOwned>(taxable: i64, cgst: i64, sgst: i64, igst: i64) -> L {
+        taxed(&Taxes {
+            taxable_minor: taxable,
+            cgst_minor: cgst,
+            sgst_minor: sgst,
+            igst_minor: igst,
+            cess_minor: 0,
+        })
+    }
+
+    fn lines<L: serde::de::DeserializeOwned>(taxes: &[Taxes]) -> Vec<L> {
+        taxes.iter().map(taxed).collect()
+    }
+
+    fn paid(mode: &str, amount_minor: i64) -> InvoiceIssuedPayment {
+        InvoiceIssuedPayment {
+            mode: mode.into(),
+            amount_minor,
+            reference: None,
         }
     }
 
@@ -727,28 +695,19 @@ mod tests {
         // rounded up by ₹0.10 to ₹405, paid ₹200 cash, ₹150 UPI and ₹55 on credit.
         let store = Uuid::nil();
         let issued = InvoiceIssued {
-            invoice_id: Uuid::nil(),
             invoice_number: "BLR1T126000001".into(),
             store_id: store,
             currency: "INR".into(),
             lines: vec![line(25_424, 2_288, 2_288, 0), line(9_990, 250, 250, 0)],
             payments: vec![
-                Paid {
-                    mode: "cash".into(),
-                    amount_minor: 20_000,
-                },
-                Paid {
-                    mode: "upi".into(),
-                    amount_minor: 15_000,
-                },
-                Paid {
-                    mode: "credit".into(),
-                    amount_minor: 5_500,
-                },
+                paid("cash", 20_000),
+                paid("upi", 15_000),
+                paid("credit", 5_500),
             ],
             round_off_minor: 10,
             total_minor: 40_500,
             issued_at: MILLIS,
+            ..sample()
         };
         let p = invoice_issued(&issued).unwrap();
         assert_eq!(
@@ -770,28 +729,21 @@ mod tests {
     #[test]
     fn payments_that_do_not_match_the_lines_are_refused() {
         let issued = InvoiceIssued {
-            invoice_id: Uuid::nil(),
             invoice_number: "X".into(),
-            store_id: Uuid::nil(),
             currency: "INR".into(),
             lines: vec![line(10_000, 900, 900, 0)],
-            payments: vec![Paid {
-                mode: "cash".into(),
-                amount_minor: 11_700,
-            }],
+            payments: vec![paid("cash", 11_700)],
             round_off_minor: 0,
             total_minor: 11_700,
             issued_at: MILLIS,
+            ..sample()
         };
         assert!(matches!(
             invoice_issued(&issued),
             Err(RuleError::Unbalanced(_))
         ));
         let mut barter = issued;
-        barter.payments = vec![Paid {
-            mode: "barter".into(),
-            amount_minor: 11_800,
-        }];
+        barter.payments = vec![paid("barter", 11_800)];
         assert!(matches!(
             invoice_issued(&barter),
             Err(RuleError::UnknownMode(_))
@@ -799,15 +751,45 @@ mod tests {
     }
 
     #[test]
+    fn amounts_that_do_not_fit_are_refused_never_wrapped() {
+        // Two lines whose taxable values add up past i64: a bad event, dead-lettered.
+        let issued = InvoiceIssued {
+            currency: "INR".into(),
+            lines: vec![line(i64::MAX, 0, 0, 0), line(1, 0, 0, 0)],
+            payments: vec![paid("cash", 1)],
+            ..sample()
+        };
+        assert!(matches!(
+            invoice_issued(&issued),
+            Err(RuleError::Overflow(_))
+        ));
+        // An amount with no opposite cannot change sides: the entry does not balance.
+        let mut p = Posting::new(NaiveDate::MIN, "x".into(), None, "INR");
+        p.credit(Role::Cash, None, i64::MIN);
+        p.debit(Role::Sales, None, 1);
+        p.credit(Role::Bank, None, 1);
+        assert!(!p.balanced());
+        // A refund far beyond its taxes: the round-off does not fit.
+        let r = ReturnProcessed {
+            currency: "INR".into(),
+            lines: vec![line(-1, 0, 0, 0)],
+            refund_mode: "cash".into(),
+            total_minor: i64::MAX,
+            ..sample()
+        };
+        assert!(matches!(return_processed(&r), Err(RuleError::Overflow(_))));
+    }
+
+    #[test]
     fn an_inter_state_return_gives_back_igst_and_refunds_store_credit() {
         let r = ReturnProcessed {
             credit_note_number: "BLR1C26000001".into(),
-            store_id: Uuid::nil(),
             currency: "INR".into(),
             lines: vec![line(10_000, 0, 0, 1_800)],
             refund_mode: "store_credit".into(),
             total_minor: 11_800,
             processed_at: MILLIS,
+            ..sample()
         };
         assert_eq!(
             amounts(&return_processed(&r).unwrap()),
@@ -831,6 +813,7 @@ mod tests {
             costed_by: None,
             value_minor: None,
             recorded_at: MILLIS,
+            ..sample()
         }
     }
 
@@ -873,6 +856,7 @@ mod tests {
             currency: "INR".into(),
             cost_minor: 10_000,
             costed_at: MILLIS,
+            ..sample()
         };
         let entry = sale_costed(&costed).unwrap().unwrap();
         assert_eq!(entry.document.as_deref(), Some("BLR1T126000001"));
@@ -885,7 +869,7 @@ mod tests {
         );
         // Its movements post nothing of their own; a free sale posts nothing at all.
         let movement = StockMoved {
-            costed_by: Some("inventory.sale.costed".into()),
+            costed_by: Some(SaleCosted::TYPE.into()),
             ..moved("sale", "-3", "3333.3333", Some("sales.invoice"))
         };
         assert_eq!(stock_moved(&movement).unwrap(), None);
@@ -914,6 +898,7 @@ mod tests {
             value_minor: -50_00,
             store_id: store,
             adjusted_at: MILLIS,
+            ..sample()
         })
         .unwrap()
         .unwrap();
@@ -1000,6 +985,7 @@ mod tests {
             value_minor: value,
             store_id: None,
             adjusted_at: MILLIS,
+            ..sample()
         };
         let expired = stock_adjusted(&adjusted("expiry_write_off", -12_000))
             .unwrap()
@@ -1019,12 +1005,13 @@ mod tests {
 
     #[test]
     fn a_vendor_invoice_clears_grni_and_claims_input_tax_and_a_debit_note_reverses_it() {
-        let invoice = PurchaseInvoice {
+        let invoice = PurchaseInvoiceRecorded {
             vendor_invoice_number: "AF/2026/118".into(),
             invoice_date: "2026-11-18".into(),
             currency: "INR".into(),
             lines: vec![line(50_000, 0, 0, 9_000)],
             total_minor: 59_000,
+            ..sample()
         };
         assert_eq!(
             amounts(&purchase_invoice(&invoice).unwrap()),
@@ -1037,7 +1024,7 @@ mod tests {
         // Received at ₹490, billed at ₹500: ₹10 of price variance; billed below what
         // was received, the variance is a credit.
         for (received, variance) in [(49_000, (1_000, 0)), (51_000, (0, 1_000))] {
-            let mut dearer = PurchaseInvoice {
+            let mut dearer = PurchaseInvoiceRecorded {
                 lines: vec![line(50_000, 0, 0, 9_000)],
                 ..invoice.clone()
             };
@@ -1052,12 +1039,13 @@ mod tests {
                 ]
             );
         }
-        let debit_note = PurchaseReturn {
+        let debit_note = PurchaseReturnProcessed {
             debit_note_number: "DN-000001".into(),
             currency: "INR".into(),
             lines: vec![line(10_000, 0, 0, 1_800)],
             total_minor: 11_800,
             returned_at: MILLIS,
+            ..sample()
         };
         assert_eq!(
             amounts(&purchase_return(&debit_note).unwrap()),
@@ -1071,20 +1059,28 @@ mod tests {
 
     #[test]
     fn payments_move_cash_or_bank_against_the_partner_account() {
-        let pay = |mode: &str| Payment {
-            payment_id: Uuid::nil(),
+        let received = PaymentReceived {
             amount_minor: 5_500,
             currency: "INR".into(),
-            mode: mode.into(),
+            mode: "cash".into(),
             reference: Some("UTR123".into()),
             paid_on: "2026-11-18".into(),
+            ..sample()
         };
         assert_eq!(
-            amounts(&payment_received(&pay("cash")).unwrap()),
+            amounts(&payment_received(&received).unwrap()),
             vec![(Role::Cash, 5_500, 0), (Role::Receivables, 0, 5_500)]
         );
+        let made = PaymentMade {
+            amount_minor: 5_500,
+            currency: "INR".into(),
+            mode: "bank_transfer".into(),
+            reference: Some("UTR123".into()),
+            paid_on: "2026-11-18".into(),
+            ..sample()
+        };
         assert_eq!(
-            amounts(&payment_made(&pay("bank_transfer")).unwrap()),
+            amounts(&payment_made(&made).unwrap()),
             vec![(Role::Payables, 5_500, 0), (Role::Bank, 0, 5_500)]
         );
     }
@@ -1107,14 +1103,11 @@ mod tests {
             const MODES: [&str; 6] = ["cash", "card", "upi", "credit", "loyalty", "store_credit"];
             let (mut debits, mut credits) = (0i64, 0i64);
             for (taxes, round_off, modes, kind, quantity) in documents {
-                let lines: Vec<TaxedLine> = taxes
+                let taxes: Vec<Taxes> = taxes
                     .iter()
-                    .map(|&(taxable, cgst, sgst, igst, cess)| TaxedLine {
-                        taxes: Taxes { taxable_minor: taxable, cgst_minor: cgst, sgst_minor: sgst, igst_minor: igst, cess_minor: cess },
-                        received_value_minor: None,
-                    })
+                    .map(|&(taxable, cgst, sgst, igst, cess)| Taxes { taxable_minor: taxable, cgst_minor: cgst, sgst_minor: sgst, igst_minor: igst, cess_minor: cess })
                     .collect();
-                let total = Taxes::sum(lines.iter().map(|l| &l.taxes)).total() + round_off;
+                let total = taxes.iter().map(|t| t.total().unwrap()).sum::<i64>() + round_off;
                 let posting = match kind {
                     0 => {
                         // The total split across the chosen modes, the last taking the rest.
@@ -1122,24 +1115,21 @@ mod tests {
                         let payments = modes
                             .iter()
                             .enumerate()
-                            .map(|(n, m)| Paid {
-                                mode: MODES[*m].to_owned(),
-                                amount_minor: if n + 1 == modes.len() { total - share * n as i64 } else { share },
-                            })
+                            .map(|(n, m)| paid(MODES[*m], if n + 1 == modes.len() { total - share * n as i64 } else { share }))
                             .collect();
                         invoice_issued(&InvoiceIssued {
-                            invoice_id: Uuid::nil(), invoice_number: "N".into(), store_id: Uuid::nil(),
-                            currency: "INR".into(), lines, payments, round_off_minor: round_off,
-                            total_minor: total, issued_at: MILLIS,
+                            invoice_number: "N".into(), currency: "INR".into(), lines: lines(&taxes), payments,
+                            round_off_minor: round_off, total_minor: total, issued_at: MILLIS, ..sample()
                         })
                     }
                     1 => return_processed(&ReturnProcessed {
-                        credit_note_number: "C".into(), store_id: Uuid::nil(), currency: "INR".into(), lines,
+                        credit_note_number: "C".into(), currency: "INR".into(), lines: lines(&taxes),
                         refund_mode: MODES[modes[0]].replace("loyalty", "cash"), total_minor: total, processed_at: MILLIS,
+                        ..sample()
                     }),
-                    2 => purchase_invoice(&PurchaseInvoice {
+                    2 => purchase_invoice(&PurchaseInvoiceRecorded {
                         vendor_invoice_number: "V".into(), invoice_date: "2026-11-18".into(), currency: "INR".into(),
-                        lines, total_minor: total,
+                        lines: lines(&taxes), total_minor: total, ..sample()
                     }),
                     _ => stock_moved(&moved("sale", &quantity.to_string(), "3333.3333", Some("sales.invoice")))
                         .map(|p| p.unwrap_or_else(|| Posting::new(NaiveDate::MIN, String::new(), None, "INR"))),

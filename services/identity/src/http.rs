@@ -1,6 +1,8 @@
 //! Identity's HTTP API: login, refresh, logout, the JWKS, stores and users.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events::audit::{
+    LoginFailed, RefreshTokenReused, RoleChanged, UserAccessChanged,
+};
 use std::net::IpAddr;
 
 use axum::{
@@ -27,7 +29,7 @@ use crate::{
         ACCESS_TOKEN_TTL, IP_FAILURE_LIMIT, REFRESH_TOKEN_TTL,
     },
     keys, password,
-    store::{self, LoginFailed, RefreshTokenReused, RoleChanged, Store, UserRow},
+    store::{self, Store, UserRow},
 };
 
 /// Who may manage users and stores.
@@ -251,9 +253,9 @@ async fn authenticate(
     let failed = |user: Option<&UserRow>, reason: &'static str, failed_attempts: i32| LoginFailed {
         tenant_id: tenant,
         user_id: user.map(|u| u.id),
-        email: email.as_str(),
+        email: email.as_str().to_owned(),
         ip: ip.clone(),
-        reason,
+        reason: reason.to_owned(),
         failed_attempts,
         at: now_millis(),
     };
@@ -264,24 +266,12 @@ async fn authenticate(
             .await?
             .filter(|until| *until > chrono::Utc::now())
         {
-            store::audit(
-                &mut tx,
-                events::audit::LoginFailed::TYPE,
-                tenant,
-                &failed(None, "locked", 0),
-            )
-            .await?;
+            store::audit(&mut tx, tenant, &failed(None, "locked", 0)).await?;
             tx.commit().await?;
             return Err(login_locked(until));
         }
         let failures = store::record_unknown_failure(&mut tx, tenant, &email).await?;
-        store::audit(
-            &mut tx,
-            events::audit::LoginFailed::TYPE,
-            tenant,
-            &failed(None, "unknown_user", failures),
-        )
-        .await?;
+        store::audit(&mut tx, tenant, &failed(None, "unknown_user", failures)).await?;
         if let Some(ip) = &ip {
             store::record_ip_failure(&mut tx, ip).await?;
         }
@@ -294,7 +284,7 @@ async fn authenticate(
         .filter(|until| *until > chrono::Utc::now())
     {
         let event = failed(Some(&user), "locked", user.failed_logins);
-        store::audit(&mut tx, events::audit::LoginFailed::TYPE, tenant, &event).await?;
+        store::audit(&mut tx, tenant, &event).await?;
         tx.commit().await?;
         return Err(login_locked(until));
     }
@@ -306,7 +296,7 @@ async fn authenticate(
     if !matches {
         let failures = store::record_failure(&mut tx, user.id).await?;
         let event = failed(Some(&user), "wrong_password", failures);
-        store::audit(&mut tx, events::audit::LoginFailed::TYPE, tenant, &event).await?;
+        store::audit(&mut tx, tenant, &event).await?;
         if let Some(ip) = &ip {
             store::record_ip_failure(&mut tx, ip).await?;
         }
@@ -314,13 +304,7 @@ async fn authenticate(
         return Err(invalid_credentials());
     }
     if !user.active {
-        store::audit(
-            &mut tx,
-            events::audit::LoginFailed::TYPE,
-            tenant,
-            &failed(Some(&user), "disabled", 0),
-        )
-        .await?;
+        store::audit(&mut tx, tenant, &failed(Some(&user), "disabled", 0)).await?;
         tx.commit().await?;
         return Err(invalid_credentials());
     }
@@ -382,22 +366,16 @@ async fn change_password(
     }
     let user = store::set_password(&mut tx, user.id, &hash, false).await?;
     let revoked = store::revoke_user(&mut tx, user.id).await?;
-    let event = store::UserAccessChanged {
+    let event = UserAccessChanged {
         tenant_id: user.tenant_id,
         actor_id: user.id,
         user_id: user.id,
-        change: "password_changed",
+        change: "password_changed".to_owned(),
         reason: None,
         sessions_revoked: revoked,
         at: now_millis(),
     };
-    store::audit(
-        &mut tx,
-        events::audit::UserAccessChanged::TYPE,
-        user.tenant_id,
-        &event,
-    )
-    .await?;
+    store::audit(&mut tx, user.tenant_id, &event).await?;
     let tokens = issue(&identity, &signer, &mut tx, &user, Uuid::now_v7()).await?;
     tx.commit().await?;
     Ok(Json(tokens))
@@ -465,13 +443,7 @@ async fn refresh(
             ip,
             at: now_millis(),
         };
-        store::audit(
-            &mut tx,
-            events::audit::RefreshTokenReused::TYPE,
-            token.tenant,
-            &event,
-        )
-        .await?;
+        store::audit(&mut tx, token.tenant, &event).await?;
         tx.commit().await?;
         tracing::warn!(user = %stored.user_id, family = %stored.family_id,
             "refresh token reused: its family is revoked");
@@ -738,13 +710,7 @@ async fn create_user(
             )
         })?;
     let event = role_changed(Some(principal.user), &user, &[], None, &assignment);
-    store::audit(
-        &mut tx,
-        events::audit::RoleChanged::TYPE,
-        principal.tenant,
-        &event,
-    )
-    .await?;
+    store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -781,13 +747,7 @@ async fn change_roles(
         before.store_ids.clone(),
         &assignment,
     );
-    store::audit(
-        &mut tx,
-        events::audit::RoleChanged::TYPE,
-        principal.tenant,
-        &event,
-    )
-    .await?;
+    store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
     Ok(Json(after.into()))
 }
@@ -882,22 +842,16 @@ async fn set_access(
     } else {
         store::revoke_user(&mut tx, id).await?
     };
-    let event = store::UserAccessChanged {
+    let event = UserAccessChanged {
         tenant_id: principal.tenant,
         actor_id: principal.user,
         user_id: id,
-        change: if active { "reactivated" } else { "deactivated" },
-        reason,
+        change: if active { "reactivated" } else { "deactivated" }.to_owned(),
+        reason: reason.map(str::to_owned),
         sessions_revoked: revoked,
         at: now_millis(),
     };
-    store::audit(
-        &mut tx,
-        events::audit::UserAccessChanged::TYPE,
-        principal.tenant,
-        &event,
-    )
-    .await?;
+    store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
     Ok(Json(user.into()))
 }
@@ -930,22 +884,16 @@ async fn reset_password(
     managed_user(&mut tx, &principal, id).await?;
     let user = store::set_password(&mut tx, id, &hash, true).await?;
     let revoked = store::revoke_user(&mut tx, id).await?;
-    let event = store::UserAccessChanged {
+    let event = UserAccessChanged {
         tenant_id: principal.tenant,
         actor_id: principal.user,
         user_id: id,
-        change: "password_reset",
-        reason: reset.reason.as_deref(),
+        change: "password_reset".to_owned(),
+        reason: reset.reason.clone(),
         sessions_revoked: revoked,
         at: now_millis(),
     };
-    store::audit(
-        &mut tx,
-        events::audit::UserAccessChanged::TYPE,
-        principal.tenant,
-        &event,
-    )
-    .await?;
+    store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
     Ok(Json(user.into()))
 }

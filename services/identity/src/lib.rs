@@ -9,7 +9,6 @@ mod password;
 mod store;
 
 use bazaar_platform::{auth::Role, db};
-use bazaar_schemas::{events, Event as _};
 use sqlx::{migrate::Migrator, PgPool};
 use uuid::Uuid;
 
@@ -128,7 +127,7 @@ pub async fn bootstrap(owner: &PgPool, request: Bootstrap) -> Result<Bootstrappe
         .await?
         .ok_or_else(|| BootstrapError::Internal("a new tenant already has users".into()))?;
     let event = http::role_changed(None, &user, &[], None, &assignment);
-    store::audit(&mut tx, events::audit::RoleChanged::TYPE, tenant, &event)
+    store::audit(&mut tx, tenant, &event)
         .await
         .map_err(|e| BootstrapError::Internal(e.to_string()))?;
     tx.commit().await?;

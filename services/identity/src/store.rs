@@ -409,25 +409,6 @@ pub(crate) async fn set_password(
     .await
 }
 
-/// `audit.user.access_changed`.
-#[derive(Serialize)]
-pub(crate) struct UserAccessChanged<'a> {
-    /// The tenant.
-    pub(crate) tenant_id: Uuid,
-    /// Who did it.
-    pub(crate) actor_id: Uuid,
-    /// Whose access.
-    pub(crate) user_id: Uuid,
-    /// `deactivated`, `reactivated`, `password_reset` or `password_changed`.
-    pub(crate) change: &'static str,
-    /// Why, as the admin wrote it.
-    pub(crate) reason: Option<&'a str>,
-    /// Logins ended by it.
-    pub(crate) sessions_revoked: i32,
-    /// When, in milliseconds since the epoch.
-    pub(crate) at: i64,
-}
-
 /// A store.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub(crate) struct Store {
@@ -499,75 +480,11 @@ fn role_names(roles: &[Role]) -> Vec<&'static str> {
     roles.iter().map(|r| r.code()).collect()
 }
 
-/// `audit.login.failed`.
-#[derive(Serialize)]
-pub(crate) struct LoginFailed<'a> {
-    /// The tenant.
-    pub(crate) tenant_id: Uuid,
-    /// The user the email belongs to.
-    pub(crate) user_id: Option<Uuid>,
-    /// As typed, lowercased.
-    pub(crate) email: &'a str,
-    /// The client's address.
-    pub(crate) ip: Option<String>,
-    /// Why.
-    pub(crate) reason: &'static str,
-    /// Consecutive failures so far.
-    pub(crate) failed_attempts: i32,
-    /// When, in milliseconds since the epoch.
-    pub(crate) at: i64,
-}
-
-/// `audit.role.changed`.
-#[derive(Serialize)]
-pub(crate) struct RoleChanged {
-    /// The tenant.
-    pub(crate) tenant_id: Uuid,
-    /// Who changed it; `None` for the bootstrap command.
-    pub(crate) actor_id: Option<Uuid>,
-    /// Whose roles.
-    pub(crate) user_id: Uuid,
-    /// Before (empty for a new user).
-    pub(crate) roles_before: Vec<String>,
-    /// After.
-    pub(crate) roles_after: Vec<String>,
-    /// Before; `None`: every store.
-    pub(crate) stores_before: Option<Vec<Uuid>>,
-    /// After; `None`: every store.
-    pub(crate) stores_after: Option<Vec<Uuid>>,
-    /// When, in milliseconds since the epoch.
-    pub(crate) at: i64,
-}
-
-/// `audit.refresh_token.reused`.
-#[derive(Serialize)]
-pub(crate) struct RefreshTokenReused {
-    /// The tenant.
-    pub(crate) tenant_id: Uuid,
-    /// Whose token.
-    pub(crate) user_id: Uuid,
-    /// The revoked family.
-    pub(crate) family_id: Uuid,
-    /// Who presented it.
-    pub(crate) ip: Option<String>,
-    /// When, in milliseconds since the epoch.
-    pub(crate) at: i64,
-}
-
-/// Appends an audit event of `event_type` for `tenant`, keyed by the tenant.
-pub(crate) async fn audit<T: Serialize>(
+/// Appends an audit event for `tenant`, keyed by the tenant like every audit event.
+pub(crate) async fn audit<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event_type: &str,
     tenant: Uuid,
-    payload: &T,
+    event: &E,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_current(
-        tx,
-        SERVICE,
-        event_type,
-        tenant,
-        &tenant.to_string(),
-        payload,
-    )
-    .await
+    outbox::append_event(tx, SERVICE, tenant, &tenant.to_string(), event).await
 }

@@ -2,9 +2,8 @@
 //! `inventory.batch.expiring` for each batch with stock that expires within the window,
 //! once per batch per day however often the scan runs.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::{Duration, NaiveDate, Utc};
-use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -12,20 +11,6 @@ use crate::{
     ledger::{self, decimal_text, item_key, LedgerError},
     store,
 };
-
-/// `inventory.batch.expiring`.
-#[derive(Serialize)]
-struct BatchExpiring<'a> {
-    tenant_id: Uuid,
-    location_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    batch: &'a str,
-    expiry_date: String,
-    on_hand: String,
-    days_left: i32,
-    detected_at: i64,
-}
 
 /// Scans every tenant for batches expiring within `days` of `today` and raises an alert
 /// for each one not yet alerted today. Returns how many it raised.
@@ -66,26 +51,19 @@ pub async fn raise_expiry_alerts(
             if !first_today {
                 continue;
             }
-            let alert = BatchExpiring {
+            let alert = events::inventory::BatchExpiring {
                 tenant_id: tenant,
                 location_id: batch.location_id,
                 product_id: batch.product_id,
-                sku: &batch.sku,
-                batch: &batch.batch,
+                sku: batch.sku.clone(),
+                batch: batch.batch.clone(),
                 expiry_date: expiry.to_string(),
                 on_hand: decimal_text(batch.on_hand),
                 days_left: i32::try_from((expiry - today).num_days()).unwrap_or(i32::MIN),
                 detected_at: Utc::now().timestamp_millis(),
             };
             let key = item_key(batch.location_id, batch.product_id);
-            ledger::event(
-                &mut tx,
-                events::inventory::BatchExpiring::TYPE,
-                tenant,
-                &key,
-                &alert,
-            )
-            .await?;
+            ledger::event(&mut tx, tenant, &key, &alert).await?;
             raised += 1;
         }
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
 //! reservations, counts and the alert reports.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
 use axum::{
@@ -618,42 +618,6 @@ pub(crate) struct AdjustmentDone {
     pub value: Money,
 }
 
-/// `inventory.stock.adjusted`.
-#[derive(Serialize)]
-struct StockAdjusted<'a> {
-    tenant_id: Uuid,
-    adjustment_id: Uuid,
-    location_id: Uuid,
-    store_id: Option<Uuid>,
-    product_id: Uuid,
-    sku: &'a str,
-    reason: &'a str,
-    quantity: String,
-    unit_cost_minor: String,
-    currency: &'a str,
-    value_minor: i64,
-    note: Option<&'a str>,
-    adjusted_by: Uuid,
-    adjusted_at: i64,
-}
-
-/// `audit.stock.written_off`.
-#[derive(Serialize)]
-struct StockWrittenOff<'a> {
-    tenant_id: Uuid,
-    adjustment_id: Uuid,
-    location_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    reason: &'a str,
-    quantity: String,
-    value_minor: i64,
-    currency: &'a str,
-    note: Option<&'a str>,
-    written_off_by: Uuid,
-    written_off_at: i64,
-}
-
 /// Adjusts stock with a reason code. Removals cannot exceed available stock unless the
 /// location allows negative stock; write-offs are audited. Owner, admin or the store's
 /// manager. Honors `Idempotency-Key`.
@@ -780,56 +744,43 @@ async fn adjust(
     } else {
         Decimal::from(value.abs()) / quantity
     };
-    let adjusted = StockAdjusted {
+    let adjusted = events::inventory::StockAdjusted {
         tenant_id: tenant,
         adjustment_id: id,
         location_id: location.id,
         store_id: location.store_id,
         product_id: product.id,
-        sku: &product.sku,
-        reason: reason.code(),
+        sku: product.sku.clone(),
+        reason: reason.code().to_string(),
         quantity: decimal_text(signed),
         unit_cost_minor: decimal_text(unit_cost.round_dp(domain::COST_DECIMALS)),
-        currency: &product.currency,
+        currency: product.currency.clone(),
         value_minor: value,
-        note,
+        note: note.map(str::to_owned),
         adjusted_by: principal.user,
         adjusted_at: millis(),
     };
     let key = item_key(location.id, product.id);
-    ledger::event(
-        &mut tx,
-        events::inventory::StockAdjusted::TYPE,
-        tenant,
-        &key,
-        &adjusted,
-    )
-    .await?;
+    ledger::event(&mut tx, tenant, &key, &adjusted).await?;
     if reason.removes_stock() {
-        let written_off = StockWrittenOff {
+        let written_off = events::audit::StockWrittenOff {
             tenant_id: tenant,
             adjustment_id: id,
             location_id: location.id,
             product_id: product.id,
-            sku: &product.sku,
-            reason: reason.code(),
+            sku: product.sku.clone(),
+            reason: reason.code().to_string(),
             quantity: decimal_text(quantity),
-            value_minor: -value,
-            currency: &product.currency,
-            note,
+            value_minor: value
+                .checked_neg()
+                .ok_or_else(|| ApiError::internal("a write-off's value does not fit"))?,
+            currency: product.currency.clone(),
+            note: note.map(str::to_owned),
             written_off_by: principal.user,
             written_off_at: millis(),
         };
         // Audit events are keyed by tenant, like every audit event.
-        bazaar_platform::outbox::append_current(
-            &mut tx,
-            ledger::SERVICE,
-            events::audit::StockWrittenOff::TYPE,
-            tenant,
-            &tenant.to_string(),
-            &written_off,
-        )
-        .await?;
+        ledger::event(&mut tx, tenant, &tenant.to_string(), &written_off).await?;
     }
     tx.commit().await?;
     Ok((
@@ -898,29 +849,6 @@ pub(crate) struct TransferLineView {
     pub received: String,
     /// What never arrived, once the transfer closed.
     pub shortfall: Option<String>,
-}
-
-/// `inventory.stock.transferred`.
-#[derive(Serialize)]
-struct StockTransferred<'a> {
-    tenant_id: Uuid,
-    transfer_id: Uuid,
-    from_location_id: Uuid,
-    to_location_id: Uuid,
-    reference: Option<&'a str>,
-    lines: Vec<TransferredLine>,
-    dispatched_by: Uuid,
-    dispatched_at: i64,
-}
-
-#[derive(Serialize)]
-struct TransferredLine {
-    product_id: Uuid,
-    sku: String,
-    batch: String,
-    expiry_date: Option<String>,
-    quantity: String,
-    unit_cost_minor: String,
 }
 
 /// Dispatches stock to another location: it leaves the source now and is in transit
@@ -1031,7 +959,7 @@ async fn dispatch_transfer(
             .bind(take.on_hand)
             .execute(&mut *tx)
             .await?;
-            sent.push(TransferredLine {
+            sent.push(events::inventory::StockTransferredTransferLine {
                 product_id: product.id,
                 sku: product.sku.clone(),
                 batch: take.batch,
@@ -1041,24 +969,17 @@ async fn dispatch_transfer(
             });
         }
     }
-    let event = StockTransferred {
+    let event = events::inventory::StockTransferred {
         tenant_id: tenant,
         transfer_id: id,
         from_location_id: from.id,
         to_location_id: to.id,
-        reference,
+        reference: reference.map(str::to_owned),
         lines: sent,
         dispatched_by: principal.user,
         dispatched_at: millis(),
     };
-    ledger::event(
-        &mut tx,
-        events::inventory::StockTransferred::TYPE,
-        tenant,
-        &id.to_string(),
-        &event,
-    )
-    .await?;
+    ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let transfer = transfer(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| ApiError::internal("transfer vanished"))?;
@@ -1202,30 +1123,6 @@ pub(crate) struct ReceiptLine {
     sku: Option<String>,
     batch: Option<String>,
     quantity: String,
-}
-
-/// `inventory.stock.transfer_received`.
-#[derive(Serialize)]
-struct TransferReceived {
-    tenant_id: Uuid,
-    transfer_id: Uuid,
-    from_location_id: Uuid,
-    to_location_id: Uuid,
-    lines: Vec<ReceivedLine>,
-    status: String,
-    received_by: Uuid,
-    received_at: i64,
-}
-
-#[derive(Serialize)]
-struct ReceivedLine {
-    product_id: Uuid,
-    sku: String,
-    batch: String,
-    quantity: String,
-    received_total: String,
-    dispatched: String,
-    shortfall: Option<String>,
 }
 
 /// Receives a transfer at its destination, all at once or in parts; with `close`, what
@@ -1395,14 +1292,14 @@ async fn receive_transfer(
         .await?;
     }
     let after = transfer(&mut tx, tenant, id).await?.ok_or_else(missing)?;
-    let mut lines: Vec<ReceivedLine> = received
+    let mut lines: Vec<events::inventory::TransferReceivedReceivedLine> = received
         .into_iter()
         .map(|(product_id, sku, batch, quantity)| {
             let view = after
                 .lines
                 .iter()
                 .find(|l| l.product_id == product_id && l.batch == batch);
-            ReceivedLine {
+            events::inventory::TransferReceivedReceivedLine {
                 product_id,
                 sku,
                 received_total: view.map_or_else(String::new, |v| v.received.clone()),
@@ -1424,7 +1321,7 @@ async fn receive_transfer(
                 .iter()
                 .any(|l| l.product_id == view.product_id && l.batch == view.batch)
             {
-                lines.push(ReceivedLine {
+                lines.push(events::inventory::TransferReceivedReceivedLine {
                     product_id: view.product_id,
                     sku: view.sku.clone(),
                     batch: view.batch.clone(),
@@ -1436,7 +1333,7 @@ async fn receive_transfer(
             }
         }
     }
-    let event = TransferReceived {
+    let event = events::inventory::TransferReceived {
         tenant_id: tenant,
         transfer_id: id,
         from_location_id: from,
@@ -1446,14 +1343,7 @@ async fn receive_transfer(
         received_by: principal.user,
         received_at: millis(),
     };
-    ledger::event(
-        &mut tx,
-        events::inventory::TransferReceived::TYPE,
-        tenant,
-        &id.to_string(),
-        &event,
-    )
-    .await?;
+    ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(after)))
 }
@@ -1494,37 +1384,6 @@ pub(crate) struct Reservation {
     pub expires_at: chrono::DateTime<Utc>,
     /// Product and quantity held.
     pub lines: BTreeMap<Uuid, String>,
-}
-
-/// `inventory.reservation.created`.
-#[derive(Serialize)]
-struct ReservationCreated<'a> {
-    tenant_id: Uuid,
-    reservation_id: Uuid,
-    location_id: Uuid,
-    reference: Option<&'a str>,
-    lines: Vec<ReservedLine<'a>>,
-    expires_at: i64,
-    created_by: Uuid,
-    created_at: i64,
-}
-
-#[derive(Serialize)]
-struct ReservedLine<'a> {
-    product_id: Uuid,
-    sku: &'a str,
-    quantity: String,
-}
-
-/// `inventory.reservation.released`.
-#[derive(Serialize)]
-pub(crate) struct ReservationReleased<'a> {
-    pub(crate) tenant_id: Uuid,
-    pub(crate) reservation_id: Uuid,
-    pub(crate) location_id: Uuid,
-    pub(crate) outcome: &'a str,
-    pub(crate) reference: Option<&'a str>,
-    pub(crate) released_at: i64,
 }
 
 /// Holds stock for a sale: every line fits in available stock, or nothing is held
@@ -1597,16 +1456,16 @@ async fn reserve(
     .bind(&quantities)
     .fetch_one(&mut *tx)
     .await?;
-    let event = ReservationCreated {
+    let event = events::inventory::ReservationCreated {
         tenant_id: tenant,
         reservation_id: id,
         location_id: location.id,
-        reference,
+        reference: reference.map(str::to_owned),
         lines: lines
             .iter()
-            .map(|(p, q)| ReservedLine {
+            .map(|(p, q)| events::inventory::ReservationCreatedReservedLine {
                 product_id: p.id,
-                sku: &p.sku,
+                sku: p.sku.clone(),
                 quantity: decimal_text(*q),
             })
             .collect(),
@@ -1614,14 +1473,7 @@ async fn reserve(
         created_by: principal.user,
         created_at: millis(),
     };
-    ledger::event(
-        &mut tx,
-        events::inventory::ReservationCreated::TYPE,
-        tenant,
-        &id.to_string(),
-        &event,
-    )
-    .await?;
+    ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
     if levels.len() != lines.len() {
         return Err(ApiError::internal("a stock level vanished under its lock"));
@@ -1747,20 +1599,15 @@ pub(crate) async fn close_reservation(
     if closed == 0 {
         return Ok(false);
     }
-    let event = ReservationReleased {
+    let event = events::inventory::ReservationReleased {
         tenant_id: tenant,
         reservation_id: id,
         location_id: location,
-        outcome,
-        reference,
+        outcome: outcome.to_owned(),
+        reference: reference.map(str::to_owned),
         released_at: millis(),
     };
-    events.push(
-        events::inventory::ReservationReleased::TYPE,
-        tenant,
-        &id.to_string(),
-        &event,
-    )?;
+    events.push(tenant, &id.to_string(), &event)?;
     Ok(true)
 }
 
@@ -1813,30 +1660,6 @@ pub(crate) struct CountedLine {
     pub counted: String,
     /// counted - book.
     pub difference: String,
-}
-
-/// `inventory.count.reconciled`.
-#[derive(Serialize)]
-struct CountReconciled<'a> {
-    tenant_id: Uuid,
-    count_id: Uuid,
-    location_id: Uuid,
-    lines: Vec<CountEventLine>,
-    currency: &'a str,
-    value_difference_minor: i64,
-    counted_by: Uuid,
-    counted_at: i64,
-}
-
-#[derive(Serialize)]
-struct CountEventLine {
-    product_id: Uuid,
-    sku: String,
-    batch: String,
-    book: String,
-    counted: String,
-    difference: String,
-    unit_cost_minor: String,
 }
 
 /// Reconciles counted quantities against the books: each difference becomes a
@@ -1967,7 +1790,7 @@ async fn reconcile(
             .await?;
             value += recorded.value;
         }
-        event_lines.push(CountEventLine {
+        event_lines.push(events::inventory::CountReconciledCountedLine {
             product_id: product.id,
             sku: product.sku.clone(),
             batch: batch.clone(),
@@ -1986,24 +1809,17 @@ async fn reconcile(
         });
     }
     let currency = currency_of(&counted_lines[0].0)?;
-    let event = CountReconciled {
+    let event = events::inventory::CountReconciled {
         tenant_id: tenant,
         count_id: id,
         location_id: location.id,
         lines: event_lines,
-        currency: currency.code(),
+        currency: currency.code().to_string(),
         value_difference_minor: value,
         counted_by: principal.user,
         counted_at: millis(),
     };
-    ledger::event(
-        &mut tx,
-        events::inventory::CountReconciled::TYPE,
-        tenant,
-        &id.to_string(),
-        &event,
-    )
-    .await?;
+    ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

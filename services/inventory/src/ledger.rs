@@ -2,13 +2,12 @@
 //! its fold, updated in the same transaction, and every movement is published as
 //! `inventory.stock.moved` so the fold can be rebuilt from the topic.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::collections::HashMap;
 
 use bazaar_platform::outbox::{self, OutboxError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -144,57 +143,6 @@ pub struct Recorded {
     pub after: Level,
 }
 
-/// `inventory.stock.moved`.
-#[derive(Serialize)]
-struct StockMoved<'a> {
-    tenant_id: Uuid,
-    movement_id: Uuid,
-    seq: i64,
-    location_id: Uuid,
-    store_id: Option<Uuid>,
-    product_id: Uuid,
-    sku: &'a str,
-    batch: &'a str,
-    expiry_date: Option<String>,
-    kind: &'static str,
-    quantity: String,
-    unit_cost_minor: String,
-    currency: &'a str,
-    on_hand_after: String,
-    average_cost_after_minor: String,
-    value_minor: i64,
-    reason: Option<&'a str>,
-    reference_type: Option<&'a str>,
-    reference_id: Option<&'a str>,
-    recorded_by: Option<Uuid>,
-    costed_by: Option<&'a str>,
-    recorded_at: i64,
-}
-
-/// `inventory.negative_stock`.
-#[derive(Serialize)]
-struct NegativeStock<'a> {
-    tenant_id: Uuid,
-    location_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    on_hand: String,
-    movement_id: Uuid,
-    detected_at: i64,
-}
-
-/// `inventory.low_stock`.
-#[derive(Serialize)]
-struct LowStock<'a> {
-    tenant_id: Uuid,
-    location_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    available: String,
-    reorder_level: String,
-    detected_at: i64,
-}
-
 /// The message key of a location's stock of a product: its events stay in order.
 pub fn item_key(location: Uuid, product: Uuid) -> String {
     format!("{location}/{product}")
@@ -205,15 +153,14 @@ pub fn decimal_text(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
-/// Appends an inventory event to the outbox.
-pub async fn event<T: Serialize>(
+/// Appends an inventory event to the outbox, keyed by `key`.
+pub async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event_type: &str,
     tenant: Uuid,
     key: &str,
-    payload: &T,
+    event: &E,
 ) -> Result<Uuid, OutboxError> {
-    outbox::append_current(tx, SERVICE, event_type, tenant, key, payload).await
+    outbox::append_event(tx, SERVICE, tenant, key, event).await
 }
 
 /// A batch for the events of one transaction, appended with one statement.
@@ -542,31 +489,30 @@ pub async fn record_all_locked(
         let product = movement.product;
         let key = item_key(movement.location, product.id);
         events.push(
-            events::inventory::StockMoved::TYPE,
             tenant,
             &key,
-            &StockMoved {
+            &events::inventory::StockMoved {
                 tenant_id: tenant,
                 movement_id: movement.id,
                 seq,
                 location_id: movement.location,
                 store_id: store,
                 product_id: product.id,
-                sku: &product.sku,
-                batch: movement.batch,
+                sku: product.sku.clone(),
+                batch: movement.batch.to_owned(),
                 expiry_date: movement.expiry.map(|d| d.to_string()),
-                kind: movement.kind.code(),
+                kind: movement.kind.code().to_owned(),
                 quantity: decimal_text(movement.quantity),
                 unit_cost_minor: decimal_text(recorded.unit_cost),
-                currency: &product.currency,
+                currency: product.currency.clone(),
                 on_hand_after: decimal_text(recorded.after.on_hand),
                 average_cost_after_minor: decimal_text(recorded.after.average_cost),
-                value_minor: recorded.value,
-                reason: movement.reason,
-                reference_type: Some(movement.reference.0),
-                reference_id: Some(&movement.reference.1),
+                value_minor: Some(recorded.value),
+                reason: movement.reason.map(str::to_owned),
+                reference_type: Some(movement.reference.0.to_owned()),
+                reference_id: Some(movement.reference.1.clone()),
                 recorded_by: movement.recorded_by,
-                costed_by,
+                costed_by: costed_by.map(str::to_owned),
                 recorded_at: at.timestamp_millis(),
             },
         )?;
@@ -580,21 +526,16 @@ pub async fn record_all_locked(
         // already short would otherwise raise it again.
         if after.on_hand < Decimal::ZERO && before.on_hand >= Decimal::ZERO {
             let (_, at, _) = written(movement)?;
-            let negative = NegativeStock {
+            let negative = events::inventory::NegativeStock {
                 tenant_id: tenant,
                 location_id: movement.location,
                 product_id: product.id,
-                sku: &product.sku,
+                sku: product.sku.clone(),
                 on_hand: decimal_text(after.on_hand),
                 movement_id: movement.id,
                 detected_at: at.timestamp_millis(),
             };
-            events.push(
-                events::inventory::NegativeStock::TYPE,
-                tenant,
-                &key,
-                &negative,
-            )?;
+            events.push(tenant, &key, &negative)?;
         }
         if movement.quantity < Decimal::ZERO {
             let held = held.get(&product.id).copied().unwrap_or_default();
@@ -619,17 +560,17 @@ pub fn alert_if_low(
         return Ok(());
     };
     if available_before >= level && available_after < level {
-        let low = LowStock {
+        let low = events::inventory::LowStock {
             tenant_id: tenant,
             location_id: location,
             product_id: product.id,
-            sku: &product.sku,
+            sku: product.sku.clone(),
             available: decimal_text(available_after),
             reorder_level: decimal_text(level),
             detected_at: Utc::now().timestamp_millis(),
         };
         let key = item_key(location, product.id);
-        events.push(events::inventory::LowStock::TYPE, tenant, &key, &low)?;
+        events.push(tenant, &key, &low)?;
     }
     Ok(())
 }

@@ -17,7 +17,6 @@ use bazaar_platform::{
     Settings,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -65,18 +64,6 @@ struct StockFold {
     topic: String,
 }
 
-#[derive(Deserialize)]
-struct StockMoved {
-    location_id: Uuid,
-    product_id: Uuid,
-    batch: String,
-    expiry_date: Option<String>,
-    seq: i64,
-    quantity: String,
-    unit_cost_minor: String,
-    recorded_at: i64,
-}
-
 impl Projection for StockFold {
     fn name(&self) -> &str {
         &self.name
@@ -98,7 +85,7 @@ impl Projection for StockFold {
         if event.cloud.event_type != events::inventory::StockMoved::TYPE {
             return Err(unhandled(&self.name, event));
         }
-        let moved: StockMoved = event.payload_as()?;
+        let moved: events::inventory::StockMoved = event.payload()?;
         // Only the fresh tables: if they are gone, fail rather than touch live stock.
         sqlx::query(&format!("SET LOCAL search_path TO {SCHEMA}"))
             .execute(&mut *tx)

@@ -18,7 +18,6 @@ use bazaar_schemas::events::{
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -158,28 +157,13 @@ impl Projection for InventorySnapshots {
                 goods_received(tx, event, event.payload()?).await?
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {
-                returned_to_vendor(tx, event, event.payload_as()?).await?
+                returned_to_vendor(tx, event, event.payload()?).await?
             }
             // Held bills, day closes, purchase orders...: not stock.
             _ => return Err(unhandled(NAME, event)),
         }
         Ok(())
     }
-}
-
-#[derive(Deserialize)]
-struct PurchaseReturned {
-    return_id: Uuid,
-    location_id: Uuid,
-    lines: Vec<PurchaseReturnLine>,
-}
-
-#[derive(Deserialize)]
-struct PurchaseReturnLine {
-    product_id: Uuid,
-    quantity: String,
-    batch: String,
-    unit_cost_minor: i64,
 }
 
 /// A movement id derived from the event, so applying an event twice (even past
@@ -257,7 +241,7 @@ async fn lock_poll(
                 (At::Location(grn.location_id), received(&grn).collect())
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {
-                let back: PurchaseReturned = event.payload_as()?;
+                let back: events::purchase::PurchaseReturnProcessed = event.payload()?;
                 let items = back.lines.iter().map(|l| l.product_id);
                 (At::Location(back.location_id), items.collect())
             }
@@ -406,59 +390,35 @@ async fn sale(
         &mut events,
     )
     .await?;
-    let lines: Vec<CostedMovement> = movements
+    let lines: Vec<events::inventory::SaleCostedCostedMovement> = movements
         .iter()
         .zip(&recorded)
-        .map(|(movement, recorded)| CostedMovement {
-            movement_id: movement.id,
-            product_id: movement.product.id,
-            sku: &movement.product.sku,
-            batch: movement.batch,
-            quantity: ledger::decimal_text(-movement.quantity),
-            unit_cost_minor: ledger::decimal_text(recorded.unit_cost),
-            value_minor: -recorded.value,
-        })
+        .map(
+            |(movement, recorded)| events::inventory::SaleCostedCostedMovement {
+                movement_id: movement.id,
+                product_id: movement.product.id,
+                sku: movement.product.sku.clone(),
+                batch: movement.batch.to_string(),
+                quantity: ledger::decimal_text(-movement.quantity),
+                unit_cost_minor: ledger::decimal_text(recorded.unit_cost),
+                value_minor: -recorded.value,
+            },
+        )
         .collect();
-    let sale = SaleCosted {
+    let sale = events::inventory::SaleCosted {
         tenant_id: tenant,
         invoice_id: invoice.invoice_id,
-        invoice_number: &invoice.invoice_number,
+        invoice_number: invoice.invoice_number.clone(),
         location_id: location,
         store_id: Some(invoice.store_id),
-        currency: &first.product.currency,
+        currency: first.product.currency.clone(),
         cost_minor: lines.iter().map(|l| l.value_minor).sum(),
         lines,
         costed_at: chrono::Utc::now().timestamp_millis(),
     };
-    events.push(costed, tenant, &reference, &sale)?;
+    events.push(tenant, &reference, &sale)?;
     events.append(tx).await?;
     Ok(())
-}
-
-/// `inventory.sale.costed`.
-#[derive(Serialize)]
-struct SaleCosted<'a> {
-    tenant_id: Uuid,
-    invoice_id: Uuid,
-    invoice_number: &'a str,
-    location_id: Uuid,
-    store_id: Option<Uuid>,
-    currency: &'a str,
-    lines: Vec<CostedMovement<'a>>,
-    cost_minor: i64,
-    costed_at: i64,
-}
-
-/// One movement of a costed sale.
-#[derive(Serialize)]
-struct CostedMovement<'a> {
-    movement_id: Uuid,
-    product_id: Uuid,
-    sku: &'a str,
-    batch: &'a str,
-    quantity: String,
-    unit_cost_minor: String,
-    value_minor: i64,
 }
 
 async fn sales_return(
@@ -538,7 +498,7 @@ async fn goods_received(
 async fn returned_to_vendor(
     tx: &mut PgConnection,
     event: &ConsumedEvent,
-    returned: PurchaseReturned,
+    returned: events::purchase::PurchaseReturnProcessed,
 ) -> Result<(), ProjectionError> {
     let tenant = event.cloud.tenant;
     for (index, line) in returned.lines.iter().enumerate() {

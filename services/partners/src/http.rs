@@ -14,7 +14,7 @@ use bazaar_platform::{
     money::{Currency, Money},
     outbox, ServiceContext,
 };
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -147,22 +147,13 @@ fn currency(code: &str) -> Currency {
     Currency::from_code(code).unwrap_or(Currency::INR)
 }
 
-async fn event<T: Serialize>(
+async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event_type: &str,
     tenant: Uuid,
     subject: Uuid,
-    payload: &T,
+    event: &E,
 ) -> Result<Uuid, ApiError> {
-    Ok(outbox::append_current(
-        tx,
-        SERVICE,
-        event_type,
-        tenant,
-        &subject.to_string(),
-        payload,
-    )
-    .await?)
+    Ok(outbox::append_event(tx, SERVICE, tenant, &subject.to_string(), event).await?)
 }
 
 fn not_found(kind: &str, id: Uuid) -> ApiError {
@@ -236,56 +227,24 @@ pub(crate) struct CustomerBody {
     payment_terms_days: Option<i32>,
 }
 
-/// `partners.customer.created` and `.updated`.
-#[derive(Serialize)]
-struct CustomerEvent<'a> {
-    tenant_id: Uuid,
-    customer_id: Uuid,
-    name: &'a str,
-    phone: &'a str,
-    email: Option<&'a str>,
-    gstin: Option<&'a str>,
-    billing_state_code: Option<&'a str>,
-    shipping_state_code: Option<&'a str>,
-    customer_group: Option<&'a str>,
-    currency: &'a str,
-    credit_limit_minor: i64,
-    payment_terms_days: i32,
-    version: i32,
-    recorded_at: i64,
-}
-
-fn customer_event(tenant: Uuid, c: &Customer) -> CustomerEvent<'_> {
-    CustomerEvent {
+/// `partners.customer.updated`, and the same facts as `.created`.
+fn customer_event(tenant: Uuid, c: &Customer) -> events::partners::CustomerUpdated {
+    events::partners::CustomerUpdated {
         tenant_id: tenant,
         customer_id: c.id,
-        name: &c.name,
-        phone: &c.phone,
-        email: c.email.as_deref(),
-        gstin: c.gstin.as_deref(),
-        billing_state_code: c.billing_address.as_ref().map(|a| a.state_code.as_str()),
-        shipping_state_code: c.shipping_address.as_ref().map(|a| a.state_code.as_str()),
-        customer_group: c.customer_group.as_deref(),
-        currency: &c.currency,
+        name: c.name.clone(),
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        gstin: c.gstin.clone(),
+        billing_state_code: c.billing_address.as_ref().map(|a| a.state_code.clone()),
+        shipping_state_code: c.shipping_address.as_ref().map(|a| a.state_code.clone()),
+        customer_group: c.customer_group.clone(),
+        currency: c.currency.clone(),
         credit_limit_minor: c.credit_limit_minor,
         payment_terms_days: c.payment_terms_days,
         version: c.version,
         recorded_at: millis(),
     }
-}
-
-/// `audit.credit_terms.changed`.
-#[derive(Serialize)]
-struct CreditTermsChanged<'a> {
-    tenant_id: Uuid,
-    customer_id: Uuid,
-    currency: &'a str,
-    credit_limit_minor_before: i64,
-    credit_limit_minor: i64,
-    payment_terms_days_before: i32,
-    payment_terms_days: i32,
-    changed_by: Uuid,
-    changed_at: i64,
 }
 
 /// Refuses (403 `credit_terms_reserved`) a change of `before`'s credit limit or payment
@@ -307,10 +266,10 @@ async fn credit_terms_changed(
             "a customer's credit limit and payment terms are set by an owner, admin or accountant",
         ));
     }
-    let changed = CreditTermsChanged {
+    let changed = events::audit::CreditTermsChanged {
         tenant_id: principal.tenant,
         customer_id: after.id,
-        currency: &after.currency,
+        currency: after.currency.clone(),
         credit_limit_minor_before: before.0,
         credit_limit_minor: after.credit_limit_minor,
         payment_terms_days_before: before.1,
@@ -319,15 +278,8 @@ async fn credit_terms_changed(
         changed_at: millis(),
     };
     // Audit events are keyed by tenant, like every audit event.
-    outbox::append_current(
-        tx,
-        SERVICE,
-        events::audit::CreditTermsChanged::TYPE,
-        principal.tenant,
-        &principal.tenant.to_string(),
-        &changed,
-    )
-    .await?;
+    let key = principal.tenant.to_string();
+    outbox::append_event(tx, SERVICE, principal.tenant, &key, &changed).await?;
     Ok(())
 }
 
@@ -459,15 +411,8 @@ async fn create_customer(
         return Err(phone_taken(&customer.phone));
     }
     credit_terms_changed(&mut tx, &principal, (0, 0), &customer).await?;
-    let created = customer_event(tenant, &customer);
-    event(
-        &mut tx,
-        events::partners::CustomerCreated::TYPE,
-        tenant,
-        customer.id,
-        &created,
-    )
-    .await?;
+    let created = events::partners::CustomerCreated::from(customer_event(tenant, &customer));
+    event(&mut tx, tenant, customer.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(shown(customer))))
 }
@@ -548,14 +493,7 @@ async fn update_customer(
         other => other?,
     };
     let changed = customer_event(tenant, &customer);
-    event(
-        &mut tx,
-        events::partners::CustomerUpdated::TYPE,
-        tenant,
-        id,
-        &changed,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
     Ok(Json(shown(customer)))
 }
@@ -651,21 +589,6 @@ pub(crate) struct PaymentBody {
     paid_on: Option<NaiveDate>,
 }
 
-/// `partners.payment.received` / `.made`.
-#[derive(Serialize)]
-struct PaymentEvent<'a> {
-    tenant_id: Uuid,
-    payment_id: Uuid,
-    partner_id: Uuid,
-    amount_minor: i64,
-    currency: &'a str,
-    mode: &'a str,
-    reference: Option<&'a str>,
-    paid_on: String,
-    recorded_by: Uuid,
-    recorded_at: i64,
-}
-
 /// Whom a payment is with.
 enum PartnerId {
     CustomerId(Uuid),
@@ -700,9 +623,9 @@ async fn record_payment(
         .filter(|r| !r.is_empty());
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
-    let (kind, id, event_type) = match partner {
-        PartnerId::CustomerId(id) => ("customer", id, events::partners::PaymentReceived::TYPE),
-        PartnerId::VendorId(id) => ("vendor", id, events::partners::PaymentMade::TYPE),
+    let (kind, id) = match partner {
+        PartnerId::CustomerId(id) => ("customer", id),
+        PartnerId::VendorId(id) => ("vendor", id),
     };
     let billed_in: String = sqlx::query_scalar(&format!(
         "SELECT currency FROM {kind}s WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
@@ -737,19 +660,25 @@ async fn record_payment(
     .bind(principal.user)
     .execute(&mut *tx)
     .await?;
-    let paid = PaymentEvent {
+    let paid = events::partners::PaymentReceived {
         tenant_id: tenant,
         payment_id,
         partner_id: id,
         amount_minor: body.amount.amount_minor,
-        currency: &billed_in,
-        mode,
-        reference,
+        currency: billed_in.clone(),
+        mode: mode.to_owned(),
+        reference: reference.map(str::to_owned),
         paid_on: paid_on.to_string(),
         recorded_by: principal.user,
         recorded_at: millis(),
     };
-    event(&mut tx, event_type, tenant, id, &paid).await?;
+    match partner {
+        PartnerId::CustomerId(_) => event(&mut tx, tenant, id, &paid).await?,
+        PartnerId::VendorId(_) => {
+            let made = events::partners::PaymentMade::from(paid);
+            event(&mut tx, tenant, id, &made).await?
+        }
+    };
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -1208,21 +1137,6 @@ pub(crate) struct Redemption {
     pub balance: i64,
 }
 
-/// `partners.loyalty.redeemed`.
-#[derive(Serialize)]
-struct LoyaltyRedeemed<'a> {
-    tenant_id: Uuid,
-    redemption_id: Uuid,
-    customer_id: Uuid,
-    points: i64,
-    value_minor: i64,
-    currency: &'a str,
-    reference: Option<&'a str>,
-    balance: i64,
-    redeemed_by: Uuid,
-    redeemed_at: i64,
-}
-
 /// Spends a customer's points (at the POS); never more than they have (409
 /// `insufficient_points`). Honors `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/customers/{id}/loyalty/redeem", tag = "partners",
@@ -1274,26 +1188,19 @@ async fn redeem_points(
     .execute(&mut *tx)
     .await?;
     let value = body.points.saturating_mul(rule.point_value_minor);
-    let redeemed = LoyaltyRedeemed {
+    let redeemed = events::partners::LoyaltyRedeemed {
         tenant_id: tenant,
         redemption_id: redemption,
         customer_id: id,
         points: body.points,
         value_minor: value,
-        currency: &customer.currency,
-        reference,
+        currency: customer.currency.clone(),
+        reference: reference.map(str::to_owned),
         balance: held - body.points,
         redeemed_by: principal.user,
         redeemed_at,
     };
-    event(
-        &mut tx,
-        events::partners::LoyaltyRedeemed::TYPE,
-        tenant,
-        id,
-        &redeemed,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &redeemed).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -1488,33 +1395,18 @@ fn apply_vendor(vendor: &mut VendorRow, body: VendorBody) -> Result<(), ApiError
     Ok(())
 }
 
-/// `partners.vendor.created` and `.updated`.
-#[derive(Serialize)]
-struct VendorEvent<'a> {
-    tenant_id: Uuid,
-    vendor_id: Uuid,
-    name: &'a str,
-    gstin: Option<&'a str>,
-    state_code: &'a str,
-    payment_terms_days: i32,
-    currency: &'a str,
-    bank_account_masked: Option<String>,
-    bank_ifsc: Option<&'a str>,
-    version: i32,
-    recorded_at: i64,
-}
-
-fn vendor_event(tenant: Uuid, v: &VendorRow) -> VendorEvent<'_> {
-    VendorEvent {
+/// `partners.vendor.updated`, and the same facts as `.created`.
+fn vendor_event(tenant: Uuid, v: &VendorRow) -> events::partners::VendorUpdated {
+    events::partners::VendorUpdated {
         tenant_id: tenant,
         vendor_id: v.id,
-        name: &v.name,
-        gstin: v.gstin.as_deref(),
-        state_code: &v.state_code,
+        name: v.name.clone(),
+        gstin: v.gstin.clone(),
+        state_code: v.state_code.clone(),
         payment_terms_days: v.payment_terms_days,
-        currency: &v.currency,
+        currency: v.currency.clone(),
         bank_account_masked: v.bank_account_number.as_deref().map(domain::masked),
-        bank_ifsc: v.bank_ifsc.as_deref(),
+        bank_ifsc: v.bank_ifsc.clone(),
         version: v.version,
         recorded_at: millis(),
     }
@@ -1596,15 +1488,8 @@ async fn create_vendor(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     write_vendor(&mut tx, tenant, &vendor, true).await?;
-    let created = vendor_event(tenant, &vendor);
-    event(
-        &mut tx,
-        events::partners::VendorCreated::TYPE,
-        tenant,
-        vendor.id,
-        &created,
-    )
-    .await?;
+    let created = events::partners::VendorCreated::from(vendor_event(tenant, &vendor));
+    event(&mut tx, tenant, vendor.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vendor.shown())))
 }
@@ -1643,14 +1528,7 @@ async fn update_vendor(
     row.version += 1;
     write_vendor(&mut tx, tenant, &row, false).await?;
     let changed = vendor_event(tenant, &row);
-    event(
-        &mut tx,
-        events::partners::VendorUpdated::TYPE,
-        tenant,
-        id,
-        &changed,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
     Ok(Json(row.shown()))
 }

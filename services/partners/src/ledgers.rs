@@ -10,7 +10,6 @@ use bazaar_platform::{
 use bazaar_schemas::events::sales::InvoiceIssued;
 use bazaar_schemas::{events, Event as _};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -139,7 +138,7 @@ impl Projection for PartnerLedgers {
                 }
             }
             events::purchase::PurchaseInvoiceRecorded::TYPE => {
-                let i: PurchaseInvoice = event.payload_as()?;
+                let i: events::purchase::PurchaseInvoiceRecorded = event.payload()?;
                 let entry = Entry {
                     kind: "vendor",
                     partner: i.vendor_id,
@@ -154,7 +153,7 @@ impl Projection for PartnerLedgers {
                 entry.write(tx, event).await
             }
             events::purchase::PurchaseReturnProcessed::TYPE => {
-                let r: PurchaseReturn = event.payload_as()?;
+                let r: events::purchase::PurchaseReturnProcessed = event.payload()?;
                 let date = day(r.returned_at)?;
                 let entry = Entry {
                     kind: "vendor",
@@ -169,12 +168,12 @@ impl Projection for PartnerLedgers {
                 };
                 entry.write(tx, event).await
             }
-            kind @ (events::partners::PaymentReceived::TYPE
-            | events::partners::PaymentMade::TYPE) => {
-                let p: Payment = event.payload_as()?;
+            events::partners::PaymentReceived::TYPE | events::partners::PaymentMade::TYPE => {
+                let p: events::partners::PaymentReceived =
+                    event.payload_into::<events::partners::PaymentMade, _>()?;
                 let date: NaiveDate = p.paid_on.parse()?;
                 let entry = Entry {
-                    kind: if kind.ends_with("received") {
+                    kind: if event.is::<events::partners::PaymentReceived>() {
                         "customer"
                     } else {
                         "vendor"
@@ -192,7 +191,7 @@ impl Projection for PartnerLedgers {
             }
             events::partners::LoyaltyRedeemed::TYPE => {
                 // The API wrote it when the points were spent; a rebuild writes it here.
-                let r: Redeemed = event.payload_as()?;
+                let r: events::partners::LoyaltyRedeemed = event.payload()?;
                 sqlx::query(
                     "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
                      VALUES ($1, $2, $3, $4, 'redeemed', $5, $6) ON CONFLICT (id) DO NOTHING",
@@ -292,57 +291,6 @@ impl<'a> Entry<'a> {
     }
 }
 
-#[derive(Deserialize)]
-struct PurchaseInvoice {
-    invoice_id: Uuid,
-    vendor_id: Uuid,
-    vendor_invoice_number: String,
-    invoice_date: String,
-    due_date: String,
-    currency: String,
-    total_minor: i64,
-}
-
-#[derive(Deserialize)]
-struct PurchaseReturn {
-    return_id: Uuid,
-    debit_note_number: String,
-    vendor_id: Uuid,
-    currency: String,
-    total_minor: i64,
-    returned_at: i64,
-}
-
-#[derive(Deserialize)]
-struct Payment {
-    payment_id: Uuid,
-    partner_id: Uuid,
-    amount_minor: i64,
-    currency: String,
-    reference: Option<String>,
-    paid_on: String,
-}
-
-#[derive(Deserialize)]
-struct Redeemed {
-    redemption_id: Uuid,
-    customer_id: Uuid,
-    points: i64,
-    reference: Option<String>,
-    redeemed_at: i64,
-}
-
-/// `partners.loyalty.earned`.
-#[derive(Serialize)]
-struct LoyaltyEarned {
-    tenant_id: Uuid,
-    customer_id: Uuid,
-    invoice_id: Uuid,
-    points: i64,
-    balance: i64,
-    earned_at: i64,
-}
-
 /// A credit sale goes on the customer's ledger, due after their payment terms; every
 /// invoice with a customer earns points on what was not paid with points.
 async fn invoice(
@@ -412,7 +360,7 @@ async fn invoice(
     if !earned_now {
         return Ok(()); // applied before (a rebuild swapped in while this event was in flight)
     }
-    let earned = LoyaltyEarned {
+    let earned = events::partners::LoyaltyEarned {
         tenant_id: tenant,
         customer_id: customer,
         invoice_id: invoice.invoice_id,
@@ -420,14 +368,6 @@ async fn invoice(
         balance: crate::http::points(tx, tenant, customer).await?,
         earned_at: invoice.issued_at,
     };
-    outbox::append_current(
-        tx,
-        SERVICE,
-        events::partners::LoyaltyEarned::TYPE,
-        tenant,
-        &customer.to_string(),
-        &earned,
-    )
-    .await?;
+    outbox::append_event(tx, SERVICE, tenant, &customer.to_string(), &earned).await?;
     Ok(())
 }

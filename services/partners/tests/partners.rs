@@ -520,7 +520,7 @@ async fn credit_is_given_by_the_back_office_and_every_change_is_audited() {
     let audited: Vec<Value> = outbox_events(&p.owner, "audit.credit_terms.changed")
         .await
         .iter()
-        .map(|e| e.payload_as().unwrap())
+        .map(|e| e.json().unwrap())
         .collect();
     assert_eq!(audited.len(), 1);
     assert_eq!(

@@ -15,7 +15,7 @@ use bazaar_platform::{
     money::{self, Currency, Money, Quantity, Sign},
     outbox, ServiceContext,
 };
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -128,14 +128,13 @@ fn text(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
-async fn event<T: Serialize>(
+async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
-    event_type: &str,
     tenant: Uuid,
     key: Uuid,
-    payload: &T,
+    event: &E,
 ) -> Result<(), ApiError> {
-    outbox::append_current(tx, SERVICE, event_type, tenant, &key.to_string(), payload).await?;
+    outbox::append_event(tx, SERVICE, tenant, &key.to_string(), event).await?;
     Ok(())
 }
 
@@ -414,37 +413,6 @@ pub(crate) struct NewOrderLine {
     unit_price_minor: Option<i64>,
 }
 
-/// `purchase.po.created`.
-#[derive(Serialize)]
-struct OrderCreated<'a> {
-    tenant_id: Uuid,
-    po_id: Uuid,
-    po_number: &'a str,
-    vendor_id: Uuid,
-    location_id: Uuid,
-    place_of_supply: &'a str,
-    currency: &'a str,
-    lines: Vec<OrderCreatedLine>,
-    taxable_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    expected_on: Option<String>,
-    created_by: Uuid,
-    created_at: i64,
-}
-
-#[derive(Serialize)]
-struct OrderCreatedLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    unit_price_minor: i64,
-    gst_rate_bp: i32,
-    taxable_minor: i64,
-    tax_minor: i64,
-}
-
 /// The price to order at when none is given: contracted (still valid), else the last
 /// price paid to this vendor.
 async fn default_price(
@@ -609,7 +577,7 @@ async fn create_order(
         .bind(line_tax.tax())
         .execute(&mut *tx)
         .await?;
-        created_lines.push(OrderCreatedLine {
+        created_lines.push(events::purchase::PurchaseOrderCreatedOrderLine {
             line_no,
             product_id: product.id,
             sku: product.sku.clone(),
@@ -620,14 +588,14 @@ async fn create_order(
             tax_minor: line_tax.tax(),
         });
     }
-    let created = OrderCreated {
+    let created = events::purchase::PurchaseOrderCreated {
         tenant_id: tenant,
         po_id: id,
-        po_number: &number,
+        po_number: number.clone(),
         vendor_id: vendor.id,
         location_id: body.location_id,
-        place_of_supply: place,
-        currency: &vendor.currency,
+        place_of_supply: place.to_string(),
+        currency: vendor.currency.clone(),
         lines: created_lines,
         taxable_minor: taxable,
         tax_minor: tax,
@@ -636,14 +604,7 @@ async fn create_order(
         created_by: principal.user,
         created_at: millis(),
     };
-    event(
-        &mut tx,
-        events::purchase::PurchaseOrderCreated::TYPE,
-        tenant,
-        id,
-        &created,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &created).await?;
     let (order, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(order)))
@@ -760,35 +721,17 @@ async fn approve_order(
         .bind(principal.user)
         .execute(&mut *tx)
         .await?;
-    #[derive(Serialize)]
-    struct Approved<'a> {
-        tenant_id: Uuid,
-        po_id: Uuid,
-        po_number: &'a str,
-        vendor_id: Uuid,
-        currency: &'a str,
-        total_minor: i64,
-        approved_by: Uuid,
-        approved_at: i64,
-    }
-    let approved = Approved {
+    let approved = events::purchase::PurchaseOrderApproved {
         tenant_id: tenant,
         po_id: id,
-        po_number: &current.number,
+        po_number: current.number.clone(),
         vendor_id: current.vendor_id,
-        currency: &code,
+        currency: code.clone(),
         total_minor: current.total.amount_minor,
         approved_by: principal.user,
         approved_at: millis(),
     };
-    event(
-        &mut tx,
-        events::purchase::PurchaseOrderApproved::TYPE,
-        tenant,
-        id,
-        &approved,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &approved).await?;
     let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -826,33 +769,16 @@ async fn cancel_order(
         .bind(reason)
         .execute(&mut *tx)
         .await?;
-    #[derive(Serialize)]
-    struct Cancelled<'a> {
-        tenant_id: Uuid,
-        po_id: Uuid,
-        po_number: &'a str,
-        vendor_id: Uuid,
-        reason: &'a str,
-        cancelled_by: Uuid,
-        cancelled_at: i64,
-    }
-    let cancelled = Cancelled {
+    let cancelled = events::purchase::PurchaseOrderCancelled {
         tenant_id: tenant,
         po_id: id,
-        po_number: &current.number,
+        po_number: current.number.clone(),
         vendor_id: current.vendor_id,
-        reason,
+        reason: reason.to_owned(),
         cancelled_by: principal.user,
         cancelled_at: millis(),
     };
-    event(
-        &mut tx,
-        events::purchase::PurchaseOrderCancelled::TYPE,
-        tenant,
-        id,
-        &cancelled,
-    )
-    .await?;
+    event(&mut tx, tenant, id, &cancelled).await?;
     let (after, _) = order(&mut tx, &principal, id, false).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -1176,27 +1102,8 @@ pub(crate) struct Invoice {
     total: Money,
 }
 
-/// `purchase.invoice.recorded`.
-#[derive(Serialize)]
-struct InvoiceRecorded<'a> {
-    tenant_id: Uuid,
-    invoice_id: Uuid,
-    vendor_id: Uuid,
-    vendor_invoice_number: &'a str,
-    place_of_supply: Option<String>,
-    invoice_date: String,
-    due_date: String,
-    grn_ids: &'a [Uuid],
-    currency: &'a str,
-    lines: Vec<RecordedLine>,
-    taxable_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    status: &'a str,
-    recorded_at: i64,
-}
-
-#[derive(Serialize, sqlx::FromRow)]
+/// A vendor invoice's line as stored, and as its event carries it.
+#[derive(sqlx::FromRow)]
 struct RecordedLine {
     product_id: Uuid,
     sku: String,
@@ -1211,6 +1118,25 @@ struct RecordedLine {
     total_minor: i64,
     /// The invoiced quantity at the receipts' cost.
     received_value_minor: Option<i64>,
+}
+
+impl RecordedLine {
+    fn into_event(self) -> events::purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine {
+        events::purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine {
+            product_id: self.product_id,
+            sku: self.sku,
+            quantity: self.quantity,
+            unit_price_minor: self.unit_price_minor,
+            taxable_minor: self.taxable_minor,
+            gst_rate_bp: self.gst_rate_bp,
+            cgst_minor: self.cgst_minor,
+            sgst_minor: self.sgst_minor,
+            igst_minor: self.igst_minor,
+            cess_minor: self.cess_minor,
+            total_minor: self.total_minor,
+            received_value_minor: self.received_value_minor,
+        }
+    }
 }
 
 /// Records a vendor invoice against receipts with the three-way match: each line's
@@ -1471,31 +1397,24 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
     .bind(&row.grn_ids)
     .fetch_optional(&mut *tx)
     .await?;
-    let recorded = InvoiceRecorded {
+    let recorded = events::purchase::PurchaseInvoiceRecorded {
         tenant_id: tenant,
         invoice_id: id,
         vendor_id: row.vendor_id,
-        vendor_invoice_number: &row.vendor_invoice_number,
+        vendor_invoice_number: row.vendor_invoice_number.clone(),
         place_of_supply,
         invoice_date: row.invoice_date.to_string(),
         due_date: row.due_date.to_string(),
-        grn_ids: &row.grn_ids,
-        currency: &row.currency,
-        lines,
+        grn_ids: row.grn_ids.to_vec(),
+        currency: row.currency.clone(),
+        lines: lines.into_iter().map(RecordedLine::into_event).collect(),
         taxable_minor: row.taxable_minor,
         tax_minor: row.tax_minor,
         total_minor: row.total_minor,
-        status: &row.status,
+        status: row.status.clone(),
         recorded_at: millis(),
     };
-    event(
-        tx,
-        events::purchase::PurchaseInvoiceRecorded::TYPE,
-        tenant,
-        row.vendor_id,
-        &recorded,
-    )
-    .await
+    event(tx, tenant, row.vendor_id, &recorded).await
 }
 
 #[derive(sqlx::FromRow)]
@@ -1640,40 +1559,6 @@ pub(crate) struct Return {
     total: Money,
 }
 
-/// `purchase.return.processed`.
-#[derive(Serialize)]
-struct ReturnProcessed<'a> {
-    tenant_id: Uuid,
-    return_id: Uuid,
-    debit_note_number: &'a str,
-    grn_id: Uuid,
-    vendor_id: Uuid,
-    location_id: Uuid,
-    place_of_supply: &'a str,
-    currency: &'a str,
-    lines: Vec<ReturnedLine>,
-    total_minor: i64,
-    reason: &'a str,
-    returned_by: Uuid,
-    returned_at: i64,
-}
-
-#[derive(Serialize)]
-struct ReturnedLine {
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    batch: String,
-    unit_cost_minor: i64,
-    taxable_minor: i64,
-    gst_rate_bp: i32,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-    total_minor: i64,
-}
-
 /// Sends goods back to the vendor against a receipt (a debit note): never more than
 /// was received and not already returned. Stock leaves through inventory and the
 /// vendor's ledger is reduced, both from `purchase.return.processed`. Honors
@@ -1777,20 +1662,22 @@ async fn return_goods(
             product.cess_rate_bp,
             intra,
         )?;
-        lines.push(ReturnedLine {
-            product_id: product.id,
-            sku: product.sku,
-            quantity: text(q),
-            batch,
-            unit_cost_minor: cost,
-            taxable_minor: tax.taxable,
-            gst_rate_bp: product.gst_rate_bp,
-            cgst_minor: tax.cgst,
-            sgst_minor: tax.sgst,
-            igst_minor: tax.igst,
-            cess_minor: tax.cess,
-            total_minor: tax.total(),
-        });
+        lines.push(
+            events::purchase::PurchaseReturnProcessedPurchaseReturnLine {
+                product_id: product.id,
+                sku: product.sku,
+                quantity: text(q),
+                batch,
+                unit_cost_minor: cost,
+                taxable_minor: tax.taxable,
+                gst_rate_bp: product.gst_rate_bp,
+                cgst_minor: tax.cgst,
+                sgst_minor: tax.sgst,
+                igst_minor: tax.igst,
+                cess_minor: tax.cess,
+                total_minor: tax.total(),
+            },
+        );
     }
     let total = money::sum_field("lines", lines.iter().map(|l| l.total_minor))?;
     sqlx::query(
@@ -1807,29 +1694,22 @@ async fn return_goods(
     .bind(principal.user)
     .execute(&mut *tx)
     .await?;
-    let processed = ReturnProcessed {
+    let processed = events::purchase::PurchaseReturnProcessed {
         tenant_id: tenant,
         return_id: id,
-        debit_note_number: &number,
+        debit_note_number: number.clone(),
         grn_id: body.grn_id,
         vendor_id,
         location_id,
-        place_of_supply: &place,
-        currency: &code,
+        place_of_supply: Some(place.clone()),
+        currency: code.clone(),
         lines,
         total_minor: total,
-        reason,
+        reason: reason.to_owned(),
         returned_by: principal.user,
         returned_at: millis(),
     };
-    event(
-        &mut tx,
-        events::purchase::PurchaseReturnProcessed::TYPE,
-        tenant,
-        vendor_id,
-        &processed,
-    )
-    .await?;
+    event(&mut tx, tenant, vendor_id, &processed).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -7,7 +7,6 @@ use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, Projection
 use bazaar_schemas::{events, Event as _};
 use chrono::DateTime;
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -39,26 +38,6 @@ impl PurchaseReferences {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
-}
-
-#[derive(Deserialize)]
-struct Vendor {
-    vendor_id: Uuid,
-    name: String,
-    state_code: String,
-    payment_terms_days: i32,
-    currency: String,
-}
-
-#[derive(Deserialize)]
-struct StockMoved {
-    seq: i64,
-    location_id: Uuid,
-    product_id: Uuid,
-    kind: String,
-    quantity: String,
-    on_hand_after: String,
-    recorded_at: i64,
 }
 
 impl Projection for PurchaseReferences {
@@ -147,7 +126,8 @@ impl Projection for PurchaseReferences {
                     .await?;
             }
             events::partners::VendorCreated::TYPE | events::partners::VendorUpdated::TYPE => {
-                let v: Vendor = event.payload_as()?;
+                let v: events::partners::VendorUpdated =
+                    event.payload_into::<events::partners::VendorCreated, _>()?;
                 sqlx::query(
                     "INSERT INTO vendors (tenant_id, id, name, state_code, payment_terms_days, currency) \
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO UPDATE \
@@ -208,7 +188,7 @@ async fn record_moves(
         Vec::with_capacity(count),
     );
     for event in events {
-        let m: StockMoved = event.payload_as()?;
+        let m: events::inventory::StockMoved = event.payload()?;
         let (day, quantity) = if m.kind == "sale" {
             let day = DateTime::from_timestamp_millis(m.recorded_at)
                 .ok_or("recorded_at out of range")?

@@ -1,7 +1,7 @@
 //! The terminal's day: bills held and resumed, and the day close (Z report) that ends the
 //! day's held bills.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
 use axum::{
@@ -93,19 +93,6 @@ pub(crate) struct HeldBill {
     held_at: chrono::DateTime<Utc>,
 }
 
-/// `sales.bill.held`.
-#[derive(Serialize)]
-struct BillHeld<'a> {
-    tenant_id: Uuid,
-    bill_id: Uuid,
-    store_id: Uuid,
-    terminal_id: &'a str,
-    customer_id: Option<Uuid>,
-    lines: &'a [HeldLine],
-    held_by: Uuid,
-    held_at: i64,
-}
-
 /// Parks a bill at a terminal (the customer went back for milk).
 #[utoipa::path(post, path = "/api/v1/pos/held-bills", tag = "sales", request_body = NewHeldBill,
     security(("bearer" = [])),
@@ -161,25 +148,26 @@ pub(crate) async fn hold_bill(
     .bind(principal.user)
     .fetch_one(&mut *tx)
     .await?;
-    let held = BillHeld {
+    let held = events::sales::BillHeld {
         tenant_id: tenant,
         bill_id: id,
         store_id: body.store_id,
-        terminal_id: &terminal,
+        terminal_id: terminal.clone(),
         customer_id: body.customer_id,
-        lines: &body.lines,
+        lines: body
+            .lines
+            .iter()
+            .map(|l| events::sales::BillHeldHeldLine {
+                product_id: l.product_id,
+                sku: l.sku.as_deref().map(str::to_owned),
+                barcode: l.barcode.as_deref().map(str::to_owned),
+                quantity: l.quantity.as_str().to_owned(),
+            })
+            .collect(),
         held_by: principal.user,
         held_at: bill.held_at.timestamp_millis(),
     };
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        events::sales::BillHeld::TYPE,
-        tenant,
-        &id.to_string(),
-        &held,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &held).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(bill)))
 }
@@ -453,26 +441,30 @@ pub(crate) async fn close_day(
         ));
     }
     // `sales.day.closed`: the report, with who closed the day and when.
-    let closed = serde_json::json!({
-        "tenant_id": tenant, "store_id": report.store_id, "terminal_id": report.terminal_id,
-        "day": day.to_string(), "invoice_count": report.invoice_count, "first_number": report.first_number,
-        "last_number": report.last_number, "currency": report.currency, "by_payment_mode": report.by_payment_mode,
-        "by_tax_rate": report.by_tax_rate, "sales_minor": report.sales_minor, "returns_minor": report.returns_minor,
-        "expected_cash_minor": report.expected_cash_minor, "counted_cash_minor": report.counted_cash_minor,
-        "cash_difference_minor": report.cash_difference_minor, "held_bills_expired": report.held_bills_expired,
-        "exceptions_count": report.exceptions_count, "exceptions_minor": report.exceptions_minor,
-        "closed_by": principal.user, "closed_at": Utc::now().timestamp_millis(),
-    });
+    let closed = events::sales::DayClosed {
+        tenant_id: tenant,
+        store_id: report.store_id,
+        terminal_id: report.terminal_id.clone(),
+        day: day.to_string(),
+        invoice_count: report.invoice_count,
+        first_number: report.first_number.clone(),
+        last_number: report.last_number.clone(),
+        currency: report.currency.clone(),
+        by_payment_mode: report.by_payment_mode.clone().into_iter().collect(),
+        by_tax_rate: report.by_tax_rate.clone().into_iter().collect(),
+        sales_minor: report.sales_minor,
+        returns_minor: report.returns_minor,
+        expected_cash_minor: report.expected_cash_minor,
+        counted_cash_minor: report.counted_cash_minor,
+        cash_difference_minor: report.cash_difference_minor,
+        held_bills_expired: report.held_bills_expired,
+        exceptions_count: report.exceptions_count,
+        exceptions_minor: report.exceptions_minor,
+        closed_by: principal.user,
+        closed_at: Utc::now().timestamp_millis(),
+    };
     let key = format!("{}/{terminal}/{day}", body.store_id);
-    outbox::append_current(
-        &mut tx,
-        SERVICE,
-        events::sales::DayClosed::TYPE,
-        tenant,
-        &key,
-        &closed,
-    )
-    .await?;
+    outbox::append_event(&mut tx, SERVICE, tenant, &key, &closed).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(report)))
 }

@@ -1,6 +1,6 @@
 //! Sales' HTTP API: store settings and the POS's tax invoices.
 
-use bazaar_schemas::{events, Event as _};
+use bazaar_schemas::events;
 use std::sync::Arc;
 
 use axum::{
@@ -1248,31 +1248,6 @@ async fn authorise(
 /// cashier's authority.
 pub(crate) const APPROVAL_TOKEN: &str = "approval-token";
 
-/// `audit.sale.beyond_policy`.
-#[derive(Serialize)]
-struct SaleBeyondPolicy<'a> {
-    tenant_id: Uuid,
-    invoice_id: Uuid,
-    invoice_number: &'a str,
-    store_id: Uuid,
-    terminal_id: &'a str,
-    cashier_id: Uuid,
-    offline: bool,
-    approved_by: Option<Uuid>,
-    currency: &'a str,
-    exceptions: Vec<SaleException<'a>>,
-    recorded_at: i64,
-}
-
-#[derive(Serialize)]
-struct SaleException<'a> {
-    field: &'a str,
-    kind: &'static str,
-    allowed_minor: i64,
-    given_minor: i64,
-    amount_minor: i64,
-}
-
 /// Keeps a sale's exceptions for managers and audits them, in the invoice's transaction.
 async fn record_exceptions(
     tx: &mut PgConnection,
@@ -1284,21 +1259,21 @@ async fn record_exceptions(
 ) -> Result<(), ApiError> {
     let exceptions = &draft.exceptions;
     store::insert_exceptions(tx, principal.tenant, body.id, approved_by, exceptions).await?;
-    let audited = SaleBeyondPolicy {
+    let audited = events::audit::SaleBeyondPolicy {
         tenant_id: principal.tenant,
         invoice_id: body.id,
-        invoice_number: number,
+        invoice_number: number.to_owned(),
         store_id: body.store_id,
-        terminal_id: &draft.terminal,
+        terminal_id: draft.terminal.clone(),
         cashier_id: principal.user,
         offline: body.offline.is_some(),
         approved_by,
-        currency: &draft.currency,
+        currency: draft.currency.clone(),
         exceptions: exceptions
             .iter()
-            .map(|e| SaleException {
-                field: &e.field,
-                kind: e.kind.code(),
+            .map(|e| events::audit::SaleBeyondPolicySaleException {
+                field: e.field.clone(),
+                kind: e.kind.code().to_owned(),
                 allowed_minor: e.allowed,
                 given_minor: e.given,
                 amount_minor: e.amount,
@@ -1307,15 +1282,8 @@ async fn record_exceptions(
         recorded_at: Utc::now().timestamp_millis(),
     };
     // Audit events are keyed by tenant, like every audit event.
-    outbox::append_current(
-        tx,
-        SERVICE,
-        events::audit::SaleBeyondPolicy::TYPE,
-        principal.tenant,
-        &principal.tenant.to_string(),
-        &audited,
-    )
-    .await?;
+    let key = principal.tenant.to_string();
+    outbox::append_event(tx, SERVICE, principal.tenant, &key, &audited).await?;
     Ok(())
 }
 

@@ -74,15 +74,6 @@ struct PosLive {
     feed: LiveFeed,
 }
 
-#[derive(Deserialize)]
-struct LowStock {
-    location_id: Uuid,
-    product_id: Uuid,
-    sku: String,
-    available: String,
-    reorder_level: String,
-}
-
 impl Projection for PosLive {
     /// Also its label in the consumer metrics; it commits nothing under it.
     fn name(&self) -> &str {
@@ -119,7 +110,7 @@ impl Projection for PosLive {
                 }
             }
             events::inventory::LowStock::TYPE => {
-                let low: LowStock = event.payload_as()?;
+                let low: events::inventory::LowStock = event.payload()?;
                 let store: Option<Uuid> = sqlx::query_scalar(
                     "SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2",
                 )

@@ -7,7 +7,6 @@ use bazaar_platform::{
     stores,
 };
 use bazaar_schemas::{events, Event as _};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -38,15 +37,6 @@ impl SalesReferences {
     pub fn reading(topics: Vec<String>) -> Self {
         Self { topics }
     }
-}
-
-#[derive(Deserialize)]
-struct Customer {
-    customer_id: Uuid,
-    name: String,
-    gstin: Option<String>,
-    billing_state_code: Option<String>,
-    shipping_state_code: Option<String>,
 }
 
 impl Projection for SalesReferences {
@@ -166,7 +156,8 @@ impl Projection for SalesReferences {
                 .await?;
             }
             events::partners::CustomerCreated::TYPE | events::partners::CustomerUpdated::TYPE => {
-                let c: Customer = event.payload_as()?;
+                let c: events::partners::CustomerUpdated =
+                    event.payload_into::<events::partners::CustomerCreated, _>()?;
                 let state = c.shipping_state_code.or(c.billing_state_code);
                 sqlx::query(
                     "INSERT INTO customers (tenant_id, id, name, gstin, state_code) VALUES ($1, $2, $3, $4, $5) \

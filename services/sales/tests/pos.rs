@@ -306,7 +306,7 @@ async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
     assert_eq!(invoice["supplier_gstin"], "29AAGCB7383J1Z4");
     assert_eq!(invoice["lines"][1]["hsn_code"], "1006");
     let event: Value = outbox_events(&till.sales.owner, "sales.invoice.issued").await[0]
-        .payload_as()
+        .json()
         .unwrap();
     assert_eq!(
         (
@@ -373,7 +373,7 @@ async fn an_invoice_is_priced_numbered_paid_and_holds_its_stock() {
         let released = outbox_events(&till.inventory.owner, "inventory.reservation.released").await;
         released
             .iter()
-            .map(|e| e.payload_as::<Value>().unwrap()["outcome"].clone())
+            .map(|e| e.json().unwrap()["outcome"].clone())
             .collect::<Vec<Value>>()
     };
     assert_eq!(outcomes().await, [json!("consumed")]);
@@ -806,7 +806,7 @@ async fn an_offline_batch_is_taken_once_per_invoice_whatever_the_stock() {
     assert_eq!(till.on_hand(till.soap).await["on_hand"], "-4");
     let negative = outbox_events(&till.inventory.owner, "inventory.negative_stock").await;
     assert_eq!(negative.len(), 1, "raised once, not per sale below zero");
-    let alert: Value = negative[0].payload_as().unwrap();
+    let alert: Value = negative[0].json().unwrap();
     assert_eq!(alert["on_hand"], "-4");
     // An offline sale keeps the time it happened.
     let path = format!(
@@ -1756,7 +1756,7 @@ async fn a_cashier_cannot_give_goods_away_without_a_manager_s_approval() {
     );
     let audits = outbox_events(&till.sales.owner, "audit.sale.beyond_policy").await;
     assert_eq!(audits.len(), 1);
-    let audit: Value = audits[0].payload_as().unwrap();
+    let audit: Value = audits[0].json().unwrap();
     assert_eq!(
         (
             &audit["approved_by"],
