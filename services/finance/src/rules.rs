@@ -87,6 +87,10 @@ pub const RULES: &[(&str, Rule)] = &[
         Rule::Nothing("an order is a commitment, not a transaction"),
     ),
     (
+        events::purchase::PurchaseOrderClosed::TYPE,
+        Rule::Nothing("an order is a commitment, not a transaction"),
+    ),
+    (
         events::purchase::GoodsReceived::TYPE,
         Rule::Nothing("posted from inventory's receipt movements, at the cost inventory carries"),
     ),

@@ -6,6 +6,7 @@
 pub mod domain;
 mod http;
 pub mod references;
+mod store;
 
 pub use http::{router, PurchaseApi};
 

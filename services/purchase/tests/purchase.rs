@@ -314,6 +314,54 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
     assert_eq!(p.events("purchase.po.cancelled").await.len(), 1);
 }
 
+/// A partly received order is closed with a reason, once, and says so on its topic; a
+/// draft or a fully received order is not.
+#[tokio::test]
+async fn a_partly_received_order_is_closed_and_its_closing_published() {
+    let p = Purchase::start().await;
+    let id = p.order("29").await["id"].as_str().unwrap().to_owned();
+    let close = format!("/api/v1/purchase-orders/{id}/close");
+    let draft = p
+        .send(Method::POST, &close, Some(json!({"reason": "not needed"})))
+        .await;
+    assert_eq!(draft.code(), "invalid_po_status");
+    p.ok(
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{id}/approve"),
+        json!(null),
+    )
+    .await;
+    p.ok(
+        Method::POST,
+        &format!("/api/v1/purchase-orders/{id}/grns"),
+        json!({"lines": [{"line_no": 2, "quantity_received": "40"}]}),
+    )
+    .await;
+    for reason in ["  ", &"x".repeat(501)] {
+        let bad = p
+            .send(Method::POST, &close, Some(json!({"reason": reason})))
+            .await;
+        assert_eq!(bad.code(), "invalid_text", "{reason:?}");
+    }
+    let closed = p
+        .ok(
+            Method::POST,
+            &close,
+            json!({"reason": "the rice crop failed"}),
+        )
+        .await;
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["lines"][1]["received"], "40");
+    let again = p
+        .send(Method::POST, &close, Some(json!({"reason": "again"})))
+        .await;
+    assert_eq!(again.code(), "invalid_po_status");
+    let published = p.events("purchase.po.closed").await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["reason"], "the rice crop failed");
+    assert_eq!(published[0]["po_id"], id.as_str());
+}
+
 /// A vendor invoice, a return and reorder suggestions are another store's when the goods
 /// are: not found for a user of other stores, whatever their role.
 #[tokio::test]

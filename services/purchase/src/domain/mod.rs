@@ -1,6 +1,8 @@
 //! Purchase rules without I/O: GST on a purchase line, the receipt tolerance, the
 //! three-way match, and how much to reorder.
 
+pub mod purchase_order;
+
 pub use bazaar_gst::LineTax;
 use bazaar_gst::{Rates, Supply};
 use bazaar_platform::{

@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use bazaar_platform::{
-    auth::{self, Principal, Role, Stores},
+    auth::{self, Principal, Role},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
     money::{self, Currency, Money, Quantity, Sign},
@@ -23,10 +23,19 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+mod orders;
+
 use crate::{
-    domain::{self, LineTax, Mismatch},
-    SERVICE,
+    domain::{self, Mismatch},
+    store, SERVICE,
 };
+use orders::{
+    __path_approve_order, __path_cancel_order, __path_close_order, __path_create_order,
+    __path_get_order, __path_list_orders, __path_receive_goods, approve_order, cancel_order,
+    close_order, create_order, get_order, list_orders, receive_goods, Grn, NewOrder, NewOrderLine,
+    Reason, Receipt, ReceiptLine,
+};
+use store::purchase_order::{Order, OrderLine};
 
 /// Who orders and receives goods.
 const BUYERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
@@ -138,51 +147,20 @@ async fn event<E: bazaar_schemas::Event>(
     Ok(())
 }
 
-/// The next number of a tenant's `series`: `PO-000001`.
-async fn next_number(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    series: &str,
-) -> Result<String, ApiError> {
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO document_series (tenant_id, series, next) VALUES ($1, $2, 2) \
-         ON CONFLICT (tenant_id, series) DO UPDATE SET next = document_series.next + 1 \
-         RETURNING next - 1",
-    )
-    .bind(tenant)
-    .bind(series)
-    .fetch_one(tx)
-    .await?;
-    Ok(format!("{series}-{n:06}"))
+fn quantity(field: &str, raw: &str, decimals: i16) -> Result<Decimal, ApiError> {
+    Ok(Quantity::field(field, raw, decimals.max(0) as u32, Sign::Positive)?.value())
 }
 
-/// A product as purchase knows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Product {
-    id: Uuid,
-    sku: String,
-    unit_decimals: i16,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    archived: bool,
-}
-
+/// The product with id `id` or SKU `sku` (exactly one of them): 404 `unknown_product`
+/// naming `field` when there is none.
 async fn product(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Option<Uuid>,
     sku: Option<&str>,
     field: &str,
-) -> Result<Product, ApiError> {
-    let found: Option<Product> = sqlx::query_as(
-        "SELECT id, sku, unit_decimals, gst_rate_bp, cess_rate_bp, archived FROM products \
-         WHERE tenant_id = $1 AND (id = $2 OR sku = $3)",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(sku.map(str::trim))
-    .fetch_optional(tx)
-    .await?;
+) -> Result<store::Product, ApiError> {
+    let found = store::product(tx, tenant, id, sku).await?;
     if id.is_some() == sku.is_some() {
         return Err(
             Invalid::new(field, "product_required", "give either product_id or sku").into(),
@@ -200,97 +178,18 @@ async fn product(
     })
 }
 
-fn quantity(field: &str, raw: &str, decimals: i16) -> Result<Decimal, ApiError> {
-    Ok(Quantity::field(field, raw, decimals.max(0) as u32, Sign::Positive)?.value())
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct VendorRow {
-    id: Uuid,
-    state_code: String,
-    payment_terms_days: i32,
-    currency: String,
-}
-
-async fn vendor(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<VendorRow, ApiError> {
-    sqlx::query_as("SELECT id, state_code, payment_terms_days, currency FROM vendors WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(tx)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "unknown_vendor", format!("no vendor {id}"))
-        })
-}
-
-// ---------------------------------------------------------------- purchase orders
-
-/// A purchase order.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Order {
-    id: Uuid,
-    number: String,
-    vendor_id: Uuid,
-    location_id: Uuid,
-    place_of_supply: String,
-    /// draft, approved, partially_received, received, closed, cancelled.
-    status: String,
-    expected_on: Option<NaiveDate>,
-    #[schema(value_type = Object)]
-    taxable: Money,
-    #[schema(value_type = Object)]
-    tax: Money,
-    #[schema(value_type = Object)]
-    total: Money,
-    lines: Vec<OrderLine>,
-}
-
-/// One line of an order, with what has been received against it.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct OrderLine {
-    line_no: i32,
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    unit_price_minor: i64,
-    gst_rate_bp: i32,
-    taxable_minor: i64,
-    tax_minor: i64,
-    received: String,
-    rejected: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct OrderHead {
-    number: String,
-    vendor_id: Uuid,
-    location_id: Uuid,
-    place_of_supply: String,
-    currency: String,
-    status: String,
-    expected_on: Option<NaiveDate>,
-    taxable_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-}
-
-/// Whether `principal` reaches `location`: a location inventory announced, of a store they
-/// run (a warehouse only for users of every store).
-async fn reaches_location(
+/// The vendor `id`: 404 `unknown_vendor` when there is none.
+async fn vendor(
     tx: &mut PgConnection,
-    principal: &Principal,
-    location: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let known: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT store_id FROM known_locations WHERE tenant_id = $1 AND id = $2")
-            .bind(principal.tenant)
-            .bind(location)
-            .fetch_optional(&mut *tx)
-            .await?;
-    Ok(match known {
-        None => false,
-        Some(Some(store)) => principal.reaches_store(store),
-        Some(None) => matches!(principal.stores, Stores::All(_)),
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<store::VendorRow, ApiError> {
+    store::vendor(tx, tenant, id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_vendor",
+            format!("no vendor {id}"),
+        )
     })
 }
 
@@ -302,758 +201,6 @@ fn unknown_location(id: Uuid) -> ApiError {
         "unknown_location",
         format!("no location {id} in your reach"),
     )
-}
-
-/// Whether `principal` reaches every one of the receipts `grns`: each one's location is
-/// one of their stores (a user of every store reaches all). A vendor invoice or return is
-/// within reach when all the goods it bills or sends back are.
-async fn reaches_receipts(
-    tx: &mut PgConnection,
-    principal: &Principal,
-    grns: &[Uuid],
-) -> Result<bool, sqlx::Error> {
-    let Some(stores) = store_scope(principal) else {
-        return Ok(true);
-    };
-    sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT FROM grns g LEFT JOIN known_locations k            ON k.tenant_id = g.tenant_id AND k.id = g.location_id          WHERE g.tenant_id = $1 AND g.id = ANY($2) AND (k.store_id IS NULL OR NOT k.store_id = ANY($3)))",
-    )
-    .bind(principal.tenant)
-    .bind(grns)
-    .bind(stores)
-    .fetch_one(tx)
-    .await
-}
-
-/// The stores a store-scoped principal runs; `None` for users of every store.
-fn store_scope(principal: &Principal) -> Option<Vec<Uuid>> {
-    match &principal.stores {
-        Stores::All(_) => None,
-        Stores::Only(stores) => Some(stores.clone()),
-    }
-}
-
-/// An order within `principal`'s reach, and its currency code; another store's order is
-/// not found.
-async fn order(
-    tx: &mut PgConnection,
-    principal: &Principal,
-    id: Uuid,
-    lock: bool,
-) -> Result<(Order, String), ApiError> {
-    let tenant = principal.tenant;
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    let head: OrderHead = sqlx::query_as(&format!(
-        "SELECT number, vendor_id, location_id, place_of_supply, currency, status, expected_on, \
-         taxable_minor, tax_minor, total_minor FROM purchase_orders WHERE tenant_id = $1 AND id = $2{lock}"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no purchase order {id}")))?;
-    // Orders of every store's users are theirs whatever the location; another store's
-    // order is not found, like another tenant's.
-    if store_scope(principal).is_some()
-        && !reaches_location(tx, principal, head.location_id).await?
-    {
-        return Err(ApiError::not_found(format!("no purchase order {id}")));
-    }
-    let lines: Vec<OrderLine> = sqlx::query_as(
-        "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, \
-         l.unit_price_minor, l.gst_rate_bp, l.taxable_minor, l.tax_minor, \
-         trim_scale(l.quantity_received)::text AS received, trim_scale(l.quantity_rejected)::text AS rejected \
-         FROM po_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
-         WHERE l.tenant_id = $1 AND l.po_id = $2 ORDER BY l.line_no",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let c = currency(&head.currency);
-    Ok((
-        Order {
-            id,
-            number: head.number,
-            vendor_id: head.vendor_id,
-            location_id: head.location_id,
-            place_of_supply: head.place_of_supply,
-            status: head.status,
-            expected_on: head.expected_on,
-            taxable: Money::new(head.taxable_minor, c),
-            tax: Money::new(head.tax_minor, c),
-            total: Money::new(head.total_minor, c),
-            lines,
-        },
-        head.currency,
-    ))
-}
-
-/// A purchase order to draft.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewOrder {
-    vendor_id: Uuid,
-    /// The inventory location the goods go to.
-    location_id: Uuid,
-    /// GST state code of that location.
-    place_of_supply: String,
-    expected_on: Option<NaiveDate>,
-    lines: Vec<NewOrderLine>,
-}
-
-/// One product to order.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewOrderLine {
-    product_id: Option<Uuid>,
-    sku: Option<String>,
-    quantity: String,
-    /// Before GST; default: the vendor's contracted price, else the last price paid.
-    unit_price_minor: Option<i64>,
-}
-
-/// The price to order at when none is given: contracted (still valid), else the last
-/// price paid to this vendor.
-async fn default_price(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    vendor: Uuid,
-    product: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT coalesce( \
-           (SELECT unit_price_minor FROM vendor_prices WHERE tenant_id = $1 AND vendor_id = $2 \
-              AND product_id = $3 AND (valid_until IS NULL OR valid_until >= current_date)), \
-           (SELECT l.unit_cost_minor FROM grn_lines l JOIN grns g ON g.id = l.grn_id \
-              WHERE l.tenant_id = $1 AND g.vendor_id = $2 AND l.product_id = $3 \
-              ORDER BY g.received_at DESC LIMIT 1))",
-    )
-    .bind(tenant)
-    .bind(vendor)
-    .bind(product)
-    .fetch_one(tx)
-    .await
-}
-
-/// Drafts a purchase order. Owner, admin or store manager. Honors `Idempotency-Key`.
-#[utoipa::path(post, path = "/api/v1/purchase-orders", tag = "purchase", request_body = NewOrder,
-    security(("bearer" = [])),
-    responses((status = 201, body = Order),
-              (status = 404, description = "`unknown_vendor`, `unknown_product`, `unknown_location` (not a location of a store the caller runs)"),
-              (status = 409, description = "`product_archived`"),
-              (status = 422, description = "`no_lines`, `invalid_quantity`, `price_required`, \
-                 `invalid_state_code`, `duplicate_line`")))]
-async fn create_order(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Json(body): Json<NewOrder>,
-) -> Result<(StatusCode, Json<Order>), ApiError> {
-    bazaar_platform::http::line_count("lines", body.lines.len())?;
-    let place = body.place_of_supply.trim();
-    if place.len() != 2
-        || !place.bytes().all(|b| b.is_ascii_digit())
-        || !("01".."39").contains(&place) && place != "97"
-    {
-        return Err(Invalid::new(
-            "place_of_supply",
-            "invalid_state_code",
-            "a GST state code, 01 to 38 or 97",
-        )
-        .into());
-    }
-    let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    // Another store's or tenant's location is not told apart from no location.
-    if !reaches_location(&mut tx, &principal, body.location_id).await? {
-        return Err(unknown_location(body.location_id));
-    }
-    let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
-    let intra = vendor.state_code == place;
-    let id = Uuid::now_v7();
-    let number = next_number(&mut tx, tenant, "PO").await?;
-    let mut lines = Vec::new();
-    let (mut taxable, mut tax) = (0i64, 0i64);
-    for (index, line) in body.lines.iter().enumerate() {
-        let field = format!("lines[{index}]");
-        let product = product(
-            &mut tx,
-            tenant,
-            line.product_id,
-            line.sku.as_deref(),
-            &field,
-        )
-        .await?;
-        if product.archived {
-            return Err(ApiError::conflict(
-                "product_archived",
-                format!("{} is archived", product.sku),
-            ));
-        }
-        if lines
-            .iter()
-            .any(|(p, ..): &(Product, Decimal, i64, LineTax)| p.id == product.id)
-        {
-            return Err(Invalid::new(
-                field,
-                "duplicate_line",
-                format!("{} is on two lines", product.sku),
-            )
-            .into());
-        }
-        let q = quantity(
-            &format!("{field}.quantity"),
-            &line.quantity,
-            product.unit_decimals,
-        )?;
-        let price = match line.unit_price_minor {
-            Some(p) if p < 0 => {
-                return Err(Invalid::new(
-                    format!("{field}.unit_price_minor"),
-                    "negative_price",
-                    "cannot be negative",
-                )
-                .into())
-            }
-            Some(p) => p,
-            None => default_price(&mut tx, tenant, vendor.id, product.id)
-                .await?
-                .ok_or_else(|| {
-                    Invalid::new(
-                        format!("{field}.unit_price_minor"),
-                        "price_required",
-                        format!("no contracted or earlier price for {}", product.sku),
-                    )
-                })?,
-        };
-        let line_tax = domain::line_tax(
-            &field,
-            q,
-            price,
-            product.gst_rate_bp,
-            product.cess_rate_bp,
-            intra,
-        )?;
-        taxable = money::sum_field("lines", [taxable, line_tax.taxable])?;
-        tax = money::sum_field("lines", [tax, line_tax.tax()])?;
-        lines.push((product, q, price, line_tax));
-    }
-    let total = money::sum_field("lines", [taxable, tax])?;
-    sqlx::query(
-        "INSERT INTO purchase_orders (id, tenant_id, number, vendor_id, location_id, place_of_supply, \
-         currency, status, expected_on, taxable_minor, tax_minor, total_minor, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10, $11, $12)",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(&number)
-    .bind(vendor.id)
-    .bind(body.location_id)
-    .bind(place)
-    .bind(&vendor.currency)
-    .bind(body.expected_on)
-    .bind(taxable)
-    .bind(tax)
-    .bind(total)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?;
-    let mut created_lines = Vec::new();
-    for (n, (product, q, price, line_tax)) in lines.iter().enumerate() {
-        let line_no = n as i32 + 1;
-        sqlx::query(
-            "INSERT INTO po_lines (po_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-             gst_rate_bp, cess_rate_bp, taxable_minor, tax_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(id)
-        .bind(line_no)
-        .bind(tenant)
-        .bind(product.id)
-        .bind(q)
-        .bind(price)
-        .bind(product.gst_rate_bp)
-        .bind(product.cess_rate_bp)
-        .bind(line_tax.taxable)
-        .bind(line_tax.tax())
-        .execute(&mut *tx)
-        .await?;
-        created_lines.push(events::purchase::PurchaseOrderCreatedOrderLine {
-            line_no,
-            product_id: product.id,
-            sku: product.sku.clone(),
-            quantity: text(*q),
-            unit_price_minor: *price,
-            gst_rate_bp: product.gst_rate_bp,
-            taxable_minor: line_tax.taxable,
-            tax_minor: line_tax.tax(),
-        });
-    }
-    let created = events::purchase::PurchaseOrderCreated {
-        tenant_id: tenant,
-        po_id: id,
-        po_number: number.clone(),
-        vendor_id: vendor.id,
-        location_id: body.location_id,
-        place_of_supply: place.to_string(),
-        currency: vendor.currency.clone(),
-        lines: created_lines,
-        taxable_minor: taxable,
-        tax_minor: tax,
-        total_minor: total,
-        expected_on: body.expected_on.map(|d| d.to_string()),
-        created_by: principal.user,
-        created_at: millis(),
-    };
-    event(&mut tx, tenant, id, &created).await?;
-    let (order, _) = order(&mut tx, &principal, id, false).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(order)))
-}
-
-/// One purchase order with its lines.
-#[utoipa::path(get, path = "/api/v1/purchase-orders/{id}", tag = "purchase",
-    security(("bearer" = [])),
-    responses((status = 200, body = Order), (status = 404, description = "`not_found`")))]
-async fn get_order(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Order>, ApiError> {
-    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let (found, _) = order(&mut tx, &principal, id, false).await?;
-    tx.commit().await?;
-    Ok(Json(found))
-}
-
-/// `status` and `vendor_id` filters.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct OrderQuery {
-    status: Option<String>,
-    vendor_id: Option<Uuid>,
-}
-
-/// Purchase orders, newest first.
-#[utoipa::path(get, path = "/api/v1/purchase-orders", tag = "purchase",
-    params(OrderQuery, Page), security(("bearer" = [])),
-    responses((status = 200, body = Vec<Order>)))]
-async fn list_orders(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Query(query): Query<OrderQuery>,
-    Query(page): Query<Page>,
-) -> Result<Json<Vec<Order>>, ApiError> {
-    let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM purchase_orders WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) \
-         AND ($3::uuid IS NULL OR vendor_id = $3) \
-         AND ($6::uuid[] IS NULL OR location_id IN \
-              (SELECT id FROM known_locations WHERE tenant_id = $1 AND store_id = ANY($6))) \
-         ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
-    )
-    .bind(principal.tenant)
-    .bind(query.status)
-    .bind(query.vendor_id)
-    .bind(page.limit())
-    .bind(page.offset())
-    .bind(store_scope(&principal))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut orders = Vec::with_capacity(ids.len());
-    for id in ids {
-        orders.push(order(&mut tx, &principal, id, false).await?.0);
-    }
-    tx.commit().await?;
-    Ok(Json(orders))
-}
-
-/// Why an order was cancelled or closed.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Reason {
-    reason: String,
-}
-
-async fn set_status(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE purchase_orders SET status = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .bind(status)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-fn wrong_status(order: &Order, wanted: &str) -> ApiError {
-    ApiError::conflict(
-        "invalid_po_status",
-        format!(
-            "purchase order {} is {}; it must be {wanted}",
-            order.number, order.status
-        ),
-    )
-}
-
-/// Approves a draft order: goods may now be received against it. Owner or admin.
-#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/approve", tag = "purchase",
-    security(("bearer" = [])),
-    responses((status = 200, body = Order), (status = 403, description = "`forbidden`"),
-              (status = 404, description = "`not_found`"),
-              (status = 409, description = "`invalid_po_status`")))]
-async fn approve_order(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Order>, ApiError> {
-    let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, code) = order(&mut tx, &principal, id, true).await?;
-    if current.status != "draft" {
-        return Err(wrong_status(&current, "draft"));
-    }
-    sqlx::query("UPDATE purchase_orders SET status = 'approved', approved_by = $3, approved_at = now() WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .bind(principal.user)
-        .execute(&mut *tx)
-        .await?;
-    let approved = events::purchase::PurchaseOrderApproved {
-        tenant_id: tenant,
-        po_id: id,
-        po_number: current.number.clone(),
-        vendor_id: current.vendor_id,
-        currency: code.clone(),
-        total_minor: current.total.amount_minor,
-        approved_by: principal.user,
-        approved_at: millis(),
-    };
-    event(&mut tx, tenant, id, &approved).await?;
-    let (after, _) = order(&mut tx, &principal, id, false).await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-/// Cancels an order nothing has been received against.
-#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/cancel", tag = "purchase",
-    request_body = Reason, security(("bearer" = [])),
-    responses((status = 200, body = Order), (status = 404, description = "`not_found`"),
-              (status = 409, description = "`invalid_po_status`"),
-              (status = 422, description = "`invalid_text`")))]
-async fn cancel_order(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-    Json(body): Json<Reason>,
-) -> Result<Json<Order>, ApiError> {
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(Invalid::new("reason", "invalid_text", "1 to 500 characters").into());
-    }
-    let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, _) = order(&mut tx, &principal, id, true).await?;
-    if !matches!(current.status.as_str(), "draft" | "approved") {
-        return Err(wrong_status(
-            &current,
-            "draft or approved, with nothing received",
-        ));
-    }
-    set_status(&mut tx, tenant, id, "cancelled").await?;
-    sqlx::query("UPDATE purchase_orders SET closed_reason = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-    let cancelled = events::purchase::PurchaseOrderCancelled {
-        tenant_id: tenant,
-        po_id: id,
-        po_number: current.number.clone(),
-        vendor_id: current.vendor_id,
-        reason: reason.to_owned(),
-        cancelled_by: principal.user,
-        cancelled_at: millis(),
-    };
-    event(&mut tx, tenant, id, &cancelled).await?;
-    let (after, _) = order(&mut tx, &principal, id, false).await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-/// Closes a partially received order: the rest will not come.
-#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/close", tag = "purchase",
-    request_body = Reason, security(("bearer" = [])),
-    responses((status = 200, body = Order), (status = 404, description = "`not_found`"),
-              (status = 409, description = "`invalid_po_status`")))]
-async fn close_order(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-    Json(body): Json<Reason>,
-) -> Result<Json<Order>, ApiError> {
-    let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, _) = order(&mut tx, &principal, id, true).await?;
-    if current.status != "partially_received" {
-        return Err(wrong_status(&current, "partially_received"));
-    }
-    set_status(&mut tx, tenant, id, "closed").await?;
-    sqlx::query("UPDATE purchase_orders SET closed_reason = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .bind(body.reason.trim())
-        .execute(&mut *tx)
-        .await?;
-    let (after, _) = order(&mut tx, &principal, id, false).await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-// ---------------------------------------------------------------- goods receipts
-
-/// What arrived against an order.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Receipt {
-    lines: Vec<ReceiptLine>,
-}
-
-/// One order line's delivery.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReceiptLine {
-    line_no: i32,
-    /// Accepted into stock.
-    quantity_received: String,
-    /// Refused at the door; needs a reason.
-    quantity_rejected: Option<String>,
-    rejection_reason: Option<String>,
-    batch: Option<String>,
-    expiry_date: Option<NaiveDate>,
-}
-
-/// A goods receipt note.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Grn {
-    id: Uuid,
-    number: String,
-    po_id: Uuid,
-    /// The order's status after this receipt.
-    po_status: String,
-}
-
-/// Receives goods against an approved order: accepted quantities go into stock (through
-/// inventory, from `purchase.grn.received`) at the order's price; more than 5 % over the
-/// order is refused. Honors `Idempotency-Key`.
-#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/grns", tag = "purchase",
-    request_body = Receipt, security(("bearer" = [])),
-    responses((status = 201, body = Grn), (status = 404, description = "`not_found`"),
-              (status = 409, description = "`invalid_po_status` (draft, cancelled, closed...)"),
-              (status = 422, description = "`over_receipt`, `unknown_line`, `invalid_quantity`, \
-                 `rejection_reason_required`, `batch_expired`, `no_lines`")))]
-async fn receive_goods(
-    State(pool): State<PgPool>,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-    Json(body): Json<Receipt>,
-) -> Result<(StatusCode, Json<Grn>), ApiError> {
-    bazaar_platform::http::line_count("lines", body.lines.len())?;
-    let tenant = principal.tenant;
-    let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let (current, code) = order(&mut tx, &principal, id, true).await?;
-    if !matches!(current.status.as_str(), "approved" | "partially_received") {
-        return Err(wrong_status(&current, "approved or partially_received"));
-    }
-    let today = Utc::now().date_naive();
-    let grn = Uuid::now_v7();
-    let number = next_number(&mut tx, tenant, "GRN").await?;
-    sqlx::query(
-        "INSERT INTO grns (id, tenant_id, number, po_id, vendor_id, location_id, received_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(grn)
-    .bind(tenant)
-    .bind(&number)
-    .bind(id)
-    .bind(current.vendor_id)
-    .bind(current.location_id)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?;
-    let mut received = Vec::new();
-    let mut seen = Vec::new();
-    for (index, line) in body.lines.iter().enumerate() {
-        let field = format!("lines[{index}]");
-        let ordered = current
-            .lines
-            .iter()
-            .find(|l| l.line_no == line.line_no)
-            .ok_or_else(|| {
-                Invalid::new(
-                    format!("{field}.line_no"),
-                    "unknown_line",
-                    format!("the order has no line {}", line.line_no),
-                )
-            })?;
-        if seen.contains(&line.line_no) {
-            return Err(Invalid::new(
-                field,
-                "duplicate_line",
-                format!("line {} twice", line.line_no),
-            )
-            .into());
-        }
-        seen.push(line.line_no);
-        let decimals: i16 = sqlx::query_scalar(
-            "SELECT unit_decimals FROM products WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(ordered.product_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let accepted = if line.quantity_received.trim() == "0" {
-            Decimal::ZERO
-        } else {
-            quantity(
-                &format!("{field}.quantity_received"),
-                &line.quantity_received,
-                decimals,
-            )?
-        };
-        let rejected = match line.quantity_rejected.as_deref() {
-            None | Some("0") => Decimal::ZERO,
-            Some(raw) => quantity(&format!("{field}.quantity_rejected"), raw, decimals)?,
-        };
-        if accepted.is_zero() && rejected.is_zero() {
-            return Err(Invalid::new(
-                format!("{field}.quantity_received"),
-                "invalid_quantity",
-                "nothing received or rejected",
-            )
-            .into());
-        }
-        let reason = line
-            .rejection_reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
-        if rejected > Decimal::ZERO && reason.is_none() {
-            return Err(Invalid::new(
-                format!("{field}.rejection_reason"),
-                "rejection_reason_required",
-                "say why goods were refused",
-            )
-            .into());
-        }
-        let already: Decimal = ordered.received.parse().unwrap_or_default();
-        let ordered_quantity: Decimal = ordered.quantity.parse().unwrap_or_default();
-        if already + accepted > domain::receivable(ordered_quantity) {
-            return Err(Invalid::new(
-                format!("{field}.quantity_received"),
-                "over_receipt",
-                format!(
-                    "{}: {} ordered, {} received before, {} now: more than 5 % over",
-                    ordered.sku,
-                    text(ordered_quantity),
-                    text(already),
-                    text(accepted)
-                ),
-            )
-            .into());
-        }
-        if let Some(expiry) = line.expiry_date.filter(|e| *e < today) {
-            return Err(Invalid::new(
-                format!("{field}.expiry_date"),
-                "batch_expired",
-                format!("the batch expired on {expiry}"),
-            )
-            .into());
-        }
-        let batch = line
-            .batch
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned();
-        sqlx::query(
-            "INSERT INTO grn_lines (grn_id, line_no, tenant_id, product_id, quantity_received, \
-             quantity_rejected, rejection_reason, batch, expiry_date, unit_cost_minor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(grn)
-        .bind(line.line_no)
-        .bind(tenant)
-        .bind(ordered.product_id)
-        .bind(accepted)
-        .bind(rejected)
-        .bind(reason)
-        .bind(&batch)
-        .bind(line.expiry_date)
-        .bind(ordered.unit_price_minor)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE po_lines SET quantity_received = quantity_received + $4, \
-             quantity_rejected = quantity_rejected + $5 WHERE tenant_id = $1 AND po_id = $2 AND line_no = $3",
-        )
-        .bind(tenant)
-        .bind(id)
-        .bind(line.line_no)
-        .bind(accepted)
-        .bind(rejected)
-        .execute(&mut *tx)
-        .await?;
-        received.push(events::purchase::GoodsReceivedGrnLine {
-            product_id: ordered.product_id,
-            sku: ordered.sku.clone(),
-            quantity_received: text(accepted),
-            quantity_rejected: text(rejected),
-            rejection_reason: reason.map(str::to_owned),
-            batch,
-            expiry_date: line.expiry_date.map(|d| d.to_string()),
-            unit_cost_minor: ordered.unit_price_minor,
-        });
-    }
-    let complete: bool = sqlx::query_scalar(
-        "SELECT bool_and(quantity_received >= quantity) FROM po_lines WHERE tenant_id = $1 AND po_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let status = if complete {
-        "received"
-    } else {
-        "partially_received"
-    };
-    set_status(&mut tx, tenant, id, status).await?;
-    let goods = events::purchase::GoodsReceived {
-        tenant_id: tenant,
-        grn_id: grn,
-        grn_number: number.clone(),
-        purchase_order_id: id,
-        vendor_id: current.vendor_id,
-        location_id: current.location_id,
-        currency: code.clone(),
-        lines: received,
-        received_by: principal.user,
-        received_at: millis(),
-    };
-    outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &goods).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Grn {
-            id: grn,
-            number,
-            po_id: id,
-            po_status: status.to_owned(),
-        }),
-    ))
 }
 
 // ---------------------------------------------------------------- vendor invoices
@@ -1194,7 +341,7 @@ async fn record_invoice(
     // Another store's receipt is not found, like another vendor's.
     let missing = match missing {
         Some(id) => Some(id.to_string()),
-        None if !reaches_receipts(&mut tx, &principal, &body.grn_ids).await? => {
+        None if !store::reaches_receipts(&mut tx, &principal, &body.grn_ids).await? => {
             Some("of another store".to_owned())
         }
         None => None,
@@ -1456,7 +603,7 @@ async fn invoice(
     id: Uuid,
 ) -> Result<Invoice, ApiError> {
     let row = invoice_row(tx, principal.tenant, id).await?;
-    if !reaches_receipts(tx, principal, &row.grn_ids).await? {
+    if !store::reaches_receipts(tx, principal, &row.grn_ids).await? {
         return Err(ApiError::not_found(format!("no purchase invoice {id}")));
     }
     let c = currency(&row.currency);
@@ -1598,12 +745,12 @@ async fn return_goods(
         )
     };
     let (vendor_id, location_id, place, vendor_state, code) = grn.ok_or_else(unknown)?;
-    if !reaches_receipts(&mut tx, &principal, &[body.grn_id]).await? {
+    if !store::reaches_receipts(&mut tx, &principal, &[body.grn_id]).await? {
         return Err(unknown());
     }
     let intra = place == vendor_state;
     let id = Uuid::now_v7();
-    let number = next_number(&mut tx, tenant, "DN").await?;
+    let number = store::next_number(&mut tx, tenant, "DN").await?;
     let mut lines = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
@@ -1906,7 +1053,7 @@ async fn reorder_suggestions(
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    if !reaches_location(&mut tx, &principal, query.location_id).await? {
+    if !store::reaches_location(&mut tx, &principal, query.location_id).await? {
         return Err(unknown_location(query.location_id));
     }
     let low: Vec<(Uuid, String, i16, Decimal, Decimal, Decimal)> = sqlx::query_as(
