@@ -92,6 +92,16 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         patience_secs: u64,
     },
+    /// Fold a service's own events from the first offset into fresh copies of the tables
+    /// they describe, report where they differ from the live ones (which stay), and exit
+    /// non-zero if they do.
+    Replay {
+        /// The service, e.g. `purchase`.
+        service: String,
+        /// How long to wait for the topic to deliver its last event.
+        #[arg(long, default_value_t = 300)]
+        patience_secs: u64,
+    },
     /// Kafka topics.
     Topics {
         #[command(subcommand)]
@@ -362,6 +372,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             patience_secs,
             ..
         } => consume(&settings, &projection, rebuild.then_some(patience_secs)).await,
+        Command::Replay {
+            service,
+            patience_secs,
+        } => replay(&settings, &service, patience_secs).await,
         Command::Topics {
             command:
                 TopicsCommand::Apply {
@@ -629,6 +643,30 @@ where
     shutdown.cancel();
     server.await??;
     Ok(consumed?)
+}
+
+/// `bazaar replay <service>`.
+async fn replay(settings: &Settings, service: &str, patience_secs: u64) -> anyhow::Result<()> {
+    let service = services::select(&[service.to_owned()], false)?[0];
+    let replay = service.replay.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}'s documents are not all derived from its events yet",
+            service.name
+        )
+    })?;
+    let pool = db::prepare(settings, service.name, (service.migrator)()).await?;
+    let patience = std::time::Duration::from_secs(patience_secs);
+    let replayed = replay(settings, &pool, patience).await?;
+    for (table, rows) in &replayed.rows {
+        out!("replayed {table}: {rows} rows");
+    }
+    report_differences(&replayed.differences);
+    anyhow::ensure!(
+        replayed.differences.is_empty(),
+        "{}'s tables are not what its events say",
+        service.name
+    );
+    Ok(())
 }
 
 fn report_differences(differences: &[String]) {

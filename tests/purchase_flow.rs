@@ -8,21 +8,35 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::testing::{TestIssuer, TestService};
-use bazaar_purchase::references::PurchaseReferences;
+use bazaar_platform::{db, rebuild, service::TableProjection as _};
+use bazaar_purchase::{documents::PurchaseDocuments, references::PurchaseReferences};
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, read_with_headers, relay_outbox_to, run, topic, until};
+use support::mesh::{call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
+/// Catalog, inventory, partners and purchase of one tenant over a topic of their own,
+/// with a product, a vendor and a warehouse purchase has learnt of from it; the
+/// projections run until `stop`.
+struct Mesh {
+    inventory: TestService,
+    partners: TestService,
+    purchase: TestService,
+    events: String,
+    rice: Value,
+    vendor: Value,
+    warehouse: Value,
+    stop: CancellationToken,
+}
+
+async fn mesh() -> Mesh {
     let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
     let start =
         |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
@@ -51,7 +65,6 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     )
     .await;
     let events = topic(3).await;
-
     let rice = ok(
         &catalog,
         Method::POST,
@@ -90,16 +103,29 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     run(InventorySnapshots::reading(topics()), &inventory, &stop);
     run(PartnerLedgers::reading(topics()), &partners, &stop);
     run(PurchaseReferences::reading(topics()), &purchase, &stop);
+    Mesh {
+        inventory,
+        partners,
+        purchase,
+        events,
+        rice,
+        vendor,
+        warehouse,
+        stop,
+    }
+}
 
-    // Purchase learns of the vendor and the product from the topic.
-    let order_body = json!({"vendor_id": vendor, "location_id": warehouse, "place_of_supply": "29",
-        "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]});
+/// Drafts an order of `quantity` rice once purchase has learnt of the vendor, the product
+/// and the warehouse from the topic.
+async fn order(m: &Mesh, quantity: &str) -> String {
+    let order_body = json!({"vendor_id": m.vendor, "location_id": m.warehouse, "place_of_supply": "29",
+        "lines": [{"product_id": m.rice, "quantity": quantity, "unit_price_minor": 45_00}]});
     let mut order = Value::Null;
     until(
         "purchase knows the vendor, the product and the warehouse",
         async || {
             let reply = call(
-                &purchase,
+                &m.purchase,
                 Method::POST,
                 "/api/v1/purchase-orders",
                 Some(order_body.clone()),
@@ -110,9 +136,20 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
         },
     )
     .await;
-    let po = order["id"].as_str().unwrap().to_owned();
+    order["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
+    let m = mesh().await;
+    let (inventory, partners, purchase, events) =
+        (&m.inventory, &m.partners, &m.purchase, &m.events);
+    let (rice, vendor, warehouse) = (&m.rice, &m.vendor, &m.warehouse);
+
+    // Purchase learns of the vendor and the product from the topic.
+    let po = order(&m, "100").await;
     ok(
-        &purchase,
+        purchase,
         Method::POST,
         &format!("/api/v1/purchase-orders/{po}/approve"),
         json!(null),
@@ -120,7 +157,7 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     .await;
     let grns = format!("/api/v1/purchase-orders/{po}/grns");
     let first = ok(
-        &purchase,
+        purchase,
         Method::POST,
         &grns,
         json!({"lines": [{"line_no": 1, "quantity_received": "60",
@@ -128,7 +165,7 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     )
     .await;
     let second = ok(
-        &purchase,
+        purchase,
         Method::POST,
         &grns,
         json!({"lines": [{"line_no": 1, "quantity_received": "40",
@@ -136,13 +173,13 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     )
     .await;
     assert_eq!(second["po_status"], "received");
-    let invoice = ok(&purchase, Method::POST, "/api/v1/purchase-invoices", json!({"vendor_id": vendor,
+    let invoice = ok(purchase, Method::POST, "/api/v1/purchase-invoices", json!({"vendor_id": vendor,
         "vendor_invoice_number": "M/1", "invoice_date": Utc::now().date_naive(),
         "grn_ids": [first["id"], second["id"]], "lines": [{"product_id": rice, "quantity": "100", "unit_price_minor": 45_00}]})).await;
     assert_eq!(invoice["status"], "matched");
     assert_eq!(invoice["total"]["amount_minor"], 4_725_00, "₹4,500 + 5 %");
     let back = ok(
-        &purchase,
+        purchase,
         Method::POST,
         "/api/v1/purchase-returns",
         json!({"grn_id": first["id"],
@@ -150,7 +187,7 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     )
     .await;
     assert_eq!(back["total"]["amount_minor"], 236_26, "₹225 + 2 x ₹5.63");
-    relay_outbox_to(&purchase.database, &purchase.owner, &events).await;
+    relay_outbox_to(&purchase.database, &purchase.owner, events).await;
 
     // Inventory: 60 + 40 in, 5 back to the vendor from the first batch.
     let stock_path = format!(
@@ -160,12 +197,12 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     until(
         "inventory applies the receipts and the return",
         async || {
-            let stock = call(&inventory, Method::GET, &stock_path, None).await.body;
+            let stock = call(inventory, Method::GET, &stock_path, None).await.body;
             stock[0]["on_hand"] == "95"
         },
     )
     .await;
-    let stock = call(&inventory, Method::GET, &stock_path, None).await.body;
+    let stock = call(inventory, Method::GET, &stock_path, None).await.body;
     let batches: HashMap<&str, &str> = stock[0]["batches"]
         .as_array()
         .unwrap()
@@ -178,19 +215,19 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     // Partners: the invoice less the return.
     let ledger_path = format!("/api/v1/vendors/{}/ledger", vendor.as_str().unwrap());
     until("the vendor ledger", async || {
-        let ledger = call(&partners, Method::GET, &ledger_path, None).await.body;
+        let ledger = call(partners, Method::GET, &ledger_path, None).await.body;
         ledger["entries"].as_array().is_some_and(|e| e.len() == 2)
     })
     .await;
-    let ledger = call(&partners, Method::GET, &ledger_path, None).await.body;
+    let ledger = call(partners, Method::GET, &ledger_path, None).await.body;
     assert_eq!(ledger["balance"]["amount_minor"], 4_725_00 - 236_26);
-    stop.cancel();
+    m.stop.cancel();
 
     // The topic: catalog's, partners' and inventory's facts, then purchase's whole cycle.
     // The product, the vendor, the warehouse, and the order created, approved, received
     // twice, invoiced and returned against.
     let count = 1 + 1 + 1 + 6;
-    let messages = read_with_headers(&events, count).await;
+    let messages = read_with_headers(events, count).await;
     let mut types: HashMap<String, usize> = HashMap::new();
     for message in &messages {
         *types.entry(message["ce_type"].clone()).or_default() += 1;
@@ -209,4 +246,99 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
             "{event_type}: {types:?}"
         );
     }
+}
+
+/// Purchase orders and goods receipts are what purchase's own events say: folded again
+/// from the topic into fresh tables, they equal the live ones, and a live row that
+/// drifted from its events is found.
+#[tokio::test(flavor = "multi_thread")]
+async fn purchase_orders_and_receipts_replay_from_their_events_to_the_same_rows() {
+    let m = mesh().await;
+    let purchase = &m.purchase;
+    let post = async |path: String, body: Value| ok(purchase, Method::POST, &path, body).await;
+    // Received in two deliveries; received in part and closed; cancelled; left a draft.
+    let received = order(&m, "100").await;
+    let closed = order(&m, "50").await;
+    let cancelled = order(&m, "10").await;
+    order(&m, "5").await;
+    for po in [&received, &closed] {
+        post(format!("/api/v1/purchase-orders/{po}/approve"), json!(null)).await;
+    }
+    let grn = |po: &str, quantity: &str, batch: &str| {
+        (
+            format!("/api/v1/purchase-orders/{po}/grns"),
+            json!({"lines": [{"line_no": 1, "quantity_received": quantity, "batch": batch,
+                "quantity_rejected": "1", "rejection_reason": "torn bag", "expiry_date": "2027-12-31"}]}),
+        )
+    };
+    for (path, body) in [
+        grn(&received, "60", "R-1"),
+        grn(&received, "40", "R-2"),
+        grn(&closed, "20", "R-3"),
+    ] {
+        post(path, body).await;
+    }
+    post(
+        format!("/api/v1/purchase-orders/{closed}/close"),
+        json!({"reason": "the rest is not coming"}),
+    )
+    .await;
+    post(
+        format!("/api/v1/purchase-orders/{cancelled}/cancel"),
+        json!({"reason": "ordered twice"}),
+    )
+    .await;
+    m.stop.cancel();
+    relay_outbox_to(&purchase.database, &purchase.owner, &m.events).await;
+
+    let settings = settings();
+    let replay = || {
+        rebuild::replay(
+            &settings,
+            &purchase.owner,
+            PurchaseDocuments::reading(vec![m.events.clone()]),
+            PurchaseDocuments::TABLES,
+            Duration::from_secs(60),
+        )
+    };
+    let replayed = replay().await.unwrap();
+    assert!(
+        replayed.differences.is_empty(),
+        "{:?}",
+        replayed.differences
+    );
+    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
+    assert_eq!(
+        rows,
+        HashMap::from([
+            ("purchase_orders".to_owned(), 4),
+            ("po_lines".to_owned(), 4),
+            ("grns".to_owned(), 3),
+            ("grn_lines".to_owned(), 3),
+        ])
+    );
+
+    // A receipt recorded behind the events' back is found, and the live rows stay.
+    let mut tx = db::begin_for_tenant(&purchase.owner, purchase.tenant)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE po_lines SET quantity_received = quantity_received + 1 WHERE po_id = $1")
+        .bind(Uuid::parse_str(&closed).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let drifted = replay().await.unwrap();
+    assert_eq!(
+        drifted.differences,
+        vec!["po_lines: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()]
+    );
+    let order = call(
+        purchase,
+        Method::GET,
+        &format!("/api/v1/purchase-orders/{closed}"),
+        None,
+    )
+    .await;
+    assert_eq!(order.body["lines"][0]["received"], "21");
 }

@@ -103,6 +103,30 @@ pub async fn rebuild<P: Projection>(
     tables: &[&str],
     patience: Duration,
 ) -> Result<Rebuilt, RebuildError> {
+    rebuild_into(settings, pool, projection, tables, patience, true).await
+}
+
+/// Folds `projection`'s topics from the earliest offsets into fresh copies of `tables`
+/// and compares them with the live ones, which stay: the proof that a service's tables
+/// are what its own events say.
+pub async fn replay<P: Projection>(
+    settings: &Settings,
+    pool: &PgPool,
+    projection: P,
+    tables: &[&str],
+    patience: Duration,
+) -> Result<Rebuilt, RebuildError> {
+    rebuild_into(settings, pool, projection, tables, patience, false).await
+}
+
+async fn rebuild_into<P: Projection>(
+    settings: &Settings,
+    pool: &PgPool,
+    projection: P,
+    tables: &[&str],
+    patience: Duration,
+    swap: bool,
+) -> Result<Rebuilt, RebuildError> {
     let live = projection.name().to_owned();
     let schema = format!("rebuild_{}", live.replace('-', "_"));
     let retired = format!("retired_{}", live.replace('-', "_"));
@@ -197,15 +221,20 @@ pub async fn rebuild<P: Projection>(
             ));
         }
     }
-    let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
-    for table in tables {
-        swap.push_str(&format!(
-            "ALTER TABLE public.{table} SET SCHEMA {retired}; \
-             ALTER TABLE {schema}.{table} SET SCHEMA public;"
+    let mut ddl = String::new();
+    if swap {
+        ddl.push_str(&format!(
+            "DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};"
         ));
+        for table in tables {
+            ddl.push_str(&format!(
+                "ALTER TABLE public.{table} SET SCHEMA {retired}; \
+                 ALTER TABLE {schema}.{table} SET SCHEMA public;"
+            ));
+        }
     }
-    swap.push_str(&format!("DROP SCHEMA {schema} CASCADE;"));
-    sqlx::raw_sql(&swap).execute(&mut *tx).await?;
+    ddl.push_str(&format!("DROP SCHEMA {schema} CASCADE;"));
+    sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM processed_events WHERE consumer = $1")
         .bind(&group)
         .execute(&mut *tx)

@@ -45,6 +45,10 @@ pub struct Service {
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     /// The projections it builds from the topics in its database.
     pub consumers: &'static [Consumer],
+    /// `bazaar replay <name>`: its own events folded again into fresh copies of the tables
+    /// they describe and compared with the live ones; `None` until the service's
+    /// documents are all derived from its events.
+    pub replay: Option<RebuildFromTopics>,
 }
 
 /// A projection as `bazaar consume <name>` runs and rebuilds it.
@@ -108,6 +112,21 @@ pub fn run<P: crate::consumer::Projection + Default>(
     let runner =
         crate::consumer::ConsumerRunner::new(settings, pool, P::default()).with_metrics(metrics);
     Box::pin(runner.run(stop))
+}
+
+/// [`Service::replay`] for a [`TableProjection`] of a service's own events.
+pub fn replay_tables<'a, P: TableProjection>(
+    settings: &'a Settings,
+    pool: &'a PgPool,
+    patience: std::time::Duration,
+) -> LocalBoxFuture<'a, Result<crate::rebuild::Rebuilt, crate::rebuild::RebuildError>> {
+    Box::pin(crate::rebuild::replay(
+        settings,
+        pool,
+        P::default(),
+        P::TABLES,
+        patience,
+    ))
 }
 
 /// A projection whose whole state is its `TABLES`: rebuilt into fresh copies of them.

@@ -26,4 +26,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     router,
     openapi,
     consumers: &[],
+    replay: None,
 };

@@ -37,4 +37,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
             bazaar_platform::service::rebuild_tables::<ledger::FinanceLedger>,
         ),
     }],
+    replay: None,
 };

@@ -145,4 +145,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     router,
     openapi,
     consumers: &[],
+    replay: None,
 };

@@ -35,4 +35,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
         run: bazaar_platform::service::run::<snapshots::InventorySnapshots>,
         rebuild: bazaar_platform::service::Rebuild::From(rebuild::rebuild_from_topic),
     }],
+    replay: None,
 };

@@ -34,4 +34,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
             bazaar_platform::service::rebuild_tables::<ledgers::PartnerLedgers>,
         ),
     }],
+    replay: None,
 };

@@ -3,6 +3,7 @@
 //! suggestions; events on `purchase.events.v1`. What purchase knows of vendors, products
 //! and stock comes from the topics (`bazaar consume purchase-references`).
 
+pub mod documents;
 pub mod domain;
 mod http;
 pub mod references;
@@ -34,4 +35,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
         run: bazaar_platform::service::run::<references::PurchaseReferences>,
         rebuild: bazaar_platform::service::Rebuild::REFERENCE_COPIES,
     }],
+    replay: Some(bazaar_platform::service::replay_tables::<documents::PurchaseDocuments>),
 };

@@ -45,4 +45,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
         run: bazaar_platform::service::run::<references::SalesReferences>,
         rebuild: bazaar_platform::service::Rebuild::REFERENCE_COPIES,
     }],
+    replay: None,
 };
