@@ -24,6 +24,16 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub(crate) mod day;
+
+/// `bazaar demo day`.
+#[derive(clap::Subcommand)]
+pub(crate) enum DemoCommand {
+    /// A cashier's full day at a demo till over the API of a running mesh (./dev up):
+    /// sales, held bills, a credit sale, a return, an offline batch and the day close.
+    Day(day::Day),
+}
+
 /// The demo tenant's slug, owner and password. Demo data only: never a real tenant.
 pub(crate) const TENANT: &str = "demo";
 pub(crate) const OWNER_EMAIL: &str = "owner@demo.bazaar";

@@ -9,7 +9,7 @@ use bazaar_platform::{db, Settings};
 use uuid::Uuid;
 
 use crate::{
-    catalog_file,
+    cli::catalog_file,
     client::{Client, Login},
 };
 

@@ -322,6 +322,45 @@ pub(crate) async fn apply(
         .collect())
 }
 
+/// `bazaar topics ...`.
+#[derive(clap::Subcommand)]
+pub(crate) enum TopicsCommand {
+    /// Create missing topics and report (without changing) topics that drifted.
+    Apply {
+        /// The topics file.
+        #[arg(long, default_value = "topics/topics.toml")]
+        file: std::path::PathBuf,
+        /// Overrides the file's replication factor (e.g. 3 on a production cluster).
+        #[arg(long)]
+        replication_factor: Option<i32>,
+    },
+}
+
+/// `bazaar topics apply`.
+pub(super) async fn run(
+    settings: &Settings,
+    file: &std::path::Path,
+    replication_factor: Option<i32>,
+) -> anyhow::Result<()> {
+    let mut specs = load(file)?;
+    if let Some(factor) = replication_factor {
+        anyhow::ensure!(factor >= 1, "--replication-factor must be at least 1");
+        specs.iter_mut().for_each(|s| s.replication_factor = factor);
+    }
+    let outcomes = apply(settings, &specs).await?;
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    for (name, outcome) in &outcomes {
+        out!("{name:<32} {outcome}");
+    }
+    out!(
+        "{} created, {} unchanged, {} drifted",
+        count(|o| matches!(o, Outcome::Created)),
+        count(|o| matches!(o, Outcome::Unchanged)),
+        count(|o| matches!(o, Outcome::Drifted(_))),
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

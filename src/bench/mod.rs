@@ -36,6 +36,39 @@ use sqlx::{migrate::Migrator, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub(crate) mod analytics;
+pub(crate) mod barcode;
+pub(crate) mod import;
+pub(crate) mod pos;
+
+/// `bazaar bench ...`: figures printed, never asserted.
+#[derive(clap::Subcommand)]
+pub(crate) enum BenchCommand {
+    /// The outbox relay: backlog drain, steady-state latency, and a naive relay.
+    Relay(RelayBench),
+    /// Barcode lookups (the POS scan) over HTTP against a running Bazaar.
+    Barcode(barcode::BarcodeBench),
+    /// Catalog CSV import of N products (default 100,000) into a fresh tenant of a
+    /// running Bazaar, then the same file again.
+    CatalogImport(import::ImportBench),
+    /// POS checkouts at fixed rates against a running mesh (./dev up).
+    Pos(pos::PosBench),
+    /// The ClickHouse ingest: a backlog's events/s and rows/s, then acknowledged-to-visible
+    /// freshness at a steady rate.
+    Analytics(analytics::AnalyticsBench),
+}
+
+/// Runs the benchmark `command` asks for.
+pub(crate) async fn run(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Relay(options) => relay(settings, options).await,
+        BenchCommand::Barcode(options) => barcode::barcode(options).await,
+        BenchCommand::CatalogImport(options) => import::catalog_import(settings, options).await,
+        BenchCommand::Pos(options) => pos::pos(settings, options).await,
+        BenchCommand::Analytics(options) => analytics::analytics(settings, options).await,
+    }
+}
+
 /// What `bazaar bench relay` measures.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RelayBench {
