@@ -156,6 +156,47 @@ const CURRENCIES: &[(&str, u8)] = &[
     ("GBP", 2),
 ];
 
+/// A currency code in Bazaar's own tables or events that names no currency: corrupt data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored currency code {0:?} names no currency")]
+pub struct CorruptCurrency(pub String);
+
+/// The currency of a code read back from Bazaar's own tables or events: one that names
+/// none is corrupt data (an internal error), never a default. Rows that hold the column
+/// as a [`Currency`] get this from the database driver.
+pub fn stored_currency(code: &str) -> Result<Currency, CorruptCurrency> {
+    Currency::from_code(code).map_err(|_| CorruptCurrency(code.to_owned()))
+}
+
+// A currency column reads as a `Currency`: a stored code that names none fails the row
+// (an internal error, logged), never a default. Rows that build money hold this type, so
+// no reader can fall back to rupees.
+impl sqlx::Type<sqlx::Postgres> for Currency {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Currency {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let code = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Currency::from_code(code)?)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Currency {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.code, buf)
+    }
+}
+
 impl Currency {
     /// Indian rupee.
     pub const INR: Currency = Currency {

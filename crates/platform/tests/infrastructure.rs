@@ -173,3 +173,29 @@ async fn readyz_is_503_naming_kafka_when_no_broker_answers() {
     assert_eq!(problem.errors.len(), 1);
     assert_eq!(problem.errors[0].field, "kafka");
 }
+
+/// A currency column reads as a `Currency`; a code that names none fails the row, where
+/// a `String` column once fell back to rupees.
+#[tokio::test]
+async fn a_stored_currency_code_that_names_no_currency_fails_the_row() {
+    use bazaar_platform::money::Currency;
+    let pool = db::pool(&settings(), "postgres").await.unwrap();
+    let (sgd,): (Currency,) = sqlx::query_as("SELECT 'SGD'::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sgd.code(), "SGD");
+    let (back,): (String,) = sqlx::query_as("SELECT $1::text")
+        .bind(Currency::INR)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(back, "INR");
+    let corrupt = sqlx::query_as::<_, (Currency,)>("SELECT 'RUPEES'::text")
+        .fetch_one(&pool)
+        .await;
+    assert!(
+        matches!(corrupt, Err(sqlx::Error::ColumnDecode { .. })),
+        "{corrupt:?}"
+    );
+}

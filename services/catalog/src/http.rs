@@ -625,7 +625,7 @@ async fn change_price(
     let before = store::product(&mut tx, tenant, id, true)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if currency.code() != before.currency {
+    if currency != before.currency {
         return Err(ApiError::unprocessable(
             "currency_mismatch",
             format!("the product is priced in {}", before.currency),
@@ -636,7 +636,7 @@ async fn change_price(
         tenant_id: tenant,
         product_id: id,
         sku: before.sku.clone(),
-        currency: before.currency.clone(),
+        currency: before.currency.code().to_owned(),
         mrp_minor_before: before.mrp_minor,
         mrp_minor: mrp,
         selling_price_minor_before: before.selling_price_minor,

@@ -809,7 +809,7 @@ impl Importer {
                     tenant_id: self.tenant,
                     product_id: product.id,
                     sku: product.sku.clone(),
-                    currency: product.currency.clone(),
+                    currency: product.currency.code().to_owned(),
                     mrp_minor_before: product.mrp_minor,
                     mrp_minor: row.mrp_minor,
                     selling_price_minor_before: product.selling_price_minor,
@@ -861,7 +861,7 @@ fn changes(product: &store::ProductRow, row: &Row) -> Result<bool, RowError> {
             ),
         ));
     }
-    if product.currency != row.currency {
+    if product.currency.code() != row.currency {
         return Err(refuse(
             "currency",
             "currency_mismatch",
@@ -911,7 +911,7 @@ pub(crate) fn record(product: &store::ProductRow) -> [String; 15] {
         product.hsn_code.clone().unwrap_or_default(),
         percent(product.gst_rate_bp),
         percent(product.cess_rate_bp),
-        product.currency.clone(),
+        product.currency.code().to_owned(),
         money(product.mrp_minor),
         money(product.selling_price_minor),
         product.tax_inclusive.to_string(),

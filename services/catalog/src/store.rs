@@ -30,7 +30,7 @@ pub(crate) struct ProductRow {
     pub(crate) hsn_code: Option<String>,
     pub(crate) gst_rate_bp: i32,
     pub(crate) cess_rate_bp: i32,
-    pub(crate) currency: String,
+    pub(crate) currency: Currency,
     pub(crate) mrp_minor: i64,
     pub(crate) selling_price_minor: i64,
     pub(crate) tax_inclusive: bool,
@@ -46,10 +46,7 @@ pub(crate) struct ProductRow {
 
 impl ProductRow {
     pub(crate) fn money(&self, minor: i64) -> Money {
-        Money::new(
-            minor,
-            Currency::from_code(&self.currency).unwrap_or(Currency::INR),
-        )
+        Money::new(minor, self.currency)
     }
 }
 

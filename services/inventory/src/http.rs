@@ -526,7 +526,7 @@ async fn list_stock(
         .into_iter()
         .map(|r| {
             let available = r.on_hand - r.reserved;
-            let currency = Currency::from_code(&r.currency).unwrap_or(Currency::INR);
+            let currency = r.currency;
             StockItem {
                 batches: batches
                     .remove(&(r.location_id, r.product_id))
@@ -1963,10 +1963,7 @@ async fn dead_stock(
     Ok(Json(
         rows.into_iter()
             .map(|r| DeadStock {
-                stock_value: Money::new(
-                    r.value_minor,
-                    Currency::from_code(&r.currency).unwrap_or(Currency::INR),
-                ),
+                stock_value: Money::new(r.value_minor, r.currency),
                 location_id: r.location_id,
                 product_id: r.product_id,
                 sku: r.sku,

@@ -295,7 +295,7 @@ pub struct StockRow {
     pub reserved: Decimal,
     pub average_cost_minor: Decimal,
     pub value_minor: i64,
-    pub currency: String,
+    pub currency: bazaar_platform::money::Currency,
     pub reorder_level: Option<Decimal>,
     pub last_moved_at: DateTime<Utc>,
 }

@@ -11,7 +11,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
-    money::{Currency, Money},
+    money::{self, Currency, Money},
     outbox, ServiceContext,
 };
 use bazaar_schemas::events;
@@ -143,10 +143,6 @@ fn millis() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn currency(code: &str) -> Currency {
-    Currency::from_code(code).unwrap_or(Currency::INR)
-}
-
 async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -202,12 +198,12 @@ pub(crate) struct Customer {
 const CUSTOMER: &str = "SELECT id, name, phone, email, gstin, billing_address, shipping_address, \
     customer_group, credit_limit_minor, currency, payment_terms_days, version FROM customers";
 
-fn shown(mut customer: Customer) -> Customer {
+fn shown(mut customer: Customer) -> Result<Customer, ApiError> {
     customer.credit_limit = Some(Money::new(
         customer.credit_limit_minor,
-        currency(&customer.currency),
+        money::stored_currency(&customer.currency)?,
     ));
-    customer
+    Ok(customer)
 }
 
 /// A new customer, or (for PATCH) the fields to change.
@@ -414,7 +410,7 @@ async fn create_customer(
     let created = events::partners::CustomerCreated::from(customer_event(tenant, &customer));
     event(&mut tx, tenant, customer.id, &created).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(shown(customer))))
+    Ok((StatusCode::CREATED, Json(shown(customer)?)))
 }
 
 async fn customer(
@@ -495,7 +491,7 @@ async fn update_customer(
     let changed = customer_event(tenant, &customer);
     event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
-    Ok(Json(shown(customer)))
+    Ok(Json(shown(customer)?))
 }
 
 /// One customer.
@@ -510,7 +506,7 @@ async fn get_customer(
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
     let found = customer(&mut tx, principal.tenant, id, false).await?;
     tx.commit().await?;
-    Ok(Json(shown(found)))
+    Ok(Json(shown(found)?))
 }
 
 /// `phone` (any spelling of the number: the POS lookup) or `q` (name contains).
@@ -554,7 +550,7 @@ async fn list_customers(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Json(rows.into_iter().map(shown).collect()))
+    Ok(Json(rows.into_iter().map(shown).collect::<Result<_, _>>()?))
 }
 
 // ---------------------------------------------------------------- payments
@@ -635,7 +631,7 @@ async fn record_payment(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| not_found(kind, id))?;
-    if body.amount.currency.code() != billed_in {
+    if body.amount.currency != money::stored_currency(&billed_in)? {
         return Err(Invalid::new(
             "amount",
             "currency_mismatch",
@@ -807,7 +803,7 @@ async fn ledger(
         .collect();
     Ok(Json(Ledger {
         partner_id: id,
-        balance: Money::new(balance, currency(&billed_in)),
+        balance: Money::new(balance, money::stored_currency(&billed_in)?),
         ageing: domain::ageing(&dated, Utc::now().date_naive()),
         entries,
     }))
@@ -899,16 +895,17 @@ async fn customer_dues(
                     .filter(|e| e.0 == id)
                     .map(|e| (e.1, e.2))
                     .collect();
-                Due {
+                let currency = money::stored_currency(&code)?;
+                Ok(Due {
                     customer_id: id,
                     name,
                     phone,
-                    balance: Money::new(balance, currency(&code)),
-                    overdue: Money::new(overdue.min(balance), currency(&code)),
+                    balance: Money::new(balance, currency),
+                    overdue: Money::new(overdue.min(balance), currency),
                     ageing: domain::ageing(&dated, today),
-                }
+                })
             })
-            .collect(),
+            .collect::<Result<_, ApiError>>()?,
     ))
 }
 
@@ -955,11 +952,12 @@ async fn credit_check(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let customer = customer(&mut tx, tenant, id, false).await?;
-    if check.amount.currency.code() != customer.currency {
+    let currency = money::stored_currency(&customer.currency)?;
+    if check.amount.currency != currency {
         return Err(Invalid::new(
             "amount",
             "currency_mismatch",
-            format!("the customer is billed in {}", customer.currency),
+            format!("the customer is billed in {}", currency.code()),
         )
         .into());
     }
@@ -972,8 +970,11 @@ async fn credit_check(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let available = customer.credit_limit_minor - balance;
-    let money = |minor| Money::new(minor, currency(&customer.currency));
+    let available = customer
+        .credit_limit_minor
+        .checked_sub(balance)
+        .ok_or_else(|| ApiError::internal("a customer's balance does not fit"))?;
+    let money = |minor| Money::new(minor, currency);
     Ok(Json(CreditAnswer {
         allowed: check.amount.amount_minor <= available,
         credit_limit: money(customer.credit_limit_minor),
@@ -1109,7 +1110,7 @@ async fn loyalty_balance(
         points,
         value: Money::new(
             points.saturating_mul(rule.point_value_minor),
-            currency(&customer.currency),
+            money::stored_currency(&customer.currency)?,
         ),
     }))
 }
@@ -1207,7 +1208,7 @@ async fn redeem_points(
         Json(Redemption {
             id: redemption,
             points: body.points,
-            value: Money::new(value, currency(&customer.currency)),
+            value: Money::new(value, money::stored_currency(&customer.currency)?),
             balance: held - body.points,
         }),
     ))

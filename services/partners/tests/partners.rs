@@ -543,3 +543,47 @@ async fn partner_ledgers_apply_every_type_they_claim() {
     .await;
     claimed_types_are_applied(&service.owner, &PartnerLedgers::default()).await;
 }
+
+/// A customer whose stored currency code names no currency is an internal error (500,
+/// logged), never shown in rupees.
+#[tokio::test]
+async fn a_corrupt_stored_currency_is_an_error_not_rupees() {
+    let p = Partners::start().await;
+    let customer = p
+        .created(
+            "/api/v1/customers",
+            json!({"name": "Asha Traders", "phone": "98450 12345", "credit_limit": inr(5_000_00)}),
+        )
+        .await;
+    let id = customer["id"].as_str().unwrap();
+    let mut tx = bazaar_platform::db::begin_for_tenant(&p.owner, p.tenant)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE customers SET currency = 'RUPEES' WHERE id = $1::uuid")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for path in [
+        format!("/api/v1/customers/{id}"),
+        format!("/api/v1/customers/{id}/credit-check"),
+    ] {
+        let body = path
+            .ends_with("credit-check")
+            .then(|| json!({"amount": inr(100_00)}));
+        let method = if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let reply = p.send(method, &path, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}: {}",
+            reply.body
+        );
+        assert_eq!(reply.code(), "internal");
+    }
+}

@@ -399,7 +399,7 @@ struct Product {
     hsn_code: Option<String>,
     gst_rate_bp: i32,
     cess_rate_bp: i32,
-    currency: String,
+    currency: Currency,
     selling_price_minor: i64,
     tax_inclusive: bool,
     archived: bool,
@@ -557,7 +557,7 @@ async fn issue_invoice(
 
     // The answers the sale waits for: credit, then stock.
     let token = bearer(&headers);
-    let currency = Currency::from_code(&priced.currency).unwrap_or(Currency::INR);
+    let currency = priced.currency;
     let on_credit = money::sum_field(
         "payments",
         priced
@@ -645,7 +645,7 @@ struct Draft {
     bill: domain::Bill,
     payments: Vec<Payment>,
     change: i64,
-    currency: String,
+    currency: Currency,
 }
 
 enum Priced {
@@ -716,7 +716,7 @@ async fn quote(
     };
     let bill = &draft.bill;
     Ok(Json(Quote {
-        currency: draft.currency.clone(),
+        currency: draft.currency.code().to_owned(),
         place_of_supply: draft.place.clone(),
         lines: priced_lines(&draft, &basket.lines),
         subtotal_minor: bill.subtotal,
@@ -830,7 +830,7 @@ async fn price_invoice(
         _ => Some(store::discount_limit(&mut tx, tenant, body.store_id, &principal.roles).await?),
     };
     tx.commit().await?;
-    let currency = products[0].currency.clone();
+    let currency = products[0].currency;
     let bill = domain::price(
         &inputs,
         body.bill_discount_minor,
@@ -1024,7 +1024,7 @@ async fn record(
         currency,
         ..
     } = draft;
-    let (terminal, place, currency) = (terminal.as_str(), place.as_str(), currency.as_str());
+    let (terminal, place, currency) = (terminal.as_str(), place.as_str(), currency.code());
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant_planned_once(pool, tenant).await?;
     let number = match &body.offline {
@@ -1268,7 +1268,7 @@ async fn record_exceptions(
         cashier_id: principal.user,
         offline: body.offline.is_some(),
         approved_by,
-        currency: draft.currency.clone(),
+        currency: draft.currency.code().to_owned(),
         exceptions: exceptions
             .iter()
             .map(|e| events::audit::SaleBeyondPolicySaleException {
@@ -1312,7 +1312,7 @@ fn as_recorded(
     issued_at: DateTime<Utc>,
     approved_by: Option<Uuid>,
 ) -> Invoice {
-    let c = Currency::from_code(&draft.currency).unwrap_or(Currency::INR);
+    let c = draft.currency;
     let lines = priced_lines(draft, &body.lines);
     let payments: Vec<InvoicePayment> = draft
         .payments
@@ -1444,7 +1444,7 @@ struct InvoiceHead {
     supplier_gstin: Option<String>,
     customer_gstin: Option<String>,
     status: String,
-    currency: String,
+    currency: Currency,
     subtotal_minor: i64,
     discount_minor: i64,
     taxable_minor: i64,
@@ -1492,7 +1492,7 @@ pub(crate) async fn invoice(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let c = Currency::from_code(&head.currency).unwrap_or(Currency::INR);
+    let c = head.currency;
     let change = change_due(&payments);
     Ok(Some(Invoice {
         id,

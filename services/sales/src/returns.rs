@@ -253,7 +253,7 @@ pub(crate) async fn process_return(
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
-    if let Some((number, invoice_id, mode, total, code)) = sqlx::query_as::<_, (String, Uuid, String, i64, String)>(
+    if let Some((number, invoice_id, mode, total, code)) = sqlx::query_as::<_, (String, Uuid, String, i64, Currency)>(
         "SELECT r.number, r.invoice_id, r.refund_mode, r.total_minor, i.currency FROM sales_returns r \
          JOIN invoices i ON i.id = r.invoice_id WHERE r.tenant_id = $1 AND r.id = $2",
     )
@@ -262,8 +262,7 @@ pub(crate) async fn process_return(
     .fetch_optional(&mut *tx)
     .await?
     {
-        let currency = Currency::from_code(&code).unwrap_or(Currency::INR);
-        return Ok((StatusCode::OK, Json(CreditNote { id: body.id, number, invoice_id, refund_mode: mode, total: Money::new(total, currency) })));
+        return Ok((StatusCode::OK, Json(CreditNote { id: body.id, number, invoice_id, refund_mode: mode, total: Money::new(total, code) })));
     }
     let status: String = sqlx::query_scalar(
         "SELECT status FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",

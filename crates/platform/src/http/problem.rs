@@ -86,6 +86,12 @@ impl From<Invalid> for ApiError {
     }
 }
 
+impl From<crate::money::CorruptCurrency> for ApiError {
+    fn from(corrupt: crate::money::CorruptCurrency) -> Self {
+        ApiError::internal(corrupt)
+    }
+}
+
 /// An error answered as problem+json. Build it with the constructors; `code` is part of
 /// the API contract and must not change once published.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
     http::{idempotency, ApiError, Invalid, Json, Page, Path, Query},
-    money::{self, Currency, Money, Quantity, Sign},
+    money::{self, Money, Quantity, Sign},
     outbox, ServiceContext,
 };
 use bazaar_schemas::events;
@@ -127,10 +127,6 @@ pub struct PurchaseApi;
 
 fn millis() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-fn currency(code: &str) -> Currency {
-    Currency::from_code(code).unwrap_or(Currency::INR)
 }
 
 fn text(value: Decimal) -> String {
@@ -606,7 +602,7 @@ async fn invoice(
     if !store::reaches_receipts(tx, principal, &row.grn_ids).await? {
         return Err(ApiError::not_found(format!("no purchase invoice {id}")));
     }
-    let c = currency(&row.currency);
+    let c = money::stored_currency(&row.currency)?;
     Ok(Invoice {
         id,
         vendor_id: row.vendor_id,
@@ -864,7 +860,7 @@ async fn return_goods(
             id,
             number,
             grn_id: body.grn_id,
-            total: Money::new(total, currency(&code)),
+            total: Money::new(total, money::stored_currency(&code)?),
         }),
     ))
 }
