@@ -97,6 +97,11 @@ pub fn sample<E: Event>() -> E {
     serde_json::from_value(schema.sample()).expect("a schema's sample reads into its type")
 }
 
+/// Now, as events carry time (`timestamp-millis`: milliseconds since the epoch, UTC).
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// The two marker bytes that open every single-object encoded payload.
 const MAGIC: [u8; 2] = [0xC3, 0x01];
 const HEADER_LEN: usize = 10;

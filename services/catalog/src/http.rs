@@ -231,10 +231,6 @@ pub(crate) struct NewProduct {
     barcodes: Vec<String>,
 }
 
-pub(crate) fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The tenant's products: `q` (name contains, any case), `sku`, `barcode`, `category`,
 /// `brand`, `status` (`active` (default), `archived`, `all`), `sort` (`name`, `-name`,
 /// `sku`, `-sku`, `created_at`, `-created_at`).
@@ -420,7 +416,7 @@ async fn create_product(
         selling_price_minor: selling,
         tax_inclusive: new.tax_inclusive,
         reorder_level: reorder.map(|q| q.to_string()),
-        created_at: now_millis(),
+        created_at: bazaar_schemas::now_millis(),
     };
     store::event(&mut tx, tenant, id, &created).await?;
     for (code, kind) in &barcodes {
@@ -477,7 +473,7 @@ async fn attach(
         product_id: product,
         barcode: code.to_owned(),
         kind: kind.code().to_owned(),
-        assigned_at: now_millis(),
+        assigned_at: bazaar_schemas::now_millis(),
     };
     store::event(tx, tenant, product, &event).await?;
     Ok(())
@@ -534,7 +530,7 @@ pub(crate) fn product_updated(row: &ProductRow) -> events::catalog::ProductUpdat
         tax_inclusive: row.tax_inclusive,
         reorder_level: row.reorder_level.map(|q| q.normalize().to_string()),
         version: row.version + 1,
-        updated_at: now_millis(),
+        updated_at: bazaar_schemas::now_millis(),
     }
 }
 
@@ -642,7 +638,7 @@ async fn change_price(
         selling_price_minor_before: before.selling_price_minor,
         selling_price_minor: selling,
         changed_by: principal.user,
-        changed_at: now_millis(),
+        changed_at: bazaar_schemas::now_millis(),
     };
     store::event(&mut tx, tenant, id, &changed).await?;
     // Audit events are keyed by tenant, like every audit event.
@@ -672,7 +668,7 @@ async fn archive_product(
             product_id: id,
             sku: row.sku.clone(),
             archived_by: principal.user,
-            archived_at: now_millis(),
+            archived_at: bazaar_schemas::now_millis(),
         };
         store::event(&mut tx, tenant, id, &event).await?;
     }
@@ -802,7 +798,7 @@ async fn create_category(
         parent_id: category.parent_id,
         name: category.name.clone(),
         path: category.path.clone(),
-        created_at: now_millis(),
+        created_at: bazaar_schemas::now_millis(),
     };
     store::event(&mut tx, tenant, category.id, &event).await?;
     tx.commit().await?;

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, BarcodeKind, Unit},
-    http::{now_millis, product_updated},
+    http::product_updated,
     store::{self, SERVICE},
 };
 
@@ -621,7 +621,7 @@ impl Importer {
                 parent_id: created.parent_id,
                 name: created.name.clone(),
                 path: created.path.clone(),
-                created_at: now_millis(),
+                created_at: bazaar_schemas::now_millis(),
             };
             store::event(tx, self.tenant, created.id, &event).await?;
             self.categories.insert(so_far.to_lowercase(), created.id);
@@ -699,7 +699,7 @@ impl Importer {
                     selling_price_minor: p.selling_price_minor,
                     tax_inclusive: p.tax_inclusive,
                     reorder_level: p.reorder_level.map(|q| q.normalize().to_string()),
-                    created_at: now_millis(),
+                    created_at: bazaar_schemas::now_millis(),
                 };
                 (self.tenant, p.id.to_string(), event)
             })
@@ -739,7 +739,7 @@ impl Importer {
                         product_id: *product,
                         barcode: (*code).to_owned(),
                         kind: kind.code().to_owned(),
-                        assigned_at: now_millis(),
+                        assigned_at: bazaar_schemas::now_millis(),
                     },
                 )
             })
@@ -815,7 +815,7 @@ impl Importer {
                     selling_price_minor_before: product.selling_price_minor,
                     selling_price_minor: row.selling_price_minor,
                     changed_by: self.user,
-                    changed_at: now_millis(),
+                    changed_at: bazaar_schemas::now_millis(),
                 };
                 store::event(tx, self.tenant, product.id, &changed).await?;
                 let audited = domain::price_audited(&changed);

@@ -399,7 +399,7 @@ async fn post_entry(
         total_minor: checked_sum(new.lines.iter().map(|l| l.debit)).map_err(ApiError::internal)?,
         reverses: new.reverses,
         posted_by: principal.user,
-        posted_at: Utc::now().timestamp_millis(),
+        posted_at: bazaar_schemas::now_millis(),
     };
     // The audit topic is keyed by tenant.
     outbox::append_event(&mut tx, SERVICE, tenant, &tenant.to_string(), &audited).await?;

@@ -212,7 +212,7 @@ async fn write(tx: &mut PgConnection, tenant: Uuid, entry: &NewEntry) -> Result<
             })
             .collect(),
         posted_by: entry.posted_by,
-        posted_at: Utc::now().timestamp_millis(),
+        posted_at: bazaar_schemas::now_millis(),
     };
     outbox::append_event(tx, SERVICE, tenant, &entry.id.to_string(), &posted).await?;
     Ok(())

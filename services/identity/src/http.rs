@@ -257,7 +257,7 @@ async fn authenticate(
         ip: ip.clone(),
         reason: reason.to_owned(),
         failed_attempts,
-        at: now_millis(),
+        at: bazaar_schemas::now_millis(),
     };
     let Some(user) = store::user_by_email(&mut tx, &email).await? else {
         // An address nobody has is counted and locked out like a user's, so the lockout
@@ -373,7 +373,7 @@ async fn change_password(
         change: "password_changed".to_owned(),
         reason: None,
         sessions_revoked: revoked,
-        at: now_millis(),
+        at: bazaar_schemas::now_millis(),
     };
     store::audit(&mut tx, user.tenant_id, &event).await?;
     let tokens = issue(&identity, &signer, &mut tx, &user, Uuid::now_v7()).await?;
@@ -441,7 +441,7 @@ async fn refresh(
             user_id: stored.user_id,
             family_id: stored.family_id,
             ip,
-            at: now_millis(),
+            at: bazaar_schemas::now_millis(),
         };
         store::audit(&mut tx, token.tenant, &event).await?;
         tx.commit().await?;
@@ -849,7 +849,7 @@ async fn set_access(
         change: if active { "reactivated" } else { "deactivated" }.to_owned(),
         reason: reason.map(str::to_owned),
         sessions_revoked: revoked,
-        at: now_millis(),
+        at: bazaar_schemas::now_millis(),
     };
     store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
@@ -891,7 +891,7 @@ async fn reset_password(
         change: "password_reset".to_owned(),
         reason: reset.reason.clone(),
         sessions_revoked: revoked,
-        at: now_millis(),
+        at: bazaar_schemas::now_millis(),
     };
     store::audit(&mut tx, principal.tenant, &event).await?;
     tx.commit().await?;
@@ -932,7 +932,7 @@ pub(crate) fn role_changed(
         roles_after: after.roles.iter().map(|r| r.code().to_owned()).collect(),
         stores_before,
         stores_after: after.stores.clone(),
-        at: now_millis(),
+        at: bazaar_schemas::now_millis(),
     }
 }
 
@@ -979,8 +979,4 @@ async fn record_ip_failure(pool: &PgPool, ip: Option<&str>) -> Result<(), ApiErr
         store::record_ip_failure(&mut conn, ip).await?;
     }
     Ok(())
-}
-
-fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

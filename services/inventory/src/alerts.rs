@@ -3,7 +3,7 @@
 //! once per batch per day however often the scan runs.
 
 use bazaar_schemas::events;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -60,7 +60,7 @@ pub async fn raise_expiry_alerts(
                 expiry_date: expiry.to_string(),
                 on_hand: decimal_text(batch.on_hand),
                 days_left: i32::try_from((expiry - today).num_days()).unwrap_or(i32::MIN),
-                detected_at: Utc::now().timestamp_millis(),
+                detected_at: bazaar_schemas::now_millis(),
             };
             let key = item_key(batch.location_id, batch.product_id);
             ledger::event(&mut tx, tenant, &key, &alert).await?;

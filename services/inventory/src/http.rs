@@ -300,10 +300,6 @@ fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-fn millis() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
 // ---------------------------------------------------------------- locations
 
 /// A new location.
@@ -758,7 +754,7 @@ async fn adjust(
         value_minor: value,
         note: note.map(str::to_owned),
         adjusted_by: principal.user,
-        adjusted_at: millis(),
+        adjusted_at: bazaar_schemas::now_millis(),
     };
     let key = item_key(location.id, product.id);
     ledger::event(&mut tx, tenant, &key, &adjusted).await?;
@@ -777,7 +773,7 @@ async fn adjust(
             currency: product.currency.clone(),
             note: note.map(str::to_owned),
             written_off_by: principal.user,
-            written_off_at: millis(),
+            written_off_at: bazaar_schemas::now_millis(),
         };
         // Audit events are keyed by tenant, like every audit event.
         ledger::event(&mut tx, tenant, &tenant.to_string(), &written_off).await?;
@@ -977,7 +973,7 @@ async fn dispatch_transfer(
         reference: reference.map(str::to_owned),
         lines: sent,
         dispatched_by: principal.user,
-        dispatched_at: millis(),
+        dispatched_at: bazaar_schemas::now_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let transfer = transfer(&mut tx, tenant, id)
@@ -1341,7 +1337,7 @@ async fn receive_transfer(
         lines,
         status: status.to_owned(),
         received_by: principal.user,
-        received_at: millis(),
+        received_at: bazaar_schemas::now_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     tx.commit().await?;
@@ -1471,7 +1467,7 @@ async fn reserve(
             .collect(),
         expires_at: expires_at.timestamp_millis(),
         created_by: principal.user,
-        created_at: millis(),
+        created_at: bazaar_schemas::now_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
@@ -1605,7 +1601,7 @@ pub(crate) async fn close_reservation(
         location_id: location,
         outcome: outcome.to_owned(),
         reference: reference.map(str::to_owned),
-        released_at: millis(),
+        released_at: bazaar_schemas::now_millis(),
     };
     events.push(tenant, &id.to_string(), &event)?;
     Ok(true)
@@ -1817,7 +1813,7 @@ async fn reconcile(
         currency: currency.code().to_string(),
         value_difference_minor: value,
         counted_by: principal.user,
-        counted_at: millis(),
+        counted_at: bazaar_schemas::now_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     tx.commit().await?;

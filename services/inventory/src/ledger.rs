@@ -567,7 +567,7 @@ pub fn alert_if_low(
             sku: product.sku.clone(),
             available: decimal_text(available_after),
             reorder_level: decimal_text(level),
-            detected_at: Utc::now().timestamp_millis(),
+            detected_at: bazaar_schemas::now_millis(),
         };
         let key = item_key(location, product.id);
         events.push(tenant, &key, &low)?;

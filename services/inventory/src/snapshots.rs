@@ -414,7 +414,7 @@ async fn sale(
         currency: first.product.currency.clone(),
         cost_minor: lines.iter().map(|l| l.value_minor).sum(),
         lines,
-        costed_at: chrono::Utc::now().timestamp_millis(),
+        costed_at: bazaar_schemas::now_millis(),
     };
     events.push(tenant, &reference, &sale)?;
     events.append(tx).await?;

@@ -139,10 +139,6 @@ pub fn router(ctx: ServiceContext) -> Router {
 )]
 pub struct PartnersApi;
 
-fn millis() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
 async fn event<E: bazaar_schemas::Event>(
     tx: &mut PgConnection,
     tenant: Uuid,
@@ -239,7 +235,7 @@ fn customer_event(tenant: Uuid, c: &Customer) -> events::partners::CustomerUpdat
         credit_limit_minor: c.credit_limit_minor,
         payment_terms_days: c.payment_terms_days,
         version: c.version,
-        recorded_at: millis(),
+        recorded_at: bazaar_schemas::now_millis(),
     }
 }
 
@@ -271,7 +267,7 @@ async fn credit_terms_changed(
         payment_terms_days_before: before.1,
         payment_terms_days: after.payment_terms_days,
         changed_by: principal.user,
-        changed_at: millis(),
+        changed_at: bazaar_schemas::now_millis(),
     };
     // Audit events are keyed by tenant, like every audit event.
     let key = principal.tenant.to_string();
@@ -666,7 +662,7 @@ async fn record_payment(
         reference: reference.map(str::to_owned),
         paid_on: paid_on.to_string(),
         recorded_by: principal.user,
-        recorded_at: millis(),
+        recorded_at: bazaar_schemas::now_millis(),
     };
     match partner {
         PartnerId::CustomerId(_) => event(&mut tx, tenant, id, &paid).await?,
@@ -1175,7 +1171,7 @@ async fn redeem_points(
         .filter(|r| !r.is_empty());
     // The entry carries the event's own time, so a rebuild from the event writes the
     // very same row.
-    let redeemed_at = millis();
+    let redeemed_at = bazaar_schemas::now_millis();
     sqlx::query(
         "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
          VALUES ($1, $2, $3, $4, 'redeemed', $5, $6)",
@@ -1409,7 +1405,7 @@ fn vendor_event(tenant: Uuid, v: &VendorRow) -> events::partners::VendorUpdated 
         bank_account_masked: v.bank_account_number.as_deref().map(domain::masked),
         bank_ifsc: v.bank_ifsc.clone(),
         version: v.version,
-        recorded_at: millis(),
+        recorded_at: bazaar_schemas::now_millis(),
     }
 }
 

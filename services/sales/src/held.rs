@@ -461,7 +461,7 @@ pub(crate) async fn close_day(
         exceptions_count: report.exceptions_count,
         exceptions_minor: report.exceptions_minor,
         closed_by: principal.user,
-        closed_at: Utc::now().timestamp_millis(),
+        closed_at: bazaar_schemas::now_millis(),
     };
     let key = format!("{}/{terminal}/{day}", body.store_id);
     outbox::append_event(&mut tx, SERVICE, tenant, &key, &closed).await?;

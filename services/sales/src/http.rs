@@ -1279,7 +1279,7 @@ async fn record_exceptions(
                 amount_minor: e.amount,
             })
             .collect(),
-        recorded_at: Utc::now().timestamp_millis(),
+        recorded_at: bazaar_schemas::now_millis(),
     };
     // Audit events are keyed by tenant, like every audit event.
     let key = principal.tenant.to_string();

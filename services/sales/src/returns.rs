@@ -151,7 +151,7 @@ pub(crate) async fn void_invoice(
         total_minor: current.total.amount_minor,
         reason: reason.clone(),
         voided_by: principal.user,
-        voided_at: Utc::now().timestamp_millis(),
+        voided_at: bazaar_schemas::now_millis(),
     };
     outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &voided).await?;
     let after = invoice(&mut tx, tenant, id)
@@ -461,7 +461,7 @@ pub(crate) async fn process_return(
         refund_mode: refund_mode.to_owned(),
         total_minor: total,
         processed_by: principal.user,
-        processed_at: Utc::now().timestamp_millis(),
+        processed_at: bazaar_schemas::now_millis(),
     };
     outbox::append_event(
         &mut tx,

@@ -16,7 +16,7 @@ use bazaar_platform::{
     outbox, ServiceContext,
 };
 use bazaar_schemas::events;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -124,10 +124,6 @@ pub fn router(ctx: ServiceContext) -> Router {
     tags((name = "purchase", description = "Orders, receipts, vendor invoices and returns"))
 )]
 pub struct PurchaseApi;
-
-fn millis() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 fn text(value: Decimal) -> String {
     value.normalize().to_string()
@@ -555,7 +551,7 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
         tax_minor: row.tax_minor,
         total_minor: row.total_minor,
         status: row.status.clone(),
-        recorded_at: millis(),
+        recorded_at: bazaar_schemas::now_millis(),
     };
     event(tx, tenant, row.vendor_id, &recorded).await
 }
@@ -850,7 +846,7 @@ async fn return_goods(
         total_minor: total,
         reason: reason.to_owned(),
         returned_by: principal.user,
-        returned_at: millis(),
+        returned_at: bazaar_schemas::now_millis(),
     };
     event(&mut tx, tenant, vendor_id, &processed).await?;
     tx.commit().await?;

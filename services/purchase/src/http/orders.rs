@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{millis, product, unknown_location, vendor};
+use super::{product, unknown_location, vendor};
 use crate::{
     domain::{
         self,
@@ -248,7 +248,7 @@ pub(super) async fn create_order(
         expected_on: body.expected_on,
         lines,
         by: principal.user,
-        at: millis(),
+        at: bazaar_schemas::now_millis(),
     })?;
     let purchase_order::Event::Created(facts) = &created else {
         unreachable!("create raises purchase.po.created")
@@ -333,7 +333,7 @@ pub(super) async fn approve_order(
 ) -> Result<Json<Order>, ApiError> {
     let approve = Command::Approve {
         by: principal.user,
-        at: millis(),
+        at: bazaar_schemas::now_millis(),
     };
     decided(&pool, &principal, id, approve).await
 }
@@ -353,7 +353,7 @@ pub(super) async fn cancel_order(
     let cancel = Command::Cancel {
         reason: body.reason,
         by: principal.user,
-        at: millis(),
+        at: bazaar_schemas::now_millis(),
     };
     decided(&pool, &principal, id, cancel).await
 }
@@ -373,7 +373,7 @@ pub(super) async fn close_order(
     let close = Command::Close {
         reason: body.reason,
         by: principal.user,
-        at: millis(),
+        at: bazaar_schemas::now_millis(),
     };
     decided(&pool, &principal, id, close).await
 }
@@ -446,7 +446,7 @@ pub(super) async fn receive_goods(
             })
             .collect(),
         by: principal.user,
-        at: millis(),
+        at: bazaar_schemas::now_millis(),
     };
     let events = order.decide(Command::Receive(receipt))?;
     for event in &events {
