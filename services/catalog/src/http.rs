@@ -361,11 +361,15 @@ async fn create_product(
         let parent = store::product(&mut tx, tenant, parent, false)
             .await?
             .ok_or_else(|| {
-                ApiError::not_found(format!("no product {parent} to be a variant of"))
-                    .with_violations(vec![FieldViolation {
-                        field: "variant_of".to_owned(),
-                        message: "unknown product".to_owned(),
-                    }])
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_product",
+                    format!("no product {parent} to be a variant of"),
+                )
+                .with_violations(vec![FieldViolation {
+                    field: "variant_of".to_owned(),
+                    message: "unknown product".to_owned(),
+                }])
             })?;
         if parent.variant_of.is_some() {
             return Err(ApiError::unprocessable(

@@ -375,6 +375,15 @@ async fn variants_categories_updates_and_archiving() {
         )
         .await;
     assert_eq!(nested.code(), "nested_variant");
+    let orphan = c
+        .create(
+            json!({"sku": "TEE-XL", "name": "x", "unit": "piece", "gst_rate": "12",
+                       "variant_of": Uuid::new_v4(), "attributes": {"size": "XL"},
+                       "mrp": inr(1), "selling_price": inr(1), "tax_inclusive": true}),
+        )
+        .await;
+    assert_eq!(orphan.status, StatusCode::NOT_FOUND);
+    assert_eq!(orphan.code(), "unknown_product", "as documented");
 
     let id = shirt["id"].as_str().unwrap();
     let updated = c
