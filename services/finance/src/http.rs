@@ -29,6 +29,7 @@ use crate::{
     chart::{self, Kind},
     gst,
     journal::{self, JournalError, NewEntry, NewLine},
+    store::{self, Account, Balance, Entry, EntryLine, LedgerLine},
     SERVICE,
 };
 
@@ -160,17 +161,6 @@ impl From<JournalError> for ApiError {
 
 // ---------------------------------------------------------------- accounts
 
-/// An account of the chart.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct Account {
-    code: String,
-    name: String,
-    /// asset, liability, equity, income or expense.
-    kind: String,
-    /// The role the posting rules give it; none for accounts a tenant added.
-    role: Option<String>,
-}
-
 /// The tenant's chart of accounts, by code (seeded from the retail template), a page at a
 /// time like every list.
 #[utoipa::path(get, path = "/api/v1/finance/accounts", tag = "finance", params(Page),
@@ -181,15 +171,7 @@ async fn accounts(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
     let mut tx = begin(&pool, principal.tenant).await?;
-    let rows = sqlx::query_as(
-        "SELECT code, name, kind, role FROM accounts WHERE tenant_id = $1 ORDER BY code \
-         LIMIT $2 OFFSET $3",
-    )
-    .bind(principal.tenant)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = store::accounts(&mut tx, principal.tenant, page.limit(), page.offset()).await?;
     tx.commit().await?;
     Ok(Json(rows))
 }
@@ -231,15 +213,7 @@ async fn add_account(
         )
     })?;
     let mut tx = begin(&pool, principal.tenant).await?;
-    let added = sqlx::query("INSERT INTO accounts (tenant_id, code, name, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-        .bind(principal.tenant)
-        .bind(code)
-        .bind(name)
-        .bind(kind.code())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if added == 0 {
+    if !store::add_account(&mut tx, principal.tenant, code, name, kind).await? {
         return Err(ApiError::conflict(
             "account_exists",
             format!("account {code} exists"),
@@ -285,30 +259,6 @@ pub(crate) struct ManualLine {
     credit_minor: i64,
 }
 
-/// A journal entry.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Entry {
-    id: Uuid,
-    posting_date: NaiveDate,
-    narration: String,
-    source: String,
-    document: Option<String>,
-    currency: String,
-    reverses: Option<Uuid>,
-    posted_by: Option<Uuid>,
-    lines: Vec<EntryLine>,
-}
-
-/// One line of an entry.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct EntryLine {
-    account_code: String,
-    account_name: String,
-    store_id: Option<Uuid>,
-    debit_minor: i64,
-    credit_minor: i64,
-}
-
 /// Posts a manual entry: it must balance, name the tenant's accounts and fall in an open
 /// month. Emits `finance.entry.posted` and `audit.journal.manual_entry`.
 #[utoipa::path(post, path = "/api/v1/finance/journal-entry", tag = "finance", request_body = ManualEntry,
@@ -341,7 +291,7 @@ async fn post_entry(
     }
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
-    if let Some(existing) = entry(&mut tx, tenant, body.id).await? {
+    if let Some(existing) = store::entry(&mut tx, tenant, body.id).await? {
         return Ok((StatusCode::OK, Json(existing)));
     }
     // Each store once: an entry's lines mostly share one.
@@ -360,7 +310,7 @@ async fn post_entry(
         checked.push(line.store_id);
     }
     if let Some(reversed) = body.reverses {
-        if entry(&mut tx, tenant, reversed).await?.is_none() {
+        if store::entry(&mut tx, tenant, reversed).await?.is_none() {
             return Err(
                 Invalid::new("reverses", "unknown_entry", format!("no entry {reversed}")).into(),
             );
@@ -403,88 +353,11 @@ async fn post_entry(
     };
     // The audit topic is keyed by tenant.
     outbox::append_event(&mut tx, SERVICE, tenant, &tenant.to_string(), &audited).await?;
-    let stored = entry(&mut tx, tenant, new.id)
+    let stored = store::entry(&mut tx, tenant, new.id)
         .await?
         .ok_or_else(|| ApiError::internal("the entry vanished"))?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(stored)))
-}
-
-#[derive(sqlx::FromRow)]
-struct EntryHead {
-    id: Uuid,
-    posting_date: NaiveDate,
-    narration: String,
-    source: String,
-    document: Option<String>,
-    currency: String,
-    reverses: Option<Uuid>,
-    posted_by: Option<Uuid>,
-}
-
-const ENTRY_COLUMNS: &str =
-    "id, posting_date, narration, source, document, currency, reverses, posted_by";
-
-async fn entry(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-) -> Result<Option<Entry>, sqlx::Error> {
-    let head: Option<EntryHead> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM journal_entries WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    match head {
-        Some(head) => Ok(with_lines(tx, tenant, vec![head], None).await?.pop()),
-        None => Ok(None),
-    }
-}
-
-async fn with_lines(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    heads: Vec<EntryHead>,
-    store: Option<Uuid>,
-) -> Result<Vec<Entry>, sqlx::Error> {
-    let ids: Vec<Uuid> = heads.iter().map(|h| h.id).collect();
-    let lines: Vec<(Uuid, String, String, Option<Uuid>, i64, i64)> = sqlx::query_as(
-        "SELECT l.entry_id, l.account_code, a.name, l.store_id, l.debit_minor, l.credit_minor FROM journal_lines l \
-         JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code \
-         WHERE l.tenant_id = $1 AND l.entry_id = ANY($2) AND ($3::uuid IS NULL OR l.store_id = $3) \
-         ORDER BY l.entry_id, l.line_no",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(store)
-    .fetch_all(tx)
-    .await?;
-    Ok(heads
-        .into_iter()
-        .map(|h| Entry {
-            lines: lines
-                .iter()
-                .filter(|l| l.0 == h.id)
-                .map(|l| EntryLine {
-                    account_code: l.1.clone(),
-                    account_name: l.2.clone(),
-                    store_id: l.3,
-                    debit_minor: l.4,
-                    credit_minor: l.5,
-                })
-                .collect(),
-            id: h.id,
-            posting_date: h.posting_date,
-            narration: h.narration,
-            source: h.source,
-            document: h.document,
-            currency: h.currency,
-            reverses: h.reverses,
-            posted_by: h.posted_by,
-        })
-        .collect())
 }
 
 /// A day's entries; JSON or CSV.
@@ -508,15 +381,8 @@ async fn day_book(
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(q.format.as_deref())?;
     let mut tx = begin(&pool, principal.tenant).await?;
-    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
-    let heads: Vec<EntryHead> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM journal_entries WHERE tenant_id = $1 AND posting_date = $2 ORDER BY posted_at, id"
-    ))
-    .bind(principal.tenant)
-    .bind(q.date)
-    .fetch_all(&mut *tx)
-    .await?;
-    let entries: Vec<Entry> = with_lines(&mut tx, principal.tenant, heads, store)
+    let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let entries: Vec<Entry> = store::day_book(&mut tx, principal.tenant, q.date, books)
         .await?
         .into_iter()
         .filter(|e| !e.lines.is_empty())
@@ -556,53 +422,6 @@ async fn day_book(
 
 // ---------------------------------------------------------------- reports
 
-/// An account's totals over a span.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct Balance {
-    code: String,
-    name: String,
-    kind: String,
-    debit_minor: i64,
-    credit_minor: i64,
-    /// On the account's normal side: debits less credits for assets and expenses,
-    /// credits less debits otherwise.
-    balance_minor: i64,
-}
-
-async fn balances(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    from: Option<NaiveDate>,
-    to: NaiveDate,
-    store: Option<Uuid>,
-) -> Result<Vec<Balance>, sqlx::Error> {
-    let mut rows: Vec<Balance> = sqlx::query_as(
-        "SELECT a.code, a.name, a.kind, coalesce(sum(t.debit_minor), 0)::int8 AS debit_minor, \
-           coalesce(sum(t.credit_minor), 0)::int8 AS credit_minor, 0::int8 AS balance_minor \
-         FROM accounts a LEFT JOIN ( \
-           SELECT l.account_code, l.debit_minor, l.credit_minor FROM journal_lines l \
-           JOIN journal_entries e ON e.id = l.entry_id \
-           WHERE l.tenant_id = $1 AND e.posting_date <= $3 AND ($2::date IS NULL OR e.posting_date >= $2) \
-             AND ($4::uuid IS NULL OR l.store_id = $4)) t ON t.account_code = a.code \
-         WHERE a.tenant_id = $1 GROUP BY a.code, a.name, a.kind ORDER BY a.code",
-    )
-    .bind(tenant)
-    .bind(from)
-    .bind(to)
-    .bind(store)
-    .fetch_all(tx)
-    .await?;
-    for row in &mut rows {
-        let debit_normal = Kind::parse(&row.kind).is_some_and(Kind::debit_normal);
-        row.balance_minor = if debit_normal {
-            row.debit_minor - row.credit_minor
-        } else {
-            row.credit_minor - row.debit_minor
-        };
-    }
-    Ok(rows)
-}
-
 /// As of a date, by store or consolidated.
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct AsOf {
@@ -637,8 +456,8 @@ async fn trial_balance(
     let csv = wants_csv(q.format.as_deref())?;
     let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut tx = begin(&pool, principal.tenant).await?;
-    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
-    let accounts: Vec<Balance> = balances(&mut tx, principal.tenant, None, as_of, store)
+    let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let accounts: Vec<Balance> = store::balances(&mut tx, principal.tenant, None, as_of, books)
         .await?
         .into_iter()
         .filter(|b| b.debit_minor != 0 || b.credit_minor != 0)
@@ -740,8 +559,8 @@ async fn profit_and_loss(
         return Err(Invalid::new("from", "invalid_period", "from is after to").into());
     }
     let mut tx = begin(&pool, principal.tenant).await?;
-    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
-    let rows = balances(&mut tx, principal.tenant, Some(q.from), q.to, store).await?;
+    let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let rows = store::balances(&mut tx, principal.tenant, Some(q.from), q.to, books).await?;
     tx.commit().await?;
     let (income, expenses) = (of_kind(&rows, Kind::Income), of_kind(&rows, Kind::Expense));
     let (income_minor, expenses_minor) = (total(&income)?, total(&expenses)?);
@@ -786,8 +605,8 @@ async fn balance_sheet(
 ) -> Result<Json<BalanceSheet>, ApiError> {
     let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut tx = begin(&pool, principal.tenant).await?;
-    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
-    let rows = balances(&mut tx, principal.tenant, None, as_of, store).await?;
+    let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let rows = store::balances(&mut tx, principal.tenant, None, as_of, books).await?;
     tx.commit().await?;
     let (assets, liabilities, equity) = (
         of_kind(&rows, Kind::Asset),
@@ -839,21 +658,6 @@ pub(crate) struct AccountLedger {
     closing_minor: i64,
 }
 
-/// One line of an account's ledger.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct LedgerLine {
-    posting_date: NaiveDate,
-    entry_id: Uuid,
-    narration: String,
-    document: Option<String>,
-    store_id: Option<Uuid>,
-    debit_minor: i64,
-    credit_minor: i64,
-    /// After this line, on the account's normal side.
-    #[sqlx(default)]
-    balance_minor: i64,
-}
-
 /// An account's ledger for a period, with the opening balance and a running balance.
 #[utoipa::path(get, path = "/api/v1/finance/accounts/{code}/ledger", tag = "finance", params(LedgerQuery),
     security(("bearer" = [])),
@@ -873,44 +677,16 @@ async fn account_ledger(
     }
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
-    let store = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
-    let account: Option<(String, String)> =
-        sqlx::query_as("SELECT name, kind FROM accounts WHERE tenant_id = $1 AND code = $2")
-            .bind(tenant)
-            .bind(&code)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (name, kind) = account.ok_or_else(|| ApiError::not_found(format!("no account {code}")))?;
+    let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
+    let (name, kind) = store::account(&mut tx, tenant, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no account {code}")))?;
     let sign = if Kind::parse(&kind).is_some_and(Kind::debit_normal) {
         1
     } else {
         -1
     };
-    let opening: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(l.debit_minor - l.credit_minor), 0)::int8 FROM journal_lines l \
-         JOIN journal_entries e ON e.id = l.entry_id \
-         WHERE l.tenant_id = $1 AND l.account_code = $2 AND e.posting_date < $3 AND ($4::uuid IS NULL OR l.store_id = $4)",
-    )
-    .bind(tenant)
-    .bind(&code)
-    .bind(q.from)
-    .bind(store)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut lines: Vec<LedgerLine> = sqlx::query_as(
-        "SELECT e.posting_date, e.id AS entry_id, e.narration, e.document, l.store_id, l.debit_minor, l.credit_minor \
-         FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
-         WHERE l.tenant_id = $1 AND l.account_code = $2 AND e.posting_date BETWEEN $3 AND $4 \
-           AND ($5::uuid IS NULL OR l.store_id = $5) \
-         ORDER BY e.posting_date, e.posted_at, e.id, l.line_no",
-    )
-    .bind(tenant)
-    .bind(&code)
-    .bind(q.from)
-    .bind(q.to)
-    .bind(store)
-    .fetch_all(&mut *tx)
-    .await?;
+    let (opening, mut lines) = store::ledger(&mut tx, tenant, &code, (q.from, q.to), books).await?;
     tx.commit().await?;
     let on_normal_side = |minor: i64| {
         minor
@@ -1000,21 +776,6 @@ async fn close_period(
         .ok_or_else(|| Invalid::new("month", "invalid_month", "YYYY-MM"))?;
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
-    let closed = sqlx::query(
-        "INSERT INTO closed_periods (tenant_id, month, closed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(first)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if closed == 0 {
-        return Err(ApiError::conflict(
-            "period_closed",
-            format!("{month} is already closed"),
-        ));
-    }
     let now = Utc::now();
     let event = events::finance::PeriodClosed {
         tenant_id: tenant,
@@ -1022,7 +783,12 @@ async fn close_period(
         closed_by: principal.user,
         closed_at: now.timestamp_millis(),
     };
-    outbox::append_event(&mut tx, SERVICE, tenant, &month, &event).await?;
+    if !store::close_period(&mut tx, first, &event).await? {
+        return Err(ApiError::conflict(
+            "period_closed",
+            format!("{month} is already closed"),
+        ));
+    }
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

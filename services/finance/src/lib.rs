@@ -8,6 +8,7 @@ mod http;
 pub mod journal;
 pub mod ledger;
 pub mod rules;
+mod store;
 
 pub use http::{router, FinanceApi};
 
