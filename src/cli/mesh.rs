@@ -182,7 +182,7 @@ pub(super) async fn replay(
     let service = services::select(&[service.to_owned()], false)?[0];
     let replay = service.replay.ok_or_else(|| {
         anyhow::anyhow!(
-            "{}'s documents are not all derived from its events yet",
+            "{} has no replay yet: none of its tables is derived from its events",
             service.name
         )
     })?;

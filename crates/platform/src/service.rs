@@ -46,8 +46,8 @@ pub struct Service {
     /// The projections it builds from the topics in its database.
     pub consumers: &'static [Consumer],
     /// `bazaar replay <name>`: its own events folded again into fresh copies of the tables
-    /// they describe and compared with the live ones; `None` until the service's
-    /// documents are all derived from its events.
+    /// they describe and compared with the live ones; `None` while none of its tables is
+    /// derived from its events.
     pub replay: Option<RebuildFromTopics>,
 }
 
