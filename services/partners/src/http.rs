@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{self, Address, Ageing},
+    store::{self, Contact, Customer, VendorRow},
     SERVICE,
 };
 
@@ -152,47 +153,50 @@ fn not_found(kind: &str, id: Uuid) -> ApiError {
     ApiError::not_found(format!("no {kind} {id}"))
 }
 
-// ---------------------------------------------------------------- customers
-
-/// A customer.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct Customer {
-    /// The customer.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// E.164 phone, unique in the tenant.
-    pub phone: String,
-    /// Email.
-    pub email: Option<String>,
-    /// GSTIN of a business customer.
-    pub gstin: Option<String>,
-    /// Billing address.
-    #[sqlx(json(nullable))]
-    pub billing_address: Option<Address>,
-    /// Shipping address.
-    #[sqlx(json(nullable))]
-    pub shipping_address: Option<Address>,
-    /// Group, e.g. `wholesale`.
-    pub customer_group: Option<String>,
-    /// Credit limit (0: no credit).
-    #[sqlx(skip)]
-    #[schema(value_type = Object)]
-    pub credit_limit: Option<Money>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub credit_limit_minor: i64,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub currency: String,
-    /// Days to pay a credit sale.
-    pub payment_terms_days: i32,
-    /// Grows with every change.
-    pub version: i32,
+/// The customer `id`: 404 when there is none.
+async fn customer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<Customer, ApiError> {
+    store::customer(tx, tenant, id, lock)
+        .await?
+        .ok_or_else(|| not_found("customer", id))
 }
 
-const CUSTOMER: &str = "SELECT id, name, phone, email, gstin, billing_address, shipping_address, \
-    customer_group, credit_limit_minor, currency, payment_terms_days, version FROM customers";
+/// The vendor `id`: 404 when there is none.
+async fn vendor(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<VendorRow, ApiError> {
+    store::vendor(tx, tenant, id, lock)
+        .await?
+        .ok_or_else(|| not_found("vendor", id))
+}
+
+/// Adds or rewrites vendor `v`: 409 `gstin_taken` when another vendor has its GSTIN.
+async fn write_vendor(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    v: &VendorRow,
+    insert: bool,
+) -> Result<(), ApiError> {
+    if store::write_vendor(tx, tenant, v, insert).await? {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "gstin_taken",
+        format!(
+            "another vendor has the GSTIN {}",
+            v.gstin.as_deref().unwrap_or_default()
+        ),
+    ))
+}
+
+// ---------------------------------------------------------------- customers
 
 fn shown(mut customer: Customer) -> Result<Customer, ApiError> {
     customer.credit_limit = Some(Money::new(
@@ -379,27 +383,7 @@ async fn create_customer(
     apply_customer(&mut customer, body)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO customers (id, tenant_id, name, phone, email, gstin, billing_address, \
-         shipping_address, customer_group, currency, credit_limit_minor, payment_terms_days) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-    )
-    .bind(customer.id)
-    .bind(tenant)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.email)
-    .bind(&customer.gstin)
-    .bind(customer.billing_address.as_ref().map(sqlx::types::Json))
-    .bind(customer.shipping_address.as_ref().map(sqlx::types::Json))
-    .bind(&customer.customer_group)
-    .bind(&customer.currency)
-    .bind(customer.credit_limit_minor)
-    .bind(customer.payment_terms_days)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    if !store::insert_customer(&mut tx, tenant, &customer).await? {
         return Err(phone_taken(&customer.phone));
     }
     credit_terms_changed(&mut tx, &principal, (0, 0), &customer).await?;
@@ -407,23 +391,6 @@ async fn create_customer(
     event(&mut tx, tenant, customer.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(shown(customer)?)))
-}
-
-async fn customer(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    lock: bool,
-) -> Result<Customer, ApiError> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    sqlx::query_as::<_, Customer>(&format!(
-        "{CUSTOMER} WHERE tenant_id = $1 AND id = $2{lock}"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(tx)
-    .await?
-    .ok_or_else(|| not_found("customer", id))
 }
 
 /// Changes a customer's details; absent fields stay.
@@ -458,32 +425,9 @@ async fn update_customer(
     apply_customer(&mut customer, body)?;
     credit_terms_changed(&mut tx, &principal, terms_before, &customer).await?;
     customer.version += 1;
-    let updated = sqlx::query(
-        "UPDATE customers SET name = $3, phone = $4, email = $5, gstin = $6, billing_address = $7, \
-         shipping_address = $8, customer_group = $9, credit_limit_minor = $10, \
-         payment_terms_days = $11, version = $12, updated_at = now() \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.email)
-    .bind(&customer.gstin)
-    .bind(customer.billing_address.as_ref().map(sqlx::types::Json))
-    .bind(customer.shipping_address.as_ref().map(sqlx::types::Json))
-    .bind(&customer.customer_group)
-    .bind(customer.credit_limit_minor)
-    .bind(customer.payment_terms_days)
-    .bind(customer.version)
-    .execute(&mut *tx)
-    .await;
-    match updated {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(phone_taken(&customer.phone))
-        }
-        other => other?,
-    };
+    if !store::update_customer(&mut tx, tenant, &customer).await? {
+        return Err(phone_taken(&customer.phone));
+    }
     let changed = customer_event(tenant, &customer);
     event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
@@ -534,16 +478,13 @@ async fn list_customers(
         .filter(|q| !q.is_empty())
         .map(|q| format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let rows: Vec<Customer> = sqlx::query_as(&format!(
-        "{CUSTOMER} WHERE tenant_id = $1 AND ($2::text IS NULL OR phone = $2) \
-         AND ($3::text IS NULL OR lower(name) LIKE $3) ORDER BY lower(name), id LIMIT $4 OFFSET $5"
-    ))
-    .bind(principal.tenant)
-    .bind(phone)
-    .bind(q)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
+    let rows = store::customers(
+        &mut tx,
+        principal.tenant,
+        phone,
+        q,
+        (page.limit(), page.offset()),
+    )
     .await?;
     tx.commit().await?;
     Ok(Json(rows.into_iter().map(shown).collect::<Result<_, _>>()?))
@@ -619,14 +560,9 @@ async fn record_payment(
         PartnerId::CustomerId(id) => ("customer", id),
         PartnerId::VendorId(id) => ("vendor", id),
     };
-    let billed_in: String = sqlx::query_scalar(&format!(
-        "SELECT currency FROM {kind}s WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| not_found(kind, id))?;
+    let billed_in = store::billed_in(&mut tx, tenant, kind, id, true)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
     if body.amount.currency != money::stored_currency(&billed_in)? {
         return Err(Invalid::new(
             "amount",
@@ -636,22 +572,6 @@ async fn record_payment(
         .into());
     }
     let payment_id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO payments (id, tenant_id, partner_kind, partner_id, amount_minor, currency, \
-         mode, reference, paid_on, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(payment_id)
-    .bind(tenant)
-    .bind(kind)
-    .bind(id)
-    .bind(body.amount.amount_minor)
-    .bind(&billed_in)
-    .bind(mode)
-    .bind(reference)
-    .bind(paid_on)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?;
     let paid = events::partners::PaymentReceived {
         tenant_id: tenant,
         payment_id,
@@ -664,6 +584,7 @@ async fn record_payment(
         recorded_by: principal.user,
         recorded_at: bazaar_schemas::now_millis(),
     };
+    store::insert_payment(&mut tx, kind, &paid).await?;
     match partner {
         PartnerId::CustomerId(_) => event(&mut tx, tenant, id, &paid).await?,
         PartnerId::VendorId(_) => {
@@ -759,40 +680,29 @@ async fn ledger(
 ) -> Result<Json<Ledger>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(pool, tenant).await?;
-    let billed_in: String = sqlx::query_scalar(&format!(
-        "SELECT currency FROM {kind}s WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| not_found(kind, id))?;
-    let rows: Vec<(NaiveDate, NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT entry_date, due_date, document_type, document_number, amount_minor FROM ledger_entries \
-         WHERE tenant_id = $1 AND partner_kind = $2 AND partner_id = $3 ORDER BY entry_date, recorded_at, id",
-    )
-    .bind(tenant)
-    .bind(kind)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let billed_in = store::billed_in(&mut tx, tenant, kind, id, false)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let rows = store::ledger_entries(&mut tx, tenant, kind, id).await?;
     tx.commit().await?;
-    let mut balance = 0;
+    let mut balance = 0i64;
     let entries = rows
         .iter()
         .map(|(date, due, document_type, number, amount)| {
-            balance += amount;
-            LedgerEntry {
+            let too_large = || ApiError::internal("a partner's balance does not fit");
+            balance = money::checked_sum([balance, *amount]).map_err(|_| too_large())?;
+            let credit = amount.checked_neg().ok_or_else(too_large)?;
+            Ok(LedgerEntry {
                 date: *date,
                 due_date: *due,
                 document_type: document_type.clone(),
                 document_number: number.clone(),
                 debit_minor: (*amount).max(0),
-                credit_minor: (-amount).max(0),
+                credit_minor: credit.max(0),
                 balance_minor: balance,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let dated: Vec<(NaiveDate, i64)> = rows
         .iter()
         .map(|(date, _, _, _, amount)| (*date, *amount))
@@ -858,28 +768,9 @@ async fn customer_dues(
 ) -> Result<Json<Vec<Due>>, ApiError> {
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let owing: Vec<(Uuid, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT c.id, c.name, c.phone, c.currency, sum(e.amount_minor)::int8, \
-           greatest(sum(e.amount_minor) FILTER (WHERE e.due_date < current_date OR e.amount_minor < 0), 0)::int8 \
-         FROM ledger_entries e JOIN customers c ON c.tenant_id = e.tenant_id AND c.id = e.partner_id \
-         WHERE e.tenant_id = $1 AND e.partner_kind = 'customer' \
-         GROUP BY c.id HAVING sum(e.amount_minor) > 0 \
-         ORDER BY sum(e.amount_minor) DESC, c.id LIMIT $2 OFFSET $3",
-    )
-    .bind(tenant)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
-    .await?;
+    let owing = store::owing(&mut tx, tenant, (page.limit(), page.offset())).await?;
     let ids: Vec<Uuid> = owing.iter().map(|o| o.0).collect();
-    let entries: Vec<(Uuid, NaiveDate, i64)> = sqlx::query_as(
-        "SELECT partner_id, entry_date, amount_minor FROM ledger_entries \
-         WHERE tenant_id = $1 AND partner_kind = 'customer' AND partner_id = ANY($2)",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let entries = store::dated_entries(&mut tx, tenant, &ids).await?;
     tx.commit().await?;
     let today = Utc::now().date_naive();
     Ok(Json(
@@ -957,14 +848,7 @@ async fn credit_check(
         )
         .into());
     }
-    let balance: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(amount_minor), 0)::int8 FROM ledger_entries \
-         WHERE tenant_id = $1 AND partner_kind = 'customer' AND partner_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let balance = store::customer_balance(&mut tx, tenant, id).await?;
     tx.commit().await?;
     let available = customer
         .credit_limit_minor
@@ -998,23 +882,6 @@ pub const DEFAULT_RULE: LoyaltyRule = LoyaltyRule {
 };
 
 /// The tenant's loyalty rule.
-pub(crate) async fn loyalty_rule(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-) -> Result<LoyaltyRule, sqlx::Error> {
-    let rule: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT spend_minor_per_point, point_value_minor FROM loyalty_rules WHERE tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_optional(tx)
-    .await?;
-    Ok(rule.map_or(DEFAULT_RULE, |(spend, value)| LoyaltyRule {
-        spend_minor_per_point: spend,
-        point_value_minor: value,
-    }))
-}
-
-/// The tenant's loyalty rule.
 #[utoipa::path(get, path = "/api/v1/loyalty/rule", tag = "partners",
     security(("bearer" = [])), responses((status = 200, body = LoyaltyRule)))]
 async fn get_loyalty_rule(
@@ -1022,7 +889,7 @@ async fn get_loyalty_rule(
     principal: Principal,
 ) -> Result<Json<LoyaltyRule>, ApiError> {
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let rule = loyalty_rule(&mut tx, principal.tenant).await?;
+    let rule = store::loyalty_rule(&mut tx, principal.tenant).await?;
     tx.commit().await?;
     Ok(Json(rule))
 }
@@ -1047,15 +914,7 @@ async fn set_loyalty_rule(
     bazaar_platform::money::amount_field("spend_minor_per_point", rule.spend_minor_per_point)?;
     bazaar_platform::money::amount_field("point_value_minor", rule.point_value_minor)?;
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    sqlx::query(
-        "INSERT INTO loyalty_rules (tenant_id, spend_minor_per_point, point_value_minor) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id) DO UPDATE SET spend_minor_per_point = $2, point_value_minor = $3",
-    )
-    .bind(principal.tenant)
-    .bind(rule.spend_minor_per_point)
-    .bind(rule.point_value_minor)
-    .execute(&mut *tx)
-    .await?;
+    store::set_loyalty_rule(&mut tx, principal.tenant, &rule).await?;
     tx.commit().await?;
     Ok(Json(rule))
 }
@@ -1072,20 +931,6 @@ pub(crate) struct Loyalty {
     pub value: Money,
 }
 
-pub(crate) async fn points(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    customer: Uuid,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT coalesce(sum(points), 0)::int8 FROM loyalty_entries WHERE tenant_id = $1 AND customer_id = $2",
-    )
-    .bind(tenant)
-    .bind(customer)
-    .fetch_one(tx)
-    .await
-}
-
 /// A customer's points and what they are worth.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/loyalty", tag = "partners",
     security(("bearer" = [])),
@@ -1098,8 +943,8 @@ async fn loyalty_balance(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let customer = customer(&mut tx, tenant, id, false).await?;
-    let points = points(&mut tx, tenant, id).await?;
-    let rule = loyalty_rule(&mut tx, tenant).await?;
+    let points = store::points(&mut tx, tenant, id).await?;
+    let rule = store::loyalty_rule(&mut tx, tenant).await?;
     tx.commit().await?;
     Ok(Json(Loyalty {
         customer_id: id,
@@ -1155,14 +1000,14 @@ async fn redeem_points(
     // The customer's row lock serializes redemptions, so two tills cannot spend the
     // same points.
     let customer = customer(&mut tx, tenant, id, true).await?;
-    let held = points(&mut tx, tenant, id).await?;
+    let held = store::points(&mut tx, tenant, id).await?;
     if body.points > held {
         return Err(ApiError::conflict(
             "insufficient_points",
             format!("{held} points to spend, {} asked", body.points),
         ));
     }
-    let rule = loyalty_rule(&mut tx, tenant).await?;
+    let rule = store::loyalty_rule(&mut tx, tenant).await?;
     let redemption = Uuid::now_v7();
     let reference = body
         .reference
@@ -1172,18 +1017,7 @@ async fn redeem_points(
     // The entry carries the event's own time, so a rebuild from the event writes the
     // very same row.
     let redeemed_at = bazaar_schemas::now_millis();
-    sqlx::query(
-        "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
-         VALUES ($1, $2, $3, $4, 'redeemed', $5, $6)",
-    )
-    .bind(redemption)
-    .bind(tenant)
-    .bind(id)
-    .bind(-body.points)
-    .bind(reference)
-    .bind(chrono::DateTime::<Utc>::from_timestamp_millis(redeemed_at))
-    .execute(&mut *tx)
-    .await?;
+
     let value = body.points.saturating_mul(rule.point_value_minor);
     let redeemed = events::partners::LoyaltyRedeemed {
         tenant_id: tenant,
@@ -1197,6 +1031,7 @@ async fn redeem_points(
         redeemed_by: principal.user,
         redeemed_at,
     };
+    store::record_redemption(&mut tx, &redeemed).await?;
     event(&mut tx, tenant, id, &redeemed).await?;
     tx.commit().await?;
     Ok((
@@ -1235,18 +1070,6 @@ pub(crate) struct Vendor {
     pub version: i32,
 }
 
-/// A vendor's contact person.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Contact {
-    /// Name.
-    pub name: String,
-    /// Phone, E.164.
-    pub phone: Option<String>,
-    /// Email.
-    pub email: Option<String>,
-}
-
 /// Bank details (in responses the account number is masked).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1273,21 +1096,6 @@ pub(crate) struct VendorBody {
     bank: Option<Bank>,
 }
 
-#[derive(sqlx::FromRow)]
-struct VendorRow {
-    id: Uuid,
-    name: String,
-    gstin: Option<String>,
-    state_code: String,
-    contacts: sqlx::types::Json<Vec<Contact>>,
-    payment_terms_days: i32,
-    currency: String,
-    bank_account_number: Option<String>,
-    bank_ifsc: Option<String>,
-    bank_name: Option<String>,
-    version: i32,
-}
-
 impl VendorRow {
     fn shown(self) -> Vendor {
         Vendor {
@@ -1310,9 +1118,6 @@ impl VendorRow {
         }
     }
 }
-
-const VENDOR: &str = "SELECT id, name, gstin, state_code, contacts, payment_terms_days, currency, \
-    bank_account_number, bank_ifsc, bank_name, version FROM vendors";
 
 fn apply_vendor(vendor: &mut VendorRow, body: VendorBody) -> Result<(), ApiError> {
     if let Some(name) = body.name {
@@ -1409,51 +1214,6 @@ fn vendor_event(tenant: Uuid, v: &VendorRow) -> events::partners::VendorUpdated 
     }
 }
 
-async fn write_vendor(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    v: &VendorRow,
-    insert: bool,
-) -> Result<(), ApiError> {
-    let sql = if insert {
-        "INSERT INTO vendors (id, tenant_id, name, gstin, state_code, contacts, payment_terms_days, \
-         currency, bank_account_number, bank_ifsc, bank_name, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    } else {
-        "UPDATE vendors SET name = $3, gstin = $4, state_code = $5, contacts = $6, \
-         payment_terms_days = $7, currency = $8, bank_account_number = $9, bank_ifsc = $10, \
-         bank_name = $11, version = $12, updated_at = now() WHERE id = $1 AND tenant_id = $2"
-    };
-    let written = sqlx::query(sql)
-        .bind(v.id)
-        .bind(tenant)
-        .bind(&v.name)
-        .bind(&v.gstin)
-        .bind(&v.state_code)
-        .bind(&v.contacts)
-        .bind(v.payment_terms_days)
-        .bind(&v.currency)
-        .bind(&v.bank_account_number)
-        .bind(&v.bank_ifsc)
-        .bind(&v.bank_name)
-        .bind(v.version)
-        .execute(tx)
-        .await;
-    match written {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::conflict(
-            "gstin_taken",
-            format!(
-                "another vendor has the GSTIN {}",
-                v.gstin.as_deref().unwrap_or_default()
-            ),
-        )),
-        other => {
-            other?;
-            Ok(())
-        }
-    }
-}
-
 /// Adds a vendor. Owner, admin or accountant. Honors `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/vendors", tag = "partners", request_body = VendorBody,
     security(("bearer" = [])),
@@ -1489,21 +1249,6 @@ async fn create_vendor(
     event(&mut tx, tenant, vendor.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vendor.shown())))
-}
-
-async fn vendor(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    lock: bool,
-) -> Result<VendorRow, ApiError> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    sqlx::query_as::<_, VendorRow>(&format!("{VENDOR} WHERE tenant_id = $1 AND id = $2{lock}"))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(tx)
-        .await?
-        .ok_or_else(|| not_found("vendor", id))
 }
 
 /// Changes a vendor's details; absent fields stay.
@@ -1553,14 +1298,7 @@ async fn list_vendors(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<Vendor>>, ApiError> {
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let rows: Vec<VendorRow> = sqlx::query_as(&format!(
-        "{VENDOR} WHERE tenant_id = $1 ORDER BY lower(name), id LIMIT $2 OFFSET $3"
-    ))
-    .bind(principal.tenant)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = store::vendors(&mut tx, principal.tenant, (page.limit(), page.offset())).await?;
     tx.commit().await?;
     Ok(Json(rows.into_iter().map(VendorRow::shown).collect()))
 }

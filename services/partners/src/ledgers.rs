@@ -192,19 +192,7 @@ impl Projection for PartnerLedgers {
             events::partners::LoyaltyRedeemed::TYPE => {
                 // The API wrote it when the points were spent; a rebuild writes it here.
                 let r: events::partners::LoyaltyRedeemed = event.payload()?;
-                sqlx::query(
-                    "INSERT INTO loyalty_entries (id, tenant_id, customer_id, points, reason, reference, created_at) \
-                     VALUES ($1, $2, $3, $4, 'redeemed', $5, $6) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(r.redemption_id)
-                .bind(event.cloud.tenant)
-                .bind(r.customer_id)
-                .bind(-r.points)
-                .bind(r.reference)
-                .bind(instant(r.redeemed_at)?)
-                .execute(tx)
-                .await?;
-                Ok(())
+                Ok(crate::store::record_redemption(tx, &r).await?)
             }
             _ => Err(unhandled(NAME, event)),
         }
@@ -338,7 +326,7 @@ async fn invoice(
             .filter(|p| p.mode == "loyalty")
             .map(|p| p.amount_minor),
     )?;
-    let rule = crate::http::loyalty_rule(tx, tenant).await?;
+    let rule = crate::store::loyalty_rule(tx, tenant).await?;
     let points = (invoice.total_minor - by_points).max(0) / rule.spend_minor_per_point;
     if points == 0 {
         return Ok(());
@@ -365,7 +353,7 @@ async fn invoice(
         customer_id: customer,
         invoice_id: invoice.invoice_id,
         points,
-        balance: crate::http::points(tx, tenant, customer).await?,
+        balance: crate::store::points(tx, tenant, customer).await?,
         earned_at: invoice.issued_at,
     };
     outbox::append_event(tx, SERVICE, tenant, &customer.to_string(), &earned).await?;

@@ -5,6 +5,7 @@
 pub mod domain;
 mod http;
 pub mod ledgers;
+mod store;
 
 pub use http::{router, LoyaltyRule, PartnersApi, DEFAULT_RULE};
 
