@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::{
     domain::{self, Reason},
     ledger::{self, decimal_text, item_key, Kind, LedgerError, Movement, Product},
-    store::{self, Location, MovementRow, NewLocation},
+    store::{self, Location, MovementRow, NewLocation, Transfer, TransferLineView},
 };
 
 /// Who sets up locations.
@@ -813,40 +813,6 @@ pub(crate) struct TransferLineBody {
     batch: Option<String>,
 }
 
-/// A transfer and its lines.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub(crate) struct Transfer {
-    /// The transfer.
-    pub id: Uuid,
-    /// From.
-    pub from_location_id: Uuid,
-    /// To.
-    pub to_location_id: Uuid,
-    /// `in_transit`, `received` (all arrived) or `closed` (closed short).
-    pub status: String,
-    /// The sender's reference.
-    pub reference: Option<String>,
-    /// Per product and batch.
-    pub lines: Vec<TransferLineView>,
-}
-
-/// One product and batch of a transfer.
-#[derive(Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct TransferLineView {
-    /// What.
-    pub product_id: Uuid,
-    /// Its SKU.
-    pub sku: String,
-    /// Which batch.
-    pub batch: String,
-    /// Sent.
-    pub dispatched: String,
-    /// Arrived so far.
-    pub received: String,
-    /// What never arrived, once the transfer closed.
-    pub shortfall: Option<String>,
-}
-
 /// Dispatches stock to another location: it leaves the source now and is in transit
 /// until received. Owner, admin or the manager of both stores. Honors `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/inventory/transfer", tag = "inventory",
@@ -906,17 +872,14 @@ async fn dispatch_transfer(
     // One lock order for every multi-product writer, so two transfers never deadlock.
     lines.sort_by_key(|(product, ..)| product.id);
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, dispatched_by) \
-         VALUES ($1, $2, $3, $4, 'in_transit', $5, $6)",
+    store::insert_transfer(
+        &mut tx,
+        tenant,
+        id,
+        (from.id, to.id),
+        reference,
+        principal.user,
     )
-    .bind(id)
-    .bind(tenant)
-    .bind(from.id)
-    .bind(to.id)
-    .bind(reference)
-    .bind(principal.user)
-    .execute(&mut *tx)
     .await?;
     let mut sent = Vec::new();
     for (product, quantity, batch) in &lines {
@@ -942,19 +905,14 @@ async fn dispatch_transfer(
                 },
             )
             .await?;
-            sqlx::query(
-                "INSERT INTO transfer_lines (transfer_id, tenant_id, product_id, batch, expiry_date, \
-                 unit_cost_minor, quantity_dispatched) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(tenant)
-            .bind(product.id)
-            .bind(&take.batch)
-            .bind(take.expiry)
-            .bind(recorded.unit_cost)
-            .bind(take.on_hand)
-            .execute(&mut *tx)
-            .await?;
+            let line = store::DispatchedLine {
+                product: product.id,
+                batch: &take.batch,
+                expiry: take.expiry,
+                unit_cost: recorded.unit_cost,
+                quantity: take.on_hand,
+            };
+            store::insert_transfer_line(&mut tx, tenant, id, line).await?;
             sent.push(events::inventory::StockTransferredTransferLine {
                 product_id: product.id,
                 sku: product.sku.clone(),
@@ -976,7 +934,7 @@ async fn dispatch_transfer(
         dispatched_at: bazaar_schemas::now_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
-    let transfer = transfer(&mut tx, tenant, id)
+    let transfer = store::transfer(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| ApiError::internal("transfer vanished"))?;
     tx.commit().await?;
@@ -1018,52 +976,6 @@ async fn resolve_lines<'a>(
     Ok(resolved)
 }
 
-async fn transfer(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-) -> Result<Option<Transfer>, sqlx::Error> {
-    let Some((from, to, status, reference)): Option<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
-        "SELECT from_location, to_location, status, reference FROM transfers WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let rows: Vec<(Uuid, String, String, Decimal, Decimal, Option<Decimal>)> = sqlx::query_as(
-        "SELECT l.product_id, p.sku, l.batch, l.quantity_dispatched, l.quantity_received, l.shortfall \
-         FROM transfer_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
-         WHERE l.tenant_id = $1 AND l.transfer_id = $2 ORDER BY p.sku, l.batch",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Some(Transfer {
-        id,
-        from_location_id: from,
-        to_location_id: to,
-        status,
-        reference,
-        lines: rows
-            .into_iter()
-            .map(
-                |(product_id, sku, batch, dispatched, received, shortfall)| TransferLineView {
-                    product_id,
-                    sku,
-                    batch,
-                    dispatched: decimal_text(dispatched),
-                    received: decimal_text(received),
-                    shortfall: shortfall.map(decimal_text),
-                },
-            )
-            .collect(),
-    }))
-}
-
 /// A transfer seen from either end.
 #[utoipa::path(get, path = "/api/v1/inventory/transfers/{id}", tag = "inventory",
     security(("bearer" = [])),
@@ -1086,7 +998,7 @@ async fn visible_transfer(
     id: Uuid,
 ) -> Result<Transfer, ApiError> {
     let missing = || ApiError::not_found(format!("no transfer {id}"));
-    let found = transfer(tx, principal.tenant, id)
+    let found = store::transfer(tx, principal.tenant, id)
         .await?
         .ok_or_else(missing)?;
     for end in [found.from_location_id, found.to_location_id] {
@@ -1141,14 +1053,9 @@ async fn receive_transfer(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let missing = || ApiError::not_found(format!("no transfer {id}"));
-    let (from, to, status): (Uuid, Uuid, String) = sqlx::query_as(
-        "SELECT from_location, to_location, status FROM transfers WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(missing)?;
+    let (from, to, status) = store::lock_transfer(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(missing)?;
     // Receiving is the destination's business.
     let destination = store::location(&mut tx, tenant, to)
         .await?
@@ -1182,17 +1089,8 @@ async fn receive_transfer(
             .map(|b| domain::batch(&format!("{field}.batch"), Some(b)))
             .transpose()?;
         // The lines still open for this product (and batch), oldest expiry first.
-        let open: Vec<(String, Option<NaiveDate>, Decimal, Decimal, Decimal)> = sqlx::query_as(
-            "SELECT batch, expiry_date, unit_cost_minor, quantity_dispatched, quantity_received \
-             FROM transfer_lines WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 \
-               AND ($4::text IS NULL OR batch = $4) ORDER BY expiry_date NULLS LAST, batch",
-        )
-        .bind(tenant)
-        .bind(id)
-        .bind(product.id)
-        .bind(batch.as_deref())
-        .fetch_all(&mut *tx)
-        .await?;
+        let open =
+            store::open_transfer_lines(&mut tx, tenant, id, product.id, batch.as_deref()).await?;
         if open.is_empty() {
             return Err(Invalid::new(
                 field,
@@ -1240,28 +1138,11 @@ async fn receive_transfer(
                 },
             )
             .await?;
-            sqlx::query(
-                "UPDATE transfer_lines SET quantity_received = quantity_received + $5 \
-                 WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 AND batch = $4",
-            )
-            .bind(tenant)
-            .bind(id)
-            .bind(product.id)
-            .bind(&batch)
-            .bind(take)
-            .execute(&mut *tx)
-            .await?;
+            store::receive_transfer_line(&mut tx, tenant, id, (product.id, &batch), take).await?;
             received.push((product.id, product.sku.clone(), batch, take));
         }
     }
-    let complete: bool = sqlx::query_scalar(
-        "SELECT bool_and(quantity_received = quantity_dispatched) FROM transfer_lines \
-         WHERE tenant_id = $1 AND transfer_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let complete = store::transfer_complete(&mut tx, tenant, id).await?;
     let status = if complete {
         "received"
     } else if body.close {
@@ -1270,24 +1151,11 @@ async fn receive_transfer(
         "in_transit"
     };
     if status != "in_transit" {
-        sqlx::query(
-            "UPDATE transfer_lines SET shortfall = quantity_dispatched - quantity_received \
-             WHERE tenant_id = $1 AND transfer_id = $2",
-        )
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE transfers SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(id)
-        .bind(status)
-        .execute(&mut *tx)
-        .await?;
+        store::finish_transfer(&mut tx, tenant, id, status).await?;
     }
-    let after = transfer(&mut tx, tenant, id).await?.ok_or_else(missing)?;
+    let after = store::transfer(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(missing)?;
     let mut lines: Vec<events::inventory::TransferReceivedReceivedLine> = received
         .into_iter()
         .map(|(product_id, sku, batch, quantity)| {
@@ -1432,26 +1300,14 @@ async fn reserve(
     // hold's own lines count in what is held below, and are taken off again. Expiry is
     // on the database's clock, which the holds' sums read it by: within this
     // transaction the hold is live.
-    let expires_at: chrono::DateTime<Utc> = sqlx::query_scalar(
-        "WITH reservation AS ( \
-           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
-           VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) RETURNING expires_at), \
-         lines AS ( \
-           INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
-           SELECT $1, $2, $3, r.expires_at, l.product, l.quantity \
-           FROM reservation r, UNNEST($7::uuid[], $8::numeric[]) AS l (product, quantity)) \
-         SELECT expires_at FROM reservation",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(location.id)
-    .bind(reference)
-    .bind(f64::from(ttl))
-    .bind(principal.user)
-    .bind(&ids)
-    .bind(&quantities)
-    .fetch_one(&mut *tx)
-    .await?;
+    let hold = store::NewHold {
+        id,
+        location: location.id,
+        reference,
+        ttl_secs: f64::from(ttl),
+        by: principal.user,
+    };
+    let expires_at = store::insert_reservation(&mut tx, tenant, &hold, (&ids, &quantities)).await?;
     let event = events::inventory::ReservationCreated {
         tenant_id: tenant,
         reservation_id: id,
@@ -1529,14 +1385,9 @@ async fn release_reservation(
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let missing = || ApiError::not_found(format!("no reservation {id}"));
-    let (location, status, reference): (Uuid, String, Option<String>) = sqlx::query_as(
-        "SELECT location_id, status, reference FROM reservations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(missing)?;
+    let (location, status, reference) = store::lock_reservation(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(missing)?;
     reachable(&mut tx, &principal, location, "id")
         .await
         .map_err(|_| missing())?;
@@ -1578,21 +1429,7 @@ pub(crate) async fn close_reservation(
     reference: Option<&str>,
     events: &mut outbox::Events,
 ) -> Result<bool, LedgerError> {
-    let closed: i64 = sqlx::query_scalar(
-        "WITH closed AS ( \
-           UPDATE reservations SET status = $3, closed_at = now() \
-           WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING id), \
-         lines AS ( \
-           UPDATE reservation_lines SET open = false \
-           WHERE tenant_id = $1 AND reservation_id IN (SELECT id FROM closed)) \
-         SELECT count(*) FROM closed",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(outcome)
-    .fetch_one(&mut *tx)
-    .await?;
-    if closed == 0 {
+    if !store::close_reservation(tx, tenant, id, outcome).await? {
         return Ok(false);
     }
     let event = events::inventory::ReservationReleased {

@@ -3,7 +3,7 @@
 use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -474,4 +474,324 @@ pub async fn movements(
     .bind(offset)
     .fetch_all(tx)
     .await
+}
+
+/// A transfer and its lines.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct Transfer {
+    /// The transfer.
+    pub id: Uuid,
+    /// From.
+    pub from_location_id: Uuid,
+    /// To.
+    pub to_location_id: Uuid,
+    /// `in_transit`, `received` (all arrived) or `closed` (closed short).
+    pub status: String,
+    /// The sender's reference.
+    pub reference: Option<String>,
+    /// Per product and batch.
+    pub lines: Vec<TransferLineView>,
+}
+
+/// One product and batch of a transfer.
+#[derive(Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct TransferLineView {
+    /// What.
+    pub product_id: Uuid,
+    /// Its SKU.
+    pub sku: String,
+    /// Which batch.
+    pub batch: String,
+    /// Sent.
+    pub dispatched: String,
+    /// Arrived so far.
+    pub received: String,
+    /// What never arrived, once the transfer closed.
+    pub shortfall: Option<String>,
+}
+
+/// Transfer `id` with its lines.
+pub(crate) async fn transfer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Transfer>, sqlx::Error> {
+    let Some((from, to, status, reference)): Option<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
+        "SELECT from_location, to_location, status, reference FROM transfers WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<(Uuid, String, String, Decimal, Decimal, Option<Decimal>)> = sqlx::query_as(
+        "SELECT l.product_id, p.sku, l.batch, l.quantity_dispatched, l.quantity_received, l.shortfall \
+         FROM transfer_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.transfer_id = $2 ORDER BY p.sku, l.batch",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(Some(Transfer {
+        id,
+        from_location_id: from,
+        to_location_id: to,
+        status,
+        reference,
+        lines: rows
+            .into_iter()
+            .map(
+                |(product_id, sku, batch, dispatched, received, shortfall)| TransferLineView {
+                    product_id,
+                    sku,
+                    batch,
+                    dispatched: crate::ledger::decimal_text(dispatched),
+                    received: crate::ledger::decimal_text(received),
+                    shortfall: shortfall.map(crate::ledger::decimal_text),
+                },
+            )
+            .collect(),
+    }))
+}
+
+/// Opens transfer `id` from one location to another, in transit.
+pub(crate) async fn insert_transfer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    (from, to): (Uuid, Uuid),
+    reference: Option<&str>,
+    by: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, dispatched_by) \
+         VALUES ($1, $2, $3, $4, 'in_transit', $5, $6)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(from)
+    .bind(to)
+    .bind(reference)
+    .bind(by)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One product and batch dispatched on a transfer, at the cost it left at.
+pub(crate) struct DispatchedLine<'a> {
+    pub(crate) product: Uuid,
+    pub(crate) batch: &'a str,
+    pub(crate) expiry: Option<NaiveDate>,
+    pub(crate) unit_cost: Decimal,
+    pub(crate) quantity: Decimal,
+}
+
+/// Adds a dispatched line to transfer `id`.
+pub(crate) async fn insert_transfer_line(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    line: DispatchedLine<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO transfer_lines (transfer_id, tenant_id, product_id, batch, expiry_date, \
+         unit_cost_minor, quantity_dispatched) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(line.product)
+    .bind(line.batch)
+    .bind(line.expiry)
+    .bind(line.unit_cost)
+    .bind(line.quantity)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Transfer `id`'s locations and status, locked for the caller's transaction.
+pub(crate) async fn lock_transfer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(Uuid, Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT from_location, to_location, status FROM transfers \
+         WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Transfer `id`'s lines of `product` (and `batch`): (batch, expiry, unit cost, sent,
+/// arrived), oldest expiry first.
+pub(crate) async fn open_transfer_lines(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    product: Uuid,
+    batch: Option<&str>,
+) -> Result<Vec<(String, Option<NaiveDate>, Decimal, Decimal, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT batch, expiry_date, unit_cost_minor, quantity_dispatched, quantity_received \
+         FROM transfer_lines WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 \
+           AND ($4::text IS NULL OR batch = $4) ORDER BY expiry_date NULLS LAST, batch",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(product)
+    .bind(batch)
+    .fetch_all(tx)
+    .await
+}
+
+/// `quantity` more of a product's batch arrived on transfer `id`.
+pub(crate) async fn receive_transfer_line(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    (product, batch): (Uuid, &str),
+    quantity: Decimal,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE transfer_lines SET quantity_received = quantity_received + $5 \
+         WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 AND batch = $4",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(product)
+    .bind(batch)
+    .bind(quantity)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether everything sent on transfer `id` has arrived.
+pub(crate) async fn transfer_complete(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT bool_and(quantity_received = quantity_dispatched) FROM transfer_lines \
+         WHERE tenant_id = $1 AND transfer_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(tx)
+    .await
+}
+
+/// Ends transfer `id` as `status` (`received` or `closed`), what never arrived recorded.
+pub(crate) async fn finish_transfer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE transfer_lines SET shortfall = quantity_dispatched - quantity_received \
+         WHERE tenant_id = $1 AND transfer_id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE transfers SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(status)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A hold on stock a till is about to sell.
+pub(crate) struct NewHold<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) location: Uuid,
+    pub(crate) reference: Option<&'a str>,
+    /// How long it holds, from the database's clock.
+    pub(crate) ttl_secs: f64,
+    pub(crate) by: Uuid,
+}
+
+/// Writes `hold` and its lines (products and quantities); returns when it expires, on the
+/// database's clock, which the holds' sums read it by.
+pub(crate) async fn insert_reservation(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    hold: &NewHold<'_>,
+    (products, quantities): (&[Uuid], &[Decimal]),
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH reservation AS ( \
+           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
+           VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) RETURNING expires_at), \
+         lines AS ( \
+           INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
+           SELECT $1, $2, $3, r.expires_at, l.product, l.quantity \
+           FROM reservation r, UNNEST($7::uuid[], $8::numeric[]) AS l (product, quantity)) \
+         SELECT expires_at FROM reservation",
+    )
+    .bind(hold.id)
+    .bind(tenant)
+    .bind(hold.location)
+    .bind(hold.reference)
+    .bind(hold.ttl_secs)
+    .bind(hold.by)
+    .bind(products)
+    .bind(quantities)
+    .fetch_one(tx)
+    .await
+}
+
+/// Reservation `id`'s location, status and reference, locked for the caller's transaction.
+pub(crate) async fn lock_reservation(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(Uuid, String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT location_id, status, reference FROM reservations \
+         WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Ends reservation `id` as `outcome` and frees its lines; `false`, nothing written, when
+/// it was not active.
+pub(crate) async fn close_reservation(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    outcome: &str,
+) -> Result<bool, sqlx::Error> {
+    let closed: i64 = sqlx::query_scalar(
+        "WITH closed AS ( \
+           UPDATE reservations SET status = $3, closed_at = now() \
+           WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING id), \
+         lines AS ( \
+           UPDATE reservation_lines SET open = false \
+           WHERE tenant_id = $1 AND reservation_id IN (SELECT id FROM closed)) \
+         SELECT count(*) FROM closed",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(outcome)
+    .fetch_one(tx)
+    .await?;
+    Ok(closed == 1)
 }
