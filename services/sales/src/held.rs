@@ -133,20 +133,18 @@ pub(crate) async fn hold_bill(
     let id = Uuid::now_v7();
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
     crate::http::lock_open_day(&mut tx, tenant, body.store_id, &terminal).await?;
-    let bill: HeldBill = sqlx::query_as(
-        "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, status, held_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8) \
-         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
+    let place = (body.store_id, terminal.as_str());
+    let note = body.note.as_deref().map(str::trim);
+    let bill = crate::store::hold_bill(
+        &mut tx,
+        tenant,
+        id,
+        place,
+        body.customer_id,
+        note,
+        &body.lines,
+        principal.user,
     )
-    .bind(id)
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(body.customer_id)
-    .bind(body.note.as_deref().map(str::trim))
-    .bind(sqlx::types::Json(&body.lines))
-    .bind(principal.user)
-    .fetch_one(&mut *tx)
     .await?;
     let held = events::sales::BillHeld {
         tenant_id: tenant,
@@ -189,15 +187,8 @@ pub(crate) async fn held_bills(
 ) -> Result<Json<Vec<HeldBill>>, ApiError> {
     reachable(&principal, query.store_id)?;
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
-    let bills: Vec<HeldBill> = sqlx::query_as(
-        "SELECT id, store_id, terminal_id, customer_id, note, lines, status, held_at FROM held_bills \
-         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'held' ORDER BY held_at",
-    )
-    .bind(principal.tenant)
-    .bind(query.store_id)
-    .bind(query.terminal_id.trim())
-    .fetch_all(&mut *tx)
-    .await?;
+    let place = (query.store_id, query.terminal_id.trim());
+    let bills = crate::store::held_bills(&mut tx, principal.tenant, place).await?;
     tx.commit().await?;
     Ok(Json(bills))
 }
@@ -209,15 +200,7 @@ async fn end_bill(
     to: &str,
 ) -> Result<HeldBill, ApiError> {
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
-    let bill: Option<HeldBill> = sqlx::query_as(
-        "UPDATE held_bills SET status = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'held' \
-         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
-    )
-    .bind(principal.tenant)
-    .bind(id)
-    .bind(to)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let bill = crate::store::end_held_bill(&mut tx, principal.tenant, id, to).await?;
     let bill = bill
         .filter(|b| principal.reaches_store(b.store_id))
         .ok_or_else(|| {
@@ -326,76 +309,25 @@ pub(crate) async fn close_day(
     // them, and every sale, return, void or held bill after it finds the day closed.
     let year = domain::financial_year(day);
     crate::store::close_terminal_day(&mut tx, tenant, body.store_id, &terminal, year, day).await?;
-    let span = "issued_at >= $4::date AND issued_at < $4::date + 1";
-    let (count, first, last, currency, total): (i64, Option<String>, Option<String>, Option<String>, Option<i64>) =
-        sqlx::query_as(&format!(
-            "SELECT count(*), min(number), max(number), min(currency), sum(total_minor)::int8 FROM invoices \
-             WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'issued' AND {span}"
-        ))
-        .bind(tenant)
-        .bind(body.store_id)
-        .bind(&terminal)
-        .bind(day)
-        .fetch_one(&mut *tx)
-        .await?;
-    let modes: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT p.mode, sum(p.amount_minor)::int8, coalesce(sum(p.tendered_minor - p.amount_minor), 0)::int8 \
-         FROM invoice_payments p JOIN invoices i ON i.id = p.invoice_id \
-         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
-         GROUP BY p.mode"
-    ))
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .fetch_all(&mut *tx)
-    .await?;
-    let rates: Vec<(i32, i64)> = sqlx::query_as(&format!(
-        "SELECT l.gst_rate_bp, sum(l.taxable_minor)::int8 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
-         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
-         GROUP BY l.gst_rate_bp"
-    ))
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .fetch_all(&mut *tx)
-    .await?;
-    let (returns, cash_refunds): (i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(total_minor), 0)::int8, coalesce(sum(total_minor) FILTER (WHERE refund_mode = 'cash'), 0)::int8 \
-         FROM sales_returns WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
-         AND processed_at >= $4::date AND processed_at < $4::date + 1",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .fetch_one(&mut *tx)
-    .await?;
-    let (exceptions_count, exceptions_minor): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT count(*), coalesce(sum(e.amount_minor), 0)::int8 FROM invoice_exceptions e \
-         JOIN invoices i ON i.id = e.invoice_id \
-         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span}"
-    ))
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .fetch_one(&mut *tx)
-    .await?;
-    let expired = sqlx::query(
-        "UPDATE held_bills SET status = 'expired' WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
-         AND status = 'held' AND held_at < $4::date + 1",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let place = (body.store_id, terminal.as_str());
+    let figures = crate::store::day_figures(&mut tx, tenant, place, day).await?;
+    let expired = crate::store::expire_held_bills(&mut tx, tenant, place, day).await?;
+    let crate::store::DayFigures {
+        count,
+        first,
+        last,
+        currency,
+        total,
+        modes,
+        rates,
+        returns,
+        cash_refunds,
+        exceptions_count,
+        exceptions_minor,
+    } = figures;
     let cash = modes.iter().find(|m| m.0 == "cash").map_or(0, |m| m.1);
-    let expected = cash - cash_refunds;
+    let too_large = || ApiError::internal("the day's cash does not fit");
+    let expected = cash.checked_sub(cash_refunds).ok_or_else(too_large)?;
     let report = ZReport {
         store_id: body.store_id,
         terminal_id: terminal.clone(),
@@ -416,25 +348,16 @@ pub(crate) async fn close_day(
         returns_minor: returns,
         expected_cash_minor: expected,
         counted_cash_minor: body.counted_cash_minor,
-        cash_difference_minor: body.counted_cash_minor - expected,
+        cash_difference_minor: body
+            .counted_cash_minor
+            .checked_sub(expected)
+            .ok_or_else(too_large)?,
         held_bills_expired: expired as i32,
         exceptions_count: exceptions_count as i32,
         exceptions_minor,
     };
-    let inserted = sqlx::query(
-        "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(body.store_id)
-    .bind(&terminal)
-    .bind(day)
-    .bind(sqlx::types::Json(&report))
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    if !crate::store::record_day_close(&mut tx, tenant, place, day, &report, principal.user).await?
+    {
         return Err(ApiError::conflict(
             "day_closed",
             format!("terminal {terminal}'s {day} is already closed"),

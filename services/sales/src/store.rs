@@ -266,3 +266,214 @@ pub(crate) async fn exceptions_of_store(
     .fetch_all(tx)
     .await
 }
+
+/// Parks bill `id` at a terminal (`(store, terminal)`), as the till had it.
+#[allow(clippy::too_many_arguments)] // one column each, in the order of the table
+pub(crate) async fn hold_bill(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    (store, terminal): (Uuid, &str),
+    customer: Option<Uuid>,
+    note: Option<&str>,
+    lines: &[crate::held::HeldLine],
+    by: Uuid,
+) -> Result<crate::held::HeldBill, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, status, held_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8) \
+         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(customer)
+    .bind(note)
+    .bind(sqlx::types::Json(lines))
+    .bind(by)
+    .fetch_one(tx)
+    .await
+}
+
+/// The bills held at a terminal (`(store, terminal)`), oldest first.
+pub(crate) async fn held_bills(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (store, terminal): (Uuid, &str),
+) -> Result<Vec<crate::held::HeldBill>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, store_id, terminal_id, customer_id, note, lines, status, held_at FROM held_bills \
+         WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'held' ORDER BY held_at",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .fetch_all(tx)
+    .await
+}
+
+/// Ends held bill `id` as `to` (`resumed` or `discarded`); none if it is not held.
+pub(crate) async fn end_held_bill(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    to: &str,
+) -> Result<Option<crate::held::HeldBill>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE held_bills SET status = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'held' \
+         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(to)
+    .fetch_optional(tx)
+    .await
+}
+
+/// A terminal's day as its Z report sums it.
+pub(crate) struct DayFigures {
+    /// Issued invoices.
+    pub(crate) count: i64,
+    /// The first and last of their numbers.
+    pub(crate) first: Option<String>,
+    pub(crate) last: Option<String>,
+    /// Their currency; none on a day without invoices.
+    pub(crate) currency: Option<String>,
+    /// What they total.
+    pub(crate) total: Option<i64>,
+    /// Per payment mode: taken, and change given.
+    pub(crate) modes: Vec<(String, i64, i64)>,
+    /// Taxable value per GST rate (basis points).
+    pub(crate) rates: Vec<(i32, i64)>,
+    /// Refunded by returns, and of that in cash.
+    pub(crate) returns: i64,
+    pub(crate) cash_refunds: i64,
+    /// Sales beyond the price or discount policy, and what they gave away.
+    pub(crate) exceptions_count: i64,
+    pub(crate) exceptions_minor: i64,
+}
+
+/// What a terminal (`(store, terminal)`) issued, took and refunded on `day`.
+pub(crate) async fn day_figures(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (store, terminal): (Uuid, &str),
+    day: NaiveDate,
+) -> Result<DayFigures, sqlx::Error> {
+    let span = "issued_at >= $4::date AND issued_at < $4::date + 1";
+    let (count, first, last, currency, total): (i64, Option<String>, Option<String>, Option<String>, Option<i64>) =
+        sqlx::query_as(&format!(
+            "SELECT count(*), min(number), max(number), min(currency), sum(total_minor)::int8 FROM invoices \
+             WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 AND status = 'issued' AND {span}"
+        ))
+        .bind(tenant)
+        .bind(store)
+        .bind(terminal)
+        .bind(day)
+        .fetch_one(&mut *tx)
+        .await?;
+    let modes = sqlx::query_as(&format!(
+        "SELECT p.mode, sum(p.amount_minor)::int8, coalesce(sum(p.tendered_minor - p.amount_minor), 0)::int8 \
+         FROM invoice_payments p JOIN invoices i ON i.id = p.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
+         GROUP BY p.mode"
+    ))
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .fetch_all(&mut *tx)
+    .await?;
+    let rates = sqlx::query_as(&format!(
+        "SELECT l.gst_rate_bp, sum(l.taxable_minor)::int8 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span} \
+         GROUP BY l.gst_rate_bp"
+    ))
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (returns, cash_refunds): (i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(total_minor), 0)::int8, coalesce(sum(total_minor) FILTER (WHERE refund_mode = 'cash'), 0)::int8 \
+         FROM sales_returns WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND processed_at >= $4::date AND processed_at < $4::date + 1",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (exceptions_count, exceptions_minor): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*), coalesce(sum(e.amount_minor), 0)::int8 FROM invoice_exceptions e \
+         JOIN invoices i ON i.id = e.invoice_id \
+         WHERE i.tenant_id = $1 AND i.store_id = $2 AND i.terminal_id = $3 AND i.status = 'issued' AND i.{span}"
+    ))
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(DayFigures {
+        count,
+        first,
+        last,
+        currency,
+        total,
+        modes,
+        rates,
+        returns,
+        cash_refunds,
+        exceptions_count,
+        exceptions_minor,
+    })
+}
+
+/// Expires the bills still held at a terminal when its `day` closes; how many.
+pub(crate) async fn expire_held_bills(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (store, terminal): (Uuid, &str),
+    day: NaiveDate,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE held_bills SET status = 'expired' WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND status = 'held' AND held_at < $4::date + 1",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
+/// Keeps a terminal's Z report for `day`; `false` when the day was closed already.
+pub(crate) async fn record_day_close(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (store, terminal): (Uuid, &str),
+    day: NaiveDate,
+    report: &crate::held::ZReport,
+    by: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .bind(sqlx::types::Json(report))
+    .bind(by)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
