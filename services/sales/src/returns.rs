@@ -7,7 +7,7 @@ use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
     db,
     http::{idempotency, ApiError, Invalid, Json, Path},
-    money::{self, Currency, Money, Quantity, Sign},
+    money::{self, Money, Quantity, Sign},
     outbox,
 };
 use bazaar_schemas::events;
@@ -73,14 +73,9 @@ pub(crate) async fn void_invoice(
     let reason = text("reason", &body.reason)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
-    let (status, issued_on): (String, chrono::NaiveDate) = sqlx::query_as(
-        "SELECT status, issued_at::date FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
+    let (status, issued_on) = crate::store::lock_invoice(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
     let current = invoice(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
@@ -111,16 +106,7 @@ pub(crate) async fn void_invoice(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE invoices SET status = 'voided', voided_by = $3, voided_at = now(), void_reason = $4 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(principal.user)
-    .bind(&reason)
-    .execute(&mut *tx)
-    .await?;
+    crate::store::void_invoice(&mut tx, tenant, id, principal.user, &reason).await?;
     let currency = current.total.currency.code();
     let voided = events::sales::InvoiceVoided {
         tenant_id: tenant,
@@ -210,16 +196,7 @@ async fn next_credit_note(
     code: &str,
 ) -> Result<String, ApiError> {
     let year = domain::financial_year(Utc::now().date_naive());
-    let serial: i64 = sqlx::query_scalar(
-        "INSERT INTO credit_note_series (tenant_id, store_id, financial_year, last_number) VALUES ($1, $2, $3, 1) \
-         ON CONFLICT (tenant_id, store_id, financial_year) DO UPDATE \
-         SET last_number = credit_note_series.last_number + 1 RETURNING last_number",
-    )
-    .bind(tenant)
-    .bind(store)
-    .bind(year)
-    .fetch_one(tx)
-    .await?;
+    let serial = crate::store::next_credit_note_serial(tx, tenant, store, year).await?;
     Ok(domain::credit_note_number(code, year, serial))
 }
 
@@ -253,25 +230,23 @@ pub(crate) async fn process_return(
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
-    if let Some((number, invoice_id, mode, total, code)) = sqlx::query_as::<_, (String, Uuid, String, i64, Currency)>(
-        "SELECT r.number, r.invoice_id, r.refund_mode, r.total_minor, i.currency FROM sales_returns r \
-         JOIN invoices i ON i.id = r.invoice_id WHERE r.tenant_id = $1 AND r.id = $2",
-    )
-    .bind(tenant)
-    .bind(body.id)
-    .fetch_optional(&mut *tx)
-    .await?
+    if let Some((number, invoice_id, mode, total, code)) =
+        crate::store::credit_note(&mut tx, tenant, body.id).await?
     {
-        return Ok((StatusCode::OK, Json(CreditNote { id: body.id, number, invoice_id, refund_mode: mode, total: Money::new(total, code) })));
+        return Ok((
+            StatusCode::OK,
+            Json(CreditNote {
+                id: body.id,
+                number,
+                invoice_id,
+                refund_mode: mode,
+                total: Money::new(total, code),
+            }),
+        ));
     }
-    let status: String = sqlx::query_scalar(
-        "SELECT status FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-    )
-    .bind(tenant)
-    .bind(body.invoice_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no invoice {}", body.invoice_id)))?;
+    let (status, _) = crate::store::lock_invoice(&mut tx, tenant, body.invoice_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no invoice {}", body.invoice_id)))?;
     let sold = invoice(&mut tx, tenant, body.invoice_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no invoice"))?;
@@ -290,41 +265,32 @@ pub(crate) async fn process_return(
         )
         .into());
     }
-    let store_code: String =
-        sqlx::query_scalar("SELECT code FROM stores WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(sold.store_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let store_code = crate::store::store_code(&mut tx, tenant, sold.store_id).await?;
     crate::http::lock_open_day(&mut tx, tenant, sold.store_id, &terminal).await?;
     let id = body.id;
     let number = next_credit_note(&mut tx, tenant, sold.store_id, &store_code).await?;
     // A return is in the product's unit: half a piece cannot come back.
     let sold_ids: Vec<Uuid> = sold.lines.iter().map(|l| l.product_id).collect();
-    let decimals: Vec<(Uuid, i16)> = sqlx::query_as(
-        "SELECT id, unit_decimals FROM products WHERE tenant_id = $1 AND id = ANY($2)",
-    )
-    .bind(tenant)
-    .bind(&sold_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let decimals = crate::store::unit_decimals(&mut tx, tenant, &sold_ids).await?;
     // What earlier returns of each line actually gave back: the last return takes the
     // rest of each tax, so a line returned in parts refunds exactly what it charged.
-    let given_back: Vec<(i32, LineTax)> = sqlx::query_as::<_, (i32, i64, i64, i64, i64, i64)>(
-        "SELECT l.line_no, sum(l.taxable_minor)::int8, sum(l.cgst_minor)::int8, sum(l.sgst_minor)::int8, \
-         sum(l.igst_minor)::int8, sum(l.cess_minor)::int8 FROM sales_return_lines l \
-         JOIN sales_returns r ON r.id = l.return_id WHERE r.tenant_id = $1 AND r.invoice_id = $2 \
-         GROUP BY l.line_no",
-    )
-    .bind(tenant)
-    .bind(body.invoice_id)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(line_no, taxable, cgst, sgst, igst, cess)| {
-        (line_no, LineTax { taxable, cgst, sgst, igst, cess })
-    })
-    .collect();
+    let given_back: Vec<(i32, LineTax)> =
+        crate::store::given_back(&mut tx, tenant, body.invoice_id)
+            .await?
+            .into_iter()
+            .map(|(line_no, taxable, cgst, sgst, igst, cess)| {
+                (
+                    line_no,
+                    LineTax {
+                        taxable,
+                        cgst,
+                        sgst,
+                        igst,
+                        cess,
+                    },
+                )
+            })
+            .collect();
     let mut returned = Vec::new();
     let mut seen = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
@@ -390,12 +356,7 @@ pub(crate) async fn process_return(
             .map(|(_, back)| *back)
             .unwrap_or_default();
         let part = domain::return_of(line_tax, sold_quantity, already, back, quantity);
-        sqlx::query("UPDATE invoice_lines SET quantity_returned = quantity_returned + $3 WHERE invoice_id = $1 AND line_no = $2")
-            .bind(body.invoice_id)
-            .bind(line.line_no)
-            .bind(quantity)
-            .execute(&mut *tx)
-            .await?;
+        crate::store::add_returned(&mut tx, body.invoice_id, line.line_no, quantity).await?;
         returned.push(events::sales::ReturnProcessedReturnLine {
             line_no: line.line_no,
             product_id: original.product_id,
@@ -412,42 +373,6 @@ pub(crate) async fn process_return(
         });
     }
     let total = money::sum_field("lines", returned.iter().map(|l| l.total_minor))?;
-    sqlx::query(
-        "INSERT INTO sales_returns (id, tenant_id, number, invoice_id, store_id, terminal_id, refund_mode, reason, \
-         total_minor, processed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(&number)
-    .bind(body.invoice_id)
-    .bind(sold.store_id)
-    .bind(&terminal)
-    .bind(refund_mode)
-    .bind(&reason)
-    .bind(total)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?;
-    for line in &returned {
-        sqlx::query(
-            "INSERT INTO sales_return_lines (return_id, line_no, tenant_id, quantity, restock, taxable_minor, \
-             cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor) \
-             VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(id)
-        .bind(line.line_no)
-        .bind(tenant)
-        .bind(&line.quantity)
-        .bind(line.restock)
-        .bind(line.taxable_minor)
-        .bind(line.cgst_minor)
-        .bind(line.sgst_minor)
-        .bind(line.igst_minor)
-        .bind(line.cess_minor)
-        .bind(line.total_minor)
-        .execute(&mut *tx)
-        .await?;
-    }
     let currency = sold.total.currency;
     let processed = events::sales::ReturnProcessed {
         tenant_id: tenant,
@@ -463,6 +388,7 @@ pub(crate) async fn process_return(
         processed_by: principal.user,
         processed_at: bazaar_schemas::now_millis(),
     };
+    crate::store::record_return(&mut tx, &processed, &terminal, &reason).await?;
     outbox::append_event(
         &mut tx,
         SERVICE,

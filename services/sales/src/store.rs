@@ -477,3 +477,184 @@ pub(crate) async fn record_day_close(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// Invoice `id`'s status and the day it was issued, locked for the caller's transaction.
+pub(crate) async fn lock_invoice(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(String, NaiveDate)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, issued_at::date FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Voids invoice `id`, by whom and why.
+pub(crate) async fn void_invoice(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    by: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE invoices SET status = 'voided', voided_by = $3, voided_at = now(), void_reason = $4 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(by)
+    .bind(reason)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The next serial of a store's credit notes in financial year `year`, gap-free.
+pub(crate) async fn next_credit_note_serial(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    store: Uuid,
+    year: i32,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO credit_note_series (tenant_id, store_id, financial_year, last_number) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, store_id, financial_year) DO UPDATE \
+         SET last_number = credit_note_series.last_number + 1 RETURNING last_number",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(year)
+    .fetch_one(tx)
+    .await
+}
+
+/// Return `id` if it was processed: (number, invoice, refund mode, total, currency).
+pub(crate) async fn credit_note(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(String, Uuid, String, i64, bazaar_platform::money::Currency)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.number, r.invoice_id, r.refund_mode, r.total_minor, i.currency FROM sales_returns r \
+         JOIN invoices i ON i.id = r.invoice_id WHERE r.tenant_id = $1 AND r.id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Store `id`'s code, which its document numbers begin with.
+pub(crate) async fn store_code(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT code FROM stores WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_one(tx)
+        .await
+}
+
+/// Each of `products`' places, as its unit allows.
+pub(crate) async fn unit_decimals(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    products: &[Uuid],
+) -> Result<Vec<(Uuid, i16)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, unit_decimals FROM products WHERE tenant_id = $1 AND id = ANY($2)")
+        .bind(tenant)
+        .bind(products)
+        .fetch_all(tx)
+        .await
+}
+
+/// What earlier returns of invoice `invoice` gave back per line: (line, taxable, CGST,
+/// SGST, IGST, cess).
+pub(crate) async fn given_back(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    invoice: Uuid,
+) -> Result<Vec<(i32, i64, i64, i64, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.line_no, sum(l.taxable_minor)::int8, sum(l.cgst_minor)::int8, sum(l.sgst_minor)::int8, \
+         sum(l.igst_minor)::int8, sum(l.cess_minor)::int8 FROM sales_return_lines l \
+         JOIN sales_returns r ON r.id = l.return_id WHERE r.tenant_id = $1 AND r.invoice_id = $2 \
+         GROUP BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(invoice)
+    .fetch_all(tx)
+    .await
+}
+
+/// `quantity` more of invoice `invoice`'s line `line_no` came back.
+pub(crate) async fn add_returned(
+    tx: &mut PgConnection,
+    invoice: Uuid,
+    line_no: i32,
+    quantity: rust_decimal::Decimal,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE invoice_lines SET quantity_returned = quantity_returned + $3 \
+         WHERE invoice_id = $1 AND line_no = $2",
+    )
+    .bind(invoice)
+    .bind(line_no)
+    .bind(quantity)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The credit note `processed` describes, taken at `terminal` for `reason`.
+pub(crate) async fn record_return(
+    tx: &mut PgConnection,
+    processed: &bazaar_schemas::events::sales::ReturnProcessed,
+    terminal: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sales_returns (id, tenant_id, number, invoice_id, store_id, terminal_id, refund_mode, reason, \
+         total_minor, processed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(processed.return_id)
+    .bind(processed.tenant_id)
+    .bind(&processed.credit_note_number)
+    .bind(processed.invoice_id)
+    .bind(processed.store_id)
+    .bind(terminal)
+    .bind(&processed.refund_mode)
+    .bind(reason)
+    .bind(processed.total_minor)
+    .bind(processed.processed_by)
+    .execute(&mut *tx)
+    .await?;
+    for line in &processed.lines {
+        sqlx::query(
+            "INSERT INTO sales_return_lines (return_id, line_no, tenant_id, quantity, restock, taxable_minor, \
+             cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor) \
+             VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(processed.return_id)
+        .bind(line.line_no)
+        .bind(processed.tenant_id)
+        .bind(&line.quantity)
+        .bind(line.restock)
+        .bind(line.taxable_minor)
+        .bind(line.cgst_minor)
+        .bind(line.sgst_minor)
+        .bind(line.igst_minor)
+        .bind(line.cess_minor)
+        .bind(line.total_minor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
