@@ -35,7 +35,11 @@ use orders::{
     close_order, create_order, get_order, list_orders, receive_goods, Grn, NewOrder, NewOrderLine,
     Reason, Receipt, ReceiptLine,
 };
-use store::purchase_order::{Order, OrderLine};
+use store::{
+    purchase_order::{Order, OrderLine},
+    vendor_invoice::{InvoiceRow, RecordedLine},
+    VendorPrice,
+};
 
 /// Who orders and receives goods.
 const BUYERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager];
@@ -241,43 +245,6 @@ pub(crate) struct Invoice {
     total: Money,
 }
 
-/// A vendor invoice's line as stored, and as its event carries it.
-#[derive(sqlx::FromRow)]
-struct RecordedLine {
-    product_id: Uuid,
-    sku: String,
-    quantity: String,
-    unit_price_minor: i64,
-    taxable_minor: i64,
-    gst_rate_bp: i32,
-    cgst_minor: i64,
-    sgst_minor: i64,
-    igst_minor: i64,
-    cess_minor: i64,
-    total_minor: i64,
-    /// The invoiced quantity at the receipts' cost.
-    received_value_minor: Option<i64>,
-}
-
-impl RecordedLine {
-    fn into_event(self) -> events::purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine {
-        events::purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine {
-            product_id: self.product_id,
-            sku: self.sku,
-            quantity: self.quantity,
-            unit_price_minor: self.unit_price_minor,
-            taxable_minor: self.taxable_minor,
-            gst_rate_bp: self.gst_rate_bp,
-            cgst_minor: self.cgst_minor,
-            sgst_minor: self.sgst_minor,
-            igst_minor: self.igst_minor,
-            cess_minor: self.cess_minor,
-            total_minor: self.total_minor,
-            received_value_minor: self.received_value_minor,
-        }
-    }
-}
-
 /// Records a vendor invoice against receipts with the three-way match: each line's
 /// price against the order (1 % tolerance), its quantity against what was received and
 /// not yet invoiced, and the printed total against the lines (₹1). A match is booked at
@@ -317,15 +284,8 @@ async fn record_invoice(
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let vendor = vendor(&mut tx, tenant, body.vendor_id).await?;
     // The receipts, locked: two invoices cannot bill the same goods.
-    let grns: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT g.id, g.po_id, o.place_of_supply FROM grns g JOIN purchase_orders o ON o.id = g.po_id \
-         WHERE g.tenant_id = $1 AND g.vendor_id = $2 AND g.id = ANY($3) FOR UPDATE OF g",
-    )
-    .bind(tenant)
-    .bind(vendor.id)
-    .bind(&body.grn_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let grns =
+        store::vendor_invoice::lock_receipts(&mut tx, tenant, vendor.id, &body.grn_ids).await?;
     let missing = body
         .grn_ids
         .iter()
@@ -373,16 +333,8 @@ async fn record_invoice(
             .into());
         }
         // What these receipts brought of the product and is not yet billed, oldest first.
-        let open: Vec<(Uuid, i32, Decimal, i64)> = sqlx::query_as(
-            "SELECT l.grn_id, l.line_no, l.quantity_received - l.quantity_invoiced, l.unit_cost_minor \
-             FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 AND l.grn_id = ANY($2) \
-               AND l.product_id = $3 ORDER BY g.received_at, l.line_no",
-        )
-        .bind(tenant)
-        .bind(&body.grn_ids)
-        .bind(product.id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let open =
+            store::vendor_invoice::uninvoiced(&mut tx, tenant, &body.grn_ids, product.id).await?;
         if open.is_empty() {
             return Err(Invalid::new(
                 field,
@@ -400,20 +352,17 @@ async fn record_invoice(
             uninvoiced,
         ));
         let mut left = q;
-        let mut received_value = 0;
+        let mut received_value = 0i64;
         for (grn, line_no, available, unit_cost) in &open {
             let take = left.min(*available);
             if take <= Decimal::ZERO {
                 continue;
             }
             left -= take;
-            received_value += money::value_minor(take, Decimal::from(*unit_cost));
-            sqlx::query("UPDATE grn_lines SET quantity_invoiced = quantity_invoiced + $3 WHERE grn_id = $1 AND line_no = $2")
-                .bind(grn)
-                .bind(line_no)
-                .bind(take)
-                .execute(&mut *tx)
-                .await?;
+            let value = money::value_minor(take, Decimal::from(*unit_cost));
+            received_value =
+                money::sum_field(&format!("{field}.quantity"), [received_value, value])?;
+            store::vendor_invoice::invoice_from_receipt(&mut tx, (*grn, *line_no), take).await?;
         }
         let tax = domain::line_tax(
             &field,
@@ -455,56 +404,25 @@ async fn record_invoice(
         "held"
     };
     let due = body.invoice_date + Duration::days(i64::from(vendor.payment_terms_days));
-    let inserted = sqlx::query(
-        "INSERT INTO purchase_invoices (id, tenant_id, vendor_id, vendor_invoice_number, invoice_date, \
-         due_date, grn_ids, currency, taxable_minor, tax_minor, total_minor, status, mismatches, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(vendor.id)
-    .bind(number)
-    .bind(body.invoice_date)
-    .bind(due)
-    .bind(&body.grn_ids)
-    .bind(&vendor.currency)
-    .bind(taxable)
-    .bind(total - taxable)
-    .bind(total)
-    .bind(status)
-    .bind(sqlx::types::Json(&mismatches))
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    let head = store::vendor_invoice::NewInvoice {
+        id,
+        vendor_id: vendor.id,
+        number,
+        invoice_date: body.invoice_date,
+        due_date: due,
+        grn_ids: &body.grn_ids,
+        currency: &vendor.currency,
+        taxable_minor: taxable,
+        total_minor: total,
+        status,
+        mismatches: &mismatches,
+        recorded_by: principal.user,
+    };
+    if !store::vendor_invoice::insert(&mut tx, tenant, &head, &lines).await? {
         return Err(ApiError::conflict(
             "duplicate_vendor_invoice",
             format!("invoice {number} of this vendor is already recorded"),
         ));
-    }
-    for (n, line) in lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-             taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-             received_value_minor) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(id)
-        .bind(n as i32 + 1)
-        .bind(tenant)
-        .bind(line.product_id)
-        .bind(&line.quantity)
-        .bind(line.unit_price_minor)
-        .bind(line.taxable_minor)
-        .bind(line.gst_rate_bp)
-        .bind(line.cgst_minor)
-        .bind(line.sgst_minor)
-        .bind(line.igst_minor)
-        .bind(line.cess_minor)
-        .bind(line.total_minor)
-        .bind(line.received_value_minor)
-        .execute(&mut *tx)
-        .await?;
     }
     if status == "matched" {
         announce_invoice(&mut tx, tenant, id).await?;
@@ -517,25 +435,10 @@ async fn record_invoice(
 /// Emits `purchase.invoice.recorded` for an invoice that is now payable.
 async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(), ApiError> {
     let row = invoice_row(&mut *tx, tenant, id).await?;
-    let lines: Vec<RecordedLine> = sqlx::query_as(
-        "SELECT l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
-         l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, l.total_minor, \
-         l.received_value_minor FROM invoice_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
-         WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let lines = store::vendor_invoice::lines(&mut *tx, tenant, id).await?;
     // The state the goods were delivered to decides whose GSTIN takes the credit.
-    let place_of_supply: Option<String> = sqlx::query_scalar(
-        "SELECT o.place_of_supply FROM grns g JOIN purchase_orders o ON o.id = g.po_id \
-         WHERE g.tenant_id = $1 AND g.id = ANY($2) ORDER BY g.received_at LIMIT 1",
-    )
-    .bind(tenant)
-    .bind(&row.grn_ids)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let place_of_supply =
+        store::vendor_invoice::place_of_supply(&mut *tx, tenant, &row.grn_ids).await?;
     let recorded = events::purchase::PurchaseInvoiceRecorded {
         tenant_id: tenant,
         invoice_id: id,
@@ -556,35 +459,14 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
     event(tx, tenant, row.vendor_id, &recorded).await
 }
 
-#[derive(sqlx::FromRow)]
-struct InvoiceRow {
-    vendor_id: Uuid,
-    vendor_invoice_number: String,
-    invoice_date: NaiveDate,
-    due_date: NaiveDate,
-    grn_ids: Vec<Uuid>,
-    status: String,
-    mismatches: sqlx::types::Json<Vec<Mismatch>>,
-    currency: String,
-    taxable_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-}
-
 async fn invoice_row(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
 ) -> Result<InvoiceRow, ApiError> {
-    sqlx::query_as(
-        "SELECT vendor_id, vendor_invoice_number, invoice_date, due_date, grn_ids, status, mismatches, \
-         currency, taxable_minor, tax_minor, total_minor FROM purchase_invoices WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no purchase invoice {id}")))
+    store::vendor_invoice::row(tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no purchase invoice {id}")))
 }
 
 /// A vendor invoice within `principal`'s reach: one billing another store's goods is not
@@ -642,17 +524,8 @@ async fn approve_invoice(
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     // Within reach first: another store's invoice is not found, not approved.
     invoice(&mut tx, &principal, id).await?;
-    let updated = sqlx::query(
-        "UPDATE purchase_invoices SET status = 'approved', approved_by = $3 \
-         WHERE tenant_id = $1 AND id = $2 AND status = 'held'",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
+    let approved = store::vendor_invoice::approve(&mut tx, tenant, id, principal.user).await?;
+    if !approved {
         let current = invoice(&mut tx, &principal, id).await?;
         return Err(ApiError::conflict(
             "invoice_not_held",
@@ -720,15 +593,7 @@ async fn return_goods(
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    let grn: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT g.vendor_id, g.location_id, o.place_of_supply, v.state_code, o.currency FROM grns g \
-         JOIN purchase_orders o ON o.id = g.po_id JOIN vendors v ON v.tenant_id = g.tenant_id AND v.id = g.vendor_id \
-         WHERE g.tenant_id = $1 AND g.id = $2 FOR UPDATE OF g",
-    )
-    .bind(tenant)
-    .bind(body.grn_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let grn = store::purchase_return::lock_receipt(&mut tx, tenant, body.grn_id).await?;
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -759,14 +624,7 @@ async fn return_goods(
             &line.quantity,
             product.unit_decimals,
         )?;
-        let received: Option<(i32, Decimal, String, i64)> = sqlx::query_as(
-            "SELECT line_no, quantity_received - quantity_returned, batch, unit_cost_minor FROM grn_lines \
-             WHERE grn_id = $1 AND product_id = $2",
-        )
-        .bind(body.grn_id)
-        .bind(product.id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let received = store::purchase_return::returnable(&mut tx, body.grn_id, product.id).await?;
         let (line_no, returnable, batch, cost) = received.ok_or_else(|| {
             Invalid::new(
                 field.clone(),
@@ -787,12 +645,7 @@ async fn return_goods(
             )
             .into());
         }
-        sqlx::query("UPDATE grn_lines SET quantity_returned = quantity_returned + $3 WHERE grn_id = $1 AND line_no = $2")
-            .bind(body.grn_id)
-            .bind(line_no)
-            .bind(q)
-            .execute(&mut *tx)
-            .await?;
+        store::purchase_return::send_back(&mut tx, (body.grn_id, line_no), q).await?;
         let tax = domain::line_tax(
             &field,
             q,
@@ -819,20 +672,6 @@ async fn return_goods(
         );
     }
     let total = money::sum_field("lines", lines.iter().map(|l| l.total_minor))?;
-    sqlx::query(
-        "INSERT INTO purchase_returns (id, tenant_id, number, grn_id, vendor_id, reason, total_minor, returned_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(&number)
-    .bind(body.grn_id)
-    .bind(vendor_id)
-    .bind(reason)
-    .bind(total)
-    .bind(principal.user)
-    .execute(&mut *tx)
-    .await?;
     let processed = events::purchase::PurchaseReturnProcessed {
         tenant_id: tenant,
         return_id: id,
@@ -848,6 +687,7 @@ async fn return_goods(
         returned_by: principal.user,
         returned_at: bazaar_schemas::now_millis(),
     };
+    store::purchase_return::record(&mut tx, &processed).await?;
     event(&mut tx, tenant, vendor_id, &processed).await?;
     tx.commit().await?;
     Ok((
@@ -862,22 +702,6 @@ async fn return_goods(
 }
 
 // ---------------------------------------------------------------- vendor pricing
-
-/// What a vendor charges for a product.
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub(crate) struct VendorPrice {
-    vendor_id: Uuid,
-    product_id: Uuid,
-    sku: String,
-    /// Agreed price, before GST.
-    contracted_price_minor: Option<i64>,
-    /// Until when the agreement holds.
-    valid_until: Option<NaiveDate>,
-    /// The price of the latest receipt.
-    last_price_minor: Option<i64>,
-    /// When that was.
-    last_received_on: Option<NaiveDate>,
-}
 
 /// `vendor_id` and/or `product_id`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -897,29 +721,13 @@ async fn vendor_pricing(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<VendorPrice>>, ApiError> {
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let rows: Vec<VendorPrice> = sqlx::query_as(
-        "WITH last AS ( \
-           SELECT DISTINCT ON (g.vendor_id, l.product_id) g.vendor_id, l.product_id, \
-             l.unit_cost_minor, g.received_at::date AS received_on \
-           FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 \
-           ORDER BY g.vendor_id, l.product_id, g.received_at DESC), \
-         pairs AS ( \
-           SELECT vendor_id, product_id FROM vendor_prices WHERE tenant_id = $1 \
-           UNION SELECT vendor_id, product_id FROM last) \
-         SELECT pairs.vendor_id, pairs.product_id, p.sku, vp.unit_price_minor AS contracted_price_minor, \
-           vp.valid_until, last.unit_cost_minor AS last_price_minor, last.received_on AS last_received_on \
-         FROM pairs JOIN products p ON p.tenant_id = $1 AND p.id = pairs.product_id \
-         LEFT JOIN vendor_prices vp ON vp.tenant_id = $1 AND vp.vendor_id = pairs.vendor_id AND vp.product_id = pairs.product_id \
-         LEFT JOIN last ON last.vendor_id = pairs.vendor_id AND last.product_id = pairs.product_id \
-         WHERE ($2::uuid IS NULL OR pairs.vendor_id = $2) AND ($3::uuid IS NULL OR pairs.product_id = $3) \
-         ORDER BY p.sku, pairs.vendor_id LIMIT $4 OFFSET $5",
+    let filter = (query.vendor_id, query.product_id);
+    let rows = store::vendor_prices(
+        &mut tx,
+        principal.tenant,
+        filter,
+        (page.limit(), page.offset()),
     )
-    .bind(principal.tenant)
-    .bind(query.vendor_id)
-    .bind(query.product_id)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Json(rows))
@@ -972,18 +780,14 @@ async fn set_vendor_price(
         "product",
     )
     .await?;
-    sqlx::query(
-        "INSERT INTO vendor_prices (tenant_id, vendor_id, product_id, unit_price_minor, valid_until, set_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, vendor_id, product_id) DO UPDATE \
-         SET unit_price_minor = $4, valid_until = $5, set_by = $6, set_at = now()",
+    let price = (body.unit_price.amount_minor, body.valid_until);
+    store::set_vendor_price(
+        &mut tx,
+        tenant,
+        (vendor.id, product.id),
+        price,
+        principal.user,
     )
-    .bind(tenant)
-    .bind(vendor.id)
-    .bind(product.id)
-    .bind(body.unit_price.amount_minor)
-    .bind(body.valid_until)
-    .bind(principal.user)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     vendor_pricing(
@@ -1048,32 +852,10 @@ async fn reorder_suggestions(
     if !store::reaches_location(&mut tx, &principal, query.location_id).await? {
         return Err(unknown_location(query.location_id));
     }
-    let low: Vec<(Uuid, String, i16, Decimal, Decimal, Decimal)> = sqlx::query_as(
-        "SELECT p.id, p.sku, p.unit_decimals, s.on_hand, p.reorder_level, \
-           coalesce((SELECT sum(d.quantity) FROM daily_sales d WHERE d.tenant_id = $1 \
-             AND d.location_id = $2 AND d.product_id = p.id AND d.day > current_date - 30), 0) / 30 \
-         FROM stock_positions s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
-         WHERE s.tenant_id = $1 AND s.location_id = $2 AND p.reorder_level IS NOT NULL \
-           AND NOT p.archived AND s.on_hand < p.reorder_level ORDER BY p.sku",
-    )
-    .bind(tenant)
-    .bind(query.location_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let low = store::below_reorder_level(&mut tx, tenant, query.location_id).await?;
     let mut suggestions = Vec::new();
     for (product, sku, decimals, on_hand, level, daily) in low {
-        let best: Option<(Uuid, i64)> = sqlx::query_as(
-            "SELECT vendor_id, price FROM ( \
-               SELECT g.vendor_id, l.unit_cost_minor AS price FROM grn_lines l JOIN grns g ON g.id = l.grn_id \
-               WHERE l.tenant_id = $1 AND l.product_id = $2 AND g.received_at > now() - interval '90 days' \
-               UNION ALL SELECT vendor_id, unit_price_minor FROM vendor_prices WHERE tenant_id = $1 \
-               AND product_id = $2 AND (valid_until IS NULL OR valid_until >= current_date)) offers \
-             ORDER BY price, vendor_id LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(product)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let best = store::best_offer(&mut tx, tenant, product).await?;
         let quantity =
             domain::suggested_quantity(on_hand, level, daily, cover, decimals.max(0) as u32);
         suggestions.push(Suggestion {

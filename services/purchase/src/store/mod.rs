@@ -3,9 +3,15 @@
 //! aggregate that loads and saves it.
 
 pub(crate) mod purchase_order;
+pub(crate) mod purchase_return;
+pub(crate) mod vendor_invoice;
 
 use bazaar_platform::auth::{Principal, Stores};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The next number of a tenant's `series`: `PO-000001`.
@@ -152,5 +158,121 @@ pub(crate) async fn default_price(
     .bind(vendor)
     .bind(product)
     .fetch_one(tx)
+    .await
+}
+
+/// What a vendor charges for a product.
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub(crate) struct VendorPrice {
+    pub(crate) vendor_id: Uuid,
+    pub(crate) product_id: Uuid,
+    pub(crate) sku: String,
+    /// Agreed price, before GST.
+    pub(crate) contracted_price_minor: Option<i64>,
+    /// Until when the agreement holds.
+    pub(crate) valid_until: Option<NaiveDate>,
+    /// The price of the latest receipt.
+    pub(crate) last_price_minor: Option<i64>,
+    /// When that was.
+    pub(crate) last_received_on: Option<NaiveDate>,
+}
+
+/// Contracted and last-paid prices per vendor and product (of `vendor` and `product` only,
+/// if named), by SKU.
+pub(crate) async fn vendor_prices(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (vendor, product): (Option<Uuid>, Option<Uuid>),
+    (limit, offset): (i64, i64),
+) -> Result<Vec<VendorPrice>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH last AS ( \
+           SELECT DISTINCT ON (g.vendor_id, l.product_id) g.vendor_id, l.product_id, \
+             l.unit_cost_minor, g.received_at::date AS received_on \
+           FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 \
+           ORDER BY g.vendor_id, l.product_id, g.received_at DESC), \
+         pairs AS ( \
+           SELECT vendor_id, product_id FROM vendor_prices WHERE tenant_id = $1 \
+           UNION SELECT vendor_id, product_id FROM last) \
+         SELECT pairs.vendor_id, pairs.product_id, p.sku, vp.unit_price_minor AS contracted_price_minor, \
+           vp.valid_until, last.unit_cost_minor AS last_price_minor, last.received_on AS last_received_on \
+         FROM pairs JOIN products p ON p.tenant_id = $1 AND p.id = pairs.product_id \
+         LEFT JOIN vendor_prices vp ON vp.tenant_id = $1 AND vp.vendor_id = pairs.vendor_id AND vp.product_id = pairs.product_id \
+         LEFT JOIN last ON last.vendor_id = pairs.vendor_id AND last.product_id = pairs.product_id \
+         WHERE ($2::uuid IS NULL OR pairs.vendor_id = $2) AND ($3::uuid IS NULL OR pairs.product_id = $3) \
+         ORDER BY p.sku, pairs.vendor_id LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(vendor)
+    .bind(product)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(tx)
+    .await
+}
+
+/// Sets a vendor's contracted price for a product (`(vendor, product)`): the price and
+/// until when it holds.
+pub(crate) async fn set_vendor_price(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (vendor, product): (Uuid, Uuid),
+    (price, valid_until): (i64, Option<NaiveDate>),
+    by: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO vendor_prices (tenant_id, vendor_id, product_id, unit_price_minor, valid_until, set_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, vendor_id, product_id) DO UPDATE \
+         SET unit_price_minor = $4, valid_until = $5, set_by = $6, set_at = now()",
+    )
+    .bind(tenant)
+    .bind(vendor)
+    .bind(product)
+    .bind(price)
+    .bind(valid_until)
+    .bind(by)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The products below their reorder level at `location`: (product, SKU, places, on hand,
+/// level, daily sales over the last 30 days).
+pub(crate) async fn below_reorder_level(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+) -> Result<Vec<(Uuid, String, i16, Decimal, Decimal, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id, p.sku, p.unit_decimals, s.on_hand, p.reorder_level, \
+           coalesce((SELECT sum(d.quantity) FROM daily_sales d WHERE d.tenant_id = $1 \
+             AND d.location_id = $2 AND d.product_id = p.id AND d.day > current_date - 30), 0) / 30 \
+         FROM stock_positions s JOIN products p ON p.tenant_id = s.tenant_id AND p.id = s.product_id \
+         WHERE s.tenant_id = $1 AND s.location_id = $2 AND p.reorder_level IS NOT NULL \
+           AND NOT p.archived AND s.on_hand < p.reorder_level ORDER BY p.sku",
+    )
+    .bind(tenant)
+    .bind(location)
+    .fetch_all(tx)
+    .await
+}
+
+/// The cheapest recent (90 days) or contracted offer for `product`: (vendor, price).
+pub(crate) async fn best_offer(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    product: Uuid,
+) -> Result<Option<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT vendor_id, price FROM ( \
+           SELECT g.vendor_id, l.unit_cost_minor AS price FROM grn_lines l JOIN grns g ON g.id = l.grn_id \
+           WHERE l.tenant_id = $1 AND l.product_id = $2 AND g.received_at > now() - interval '90 days' \
+           UNION ALL SELECT vendor_id, unit_price_minor FROM vendor_prices WHERE tenant_id = $1 \
+           AND product_id = $2 AND (valid_until IS NULL OR valid_until >= current_date)) offers \
+         ORDER BY price, vendor_id LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(product)
+    .fetch_optional(tx)
     .await
 }
