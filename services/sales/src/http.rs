@@ -29,7 +29,8 @@ use uuid::Uuid;
 use crate::{
     domain::{self, DiscountLimit, ExceptionKind, LineInput, Payment},
     mesh::Mesh,
-    store, SERVICE,
+    store::{self, Product},
+    SERVICE,
 };
 
 /// Who sells.
@@ -167,21 +168,16 @@ pub(crate) async fn store(
     tenant: Uuid,
     id: Uuid,
 ) -> Result<Store, ApiError> {
-    sqlx::query_as(
-        "SELECT code, state_code, gstin, location_id FROM stores WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(tx)
-    .await?
-    // Another tenant's store and an unknown id look alike: neither is the caller's.
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_store",
-            format!("no store {id} with invoicing settings (PUT /api/v1/pos/stores/{id})"),
-        )
-    })
+    crate::store::settings(tx, tenant, id)
+        .await?
+        // Another tenant's store and an unknown id look alike: neither is the caller's.
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_store",
+                format!("no store {id} with invoicing settings (PUT /api/v1/pos/stores/{id})"),
+            )
+        })
 }
 
 /// Sets a store's invoicing settings. Owner or admin; the id is one of the tenant's
@@ -227,27 +223,13 @@ async fn put_store(
     // Another tenant's store, or one this admin does not run, is not found: settings for
     // it would tag this tenant's invoices and books with a store that is not its own.
     stores::require(&mut tx, &principal, id, "id").await?;
-    let written = sqlx::query(
-        "INSERT INTO stores (tenant_id, id, code, state_code, gstin, location_id) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET code = $3, state_code = $4, gstin = $5, location_id = $6",
-    )
-    .bind(principal.tenant)
-    .bind(id)
-    .bind(code)
-    .bind(&state)
-    .bind(&gstin)
-    .bind(body.location_id)
-    .execute(&mut *tx)
-    .await;
-    match written {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::conflict(
-                "store_code_taken",
-                format!("another store uses the code {code}"),
-            ))
-        }
-        other => other?,
-    };
+    let settings = (code, state.as_str(), gstin.as_deref(), body.location_id);
+    if !crate::store::put_settings(&mut tx, principal.tenant, id, settings).await? {
+        return Err(ApiError::conflict(
+            "store_code_taken",
+            format!("another store uses the code {code}"),
+        ));
+    }
     let saved = store(&mut tx, principal.tenant, id).await?;
     tx.commit().await?;
     Ok(Json(saved))
@@ -391,28 +373,6 @@ pub(crate) struct InvoicePayment {
     pub(crate) reference: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Product {
-    id: Uuid,
-    sku: String,
-    unit_decimals: i16,
-    hsn_code: Option<String>,
-    gst_rate_bp: i32,
-    cess_rate_bp: i32,
-    currency: Currency,
-    selling_price_minor: i64,
-    tax_inclusive: bool,
-    archived: bool,
-}
-
-/// A product found for an invoice line, by its line's number from 1.
-#[derive(sqlx::FromRow)]
-struct LineProduct {
-    line: i64,
-    #[sqlx(flatten)]
-    product: Product,
-}
-
 /// The product each line names by id, SKU or barcode, in line order, read with one
 /// statement; a line's error (none named, or none found, or archived) in its place.
 async fn products(
@@ -429,20 +389,12 @@ async fn products(
         .iter()
         .map(|l| l.barcode.as_deref().map(str::trim))
         .collect();
-    let found: Vec<LineProduct> = sqlx::query_as(
-        "SELECT l.line, p.id, p.sku, p.unit_decimals, p.hsn_code, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
-         p.selling_price_minor, p.tax_inclusive, p.archived \
-         FROM UNNEST($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS l(id, sku, code, line) \
-         JOIN products p ON p.tenant_id = $1 AND p.id = coalesce(l.id, \
-             (SELECT s.id FROM products s WHERE s.tenant_id = $1 AND s.sku = l.sku), \
-             (SELECT b.product_id FROM barcodes b WHERE b.tenant_id = $1 AND b.code = l.code))",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(&skus)
-    .bind(&codes)
-    .fetch_all(tx)
-    .await?;
+    let keys = store::LineKeys {
+        ids: &ids,
+        skus: &skus,
+        codes: &codes,
+    };
+    let found = store::line_products(tx, tenant, keys).await?;
     Ok(lines
         .iter()
         .enumerate()
@@ -758,20 +710,15 @@ async fn price_invoice(
     let store = store(&mut tx, tenant, body.store_id).await?;
     let customer: Option<(Option<String>, Option<String>)> = match body.customer_id {
         Some(customer) => Some(
-            sqlx::query_as::<_, (Option<String>, Option<String>)>(
-                "SELECT state_code, gstin FROM customers WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant)
-            .bind(customer)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_customer",
-                    format!("no customer {customer}"),
-                )
-            })?,
+            crate::store::customer_tax_facts(&mut tx, tenant, customer)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_customer",
+                        format!("no customer {customer}"),
+                    )
+                })?,
         ),
         None => None,
     };
@@ -1039,82 +986,33 @@ async fn record(
         .trunc_subsecs(6);
     // The head, its lines and its payments in one statement; none of them when the id or
     // the number is taken. The series row stays locked until commit.
-    let priced = |f: fn(&domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
-    let inserted: i64 = sqlx::query_scalar(
-        "WITH invoice AS ( \
-           INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, \
-           reservation_id, place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, \
-           round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin, \
-           exceptions, approved_by, offline) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, \
-           $19, $20, $41, $42, $43) \
-           ON CONFLICT DO NOTHING RETURNING id), \
-         lines AS ( \
-           INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-           discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, \
-           total_minor, salesperson_id, hsn_code) \
-           SELECT invoice.id, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, \
-           taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-           salesperson_id, hsn_code \
-           FROM invoice, UNNEST($21::int4[], $22::uuid[], $23::numeric[], $24::int8[], $25::int8[], \
-           $26::int8[], $27::int4[], $28::int8[], $29::int8[], $30::int8[], $31::int8[], $32::int8[], \
-           $33::uuid[], $34::text[]) \
-           AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
-           cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code)), \
-         payments AS ( \
-           INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
-           reference, points) \
-           SELECT invoice.id, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
-           FROM invoice, UNNEST($35::int4[], $36::text[], $37::int8[], $38::int8[], $39::text[], $40::int8[]) \
-           AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)) \
-         SELECT count(*) FROM invoice",
-    )
-    .bind(body.id)
-    .bind(tenant)
-    .bind(&number)
-    .bind(body.store_id)
-    .bind(terminal)
-    .bind(principal.user)
-    .bind(body.customer_id)
-    .bind(reservation)
-    .bind(place)
-    .bind(currency)
-    .bind(bill.subtotal)
-    .bind(bill.discount)
-    .bind(bill.taxable)
-    .bind(bill.tax)
-    .bind(bill.round_off)
-    .bind(bill.total)
-    .bind(issued_at)
-    .bind(&store.gstin)
-    .bind(&store.state_code)
-    .bind(customer_gstin)
-    .bind((1..=products.len() as i32).collect::<Vec<i32>>())
-    .bind(products.iter().map(|p| p.id).collect::<Vec<Uuid>>())
-    .bind(inputs.iter().map(|i| i.quantity).collect::<Vec<Decimal>>())
-    .bind(inputs.iter().map(|i| i.unit_price).collect::<Vec<i64>>())
-    .bind(priced(|l| l.discount))
-    .bind(priced(|l| l.tax.taxable))
-    .bind(products.iter().map(|p| p.gst_rate_bp).collect::<Vec<i32>>())
-    .bind(priced(|l| l.tax.cgst))
-    .bind(priced(|l| l.tax.sgst))
-    .bind(priced(|l| l.tax.igst))
-    .bind(priced(|l| l.tax.cess))
-    .bind(priced(|l| l.tax.total()))
-    .bind(body.lines.iter().map(|l| l.salesperson_id).collect::<Vec<Option<Uuid>>>())
-    .bind(products.iter().map(|p| p.hsn_code.clone()).collect::<Vec<Option<String>>>())
-    .bind((1..=payments.len() as i32).collect::<Vec<i32>>())
-    .bind(payments.iter().map(|p| p.mode.clone()).collect::<Vec<String>>())
-    .bind(payments.iter().map(|p| p.amount).collect::<Vec<i64>>())
-    .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
-    .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
-    .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
-    .bind(i32::try_from(draft.exceptions.len()).map_err(ApiError::internal)?)
-    .bind(approved_by)
-    .bind(body.offline.is_some())
-    .fetch_one(&mut *tx)
-    .await?;
-    if inserted == 0 {
+    let issued = crate::store::IssuedInvoice {
+        id: body.id,
+        number: &number,
+        store: body.store_id,
+        terminal,
+        cashier: principal.user,
+        customer: body.customer_id,
+        reservation,
+        place,
+        currency,
+        bill,
+        issued_at,
+        supplier_gstin: store.gstin.as_deref(),
+        supplier_state: &store.state_code,
+        customer_gstin: customer_gstin.as_deref(),
+        products: products
+            .iter()
+            .map(|p| (p.id, p.gst_rate_bp, p.hsn_code.clone()))
+            .collect(),
+        inputs,
+        salespeople: body.lines.iter().map(|l| l.salesperson_id).collect(),
+        payments,
+        exceptions: i32::try_from(draft.exceptions.len()).map_err(ApiError::internal)?,
+        approved_by,
+        offline: body.offline.is_some(),
+    };
+    if !crate::store::insert_invoice(&mut tx, tenant, &issued).await? {
         // The same id issued by a concurrent request, or an offline number already used.
         return Err(ApiError::conflict(
             "invoice_conflict",
@@ -1434,64 +1332,14 @@ fn day_closed(terminal: &str, day: NaiveDate) -> ApiError {
     )
 }
 
-#[derive(sqlx::FromRow)]
-struct InvoiceHead {
-    number: String,
-    store_id: Uuid,
-    terminal_id: String,
-    customer_id: Option<Uuid>,
-    place_of_supply: String,
-    supplier_gstin: Option<String>,
-    customer_gstin: Option<String>,
-    status: String,
-    currency: Currency,
-    subtotal_minor: i64,
-    discount_minor: i64,
-    taxable_minor: i64,
-    tax_minor: i64,
-    round_off_minor: i64,
-    total_minor: i64,
-    issued_at: chrono::DateTime<Utc>,
-    exceptions: i32,
-    approved_by: Option<Uuid>,
-}
-
 pub(crate) async fn invoice(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
 ) -> Result<Option<Invoice>, ApiError> {
-    let head: Option<InvoiceHead> = sqlx::query_as(
-        "SELECT number, store_id, terminal_id, customer_id, place_of_supply, supplier_gstin, customer_gstin, status, \
-         currency, subtotal_minor, \
-         discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at, exceptions, \
-         approved_by FROM invoices WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(head) = head else { return Ok(None) };
-    let lines: Vec<InvoiceLine> = sqlx::query_as(
-        "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
-         l.discount_minor, l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, \
-         l.total_minor, l.salesperson_id, trim_scale(l.quantity_returned)::text AS quantity_returned, l.hsn_code \
-         FROM invoice_lines l \
-         JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
-         WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let payments: Vec<InvoicePayment> = sqlx::query_as(
-        "SELECT mode, amount_minor, tendered_minor, reference FROM invoice_payments \
-         WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY payment_no",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let Some((head, lines, payments)) = crate::store::invoice(tx, tenant, id).await? else {
+        return Ok(None);
+    };
     let c = head.currency;
     let change = change_due(&payments);
     Ok(Some(Invoice {
@@ -1556,16 +1404,8 @@ async fn list_invoices(
     reachable(&principal, query.store_id)?;
     let day = query.date.unwrap_or_else(|| Utc::now().date_naive());
     let mut tx = db::begin_for_tenant(&pool, principal.tenant).await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM invoices WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
-         AND issued_at >= $4::date AND issued_at < $4::date + 1 ORDER BY number",
-    )
-    .bind(principal.tenant)
-    .bind(query.store_id)
-    .bind(query.terminal_id.trim())
-    .bind(day)
-    .fetch_all(&mut *tx)
-    .await?;
+    let place = (query.store_id, query.terminal_id.trim());
+    let ids = crate::store::invoice_ids(&mut tx, principal.tenant, place, day).await?;
     let mut invoices = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(found) = invoice(&mut tx, principal.tenant, id).await? {

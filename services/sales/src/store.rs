@@ -658,3 +658,310 @@ pub(crate) async fn record_return(
     }
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Product {
+    pub(crate) id: Uuid,
+    pub(crate) sku: String,
+    pub(crate) unit_decimals: i16,
+    pub(crate) hsn_code: Option<String>,
+    pub(crate) gst_rate_bp: i32,
+    pub(crate) cess_rate_bp: i32,
+    pub(crate) currency: bazaar_platform::money::Currency,
+    pub(crate) selling_price_minor: i64,
+    pub(crate) tax_inclusive: bool,
+    pub(crate) archived: bool,
+}
+
+/// A product found for an invoice line, by its line's number from 1.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LineProduct {
+    pub(crate) line: i64,
+    #[sqlx(flatten)]
+    pub(crate) product: Product,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvoiceHead {
+    pub(crate) number: String,
+    pub(crate) store_id: Uuid,
+    pub(crate) terminal_id: String,
+    pub(crate) customer_id: Option<Uuid>,
+    pub(crate) place_of_supply: String,
+    pub(crate) supplier_gstin: Option<String>,
+    pub(crate) customer_gstin: Option<String>,
+    pub(crate) status: String,
+    pub(crate) currency: bazaar_platform::money::Currency,
+    pub(crate) subtotal_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) taxable_minor: i64,
+    pub(crate) tax_minor: i64,
+    pub(crate) round_off_minor: i64,
+    pub(crate) total_minor: i64,
+    pub(crate) issued_at: chrono::DateTime<Utc>,
+    pub(crate) exceptions: i32,
+    pub(crate) approved_by: Option<Uuid>,
+}
+
+/// Store `id`'s invoicing settings.
+pub(crate) async fn settings(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<crate::http::Store>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT code, state_code, gstin, location_id FROM stores WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Sets store `id`'s invoicing settings (code, state, GSTIN, location); `false` when
+/// another store has the code.
+pub(crate) async fn put_settings(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    (code, state, gstin, location): (&str, &str, Option<&str>, Uuid),
+) -> Result<bool, sqlx::Error> {
+    let written = sqlx::query(
+        "INSERT INTO stores (tenant_id, id, code, state_code, gstin, location_id) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET code = $3, state_code = $4, gstin = $5, location_id = $6",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(code)
+    .bind(state)
+    .bind(gstin)
+    .bind(location)
+    .execute(tx)
+    .await;
+    match written {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        other => other.map(|_| true),
+    }
+}
+
+/// How each line of a bill names its product: by id, SKU or barcode, one of each per line.
+pub(crate) struct LineKeys<'a> {
+    pub(crate) ids: &'a [Option<Uuid>],
+    pub(crate) skus: &'a [Option<&'a str>],
+    pub(crate) codes: &'a [Option<&'a str>],
+}
+
+/// The products `keys` name, each with its line's number from 1.
+pub(crate) async fn line_products(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    keys: LineKeys<'_>,
+) -> Result<Vec<LineProduct>, sqlx::Error> {
+    let LineKeys { ids, skus, codes } = keys;
+    sqlx::query_as(
+        "SELECT l.line, p.id, p.sku, p.unit_decimals, p.hsn_code, p.gst_rate_bp, p.cess_rate_bp, p.currency, \
+         p.selling_price_minor, p.tax_inclusive, p.archived \
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS l(id, sku, code, line) \
+         JOIN products p ON p.tenant_id = $1 AND p.id = coalesce(l.id, \
+             (SELECT s.id FROM products s WHERE s.tenant_id = $1 AND s.sku = l.sku), \
+             (SELECT b.product_id FROM barcodes b WHERE b.tenant_id = $1 AND b.code = l.code))",
+    )
+    .bind(tenant)
+    .bind(ids)
+    .bind(skus)
+    .bind(codes)
+    .fetch_all(tx)
+    .await
+}
+
+/// A customer's state and GSTIN: what decides an invoice's place of supply.
+pub(crate) async fn customer_tax_facts(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    customer: Uuid,
+) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT state_code, gstin FROM customers WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(customer)
+        .fetch_optional(tx)
+        .await
+}
+
+/// An invoice as it is issued: its head, lines and payments, in one statement.
+pub(crate) struct IssuedInvoice<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) number: &'a str,
+    pub(crate) store: Uuid,
+    pub(crate) terminal: &'a str,
+    pub(crate) cashier: Uuid,
+    pub(crate) customer: Option<Uuid>,
+    pub(crate) reservation: Option<Uuid>,
+    pub(crate) place: &'a str,
+    pub(crate) currency: &'a str,
+    pub(crate) bill: &'a crate::domain::Bill,
+    pub(crate) issued_at: DateTime<Utc>,
+    pub(crate) supplier_gstin: Option<&'a str>,
+    pub(crate) supplier_state: &'a str,
+    pub(crate) customer_gstin: Option<&'a str>,
+    /// Per line: the product, its GST rate and HSN code.
+    pub(crate) products: Vec<(Uuid, i32, Option<String>)>,
+    pub(crate) inputs: &'a [crate::domain::LineInput],
+    pub(crate) salespeople: Vec<Option<Uuid>>,
+    pub(crate) payments: &'a [crate::domain::Payment],
+    pub(crate) exceptions: i32,
+    pub(crate) approved_by: Option<Uuid>,
+    pub(crate) offline: bool,
+}
+
+/// Writes `invoice`; `false`, nothing written, when its id or number is taken.
+pub(crate) async fn insert_invoice(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    invoice: &IssuedInvoice<'_>,
+) -> Result<bool, sqlx::Error> {
+    let bill = invoice.bill;
+    let priced =
+        |f: fn(&crate::domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
+    let (products, payments) = (&invoice.products, invoice.payments);
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH invoice AS ( \
+           INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, \
+           reservation_id, place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, \
+           round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin, \
+           exceptions, approved_by, offline) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, \
+           $19, $20, $41, $42, $43) \
+           ON CONFLICT DO NOTHING RETURNING id), \
+         lines AS ( \
+           INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+           discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, \
+           total_minor, salesperson_id, hsn_code) \
+           SELECT invoice.id, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, \
+           taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+           salesperson_id, hsn_code \
+           FROM invoice, UNNEST($21::int4[], $22::uuid[], $23::numeric[], $24::int8[], $25::int8[], \
+           $26::int8[], $27::int4[], $28::int8[], $29::int8[], $30::int8[], $31::int8[], $32::int8[], \
+           $33::uuid[], $34::text[]) \
+           AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
+           cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, salesperson_id, hsn_code)), \
+         payments AS ( \
+           INSERT INTO invoice_payments (invoice_id, payment_no, tenant_id, mode, amount_minor, tendered_minor, \
+           reference, points) \
+           SELECT invoice.id, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
+           FROM invoice, UNNEST($35::int4[], $36::text[], $37::int8[], $38::int8[], $39::text[], $40::int8[]) \
+           AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)) \
+         SELECT count(*) FROM invoice",
+    )
+    .bind(invoice.id)
+    .bind(tenant)
+    .bind(invoice.number)
+    .bind(invoice.store)
+    .bind(invoice.terminal)
+    .bind(invoice.cashier)
+    .bind(invoice.customer)
+    .bind(invoice.reservation)
+    .bind(invoice.place)
+    .bind(invoice.currency)
+    .bind(bill.subtotal)
+    .bind(bill.discount)
+    .bind(bill.taxable)
+    .bind(bill.tax)
+    .bind(bill.round_off)
+    .bind(bill.total)
+    .bind(invoice.issued_at)
+    .bind(invoice.supplier_gstin)
+    .bind(invoice.supplier_state)
+    .bind(invoice.customer_gstin)
+    .bind((1..=products.len() as i32).collect::<Vec<i32>>())
+    .bind(products.iter().map(|p| p.0).collect::<Vec<Uuid>>())
+    .bind(invoice.inputs.iter().map(|i| i.quantity).collect::<Vec<rust_decimal::Decimal>>())
+    .bind(invoice.inputs.iter().map(|i| i.unit_price).collect::<Vec<i64>>())
+    .bind(priced(|l| l.discount))
+    .bind(priced(|l| l.tax.taxable))
+    .bind(products.iter().map(|p| p.1).collect::<Vec<i32>>())
+    .bind(priced(|l| l.tax.cgst))
+    .bind(priced(|l| l.tax.sgst))
+    .bind(priced(|l| l.tax.igst))
+    .bind(priced(|l| l.tax.cess))
+    .bind(priced(|l| l.tax.total()))
+    .bind(&invoice.salespeople)
+    .bind(products.iter().map(|p| p.2.clone()).collect::<Vec<Option<String>>>())
+    .bind((1..=payments.len() as i32).collect::<Vec<i32>>())
+    .bind(payments.iter().map(|p| p.mode.clone()).collect::<Vec<String>>())
+    .bind(payments.iter().map(|p| p.amount).collect::<Vec<i64>>())
+    .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
+    .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
+    .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
+    .bind(invoice.exceptions)
+    .bind(invoice.approved_by)
+    .bind(invoice.offline)
+    .fetch_one(tx)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Invoice `id`: its head, lines and payments.
+pub(crate) async fn invoice(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<
+    Option<(
+        InvoiceHead,
+        Vec<crate::http::InvoiceLine>,
+        Vec<crate::http::InvoicePayment>,
+    )>,
+    sqlx::Error,
+> {
+    let head: Option<InvoiceHead> = sqlx::query_as(
+        "SELECT number, store_id, terminal_id, customer_id, place_of_supply, supplier_gstin, customer_gstin, status, \
+         currency, subtotal_minor, \
+         discount_minor, taxable_minor, tax_minor, round_off_minor, total_minor, issued_at, exceptions, \
+         approved_by FROM invoices WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(head) = head else { return Ok(None) };
+    let lines = sqlx::query_as(
+        "SELECT l.line_no, l.product_id, p.sku, trim_scale(l.quantity)::text AS quantity, l.unit_price_minor, \
+         l.discount_minor, l.taxable_minor, l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, \
+         l.total_minor, l.salesperson_id, trim_scale(l.quantity_returned)::text AS quantity_returned, l.hsn_code \
+         FROM invoice_lines l \
+         JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id \
+         WHERE l.tenant_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let payments = sqlx::query_as(
+        "SELECT mode, amount_minor, tendered_minor, reference FROM invoice_payments \
+         WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY payment_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(tx)
+    .await?;
+    Ok(Some((head, lines, payments)))
+}
+
+/// A terminal's (`(store, terminal)`) invoices of `day`, by number.
+pub(crate) async fn invoice_ids(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (store, terminal): (Uuid, &str),
+    day: NaiveDate,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM invoices WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
+         AND issued_at >= $4::date AND issued_at < $4::date + 1 ORDER BY number",
+    )
+    .bind(tenant)
+    .bind(store)
+    .bind(terminal)
+    .bind(day)
+    .fetch_all(tx)
+    .await
+}
