@@ -7,7 +7,6 @@ use bazaar_platform::{
     auth::Principal,
     db,
     http::{ApiError, Invalid, Json, Page, Path, Query},
-    money::{Quantity, Sign},
 };
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{product, unknown_location, vendor};
+use super::{product, quantity, unknown_location, vendor};
 use crate::{
     domain::{
         self,
@@ -190,13 +189,11 @@ pub(super) async fn create_order(
             )
             .into());
         }
-        let quantity = Quantity::field(
+        let quantity = quantity(
             &format!("{field}.quantity"),
             &line.quantity,
-            product.unit_decimals.max(0) as u32,
-            Sign::Positive,
-        )?
-        .value();
+            product.unit_decimals,
+        )?;
         let price = match line.unit_price_minor {
             Some(p) if p < 0 => {
                 return Err(Invalid::new(
