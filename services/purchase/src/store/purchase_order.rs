@@ -344,7 +344,7 @@ struct ViewHead {
     vendor_id: Uuid,
     location_id: Uuid,
     place_of_supply: String,
-    currency: String,
+    currency: Currency,
     status: String,
     expected_on: Option<NaiveDate>,
     taxable_minor: i64,
@@ -380,8 +380,7 @@ pub(crate) async fn view(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let currency = Currency::from_code(&head.currency)
-        .map_err(|_| OrderError::Corrupt(format!("currency {:?}", head.currency)))?;
+    let currency = head.currency;
     Ok(Some(Order {
         id,
         number: head.number,
