@@ -27,8 +27,7 @@ use bazaar_platform::{
     auth::Role,
     consumer::Projection,
     db, rebuild, stores,
-    testing::{send, TestIssuer, TestService},
-    Settings,
+    testing::{send, TestService},
 };
 use bazaar_purchase::references::PurchaseReferences;
 use bazaar_sales::references::SalesReferences;
@@ -37,7 +36,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::mesh::{
     call, ok, publish, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings,
-    store_opened, topic, until,
+    store_opened, topic, until, Tenant,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -87,51 +86,13 @@ struct Mesh {
 }
 
 impl Mesh {
-    async fn start(issuer: &TestIssuer, tenant: Uuid) -> Self {
-        let start =
-            |name, migrator, router| TestService::start_for(name, migrator, router, issuer, tenant);
-        let catalog = start(
-            "catalog",
-            bazaar_catalog::migrator(),
-            bazaar_catalog::router,
-        )
-        .await;
-        let inventory = start(
-            "inventory",
-            bazaar_inventory::migrator(),
-            bazaar_inventory::router,
-        )
-        .await;
-        let partners = start(
-            "partners",
-            bazaar_partners::migrator(),
-            bazaar_partners::router,
-        )
-        .await;
-        let purchase = start(
-            "purchase",
-            bazaar_purchase::migrator(),
-            bazaar_purchase::router,
-        )
-        .await;
-        let finance = start(
-            "finance",
-            bazaar_finance::migrator(),
-            bazaar_finance::router,
-        )
-        .await;
-        let mut config = Settings::from_env().unwrap();
-        config.inventory_url = inventory.listen().await;
-        config.partners_url = partners.listen().await;
-        let sales = TestService::start_with(
-            "sales",
-            bazaar_sales::migrator(),
-            bazaar_sales::router,
-            issuer,
-            tenant,
-            config,
-        )
-        .await;
+    async fn start(t: &Tenant) -> Self {
+        let catalog = t.start(&bazaar_catalog::DESCRIPTOR).await;
+        let inventory = t.start(&bazaar_inventory::DESCRIPTOR).await;
+        let partners = t.start(&bazaar_partners::DESCRIPTOR).await;
+        let purchase = t.start(&bazaar_purchase::DESCRIPTOR).await;
+        let finance = t.start(&bazaar_finance::DESCRIPTOR).await;
+        let sales = t.sales(&inventory, &partners, None).await;
         Mesh {
             catalog,
             inventory,
@@ -145,7 +106,8 @@ impl Mesh {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
-    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let t = Tenant::new();
+    let (issuer, tenant) = (&t.issuer, t.id);
     let Mesh {
         catalog,
         inventory,
@@ -153,7 +115,7 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         purchase,
         finance,
         sales,
-    } = Mesh::start(&issuer, tenant).await;
+    } = Mesh::start(&t).await;
     // Finance reads neither catalog's topic nor the audit topic: they move no money.
     let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
     let relay_all = async || {
@@ -627,7 +589,8 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
 /// inventory's valuation after each.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
-    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
+    let t = Tenant::new();
+    let tenant = t.id;
     // Partners stays up for the till's calls; purchase is unused here.
     let Mesh {
         catalog,
@@ -636,7 +599,7 @@ async fn the_inventory_account_follows_returns_negative_stock_and_sell_outs() {
         purchase: _purchase,
         finance,
         sales,
-    } = Mesh::start(&issuer, tenant).await;
+    } = Mesh::start(&t).await;
     let (events, products, audit) = (topic(3).await, topic(1).await, topic(1).await);
     let relay_all = async || {
         relay_outbox_to(&catalog.database, &catalog.owner, &products).await;

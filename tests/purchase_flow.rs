@@ -13,12 +13,14 @@ use std::{collections::HashMap, time::Duration};
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
-use bazaar_platform::testing::{TestIssuer, TestService};
+use bazaar_platform::testing::TestService;
 use bazaar_platform::{db, rebuild, service::TableProjection as _};
 use bazaar_purchase::{documents::PurchaseDocuments, references::PurchaseReferences};
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until};
+use support::mesh::{
+    call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until, Tenant,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -37,33 +39,11 @@ struct Mesh {
 }
 
 async fn mesh() -> Mesh {
-    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let start =
-        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
-    let catalog = start(
-        "catalog",
-        bazaar_catalog::migrator(),
-        bazaar_catalog::router,
-    )
-    .await;
-    let inventory = start(
-        "inventory",
-        bazaar_inventory::migrator(),
-        bazaar_inventory::router,
-    )
-    .await;
-    let partners = start(
-        "partners",
-        bazaar_partners::migrator(),
-        bazaar_partners::router,
-    )
-    .await;
-    let purchase = start(
-        "purchase",
-        bazaar_purchase::migrator(),
-        bazaar_purchase::router,
-    )
-    .await;
+    let t = Tenant::new();
+    let catalog = t.start(&bazaar_catalog::DESCRIPTOR).await;
+    let inventory = t.start(&bazaar_inventory::DESCRIPTOR).await;
+    let partners = t.start(&bazaar_partners::DESCRIPTOR).await;
+    let purchase = t.start(&bazaar_purchase::DESCRIPTOR).await;
     let events = topic(3).await;
     let rice = ok(
         &catalog,

@@ -17,53 +17,26 @@ use std::time::Duration;
 use bazaar_platform::{
     auth::{Role, Stores},
     testing::{TestIssuer, TestService},
-    Settings,
 };
 use bazaar_sales::references::SalesReferences;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, publish, relay_outbox_to, run, store_opened, topic, until};
+use support::mesh::{call, ok, publish, relay_outbox_to, run, store_opened, topic, until, Tenant};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_screen() {
-    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let start =
-        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
-    let catalog = start(
-        "catalog",
-        bazaar_catalog::migrator(),
-        bazaar_catalog::router,
-    )
-    .await;
-    let inventory = start(
-        "inventory",
-        bazaar_inventory::migrator(),
-        bazaar_inventory::router,
-    )
-    .await;
-    let partners = start(
-        "partners",
-        bazaar_partners::migrator(),
-        bazaar_partners::router,
-    )
-    .await;
+    let t = Tenant::new();
+    let (issuer, tenant) = (&t.issuer, t.id);
+    let catalog = t.start(&bazaar_catalog::DESCRIPTOR).await;
+    let inventory = t.start(&bazaar_inventory::DESCRIPTOR).await;
+    let partners = t.start(&bazaar_partners::DESCRIPTOR).await;
     let events = topic(3).await;
-    let mut config = Settings::from_env().unwrap();
-    config.inventory_url = inventory.listen().await;
-    config.partners_url = partners.listen().await;
-    config.pos_live_topics = vec![events.clone()];
-    let sales = TestService::start_with(
-        "sales",
-        bazaar_sales::migrator(),
-        bazaar_sales::router,
-        &issuer,
-        tenant,
-        config,
-    )
-    .await;
+    let sales = t
+        .sales(&inventory, &partners, Some(vec![events.clone()]))
+        .await;
 
     let soap = ok(
         &catalog,
@@ -136,7 +109,7 @@ async fn a_credit_sale_reaches_inventory_the_customer_s_ledger_and_the_store_s_s
     })
     .await;
 
-    let screen = store_screen(&sales, &issuer, tenant, store_id).await;
+    let screen = store_screen(&sales, issuer, tenant, store_id).await;
     let mut screen = live(screen, &events, tenant, location["id"].as_str().unwrap()).await;
 
     // Three soaps on credit, scanned by barcode, once the till knows the product and

@@ -10,14 +10,10 @@ use std::{collections::HashSet, time::Duration};
 use axum::http::Method;
 use bazaar_finance::ledger::FinanceLedger;
 use bazaar_inventory::snapshots::InventorySnapshots;
-use bazaar_platform::{
-    db,
-    testing::{TestIssuer, TestService},
-    Settings,
-};
+use bazaar_platform::{db, Settings};
 use bazaar_sales::references::SalesReferences;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, relay_outbox_to, run, store_opened, topic, until};
+use support::mesh::{call, ok, relay_outbox_to, run, store_opened, topic, until, Tenant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -33,47 +29,15 @@ async fn one_checkout_is_one_trace_across_http_and_kafka() {
     let process = format!("bazaar-trace-test-{}", Uuid::new_v4().simple());
     let telemetry = bazaar_platform::telemetry::init(&traced, &process).unwrap();
 
-    let (issuer, tenant) = (TestIssuer::new(), Uuid::new_v4());
-    let start =
-        |name, migrator, router| TestService::start_for(name, migrator, router, &issuer, tenant);
-    let catalog = start(
-        "catalog",
-        bazaar_catalog::migrator(),
-        bazaar_catalog::router,
-    )
-    .await;
-    let inventory = start(
-        "inventory",
-        bazaar_inventory::migrator(),
-        bazaar_inventory::router,
-    )
-    .await;
-    let partners = start(
-        "partners",
-        bazaar_partners::migrator(),
-        bazaar_partners::router,
-    )
-    .await;
-    let finance = start(
-        "finance",
-        bazaar_finance::migrator(),
-        bazaar_finance::router,
-    )
-    .await;
+    let t = Tenant::new();
+    let catalog = t.start(&bazaar_catalog::DESCRIPTOR).await;
+    let inventory = t.start(&bazaar_inventory::DESCRIPTOR).await;
+    let partners = t.start(&bazaar_partners::DESCRIPTOR).await;
+    let finance = t.start(&bazaar_finance::DESCRIPTOR).await;
     let (products, events) = (topic(3).await, topic(3).await);
-    let mut config = Settings::from_env().unwrap();
-    config.inventory_url = inventory.listen().await;
-    config.partners_url = partners.listen().await;
-    config.pos_live_topics = vec![events.clone()];
-    let sales = TestService::start_with(
-        "sales",
-        bazaar_sales::migrator(),
-        bazaar_sales::router,
-        &issuer,
-        tenant,
-        config,
-    )
-    .await;
+    let sales = t
+        .sales(&inventory, &partners, Some(vec![events.clone()]))
+        .await;
 
     let soap = ok(
         &catalog,
@@ -160,7 +124,7 @@ async fn one_checkout_is_one_trace_across_http_and_kafka() {
     })
     .await;
     until("finance posts the invoice", async || {
-        let mut tx = db::begin_for_tenant(&finance.owner, tenant).await.unwrap();
+        let mut tx = db::begin_for_tenant(&finance.owner, t.id).await.unwrap();
         let posted: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM journal_entries WHERE source = 'sales.invoice.issued'",
         )

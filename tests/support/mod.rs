@@ -103,6 +103,63 @@ pub(crate) mod mesh {
         Settings::from_env().expect("valid BAZAAR_* variables")
     }
 
+    /// One tenant's services, each on a database of its own, all trusting one issuer.
+    pub(crate) struct Tenant {
+        pub(crate) issuer: bazaar_platform::testing::TestIssuer,
+        pub(crate) id: Uuid,
+    }
+
+    impl Tenant {
+        /// A new tenant.
+        pub(crate) fn new() -> Self {
+            Self {
+                issuer: bazaar_platform::testing::TestIssuer::new(),
+                id: Uuid::new_v4(),
+            }
+        }
+
+        /// `service`, as its descriptor builds it.
+        pub(crate) async fn start(
+            &self,
+            service: &bazaar_platform::service::Service,
+        ) -> bazaar_platform::testing::TestService {
+            bazaar_platform::testing::TestService::start_for(
+                service.name,
+                (service.migrator)(),
+                service.router,
+                &self.issuer,
+                self.id,
+            )
+            .await
+        }
+
+        /// Sales, asking `inventory` and `partners` (served on ports of their own) for
+        /// stock and credit, its live feed on `live_topics` (the configured ones if none).
+        pub(crate) async fn sales(
+            &self,
+            inventory: &bazaar_platform::testing::TestService,
+            partners: &bazaar_platform::testing::TestService,
+            live_topics: Option<Vec<String>>,
+        ) -> bazaar_platform::testing::TestService {
+            let mut config = settings();
+            config.inventory_url = inventory.listen().await;
+            config.partners_url = partners.listen().await;
+            if let Some(topics) = live_topics {
+                config.pos_live_topics = topics;
+            }
+            let service = &bazaar_sales::DESCRIPTOR;
+            bazaar_platform::testing::TestService::start_with(
+                service.name,
+                (service.migrator)(),
+                service.router,
+                &self.issuer,
+                self.id,
+                config,
+            )
+            .await
+        }
+    }
+
     /// A request to `service` as its admin.
     pub(crate) async fn call(
         service: &bazaar_platform::testing::TestService,
