@@ -174,6 +174,20 @@ async fn product(
     })
 }
 
+/// A document line's product (by id or SKU) and its quantity, read in the product's unit;
+/// errors name the line `field`.
+async fn product_quantity(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    (id, sku): (Option<Uuid>, Option<&str>),
+    raw: &str,
+    field: &str,
+) -> Result<(store::Product, Decimal), ApiError> {
+    let product = product(tx, tenant, id, sku, field).await?;
+    let q = quantity(&format!("{field}.quantity"), raw, product.unit_decimals)?;
+    Ok((product, q))
+}
+
 /// The vendor `id`: 404 `unknown_vendor` when there is none.
 async fn vendor(
     tx: &mut PgConnection,
@@ -311,19 +325,14 @@ async fn record_invoice(
     let mut lines: Vec<RecordedLine> = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
-        let product = product(
+        let (product, q) = product_quantity(
             &mut tx,
             tenant,
-            line.product_id,
-            line.sku.as_deref(),
+            (line.product_id, line.sku.as_deref()),
+            &line.quantity,
             &field,
         )
         .await?;
-        let q = quantity(
-            &format!("{field}.quantity"),
-            &line.quantity,
-            product.unit_decimals,
-        )?;
         if line.unit_price_minor < 0 {
             return Err(Invalid::new(
                 format!("{field}.unit_price_minor"),
@@ -611,19 +620,14 @@ async fn return_goods(
     let mut lines = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
-        let product = product(
+        let (product, q) = product_quantity(
             &mut tx,
             tenant,
-            line.product_id,
-            line.sku.as_deref(),
+            (line.product_id, line.sku.as_deref()),
+            &line.quantity,
             &field,
         )
         .await?;
-        let q = quantity(
-            &format!("{field}.quantity"),
-            &line.quantity,
-            product.unit_decimals,
-        )?;
         let received = store::purchase_return::returnable(&mut tx, body.grn_id, product.id).await?;
         let (line_no, returnable, batch, cost) = received.ok_or_else(|| {
             Invalid::new(
