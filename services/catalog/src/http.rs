@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     domain::{self, BarcodeKind, Unit},
     import::{self, ImportReport, Importer, Mode, RowError},
-    store::{self, Category, NewProductRow, ProductFilter, ProductRow},
+    store::{self, Category, ProductFilter, ProductRow},
 };
 
 /// Who may change the catalog and its prices.
@@ -378,31 +378,9 @@ async fn create_product(
             ));
         }
     }
-    let row = NewProductRow {
-        sku: &sku,
-        name: &name,
-        description,
-        brand,
-        category_id: new.category_id,
-        variant_of: new.variant_of,
-        attributes: &new.attributes,
-        unit: unit.code(),
-        unit_decimals: unit.decimals() as i16,
-        hsn_code: hsn.as_deref(),
-        gst_rate_bp: gst,
-        cess_rate_bp: cess,
-        currency: currency.code(),
-        mrp_minor: mrp,
-        selling_price_minor: selling,
-        tax_inclusive: new.tax_inclusive,
-        reorder_level: reorder.map(|q| q.value()),
-    };
-    let id = store::insert_product(&mut tx, tenant, &row)
-        .await?
-        .ok_or_else(|| ApiError::conflict("sku_taken", format!("SKU {sku} exists")))?;
     let created = events::catalog::ProductCreated {
         tenant_id: tenant,
-        product_id: id,
+        product_id: Uuid::now_v7(),
         sku: sku.clone(),
         name: name.clone(),
         description: description.map(str::to_owned),
@@ -422,6 +400,10 @@ async fn create_product(
         reorder_level: reorder.map(|q| q.to_string()),
         created_at: bazaar_schemas::now_millis(),
     };
+    if store::products_created(&mut tx, &[&created]).await? == 0 {
+        return Err(ApiError::conflict("sku_taken", format!("SKU {sku} exists")));
+    }
+    let id = created.product_id;
     store::event(&mut tx, tenant, id, &created).await?;
     for (code, kind) in &barcodes {
         attach(&mut tx, tenant, id, code, *kind).await?;
@@ -466,12 +448,6 @@ async fn attach(
     code: &str,
     kind: BarcodeKind,
 ) -> Result<(), ApiError> {
-    if !store::insert_barcode(tx, tenant, code, product, kind.code()).await? {
-        return Err(ApiError::conflict(
-            "barcode_taken",
-            format!("barcode {code} already identifies a product"),
-        ));
-    }
     let event = events::catalog::BarcodeAssigned {
         tenant_id: tenant,
         product_id: product,
@@ -479,6 +455,12 @@ async fn attach(
         kind: kind.code().to_owned(),
         assigned_at: bazaar_schemas::now_millis(),
     };
+    if store::barcodes_assigned(tx, &[&event]).await? == 0 {
+        return Err(ApiError::conflict(
+            "barcode_taken",
+            format!("barcode {code} already identifies a product"),
+        ));
+    }
     store::event(tx, tenant, product, &event).await?;
     Ok(())
 }
@@ -590,8 +572,8 @@ async fn update_product(
     if let Some(level) = &change.reorder_level {
         row.reorder_level = Some(domain::reorder_level(level, unit)?.value());
     }
-    store::update_product(&mut tx, &row).await?;
     let event = product_updated(&row);
+    store::product_updated(&mut tx, &event).await?;
     store::event(&mut tx, tenant, id, &event).await?;
     Ok(Json(committed(tx, tenant, id).await?))
 }
@@ -631,7 +613,6 @@ async fn change_price(
             format!("the product is priced in {}", before.currency),
         ));
     }
-    store::set_prices(&mut tx, tenant, id, mrp, selling).await?;
     let changed = events::catalog::PriceChanged {
         tenant_id: tenant,
         product_id: id,
@@ -644,6 +625,7 @@ async fn change_price(
         changed_by: principal.user,
         changed_at: bazaar_schemas::now_millis(),
     };
+    store::price_changed(&mut tx, &changed).await?;
     store::event(&mut tx, tenant, id, &changed).await?;
     // Audit events are keyed by tenant, like every audit event.
     store::event(&mut tx, tenant, tenant, &domain::price_audited(&changed)).await?;
@@ -666,7 +648,6 @@ async fn archive_product(
         .ok_or_else(|| not_found(id))?;
     // Archiving twice changes nothing and says so with the same answer.
     if row.archived_at.is_none() {
-        store::archive(&mut tx, tenant, id).await?;
         let event = events::catalog::ProductArchived {
             tenant_id: tenant,
             product_id: id,
@@ -674,6 +655,7 @@ async fn archive_product(
             archived_by: principal.user,
             archived_at: bazaar_schemas::now_millis(),
         };
+        store::product_archived(&mut tx, &event).await?;
         store::event(&mut tx, tenant, id, &event).await?;
     }
     Ok(Json(committed(tx, tenant, id).await?))
@@ -791,19 +773,22 @@ async fn create_category(
         ),
         None => name.clone(),
     };
-    let category = store::insert_category(&mut tx, tenant, new.parent_id, &name, &path)
-        .await?
-        .ok_or_else(|| {
-            ApiError::conflict("category_exists", format!("category {path:?} exists"))
-        })?;
     let event = events::catalog::CategoryCreated {
         tenant_id: tenant,
-        category_id: category.id,
-        parent_id: category.parent_id,
-        name: category.name.clone(),
-        path: category.path.clone(),
+        category_id: Uuid::now_v7(),
+        parent_id: new.parent_id,
+        name,
+        path,
         created_at: bazaar_schemas::now_millis(),
     };
+    let category = store::category_created(&mut tx, &event)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "category_exists",
+                format!("category {:?} exists", event.path),
+            )
+        })?;
     store::event(&mut tx, tenant, category.id, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(category)))

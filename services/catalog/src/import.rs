@@ -607,22 +607,20 @@ impl Importer {
                 parent = Some(*id);
                 continue;
             }
-            let created = store::insert_category(tx, self.tenant, parent, name, &so_far)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::conflict(
-                        "category_exists",
-                        format!("category {so_far:?} was created meanwhile"),
-                    )
-                })?;
             let event = events::catalog::CategoryCreated {
                 tenant_id: self.tenant,
-                category_id: created.id,
-                parent_id: created.parent_id,
-                name: created.name.clone(),
-                path: created.path.clone(),
+                category_id: Uuid::now_v7(),
+                parent_id: parent,
+                name: name.to_owned(),
+                path: so_far.clone(),
                 created_at: bazaar_schemas::now_millis(),
             };
+            let created = store::category_created(tx, &event).await?.ok_or_else(|| {
+                ApiError::conflict(
+                    "category_exists",
+                    format!("category {so_far:?} was created meanwhile"),
+                )
+            })?;
             store::event(tx, self.tenant, created.id, &event).await?;
             self.categories.insert(so_far.to_lowercase(), created.id);
             self.report.categories_created += 1;
@@ -643,67 +641,45 @@ impl Importer {
             };
             new.push((Uuid::now_v7(), category));
         }
-        let imported: Vec<store::ImportedProduct> = rows
+        let created: Vec<(Uuid, String, events::catalog::ProductCreated)> = rows
             .iter()
             .zip(&new)
-            .map(|(r, (id, category))| store::ImportedProduct {
-                id: *id,
-                sku: &r.sku,
-                name: &r.name,
-                description: r.description.as_deref(),
-                brand: r.brand.as_deref(),
-                category_id: *category,
-                unit: r.unit.code(),
-                unit_decimals: r.unit.decimals() as i16,
-                hsn_code: r.hsn_code.as_deref(),
-                gst_rate_bp: r.gst_rate_bp,
-                cess_rate_bp: r.cess_rate_bp,
-                currency: &r.currency,
-                mrp_minor: r.mrp_minor,
-                selling_price_minor: r.selling_price_minor,
-                tax_inclusive: r.tax_inclusive,
-                reorder_level: r.reorder_level,
-            })
-            .collect();
-        store::insert_products(tx, self.tenant, &imported)
-            .await
-            .map_err(|err| match &err {
-                // Another import (or a create) took one of these SKUs since this chunk
-                // was checked: retrying the file upserts it instead.
-                sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::conflict(
-                    "concurrent_import",
-                    "another import created some of these SKUs meanwhile; retry the file",
-                ),
-                _ => ApiError::from(err),
-            })?;
-        let created: Vec<(Uuid, String, events::catalog::ProductCreated)> = imported
-            .iter()
-            .map(|p| {
+            .map(|(r, (id, category))| {
                 let event = events::catalog::ProductCreated {
                     tenant_id: self.tenant,
-                    product_id: p.id,
-                    sku: p.sku.to_owned(),
-                    name: p.name.to_owned(),
-                    description: p.description.map(str::to_owned),
-                    brand: p.brand.map(str::to_owned),
-                    category_id: p.category_id,
+                    product_id: *id,
+                    sku: r.sku.clone(),
+                    name: r.name.clone(),
+                    description: r.description.clone(),
+                    brand: r.brand.clone(),
+                    category_id: *category,
                     variant_of: None,
                     attributes: Default::default(),
-                    unit: p.unit.to_owned(),
-                    unit_decimals: i32::from(p.unit_decimals),
-                    hsn_code: p.hsn_code.map(str::to_owned),
-                    gst_rate_bp: p.gst_rate_bp,
-                    cess_rate_bp: p.cess_rate_bp,
-                    currency: p.currency.to_owned(),
-                    mrp_minor: p.mrp_minor,
-                    selling_price_minor: p.selling_price_minor,
-                    tax_inclusive: p.tax_inclusive,
-                    reorder_level: p.reorder_level.map(|q| q.normalize().to_string()),
+                    unit: r.unit.code().to_owned(),
+                    unit_decimals: r.unit.decimals() as i32,
+                    hsn_code: r.hsn_code.clone(),
+                    gst_rate_bp: r.gst_rate_bp,
+                    cess_rate_bp: r.cess_rate_bp,
+                    currency: r.currency.clone(),
+                    mrp_minor: r.mrp_minor,
+                    selling_price_minor: r.selling_price_minor,
+                    tax_inclusive: r.tax_inclusive,
+                    reorder_level: r.reorder_level.map(|q| q.normalize().to_string()),
                     created_at: bazaar_schemas::now_millis(),
                 };
-                (self.tenant, p.id.to_string(), event)
+                (self.tenant, id.to_string(), event)
             })
             .collect();
+        let events: Vec<&events::catalog::ProductCreated> =
+            created.iter().map(|(_, _, e)| e).collect();
+        // Another import (or a create) took one of these SKUs since this chunk was
+        // checked: retrying the file upserts it instead.
+        if store::products_created(tx, &events).await? < events.len() as u64 {
+            return Err(ApiError::conflict(
+                "concurrent_import",
+                "another import created some of these SKUs meanwhile; retry the file",
+            ));
+        }
         outbox::append_all_events(tx, SERVICE, &created).await?;
         let barcodes: Vec<(Uuid, &str, BarcodeKind)> = rows
             .iter()
@@ -727,7 +703,6 @@ impl Importer {
         if barcodes.is_empty() {
             return Ok(());
         }
-        store::insert_barcodes(tx, self.tenant, barcodes).await?;
         let events: Vec<(Uuid, String, events::catalog::BarcodeAssigned)> = barcodes
             .iter()
             .map(|(product, code, kind)| {
@@ -744,6 +719,16 @@ impl Importer {
                 )
             })
             .collect();
+        let assigned: Vec<&events::catalog::BarcodeAssigned> =
+            events.iter().map(|(_, _, e)| e).collect();
+        // The chunk was checked against the codes in use; one taken since is another
+        // import's doing.
+        if store::barcodes_assigned(tx, &assigned).await? < assigned.len() as u64 {
+            return Err(ApiError::conflict(
+                "concurrent_import",
+                "another import assigned some of these barcodes meanwhile; retry the file",
+            ));
+        }
         outbox::append_all_events(tx, SERVICE, &events).await?;
         Ok(())
     }
@@ -790,21 +775,13 @@ impl Importer {
                 product.cess_rate_bp = row.cess_rate_bp;
                 product.tax_inclusive = row.tax_inclusive;
                 product.reorder_level = row.reorder_level;
-                store::update_product(tx, &product).await?;
                 let event = product_updated(&product);
+                store::product_updated(tx, &event).await?;
                 store::event(tx, self.tenant, product.id, &event).await?;
             }
             if (product.mrp_minor, product.selling_price_minor)
                 != (row.mrp_minor, row.selling_price_minor)
             {
-                store::set_prices(
-                    tx,
-                    self.tenant,
-                    product.id,
-                    row.mrp_minor,
-                    row.selling_price_minor,
-                )
-                .await?;
                 let changed = events::catalog::PriceChanged {
                     tenant_id: self.tenant,
                     product_id: product.id,
@@ -817,6 +794,7 @@ impl Importer {
                     changed_by: self.user,
                     changed_at: bazaar_schemas::now_millis(),
                 };
+                store::price_changed(tx, &changed).await?;
                 store::event(tx, self.tenant, product.id, &changed).await?;
                 let audited = domain::price_audited(&changed);
                 store::event(tx, self.tenant, self.tenant, &audited).await?;

@@ -1,6 +1,7 @@
 //! Catalog: a tenant's category tree, products and their variants, units, GST rates,
 //! prices and barcodes; events on `catalog.events.v1`.
 
+pub mod documents;
 pub mod domain;
 mod http;
 pub mod import;
@@ -26,5 +27,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     router,
     openapi,
     consumers: &[],
-    replay: None,
+    replay: Some(bazaar_platform::service::replay_tables::<documents::CatalogDocuments>),
 };

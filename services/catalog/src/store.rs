@@ -4,6 +4,9 @@ use bazaar_platform::{
     money::{Currency, Money},
     outbox::{self, OutboxError},
 };
+use bazaar_schemas::events::catalog::{
+    BarcodeAssigned, CategoryCreated, PriceChanged, ProductArchived, ProductCreated, ProductUpdated,
+};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -133,94 +136,6 @@ pub(crate) async fn barcode_owners(
     .await
 }
 
-/// A product from a bulk import (no variants: those are created one by one).
-pub(crate) struct ImportedProduct<'a> {
-    pub(crate) id: Uuid,
-    pub(crate) sku: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) description: Option<&'a str>,
-    pub(crate) brand: Option<&'a str>,
-    pub(crate) category_id: Option<Uuid>,
-    pub(crate) unit: &'a str,
-    pub(crate) unit_decimals: i16,
-    pub(crate) hsn_code: Option<&'a str>,
-    pub(crate) gst_rate_bp: i32,
-    pub(crate) cess_rate_bp: i32,
-    pub(crate) currency: &'a str,
-    pub(crate) mrp_minor: i64,
-    pub(crate) selling_price_minor: i64,
-    pub(crate) tax_inclusive: bool,
-    pub(crate) reorder_level: Option<Decimal>,
-}
-
-/// Inserts many products in one statement.
-pub(crate) async fn insert_products(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    rows: &[ImportedProduct<'_>],
-) -> sqlx::Result<()> {
-    fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
-        rows.iter().map(f).collect()
-    }
-    sqlx::query(
-        "INSERT INTO products (id, tenant_id, sku, name, description, brand, category_id, unit, \
-             unit_decimals, hsn_code, gst_rate_bp, cess_rate_bp, currency, mrp_minor, \
-             selling_price_minor, tax_inclusive, reorder_level) \
-         SELECT u.id, $1, u.sku, u.name, u.description, u.brand, u.category_id, u.unit, \
-             u.unit_decimals, u.hsn_code, u.gst_rate_bp, u.cess_rate_bp, u.currency, u.mrp_minor, \
-             u.selling_price_minor, u.tax_inclusive, u.reorder_level \
-         FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], \
-             $8::text[], $9::int2[], $10::text[], $11::int4[], $12::int4[], $13::text[], \
-             $14::int8[], $15::int8[], $16::bool[], $17::numeric[]) \
-           AS u(id, sku, name, description, brand, category_id, unit, unit_decimals, hsn_code, \
-                gst_rate_bp, cess_rate_bp, currency, mrp_minor, selling_price_minor, \
-                tax_inclusive, reorder_level)",
-    )
-    .bind(tenant)
-    .bind(column(rows, |r| r.id))
-    .bind(column(rows, |r| r.sku))
-    .bind(column(rows, |r| r.name))
-    .bind(column(rows, |r| r.description))
-    .bind(column(rows, |r| r.brand))
-    .bind(column(rows, |r| r.category_id))
-    .bind(column(rows, |r| r.unit))
-    .bind(column(rows, |r| r.unit_decimals))
-    .bind(column(rows, |r| r.hsn_code))
-    .bind(column(rows, |r| r.gst_rate_bp))
-    .bind(column(rows, |r| r.cess_rate_bp))
-    .bind(column(rows, |r| r.currency))
-    .bind(column(rows, |r| r.mrp_minor))
-    .bind(column(rows, |r| r.selling_price_minor))
-    .bind(column(rows, |r| r.tax_inclusive))
-    .bind(column(rows, |r| r.reorder_level))
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// Attaches many barcodes in one statement; the caller has checked none is in use.
-pub(crate) async fn insert_barcodes(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    barcodes: &[(Uuid, &str, crate::domain::BarcodeKind)],
-) -> sqlx::Result<()> {
-    let products: Vec<Uuid> = barcodes.iter().map(|b| b.0).collect();
-    let codes: Vec<&str> = barcodes.iter().map(|b| b.1).collect();
-    let kinds: Vec<&str> = barcodes.iter().map(|b| b.2.code()).collect();
-    sqlx::query(
-        "INSERT INTO barcodes (tenant_id, code, product_id, kind) \
-         SELECT $1, u.code, u.product_id, u.kind \
-         FROM UNNEST($2::text[], $3::uuid[], $4::text[]) AS u(code, product_id, kind)",
-    )
-    .bind(tenant)
-    .bind(codes)
-    .bind(products)
-    .bind(kinds)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
 /// The product a barcode identifies: the POS's hot path, one primary-key probe.
 pub(crate) async fn product_by_barcode(
     tx: &mut PgConnection,
@@ -305,142 +220,6 @@ pub(crate) async fn products(
     query.build_query_as().fetch_all(tx).await
 }
 
-/// A product to insert, already checked.
-pub(crate) struct NewProductRow<'a> {
-    pub(crate) sku: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) description: Option<&'a str>,
-    pub(crate) brand: Option<&'a str>,
-    pub(crate) category_id: Option<Uuid>,
-    pub(crate) variant_of: Option<Uuid>,
-    pub(crate) attributes: &'a std::collections::BTreeMap<String, String>,
-    pub(crate) unit: &'a str,
-    pub(crate) unit_decimals: i16,
-    pub(crate) hsn_code: Option<&'a str>,
-    pub(crate) gst_rate_bp: i32,
-    pub(crate) cess_rate_bp: i32,
-    pub(crate) currency: &'a str,
-    pub(crate) mrp_minor: i64,
-    pub(crate) selling_price_minor: i64,
-    pub(crate) tax_inclusive: bool,
-    pub(crate) reorder_level: Option<Decimal>,
-}
-
-/// Inserts a product; `None` when the SKU is taken.
-pub(crate) async fn insert_product(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    p: &NewProductRow<'_>,
-) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
-        "INSERT INTO products (id, tenant_id, sku, name, description, brand, category_id, \
-             variant_of, attributes, unit, unit_decimals, hsn_code, gst_rate_bp, cess_rate_bp, \
-             currency, mrp_minor, selling_price_minor, tax_inclusive, reorder_level) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-         ON CONFLICT (tenant_id, sku) DO NOTHING RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .bind(p.sku)
-    .bind(p.name)
-    .bind(p.description)
-    .bind(p.brand)
-    .bind(p.category_id)
-    .bind(p.variant_of)
-    .bind(sqlx::types::Json(p.attributes))
-    .bind(p.unit)
-    .bind(p.unit_decimals)
-    .bind(p.hsn_code)
-    .bind(p.gst_rate_bp)
-    .bind(p.cess_rate_bp)
-    .bind(p.currency)
-    .bind(p.mrp_minor)
-    .bind(p.selling_price_minor)
-    .bind(p.tax_inclusive)
-    .bind(p.reorder_level)
-    .fetch_optional(tx)
-    .await
-}
-
-/// Writes a product's descriptive fields and bumps its version.
-pub(crate) async fn update_product(tx: &mut PgConnection, p: &ProductRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE products SET name = $3, description = $4, brand = $5, category_id = $6, \
-             hsn_code = $7, gst_rate_bp = $8, cess_rate_bp = $9, tax_inclusive = $10, \
-             reorder_level = $11, version = version + 1, updated_at = now() \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(p.tenant_id)
-    .bind(p.id)
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(&p.brand)
-    .bind(p.category_id)
-    .bind(&p.hsn_code)
-    .bind(p.gst_rate_bp)
-    .bind(p.cess_rate_bp)
-    .bind(p.tax_inclusive)
-    .bind(p.reorder_level)
-    .execute(tx)
-    .await
-    .map(drop)
-}
-
-/// Sets a product's prices and bumps its version.
-pub(crate) async fn set_prices(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    mrp_minor: i64,
-    selling_minor: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE products SET mrp_minor = $3, selling_price_minor = $4, version = version + 1, \
-             updated_at = now() WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(mrp_minor)
-    .bind(selling_minor)
-    .execute(tx)
-    .await
-    .map(drop)
-}
-
-/// Archives a product.
-pub(crate) async fn archive(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE products SET archived_at = now(), version = version + 1, updated_at = now() \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .execute(tx)
-    .await
-    .map(drop)
-}
-
-/// Attaches a barcode; `false` when the tenant already uses it.
-pub(crate) async fn insert_barcode(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    code: &str,
-    product: Uuid,
-    kind: &str,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO barcodes (tenant_id, code, product_id, kind) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, code) DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(code)
-    .bind(product)
-    .bind(kind)
-    .execute(tx)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
 /// The tenant's barcode prefix and its next item number, which this call takes.
 pub(crate) async fn next_generated_item(
     tx: &mut PgConnection,
@@ -484,29 +263,6 @@ pub(crate) async fn category_path(
         .await
 }
 
-/// Inserts a category; `None` when its parent already has a child of that name.
-pub(crate) async fn insert_category(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    parent: Option<Uuid>,
-    name: &str,
-    path: &str,
-) -> sqlx::Result<Option<Category>> {
-    sqlx::query_as(
-        "INSERT INTO categories (id, tenant_id, parent_id, name, path) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (tenant_id, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'), \
-                      lower(name)) DO NOTHING \
-         RETURNING id, parent_id, name, path, created_at",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .bind(parent)
-    .bind(name)
-    .bind(path)
-    .fetch_optional(tx)
-    .await
-}
-
 /// The tenant's categories, by path.
 pub(crate) async fn categories(
     tx: &mut PgConnection,
@@ -522,6 +278,172 @@ pub(crate) async fn categories(
     .bind(limit)
     .bind(offset)
     .fetch_all(tx)
+    .await
+}
+
+/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
+/// written live and one written again from its event are equal.
+const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
+
+/// Writes products as their `catalog.product.created` events say, in one statement; how
+/// many were new. A taken SKU or id is skipped: the caller decides what that means.
+pub(crate) async fn products_created(
+    tx: &mut PgConnection,
+    created: &[&ProductCreated],
+) -> sqlx::Result<u64> {
+    fn column<'a, U>(rows: &[&'a ProductCreated], f: impl Fn(&'a ProductCreated) -> U) -> Vec<U> {
+        rows.iter().map(|r| f(r)).collect()
+    }
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO products (id, tenant_id, sku, name, description, brand, category_id, \
+             variant_of, attributes, unit, unit_decimals, hsn_code, gst_rate_bp, cess_rate_bp, \
+             currency, mrp_minor, selling_price_minor, tax_inclusive, reorder_level, \
+             created_at, updated_at) \
+         SELECT u.id, u.tenant_id, u.sku, u.name, u.description, u.brand, u.category_id, \
+             u.variant_of, u.attributes, u.unit, u.unit_decimals, u.hsn_code, u.gst_rate_bp, \
+             u.cess_rate_bp, u.currency, u.mrp_minor, u.selling_price_minor, u.tax_inclusive, \
+             u.reorder_level::numeric, {AT} u.at, {AT} u.at \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::uuid[], $8::uuid[], $9::jsonb[], $10::text[], $11::int2[], $12::text[], \
+             $13::int4[], $14::int4[], $15::text[], $16::int8[], $17::int8[], $18::bool[], \
+             $19::text[], $20::int8[]) \
+           AS u(id, tenant_id, sku, name, description, brand, category_id, variant_of, \
+                attributes, unit, unit_decimals, hsn_code, gst_rate_bp, cess_rate_bp, currency, \
+                mrp_minor, selling_price_minor, tax_inclusive, reorder_level, at) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(column(created, |r| r.product_id))
+    .bind(column(created, |r| r.tenant_id))
+    .bind(column(created, |r| &r.sku))
+    .bind(column(created, |r| &r.name))
+    .bind(column(created, |r| &r.description))
+    .bind(column(created, |r| &r.brand))
+    .bind(column(created, |r| r.category_id))
+    .bind(column(created, |r| r.variant_of))
+    .bind(column(created, |r| sqlx::types::Json(&r.attributes)))
+    .bind(column(created, |r| &r.unit))
+    .bind(column(created, |r| r.unit_decimals as i16))
+    .bind(column(created, |r| &r.hsn_code))
+    .bind(column(created, |r| r.gst_rate_bp))
+    .bind(column(created, |r| r.cess_rate_bp))
+    .bind(column(created, |r| &r.currency))
+    .bind(column(created, |r| r.mrp_minor))
+    .bind(column(created, |r| r.selling_price_minor))
+    .bind(column(created, |r| r.tax_inclusive))
+    .bind(column(created, |r| &r.reorder_level))
+    .bind(column(created, |r| r.created_at))
+    .execute(tx)
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
+/// Writes a product's descriptive fields and version as `catalog.product.updated` says.
+pub(crate) async fn product_updated(
+    tx: &mut PgConnection,
+    updated: &ProductUpdated,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE products SET name = $3, description = $4, brand = $5, category_id = $6, \
+             hsn_code = $7, gst_rate_bp = $8, cess_rate_bp = $9, tax_inclusive = $10, \
+             reorder_level = $11::numeric, version = $12, updated_at = {AT} $13 \
+         WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(updated.tenant_id)
+    .bind(updated.product_id)
+    .bind(&updated.name)
+    .bind(&updated.description)
+    .bind(&updated.brand)
+    .bind(updated.category_id)
+    .bind(&updated.hsn_code)
+    .bind(updated.gst_rate_bp)
+    .bind(updated.cess_rate_bp)
+    .bind(updated.tax_inclusive)
+    .bind(&updated.reorder_level)
+    .bind(updated.version)
+    .bind(updated.updated_at)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Sets a product's prices as `catalog.price.changed` says and bumps its version.
+pub(crate) async fn price_changed(
+    tx: &mut PgConnection,
+    changed: &PriceChanged,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE products SET mrp_minor = $3, selling_price_minor = $4, version = version + 1, \
+             updated_at = {AT} $5 WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(changed.tenant_id)
+    .bind(changed.product_id)
+    .bind(changed.mrp_minor)
+    .bind(changed.selling_price_minor)
+    .bind(changed.changed_at)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Archives a product as `catalog.product.archived` says and bumps its version.
+pub(crate) async fn product_archived(
+    tx: &mut PgConnection,
+    archived: &ProductArchived,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE products SET archived_at = {AT} $3, version = version + 1, \
+             updated_at = {AT} $3 WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(archived.tenant_id)
+    .bind(archived.product_id)
+    .bind(archived.archived_at)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Attaches barcodes as their `catalog.barcode.assigned` events say, in one statement;
+/// how many were new (a code the tenant already uses is skipped).
+pub(crate) async fn barcodes_assigned(
+    tx: &mut PgConnection,
+    assigned: &[&BarcodeAssigned],
+) -> sqlx::Result<u64> {
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO barcodes (tenant_id, code, product_id, kind, assigned_at) \
+         SELECT u.tenant_id, u.code, u.product_id, u.kind, {AT} u.at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::int8[]) \
+           AS u(tenant_id, code, product_id, kind, at) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(assigned.iter().map(|b| b.tenant_id).collect::<Vec<_>>())
+    .bind(assigned.iter().map(|b| &b.barcode).collect::<Vec<_>>())
+    .bind(assigned.iter().map(|b| b.product_id).collect::<Vec<_>>())
+    .bind(assigned.iter().map(|b| &b.kind).collect::<Vec<_>>())
+    .bind(assigned.iter().map(|b| b.assigned_at).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
+/// Writes a category as `catalog.category.created` says; `None` when its parent already
+/// has a child of that name.
+pub(crate) async fn category_created(
+    tx: &mut PgConnection,
+    created: &CategoryCreated,
+) -> sqlx::Result<Option<Category>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO categories (id, tenant_id, parent_id, name, path, created_at) \
+         VALUES ($1, $2, $3, $4, $5, {AT} $6) \
+         ON CONFLICT DO NOTHING \
+         RETURNING id, parent_id, name, path, created_at"
+    ))
+    .bind(created.category_id)
+    .bind(created.tenant_id)
+    .bind(created.parent_id)
+    .bind(&created.name)
+    .bind(&created.path)
+    .bind(created.created_at)
+    .fetch_optional(tx)
     .await
 }
 
