@@ -165,6 +165,14 @@ impl Generator<'_> {
         nested: &mut Vec<(String, Value)>,
     ) -> (String, bool) {
         match schema {
+            // A record defined earlier in the same record, named again (`"Address"`).
+            Value::String(name)
+                if nested
+                    .iter()
+                    .any(|(n, _)| n.strip_prefix(parent) == Some(name)) =>
+            {
+                (format!("{parent}{name}"), false)
+            }
             Value::String(primitive) => (self.primitive(primitive, None), false),
             Value::Array(branches) => {
                 let others: Vec<&Value> = branches.iter().filter(|b| *b != "null").collect();

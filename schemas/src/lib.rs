@@ -28,16 +28,23 @@ pub mod events {
     // Event types that carry the same facts: a creation and its updates, a payment either
     // way. One reader or writer serves both; a field added to one schema and not the
     // other fails to compile here.
+    // Fields after `;` hold nested records, converted with them.
     macro_rules! same_facts {
-        ($a:ty, $b:ty, { $($field:ident),* $(,)? }) => {
+        ($a:ty, $b:ty, { $($field:ident),* $(,)? $(; $($nested:ident),* $(,)?)? }) => {
             impl From<$a> for $b {
                 fn from(x: $a) -> Self {
-                    Self { $($field: x.$field),* }
+                    Self {
+                        $($field: x.$field,)*
+                        $($($nested: crate::Nested::convert(x.$nested),)*)?
+                    }
                 }
             }
             impl From<$b> for $a {
                 fn from(x: $b) -> Self {
-                    Self { $($field: x.$field),* }
+                    Self {
+                        $($field: x.$field,)*
+                        $($($nested: crate::Nested::convert(x.$nested),)*)?
+                    }
                 }
             }
         };
@@ -46,16 +53,40 @@ pub mod events {
     same_facts!(partners::CustomerCreated, partners::CustomerUpdated, {
         tenant_id, customer_id, name, phone, email, gstin, billing_state_code,
         shipping_state_code, customer_group, currency, credit_limit_minor,
-        payment_terms_days, version, recorded_at,
+        payment_terms_days, version, recorded_at; billing_address, shipping_address,
+    });
+    same_facts!(partners::CustomerCreatedAddress, partners::CustomerUpdatedAddress, {
+        line1, line2, city, state_code, pincode,
     });
     same_facts!(partners::VendorCreated, partners::VendorUpdated, {
         tenant_id, vendor_id, name, gstin, state_code, payment_terms_days, currency,
-        bank_account_masked, bank_ifsc, version, recorded_at,
+        bank_account_masked, bank_ifsc, bank_name, version, recorded_at; contacts,
+    });
+    same_facts!(partners::VendorCreatedContact, partners::VendorUpdatedContact, {
+        name, phone, email,
     });
     same_facts!(partners::PaymentReceived, partners::PaymentMade, {
         tenant_id, payment_id, partner_id, amount_minor, currency, mode, reference,
         paid_on, recorded_by, recorded_at,
     });
+}
+
+/// A nested record, or an optional one or a list of them, as the same facts in another
+/// event's type (see `same_facts!`).
+pub(crate) trait Nested<T> {
+    fn convert(self) -> T;
+}
+
+impl<A: Into<B>, B> Nested<Option<B>> for Option<A> {
+    fn convert(self) -> Option<B> {
+        self.map(Into::into)
+    }
+}
+
+impl<A: Into<B>, B> Nested<Vec<B>> for Vec<A> {
+    fn convert(self) -> Vec<B> {
+        self.into_iter().map(Into::into).collect()
+    }
 }
 
 /// Checks one generated type against the catalogue (see [`Catalogue::check_types`]).

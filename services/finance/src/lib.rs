@@ -38,5 +38,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
             bazaar_platform::service::rebuild_tables::<ledger::FinanceLedger>,
         ),
     }],
-    replay: None,
+    // Manual entries are on finance's own topic with the entries posted from the other
+    // services' events: its journal replays from the topics as a whole.
+    replay: Some(bazaar_platform::service::replay_tables::<ledger::FinanceLedger>),
 };

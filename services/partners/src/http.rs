@@ -177,23 +177,26 @@ async fn vendor(
         .ok_or_else(|| not_found("vendor", id))
 }
 
-/// Adds or rewrites vendor `v`: 409 `gstin_taken` when another vendor has its GSTIN.
+/// Adds (`insert`) or rewrites vendor `v` and returns its event: 409 `gstin_taken` when
+/// another vendor has its GSTIN.
 async fn write_vendor(
     tx: &mut PgConnection,
     tenant: Uuid,
     v: &VendorRow,
     insert: bool,
-) -> Result<(), ApiError> {
-    if store::write_vendor(tx, tenant, v, insert).await? {
-        return Ok(());
+) -> Result<events::partners::VendorUpdated, ApiError> {
+    let written = vendor_event(tenant, v);
+    if !store::vendor_written(tx, &written, insert).await? {
+        return Err(ApiError::conflict(
+            "gstin_taken",
+            format!(
+                "another vendor has the GSTIN {}",
+                v.gstin.as_deref().unwrap_or_default()
+            ),
+        ));
     }
-    Err(ApiError::conflict(
-        "gstin_taken",
-        format!(
-            "another vendor has the GSTIN {}",
-            v.gstin.as_deref().unwrap_or_default()
-        ),
-    ))
+    store::vendor_bank_account(tx, tenant, v.id, v.bank_account_number.as_deref()).await?;
+    Ok(written)
 }
 
 // ---------------------------------------------------------------- customers
@@ -223,6 +226,16 @@ pub(crate) struct CustomerBody {
     payment_terms_days: Option<i32>,
 }
 
+fn address(a: &Address) -> events::partners::CustomerUpdatedAddress {
+    events::partners::CustomerUpdatedAddress {
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        state_code: a.state_code.clone(),
+        pincode: a.pincode.clone(),
+    }
+}
+
 /// `partners.customer.updated`, and the same facts as `.created`.
 fn customer_event(tenant: Uuid, c: &Customer) -> events::partners::CustomerUpdated {
     events::partners::CustomerUpdated {
@@ -234,6 +247,8 @@ fn customer_event(tenant: Uuid, c: &Customer) -> events::partners::CustomerUpdat
         gstin: c.gstin.clone(),
         billing_state_code: c.billing_address.as_ref().map(|a| a.state_code.clone()),
         shipping_state_code: c.shipping_address.as_ref().map(|a| a.state_code.clone()),
+        billing_address: c.billing_address.as_ref().map(address),
+        shipping_address: c.shipping_address.as_ref().map(address),
         customer_group: c.customer_group.clone(),
         currency: c.currency.clone(),
         credit_limit_minor: c.credit_limit_minor,
@@ -383,11 +398,12 @@ async fn create_customer(
     apply_customer(&mut customer, body)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    if !store::insert_customer(&mut tx, tenant, &customer).await? {
+    let created = customer_event(tenant, &customer);
+    if !store::customer_written(&mut tx, &created, true).await? {
         return Err(phone_taken(&customer.phone));
     }
     credit_terms_changed(&mut tx, &principal, (0, 0), &customer).await?;
-    let created = events::partners::CustomerCreated::from(customer_event(tenant, &customer));
+    let created = events::partners::CustomerCreated::from(created);
     event(&mut tx, tenant, customer.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(shown(customer)?)))
@@ -425,10 +441,10 @@ async fn update_customer(
     apply_customer(&mut customer, body)?;
     credit_terms_changed(&mut tx, &principal, terms_before, &customer).await?;
     customer.version += 1;
-    if !store::update_customer(&mut tx, tenant, &customer).await? {
+    let changed = customer_event(tenant, &customer);
+    if !store::customer_written(&mut tx, &changed, false).await? {
         return Err(phone_taken(&customer.phone));
     }
-    let changed = customer_event(tenant, &customer);
     event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
     Ok(Json(shown(customer)?))
@@ -1209,6 +1225,16 @@ fn vendor_event(tenant: Uuid, v: &VendorRow) -> events::partners::VendorUpdated 
         currency: v.currency.clone(),
         bank_account_masked: v.bank_account_number.as_deref().map(domain::masked),
         bank_ifsc: v.bank_ifsc.clone(),
+        bank_name: v.bank_name.clone(),
+        contacts: v
+            .contacts
+            .iter()
+            .map(|c| events::partners::VendorUpdatedContact {
+                name: c.name.clone(),
+                phone: c.phone.clone(),
+                email: c.email.clone(),
+            })
+            .collect(),
         version: v.version,
         recorded_at: bazaar_schemas::now_millis(),
     }
@@ -1244,8 +1270,8 @@ async fn create_vendor(
     apply_vendor(&mut vendor, body)?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
-    write_vendor(&mut tx, tenant, &vendor, true).await?;
-    let created = events::partners::VendorCreated::from(vendor_event(tenant, &vendor));
+    let created =
+        events::partners::VendorCreated::from(write_vendor(&mut tx, tenant, &vendor, true).await?);
     event(&mut tx, tenant, vendor.id, &created).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vendor.shown())))
@@ -1268,8 +1294,7 @@ async fn update_vendor(
     let mut row = vendor(&mut tx, tenant, id, true).await?;
     apply_vendor(&mut row, body)?;
     row.version += 1;
-    write_vendor(&mut tx, tenant, &row, false).await?;
-    let changed = vendor_event(tenant, &row);
+    let changed = write_vendor(&mut tx, tenant, &row, false).await?;
     event(&mut tx, tenant, id, &changed).await?;
     tx.commit().await?;
     Ok(Json(row.shown()))

@@ -2,6 +2,7 @@
 //! `partners.events.v1`. The partner ledgers are built from the topics
 //! (`bazaar consume partner-ledgers`).
 
+pub mod documents;
 pub mod domain;
 mod http;
 pub mod ledgers;
@@ -35,5 +36,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
             bazaar_platform::service::rebuild_tables::<ledgers::PartnerLedgers>,
         ),
     }],
-    replay: None,
+    replay: Some(bazaar_platform::service::replay_tables::<documents::PartnersDocuments>),
 };

@@ -2,7 +2,9 @@
 //! decides about them is in `http.rs`; what they owe is in `ledgers.rs`.
 
 use bazaar_platform::money::Money;
-use bazaar_schemas::events::partners::{LoyaltyRedeemed, PaymentReceived};
+use bazaar_schemas::events::partners::{
+    CustomerUpdated, LoyaltyRedeemed, PaymentReceived, VendorUpdated,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -71,64 +73,53 @@ pub(crate) async fn customer(
     .await
 }
 
-/// Adds `customer`; `false` when its phone is another customer's.
-pub(crate) async fn insert_customer(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    customer: &Customer,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO customers (id, tenant_id, name, phone, email, gstin, billing_address, \
-         shipping_address, customer_group, currency, credit_limit_minor, payment_terms_days) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-    )
-    .bind(customer.id)
-    .bind(tenant)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.email)
-    .bind(&customer.gstin)
-    .bind(customer.billing_address.as_ref().map(sqlx::types::Json))
-    .bind(customer.shipping_address.as_ref().map(sqlx::types::Json))
-    .bind(&customer.customer_group)
-    .bind(&customer.currency)
-    .bind(customer.credit_limit_minor)
-    .bind(customer.payment_terms_days)
-    .execute(tx)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
+/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
+/// written live and one written again from its event are equal.
+const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
-/// Writes `customer`'s details and version; `false` when its phone is another customer's.
-pub(crate) async fn update_customer(
+/// Writes a customer as its event says: adds it (`insert`, from `.created`) or rewrites
+/// it; `false` when its phone is another customer's.
+pub(crate) async fn customer_written(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    customer: &Customer,
+    c: &CustomerUpdated,
+    insert: bool,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE customers SET name = $3, phone = $4, email = $5, gstin = $6, billing_address = $7, \
-         shipping_address = $8, customer_group = $9, credit_limit_minor = $10, \
-         payment_terms_days = $11, version = $12, updated_at = now() \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(customer.id)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.email)
-    .bind(&customer.gstin)
-    .bind(customer.billing_address.as_ref().map(sqlx::types::Json))
-    .bind(customer.shipping_address.as_ref().map(sqlx::types::Json))
-    .bind(&customer.customer_group)
-    .bind(customer.credit_limit_minor)
-    .bind(customer.payment_terms_days)
-    .bind(customer.version)
-    .execute(tx)
-    .await;
-    match updated {
+    let sql = if insert {
+        format!(
+            "INSERT INTO customers (id, tenant_id, name, phone, email, gstin, billing_address, \
+             shipping_address, customer_group, currency, credit_limit_minor, payment_terms_days, \
+             version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, {AT} $14, {AT} $14) \
+             ON CONFLICT DO NOTHING"
+        )
+    } else {
+        format!(
+            "UPDATE customers SET name = $3, phone = $4, email = $5, gstin = $6, \
+             billing_address = $7, shipping_address = $8, customer_group = $9, currency = $10, \
+             credit_limit_minor = $11, payment_terms_days = $12, version = $13, \
+             updated_at = {AT} $14 WHERE id = $1 AND tenant_id = $2"
+        )
+    };
+    let written = sqlx::query(&sql)
+        .bind(c.customer_id)
+        .bind(c.tenant_id)
+        .bind(&c.name)
+        .bind(&c.phone)
+        .bind(&c.email)
+        .bind(&c.gstin)
+        .bind(c.billing_address.as_ref().map(sqlx::types::Json))
+        .bind(c.shipping_address.as_ref().map(sqlx::types::Json))
+        .bind(&c.customer_group)
+        .bind(&c.currency)
+        .bind(c.credit_limit_minor)
+        .bind(c.payment_terms_days)
+        .bind(c.version)
+        .bind(c.recorded_at)
+        .execute(tx)
+        .await;
+    match written {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-        other => other.map(|_| true),
+        other => other.map(|done| done.rows_affected() == 1),
     }
 }
 
@@ -181,8 +172,10 @@ pub(crate) struct VendorRow {
     pub(crate) version: i32,
 }
 
-const VENDOR: &str = "SELECT id, name, gstin, state_code, contacts, payment_terms_days, currency, \
-    bank_account_number, bank_ifsc, bank_name, version FROM vendors";
+const VENDOR: &str = "SELECT v.id, v.name, v.gstin, v.state_code, v.contacts, \
+    v.payment_terms_days, v.currency, b.account_number AS bank_account_number, v.bank_ifsc, \
+    v.bank_name, v.version \
+    FROM vendors v LEFT JOIN vendor_bank_accounts b ON b.vendor_id = v.id";
 
 /// The vendor `id`, locked for the caller's transaction when `lock`.
 pub(crate) async fn vendor(
@@ -191,49 +184,83 @@ pub(crate) async fn vendor(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<VendorRow>, sqlx::Error> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    sqlx::query_as(&format!("{VENDOR} WHERE tenant_id = $1 AND id = $2{lock}"))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+    let lock = if lock { " FOR UPDATE OF v" } else { "" };
+    sqlx::query_as(&format!(
+        "{VENDOR} WHERE v.tenant_id = $1 AND v.id = $2{lock}"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx)
+    .await
 }
 
-/// Adds (`insert`) or rewrites vendor `v`; `false` when its GSTIN is another vendor's.
-pub(crate) async fn write_vendor(
+/// Writes a vendor as its event says: adds it (`insert`, from `.created`) or rewrites
+/// it; `false` when its GSTIN is another vendor's.
+pub(crate) async fn vendor_written(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    v: &VendorRow,
+    v: &VendorUpdated,
     insert: bool,
 ) -> Result<bool, sqlx::Error> {
     let sql = if insert {
-        "INSERT INTO vendors (id, tenant_id, name, gstin, state_code, contacts, payment_terms_days, \
-         currency, bank_account_number, bank_ifsc, bank_name, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        format!(
+            "INSERT INTO vendors (id, tenant_id, name, gstin, state_code, contacts, \
+             payment_terms_days, currency, bank_ifsc, bank_name, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, {AT} $12, {AT} $12) \
+             ON CONFLICT DO NOTHING"
+        )
     } else {
-        "UPDATE vendors SET name = $3, gstin = $4, state_code = $5, contacts = $6, \
-         payment_terms_days = $7, currency = $8, bank_account_number = $9, bank_ifsc = $10, \
-         bank_name = $11, version = $12, updated_at = now() WHERE id = $1 AND tenant_id = $2"
+        format!(
+            "UPDATE vendors SET name = $3, gstin = $4, state_code = $5, contacts = $6, \
+             payment_terms_days = $7, currency = $8, bank_ifsc = $9, bank_name = $10, \
+             version = $11, updated_at = {AT} $12 WHERE id = $1 AND tenant_id = $2"
+        )
     };
-    let written = sqlx::query(sql)
-        .bind(v.id)
-        .bind(tenant)
+    let written = sqlx::query(&sql)
+        .bind(v.vendor_id)
+        .bind(v.tenant_id)
         .bind(&v.name)
         .bind(&v.gstin)
         .bind(&v.state_code)
-        .bind(&v.contacts)
+        .bind(sqlx::types::Json(&v.contacts))
         .bind(v.payment_terms_days)
         .bind(&v.currency)
-        .bind(&v.bank_account_number)
         .bind(&v.bank_ifsc)
         .bind(&v.bank_name)
         .bind(v.version)
+        .bind(v.recorded_at)
         .execute(tx)
         .await;
     match written {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-        other => other.map(|_| true),
+        other => other.map(|done| done.rows_affected() == 1),
     }
+}
+
+/// Keeps (or, with `None`, forgets) a vendor's bank account number: the one vendor detail
+/// the topics never carry in full.
+pub(crate) async fn vendor_bank_account(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    vendor: Uuid,
+    number: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    match number {
+        Some(number) => sqlx::query(
+            "INSERT INTO vendor_bank_accounts (tenant_id, vendor_id, account_number) \
+             VALUES ($1, $2, $3) ON CONFLICT (vendor_id) DO UPDATE SET account_number = $3",
+        )
+        .bind(tenant)
+        .bind(vendor)
+        .bind(number),
+        None => {
+            sqlx::query("DELETE FROM vendor_bank_accounts WHERE tenant_id = $1 AND vendor_id = $2")
+                .bind(tenant)
+                .bind(vendor)
+        }
+    }
+    .execute(tx)
+    .await
+    .map(drop)
 }
 
 /// The tenant's vendors by name, a page of them.
@@ -243,7 +270,7 @@ pub(crate) async fn vendors(
     (limit, offset): (i64, i64),
 ) -> Result<Vec<VendorRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{VENDOR} WHERE tenant_id = $1 ORDER BY lower(name), id LIMIT $2 OFFSET $3"
+        "{VENDOR} WHERE v.tenant_id = $1 ORDER BY lower(v.name), v.id LIMIT $2 OFFSET $3"
     ))
     .bind(tenant)
     .bind(limit)
@@ -282,10 +309,11 @@ pub(crate) async fn insert_payment(
         .paid_on
         .parse()
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO payments (id, tenant_id, partner_kind, partner_id, amount_minor, currency, \
-         mode, reference, paid_on, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+         mode, reference, paid_on, recorded_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {AT} $11)",
+    ))
     .bind(paid.payment_id)
     .bind(paid.tenant_id)
     .bind(kind)
@@ -296,6 +324,7 @@ pub(crate) async fn insert_payment(
     .bind(&paid.reference)
     .bind(paid_on)
     .bind(paid.recorded_by)
+    .bind(paid.recorded_at)
     .execute(tx)
     .await?;
     Ok(())
