@@ -872,13 +872,14 @@ async fn dispatch_transfer(
     // One lock order for every multi-product writer, so two transfers never deadlock.
     lines.sort_by_key(|(product, ..)| product.id);
     let id = Uuid::now_v7();
+    let dispatched_at = bazaar_schemas::now_millis();
     store::insert_transfer(
         &mut tx,
         tenant,
         id,
         (from.id, to.id),
         reference,
-        principal.user,
+        (principal.user, dispatched_at),
     )
     .await?;
     let mut sent = Vec::new();
@@ -931,7 +932,7 @@ async fn dispatch_transfer(
         reference: reference.map(str::to_owned),
         lines: sent,
         dispatched_by: principal.user,
-        dispatched_at: bazaar_schemas::now_millis(),
+        dispatched_at,
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let transfer = store::transfer(&mut tx, tenant, id)
@@ -1150,8 +1151,9 @@ async fn receive_transfer(
     } else {
         "in_transit"
     };
+    let received_at = bazaar_schemas::now_millis();
     if status != "in_transit" {
-        store::finish_transfer(&mut tx, tenant, id, status).await?;
+        store::finish_transfer(&mut tx, tenant, id, (status, received_at)).await?;
     }
     let after = store::transfer(&mut tx, tenant, id)
         .await?
@@ -1205,7 +1207,7 @@ async fn receive_transfer(
         lines,
         status: status.to_owned(),
         received_by: principal.user,
-        received_at: bazaar_schemas::now_millis(),
+        received_at,
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     tx.commit().await?;
@@ -1307,7 +1309,8 @@ async fn reserve(
         ttl_secs: f64::from(ttl),
         by: principal.user,
     };
-    let expires_at = store::insert_reservation(&mut tx, tenant, &hold, (&ids, &quantities)).await?;
+    let (created_at, expires_at) =
+        store::insert_reservation(&mut tx, tenant, &hold, (&ids, &quantities)).await?;
     let event = events::inventory::ReservationCreated {
         tenant_id: tenant,
         reservation_id: id,
@@ -1323,7 +1326,7 @@ async fn reserve(
             .collect(),
         expires_at: expires_at.timestamp_millis(),
         created_by: principal.user,
-        created_at: bazaar_schemas::now_millis(),
+        created_at: created_at.timestamp_millis(),
     };
     ledger::event(&mut tx, tenant, &id.to_string(), &event).await?;
     let levels = ledger::lock_levels(&mut tx, tenant, location.id, &ids).await?;
@@ -1429,7 +1432,8 @@ pub(crate) async fn close_reservation(
     reference: Option<&str>,
     events: &mut outbox::Events,
 ) -> Result<bool, LedgerError> {
-    if !store::close_reservation(tx, tenant, id, outcome).await? {
+    let released_at = bazaar_schemas::now_millis();
+    if !store::close_reservation(tx, tenant, id, (outcome, released_at)).await? {
         return Ok(false);
     }
     let event = events::inventory::ReservationReleased {
@@ -1438,7 +1442,7 @@ pub(crate) async fn close_reservation(
         location_id: location,
         outcome: outcome.to_owned(),
         reference: reference.map(str::to_owned),
-        released_at: bazaar_schemas::now_millis(),
+        released_at,
     };
     events.push(tenant, &id.to_string(), &event)?;
     Ok(true)

@@ -397,10 +397,12 @@ pub async fn record_all_locked(
     }
 
     let rows: Vec<(Uuid, i64, DateTime<Utc>, Option<Uuid>)> = sqlx::query_as(
+        // To the millisecond, as the events carry the time.
         "INSERT INTO stock_movements (id, tenant_id, location_id, product_id, batch, expiry_date, \
-         kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by, value_minor) \
+         kind, quantity, unit_cost_minor, reason, reference_type, reference_id, recorded_by, \
+         value_minor, recorded_at) \
          SELECT m.id, $1, m.location, m.product, m.batch, m.expiry, m.kind, m.quantity, m.cost, \
-                m.reason, m.ref_type, m.ref_id, m.by, m.value \
+                m.reason, m.ref_type, m.ref_id, m.by, m.value, date_trunc('milliseconds', now()) \
          FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::date[], $7::text[], \
                      $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::uuid[], \
                      $14::int8[]) \

@@ -4,6 +4,7 @@
 //! (`bazaar consume inventory-snapshots`).
 
 pub mod alerts;
+pub mod documents;
 pub mod domain;
 mod http;
 pub mod ledger;
@@ -35,5 +36,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
         run: bazaar_platform::service::run::<snapshots::InventorySnapshots>,
         rebuild: bazaar_platform::service::Rebuild::From(rebuild::rebuild_from_topic),
     }],
-    replay: None,
+    replay: Some(bazaar_platform::service::replay_tables::<documents::InventoryDocuments>),
 };

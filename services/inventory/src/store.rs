@@ -201,35 +201,51 @@ pub async fn insert_location(
     tenant: Uuid,
     new: &NewLocation<'_>,
 ) -> Result<Option<Location>, bazaar_platform::outbox::OutboxError> {
-    let location: Option<Location> = sqlx::query_as(
-        "INSERT INTO locations (id, tenant_id, code, name, kind, store_id, allows_negative_stock) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
-         RETURNING id, code, name, kind, store_id, allows_negative_stock, created_at",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .bind(new.code)
-    .bind(new.name)
-    .bind(new.kind)
-    .bind(new.store_id)
-    .bind(new.allows_negative_stock)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(location) = &location {
-        let added = events::inventory::LocationAdded {
-            tenant_id: tenant,
-            location_id: location.id,
-            code: location.code.clone(),
-            name: location.name.clone(),
-            kind: location.kind.clone(),
-            store_id: location.store_id,
-            added_at: location.created_at.timestamp_millis(),
-        };
-        let subject = location.id.to_string();
+    let added = events::inventory::LocationAdded {
+        tenant_id: tenant,
+        location_id: Uuid::now_v7(),
+        code: new.code.to_owned(),
+        name: new.name.to_owned(),
+        kind: new.kind.to_owned(),
+        store_id: new.store_id,
+        allows_negative_stock: new.allows_negative_stock,
+        added_at: bazaar_schemas::now_millis(),
+    };
+    let location = location_added(tx, &added).await?;
+    if location.is_some() {
+        let subject = added.location_id.to_string();
         bazaar_platform::outbox::append_event(tx, crate::SERVICE, tenant, &subject, &added).await?;
     }
     Ok(location)
 }
+
+/// Writes a location as `inventory.location.added` says; `None` when its code or store is
+/// taken.
+pub(crate) async fn location_added(
+    tx: &mut PgConnection,
+    added: &events::inventory::LocationAdded,
+) -> Result<Option<Location>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO locations (id, tenant_id, code, name, kind, store_id, allows_negative_stock, \
+             created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, {AT} $8) ON CONFLICT DO NOTHING \
+         RETURNING id, code, name, kind, store_id, allows_negative_stock, created_at"
+    ))
+    .bind(added.location_id)
+    .bind(added.tenant_id)
+    .bind(&added.code)
+    .bind(&added.name)
+    .bind(&added.kind)
+    .bind(added.store_id)
+    .bind(added.allows_negative_stock)
+    .bind(added.added_at)
+    .fetch_optional(tx)
+    .await
+}
+
+/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
+/// written live and one written again from its event are equal.
+pub(crate) const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
 /// Notes that `tenant` keeps stock, for jobs that visit every tenant.
 pub async fn register_tenant(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {
@@ -564,18 +580,20 @@ pub(crate) async fn insert_transfer(
     id: Uuid,
     (from, to): (Uuid, Uuid),
     reference: Option<&str>,
-    by: Uuid,
+    (by, at): (Uuid, i64),
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, dispatched_by) \
-         VALUES ($1, $2, $3, $4, 'in_transit', $5, $6)",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO transfers (id, tenant_id, from_location, to_location, status, reference, \
+             dispatched_by, dispatched_at) \
+         VALUES ($1, $2, $3, $4, 'in_transit', $5, $6, {AT} $7)"
+    ))
     .bind(id)
     .bind(tenant)
     .bind(from)
     .bind(to)
     .bind(reference)
     .bind(by)
+    .bind(at)
     .execute(tx)
     .await?;
     Ok(())
@@ -689,12 +707,13 @@ pub(crate) async fn transfer_complete(
     .await
 }
 
-/// Ends transfer `id` as `status` (`received` or `closed`), what never arrived recorded.
+/// Ends transfer `id` as `status` (`received` or `closed`) at `at` (ms), what never
+/// arrived recorded.
 pub(crate) async fn finish_transfer(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
-    status: &str,
+    (status, at): (&str, i64),
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE transfer_lines SET shortfall = quantity_dispatched - quantity_received \
@@ -704,12 +723,13 @@ pub(crate) async fn finish_transfer(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE transfers SET status = $3, closed_at = now() WHERE tenant_id = $1 AND id = $2",
-    )
+    sqlx::query(&format!(
+        "UPDATE transfers SET status = $3, closed_at = {AT} $4 WHERE tenant_id = $1 AND id = $2"
+    ))
     .bind(tenant)
     .bind(id)
     .bind(status)
+    .bind(at)
     .execute(tx)
     .await?;
     Ok(())
@@ -725,23 +745,27 @@ pub(crate) struct NewHold<'a> {
     pub(crate) by: Uuid,
 }
 
-/// Writes `hold` and its lines (products and quantities); returns when it expires, on the
-/// database's clock, which the holds' sums read it by.
+/// Writes `hold` and its lines (products and quantities); returns when it was made and
+/// when it expires, on the database's clock (which the holds' sums read expiry by) to the
+/// millisecond, as its event carries them.
 pub(crate) async fn insert_reservation(
     tx: &mut PgConnection,
     tenant: Uuid,
     hold: &NewHold<'_>,
     (products, quantities): (&[Uuid], &[Decimal]),
-) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<(DateTime<Utc>, DateTime<Utc>), sqlx::Error> {
+    sqlx::query_as(
         "WITH reservation AS ( \
-           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, created_by) \
-           VALUES ($1, $2, $3, $4, 'active', now() + make_interval(secs => $5), $6) RETURNING expires_at), \
+           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, \
+               created_by, created_at) \
+           SELECT $1, $2, $3, $4, 'active', made + make_interval(secs => $5), $6, made \
+           FROM (SELECT date_trunc('milliseconds', now()) AS made) AS clock \
+           RETURNING created_at, expires_at), \
          lines AS ( \
            INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, product_id, quantity) \
            SELECT $1, $2, $3, r.expires_at, l.product, l.quantity \
            FROM reservation r, UNNEST($7::uuid[], $8::numeric[]) AS l (product, quantity)) \
-         SELECT expires_at FROM reservation",
+         SELECT created_at, expires_at FROM reservation",
     )
     .bind(hold.id)
     .bind(tenant)
@@ -771,27 +795,164 @@ pub(crate) async fn lock_reservation(
     .await
 }
 
-/// Ends reservation `id` as `outcome` and frees its lines; `false`, nothing written, when
-/// it was not active.
+/// Ends reservation `id` as `outcome` at `at` (ms) and frees its lines; `false`, nothing
+/// written, when it was not active.
 pub(crate) async fn close_reservation(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
-    outcome: &str,
+    (outcome, at): (&str, i64),
 ) -> Result<bool, sqlx::Error> {
-    let closed: i64 = sqlx::query_scalar(
+    let closed: i64 = sqlx::query_scalar(&format!(
         "WITH closed AS ( \
-           UPDATE reservations SET status = $3, closed_at = now() \
+           UPDATE reservations SET status = $3, closed_at = {AT} $4 \
            WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING id), \
          lines AS ( \
            UPDATE reservation_lines SET open = false \
            WHERE tenant_id = $1 AND reservation_id IN (SELECT id FROM closed)) \
-         SELECT count(*) FROM closed",
-    )
+         SELECT count(*) FROM closed"
+    ))
     .bind(tenant)
     .bind(id)
     .bind(outcome)
+    .bind(at)
     .fetch_one(tx)
     .await?;
     Ok(closed == 1)
+}
+
+/// A decimal an event carries as text (a quantity, a cost); an unreadable one is a
+/// corrupt event, refused as a database decode error would be.
+fn decimal(field: &str, text: &str) -> Result<Decimal, sqlx::Error> {
+    text.parse()
+        .map_err(|e| sqlx::Error::Decode(format!("{field} {text:?}: {e}").into()))
+}
+
+/// Writes a movement of the ledger again from its `inventory.stock.moved`, at the place
+/// (`seq`) and time the ledger gave it: what `bazaar replay inventory` folds.
+pub(crate) async fn movement_replayed(
+    tx: &mut PgConnection,
+    moved: &events::inventory::StockMoved,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO stock_movements (id, seq, tenant_id, location_id, product_id, batch, \
+             expiry_date, kind, quantity, unit_cost_minor, reason, reference_type, reference_id, \
+             recorded_by, value_minor, recorded_at) OVERRIDING SYSTEM VALUE \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8, $9, $10, $11, $12, $13, $14, $15, {AT} $16)"
+    ))
+    .bind(moved.movement_id)
+    .bind(moved.seq)
+    .bind(moved.tenant_id)
+    .bind(moved.location_id)
+    .bind(moved.product_id)
+    .bind(&moved.batch)
+    .bind(&moved.expiry_date)
+    .bind(&moved.kind)
+    .bind(decimal("quantity", &moved.quantity)?)
+    .bind(decimal("unit_cost_minor", &moved.unit_cost_minor)?)
+    .bind(&moved.reason)
+    .bind(&moved.reference_type)
+    .bind(&moved.reference_id)
+    .bind(moved.recorded_by)
+    .bind(moved.value_minor)
+    .bind(moved.recorded_at)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Writes a transfer and its lines again from its `inventory.stock.transferred`.
+pub(crate) async fn transfer_replayed(
+    tx: &mut PgConnection,
+    sent: &events::inventory::StockTransferred,
+) -> Result<(), sqlx::Error> {
+    let tenant = sent.tenant_id;
+    insert_transfer(
+        tx,
+        tenant,
+        sent.transfer_id,
+        (sent.from_location_id, sent.to_location_id),
+        sent.reference.as_deref(),
+        (sent.dispatched_by, sent.dispatched_at),
+    )
+    .await?;
+    for line in &sent.lines {
+        let expiry = line
+            .expiry_date
+            .as_deref()
+            .map(|d| d.parse::<NaiveDate>())
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let line = DispatchedLine {
+            product: line.product_id,
+            batch: &line.batch,
+            expiry,
+            unit_cost: decimal("unit_cost_minor", &line.unit_cost_minor)?,
+            quantity: decimal("quantity", &line.quantity)?,
+        };
+        insert_transfer_line(tx, tenant, sent.transfer_id, line).await?;
+    }
+    Ok(())
+}
+
+/// Writes what arrived on a transfer again from its `inventory.stock.transfer_received`,
+/// and its end when the event ended it.
+pub(crate) async fn receipt_replayed(
+    tx: &mut PgConnection,
+    received: &events::inventory::TransferReceived,
+) -> Result<(), sqlx::Error> {
+    let (tenant, id) = (received.tenant_id, received.transfer_id);
+    for line in &received.lines {
+        let quantity = decimal("quantity", &line.quantity)?;
+        receive_transfer_line(tx, tenant, id, (line.product_id, &line.batch), quantity).await?;
+    }
+    if received.status != "in_transit" {
+        finish_transfer(tx, tenant, id, (&received.status, received.received_at)).await?;
+    }
+    Ok(())
+}
+
+/// Writes a hold and its lines again from its `inventory.reservation.created`.
+pub(crate) async fn reservation_replayed(
+    tx: &mut PgConnection,
+    held: &events::inventory::ReservationCreated,
+) -> Result<(), sqlx::Error> {
+    let products: Vec<Uuid> = held.lines.iter().map(|l| l.product_id).collect();
+    let quantities = held
+        .lines
+        .iter()
+        .map(|l| decimal("quantity", &l.quantity))
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(&format!(
+        "WITH reservation AS ( \
+           INSERT INTO reservations (id, tenant_id, location_id, reference, status, expires_at, \
+               created_by, created_at) \
+           VALUES ($1, $2, $3, $4, 'active', {AT} $5, $6, {AT} $7) RETURNING expires_at) \
+         INSERT INTO reservation_lines (reservation_id, tenant_id, location_id, expires_at, \
+             product_id, quantity) \
+         SELECT $1, $2, $3, r.expires_at, l.product, l.quantity \
+         FROM reservation r, UNNEST($8::uuid[], $9::numeric[]) AS l (product, quantity)"
+    ))
+    .bind(held.reservation_id)
+    .bind(held.tenant_id)
+    .bind(held.location_id)
+    .bind(&held.reference)
+    .bind(held.expires_at)
+    .bind(held.created_by)
+    .bind(held.created_at)
+    .bind(products)
+    .bind(quantities)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Ends a hold again from its `inventory.reservation.released`.
+pub(crate) async fn release_replayed(
+    tx: &mut PgConnection,
+    released: &events::inventory::ReservationReleased,
+) -> Result<(), sqlx::Error> {
+    let outcome = (released.outcome.as_str(), released.released_at);
+    close_reservation(tx, released.tenant_id, released.reservation_id, outcome).await?;
+    Ok(())
 }
