@@ -35,6 +35,10 @@ pub const RULES: &[(&str, Rule)] = &[
         Rule::Nothing("a held bill is not a sale"),
     ),
     (
+        events::sales::BillClosed::TYPE,
+        Rule::Nothing("a held bill is not a sale"),
+    ),
+    (
         events::sales::DayClosed::TYPE,
         Rule::Nothing("the Z report summarises invoices already posted"),
     ),
@@ -681,6 +685,8 @@ mod tests {
             mode: mode.into(),
             amount_minor,
             reference: None,
+            tendered_minor: None,
+            points: None,
         }
     }
 

@@ -133,25 +133,14 @@ pub(crate) async fn hold_bill(
     let id = Uuid::now_v7();
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
     crate::http::lock_open_day(&mut tx, tenant, body.store_id, &terminal).await?;
-    let place = (body.store_id, terminal.as_str());
     let note = body.note.as_deref().map(str::trim);
-    let bill = crate::store::hold_bill(
-        &mut tx,
-        tenant,
-        id,
-        place,
-        body.customer_id,
-        note,
-        &body.lines,
-        principal.user,
-    )
-    .await?;
     let held = events::sales::BillHeld {
         tenant_id: tenant,
         bill_id: id,
         store_id: body.store_id,
         terminal_id: terminal.clone(),
         customer_id: body.customer_id,
+        note: note.map(str::to_owned),
         lines: body
             .lines
             .iter()
@@ -163,8 +152,9 @@ pub(crate) async fn hold_bill(
             })
             .collect(),
         held_by: principal.user,
-        held_at: bill.held_at.timestamp_millis(),
+        held_at: bazaar_schemas::now_millis(),
     };
+    let bill = crate::store::bill_held(&mut tx, &held).await?;
     outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &held).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(bill)))
@@ -208,6 +198,16 @@ async fn end_bill(
                 "no held bill {id} (resumed, discarded or expired bills are gone)"
             ))
         })?;
+    let closed = events::sales::BillClosed {
+        tenant_id: principal.tenant,
+        bill_id: id,
+        store_id: bill.store_id,
+        terminal_id: bill.terminal_id.clone(),
+        status: to.to_owned(),
+        closed_by: principal.user,
+        closed_at: bazaar_schemas::now_millis(),
+    };
+    outbox::append_event(&mut tx, SERVICE, principal.tenant, &id.to_string(), &closed).await?;
     tx.commit().await?;
     Ok(bill)
 }
@@ -352,12 +352,13 @@ pub(crate) async fn close_day(
             .counted_cash_minor
             .checked_sub(expected)
             .ok_or_else(too_large)?,
-        held_bills_expired: expired as i32,
+        held_bills_expired: expired.len() as i32,
         exceptions_count: exceptions_count as i32,
         exceptions_minor,
     };
-    if !crate::store::record_day_close(&mut tx, tenant, place, day, &report, principal.user).await?
-    {
+    let closed_at = bazaar_schemas::now_millis();
+    let closer = (principal.user, closed_at);
+    if !crate::store::record_day_close(&mut tx, tenant, place, day, &report, closer).await? {
         return Err(ApiError::conflict(
             "day_closed",
             format!("terminal {terminal}'s {day} is already closed"),
@@ -384,10 +385,52 @@ pub(crate) async fn close_day(
         exceptions_count: report.exceptions_count,
         exceptions_minor: report.exceptions_minor,
         closed_by: principal.user,
-        closed_at: bazaar_schemas::now_millis(),
+        closed_at,
     };
     let key = format!("{}/{terminal}/{day}", body.store_id);
     outbox::append_event(&mut tx, SERVICE, tenant, &key, &closed).await?;
+    // Each bill the day's close expired, on its own key after its holding.
+    for bill in expired {
+        let expired = events::sales::BillClosed {
+            tenant_id: tenant,
+            bill_id: bill,
+            store_id: body.store_id,
+            terminal_id: terminal.clone(),
+            status: "expired".to_owned(),
+            closed_by: principal.user,
+            closed_at,
+        };
+        outbox::append_event(&mut tx, SERVICE, tenant, &bill.to_string(), &expired).await?;
+    }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(report)))
+}
+
+/// The Z report a `sales.day.closed` carries, as `day_closes` keeps it.
+pub(crate) fn report_of(
+    closed: &events::sales::DayClosed,
+) -> Result<(NaiveDate, ZReport), chrono::ParseError> {
+    let day: NaiveDate = closed.day.parse()?;
+    Ok((
+        day,
+        ZReport {
+            store_id: closed.store_id,
+            terminal_id: closed.terminal_id.clone(),
+            day,
+            invoice_count: closed.invoice_count,
+            first_number: closed.first_number.clone(),
+            last_number: closed.last_number.clone(),
+            currency: closed.currency.clone(),
+            by_payment_mode: closed.by_payment_mode.clone().into_iter().collect(),
+            by_tax_rate: closed.by_tax_rate.clone().into_iter().collect(),
+            sales_minor: closed.sales_minor,
+            returns_minor: closed.returns_minor,
+            expected_cash_minor: closed.expected_cash_minor,
+            counted_cash_minor: closed.counted_cash_minor,
+            cash_difference_minor: closed.cash_difference_minor,
+            held_bills_expired: closed.held_bills_expired,
+            exceptions_count: closed.exceptions_count,
+            exceptions_minor: closed.exceptions_minor,
+        },
+    ))
 }

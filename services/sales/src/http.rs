@@ -964,8 +964,6 @@ async fn record(
         store,
         place,
         customer_gstin,
-        products,
-        inputs,
         bill,
         payments,
         currency,
@@ -978,47 +976,12 @@ async fn record(
         Some(offline) => offline.number.trim().to_owned(),
         None => next_number(&mut tx, tenant, body.store_id, terminal, &store.code).await?,
     };
-    // Microseconds, as PostgreSQL keeps it: the answer matches a later read.
+    // Milliseconds, as the event carries it: the answer matches a later read.
     let issued_at = body
         .offline
         .as_ref()
         .map_or_else(Utc::now, |o| o.issued_at)
-        .trunc_subsecs(6);
-    // The head, its lines and its payments in one statement; none of them when the id or
-    // the number is taken. The series row stays locked until commit.
-    let issued = crate::store::IssuedInvoice {
-        id: body.id,
-        number: &number,
-        store: body.store_id,
-        terminal,
-        cashier: principal.user,
-        customer: body.customer_id,
-        reservation,
-        place,
-        currency,
-        bill,
-        issued_at,
-        supplier_gstin: store.gstin.as_deref(),
-        supplier_state: &store.state_code,
-        customer_gstin: customer_gstin.as_deref(),
-        products: products
-            .iter()
-            .map(|p| (p.id, p.gst_rate_bp, p.hsn_code.clone()))
-            .collect(),
-        inputs,
-        salespeople: body.lines.iter().map(|l| l.salesperson_id).collect(),
-        payments,
-        exceptions: i32::try_from(draft.exceptions.len()).map_err(ApiError::internal)?,
-        approved_by,
-        offline: body.offline.is_some(),
-    };
-    if !crate::store::insert_invoice(&mut tx, tenant, &issued).await? {
-        // The same id issued by a concurrent request, or an offline number already used.
-        return Err(ApiError::conflict(
-            "invoice_conflict",
-            format!("invoice {} or number {number} is taken", body.id),
-        ));
-    }
+        .trunc_subsecs(3);
     let invoice = as_recorded(body, draft, number.clone(), issued_at, approved_by);
     let issued = events::sales::InvoiceIssued {
         tenant_id: tenant,
@@ -1042,15 +1005,39 @@ async fn record(
                 mode: p.mode.clone(),
                 amount_minor: p.amount,
                 reference: p.reference.clone(),
+                tendered_minor: p.tendered,
+                points: p.points,
             })
             .collect(),
         subtotal_minor: bill.subtotal,
         discount_minor: bill.discount,
+        taxable_minor: bill.taxable,
         tax_minor: bill.tax,
         round_off_minor: bill.round_off,
         total_minor: bill.total,
+        approved_by,
+        exceptions: draft
+            .exceptions
+            .iter()
+            .map(|e| events::sales::InvoiceIssuedException {
+                field: e.field.clone(),
+                kind: e.kind.code().to_owned(),
+                allowed_minor: e.allowed,
+                given_minor: e.given,
+                amount_minor: e.amount,
+            })
+            .collect(),
         issued_at: invoice.issued_at.timestamp_millis(),
     };
+    // The head, its lines, payments and exceptions in one statement; none of them when
+    // the id or the number is taken. The series row stays locked until commit.
+    if !crate::store::invoice_issued(&mut tx, &issued).await? {
+        // The same id issued by a concurrent request, or an offline number already used.
+        return Err(ApiError::conflict(
+            "invoice_conflict",
+            format!("invoice {} or number {number} is taken", body.id),
+        ));
+    }
     outbox::append_event(&mut tx, SERVICE, tenant, &body.id.to_string(), &issued).await?;
     if !draft.exceptions.is_empty() {
         record_exceptions(&mut tx, principal, body, draft, &number, approved_by).await?;
@@ -1156,7 +1143,6 @@ async fn record_exceptions(
     approved_by: Option<Uuid>,
 ) -> Result<(), ApiError> {
     let exceptions = &draft.exceptions;
-    store::insert_exceptions(tx, principal.tenant, body.id, approved_by, exceptions).await?;
     let audited = events::audit::SaleBeyondPolicy {
         tenant_id: principal.tenant,
         invoice_id: body.id,

@@ -4,6 +4,7 @@
 //! WebSocket per store (`/ws/pos`); events on `sales.events.v1`. What the till knows of
 //! products and customers comes from the topics (`bazaar consume sales-references`).
 
+pub mod documents;
 pub mod domain;
 mod held;
 mod http;
@@ -45,5 +46,5 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
         run: bazaar_platform::service::run::<references::SalesReferences>,
         rebuild: bazaar_platform::service::Rebuild::REFERENCE_COPIES,
     }],
-    replay: None,
+    replay: Some(bazaar_platform::service::replay_tables::<documents::SalesDocuments>),
 };

@@ -106,7 +106,6 @@ pub(crate) async fn void_invoice(
             ),
         ));
     }
-    crate::store::void_invoice(&mut tx, tenant, id, principal.user, &reason).await?;
     let currency = current.total.currency.code();
     let voided = events::sales::InvoiceVoided {
         tenant_id: tenant,
@@ -139,6 +138,7 @@ pub(crate) async fn void_invoice(
         voided_by: principal.user,
         voided_at: bazaar_schemas::now_millis(),
     };
+    crate::store::invoice_voided(&mut tx, &voided).await?;
     outbox::append_event(&mut tx, SERVICE, tenant, &id.to_string(), &voided).await?;
     let after = invoice(&mut tx, tenant, id)
         .await?
@@ -356,7 +356,6 @@ pub(crate) async fn process_return(
             .map(|(_, back)| *back)
             .unwrap_or_default();
         let part = domain::return_of(line_tax, sold_quantity, already, back, quantity);
-        crate::store::add_returned(&mut tx, body.invoice_id, line.line_no, quantity).await?;
         returned.push(events::sales::ReturnProcessedReturnLine {
             line_no: line.line_no,
             product_id: original.product_id,
@@ -380,15 +379,17 @@ pub(crate) async fn process_return(
         credit_note_number: number.clone(),
         invoice_id: body.invoice_id,
         store_id: sold.store_id,
+        terminal_id: terminal.clone(),
         customer_id: sold.customer_id,
         currency: currency.code().to_owned(),
         lines: returned,
         refund_mode: refund_mode.to_owned(),
+        reason: reason.clone(),
         total_minor: total,
         processed_by: principal.user,
         processed_at: bazaar_schemas::now_millis(),
     };
-    crate::store::record_return(&mut tx, &processed, &terminal, &reason).await?;
+    crate::store::record_return(&mut tx, &processed).await?;
     outbox::append_event(
         &mut tx,
         SERVICE,

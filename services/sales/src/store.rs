@@ -8,10 +8,7 @@ use uuid::Uuid;
 
 use bazaar_platform::auth::Role;
 
-use crate::{
-    domain::{DiscountLimit, Exception},
-    policy::SaleException,
-};
+use crate::{domain::DiscountLimit, policy::SaleException};
 
 /// Takes the next serial of a terminal's series for `year`, locking the series row until
 /// commit; `None` when the terminal's day `today` is closed. ON CONFLICT locks the row and
@@ -206,40 +203,6 @@ pub(crate) async fn prices_in_force(
         .collect())
 }
 
-/// Keeps an invoice's exceptions, with whose authority covered them.
-pub(crate) async fn insert_exceptions(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    invoice: Uuid,
-    approved_by: Option<Uuid>,
-    exceptions: &[Exception],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO invoice_exceptions (tenant_id, invoice_id, seq, field, kind, allowed_minor, \
-         given_minor, amount_minor, approved_by) \
-         SELECT $1, $2, e.seq, e.field, e.kind, e.allowed, e.given, e.amount, $3 \
-         FROM UNNEST($4::int4[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[]) \
-           AS e (seq, field, kind, allowed, given, amount)",
-    )
-    .bind(tenant)
-    .bind(invoice)
-    .bind(approved_by)
-    .bind((1..=exceptions.len() as i32).collect::<Vec<i32>>())
-    .bind(
-        exceptions
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(exceptions.iter().map(|e| e.kind.code()).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.allowed).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.given).collect::<Vec<_>>())
-    .bind(exceptions.iter().map(|e| e.amount).collect::<Vec<_>>())
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
 /// A store's exceptions of sales issued in `days` (first and last), unapproved first.
 pub(crate) async fn exceptions_of_store(
     tx: &mut PgConnection,
@@ -267,31 +230,26 @@ pub(crate) async fn exceptions_of_store(
     .await
 }
 
-/// Parks bill `id` at a terminal (`(store, terminal)`), as the till had it.
-#[allow(clippy::too_many_arguments)] // one column each, in the order of the table
-pub(crate) async fn hold_bill(
+/// Parks a bill at a terminal as its `sales.bill.held` says.
+pub(crate) async fn bill_held(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    (store, terminal): (Uuid, &str),
-    customer: Option<Uuid>,
-    note: Option<&str>,
-    lines: &[crate::held::HeldLine],
-    by: Uuid,
+    held: &bazaar_schemas::events::sales::BillHeld,
 ) -> Result<crate::held::HeldBill, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, status, held_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8) \
-         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at",
-    )
-    .bind(id)
-    .bind(tenant)
-    .bind(store)
-    .bind(terminal)
-    .bind(customer)
-    .bind(note)
-    .bind(sqlx::types::Json(lines))
-    .bind(by)
+    sqlx::query_as(&format!(
+        "INSERT INTO held_bills (id, tenant_id, store_id, terminal_id, customer_id, note, lines, \
+             status, held_by, held_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8, {AT} $9) \
+         RETURNING id, store_id, terminal_id, customer_id, note, lines, status, held_at"
+    ))
+    .bind(held.bill_id)
+    .bind(held.tenant_id)
+    .bind(held.store_id)
+    .bind(&held.terminal_id)
+    .bind(held.customer_id)
+    .bind(&held.note)
+    .bind(sqlx::types::Json(&held.lines))
+    .bind(held.held_by)
+    .bind(held.held_at)
     .fetch_one(tx)
     .await
 }
@@ -433,45 +391,46 @@ pub(crate) async fn day_figures(
     })
 }
 
-/// Expires the bills still held at a terminal when its `day` closes; how many.
+/// Expires the bills still held at a terminal when its `day` closes; which.
 pub(crate) async fn expire_held_bills(
     tx: &mut PgConnection,
     tenant: Uuid,
     (store, terminal): (Uuid, &str),
     day: NaiveDate,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE held_bills SET status = 'expired' WHERE tenant_id = $1 AND store_id = $2 AND terminal_id = $3 \
-         AND status = 'held' AND held_at < $4::date + 1",
+         AND status = 'held' AND held_at < $4::date + 1 RETURNING id",
     )
     .bind(tenant)
     .bind(store)
     .bind(terminal)
     .bind(day)
-    .execute(tx)
-    .await?
-    .rows_affected())
+    .fetch_all(tx)
+    .await
 }
 
-/// Keeps a terminal's Z report for `day`; `false` when the day was closed already.
+/// Keeps a terminal's Z report for `day`, closed `(by, at)` (ms); `false` when the day
+/// was closed already.
 pub(crate) async fn record_day_close(
     tx: &mut PgConnection,
     tenant: Uuid,
     (store, terminal): (Uuid, &str),
     day: NaiveDate,
     report: &crate::held::ZReport,
-    by: Uuid,
+    (by, at): (Uuid, i64),
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO day_closes (tenant_id, store_id, terminal_id, day, report, closed_by, closed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, {AT} $7) ON CONFLICT DO NOTHING"
+    ))
     .bind(tenant)
     .bind(store)
     .bind(terminal)
     .bind(day)
     .bind(sqlx::types::Json(report))
     .bind(by)
+    .bind(at)
     .execute(tx)
     .await?
     .rows_affected();
@@ -493,22 +452,21 @@ pub(crate) async fn lock_invoice(
     .await
 }
 
-/// Voids invoice `id`, by whom and why.
-pub(crate) async fn void_invoice(
+/// Voids an invoice as its `sales.invoice.voided` says: by whom, when and why.
+pub(crate) async fn invoice_voided(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-    by: Uuid,
-    reason: &str,
+    voided: &bazaar_schemas::events::sales::InvoiceVoided,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE invoices SET status = 'voided', voided_by = $3, voided_at = now(), void_reason = $4 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(by)
-    .bind(reason)
+    sqlx::query(&format!(
+        "UPDATE invoices SET status = 'voided', voided_by = $3, voided_at = {AT} $5, \
+             void_reason = $4 \
+         WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(voided.tenant_id)
+    .bind(voided.invoice_id)
+    .bind(voided.voided_by)
+    .bind(&voided.reason)
+    .bind(voided.voided_at)
     .execute(tx)
     .await?;
     Ok(())
@@ -613,27 +571,27 @@ pub(crate) async fn add_returned(
     Ok(())
 }
 
-/// The credit note `processed` describes, taken at `terminal` for `reason`.
+/// The credit note `processed` describes, and what came back of each invoice line.
 pub(crate) async fn record_return(
     tx: &mut PgConnection,
     processed: &bazaar_schemas::events::sales::ReturnProcessed,
-    terminal: &str,
-    reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO sales_returns (id, tenant_id, number, invoice_id, store_id, terminal_id, refund_mode, reason, \
-         total_minor, processed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+         total_minor, processed_by, processed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {AT} $11)"
+    ))
     .bind(processed.return_id)
     .bind(processed.tenant_id)
     .bind(&processed.credit_note_number)
     .bind(processed.invoice_id)
     .bind(processed.store_id)
-    .bind(terminal)
+    .bind(&processed.terminal_id)
     .bind(&processed.refund_mode)
-    .bind(reason)
+    .bind(&processed.reason)
     .bind(processed.total_minor)
     .bind(processed.processed_by)
+    .bind(processed.processed_at)
     .execute(&mut *tx)
     .await?;
     for line in &processed.lines {
@@ -655,6 +613,11 @@ pub(crate) async fn record_return(
         .bind(line.total_minor)
         .execute(&mut *tx)
         .await?;
+        let quantity = line
+            .quantity
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        add_returned(tx, processed.invoice_id, line.line_no, quantity).await?;
     }
     Ok(())
 }
@@ -787,59 +750,39 @@ pub(crate) async fn customer_tax_facts(
         .await
 }
 
-/// An invoice as it is issued: its head, lines and payments, in one statement.
-pub(crate) struct IssuedInvoice<'a> {
-    pub(crate) id: Uuid,
-    pub(crate) number: &'a str,
-    pub(crate) store: Uuid,
-    pub(crate) terminal: &'a str,
-    pub(crate) cashier: Uuid,
-    pub(crate) customer: Option<Uuid>,
-    pub(crate) reservation: Option<Uuid>,
-    pub(crate) place: &'a str,
-    pub(crate) currency: &'a str,
-    pub(crate) bill: &'a crate::domain::Bill,
-    pub(crate) issued_at: DateTime<Utc>,
-    pub(crate) supplier_gstin: Option<&'a str>,
-    pub(crate) supplier_state: &'a str,
-    pub(crate) customer_gstin: Option<&'a str>,
-    /// Per line: the product, its GST rate and HSN code.
-    pub(crate) products: Vec<(Uuid, i32, Option<String>)>,
-    pub(crate) inputs: &'a [crate::domain::LineInput],
-    pub(crate) salespeople: Vec<Option<Uuid>>,
-    pub(crate) payments: &'a [crate::domain::Payment],
-    pub(crate) exceptions: i32,
-    pub(crate) approved_by: Option<Uuid>,
-    pub(crate) offline: bool,
-}
+/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
+/// written live and one written again from its event are equal.
+const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
-/// Writes `invoice`; `false`, nothing written, when its id or number is taken.
-pub(crate) async fn insert_invoice(
+/// Writes an invoice as its `sales.invoice.issued` says: its head, lines, payments and
+/// exceptions, in one statement; `false`, nothing written, when its id or number is
+/// taken.
+pub(crate) async fn invoice_issued(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    invoice: &IssuedInvoice<'_>,
+    issued: &bazaar_schemas::events::sales::InvoiceIssued,
 ) -> Result<bool, sqlx::Error> {
-    let bill = invoice.bill;
-    let priced =
-        |f: fn(&crate::domain::PricedLine) -> i64| bill.lines.iter().map(f).collect::<Vec<i64>>();
-    let (products, payments) = (&invoice.products, invoice.payments);
-    let inserted: i64 = sqlx::query_scalar(
+    let (lines, payments, exceptions) = (&issued.lines, &issued.payments, &issued.exceptions);
+    fn column<'a, T, U>(rows: &'a [T], f: impl Fn(&'a T) -> U) -> Vec<U> {
+        rows.iter().map(f).collect()
+    }
+    let numbered = |n: usize| (1..=n as i32).collect::<Vec<i32>>();
+    let inserted: i64 = sqlx::query_scalar(&format!(
         "WITH invoice AS ( \
            INSERT INTO invoices (id, tenant_id, number, store_id, terminal_id, cashier_id, customer_id, \
            reservation_id, place_of_supply, currency, subtotal_minor, discount_minor, taxable_minor, tax_minor, \
            round_off_minor, total_minor, status, issued_at, supplier_gstin, supplier_state, customer_gstin, \
            exceptions, approved_by, offline) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', $17, $18, \
-           $19, $20, $41, $42, $43) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'issued', {AT} $17, \
+           $18, $19, $20, $41, $42, $43) \
            ON CONFLICT DO NOTHING RETURNING id), \
          lines AS ( \
            INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
            discount_minor, taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, \
            total_minor, salesperson_id, hsn_code) \
-           SELECT invoice.id, line_no, $2, product_id, quantity, unit_price_minor, discount_minor, \
+           SELECT invoice.id, line_no, $2, product_id, quantity::numeric, unit_price_minor, discount_minor, \
            taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
            salesperson_id, hsn_code \
-           FROM invoice, UNNEST($21::int4[], $22::uuid[], $23::numeric[], $24::int8[], $25::int8[], \
+           FROM invoice, UNNEST($21::int4[], $22::uuid[], $23::text[], $24::int8[], $25::int8[], \
            $26::int8[], $27::int4[], $28::int8[], $29::int8[], $30::int8[], $31::int8[], $32::int8[], \
            $33::uuid[], $34::text[]) \
            AS l (line_no, product_id, quantity, unit_price_minor, discount_minor, taxable_minor, gst_rate_bp, \
@@ -849,52 +792,64 @@ pub(crate) async fn insert_invoice(
            reference, points) \
            SELECT invoice.id, payment_no, $2, mode, amount_minor, tendered_minor, reference, points \
            FROM invoice, UNNEST($35::int4[], $36::text[], $37::int8[], $38::int8[], $39::text[], $40::int8[]) \
-           AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)) \
-         SELECT count(*) FROM invoice",
-    )
-    .bind(invoice.id)
-    .bind(tenant)
-    .bind(invoice.number)
-    .bind(invoice.store)
-    .bind(invoice.terminal)
-    .bind(invoice.cashier)
-    .bind(invoice.customer)
-    .bind(invoice.reservation)
-    .bind(invoice.place)
-    .bind(invoice.currency)
-    .bind(bill.subtotal)
-    .bind(bill.discount)
-    .bind(bill.taxable)
-    .bind(bill.tax)
-    .bind(bill.round_off)
-    .bind(bill.total)
-    .bind(invoice.issued_at)
-    .bind(invoice.supplier_gstin)
-    .bind(invoice.supplier_state)
-    .bind(invoice.customer_gstin)
-    .bind((1..=products.len() as i32).collect::<Vec<i32>>())
-    .bind(products.iter().map(|p| p.0).collect::<Vec<Uuid>>())
-    .bind(invoice.inputs.iter().map(|i| i.quantity).collect::<Vec<rust_decimal::Decimal>>())
-    .bind(invoice.inputs.iter().map(|i| i.unit_price).collect::<Vec<i64>>())
-    .bind(priced(|l| l.discount))
-    .bind(priced(|l| l.tax.taxable))
-    .bind(products.iter().map(|p| p.1).collect::<Vec<i32>>())
-    .bind(priced(|l| l.tax.cgst))
-    .bind(priced(|l| l.tax.sgst))
-    .bind(priced(|l| l.tax.igst))
-    .bind(priced(|l| l.tax.cess))
-    .bind(priced(|l| l.tax.total()))
-    .bind(&invoice.salespeople)
-    .bind(products.iter().map(|p| p.2.clone()).collect::<Vec<Option<String>>>())
-    .bind((1..=payments.len() as i32).collect::<Vec<i32>>())
-    .bind(payments.iter().map(|p| p.mode.clone()).collect::<Vec<String>>())
-    .bind(payments.iter().map(|p| p.amount).collect::<Vec<i64>>())
-    .bind(payments.iter().map(|p| p.tendered).collect::<Vec<Option<i64>>>())
-    .bind(payments.iter().map(|p| p.reference.clone()).collect::<Vec<Option<String>>>())
-    .bind(payments.iter().map(|p| p.points).collect::<Vec<Option<i64>>>())
-    .bind(invoice.exceptions)
-    .bind(invoice.approved_by)
-    .bind(invoice.offline)
+           AS p (payment_no, mode, amount_minor, tendered_minor, reference, points)), \
+         exceptions AS ( \
+           INSERT INTO invoice_exceptions (tenant_id, invoice_id, seq, field, kind, allowed_minor, \
+           given_minor, amount_minor, approved_by) \
+           SELECT $2, invoice.id, e.seq, e.field, e.kind, e.allowed, e.given, e.amount, $42 \
+           FROM invoice, UNNEST($44::int4[], $45::text[], $46::text[], $47::int8[], $48::int8[], $49::int8[]) \
+           AS e (seq, field, kind, allowed, given, amount)) \
+         SELECT count(*) FROM invoice"
+    ))
+    .bind(issued.invoice_id)
+    .bind(issued.tenant_id)
+    .bind(&issued.invoice_number)
+    .bind(issued.store_id)
+    .bind(&issued.terminal_id)
+    .bind(issued.cashier_id)
+    .bind(issued.customer_id)
+    .bind(issued.reservation_id)
+    .bind(&issued.place_of_supply)
+    .bind(&issued.currency)
+    .bind(issued.subtotal_minor)
+    .bind(issued.discount_minor)
+    .bind(issued.taxable_minor)
+    .bind(issued.tax_minor)
+    .bind(issued.round_off_minor)
+    .bind(issued.total_minor)
+    .bind(issued.issued_at)
+    .bind(&issued.supplier_gstin)
+    .bind(&issued.supplier_state)
+    .bind(&issued.customer_gstin)
+    .bind(column(lines, |l| l.line_no))
+    .bind(column(lines, |l| l.product_id))
+    .bind(column(lines, |l| l.quantity.as_str()))
+    .bind(column(lines, |l| l.unit_price_minor))
+    .bind(column(lines, |l| l.discount_minor))
+    .bind(column(lines, |l| l.taxable_minor))
+    .bind(column(lines, |l| l.gst_rate_bp))
+    .bind(column(lines, |l| l.cgst_minor))
+    .bind(column(lines, |l| l.sgst_minor))
+    .bind(column(lines, |l| l.igst_minor))
+    .bind(column(lines, |l| l.cess_minor))
+    .bind(column(lines, |l| l.total_minor))
+    .bind(column(lines, |l| l.salesperson_id))
+    .bind(column(lines, |l| l.hsn_code.as_deref()))
+    .bind(numbered(payments.len()))
+    .bind(column(payments, |p| p.mode.as_str()))
+    .bind(column(payments, |p| p.amount_minor))
+    .bind(column(payments, |p| p.tendered_minor))
+    .bind(column(payments, |p| p.reference.as_deref()))
+    .bind(column(payments, |p| p.points))
+    .bind(i32::try_from(exceptions.len()).unwrap_or(i32::MAX))
+    .bind(issued.approved_by)
+    .bind(issued.offline)
+    .bind(numbered(exceptions.len()))
+    .bind(column(exceptions, |e| e.field.as_str()))
+    .bind(column(exceptions, |e| e.kind.as_str()))
+    .bind(column(exceptions, |e| e.allowed_minor))
+    .bind(column(exceptions, |e| e.given_minor))
+    .bind(column(exceptions, |e| e.amount_minor))
     .fetch_one(tx)
     .await?;
     Ok(inserted == 1)
