@@ -3,6 +3,7 @@
 //! and finance's consumers applying it, under one trace id. Alone in its binary: it
 //! installs the process's tracing subscriber, exporting over OTLP.
 
+#[path = "e2e/support/mod.rs"]
 mod support;
 
 use std::{collections::HashSet, time::Duration};

@@ -1,14 +1,12 @@
 //! The binary as an operator runs it.
 
-mod support;
-
 use std::{
     process::Stdio,
     thread::sleep,
     time::{Duration, Instant},
 };
 
-use support::{bazaar, free_port, get};
+use crate::support::{bazaar, free_port, get};
 
 #[test]
 fn serve_all_becomes_ready_and_stops_cleanly_on_sigterm() {

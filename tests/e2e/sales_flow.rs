@@ -4,16 +4,14 @@
 //! sale and its loyalty points on the customer's ledger in partners, and reaches the
 //! store's live POS WebSocket, followed by inventory's low-stock alert.
 
-// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
-
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
 use std::time::Duration;
 
+use crate::support::mesh::{
+    call, ok, publish, relay_outbox_to, run, store_opened, topic, until, Tenant,
+};
 use bazaar_platform::{
     auth::{Role, Stores},
     testing::{TestIssuer, TestService},
@@ -21,7 +19,6 @@ use bazaar_platform::{
 use bazaar_sales::references::SalesReferences;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{call, ok, publish, relay_outbox_to, run, store_opened, topic, until, Tenant};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

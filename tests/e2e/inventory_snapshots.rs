@@ -2,10 +2,9 @@
 //! move stock once however often they are delivered; then the stock snapshot is rebuilt
 //! from the earliest offset of the service's own topic and equals the live one.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::mesh::{publish, relay_outbox_to, settings, topic, until};
 use axum::http::{Method, StatusCode};
 use bazaar_inventory::{rebuild, snapshots::InventorySnapshots};
 use bazaar_platform::{
@@ -16,7 +15,6 @@ use bazaar_platform::{
     ServiceContext,
 };
 use serde_json::{json, Value};
-use support::mesh::{publish, relay_outbox_to, settings, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -6,13 +6,13 @@
 //! metric shows what waits; and every dashboard panel's query, expanded as the Grafana
 //! plugin expands it, returns the figures worked out by hand.
 
-// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    analytics_day::{alert_panels, day, on_the_day, panels_on_the_day, rows, Day},
+    mesh::{produce_raw, publish, run_ingest, settings, topic, until},
+    PrivateClickHouse,
+};
 use bazaar_analytics::{
     ingest::{self},
     migrate,
@@ -23,11 +23,6 @@ use bazaar_platform::{
     consumer::{Batch, ConsumerMetrics, DeadLetter},
     http::HttpMetrics,
     rebuild, testing, Settings,
-};
-use support::{
-    analytics_day::{alert_panels, day, on_the_day, panels_on_the_day, rows, Day},
-    mesh::{produce_raw, publish, run_ingest, settings, topic, until},
-    PrivateClickHouse,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -4,12 +4,10 @@
 //! drifted ledger is repaired.
 
 // Amounts in paise are written rupees_paise (5_000_00 is ₹5,000.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::mesh::{publish, relay_outbox_to, settings, topic, until};
 use axum::http::Method;
 use bazaar_partners::ledgers::{self, PartnerLedgers};
 use bazaar_platform::{
@@ -19,7 +17,6 @@ use bazaar_platform::{
 };
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::mesh::{publish, relay_outbox_to, settings, topic, until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -1,8 +1,6 @@
 //! The consumer runner against real Kafka and PostgreSQL: exactly-once effects from
 //! at-least-once delivery, and bad events set aside without stopping the projection.
 
-mod support;
-
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU32, Ordering},
@@ -11,12 +9,7 @@ use std::{
     time::Duration,
 };
 
-use bazaar_platform::consumer::{
-    ConsumedEvent, ConsumerRunner, Projection, ProjectionError, Retry,
-};
-use bazaar_schemas::{Catalogue, CloudEvent};
-use sqlx::{PgConnection, PgPool};
-use support::{
+use crate::support::{
     bazaar,
     mesh::{
         database, produce, produce_for, produce_raw, read_with_headers, settings, topic,
@@ -24,6 +17,11 @@ use support::{
     },
     run_ok,
 };
+use bazaar_platform::consumer::{
+    ConsumedEvent, ConsumerRunner, Projection, ProjectionError, Retry,
+};
+use bazaar_schemas::{Catalogue, CloudEvent};
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -1,12 +1,10 @@
 //! `bazaar topics apply` against the real broker.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{bazaar, run_ok, TempFile};
 use bazaar_platform::{kafka, Settings};
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
-use support::{bazaar, run_ok, TempFile};
 use uuid::Uuid;
 
 fn topics_file(domain: &str) -> TempFile {

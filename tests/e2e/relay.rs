@@ -1,8 +1,6 @@
 //! The relay's guarantees under faults, against real PostgreSQL and Kafka: every
 //! committed event reaches Kafka, at least once, in commit order per aggregate.
 
-mod support;
-
 use std::{
     collections::{HashMap, HashSet},
     process::{Child, Stdio},
@@ -10,6 +8,13 @@ use std::{
     time::Duration,
 };
 
+use crate::support::{
+    bazaar, free_port, get,
+    mesh::{
+        self, consume, consume_from, database, outbox_ids, topic, topic_on, wait_published, write,
+    },
+    PrivateBroker,
+};
 use bazaar_outbox_worker::{Relay, RelayMetrics};
 use bazaar_platform::{http::HttpMetrics, outbox, Settings};
 use bazaar_schemas::{
@@ -17,13 +22,6 @@ use bazaar_schemas::{
     Event as _,
 };
 use sqlx::PgPool;
-use support::{
-    bazaar, free_port, get,
-    mesh::{
-        self, consume, consume_from, database, outbox_ids, topic, topic_on, wait_published, write,
-    },
-    PrivateBroker,
-};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -182,9 +180,9 @@ async fn a_row_the_broker_refuses_is_parked_and_the_rows_after_it_are_published(
     let first_parked_at = parked[0].parked_at;
 
     // The operator sees it, and sends it again (refused again, so parked again).
-    let listed = support::run_ok(bazaar().args(["outbox", "parked", "--database", &name]));
+    let listed = crate::support::run_ok(bazaar().args(["outbox", "parked", "--database", &name]));
     assert!(listed.contains(&oversized.to_string()), "{listed}");
-    let retried = support::run_ok(bazaar().args([
+    let retried = crate::support::run_ok(bazaar().args([
         "outbox",
         "retry",
         "--database",

@@ -13,11 +13,10 @@
 //! a manual entry added and the month closed, the ledger rebuilt from the earliest
 //! offsets equals the live one.
 
-// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
-
+use crate::support::mesh::{
+    call, ok, publish, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings,
+    store_opened, topic, until, Tenant,
+};
 use axum::http::Method;
 use bazaar_analytics::ingest::events_stored;
 use bazaar_finance::ledger::FinanceLedger;
@@ -34,10 +33,6 @@ use bazaar_sales::references::SalesReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::mesh::{
-    call, ok, publish, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings,
-    store_opened, topic, until, Tenant,
-};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

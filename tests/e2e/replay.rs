@@ -3,11 +3,7 @@
 //! handlers write with, and finds them equal to the live ones; a live row changed behind
 //! the events' back is found.
 
-// Amounts in paise are written rupees_paise (650_00 is ₹650.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
-
+use crate::support::mesh::{call, ok, relay_outbox_to, settings, store_opened, topic, Tenant};
 use axum::http::Method;
 use bazaar_catalog::documents::CatalogDocuments;
 use bazaar_inventory::{documents::InventoryDocuments, snapshots::InventorySnapshots};
@@ -16,7 +12,6 @@ use bazaar_platform::{consumer, db, http::call_with, rebuild, service::TableProj
 use bazaar_sales::{documents::SalesDocuments, references::SalesReferences};
 use serde_json::{json, Value};
 use std::{collections::HashMap, time::Duration};
-use support::mesh::{call, ok, relay_outbox_to, settings, store_opened, topic, Tenant};
 use uuid::Uuid;
 
 fn inr(minor: i64) -> Value {

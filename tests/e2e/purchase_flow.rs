@@ -4,12 +4,12 @@
 //! the right vendor balance, and the topic carries the right events.
 
 // Amounts in paise are written rupees_paise (45_50 is ₹45.50).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
 
 use std::{collections::HashMap, time::Duration};
 
+use crate::support::mesh::{
+    call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until, Tenant,
+};
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
@@ -18,9 +18,6 @@ use bazaar_platform::{db, rebuild, service::TableProjection as _};
 use bazaar_purchase::{documents::PurchaseDocuments, references::PurchaseReferences};
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::mesh::{
-    call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until, Tenant,
-};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

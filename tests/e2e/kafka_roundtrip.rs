@@ -1,8 +1,6 @@
 //! One event through a real Kafka broker, decoded the way an integration outside Bazaar
 //! would: with the `.avsc` files and nothing else.
 
-mod support;
-
 use std::{path::Path, time::Duration};
 
 use bazaar_platform::{kafka, Settings};
@@ -60,7 +58,7 @@ async fn an_event_produced_with_cloudevent_headers_decodes_with_only_the_schema_
         .map_err(|(err, _)| err)
         .unwrap();
 
-    let consumer = support::mesh::reader(&settings, &topic);
+    let consumer = crate::support::mesh::reader(&settings, &topic);
     let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("the event arrives")

@@ -1,20 +1,15 @@
 //! The live POS WebSocket over real Kafka: a store's screen receives its invoices as
 //! their events reach the topic, and a user who does not reach the store is refused.
 
-// Amounts in paise are written rupees_paise (118_00 is ₹118.00).
-#![allow(clippy::inconsistent_digit_grouping)]
-
-mod support;
-
 use std::time::Duration;
 
+use crate::support::mesh::{publish, settings, topic};
 use bazaar_platform::{
     auth::{Role, Stores},
     testing::{send, TestIssuer, TestService},
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
-use support::mesh::{publish, settings, topic};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use uuid::Uuid;
 
@@ -36,7 +31,7 @@ async fn a_store_s_screen_receives_its_invoices_as_they_are_issued() {
     )
     .await;
     let store = Uuid::new_v4();
-    support::mesh::store_opened(
+    crate::support::mesh::store_opened(
         &sales,
         &bazaar_sales::references::SalesReferences::default(),
         store,
