@@ -19,16 +19,22 @@ use crate::support::mesh::{
 };
 use axum::http::Method;
 use bazaar_analytics::ingest::events_stored;
+use bazaar_catalog::documents::CatalogDocuments;
 use bazaar_finance::ledger::FinanceLedger;
+use bazaar_inventory::documents::InventoryDocuments;
 use bazaar_inventory::snapshots::InventorySnapshots;
+use bazaar_partners::documents::PartnersDocuments;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
     consumer::Projection,
-    db, rebuild, stores,
+    db, rebuild,
+    service::TableProjection,
+    stores,
     testing::{send, TestService},
 };
 use bazaar_purchase::references::PurchaseReferences;
+use bazaar_sales::documents::SalesDocuments;
 use bazaar_sales::references::SalesReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -574,6 +580,57 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
         .execute(&mut *tx)
         .await;
     assert!(edit.unwrap_err().to_string().contains("append-only"));
+    drop(tx);
+
+    // After the whole day, each service's own tables are what its events say. (Purchase's
+    // vendor invoices and returns are not folded yet: a held invoice raises no event.)
+    relay_all().await;
+    let settings = settings();
+    let patience = Duration::from_secs(60);
+    let on = |topic: &String| vec![topic.clone()];
+    let replays = [
+        rebuild::replay(
+            &settings,
+            &catalog.owner,
+            CatalogDocuments::reading(on(&products)),
+            CatalogDocuments::TABLES,
+            patience,
+        )
+        .await,
+        rebuild::replay(
+            &settings,
+            &inventory.owner,
+            InventoryDocuments::reading(on(&events)),
+            InventoryDocuments::TABLES,
+            patience,
+        )
+        .await,
+        rebuild::replay(
+            &settings,
+            &partners.owner,
+            PartnersDocuments::reading(on(&events)),
+            PartnersDocuments::TABLES,
+            patience,
+        )
+        .await,
+        rebuild::replay(
+            &settings,
+            &sales.owner,
+            SalesDocuments::reading(on(&events)),
+            SalesDocuments::TABLES,
+            patience,
+        )
+        .await,
+    ];
+    for replayed in replays {
+        let replayed = replayed.unwrap();
+        assert!(
+            replayed.differences.is_empty(),
+            "{:?}",
+            replayed.differences
+        );
+        assert!(replayed.rows.iter().any(|(_, rows)| *rows > 0));
+    }
 }
 
 /// The three sequences the books used to drift on, through the real mesh over Kafka: a
