@@ -149,3 +149,72 @@ pub fn rebuild_tables<'a, P: TableProjection>(
         patience,
     ))
 }
+
+/// A service's own tables as a fold of its own events: what `bazaar replay <service>`
+/// runs as a [`Documents`]. It never runs live: the handlers write the same rows in the
+/// transaction that raises the events.
+pub trait DocumentFold: Send + Sync + 'static {
+    /// Its name in `processed_events` and the replay's schema.
+    const NAME: &'static str;
+    /// The service's own topic.
+    const TOPIC: &'static str;
+    /// The tables the events describe.
+    const TABLES: &'static [&'static str];
+    /// The event types that write them.
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// Writes what `event` says into the tables, with the handlers' own SQL where it can.
+    fn apply(
+        tx: &mut sqlx::PgConnection,
+        event: &crate::consumer::ConsumedEvent,
+    ) -> impl std::future::Future<Output = Result<(), crate::consumer::ProjectionError>> + Send;
+}
+
+/// The [`Projection`](crate::consumer::Projection) of a [`DocumentFold`].
+pub struct Documents<D> {
+    topics: Vec<String>,
+    fold: std::marker::PhantomData<fn() -> D>,
+}
+
+impl<D: DocumentFold> Default for Documents<D> {
+    fn default() -> Self {
+        Self::reading(vec![D::TOPIC.to_owned()])
+    }
+}
+
+impl<D: DocumentFold> Documents<D> {
+    /// The fold over other topics than the service's own (tests use their own).
+    pub fn reading(topics: Vec<String>) -> Self {
+        Self {
+            topics,
+            fold: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<D: DocumentFold> crate::consumer::Projection for Documents<D> {
+    fn name(&self) -> &str {
+        D::NAME
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+
+    fn event_types(&self) -> &[&'static str] {
+        D::EVENT_TYPES
+    }
+
+    fn apply(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        event: &crate::consumer::ConsumedEvent,
+    ) -> impl std::future::Future<Output = Result<(), crate::consumer::ProjectionError>> + Send
+    {
+        D::apply(tx, event)
+    }
+}
+
+impl<D: DocumentFold> TableProjection for Documents<D> {
+    const TABLES: &'static [&'static str] = D::TABLES;
+}

@@ -6,64 +6,35 @@
 //! the events. `barcode_series` is not among them: it is the allocator of generated
 //! barcodes' item numbers, like a document-number sequence, and no event is about it.
 
-use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{unhandled, ConsumedEvent, ProjectionError},
+    service::{DocumentFold, Documents},
+};
 use bazaar_schemas::{events::catalog as facts, Event as _};
 use sqlx::PgConnection;
 
 use crate::store;
 
-/// Its name in `processed_events` and the replay's schema.
-pub const NAME: &str = "catalog-documents";
-
 /// The tables of categories, products and barcodes.
-pub struct CatalogDocuments {
-    topics: Vec<String>,
-}
+pub type CatalogDocuments = Documents<CatalogFold>;
 
-impl Default for CatalogDocuments {
-    fn default() -> Self {
-        Self {
-            topics: vec!["catalog.events.v1".to_owned()],
-        }
-    }
-}
+/// How catalog's events write its tables.
+pub struct CatalogFold;
 
-impl CatalogDocuments {
-    /// The projection on other topics than the usual one (tests use their own).
-    pub fn reading(topics: Vec<String>) -> Self {
-        Self { topics }
-    }
-}
-
-impl bazaar_platform::service::TableProjection for CatalogDocuments {
+impl DocumentFold for CatalogFold {
+    const NAME: &'static str = "catalog-documents";
+    const TOPIC: &'static str = "catalog.events.v1";
     const TABLES: &'static [&'static str] = &["categories", "products", "barcodes"];
-}
+    const EVENT_TYPES: &'static [&'static str] = &[
+        facts::CategoryCreated::TYPE,
+        facts::ProductCreated::TYPE,
+        facts::ProductUpdated::TYPE,
+        facts::PriceChanged::TYPE,
+        facts::ProductArchived::TYPE,
+        facts::BarcodeAssigned::TYPE,
+    ];
 
-impl Projection for CatalogDocuments {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-
-    fn event_types(&self) -> &[&'static str] {
-        &[
-            facts::CategoryCreated::TYPE,
-            facts::ProductCreated::TYPE,
-            facts::ProductUpdated::TYPE,
-            facts::PriceChanged::TYPE,
-            facts::ProductArchived::TYPE,
-            facts::BarcodeAssigned::TYPE,
-        ]
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut PgConnection,
-        event: &ConsumedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         // A conflict the handler would have refused cannot be in the history; were it
         // there, the row left out shows as a difference.
         match event.cloud.event_type.as_str() {
@@ -79,7 +50,7 @@ impl Projection for CatalogDocuments {
             facts::BarcodeAssigned::TYPE => {
                 store::barcodes_assigned(tx, &[&event.payload()?]).await?;
             }
-            _ => return Err(unhandled(NAME, event)),
+            _ => return Err(unhandled(Self::NAME, event)),
         }
         Ok(())
     }

@@ -10,36 +10,24 @@
 //! that `inventory-snapshots` rebuilds; `products` and `known_stores`, copies of other
 //! services' facts; `expiry_alerts` and `tenants`, bookkeeping of the jobs.
 
-use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{unhandled, ConsumedEvent, ProjectionError},
+    service::{DocumentFold, Documents},
+};
 use bazaar_schemas::{events::inventory as facts, Event as _};
 use sqlx::PgConnection;
 
 use crate::store;
 
-/// Its name in `processed_events` and the replay's schema.
-pub const NAME: &str = "inventory-documents";
-
 /// Locations, the stock ledger, transfers and reservations.
-pub struct InventoryDocuments {
-    topics: Vec<String>,
-}
+pub type InventoryDocuments = Documents<InventoryFold>;
 
-impl Default for InventoryDocuments {
-    fn default() -> Self {
-        Self {
-            topics: vec!["inventory.events.v1".to_owned()],
-        }
-    }
-}
+/// How inventory's events write its tables.
+pub struct InventoryFold;
 
-impl InventoryDocuments {
-    /// The projection on other topics than the usual one (tests use their own).
-    pub fn reading(topics: Vec<String>) -> Self {
-        Self { topics }
-    }
-}
-
-impl bazaar_platform::service::TableProjection for InventoryDocuments {
+impl DocumentFold for InventoryFold {
+    const NAME: &'static str = "inventory-documents";
+    const TOPIC: &'static str = "inventory.events.v1";
     const TABLES: &'static [&'static str] = &[
         "locations",
         "stock_movements",
@@ -48,33 +36,16 @@ impl bazaar_platform::service::TableProjection for InventoryDocuments {
         "reservations",
         "reservation_lines",
     ];
-}
+    const EVENT_TYPES: &'static [&'static str] = &[
+        facts::LocationAdded::TYPE,
+        facts::StockMoved::TYPE,
+        facts::StockTransferred::TYPE,
+        facts::TransferReceived::TYPE,
+        facts::ReservationCreated::TYPE,
+        facts::ReservationReleased::TYPE,
+    ];
 
-impl Projection for InventoryDocuments {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-
-    fn event_types(&self) -> &[&'static str] {
-        &[
-            facts::LocationAdded::TYPE,
-            facts::StockMoved::TYPE,
-            facts::StockTransferred::TYPE,
-            facts::TransferReceived::TYPE,
-            facts::ReservationCreated::TYPE,
-            facts::ReservationReleased::TYPE,
-        ]
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut PgConnection,
-        event: &ConsumedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         match event.cloud.event_type.as_str() {
             facts::LocationAdded::TYPE => {
                 store::location_added(tx, &event.payload()?).await?;
@@ -90,7 +61,7 @@ impl Projection for InventoryDocuments {
             facts::ReservationReleased::TYPE => {
                 store::release_replayed(tx, &event.payload()?).await?
             }
-            _ => return Err(unhandled(NAME, event)),
+            _ => return Err(unhandled(Self::NAME, event)),
         }
         Ok(())
     }

@@ -7,64 +7,35 @@
 //! the topics in full), `loyalty_rules` (a tenant's setting, changed by no event), and
 //! the ledgers and points, which `partner-ledgers` rebuilds from every service's topics.
 
-use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{unhandled, ConsumedEvent, ProjectionError},
+    service::{DocumentFold, Documents},
+};
 use bazaar_schemas::{events::partners as facts, Event as _};
 use sqlx::PgConnection;
 
 use crate::store;
 
-/// Its name in `processed_events` and the replay's schema.
-pub const NAME: &str = "partners-documents";
-
 /// The tables of customers, vendors and payments.
-pub struct PartnersDocuments {
-    topics: Vec<String>,
-}
+pub type PartnersDocuments = Documents<PartnersFold>;
 
-impl Default for PartnersDocuments {
-    fn default() -> Self {
-        Self {
-            topics: vec!["partners.events.v1".to_owned()],
-        }
-    }
-}
+/// How partners's events write its tables.
+pub struct PartnersFold;
 
-impl PartnersDocuments {
-    /// The projection on other topics than the usual one (tests use their own).
-    pub fn reading(topics: Vec<String>) -> Self {
-        Self { topics }
-    }
-}
-
-impl bazaar_platform::service::TableProjection for PartnersDocuments {
+impl DocumentFold for PartnersFold {
+    const NAME: &'static str = "partners-documents";
+    const TOPIC: &'static str = "partners.events.v1";
     const TABLES: &'static [&'static str] = &["customers", "vendors", "payments"];
-}
+    const EVENT_TYPES: &'static [&'static str] = &[
+        facts::CustomerCreated::TYPE,
+        facts::CustomerUpdated::TYPE,
+        facts::VendorCreated::TYPE,
+        facts::VendorUpdated::TYPE,
+        facts::PaymentReceived::TYPE,
+        facts::PaymentMade::TYPE,
+    ];
 
-impl Projection for PartnersDocuments {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-
-    fn event_types(&self) -> &[&'static str] {
-        &[
-            facts::CustomerCreated::TYPE,
-            facts::CustomerUpdated::TYPE,
-            facts::VendorCreated::TYPE,
-            facts::VendorUpdated::TYPE,
-            facts::PaymentReceived::TYPE,
-            facts::PaymentMade::TYPE,
-        ]
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut PgConnection,
-        event: &ConsumedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         // A conflict the handler would have refused cannot be in the history; were it
         // there, the row left out shows as a difference.
         match event.cloud.event_type.as_str() {
@@ -87,7 +58,7 @@ impl Projection for PartnersDocuments {
                 };
                 store::insert_payment(tx, kind, &paid).await?;
             }
-            _ => return Err(unhandled(NAME, event)),
+            _ => return Err(unhandled(Self::NAME, event)),
         }
         Ok(())
     }

@@ -5,7 +5,10 @@
 //! It never runs live: the handlers write these tables in the transaction that raises
 //! the events.
 
-use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{unhandled, ConsumedEvent, ProjectionError},
+    service::{DocumentFold, Documents},
+};
 use bazaar_schemas::{events::purchase as facts, Event as _};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -15,57 +18,25 @@ use crate::{
     store::purchase_order as orders,
 };
 
-/// Its name in `processed_events` and the replay's schema.
-pub const NAME: &str = "purchase-documents";
-
 /// The tables of purchase orders and goods receipts.
-pub struct PurchaseDocuments {
-    topics: Vec<String>,
-}
+pub type PurchaseDocuments = Documents<PurchaseFold>;
 
-impl Default for PurchaseDocuments {
-    fn default() -> Self {
-        Self {
-            topics: vec!["purchase.events.v1".to_owned()],
-        }
-    }
-}
+/// How purchase's events write its tables.
+pub struct PurchaseFold;
 
-impl PurchaseDocuments {
-    /// The projection on other topics than the usual one (tests use their own).
-    pub fn reading(topics: Vec<String>) -> Self {
-        Self { topics }
-    }
-}
-
-impl bazaar_platform::service::TableProjection for PurchaseDocuments {
+impl DocumentFold for PurchaseFold {
+    const NAME: &'static str = "purchase-documents";
+    const TOPIC: &'static str = "purchase.events.v1";
     const TABLES: &'static [&'static str] = &["purchase_orders", "po_lines", "grns", "grn_lines"];
-}
+    const EVENT_TYPES: &'static [&'static str] = &[
+        facts::PurchaseOrderCreated::TYPE,
+        facts::PurchaseOrderApproved::TYPE,
+        facts::PurchaseOrderCancelled::TYPE,
+        facts::PurchaseOrderClosed::TYPE,
+        facts::GoodsReceived::TYPE,
+    ];
 
-impl Projection for PurchaseDocuments {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-
-    fn event_types(&self) -> &[&'static str] {
-        &[
-            facts::PurchaseOrderCreated::TYPE,
-            facts::PurchaseOrderApproved::TYPE,
-            facts::PurchaseOrderCancelled::TYPE,
-            facts::PurchaseOrderClosed::TYPE,
-            facts::GoodsReceived::TYPE,
-        ]
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut PgConnection,
-        event: &ConsumedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         let (order, event) = match event.cloud.event_type.as_str() {
             facts::PurchaseOrderCreated::TYPE => {
@@ -90,7 +61,7 @@ impl Projection for PurchaseDocuments {
                 let e: facts::GoodsReceived = event.payload()?;
                 (e.purchase_order_id, Event::Received(e))
             }
-            _ => return Err(unhandled(NAME, event)),
+            _ => return Err(unhandled(Self::NAME, event)),
         };
         let mut state = load(tx, tenant, order).await?;
         state.apply(&event)?;

@@ -9,36 +9,24 @@
 //! the copies of other services' facts (`stores`, `products`, `product_prices`,
 //! `barcodes`, `customers`, `known_stores`).
 
-use bazaar_platform::consumer::{unhandled, ConsumedEvent, Projection, ProjectionError};
+use bazaar_platform::{
+    consumer::{unhandled, ConsumedEvent, ProjectionError},
+    service::{DocumentFold, Documents},
+};
 use bazaar_schemas::{events::sales as facts, Event as _};
 use sqlx::PgConnection;
 
 use crate::store;
 
-/// Its name in `processed_events` and the replay's schema.
-pub const NAME: &str = "sales-documents";
-
 /// Invoices, returns, held bills and Z reports.
-pub struct SalesDocuments {
-    topics: Vec<String>,
-}
+pub type SalesDocuments = Documents<SalesFold>;
 
-impl Default for SalesDocuments {
-    fn default() -> Self {
-        Self {
-            topics: vec!["sales.events.v1".to_owned()],
-        }
-    }
-}
+/// How sales's events write its tables.
+pub struct SalesFold;
 
-impl SalesDocuments {
-    /// The projection on other topics than the usual one (tests use their own).
-    pub fn reading(topics: Vec<String>) -> Self {
-        Self { topics }
-    }
-}
-
-impl bazaar_platform::service::TableProjection for SalesDocuments {
+impl DocumentFold for SalesFold {
+    const NAME: &'static str = "sales-documents";
+    const TOPIC: &'static str = "sales.events.v1";
     const TABLES: &'static [&'static str] = &[
         "invoices",
         "invoice_lines",
@@ -49,33 +37,16 @@ impl bazaar_platform::service::TableProjection for SalesDocuments {
         "held_bills",
         "day_closes",
     ];
-}
+    const EVENT_TYPES: &'static [&'static str] = &[
+        facts::InvoiceIssued::TYPE,
+        facts::InvoiceVoided::TYPE,
+        facts::ReturnProcessed::TYPE,
+        facts::BillHeld::TYPE,
+        facts::BillClosed::TYPE,
+        facts::DayClosed::TYPE,
+    ];
 
-impl Projection for SalesDocuments {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-
-    fn event_types(&self) -> &[&'static str] {
-        &[
-            facts::InvoiceIssued::TYPE,
-            facts::InvoiceVoided::TYPE,
-            facts::ReturnProcessed::TYPE,
-            facts::BillHeld::TYPE,
-            facts::BillClosed::TYPE,
-            facts::DayClosed::TYPE,
-        ]
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut PgConnection,
-        event: &ConsumedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         match event.cloud.event_type.as_str() {
             facts::InvoiceIssued::TYPE => {
                 store::invoice_issued(tx, &event.payload()?).await?;
@@ -98,7 +69,7 @@ impl Projection for SalesDocuments {
                 store::record_day_close(tx, closed.tenant_id, terminal, day, &report, closer)
                     .await?;
             }
-            _ => return Err(unhandled(NAME, event)),
+            _ => return Err(unhandled(Self::NAME, event)),
         }
         Ok(())
     }
