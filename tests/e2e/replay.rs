@@ -5,14 +5,68 @@
 
 use crate::support::mesh::{call, ok, relay_outbox_to, settings, store_opened, topic, Tenant};
 use axum::http::Method;
-use bazaar_catalog::documents::CatalogDocuments;
-use bazaar_inventory::{documents::InventoryDocuments, snapshots::InventorySnapshots};
-use bazaar_partners::documents::PartnersDocuments;
-use bazaar_platform::{consumer, db, http::call_with, rebuild, service::TableProjection};
-use bazaar_sales::{documents::SalesDocuments, references::SalesReferences};
+use bazaar_catalog::documents::CatalogFold;
+use bazaar_inventory::{documents::InventoryFold, snapshots::InventorySnapshots};
+use bazaar_partners::documents::PartnersFold;
+use bazaar_platform::{
+    consumer, db,
+    http::call_with,
+    rebuild,
+    service::{DocumentFold, Documents},
+    testing::TestService,
+};
+use bazaar_sales::{documents::SalesFold, references::SalesReferences};
 use serde_json::{json, Value};
 use std::{collections::HashMap, time::Duration};
 use uuid::Uuid;
+
+/// Relays `service`'s outbox to a topic of its own and replays it with `F`: no table
+/// differs and each holds the rows `expected`. Then a live row changed by `drift` (SQL
+/// under the service's tenant) is found in `drifted` and nowhere else.
+async fn replays_and_finds_drift<F: DocumentFold>(
+    service: &TestService,
+    expected: &[(&str, i64)],
+    drift: &str,
+    drifted: &str,
+) {
+    let events = topic(3).await;
+    relay_outbox_to(&service.database, &service.owner, &events).await;
+    let settings = settings();
+    let replay = || {
+        rebuild::replay(
+            &settings,
+            &service.owner,
+            Documents::<F>::reading(vec![events.clone()]),
+            F::TABLES,
+            Duration::from_secs(60),
+        )
+    };
+    let replayed = replay().await.unwrap();
+    assert!(
+        replayed.differences.is_empty(),
+        "{:?}",
+        replayed.differences
+    );
+    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
+    let expected: HashMap<String, i64> = expected
+        .iter()
+        .map(|(table, n)| ((*table).to_owned(), *n))
+        .collect();
+    assert_eq!(rows, expected);
+
+    let mut tx = db::begin_for_tenant(&service.owner, service.tenant)
+        .await
+        .unwrap();
+    sqlx::query(drift).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let found = replay().await.unwrap();
+    assert_eq!(
+        found.differences,
+        vec![format!(
+            "{drifted}: 1 rows only in the live table, 1 only in the rebuilt one"
+        )]
+    );
+}
 
 fn inr(minor: i64) -> Value {
     json!({"amount_minor": minor, "currency": "INR"})
@@ -94,48 +148,16 @@ async fn catalog_replays_from_its_events_to_the_same_rows() {
         (Some(1), Some(1))
     );
 
-    let events = topic(3).await;
-    relay_outbox_to(&catalog.database, &catalog.owner, &events).await;
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &catalog.owner,
-            CatalogDocuments::reading(vec![events.clone()]),
-            CatalogDocuments::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
-    assert!(
-        replayed.differences.is_empty(),
-        "{:?}",
-        replayed.differences
-    );
-    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
-    assert_eq!(
-        rows,
-        HashMap::from([
-            ("categories".to_owned(), 4),
-            ("products".to_owned(), 4),
-            ("barcodes".to_owned(), 3),
-        ])
-    );
+    let expected = [("categories", 4), ("products", 4), ("barcodes", 3)];
 
     // A price set behind the events' back is found, and the live row stays.
-    let mut tx = db::begin_for_tenant(&catalog.owner, catalog.tenant)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE products SET selling_price_minor = 1 WHERE sku = 'TEA-250'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let drifted = replay().await.unwrap();
-    assert_eq!(
-        drifted.differences,
-        vec!["products: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()]
-    );
+    replays_and_finds_drift::<CatalogFold>(
+        &catalog,
+        &expected,
+        "UPDATE products SET selling_price_minor = 1 WHERE sku = 'TEA-250'",
+        "products",
+    )
+    .await;
     let tea = call(&catalog, Method::GET, "/api/v1/products?sku=TEA-250", None).await;
     assert_eq!(tea.body[0]["selling_price"]["amount_minor"], 1);
 }
@@ -203,33 +225,7 @@ async fn partners_replay_from_their_events_to_the_same_rows() {
     )
     .await;
 
-    let events = topic(3).await;
-    relay_outbox_to(&partners.database, &partners.owner, &events).await;
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &partners.owner,
-            PartnersDocuments::reading(vec![events.clone()]),
-            PartnersDocuments::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
-    assert!(
-        replayed.differences.is_empty(),
-        "{:?}",
-        replayed.differences
-    );
-    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
-    assert_eq!(
-        rows,
-        HashMap::from([
-            ("customers".to_owned(), 2),
-            ("vendors".to_owned(), 2),
-            ("payments".to_owned(), 2),
-        ])
-    );
+    let expected = [("customers", 2), ("vendors", 2), ("payments", 2)];
     // The account number stays off the topic and in the service.
     let vendor = call(
         &partners,
@@ -242,19 +238,13 @@ async fn partners_replay_from_their_events_to_the_same_rows() {
     assert_eq!(vendor.body["bank"]["ifsc"], "ICIC0001234");
 
     // A credit limit raised behind the events' back is found.
-    let mut tx = db::begin_for_tenant(&partners.owner, partners.tenant)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE customers SET credit_limit_minor = 9999900 WHERE phone = '+919845012345'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let drifted = replay().await.unwrap();
-    assert_eq!(
-        drifted.differences,
-        vec!["customers: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()]
-    );
+    replays_and_finds_drift::<PartnersFold>(
+        &partners,
+        &expected,
+        "UPDATE customers SET credit_limit_minor = 9999900 WHERE phone = '+919845012345'",
+        "customers",
+    )
+    .await;
 }
 
 /// Inventory's week: a warehouse and a store (which may sell below zero), opening stock
@@ -376,53 +366,25 @@ async fn inventory_replays_from_its_events_to_the_same_rows() {
     .await;
     post("/api/v1/inventory/reservations", hold("1", 1)).await;
 
-    let events = topic(3).await;
-    relay_outbox_to(&inventory.database, &inventory.owner, &events).await;
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &inventory.owner,
-            InventoryDocuments::reading(vec![events.clone()]),
-            InventoryDocuments::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
-    assert!(
-        replayed.differences.is_empty(),
-        "{:?}",
-        replayed.differences
-    );
-    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
-    assert_eq!(
-        rows,
-        HashMap::from([
-            ("locations".to_owned(), 2),
-            // 3 opening, 1 write-off; on the transfers 3 + 1 out and 3 + 1 in (the rice
-            // left and arrived from two batches); 2 counted.
-            ("stock_movements".to_owned(), 14),
-            ("transfers".to_owned(), 2),
-            ("transfer_lines".to_owned(), 4),
-            ("reservations".to_owned(), 2),
-            ("reservation_lines".to_owned(), 4),
-        ])
-    );
+    let expected = [
+        ("locations", 2),
+        // 3 opening, 1 write-off; on the transfers 3 + 1 out and 3 + 1 in (the rice
+        // left and arrived from two batches); 2 counted.
+        ("stock_movements", 14),
+        ("transfers", 2),
+        ("transfer_lines", 4),
+        ("reservations", 2),
+        ("reservation_lines", 4),
+    ];
 
     // A hold closed behind the events' back is found.
-    let mut tx = db::begin_for_tenant(&inventory.owner, inventory.tenant)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE reservations SET status = 'consumed' WHERE status = 'active'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let drifted = replay().await.unwrap();
-    assert_eq!(
-        drifted.differences,
-        vec!["reservations: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()]
-    );
+    replays_and_finds_drift::<InventoryFold>(
+        &inventory,
+        &expected,
+        "UPDATE reservations SET status = 'consumed' WHERE status = 'active'",
+        "reservations",
+    )
+    .await;
 }
 
 /// A till's day: a cash sale with change, a sale below the catalog's price on the
@@ -583,51 +545,23 @@ async fn sales_replay_from_their_events_to_the_same_rows() {
     .await;
     assert_eq!(z["held_bills_expired"], 1, "{z}");
 
-    let events = topic(3).await;
-    relay_outbox_to(&sales.database, &sales.owner, &events).await;
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &sales.owner,
-            SalesDocuments::reading(vec![events.clone()]),
-            SalesDocuments::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
-    assert!(
-        replayed.differences.is_empty(),
-        "{:?}",
-        replayed.differences
-    );
-    let rows: HashMap<String, i64> = replayed.rows.into_iter().collect();
-    assert_eq!(
-        rows,
-        HashMap::from([
-            ("invoices".to_owned(), 3),
-            ("invoice_lines".to_owned(), 3),
-            ("invoice_payments".to_owned(), 3),
-            ("invoice_exceptions".to_owned(), 1),
-            ("sales_returns".to_owned(), 1),
-            ("sales_return_lines".to_owned(), 1),
-            ("held_bills".to_owned(), 3),
-            ("day_closes".to_owned(), 1),
-        ])
-    );
+    let expected = [
+        ("invoices", 3),
+        ("invoice_lines", 3),
+        ("invoice_payments", 3),
+        ("invoice_exceptions", 1),
+        ("sales_returns", 1),
+        ("sales_return_lines", 1),
+        ("held_bills", 3),
+        ("day_closes", 1),
+    ];
 
     // Change given that the events never saw is found.
-    let mut tx = db::begin_for_tenant(&sales.owner, tenant).await.unwrap();
-    sqlx::query("UPDATE invoice_payments SET tendered_minor = 50000 WHERE mode = 'cash'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let drifted = replay().await.unwrap();
-    assert_eq!(
-        drifted.differences,
-        vec![
-            "invoice_payments: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()
-        ]
-    );
+    replays_and_finds_drift::<SalesFold>(
+        &sales,
+        &expected,
+        "UPDATE invoice_payments SET tendered_minor = 50000 WHERE mode = 'cash'",
+        "invoice_payments",
+    )
+    .await;
 }

@@ -46,6 +46,11 @@ pub enum DbError {
     },
 }
 
+/// SQL for an event's time (`timestamp-millis`, bound after it) as a `timestamptz`, exact
+/// to the millisecond: a row written live and again from its event then hold the same
+/// time. `format!("... {EVENT_TIME} $5")`.
+pub const EVENT_TIME: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
+
 /// The tables every service database has. Its versions are small integers; services
 /// use timestamps, so the two sets never collide.
 pub fn platform_migrator() -> Migrator {

@@ -1,5 +1,6 @@
 //! Catalog's SQL. Every function runs in the caller's transaction, begun for the tenant.
 
+use bazaar_platform::db::EVENT_TIME as AT;
 use bazaar_platform::{
     money::{Currency, Money},
     outbox::{self, OutboxError},
@@ -280,10 +281,6 @@ pub(crate) async fn categories(
     .fetch_all(tx)
     .await
 }
-
-/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
-/// written live and one written again from its event are equal.
-const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
 /// Writes products as their `catalog.product.created` events say, in one statement; how
 /// many were new. A taken SKU or id is skipped: the caller decides what that means.

@@ -1,5 +1,6 @@
 //! Inventory's queries other than the ledger's: products, locations, reports.
 
+use bazaar_platform::db::EVENT_TIME as AT;
 use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -242,10 +243,6 @@ pub(crate) async fn location_added(
     .fetch_optional(tx)
     .await
 }
-
-/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
-/// written live and one written again from its event are equal.
-pub(crate) const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
 /// Notes that `tenant` keeps stock, for jobs that visit every tenant.
 pub async fn register_tenant(tx: &mut PgConnection, tenant: Uuid) -> Result<(), sqlx::Error> {

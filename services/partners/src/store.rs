@@ -1,6 +1,7 @@
 //! Partners' SQL for customers and vendors: loaded, written, listed. What a handler
 //! decides about them is in `http.rs`; what they owe is in `ledgers.rs`.
 
+use bazaar_platform::db::EVENT_TIME as AT;
 use bazaar_platform::money::Money;
 use bazaar_schemas::events::partners::{
     CustomerUpdated, LoyaltyRedeemed, PaymentReceived, VendorUpdated,
@@ -72,10 +73,6 @@ pub(crate) async fn customer(
     .fetch_optional(tx)
     .await
 }
-
-/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
-/// written live and one written again from its event are equal.
-const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
 /// Writes a customer as its event says: adds it (`insert`, from `.created`) or rewrites
 /// it; `false` when its phone is another customer's.

@@ -2,6 +2,7 @@
 //! exceptions of sales beyond them. Handlers call these and keep no SQL of their own for
 //! them.
 
+use bazaar_platform::db::EVENT_TIME as AT;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -749,10 +750,6 @@ pub(crate) async fn customer_tax_facts(
         .fetch_optional(tx)
         .await
 }
-
-/// `'epoch' + n ms`: an event's time as a column, exact to the millisecond, so a row
-/// written live and one written again from its event are equal.
-const AT: &str = "'epoch'::timestamptz + interval '1 millisecond' *";
 
 /// Writes an invoice as its `sales.invoice.issued` says: its head, lines, payments and
 /// exceptions, in one statement; `false`, nothing written, when its id or number is
