@@ -65,6 +65,29 @@ pub mod events {
     same_facts!(partners::VendorCreatedContact, partners::VendorUpdatedContact, {
         name, phone, email,
     });
+    same_facts!(purchase::PurchaseInvoiceHeld, purchase::PurchaseInvoiceRecorded, {
+        tenant_id, invoice_id, vendor_id, vendor_invoice_number, place_of_supply,
+        invoice_date, due_date, grn_ids, currency, taxable_minor, tax_minor, total_minor,
+        status, recorded_by, approved_by, recorded_at; lines, mismatches, allocations,
+    });
+    same_facts!(
+        purchase::PurchaseInvoiceHeldPurchaseInvoiceLine,
+        purchase::PurchaseInvoiceRecordedPurchaseInvoiceLine,
+        {
+            product_id, sku, quantity, unit_price_minor, taxable_minor, gst_rate_bp,
+            cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, received_value_minor,
+        }
+    );
+    same_facts!(
+        purchase::PurchaseInvoiceHeldMismatch,
+        purchase::PurchaseInvoiceRecordedMismatch,
+        { sku, code, message }
+    );
+    same_facts!(
+        purchase::PurchaseInvoiceHeldAllocation,
+        purchase::PurchaseInvoiceRecordedAllocation,
+        { grn_id, line_no, quantity }
+    );
     same_facts!(partners::PaymentReceived, partners::PaymentMade, {
         tenant_id, payment_id, partner_id, amount_minor, currency, mode, reference,
         paid_on, recorded_by, recorded_at,

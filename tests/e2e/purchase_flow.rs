@@ -225,11 +225,11 @@ async fn order_to_return_ends_with_the_right_stock_ledger_and_events() {
     }
 }
 
-/// Purchase orders and goods receipts are what purchase's own events say: folded again
-/// from the topic into fresh tables, they equal the live ones, and a live row that
-/// drifted from its events is found.
+/// Purchase orders, goods receipts, vendor invoices and returns are what purchase's own
+/// events say: folded again from the topic into fresh tables, they equal the live ones,
+/// and a live row that drifted from its events is found.
 #[tokio::test(flavor = "multi_thread")]
-async fn purchase_orders_and_receipts_replay_from_their_events_to_the_same_rows() {
+async fn purchase_documents_replay_from_their_events_to_the_same_rows() {
     let m = mesh().await;
     let purchase = &m.purchase;
     let post = async |path: String, body: Value| ok(purchase, Method::POST, &path, body).await;
@@ -248,13 +248,47 @@ async fn purchase_orders_and_receipts_replay_from_their_events_to_the_same_rows(
                 "quantity_rejected": "1", "rejection_reason": "torn bag", "expiry_date": "2027-12-31"}]}),
         )
     };
+    let mut receipts = Vec::new();
     for (path, body) in [
         grn(&received, "60", "R-1"),
         grn(&received, "40", "R-2"),
         grn(&closed, "20", "R-3"),
     ] {
-        post(path, body).await;
+        receipts.push(post(path, body).await["id"].clone());
     }
+    // The first delivery billed at the order's price (matched), the second above it
+    // (held, then approved); part of the third sent back.
+    let bill = |number: &str, grn: &Value, quantity: &str, price: i64| {
+        json!({"vendor_id": m.vendor, "vendor_invoice_number": number,
+            "invoice_date": chrono::Utc::now().date_naive(), "grn_ids": [grn],
+            "lines": [{"product_id": m.rice, "quantity": quantity, "unit_price_minor": price}]})
+    };
+    let matched = post(
+        "/api/v1/purchase-invoices".to_owned(),
+        bill("KRM/1", &receipts[0], "60", 45_00),
+    )
+    .await;
+    assert_eq!(matched["status"], "matched", "{matched}");
+    let held = post(
+        "/api/v1/purchase-invoices".to_owned(),
+        bill("KRM/2", &receipts[1], "40", 52_00),
+    )
+    .await;
+    assert_eq!(held["status"], "held", "{held}");
+    post(
+        format!(
+            "/api/v1/purchase-invoices/{}/approve",
+            held["id"].as_str().unwrap()
+        ),
+        json!(null),
+    )
+    .await;
+    post(
+        "/api/v1/purchase-returns".to_owned(),
+        json!({"grn_id": receipts[2], "reason": "weevils",
+            "lines": [{"product_id": m.rice, "quantity": "5"}]}),
+    )
+    .await;
     post(
         format!("/api/v1/purchase-orders/{closed}/close"),
         json!({"reason": "the rest is not coming"}),
@@ -292,6 +326,10 @@ async fn purchase_orders_and_receipts_replay_from_their_events_to_the_same_rows(
             ("po_lines".to_owned(), 4),
             ("grns".to_owned(), 3),
             ("grn_lines".to_owned(), 3),
+            ("purchase_invoices".to_owned(), 2),
+            ("invoice_lines".to_owned(), 2),
+            ("invoice_allocations".to_owned(), 2),
+            ("purchase_returns".to_owned(), 1),
         ])
     );
 

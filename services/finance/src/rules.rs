@@ -99,6 +99,10 @@ pub const RULES: &[(&str, Rule)] = &[
         Rule::Nothing("posted from inventory's receipt movements, at the cost inventory carries"),
     ),
     (events::purchase::PurchaseInvoiceRecorded::TYPE, Rule::Post),
+    (
+        events::purchase::PurchaseInvoiceHeld::TYPE,
+        Rule::Nothing("booked once approved, as purchase.invoice.recorded"),
+    ),
     (events::purchase::PurchaseReturnProcessed::TYPE, Rule::Post),
     (events::partners::PaymentReceived::TYPE, Rule::Post),
     (events::partners::PaymentMade::TYPE, Rule::Post),

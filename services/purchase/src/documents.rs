@@ -3,7 +3,10 @@
 //! and the same SQL the handlers use, to show the live tables are what the events say.
 //!
 //! It never runs live: the handlers write these tables in the transaction that raises
-//! the events.
+//! the events. Not among them: `document_series` (the numbers' allocator),
+//! `vendor_prices` (a tenant's setting no event changes), and the copies of other
+//! services' facts (`vendors`, `products`, `stock_positions`, `daily_sales`,
+//! `known_locations`).
 
 use bazaar_platform::{
     consumer::{unhandled, ConsumedEvent, ProjectionError},
@@ -15,10 +18,10 @@ use uuid::Uuid;
 
 use crate::{
     domain::purchase_order::{Event, PurchaseOrder},
-    store::purchase_order as orders,
+    store::{purchase_order as orders, purchase_return as returns, vendor_invoice as invoices},
 };
 
-/// The tables of purchase orders and goods receipts.
+/// The tables of purchase orders, goods receipts, vendor invoices and returns.
 pub type PurchaseDocuments = Documents<PurchaseFold>;
 
 /// How purchase's events write its tables.
@@ -27,18 +30,43 @@ pub struct PurchaseFold;
 impl DocumentFold for PurchaseFold {
     const NAME: &'static str = "purchase-documents";
     const TOPIC: &'static str = "purchase.events.v1";
-    const TABLES: &'static [&'static str] = &["purchase_orders", "po_lines", "grns", "grn_lines"];
+    const TABLES: &'static [&'static str] = &[
+        "purchase_orders",
+        "po_lines",
+        "grns",
+        "grn_lines",
+        "purchase_invoices",
+        "invoice_lines",
+        "invoice_allocations",
+        "purchase_returns",
+    ];
     const EVENT_TYPES: &'static [&'static str] = &[
         facts::PurchaseOrderCreated::TYPE,
         facts::PurchaseOrderApproved::TYPE,
         facts::PurchaseOrderCancelled::TYPE,
         facts::PurchaseOrderClosed::TYPE,
         facts::GoodsReceived::TYPE,
+        facts::PurchaseInvoiceHeld::TYPE,
+        facts::PurchaseInvoiceRecorded::TYPE,
+        facts::PurchaseReturnProcessed::TYPE,
     ];
 
     async fn apply(tx: &mut PgConnection, event: &ConsumedEvent) -> Result<(), ProjectionError> {
         let tenant = event.cloud.tenant;
         let (order, event) = match event.cloud.event_type.as_str() {
+            facts::PurchaseInvoiceHeld::TYPE | facts::PurchaseInvoiceRecorded::TYPE => {
+                let recorded: facts::PurchaseInvoiceRecorded =
+                    event.payload_into::<facts::PurchaseInvoiceHeld, _>()?;
+                // An approval of a held invoice; any other is the invoice written whole.
+                match recorded.approved_by {
+                    Some(by) => invoices::approve(tx, tenant, recorded.invoice_id, by).await?,
+                    None => invoices::invoice_written(tx, &recorded).await?,
+                };
+                return Ok(());
+            }
+            facts::PurchaseReturnProcessed::TYPE => {
+                return Ok(returns::record(tx, &event.payload()?).await?);
+            }
             facts::PurchaseOrderCreated::TYPE => {
                 let created: facts::PurchaseOrderCreated = event.payload()?;
                 // Places only matter to the checks of a receipt, which replays do not make.

@@ -293,6 +293,17 @@ async fn an_order_is_approved_received_twice_invoiced_and_partly_returned() {
         )
         .await;
     assert_eq!(too_many.code(), "return_above_received");
+    // Nor by naming the product twice: 30 and 30 of the 55 that can still go back.
+    let twice = p
+        .send(
+            Method::POST,
+            "/api/v1/purchase-returns",
+            Some(json!({"grn_id": first["id"], "reason": "more weevils",
+        "lines": [{"sku": "RICE-25", "quantity": "30"}, {"sku": "RICE-25", "quantity": "30"}]})),
+        )
+        .await;
+    assert_eq!(twice.code(), "return_above_received", "{}", twice.body);
+    assert_eq!(twice.body["errors"][0]["field"], "lines[1].quantity");
 
     // A cancelled order takes no deliveries.
     let other = p.order("29").await;

@@ -323,6 +323,7 @@ async fn record_invoice(
     let id = Uuid::now_v7();
     let mut mismatches = Vec::new();
     let mut lines: Vec<RecordedLine> = Vec::new();
+    let mut billed: Vec<(Uuid, i32, Decimal)> = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
         let (product, q) = product_quantity(
@@ -352,7 +353,12 @@ async fn record_invoice(
             )
             .into());
         }
-        let uninvoiced: Decimal = open.iter().map(|o| o.2).sum();
+        let uninvoiced: Decimal = open.iter().map(|o| o.2).sum::<Decimal>()
+            - billed
+                .iter()
+                .filter(|(g, l, _)| open.iter().any(|o| (&o.0, &o.1) == (g, l)))
+                .map(|b| b.2)
+                .sum::<Decimal>();
         mismatches.extend(domain::match_line(
             &product.sku,
             q,
@@ -363,7 +369,13 @@ async fn record_invoice(
         let mut left = q;
         let mut received_value = 0i64;
         for (grn, line_no, available, unit_cost) in &open {
-            let take = left.min(*available);
+            // What earlier lines of this invoice took of the receipt line is not free.
+            let taken: Decimal = billed
+                .iter()
+                .filter(|(g, l, _)| (g, l) == (grn, line_no))
+                .map(|b| b.2)
+                .sum();
+            let take = left.min(*available - taken);
             if take <= Decimal::ZERO {
                 continue;
             }
@@ -371,7 +383,7 @@ async fn record_invoice(
             let value = money::value_minor(take, Decimal::from(*unit_cost));
             received_value =
                 money::sum_field(&format!("{field}.quantity"), [received_value, value])?;
-            store::vendor_invoice::invoice_from_receipt(&mut tx, (*grn, *line_no), take).await?;
+            billed.push((*grn, *line_no, take));
         }
         let tax = domain::line_tax(
             &field,
@@ -413,39 +425,78 @@ async fn record_invoice(
         "held"
     };
     let due = body.invoice_date + Duration::days(i64::from(vendor.payment_terms_days));
-    let head = store::vendor_invoice::NewInvoice {
-        id,
+    // The state the goods were delivered to decides whose GSTIN takes the credit.
+    let place_of_supply =
+        store::vendor_invoice::place_of_supply(&mut tx, tenant, &body.grn_ids).await?;
+    let recorded = events::purchase::PurchaseInvoiceRecorded {
+        tenant_id: tenant,
+        invoice_id: id,
         vendor_id: vendor.id,
-        number,
-        invoice_date: body.invoice_date,
-        due_date: due,
-        grn_ids: &body.grn_ids,
-        currency: &vendor.currency,
+        vendor_invoice_number: number.to_owned(),
+        place_of_supply,
+        invoice_date: body.invoice_date.to_string(),
+        due_date: due.to_string(),
+        grn_ids: body.grn_ids.clone(),
+        currency: vendor.currency.clone(),
+        lines: lines.into_iter().map(RecordedLine::into_event).collect(),
         taxable_minor: taxable,
+        // Both are checked sums of the same lines, the total over the taxable value.
+        tax_minor: total
+            .checked_sub(taxable)
+            .ok_or_else(|| ApiError::internal("the lines' total is below their taxable value"))?,
         total_minor: total,
-        status,
-        mismatches: &mismatches,
-        recorded_by: principal.user,
+        status: status.to_owned(),
+        mismatches: mismatches.iter().map(mismatch_fact).collect(),
+        allocations: billed
+            .iter()
+            .map(|(grn_id, line_no, quantity)| {
+                events::purchase::PurchaseInvoiceRecordedAllocation {
+                    grn_id: *grn_id,
+                    line_no: *line_no,
+                    quantity: text(*quantity),
+                }
+            })
+            .collect(),
+        recorded_by: Some(principal.user),
+        approved_by: None,
+        recorded_at: bazaar_schemas::now_millis(),
     };
-    if !store::vendor_invoice::insert(&mut tx, tenant, &head, &lines).await? {
+    if !store::vendor_invoice::invoice_written(&mut tx, &recorded).await? {
         return Err(ApiError::conflict(
             "duplicate_vendor_invoice",
             format!("invoice {number} of this vendor is already recorded"),
         ));
     }
+    // Payable at once when it matched; a held one waits for approval, told as such.
     if status == "matched" {
-        announce_invoice(&mut tx, tenant, id).await?;
+        event(&mut tx, tenant, vendor.id, &recorded).await?;
+    } else {
+        let held = events::purchase::PurchaseInvoiceHeld::from(recorded);
+        event(&mut tx, tenant, vendor.id, &held).await?;
     }
     let recorded = invoice(&mut tx, &principal, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(recorded)))
 }
 
-/// Emits `purchase.invoice.recorded` for an invoice that is now payable.
-async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(), ApiError> {
+/// A mismatch as the invoice's events carry it.
+fn mismatch_fact(m: &Mismatch) -> events::purchase::PurchaseInvoiceRecordedMismatch {
+    events::purchase::PurchaseInvoiceRecordedMismatch {
+        sku: m.sku.clone(),
+        code: m.code.clone(),
+        message: m.message.clone(),
+    }
+}
+
+/// Emits `purchase.invoice.recorded` for a held invoice `by` someone approved: now payable.
+async fn announce_approval(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    by: Uuid,
+) -> Result<(), ApiError> {
     let row = invoice_row(&mut *tx, tenant, id).await?;
     let lines = store::vendor_invoice::lines(&mut *tx, tenant, id).await?;
-    // The state the goods were delivered to decides whose GSTIN takes the credit.
     let place_of_supply =
         store::vendor_invoice::place_of_supply(&mut *tx, tenant, &row.grn_ids).await?;
     let recorded = events::purchase::PurchaseInvoiceRecorded {
@@ -463,6 +514,10 @@ async fn announce_invoice(tx: &mut PgConnection, tenant: Uuid, id: Uuid) -> Resu
         tax_minor: row.tax_minor,
         total_minor: row.total_minor,
         status: row.status.clone(),
+        mismatches: row.mismatches.0.iter().map(mismatch_fact).collect(),
+        allocations: store::vendor_invoice::allocations(&mut *tx, tenant, id).await?,
+        recorded_by: Some(row.recorded_by),
+        approved_by: Some(by),
         recorded_at: bazaar_schemas::now_millis(),
     };
     event(tx, tenant, row.vendor_id, &recorded).await
@@ -544,7 +599,7 @@ async fn approve_invoice(
             ),
         ));
     }
-    announce_invoice(&mut tx, tenant, id).await?;
+    announce_approval(&mut tx, tenant, id, principal.user).await?;
     let approved = invoice(&mut tx, &principal, id).await?;
     tx.commit().await?;
     Ok(Json(approved))
@@ -610,7 +665,7 @@ async fn return_goods(
             format!("no receipt {}", body.grn_id),
         )
     };
-    let (vendor_id, location_id, place, vendor_state, code) = grn.ok_or_else(unknown)?;
+    let (vendor_id, location_id, place, vendor_state, code, order) = grn.ok_or_else(unknown)?;
     if !store::reaches_receipts(&mut tx, &principal, &[body.grn_id]).await? {
         return Err(unknown());
     }
@@ -618,6 +673,7 @@ async fn return_goods(
     let id = Uuid::now_v7();
     let number = store::next_number(&mut tx, tenant, "DN").await?;
     let mut lines = Vec::new();
+    let mut sent: Vec<(Uuid, Decimal)> = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
         let (product, q) = product_quantity(
@@ -629,13 +685,20 @@ async fn return_goods(
         )
         .await?;
         let received = store::purchase_return::returnable(&mut tx, body.grn_id, product.id).await?;
-        let (line_no, returnable, batch, cost) = received.ok_or_else(|| {
+        let (_, returnable, batch, cost) = received.ok_or_else(|| {
             Invalid::new(
                 field.clone(),
                 "not_received",
                 format!("{} is not on this receipt", product.sku),
             )
         })?;
+        // What earlier lines of this return send back of the product is not returnable.
+        let returnable = returnable
+            - sent
+                .iter()
+                .filter(|(p, _)| *p == product.id)
+                .map(|(_, q)| *q)
+                .sum::<Decimal>();
         if q > returnable {
             return Err(Invalid::new(
                 format!("{field}.quantity"),
@@ -649,7 +712,7 @@ async fn return_goods(
             )
             .into());
         }
-        store::purchase_return::send_back(&mut tx, (body.grn_id, line_no), q).await?;
+        sent.push((product.id, q));
         let tax = domain::line_tax(
             &field,
             q,
@@ -692,7 +755,8 @@ async fn return_goods(
         returned_at: bazaar_schemas::now_millis(),
     };
     store::purchase_return::record(&mut tx, &processed).await?;
-    event(&mut tx, tenant, vendor_id, &processed).await?;
+    // Keyed by the order, as the topic is: after the receipt it sends goods back from.
+    event(&mut tx, tenant, order, &processed).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -6,14 +6,14 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Receipt `grn`, locked: (vendor, location, place of supply, the vendor's state, the
-/// order's currency).
+/// order's currency, the order).
 pub(crate) async fn lock_receipt(
     tx: &mut PgConnection,
     tenant: Uuid,
     grn: Uuid,
-) -> Result<Option<(Uuid, Uuid, String, String, String)>, sqlx::Error> {
+) -> Result<Option<(Uuid, Uuid, String, String, String, Uuid)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT g.vendor_id, g.location_id, o.place_of_supply, v.state_code, o.currency FROM grns g \
+        "SELECT g.vendor_id, g.location_id, o.place_of_supply, v.state_code, o.currency, o.id FROM grns g \
          JOIN purchase_orders o ON o.id = g.po_id JOIN vendors v ON v.tenant_id = g.tenant_id AND v.id = g.vendor_id \
          WHERE g.tenant_id = $1 AND g.id = $2 FOR UPDATE OF g",
     )
@@ -39,25 +39,7 @@ pub(crate) async fn returnable(
     .await
 }
 
-/// `quantity` of a receipt's line (`(grn, line_no)`) goes back to the vendor.
-pub(crate) async fn send_back(
-    tx: &mut PgConnection,
-    (grn, line_no): (Uuid, i32),
-    quantity: Decimal,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE grn_lines SET quantity_returned = quantity_returned + $3 \
-         WHERE grn_id = $1 AND line_no = $2",
-    )
-    .bind(grn)
-    .bind(line_no)
-    .bind(quantity)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// The debit note `processed` describes.
+/// The debit note `processed` describes, and what of each receipt line went back.
 pub(crate) async fn record(
     tx: &mut PgConnection,
     processed: &bazaar_schemas::events::purchase::PurchaseReturnProcessed,
@@ -79,7 +61,20 @@ pub(crate) async fn record(
     .bind(processed.total_minor)
     .bind(processed.returned_by)
     .bind(returned_at)
-    .execute(tx)
+    .execute(&mut *tx)
     .await?;
+    // A receipt has one line per product.
+    for line in &processed.lines {
+        sqlx::query(
+            "UPDATE grn_lines SET quantity_returned = quantity_returned + $3::numeric \
+             WHERE tenant_id = $4 AND grn_id = $1 AND product_id = $2",
+        )
+        .bind(processed.grn_id)
+        .bind(line.product_id)
+        .bind(&line.quantity)
+        .bind(processed.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }

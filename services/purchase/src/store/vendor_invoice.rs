@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use bazaar_platform::db::EVENT_TIME;
 use bazaar_schemas::events;
 
 use crate::domain::Mismatch;
@@ -60,6 +61,7 @@ pub(crate) struct InvoiceRow {
     pub(crate) taxable_minor: i64,
     pub(crate) tax_minor: i64,
     pub(crate) total_minor: i64,
+    pub(crate) recorded_by: Uuid,
 }
 
 /// `grns` of `vendor`, locked so two invoices cannot bill the same goods: (receipt,
@@ -90,7 +92,10 @@ pub(crate) async fn uninvoiced(
     product: Uuid,
 ) -> Result<Vec<(Uuid, i32, Decimal, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT l.grn_id, l.line_no, l.quantity_received - l.quantity_invoiced, l.unit_cost_minor \
+        "SELECT l.grn_id, l.line_no, l.quantity_received - coalesce( \
+             (SELECT sum(a.quantity) FROM invoice_allocations a \
+              WHERE a.tenant_id = l.tenant_id AND a.grn_id = l.grn_id AND a.line_no = l.line_no), 0), \
+           l.unit_cost_minor \
          FROM grn_lines l JOIN grns g ON g.id = l.grn_id WHERE l.tenant_id = $1 AND l.grn_id = ANY($2) \
            AND l.product_id = $3 ORDER BY g.received_at, l.line_no",
     )
@@ -101,99 +106,129 @@ pub(crate) async fn uninvoiced(
     .await
 }
 
-/// `quantity` of a receipt's line (`(grn, line_no)`) is billed.
-pub(crate) async fn invoice_from_receipt(
+/// Records an invoice as its event says (`purchase.invoice.recorded`, or `.held` as the
+/// same facts): its head, lines and what it bills of each receipt line; `false`, nothing
+/// written, when the vendor's number is recorded already.
+pub(crate) async fn invoice_written(
     tx: &mut PgConnection,
-    (grn, line_no): (Uuid, i32),
-    quantity: Decimal,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE grn_lines SET quantity_invoiced = quantity_invoiced + $3 \
-         WHERE grn_id = $1 AND line_no = $2",
-    )
-    .bind(grn)
-    .bind(line_no)
-    .bind(quantity)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// A vendor's invoice as it is recorded.
-pub(crate) struct NewInvoice<'a> {
-    pub(crate) id: Uuid,
-    pub(crate) vendor_id: Uuid,
-    pub(crate) number: &'a str,
-    pub(crate) invoice_date: NaiveDate,
-    pub(crate) due_date: NaiveDate,
-    pub(crate) grn_ids: &'a [Uuid],
-    pub(crate) currency: &'a str,
-    pub(crate) taxable_minor: i64,
-    pub(crate) total_minor: i64,
-    /// `matched` or `held`.
-    pub(crate) status: &'a str,
-    pub(crate) mismatches: &'a [Mismatch],
-    pub(crate) recorded_by: Uuid,
-}
-
-/// Records `invoice` and its lines; `false`, nothing written, when the vendor's number is
-/// recorded already.
-pub(crate) async fn insert(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    invoice: &NewInvoice<'_>,
-    lines: &[RecordedLine],
+    recorded: &events::purchase::PurchaseInvoiceRecorded,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let mismatches: Vec<Mismatch> = recorded
+        .mismatches
+        .iter()
+        .map(|m| Mismatch {
+            sku: m.sku.clone(),
+            code: m.code.clone(),
+            message: m.message.clone(),
+        })
+        .collect();
+    let date = |text: &str| {
+        text.parse::<NaiveDate>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    let inserted = sqlx::query(&format!(
         "INSERT INTO purchase_invoices (id, tenant_id, vendor_id, vendor_invoice_number, invoice_date, \
-         due_date, grn_ids, currency, taxable_minor, tax_minor, total_minor, status, mismatches, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-    )
-    .bind(invoice.id)
-    .bind(tenant)
-    .bind(invoice.vendor_id)
-    .bind(invoice.number)
-    .bind(invoice.invoice_date)
-    .bind(invoice.due_date)
-    .bind(invoice.grn_ids)
-    .bind(invoice.currency)
-    .bind(invoice.taxable_minor)
-    // Both are checked sums of the same lines, the total over the taxable value.
-    .bind(invoice.total_minor - invoice.taxable_minor)
-    .bind(invoice.total_minor)
-    .bind(invoice.status)
-    .bind(sqlx::types::Json(invoice.mismatches))
-    .bind(invoice.recorded_by)
+         due_date, grn_ids, currency, taxable_minor, tax_minor, total_minor, status, mismatches, recorded_by, \
+         approved_by, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, {EVENT_TIME} $16) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(recorded.invoice_id)
+    .bind(recorded.tenant_id)
+    .bind(recorded.vendor_id)
+    .bind(&recorded.vendor_invoice_number)
+    .bind(date(&recorded.invoice_date)?)
+    .bind(date(&recorded.due_date)?)
+    .bind(&recorded.grn_ids)
+    .bind(&recorded.currency)
+    .bind(recorded.taxable_minor)
+    .bind(recorded.tax_minor)
+    .bind(recorded.total_minor)
+    .bind(&recorded.status)
+    .bind(sqlx::types::Json(&mismatches))
+    .bind(recorded.recorded_by)
+    .bind(recorded.approved_by)
+    .bind(recorded.recorded_at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
         return Ok(false);
     }
-    for (line_no, line) in (1..).zip(lines) {
-        sqlx::query(
-            "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
-             taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
-             received_value_minor) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(invoice.id)
-        .bind(line_no)
-        .bind(tenant)
-        .bind(line.product_id)
-        .bind(&line.quantity)
-        .bind(line.unit_price_minor)
-        .bind(line.taxable_minor)
-        .bind(line.gst_rate_bp)
-        .bind(line.cgst_minor)
-        .bind(line.sgst_minor)
-        .bind(line.igst_minor)
-        .bind(line.cess_minor)
-        .bind(line.total_minor)
-        .bind(line.received_value_minor)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let lines = &recorded.lines;
+    sqlx::query(
+        "INSERT INTO invoice_lines (invoice_id, line_no, tenant_id, product_id, quantity, unit_price_minor, \
+         taxable_minor, gst_rate_bp, cgst_minor, sgst_minor, igst_minor, cess_minor, total_minor, \
+         received_value_minor) \
+         SELECT $1, l.line_no, $2, l.product_id, l.quantity::numeric, l.unit_price_minor, l.taxable_minor, \
+             l.gst_rate_bp, l.cgst_minor, l.sgst_minor, l.igst_minor, l.cess_minor, l.total_minor, \
+             l.received_value_minor \
+         FROM UNNEST($3::int4[], $4::uuid[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int8[], \
+             $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[]) \
+           AS l (line_no, product_id, quantity, unit_price_minor, taxable_minor, gst_rate_bp, cgst_minor, \
+                 sgst_minor, igst_minor, cess_minor, total_minor, received_value_minor)",
+    )
+    .bind(recorded.invoice_id)
+    .bind(recorded.tenant_id)
+    .bind((1..=lines.len() as i32).collect::<Vec<i32>>())
+    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.quantity.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.unit_price_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.taxable_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.gst_rate_bp).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.cgst_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.sgst_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.igst_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.cess_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.total_minor).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.received_value_minor).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    let billed = &recorded.allocations;
+    sqlx::query(
+        "INSERT INTO invoice_allocations (tenant_id, invoice_id, grn_id, line_no, quantity) \
+         SELECT $1, $2, a.grn_id, a.line_no, a.quantity::numeric \
+         FROM UNNEST($3::uuid[], $4::int4[], $5::text[]) AS a (grn_id, line_no, quantity)",
+    )
+    .bind(recorded.tenant_id)
+    .bind(recorded.invoice_id)
+    .bind(billed.iter().map(|a| a.grn_id).collect::<Vec<_>>())
+    .bind(billed.iter().map(|a| a.line_no).collect::<Vec<_>>())
+    .bind(
+        billed
+            .iter()
+            .map(|a| a.quantity.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(tx)
+    .await?;
     Ok(true)
+}
+
+/// What invoice `id` bills of each receipt line, as its event carries it.
+pub(crate) async fn allocations(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Vec<events::purchase::PurchaseInvoiceRecordedAllocation>, sqlx::Error> {
+    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+        "SELECT grn_id, line_no, trim_scale(quantity)::text FROM invoice_allocations \
+         WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY grn_id, line_no",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(grn_id, line_no, quantity)| events::purchase::PurchaseInvoiceRecordedAllocation {
+                grn_id,
+                line_no,
+                quantity,
+            },
+        )
+        .collect())
 }
 
 /// Invoice `id`'s lines, in order.
@@ -239,7 +274,8 @@ pub(crate) async fn row(
 ) -> Result<Option<InvoiceRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT vendor_id, vendor_invoice_number, invoice_date, due_date, grn_ids, status, mismatches, \
-         currency, taxable_minor, tax_minor, total_minor FROM purchase_invoices WHERE tenant_id = $1 AND id = $2",
+         currency, taxable_minor, tax_minor, total_minor, recorded_by FROM purchase_invoices \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant)
     .bind(id)
