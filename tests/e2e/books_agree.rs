@@ -14,27 +14,25 @@
 //! offsets equals the live one.
 
 use crate::support::mesh::{
-    call, ok, publish, relay_outbox_routed, relay_outbox_to, run, run_ingest, settings,
+    call, ok, publish, relay_outbox_routed, relay_outbox_to, replay, run, run_ingest, settings,
     store_opened, topic, until, Tenant,
 };
 use axum::http::Method;
 use bazaar_analytics::ingest::events_stored;
-use bazaar_catalog::documents::CatalogDocuments;
+use bazaar_catalog::documents::CatalogFold;
 use bazaar_finance::ledger::FinanceLedger;
-use bazaar_inventory::documents::InventoryDocuments;
+use bazaar_inventory::documents::InventoryFold;
 use bazaar_inventory::snapshots::InventorySnapshots;
-use bazaar_partners::documents::PartnersDocuments;
+use bazaar_partners::documents::PartnersFold;
 use bazaar_partners::ledgers::PartnerLedgers;
 use bazaar_platform::{
     auth::Role,
     consumer::Projection,
-    db, rebuild,
-    service::TableProjection,
-    stores,
+    db, rebuild, stores,
     testing::{send, TestService},
 };
-use bazaar_purchase::{documents::PurchaseDocuments, references::PurchaseReferences};
-use bazaar_sales::documents::SalesDocuments;
+use bazaar_purchase::{documents::PurchaseFold, references::PurchaseReferences};
+use bazaar_sales::documents::SalesFold;
 use bazaar_sales::references::SalesReferences;
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -584,53 +582,14 @@ async fn the_ledger_agrees_with_stock_partner_ledgers_and_invoices() {
 
     // After the whole day, each service's own tables are what its events say.
     relay_all().await;
-    let settings = settings();
-    let patience = Duration::from_secs(60);
-    let on = |topic: &String| vec![topic.clone()];
     let replays = [
-        rebuild::replay(
-            &settings,
-            &catalog.owner,
-            CatalogDocuments::reading(on(&products)),
-            CatalogDocuments::TABLES,
-            patience,
-        )
-        .await,
-        rebuild::replay(
-            &settings,
-            &inventory.owner,
-            InventoryDocuments::reading(on(&events)),
-            InventoryDocuments::TABLES,
-            patience,
-        )
-        .await,
-        rebuild::replay(
-            &settings,
-            &partners.owner,
-            PartnersDocuments::reading(on(&events)),
-            PartnersDocuments::TABLES,
-            patience,
-        )
-        .await,
-        rebuild::replay(
-            &settings,
-            &purchase.owner,
-            PurchaseDocuments::reading(on(&events)),
-            PurchaseDocuments::TABLES,
-            patience,
-        )
-        .await,
-        rebuild::replay(
-            &settings,
-            &sales.owner,
-            SalesDocuments::reading(on(&events)),
-            SalesDocuments::TABLES,
-            patience,
-        )
-        .await,
+        replay::<CatalogFold>(&catalog, &products).await,
+        replay::<InventoryFold>(&inventory, &events).await,
+        replay::<PartnersFold>(&partners, &events).await,
+        replay::<PurchaseFold>(&purchase, &events).await,
+        replay::<SalesFold>(&sales, &events).await,
     ];
     for replayed in replays {
-        let replayed = replayed.unwrap();
         assert!(
             replayed.differences.is_empty(),
             "{:?}",

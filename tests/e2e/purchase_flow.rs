@@ -5,17 +5,17 @@
 
 // Amounts in paise are written rupees_paise (45_50 is ₹45.50).
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use crate::support::mesh::{
-    call, ok, read_with_headers, relay_outbox_to, run, settings, topic, until, Tenant,
+    call, ok, read_with_headers, relay_outbox_to, replay, run, topic, until, Tenant,
 };
 use axum::http::Method;
 use bazaar_inventory::snapshots::InventorySnapshots;
 use bazaar_partners::ledgers::PartnerLedgers;
+use bazaar_platform::db;
 use bazaar_platform::testing::TestService;
-use bazaar_platform::{db, rebuild, service::TableProjection as _};
-use bazaar_purchase::{documents::PurchaseDocuments, references::PurchaseReferences};
+use bazaar_purchase::{documents::PurchaseFold, references::PurchaseReferences};
 use chrono::Utc;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -302,17 +302,7 @@ async fn purchase_documents_replay_from_their_events_to_the_same_rows() {
     m.stop.cancel();
     relay_outbox_to(&purchase.database, &purchase.owner, &m.events).await;
 
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &purchase.owner,
-            PurchaseDocuments::reading(vec![m.events.clone()]),
-            PurchaseDocuments::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
+    let replayed = replay::<PurchaseFold>(purchase, &m.events).await;
     assert!(
         replayed.differences.is_empty(),
         "{:?}",
@@ -343,7 +333,7 @@ async fn purchase_documents_replay_from_their_events_to_the_same_rows() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let drifted = replay().await.unwrap();
+    let drifted = replay::<PurchaseFold>(purchase, &m.events).await;
     assert_eq!(
         drifted.differences,
         vec!["po_lines: 1 rows only in the live table, 1 only in the rebuilt one".to_owned()]

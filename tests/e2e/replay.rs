@@ -3,21 +3,15 @@
 //! handlers write with, and finds them equal to the live ones; a live row changed behind
 //! the events' back is found.
 
-use crate::support::mesh::{call, ok, relay_outbox_to, settings, store_opened, topic, Tenant};
+use crate::support::mesh::{call, ok, relay_outbox_to, replay, store_opened, topic, Tenant};
 use axum::http::Method;
 use bazaar_catalog::documents::CatalogFold;
 use bazaar_inventory::{documents::InventoryFold, snapshots::InventorySnapshots};
 use bazaar_partners::documents::PartnersFold;
-use bazaar_platform::{
-    consumer, db,
-    http::call_with,
-    rebuild,
-    service::{DocumentFold, Documents},
-    testing::TestService,
-};
+use bazaar_platform::{consumer, db, http::call_with, service::DocumentFold, testing::TestService};
 use bazaar_sales::{documents::SalesFold, references::SalesReferences};
 use serde_json::{json, Value};
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Relays `service`'s outbox to a topic of its own and replays it with `F`: no table
@@ -31,17 +25,7 @@ async fn replays_and_finds_drift<F: DocumentFold>(
 ) {
     let events = topic(3).await;
     relay_outbox_to(&service.database, &service.owner, &events).await;
-    let settings = settings();
-    let replay = || {
-        rebuild::replay(
-            &settings,
-            &service.owner,
-            Documents::<F>::reading(vec![events.clone()]),
-            F::TABLES,
-            Duration::from_secs(60),
-        )
-    };
-    let replayed = replay().await.unwrap();
+    let replayed = replay::<F>(service, &events).await;
     assert!(
         replayed.differences.is_empty(),
         "{:?}",
@@ -59,7 +43,7 @@ async fn replays_and_finds_drift<F: DocumentFold>(
         .unwrap();
     sqlx::query(drift).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
-    let found = replay().await.unwrap();
+    let found = replay::<F>(service, &events).await;
     assert_eq!(
         found.differences,
         vec![format!(

@@ -160,6 +160,22 @@ pub(crate) mod mesh {
         }
     }
 
+    /// `service`'s own tables folded again by `F` from `topic`, compared with the live ones.
+    pub(crate) async fn replay<F: bazaar_platform::service::DocumentFold>(
+        service: &bazaar_platform::testing::TestService,
+        topic: &str,
+    ) -> bazaar_platform::rebuild::Rebuilt {
+        bazaar_platform::rebuild::replay(
+            &settings(),
+            &service.owner,
+            bazaar_platform::service::Documents::<F>::reading(vec![topic.to_owned()]),
+            F::TABLES,
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    }
+
     /// A request to `service` as its admin.
     pub(crate) async fn call(
         service: &bazaar_platform::testing::TestService,
