@@ -25,7 +25,11 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, Reason},
+    domain::{
+        self,
+        transfer::{self, Arrival, Refusal, Status as TransferStatus},
+        Reason,
+    },
     ledger::{self, decimal_text, item_key, Kind, LedgerError, Movement, Product},
     store::{self, Location, MovementRow, NewLocation, Transfer, TransferLineView},
 };
@@ -1034,6 +1038,33 @@ pub(crate) struct ReceiptLine {
     quantity: String,
 }
 
+/// A receipt the transfer refuses, as the API answers it.
+fn refused(id: Uuid, refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Finished(status) => ApiError::conflict(
+            "transfer_closed",
+            format!("transfer {id} is {}", status.code()),
+        ),
+        Refusal::NotOnTransfer(field, sku) => Invalid::new(
+            field,
+            "not_on_transfer",
+            format!("{sku} was not sent on this transfer"),
+        )
+        .into(),
+        Refusal::OverReceipt(field, sku, outstanding, asked) => Invalid::new(
+            field,
+            "over_receipt",
+            format!(
+                "{sku}: {} outstanding, {} received",
+                decimal_text(outstanding),
+                decimal_text(asked)
+            ),
+        )
+        .into(),
+        Refusal::Corrupt(what) => ApiError::internal(format!("transfer {id}: {what}")),
+    }
+}
+
 /// Receives a transfer at its destination, all at once or in parts; with `close`, what
 /// never arrived is recorded as the shortfall. The destination's manager, owner or
 /// admin. Honors `Idempotency-Key`.
@@ -1062,13 +1093,15 @@ async fn receive_transfer(
         .await?
         .filter(|l| reaches(&principal, l))
         .ok_or_else(missing)?;
-    if status != "in_transit" {
-        return Err(ApiError::conflict(
-            "transfer_closed",
-            format!("transfer {id} is {status}"),
-        ));
+    let transfer = transfer::Transfer {
+        status: TransferStatus::parse(&status).map_err(|r| refused(id, r))?,
+        lines: store::transfer_lines(&mut tx, tenant, id).await?,
+    };
+    if transfer.status != TransferStatus::InTransit {
+        return Err(refused(id, Refusal::Finished(transfer.status)));
     }
-    let mut received = Vec::new();
+    let mut products = Vec::new();
+    let mut arrivals = Vec::new();
     for (index, line) in body.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
         let product = resolve(
@@ -1089,68 +1122,47 @@ async fn receive_transfer(
             .as_deref()
             .map(|b| domain::batch(&format!("{field}.batch"), Some(b)))
             .transpose()?;
-        // The lines still open for this product (and batch), oldest expiry first.
-        let open =
-            store::open_transfer_lines(&mut tx, tenant, id, product.id, batch.as_deref()).await?;
-        if open.is_empty() {
-            return Err(Invalid::new(
-                field,
-                "not_on_transfer",
-                format!("{} was not sent on this transfer", product.sku),
-            )
-            .into());
-        }
-        let outstanding: Decimal = open.iter().map(|(_, _, _, sent, got)| sent - got).sum();
-        if quantity > outstanding {
-            return Err(Invalid::new(
-                format!("{field}.quantity"),
-                "over_receipt",
-                format!(
-                    "{}: {} outstanding, {} received",
-                    product.sku,
-                    decimal_text(outstanding),
-                    decimal_text(quantity)
-                ),
-            )
-            .into());
-        }
-        let mut left = quantity;
-        for (batch, expiry, cost, sent, got) in open {
-            let take = left.min(sent - got);
-            if take <= Decimal::ZERO {
-                continue;
-            }
-            left -= take;
-            ledger::record(
-                &mut tx,
-                tenant,
-                Movement {
-                    id: Uuid::now_v7(),
-                    location: destination.id,
-                    product: &product,
-                    batch: &batch,
-                    expiry,
-                    kind: Kind::TransferIn,
-                    quantity: take,
-                    unit_cost: Some(cost),
-                    reason: None,
-                    reference: ("transfer", id.to_string()),
-                    recorded_by: Some(principal.user),
-                },
-            )
-            .await?;
-            store::receive_transfer_line(&mut tx, tenant, id, (product.id, &batch), take).await?;
-            received.push((product.id, product.sku.clone(), batch, take));
-        }
+        arrivals.push(Arrival {
+            field,
+            product: product.id,
+            sku: product.sku.clone(),
+            batch,
+            quantity,
+        });
+        products.push(product);
     }
-    let complete = store::transfer_complete(&mut tx, tenant, id).await?;
-    let status = if complete {
-        "received"
-    } else if body.close {
-        "closed"
-    } else {
-        "in_transit"
-    };
+    let receipt = transfer
+        .receive(&arrivals, body.close)
+        .map_err(|r| refused(id, r))?;
+    let mut received = Vec::new();
+    for taken in receipt.taken {
+        let product = products
+            .iter()
+            .find(|p| p.id == taken.product)
+            .ok_or_else(|| ApiError::internal("a received product was not asked for"))?;
+        ledger::record(
+            &mut tx,
+            tenant,
+            Movement {
+                id: Uuid::now_v7(),
+                location: destination.id,
+                product,
+                batch: &taken.batch,
+                expiry: taken.expiry,
+                kind: Kind::TransferIn,
+                quantity: taken.quantity,
+                unit_cost: Some(taken.unit_cost),
+                reason: None,
+                reference: ("transfer", id.to_string()),
+                recorded_by: Some(principal.user),
+            },
+        )
+        .await?;
+        let line = (product.id, taken.batch.as_str());
+        store::receive_transfer_line(&mut tx, tenant, id, line, taken.quantity).await?;
+        received.push((product.id, product.sku.clone(), taken.batch, taken.quantity));
+    }
+    let status = receipt.status.code();
     let received_at = bazaar_schemas::now_millis();
     if status != "in_transit" {
         store::finish_transfer(&mut tx, tenant, id, (status, received_at)).await?;

@@ -644,26 +644,35 @@ pub(crate) async fn lock_transfer(
     .await
 }
 
-/// Transfer `id`'s lines of `product` (and `batch`): (batch, expiry, unit cost, sent,
-/// arrived), oldest expiry first.
-pub(crate) async fn open_transfer_lines(
+/// Transfer `id`'s lines, as receiving it decides on them.
+pub(crate) async fn transfer_lines(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
-    product: Uuid,
-    batch: Option<&str>,
-) -> Result<Vec<(String, Option<NaiveDate>, Decimal, Decimal, Decimal)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT batch, expiry_date, unit_cost_minor, quantity_dispatched, quantity_received \
-         FROM transfer_lines WHERE tenant_id = $1 AND transfer_id = $2 AND product_id = $3 \
-           AND ($4::text IS NULL OR batch = $4) ORDER BY expiry_date NULLS LAST, batch",
+) -> Result<Vec<crate::domain::transfer::Line>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, Option<NaiveDate>, Decimal, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT product_id, batch, expiry_date, unit_cost_minor, quantity_dispatched, \
+         quantity_received FROM transfer_lines WHERE tenant_id = $1 AND transfer_id = $2",
     )
     .bind(tenant)
     .bind(id)
-    .bind(product)
-    .bind(batch)
     .fetch_all(tx)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(product, batch, expiry, unit_cost, dispatched, received)| {
+                crate::domain::transfer::Line {
+                    product,
+                    batch,
+                    expiry,
+                    unit_cost,
+                    dispatched,
+                    received,
+                }
+            },
+        )
+        .collect())
 }
 
 /// `quantity` more of a product's batch arrived on transfer `id`.
@@ -686,22 +695,6 @@ pub(crate) async fn receive_transfer_line(
     .execute(tx)
     .await?;
     Ok(())
-}
-
-/// Whether everything sent on transfer `id` has arrived.
-pub(crate) async fn transfer_complete(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT bool_and(quantity_received = quantity_dispatched) FROM transfer_lines \
-         WHERE tenant_id = $1 AND transfer_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_one(tx)
-    .await
 }
 
 /// Ends transfer `id` as `status` (`received` or `closed`) at `at` (ms), what never

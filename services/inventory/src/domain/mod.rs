@@ -8,6 +8,8 @@ use bazaar_platform::{
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+pub mod transfer;
+
 /// Decimal places of a unit cost in minor units: a moving average keeps four so that
 /// it does not drift over thousands of receipts.
 pub const COST_DECIMALS: u32 = 4;
