@@ -60,7 +60,7 @@ pub(crate) fn select(names: &[String], all: bool) -> anyhow::Result<Vec<&'static
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::ALL;
 
@@ -107,5 +107,80 @@ mod tests {
             }
         }
         assert!(collisions.is_empty(), "{collisions:#?}");
+    }
+
+    /// The backquoted words of `document`'s 4xx and 5xx response descriptions: the codes
+    /// an operation promises, with the status it promises them under.
+    fn promised(document: &serde_json::Value) -> BTreeSet<(String, u16, String)> {
+        let mut codes = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let Some(responses) = operation["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let Ok(status) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    if status < 400 {
+                        continue;
+                    }
+                    let description = response["description"].as_str().unwrap_or_default();
+                    for word in description.split('`').skip(1).step_by(2) {
+                        codes.insert((format!("{method} {path}"), status, word.to_owned()));
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    /// The codes in the documentation and the codes in the code are one list: every code
+    /// an operation promises is declared (by the service or the platform) with the status
+    /// it is promised under, and every code a service declares is promised by one of its
+    /// operations. A code renamed in one place and not the other fails here.
+    #[test]
+    fn documented_problem_codes_are_the_declared_ones() {
+        use bazaar_platform::http::{self, PlatformCode};
+        let mut wrong = Vec::new();
+        let mut checked = 0;
+        for service in ALL {
+            let declared: BTreeSet<(u16, &str)> = service
+                .problems
+                .iter()
+                .chain(PlatformCode::ALL)
+                .map(|c| (c.status().as_u16(), c.as_str()))
+                .collect();
+            let document = serde_json::to_value(http::openapi([service.document()])).unwrap();
+            let promised = promised(&document);
+            for (operation, status, code) in &promised {
+                checked += 1;
+                if !declared.contains(&(*status, code.as_str())) {
+                    wrong.push(format!(
+                        "{}: {operation} promises `{code}` as {status}, which is not declared",
+                        service.name
+                    ));
+                }
+            }
+            for code in service.problems {
+                let status = code.status().as_u16();
+                if !promised
+                    .iter()
+                    .any(|(_, s, c)| *s == status && c == code.as_str())
+                {
+                    wrong.push(format!(
+                        "{}: `{code}` ({status}) is declared and no operation documents it",
+                        service.name
+                    ));
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} documented codes found");
+        assert!(
+            wrong.is_empty(),
+            "{} problems:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
     }
 }

@@ -36,7 +36,7 @@ pub(super) async fn serve(
             settings: settings.clone(),
             shutdown: shutdown.clone(),
         }));
-        documents.push((service.openapi)());
+        documents.push(service.document());
     }
     if selected.is_empty() {
         // Nothing of our own to serve yet; readiness still proves the server answers.

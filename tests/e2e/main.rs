@@ -11,7 +11,6 @@ mod support;
 mod analytics;
 mod books_agree;
 mod consumer;
-mod error_codes;
 mod inventory_snapshots;
 mod kafka_roundtrip;
 mod partner_ledgers;

@@ -10,6 +10,7 @@
 //! A route declares the roles it admits with one [`allow`] layer; the handler then
 //! receives the verified [`Principal`], by which every query is scoped.
 
+use crate::http::PlatformCode;
 use std::{
     collections::HashMap,
     future::Future,
@@ -20,7 +21,7 @@ use std::{
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts, StatusCode},
+    http::{header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -340,8 +341,7 @@ async fn authenticate(verifier: &Verifier, parts: &Parts) -> Result<Principal, A
     result.map_err(|err| {
         tracing::info!(reason = %err, "request refused: not authenticated");
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            PlatformCode::Unauthenticated,
             "a valid bearer access token is required",
         )
     })
@@ -387,8 +387,7 @@ async fn admit(gate: Gate, request: Request, next: Next) -> Response {
     if !principal.has_any(gate.roles) {
         tracing::info!(user = %principal.user, required = ?gate.roles, "request refused: role");
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            PlatformCode::Forbidden,
             "your roles do not allow this action",
         )
         .into_response();

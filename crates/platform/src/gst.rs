@@ -1,6 +1,7 @@
 //! GST identifiers every service checks the same way: state codes and GSTINs.
 
 use crate::http::Invalid;
+use crate::http::PlatformCode;
 
 const GSTIN_ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -19,7 +20,7 @@ pub fn state_code(field: &str, raw: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::new(
             field,
-            "invalid_state_code",
+            PlatformCode::InvalidStateCode,
             format!("{code:?} is not a GST state code (01 to 38, or 97)"),
         ))
     }
@@ -52,21 +53,21 @@ pub fn gstin(field: &str, raw: &str) -> Result<String, Invalid> {
     if !shape {
         return Err(Invalid::new(
             field,
-            "invalid_gstin",
+            PlatformCode::InvalidGstin,
             "15 characters: state code, PAN, entity number, Z, check character",
         ));
     }
     state_code(field, &gstin[..2]).map_err(|_| {
         Invalid::new(
             field,
-            "invalid_gstin",
+            PlatformCode::InvalidGstin,
             format!("{} is not a GST state code", &gstin[..2]),
         )
     })?;
     if gstin_check_character(&bytes[..14]) != Some(bytes[14]) {
         return Err(Invalid::new(
             field,
-            "invalid_gstin_check_character",
+            PlatformCode::InvalidGstinCheckCharacter,
             "the last character does not match the GSTIN",
         ));
     }

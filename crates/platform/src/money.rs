@@ -9,7 +9,7 @@ use std::{fmt, str::FromStr};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::http::Invalid;
+use crate::http::{Invalid, PlatformCode};
 
 /// `quantity` units at `unit_cost` (minor units, possibly fractional), in whole minor
 /// units rounded half away from zero: how stock and goods received are valued everywhere.
@@ -49,14 +49,14 @@ pub enum MoneyError {
 
 impl MoneyError {
     /// The stable problem code a request field with this error is refused with.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> PlatformCode {
         match self {
-            MoneyError::Overflow => "amount_out_of_range",
-            MoneyError::QuantityTooLarge(_) => "quantity_too_large",
-            MoneyError::CurrencyMismatch(..) => "currency_mismatch",
-            MoneyError::UnknownCurrency(_) => "unknown_currency",
-            MoneyError::NotANumber(_) => "invalid_quantity",
-            MoneyError::TooManyDecimals { .. } => "too_many_decimals",
+            MoneyError::Overflow => PlatformCode::AmountOutOfRange,
+            MoneyError::QuantityTooLarge(_) => PlatformCode::QuantityTooLarge,
+            MoneyError::CurrencyMismatch(..) => PlatformCode::CurrencyMismatch,
+            MoneyError::UnknownCurrency(_) => PlatformCode::UnknownCurrency,
+            MoneyError::NotANumber(_) => PlatformCode::InvalidQuantity,
+            MoneyError::TooManyDecimals { .. } => PlatformCode::TooManyDecimals,
         }
     }
 
@@ -90,11 +90,15 @@ pub const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
 /// (`negative_amount`, `amount_too_large`).
 pub fn amount_field(field: &str, minor: i64) -> Result<i64, Invalid> {
     if minor < 0 {
-        Err(Invalid::new(field, "negative_amount", "cannot be negative"))
+        Err(Invalid::new(
+            field,
+            PlatformCode::NegativeAmount,
+            "cannot be negative",
+        ))
     } else if minor > MAX_AMOUNT_MINOR {
         Err(Invalid::new(
             field,
-            "amount_too_large",
+            PlatformCode::AmountTooLarge,
             format!("at most {MAX_AMOUNT_MINOR} minor units"),
         ))
     } else {
@@ -414,7 +418,7 @@ impl Quantity {
             _ => None,
         };
         match refused {
-            Some(message) => Err(Invalid::new(field, "invalid_quantity", message)),
+            Some(message) => Err(Invalid::new(field, PlatformCode::InvalidQuantity, message)),
             None => Ok(quantity),
         }
     }

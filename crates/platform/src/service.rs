@@ -43,12 +43,30 @@ pub struct Service {
     pub router: fn(ServiceContext) -> axum::Router,
     /// Its part of the OpenAPI document.
     pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// Every problem code its routes answer with besides the platform's: its `Code::ALL`.
+    pub problems: &'static [crate::http::ProblemCode],
     /// The projections it builds from the topics in its database.
     pub consumers: &'static [Consumer],
     /// `bazaar replay <name>`: its own events folded again into fresh copies of the tables
     /// they describe and compared with the live ones; `None` while none of its tables is
     /// derived from its events.
     pub replay: Option<RebuildFromTopics>,
+}
+
+impl Service {
+    /// Its part of the OpenAPI document, with its problem codes as the schema
+    /// `<Name>ProblemCode`, so a client has them as an enum.
+    pub fn document(&self) -> utoipa::openapi::OpenApi {
+        let mut document = (self.openapi)();
+        let mut name: Vec<char> = self.name.chars().collect();
+        name[0] = name[0].to_ascii_uppercase();
+        crate::http::document_problems(
+            &mut document,
+            &format!("{}ProblemCode", name.into_iter().collect::<String>()),
+            self.problems,
+        );
+        document
+    }
 }
 
 /// A projection as `bazaar consume <name>` runs and rebuilds it.

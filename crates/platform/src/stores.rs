@@ -4,7 +4,7 @@
 //! another tenant's store and an id nobody opened look alike, and neither may tag this
 //! tenant's documents or books.
 
-use axum::http::StatusCode;
+use crate::http::PlatformCode;
 use bazaar_schemas::{events, Event as _};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -62,8 +62,7 @@ pub async fn require(
 /// 404 `unknown_store` for `store`, named by `field`.
 pub fn unknown(store: Uuid, field: &str) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_store",
+        PlatformCode::UnknownStore,
         format!("{field}: no store {store} in this tenant within your reach"),
     )
 }

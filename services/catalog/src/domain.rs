@@ -1,10 +1,17 @@
 //! Catalog rules without I/O: SKUs, units, GST rates, HSN codes, prices and barcodes.
 
+use crate::Code;
+use bazaar_platform::http::PlatformCode;
+use bazaar_platform::http::ProblemCode;
 use bazaar_platform::money::{Currency, Money, Quantity, Sign};
 
 pub use bazaar_platform::http::Invalid;
 
-fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Invalid {
+fn invalid(
+    field: &'static str,
+    code: impl Into<ProblemCode>,
+    message: impl Into<String>,
+) -> Invalid {
     Invalid::new(field, code, message)
 }
 
@@ -49,7 +56,7 @@ impl Unit {
                 let known: Vec<&str> = UNITS.iter().map(|(c, _, _)| *c).collect();
                 invalid(
                     "unit",
-                    "unknown_unit",
+                    Code::UnknownUnit,
                     format!("{code:?} is not a unit; known: {}", known.join(", ")),
                 )
             })
@@ -84,7 +91,7 @@ pub fn gst_rate_bp(percent: &str) -> Result<i32, Invalid> {
     bp.ok_or_else(|| {
         invalid(
             "gst_rate",
-            "invalid_gst_rate",
+            Code::InvalidGstRate,
             format!("{percent:?} is not a GST rate; use 0, 5, 12, 18 or 28"),
         )
     })
@@ -97,7 +104,7 @@ pub fn cess_rate_bp(percent: &str) -> Result<i32, Invalid> {
         .ok_or_else(|| {
             invalid(
                 "cess_rate",
-                "invalid_cess_rate",
+                Code::InvalidCessRate,
                 format!("{percent:?} is not a cess rate (0 to 300 percent)"),
             )
         })
@@ -117,8 +124,13 @@ pub fn sku(raw: &str) -> Result<String, Invalid> {
         && sku
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
-    ok.then(|| sku.to_owned())
-        .ok_or_else(|| invalid("sku", "invalid_sku", "1 to 64 letters, digits and - _ . /"))
+    ok.then(|| sku.to_owned()).ok_or_else(|| {
+        invalid(
+            "sku",
+            Code::InvalidSku,
+            "1 to 64 letters, digits and - _ . /",
+        )
+    })
 }
 
 /// Checks an HSN code: 4, 6 or 8 digits.
@@ -126,7 +138,7 @@ pub fn hsn(raw: &str) -> Result<String, Invalid> {
     let hsn = raw.trim();
     let ok = matches!(hsn.len(), 4 | 6 | 8) && hsn.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| hsn.to_owned())
-        .ok_or_else(|| invalid("hsn_code", "invalid_hsn_code", "4, 6 or 8 digits"))
+        .ok_or_else(|| invalid("hsn_code", Code::InvalidHsnCode, "4, 6 or 8 digits"))
 }
 
 /// The longest product description, in characters.
@@ -139,7 +151,7 @@ pub fn bounded<'a>(field: &'static str, raw: &'a str, max: usize) -> Result<&'a 
     if raw.chars().count() > max {
         Err(invalid(
             field,
-            "too_long",
+            PlatformCode::TooLong,
             format!("at most {max} characters"),
         ))
     } else {
@@ -152,7 +164,7 @@ pub fn text(field: &'static str, raw: &str, max: usize) -> Result<String, Invali
     let text = raw.trim();
     (!text.is_empty() && text.chars().count() <= max)
         .then(|| text.to_owned())
-        .ok_or_else(|| invalid(field, "invalid_text", format!("1 to {max} characters")))
+        .ok_or_else(|| invalid(field, Code::InvalidText, format!("1 to {max} characters")))
 }
 
 /// MRP and selling price: one currency, not negative, selling price at most the MRP
@@ -161,14 +173,14 @@ pub fn prices(mrp: Money, selling: Money) -> Result<(Currency, i64, i64), Invali
     if mrp.currency != selling.currency {
         return Err(invalid(
             "selling_price",
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             "mrp and selling_price must be in one currency",
         ));
     }
     if mrp.amount_minor < 0 || selling.amount_minor < 0 {
         return Err(invalid(
             "mrp",
-            "negative_price",
+            Code::NegativePrice,
             "prices cannot be negative",
         ));
     }
@@ -176,7 +188,7 @@ pub fn prices(mrp: Money, selling: Money) -> Result<(Currency, i64, i64), Invali
     if selling.amount_minor > mrp.amount_minor {
         return Err(invalid(
             "selling_price",
-            "price_above_mrp",
+            Code::PriceAboveMrp,
             "the selling price cannot exceed the MRP",
         ));
     }
@@ -250,7 +262,7 @@ pub fn barcode(raw: &str) -> Result<(String, BarcodeKind), Invalid> {
         _ => {
             return Err(invalid(
                 "barcode",
-                "invalid_barcode",
+                Code::InvalidBarcode,
                 "an EAN-13 (13 digits) or UPC-A (12 digits) code",
             ))
         }
@@ -259,12 +271,12 @@ pub fn barcode(raw: &str) -> Result<(String, BarcodeKind), Invalid> {
         .bytes()
         .map(|b| b.is_ascii_digit().then(|| b - b'0'))
         .collect();
-    let digits = digits.ok_or_else(|| invalid("barcode", "invalid_barcode", "digits only"))?;
+    let digits = digits.ok_or_else(|| invalid("barcode", Code::InvalidBarcode, "digits only"))?;
     let (body, check) = digits.split_at(digits.len() - 1);
     if check_digit(body) != check[0] {
         return Err(invalid(
             "barcode",
-            "invalid_barcode_check_digit",
+            Code::InvalidBarcodeCheckDigit,
             format!("{code}: the check digit should be {}", check_digit(body)),
         ));
     }

@@ -1,5 +1,7 @@
 //! Catalog's HTTP API: categories, products, prices, barcodes and the POS lookup.
 
+use crate::Code;
+use bazaar_platform::http::{PlatformCode, ProblemCode};
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -256,8 +258,7 @@ async fn list_products(
     Query(query): Query<ProductQuery>,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<Product>>, ApiError> {
-    let bad_query =
-        |detail: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail);
+    let bad_query = |detail: String| ApiError::new(PlatformCode::InvalidQuery, detail);
     let order_by = match query.sort.as_deref().unwrap_or("name") {
         "name" => "lower(p.name)",
         "-name" => "lower(p.name) DESC",
@@ -311,7 +312,9 @@ async fn list_products(
         (status = 404, description = "`unknown_category`, `unknown_product` (variant_of)"),
         (status = 409, description = "`sku_taken`, `barcode_taken`"),
         (status = 422, description = "`invalid_sku`, `unknown_unit`, `invalid_gst_rate`, \
-            `price_above_mrp`, `invalid_barcode`, `invalid_barcode_check_digit`, ..."),
+            `price_above_mrp`, `invalid_barcode`, `invalid_barcode_check_digit`, `invalid_text`, \
+            `invalid_hsn_code`, `invalid_cess_rate`, `nested_variant` (a variant of a variant), \
+            `variant_without_attributes`"),
     ))]
 async fn create_product(
     axum::extract::State(pool): axum::extract::State<PgPool>,
@@ -336,8 +339,8 @@ async fn create_product(
         .map(|b| domain::barcode(b))
         .collect::<Result<_, _>>()?;
     if new.variant_of.is_some() && new.attributes.is_empty() {
-        return Err(ApiError::unprocessable(
-            "variant_without_attributes",
+        return Err(ApiError::new(
+            Code::VariantWithoutAttributes,
             "a variant needs attributes such as {\"size\": \"L\"}",
         ));
     }
@@ -362,8 +365,7 @@ async fn create_product(
             .await?
             .ok_or_else(|| {
                 ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_product",
+                    Code::UnknownProduct,
                     format!("no product {parent} to be a variant of"),
                 )
                 .with_violations(vec![FieldViolation {
@@ -372,8 +374,8 @@ async fn create_product(
                 }])
             })?;
         if parent.variant_of.is_some() {
-            return Err(ApiError::unprocessable(
-                "nested_variant",
+            return Err(ApiError::new(
+                Code::NestedVariant,
                 "a variant cannot have variants; use the parent product",
             ));
         }
@@ -401,7 +403,7 @@ async fn create_product(
         created_at: bazaar_schemas::now_millis(),
     };
     if store::products_created(&mut tx, &[&created]).await? == 0 {
-        return Err(ApiError::conflict("sku_taken", format!("SKU {sku} exists")));
+        return Err(ApiError::new(Code::SkuTaken, format!("SKU {sku} exists")));
     }
     let id = created.product_id;
     store::event(&mut tx, tenant, id, &created).await?;
@@ -431,13 +433,7 @@ async fn check_category(
 ) -> Result<String, ApiError> {
     store::category_path(tx, tenant, category)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_category",
-                format!("no category {category}"),
-            )
-        })
+        .ok_or_else(|| ApiError::new(Code::UnknownCategory, format!("no category {category}")))
 }
 
 /// Attaches a barcode and records the event; 409 when the tenant already uses it.
@@ -456,8 +452,8 @@ async fn attach(
         assigned_at: bazaar_schemas::now_millis(),
     };
     if store::barcodes_assigned(tx, &[&event]).await? == 0 {
-        return Err(ApiError::conflict(
-            "barcode_taken",
+        return Err(ApiError::new(
+            Code::BarcodeTaken,
             format!("barcode {code} already identifies a product"),
         ));
     }
@@ -525,7 +521,8 @@ pub(crate) fn product_updated(row: &ProductRow) -> events::catalog::ProductUpdat
     request_body = ProductChange, security(("bearer" = [])),
     responses((status = 200, body = Product), (status = 404, description = "`not_found`"),
               (status = 409, description = "`product_archived`"),
-              (status = 422, description = "a field breaks a rule")))]
+              (status = 422, description = "`invalid_text`, `invalid_hsn_code`, or another of \
+                 creation's rules")))]
 async fn update_product(
     axum::extract::State(pool): axum::extract::State<PgPool>,
     principal: Principal,
@@ -538,8 +535,8 @@ async fn update_product(
         .await?
         .ok_or_else(|| not_found(id))?;
     if row.archived_at.is_some() {
-        return Err(ApiError::conflict(
-            "product_archived",
+        return Err(ApiError::new(
+            Code::ProductArchived,
             format!("product {id} is archived"),
         ));
     }
@@ -608,8 +605,8 @@ async fn change_price(
         .await?
         .ok_or_else(|| not_found(id))?;
     if currency != before.currency {
-        return Err(ApiError::unprocessable(
-            "currency_mismatch",
+        return Err(ApiError::new(
+            PlatformCode::CurrencyMismatch,
             format!("the product is priced in {}", before.currency),
         ));
     }
@@ -673,7 +670,8 @@ pub(crate) struct NewBarcode {
 #[utoipa::path(post, path = "/api/v1/products/{id}/barcodes", tag = "catalog",
     request_body = NewBarcode, security(("bearer" = [])),
     responses((status = 201, body = Product), (status = 404, description = "`not_found`"),
-              (status = 409, description = "`barcode_taken`"),
+              (status = 409, description = "`barcode_taken`, `barcode_series_exhausted` (the \
+                 tenant's EAN prefix has no numbers left)"),
               (status = 422, description = "`invalid_barcode`, `invalid_barcode_check_digit`")))]
 async fn assign_barcode(
     axum::extract::State(pool): axum::extract::State<PgPool>,
@@ -692,8 +690,8 @@ async fn assign_barcode(
         None => {
             let (prefix, item) = store::next_generated_item(&mut tx, tenant).await?;
             let code = domain::generate_ean13(&prefix, item).ok_or_else(|| {
-                ApiError::conflict(
-                    "barcode_series_exhausted",
+                ApiError::new(
+                    Code::BarcodeSeriesExhausted,
                     format!("every item number under prefix {prefix} is used"),
                 )
             })?;
@@ -751,7 +749,8 @@ async fn list_categories(
     security(("bearer" = [])),
     responses((status = 201, body = Category),
               (status = 404, description = "`unknown_category` (the parent)"),
-              (status = 409, description = "`category_exists`")))]
+              (status = 409, description = "`category_exists`"),
+              (status = 422, description = "`invalid_text` (the name)")))]
 async fn create_category(
     axum::extract::State(pool): axum::extract::State<PgPool>,
     principal: Principal,
@@ -759,8 +758,8 @@ async fn create_category(
 ) -> Result<(StatusCode, Json<Category>), ApiError> {
     let name = domain::text("name", &new.name, 100)?;
     if name.contains(" / ") {
-        return Err(ApiError::unprocessable(
-            "invalid_text",
+        return Err(ApiError::new(
+            Code::InvalidText,
             "a category name cannot contain \" / \"",
         ));
     }
@@ -784,8 +783,8 @@ async fn create_category(
     let category = store::category_created(&mut tx, &event)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict(
-                "category_exists",
+            ApiError::new(
+                Code::CategoryExists,
                 format!("category {:?} exists", event.path),
             )
         })?;
@@ -805,13 +804,8 @@ pub(crate) struct ImportQuery {
     mode: Option<Mode>,
 }
 
-fn import_problem(
-    status: StatusCode,
-    code: &'static str,
-    detail: String,
-    errors: &[RowError],
-) -> ApiError {
-    ApiError::new(status, code, detail).with_violations(
+fn import_problem(code: impl Into<ProblemCode>, detail: String, errors: &[RowError]) -> ApiError {
+    ApiError::new(code, detail).with_violations(
         errors
             .iter()
             .map(|e| FieldViolation {
@@ -838,7 +832,8 @@ fn import_problem(
               (status = 409, description = "`concurrent_import` (retry the file)"),
               (status = 413, description = "`payload_too_large` (over 256 MiB)"),
               (status = 422, description = "`invalid_header`, `empty_file`, `import_rejected` \
-                 (all-or-nothing: every bad cell as `line N, column C`)")))]
+                 (all-or-nothing: every bad cell as line N, column C, with its rule: `required`, \
+                 `invalid_price`, `invalid_boolean` or one of product creation's)")))]
 async fn bulk_import(
     axum::extract::State(pool): axum::extract::State<PgPool>,
     principal: Principal,
@@ -876,23 +871,20 @@ async fn bulk_import(
         Ok(()) => {}
         Err(unreadable) if unreadable.message.contains("over 256 MiB") => {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                PlatformCode::PayloadTooLarge,
                 unreadable.message,
             ))
         }
         Err(unreadable) if unreadable.code == "unreadable_body" => {
             return Err(import_problem(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
+                PlatformCode::UnreadableBody,
                 unreadable.message.clone(),
                 &[unreadable],
             ))
         }
         Err(header) => {
             return Err(import_problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_header",
+                Code::InvalidHeader,
                 header.message.clone(),
                 &[header],
             ))
@@ -900,16 +892,15 @@ async fn bulk_import(
     }
     let report = importer.finish();
     if report.rows == 0 {
-        return Err(ApiError::unprocessable(
-            "empty_file",
+        return Err(ApiError::new(
+            Code::EmptyFile,
             "the file has a header but no rows",
         ));
     }
     if report.rejected > 0 && mode == Mode::AllOrNothing {
         // Dropping the transaction rolls it back: nothing of the file is kept.
         return Err(import_problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "import_rejected",
+            Code::ImportRejected,
             format!("{} of {} rows are bad; nothing was imported (use ?mode=partial to import the good ones)", report.rejected, report.rows),
             &report.errors,
         ));

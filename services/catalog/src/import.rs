@@ -8,6 +8,8 @@
 //! `partial` writes the good rows. Either way every bad row is reported with its line,
 //! column and reason.
 
+use crate::Code;
+use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::{
     collections::{HashMap, HashSet},
@@ -263,14 +265,15 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
                 line,
                 Invalid::new(
                     column.clone(),
-                    "invalid_character",
+                    PlatformCode::InvalidCharacter,
                     "control characters are not text (tab, line feed and carriage return excepted)",
                 ),
             ));
         }
     }
     let required = |column: &'static str| {
-        cell(column).ok_or_else(|| Invalid::new(column, "required", "this column needs a value"))
+        cell(column)
+            .ok_or_else(|| Invalid::new(column, Code::Required, "this column needs a value"))
     };
     let sku = keep(&mut errors, line, required("sku").and_then(domain::sku));
     let name = keep(
@@ -314,13 +317,14 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
     let currency = keep(
         &mut errors,
         line,
-        bazaar_platform::money::Currency::from_code(cell("currency").unwrap_or("INR"))
-            .map_err(|err| Invalid::new("currency", "unknown_currency", err.to_string())),
+        bazaar_platform::money::Currency::from_code(cell("currency").unwrap_or("INR")).map_err(
+            |err| Invalid::new("currency", PlatformCode::UnknownCurrency, err.to_string()),
+        ),
     );
     let money = |column: &'static str, currency| {
         required(column).and_then(|text| {
             Money::parse(text, currency)
-                .map_err(|err| Invalid::new(column, "invalid_price", err.to_string()))
+                .map_err(|err| Invalid::new(column, Code::InvalidPrice, err.to_string()))
         })
     };
     let prices = currency.and_then(|currency| {
@@ -339,7 +343,7 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
             Some("false" | "no" | "0") => Ok(false),
             Some(other) => Err(Invalid::new(
                 "tax_inclusive",
-                "invalid_boolean",
+                Code::InvalidBoolean,
                 format!("{other:?}: use true or false"),
             )),
         },
@@ -362,10 +366,7 @@ fn parse(line: u64, index: &HashMap<String, usize>, record: &csv::StringRecord) 
             .split(['|', ' '])
             .filter(|b| !b.is_empty())
             .map(|b| {
-                domain::barcode(b).map_err(|e| Invalid {
-                    field: "barcodes".to_owned(),
-                    ..e
-                })
+                domain::barcode(b).map_err(|e| Invalid::new("barcodes", e.problem(), e.message))
             })
             .collect::<Result<Vec<_>, _>>(),
     );
@@ -616,8 +617,8 @@ impl Importer {
                 created_at: bazaar_schemas::now_millis(),
             };
             let created = store::category_created(tx, &event).await?.ok_or_else(|| {
-                ApiError::conflict(
-                    "category_exists",
+                ApiError::new(
+                    Code::CategoryExists,
                     format!("category {so_far:?} was created meanwhile"),
                 )
             })?;
@@ -675,8 +676,8 @@ impl Importer {
         // Another import (or a create) took one of these SKUs since this chunk was
         // checked: retrying the file upserts it instead.
         if store::products_created(tx, &events).await? < events.len() as u64 {
-            return Err(ApiError::conflict(
-                "concurrent_import",
+            return Err(ApiError::new(
+                Code::ConcurrentImport,
                 "another import created some of these SKUs meanwhile; retry the file",
             ));
         }
@@ -724,8 +725,8 @@ impl Importer {
         // The chunk was checked against the codes in use; one taken since is another
         // import's doing.
         if store::barcodes_assigned(tx, &assigned).await? < assigned.len() as u64 {
-            return Err(ApiError::conflict(
-                "concurrent_import",
+            return Err(ApiError::new(
+                Code::ConcurrentImport,
                 "another import assigned some of these barcodes meanwhile; retry the file",
             ));
         }

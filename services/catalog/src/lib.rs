@@ -5,9 +5,11 @@ pub mod documents;
 pub mod domain;
 mod http;
 pub mod import;
+mod problems;
 mod store;
 
 pub use http::{router, CatalogApi, Product};
+pub use problems::Code;
 pub use store::{Category, SERVICE};
 
 /// Catalog's own tables (`migrations/catalog/`).
@@ -26,6 +28,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[],
     replay: Some(bazaar_platform::service::replay_tables::<documents::CatalogDocuments>),
 };

@@ -2,6 +2,8 @@
 //! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
 //! store or consolidated, as JSON or CSV; and the GST returns.
 
+use crate::Code;
+use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::sync::Arc;
 
@@ -122,9 +124,7 @@ async fn books_of(
     match store {
         Some(store) => stores::require(tx, principal, store, field).await?,
         None if !matches!(principal.stores, Stores::All(_)) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "reach_beyond_own",
+            return Err(ApiError::new( Code::ReachBeyondOwn,
                 format!("{field}: name one of your stores; the whole tenant's books need access to every store"),
             ))
         }
@@ -142,17 +142,13 @@ fn overflow(err: MoneyError) -> ApiError {
 impl From<JournalError> for ApiError {
     fn from(err: JournalError) -> Self {
         match err {
-            JournalError::Unbalanced { .. } => {
-                Self::unprocessable("unbalanced_entry", err.to_string())
-            }
-            JournalError::OneSided(_) => Self::unprocessable("invalid_line", err.to_string()),
+            JournalError::Unbalanced { .. } => Self::new(Code::UnbalancedEntry, err.to_string()),
+            JournalError::OneSided(_) => Self::new(Code::InvalidLine, err.to_string()),
             JournalError::OutOfRange(_) => {
-                Self::unprocessable("amount_out_of_range", err.to_string())
+                Self::new(PlatformCode::AmountOutOfRange, err.to_string())
             }
-            JournalError::UnknownAccount(_) => {
-                Self::unprocessable("unknown_account", err.to_string())
-            }
-            JournalError::PeriodClosed(_) => Self::conflict("period_closed", err.to_string()),
+            JournalError::UnknownAccount(_) => Self::new(Code::UnknownAccount, err.to_string()),
+            JournalError::PeriodClosed(_) => Self::new(Code::PeriodClosed, err.to_string()),
             JournalError::Database(e) => e.into(),
             JournalError::Outbox(e) => e.into(),
         }
@@ -199,23 +195,23 @@ async fn add_account(
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     let code = body.code.trim();
     if !(4..=6).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Invalid::new("code", "invalid_code", "4 to 6 digits").into());
+        return Err(Invalid::new("code", Code::InvalidCode, "4 to 6 digits").into());
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 120 {
-        return Err(Invalid::new("name", "invalid_name", "1 to 120 characters").into());
+        return Err(Invalid::new("name", Code::InvalidName, "1 to 120 characters").into());
     }
     let kind = Kind::parse(body.kind.trim()).ok_or_else(|| {
         Invalid::new(
             "kind",
-            "invalid_kind",
+            Code::InvalidKind,
             "asset, liability, equity, income or expense",
         )
     })?;
     let mut tx = begin(&pool, principal.tenant).await?;
     if !store::add_account(&mut tx, principal.tenant, code, name, kind).await? {
-        return Err(ApiError::conflict(
-            "account_exists",
+        return Err(ApiError::new(
+            Code::AccountExists,
             format!("account {code} exists"),
         ));
     }
@@ -275,7 +271,9 @@ async fn post_entry(
 ) -> Result<(StatusCode, Json<Entry>), ApiError> {
     let narration = body.narration.trim();
     if narration.is_empty() || narration.chars().count() > 500 {
-        return Err(Invalid::new("narration", "invalid_narration", "1 to 500 characters").into());
+        return Err(
+            Invalid::new("narration", Code::InvalidNarration, "1 to 500 characters").into(),
+        );
     }
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     // Only the upper bound here: a negative amount is the journal's `invalid_line`.
@@ -311,9 +309,12 @@ async fn post_entry(
     }
     if let Some(reversed) = body.reverses {
         if store::entry(&mut tx, tenant, reversed).await?.is_none() {
-            return Err(
-                Invalid::new("reverses", "unknown_entry", format!("no entry {reversed}")).into(),
-            );
+            return Err(Invalid::new(
+                "reverses",
+                Code::UnknownEntry,
+                format!("no entry {reversed}"),
+            )
+            .into());
         }
     }
     let new = NewEntry {
@@ -373,7 +374,8 @@ pub(crate) struct DayBookQuery {
 /// The day book: every entry of a day with its lines, in posting order.
 #[utoipa::path(get, path = "/api/v1/finance/day-book", tag = "finance", params(DayBookQuery),
     security(("bearer" = [])), responses((status = 200, body = Vec<Entry>),
-              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`")))]
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`"),
+              (status = 422, description = "`invalid_format` (format is csv or json)")))]
 async fn day_book(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -447,7 +449,8 @@ pub(crate) struct TrialBalance {
 /// balance; the two totals are equal.
 #[utoipa::path(get, path = "/api/v1/finance/trial-balance", tag = "finance", params(AsOf),
     security(("bearer" = [])), responses((status = 200, body = TrialBalance),
-              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`")))]
+              (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"), (status = 404, description = "`unknown_store`"),
+              (status = 422, description = "`invalid_format` (format is csv or json)")))]
 async fn trial_balance(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -556,7 +559,7 @@ async fn profit_and_loss(
     Query(q): Query<Period>,
 ) -> Result<Json<ProfitAndLoss>, ApiError> {
     if q.from > q.to {
-        return Err(Invalid::new("from", "invalid_period", "from is after to").into());
+        return Err(Invalid::new("from", Code::InvalidPeriod, "from is after to").into());
     }
     let mut tx = begin(&pool, principal.tenant).await?;
     let books = books_of(&mut tx, &principal, q.store_id, "store_id").await?;
@@ -664,7 +667,7 @@ pub(crate) struct AccountLedger {
     responses((status = 200, body = AccountLedger),
               (status = 403, description = "`reach_beyond_own`: the whole tenant's books, by a user of some stores"),
               (status = 404, description = "`not_found` (no such account), `unknown_store`"),
-              (status = 422, description = "`invalid_period`")))]
+              (status = 422, description = "`invalid_period`, `invalid_format` (format is csv or json)")))]
 async fn account_ledger(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -673,7 +676,7 @@ async fn account_ledger(
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(q.format.as_deref())?;
     if q.from > q.to {
-        return Err(Invalid::new("from", "invalid_period", "from is after to").into());
+        return Err(Invalid::new("from", Code::InvalidPeriod, "from is after to").into());
     }
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
@@ -773,7 +776,7 @@ async fn close_period(
     let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .ok()
         .filter(|_| month.len() == 7)
-        .ok_or_else(|| Invalid::new("month", "invalid_month", "YYYY-MM"))?;
+        .ok_or_else(|| Invalid::new("month", Code::InvalidMonth, "YYYY-MM"))?;
     let tenant = principal.tenant;
     let mut tx = begin(&pool, tenant).await?;
     let now = Utc::now();
@@ -784,8 +787,8 @@ async fn close_period(
         closed_at: now.timestamp_millis(),
     };
     if !store::close_period(&mut tx, first, &event).await? {
-        return Err(ApiError::conflict(
-            "period_closed",
+        return Err(ApiError::new(
+            Code::PeriodClosed,
             format!("{month} is already closed"),
         ));
     }
@@ -806,7 +809,7 @@ fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
     match format {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
-        Some(_) => Err(Invalid::new("format", "invalid_format", "json or csv").into()),
+        Some(_) => Err(Invalid::new("format", Code::InvalidFormat, "json or csv").into()),
     }
 }
 
@@ -853,7 +856,7 @@ async fn return_period(
     let first = NaiveDate::parse_from_str(&format!("{}-01", q.month), "%Y-%m-%d")
         .ok()
         .filter(|_| q.month.len() == 7)
-        .ok_or_else(|| Invalid::new("month", "invalid_month", "YYYY-MM"))?;
+        .ok_or_else(|| Invalid::new("month", Code::InvalidMonth, "YYYY-MM"))?;
     let last = first
         .checked_add_months(chrono::Months::new(1))
         .and_then(|d| d.pred_opt())
@@ -867,7 +870,7 @@ async fn return_period(
                 Err(known) => {
                     return Err(Invalid::new(
                         "gstin",
-                        "gstin_required",
+                        Code::GstinRequired,
                         format!("name the GSTIN; invoices were issued under {known:?}"),
                     )
                     .into())
@@ -895,7 +898,7 @@ async fn gstr1(
     if threshold < 0 {
         return Err(Invalid::new(
             "b2cl_threshold_minor",
-            "invalid_threshold",
+            Code::InvalidThreshold,
             "cannot be negative",
         )
         .into());

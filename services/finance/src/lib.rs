@@ -7,10 +7,12 @@ pub mod gst;
 mod http;
 pub mod journal;
 pub mod ledger;
+mod problems;
 pub mod rules;
 mod store;
 
 pub use http::{router, FinanceApi};
+pub use problems::Code;
 
 /// Finance's database name and `ce_source`.
 pub const SERVICE: &str = "finance";
@@ -31,6 +33,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[bazaar_platform::service::Consumer {
         name: ledger::NAME,
         run: bazaar_platform::service::run::<ledger::FinanceLedger>,

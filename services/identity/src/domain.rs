@@ -1,6 +1,7 @@
 //! Identity's rules, without I/O: what a valid email, password, role assignment and
 //! refresh token are, and how long a user stays locked out.
 
+use crate::Code;
 use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -52,16 +53,16 @@ pub enum Rejection {
 
 impl Rejection {
     /// The stable problem code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InvalidEmail => "invalid_email",
-            Self::WeakPassword => "weak_password",
-            Self::NoRoles => "no_roles",
-            Self::NoStores => "no_stores",
-            Self::OwnerOnly => "owner_role_reserved",
-            Self::OwnRoles => "own_roles",
-            Self::ReachBeyondOwn => "reach_beyond_own",
-            Self::OwnAccount => "own_account",
+            Self::InvalidEmail => Code::InvalidEmail,
+            Self::WeakPassword => Code::WeakPassword,
+            Self::NoRoles => Code::NoRoles,
+            Self::NoStores => Code::NoStores,
+            Self::OwnerOnly => Code::OwnerRoleReserved,
+            Self::OwnRoles => Code::OwnRoles,
+            Self::ReachBeyondOwn => Code::ReachBeyondOwn,
+            Self::OwnAccount => Code::OwnAccount,
         }
     }
 }

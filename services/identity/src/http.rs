@@ -1,5 +1,6 @@
 //! Identity's HTTP API: login, refresh, logout, the JWKS, stores and users.
 
+use crate::Code;
 use bazaar_schemas::events::audit::{
     LoginFailed, RefreshTokenReused, RoleChanged, UserAccessChanged,
 };
@@ -160,8 +161,7 @@ pub struct Tokens {
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        Code::InvalidCredentials,
         "the tenant, email or password is wrong",
     )
 }
@@ -171,9 +171,11 @@ fn invalid_credentials() -> ApiError {
     responses(
         (status = 200, body = Tokens),
         (status = 401, description = "`invalid_credentials`"),
+        (status = 403, description = "`password_change_required`: an admin set the password; \
+                                      choose a new one at POST /api/v1/auth/password"),
         (status = 429, description = "`login_locked` (the user) or `too_many_login_attempts` \
                                       (the address); see Retry-After"),
-        (status = 503, description = "`no_signing_key`: run `bazaar identity rotate-key`; \
+        (status = 503, description = "`no_signing_key`: run bazaar identity rotate-key; \
                                       `busy`: every core is checking passwords, see Retry-After"),
     ))]
 async fn login(
@@ -191,8 +193,7 @@ async fn login(
     if user.must_change_password {
         tx.commit().await?;
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "password_change_required",
+            Code::PasswordChangeRequired,
             "an admin set this password: choose a new one at POST /api/v1/auth/password",
         ));
     }
@@ -224,8 +225,7 @@ async fn authenticate(
         if let Some(wait) = store::ip_blocked_for(&mut conn, ip, IP_FAILURE_LIMIT).await? {
             tracing::warn!(ip, "login refused: too many failures from this address");
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_login_attempts",
+                Code::TooManyLoginAttempts,
                 "too many failed logins from this address; try again later",
             )
             .with_retry_after(wait));
@@ -243,8 +243,7 @@ async fn authenticate(
     };
     let signer = keys::signer(pool).await?.ok_or_else(|| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_signing_key",
+            Code::NoSigningKey,
             "identity has no token signing key yet; an operator runs `bazaar identity rotate-key`",
         )
     })?;
@@ -343,8 +342,8 @@ async fn change_password(
     let Json(change) = Json::<PasswordChange>::from_request(request, &()).await?;
     check_password(&change.new_password).map_err(rejected)?;
     if change.new_password == change.password {
-        return Err(ApiError::unprocessable(
-            "same_password",
+        return Err(ApiError::new(
+            Code::SamePassword,
             "the new password must differ from the current one",
         ));
     }
@@ -385,8 +384,7 @@ async fn change_password(
 fn login_locked(until: chrono::DateTime<chrono::Utc>) -> ApiError {
     let wait = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
     ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "login_locked",
+        Code::LoginLocked,
         "too many failed logins for this user; try again later",
     )
     .with_retry_after(wait)
@@ -401,8 +399,7 @@ struct RefreshRequest {
 
 fn invalid_refresh_token() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
+        Code::InvalidRefreshToken,
         "the refresh token is unknown, expired or revoked; log in again",
     )
 }
@@ -448,8 +445,7 @@ async fn refresh(
         tracing::warn!(user = %stored.user_id, family = %stored.family_id,
             "refresh token reused: its family is revoked");
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "refresh_token_reused",
+            Code::RefreshTokenReused,
             "this refresh token was already used; every session of this login is revoked",
         ));
     }
@@ -546,8 +542,8 @@ async fn create_store(
     let code = new.code.trim();
     let name = new.name.trim();
     if code.is_empty() || code.len() > 32 || name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable(
-            "invalid_store",
+        return Err(ApiError::new(
+            Code::InvalidStore,
             "code must be 1 to 32 characters and name 1 to 200",
         ));
     }
@@ -555,8 +551,8 @@ async fn create_store(
     let store = store::insert_store(&mut tx, principal.tenant, code, name)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict(
-                "store_code_taken",
+            ApiError::new(
+                Code::StoreCodeTaken,
                 format!("a store with code {code:?} exists"),
             )
         })?;
@@ -630,14 +626,7 @@ struct RoleChange {
 }
 
 fn rejected(rejection: Rejection) -> ApiError {
-    let status = match rejection {
-        Rejection::OwnerOnly
-        | Rejection::OwnRoles
-        | Rejection::ReachBeyondOwn
-        | Rejection::OwnAccount => StatusCode::FORBIDDEN,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, rejection.code(), rejection.to_string())
+    ApiError::new(rejection.code(), rejection.to_string())
 }
 
 /// The tenant's users, by email. Owner or admin.
@@ -679,7 +668,7 @@ async fn get_user(
         (status = 403, description = "`owner_role_reserved`"),
         (status = 409, description = "`email_taken`"),
         (status = 422, description = "`invalid_email`, `weak_password`, `no_roles`, \
-                                      `no_stores`, `unknown_store`, `invalid_body`"),
+                                      `no_stores`, `unknown_store`, `invalid_name`, `invalid_body`"),
     ))]
 async fn create_user(
     State(identity): State<Identity>,
@@ -693,8 +682,8 @@ async fn create_user(
     may_assign(&principal, Uuid::nil(), &[], &assignment).map_err(rejected)?;
     let name = new.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
+        return Err(ApiError::new(
+            Code::InvalidName,
             "name must be 1 to 200 characters",
         ));
     }
@@ -704,8 +693,8 @@ async fn create_user(
     let user = store::insert_user(&mut tx, principal.tenant, &email, name, &hash, &assignment)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict(
-                "email_taken",
+            ApiError::new(
+                Code::EmailTaken,
                 format!("a user with email {} exists", email.as_str()),
             )
         })?;
@@ -910,8 +899,8 @@ async fn check_stores(
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::unprocessable(
-            "unknown_store",
+        Err(ApiError::new(
+            Code::UnknownStore,
             format!("no such store in this tenant: {unknown:?}"),
         ))
     }

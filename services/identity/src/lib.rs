@@ -6,6 +6,7 @@ pub mod domain;
 mod http;
 pub mod keys;
 mod password;
+mod problems;
 mod store;
 
 use bazaar_platform::{auth::Role, db};
@@ -13,6 +14,7 @@ use sqlx::{migrate::Migrator, PgPool};
 use uuid::Uuid;
 
 pub use http::{router, IdentityApi, Tokens, User};
+pub use problems::Code;
 pub use store::SERVICE;
 
 /// Identity's own tables (`migrations/identity/`).
@@ -144,6 +146,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[],
     replay: None,
 };

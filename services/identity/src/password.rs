@@ -4,6 +4,7 @@
 //! answered 503 with Retry-After. Each running hash works in one of a few buffers kept
 //! for the purpose, so a burst leaves no freed-but-kept memory behind in the allocator.
 
+use crate::Code;
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -16,7 +17,6 @@ use argon2::{
     password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
     Algorithm, Argon2, Block, Params, Version,
 };
-use axum::http::StatusCode;
 use bazaar_platform::http::ApiError;
 use tokio::sync::Semaphore;
 
@@ -41,8 +41,7 @@ static TYPICAL_MICROS: AtomicU64 = AtomicU64::new(0);
 /// 503 `busy`: every core is hashing and the queue wait ran out.
 fn busy() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
+        Code::Busy,
         "too many passwords are being checked at once; retry in a moment",
     )
     .with_retry_after(1)

@@ -1,6 +1,8 @@
 //! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
 //! reservations, counts and the alert reports.
 
+use crate::Code;
+use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -126,11 +128,7 @@ impl From<LedgerError> for ApiError {
 type Tx = Transaction<'static, Postgres>;
 
 fn unknown_location(id: Uuid, field: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_location",
-        format!("{field}: no location {id}"),
-    )
+    ApiError::new(Code::UnknownLocation, format!("{field}: no location {id}"))
 }
 
 /// True when the user may see and move the location's stock: a store in their list, or
@@ -196,27 +194,26 @@ fn identified(
     field: &str,
 ) -> Result<Product, ApiError> {
     if product_id.is_some() == sku.is_some() {
-        return Err(
-            Invalid::new(field, "product_required", "give either product_id or sku").into(),
-        );
+        return Err(Invalid::new(
+            field,
+            Code::ProductRequired,
+            "give either product_id or sku",
+        )
+        .into());
     }
     found.ok_or_else(|| {
         let named = product_id.map_or_else(
             || format!("SKU {:?}", sku.unwrap_or("")),
             |id| id.to_string(),
         );
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_product",
-            format!("{field}: no product {named}"),
-        )
+        ApiError::new(Code::UnknownProduct, format!("{field}: no product {named}"))
     })
 }
 
 fn not_archived(product: &Product) -> Result<(), ApiError> {
     if product.archived {
-        return Err(ApiError::conflict(
-            "product_archived",
+        return Err(ApiError::new(
+            Code::ProductArchived,
             format!(
                 "{} is archived: it is no longer received or sold",
                 product.sku
@@ -227,8 +224,8 @@ fn not_archived(product: &Product) -> Result<(), ApiError> {
 }
 
 fn insufficient(product: &Product, available: Decimal, wanted: Decimal) -> ApiError {
-    ApiError::conflict(
-        "insufficient_stock",
+    ApiError::new(
+        Code::InsufficientStock,
         format!(
             "{}: {} available, {} wanted",
             product.sku,
@@ -288,13 +285,13 @@ fn stated_cost(
     if cost.currency.code() != product.currency {
         return Err(Invalid::new(
             field,
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             format!("{} is costed in {}", product.sku, product.currency),
         )
         .into());
     }
     if cost.amount_minor < 0 {
-        return Err(Invalid::new(field, "negative_cost", "cannot be negative").into());
+        return Err(Invalid::new(field, Code::NegativeCost, "cannot be negative").into());
     }
     bazaar_platform::money::amount_field(field, cost.amount_minor)?;
     Ok(Some(Decimal::from(cost.amount_minor)))
@@ -348,7 +345,7 @@ async fn list_locations(
               (status = 403, description = "`reach_beyond_own` (a warehouse, by a user of some stores)"),
               (status = 404, description = "`unknown_store`"),
               (status = 409, description = "`location_exists` (code or store taken)"),
-              (status = 422, description = "`invalid_code`, `invalid_kind`, `store_id_required`")))]
+              (status = 422, description = "`invalid_code`, `invalid_kind`, `store_id_required`, `invalid_text`, `store_id_not_allowed`")))]
 async fn create_location(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -361,19 +358,22 @@ async fn create_location(
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !code.starts_with(['-', '_']);
     if !code_ok {
-        return Err(
-            Invalid::new("code", "invalid_code", "1 to 16 capitals, digits, - or _").into(),
-        );
+        return Err(Invalid::new(
+            "code",
+            Code::InvalidCode,
+            "1 to 16 capitals, digits, - or _",
+        )
+        .into());
     }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(Invalid::new("name", "invalid_text", "1 to 100 characters").into());
+        return Err(Invalid::new("name", Code::InvalidText, "1 to 100 characters").into());
     }
     match (new.kind.as_str(), new.store_id) {
         ("store", None) => {
             return Err(Invalid::new(
                 "store_id",
-                "store_id_required",
+                Code::StoreIdRequired,
                 "a store location names its store",
             )
             .into())
@@ -381,7 +381,7 @@ async fn create_location(
         ("warehouse", Some(_)) => {
             return Err(Invalid::new(
                 "store_id",
-                "store_id_not_allowed",
+                Code::StoreIdNotAllowed,
                 "a warehouse is not a store",
             )
             .into())
@@ -390,7 +390,7 @@ async fn create_location(
         (other, _) => {
             return Err(Invalid::new(
                 "kind",
-                "invalid_kind",
+                Code::InvalidKind,
                 format!("{other:?}: use store or warehouse"),
             )
             .into())
@@ -403,8 +403,7 @@ async fn create_location(
         // alone would see it afterwards.
         None if !matches!(principal.stores, Stores::All(_)) => {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "reach_beyond_own",
+                Code::ReachBeyondOwn,
                 "a warehouse serves every store: adding one needs access to every store",
             ))
         }
@@ -423,8 +422,8 @@ async fn create_location(
     )
     .await?
     .ok_or_else(|| {
-        ApiError::conflict(
-            "location_exists",
+        ApiError::new(
+            Code::LocationExists,
             format!("location {code} (or its store) exists"),
         )
     })?;
@@ -627,7 +626,7 @@ pub(crate) struct AdjustmentDone {
               (status = 404, description = "`unknown_location`, `unknown_product`"),
               (status = 409, description = "`insufficient_stock`, `product_archived`"),
               (status = 422, description = "`invalid_quantity`, `too_many_decimals`, \
-                  `unknown_reason`, `batch_expired`, `unit_cost_required`, `currency_mismatch`")))]
+                  `unknown_reason`, `batch_expired`, `unit_cost_required`, `currency_mismatch`, `invalid_batch`, `negative_cost`, `product_required`")))]
 async fn adjust(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -701,7 +700,7 @@ async fn adjust(
         if cost.is_none() && reason == Reason::OpeningStock {
             return Err(Invalid::new(
                 "unit_cost",
-                "unit_cost_required",
+                Code::UnitCostRequired,
                 "opening stock states its cost",
             )
             .into());
@@ -825,7 +824,7 @@ pub(crate) struct TransferLineBody {
               (status = 404, description = "`unknown_location`, `unknown_product`"),
               (status = 409, description = "`insufficient_stock`, `product_archived`"),
               (status = 422, description = "`same_location`, `no_lines`, `duplicate_line`, \
-                  `invalid_quantity`, `too_many_decimals`")))]
+                  `invalid_quantity`, `too_many_decimals`, `invalid_batch`, `product_required`")))]
 async fn dispatch_transfer(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -834,7 +833,7 @@ async fn dispatch_transfer(
     if body.from_location_id == body.to_location_id {
         return Err(Invalid::new(
             "to_location_id",
-            "same_location",
+            Code::SameLocation,
             "a transfer goes to another location",
         )
         .into());
@@ -971,7 +970,7 @@ async fn resolve_lines<'a>(
         if resolved.iter().any(|(p, _)| p.id == product.id) {
             return Err(Invalid::new(
                 format!("lines[{index}]"),
-                "duplicate_line",
+                Code::DuplicateLine,
                 format!("{} is on two lines", product.sku),
             )
             .into());
@@ -1041,19 +1040,19 @@ pub(crate) struct ReceiptLine {
 /// A receipt the transfer refuses, as the API answers it.
 fn refused(id: Uuid, refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::Finished(status) => ApiError::conflict(
-            "transfer_closed",
+        Refusal::Finished(status) => ApiError::new(
+            Code::TransferClosed,
             format!("transfer {id} is {}", status.code()),
         ),
         Refusal::NotOnTransfer(field, sku) => Invalid::new(
             field,
-            "not_on_transfer",
+            Code::NotOnTransfer,
             format!("{sku} was not sent on this transfer"),
         )
         .into(),
         Refusal::OverReceipt(field, sku, outstanding, asked) => Invalid::new(
             field,
-            "over_receipt",
+            Code::OverReceipt,
             format!(
                 "{sku}: {} outstanding, {} received",
                 decimal_text(outstanding),
@@ -1072,7 +1071,7 @@ fn refused(id: Uuid, refusal: Refusal) -> ApiError {
     request_body = Receipt, security(("bearer" = [])),
     responses((status = 201, body = Transfer), (status = 404, description = "`not_found`"),
               (status = 409, description = "`transfer_closed`"),
-              (status = 422, description = "`over_receipt`, `not_on_transfer`, `invalid_quantity`")))]
+              (status = 422, description = "`over_receipt`, `not_on_transfer`, `invalid_quantity`, `invalid_batch`, `product_required`")))]
 async fn receive_transfer(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -1282,7 +1281,7 @@ async fn reserve(
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let ttl = body.ttl_seconds.unwrap_or(900);
     if !(1..=86_400).contains(&ttl) {
-        return Err(Invalid::new("ttl_seconds", "invalid_ttl", "1 to 86400 seconds").into());
+        return Err(Invalid::new("ttl_seconds", Code::InvalidTtl, "1 to 86400 seconds").into());
     }
     let reference = body
         .reference
@@ -1408,8 +1407,8 @@ async fn release_reservation(
         .map_err(|_| missing())?;
     match status.as_str() {
         "consumed" => {
-            return Err(ApiError::conflict(
-                "reservation_consumed",
+            return Err(ApiError::new(
+                Code::ReservationConsumed,
                 format!("reservation {id} was sold"),
             ))
         }
@@ -1518,7 +1517,7 @@ pub(crate) struct CountedLine {
     responses((status = 201, body = Counted),
               (status = 404, description = "`unknown_location`, `unknown_product`"),
               (status = 422, description = "`no_lines`, `duplicate_line`, `invalid_quantity`, \
-                  `too_many_decimals`, `mixed_currencies`")))]
+                  `too_many_decimals`, `mixed_currencies`, `invalid_batch`, `product_required`")))]
 async fn reconcile(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -1550,7 +1549,7 @@ async fn reconcile(
         if seen.contains(&(product.id, batch.clone(), whole)) {
             return Err(Invalid::new(
                 field,
-                "duplicate_line",
+                Code::DuplicateLine,
                 format!("{} is counted twice", product.sku),
             )
             .into());
@@ -1565,7 +1564,7 @@ async fn reconcile(
     if currencies.len() > 1 {
         return Err(Invalid::new(
             "lines",
-            "mixed_currencies",
+            Code::MixedCurrencies,
             "count products of one currency at a time",
         )
         .into());
@@ -1695,11 +1694,7 @@ impl WindowQuery {
     fn days(&self, default: u32) -> Result<u32, ApiError> {
         let days = self.days.unwrap_or(default);
         if !(1..=3650).contains(&days) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "days: 1 to 3650",
-            ));
+            return Err(ApiError::new(PlatformCode::InvalidQuery, "days: 1 to 3650"));
         }
         Ok(days)
     }

@@ -8,12 +8,14 @@ pub mod documents;
 pub mod domain;
 mod http;
 pub mod ledger;
+mod problems;
 pub mod rebuild;
 pub mod snapshots;
 pub mod store;
 
 pub use http::{router, InventoryApi};
 pub use ledger::SERVICE;
+pub use problems::Code;
 
 /// Inventory's own tables (`migrations/inventory/`).
 pub fn migrator() -> sqlx::migrate::Migrator {
@@ -31,6 +33,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[bazaar_platform::service::Consumer {
         name: snapshots::NAME,
         run: bazaar_platform::service::run::<snapshots::InventorySnapshots>,

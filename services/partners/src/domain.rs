@@ -1,6 +1,7 @@
 //! Partner rules without I/O: GSTINs and state codes (the platform's checks), phone
 //! numbers, addresses, bank details, payment modes, and the ageing of a ledger.
 
+use crate::Code;
 use bazaar_platform::http::Invalid;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ pub fn phone(field: &str, raw: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::new(
             field,
-            "invalid_phone",
+            Code::InvalidPhone,
             format!("{raw:?}: a 10-digit mobile number or +<country code><number>"),
         ))
     }
@@ -53,7 +54,7 @@ pub fn email(field: &str, raw: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::new(
             field,
-            "invalid_email",
+            Code::InvalidEmail,
             format!("{raw:?} is not an email address"),
         ))
     }
@@ -94,7 +95,7 @@ impl Address {
         {
             return Err(Invalid::new(
                 format!("{field}.pincode"),
-                "invalid_pincode",
+                Code::InvalidPincode,
                 "6 digits",
             ));
         }
@@ -109,7 +110,7 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, Invalid> {
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(Invalid::new(
             field,
-            "invalid_text",
+            Code::InvalidText,
             format!("1 to {max} characters"),
         ));
     }
@@ -123,7 +124,7 @@ pub fn payment_terms(field: &str, days: i32) -> Result<i32, Invalid> {
     } else {
         Err(Invalid::new(
             field,
-            "invalid_payment_terms",
+            Code::InvalidPaymentTerms,
             "0 to 365 days",
         ))
     }
@@ -135,7 +136,7 @@ pub fn bank_account(number: &str, ifsc: &str) -> Result<(String, String), Invali
     if !(9..=18).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::new(
             "bank.account_number",
-            "invalid_account_number",
+            Code::InvalidAccountNumber,
             "9 to 18 digits",
         ));
     }
@@ -148,7 +149,7 @@ pub fn bank_account(number: &str, ifsc: &str) -> Result<(String, String), Invali
     if !valid {
         return Err(Invalid::new(
             "bank.ifsc",
-            "invalid_ifsc",
+            Code::InvalidIfsc,
             "4 letters, 0, then 6 letters or digits",
         ));
     }
@@ -169,7 +170,7 @@ pub fn payment_mode(raw: &str) -> Result<&'static str, Invalid> {
         .ok_or_else(|| {
             Invalid::new(
                 "mode",
-                "unknown_payment_mode",
+                Code::UnknownPaymentMode,
                 "cash, card, upi, bank_transfer or cheque",
             )
         })

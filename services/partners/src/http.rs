@@ -1,12 +1,14 @@
 //! Partners' HTTP API: customers, vendors, payments, loyalty, credit checks and the
 //! partner ledgers.
 
+use crate::Code;
 use axum::{
     extract::State,
     http::StatusCode,
     routing::{get, post},
     Router,
 };
+use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
@@ -187,8 +189,8 @@ async fn write_vendor(
 ) -> Result<events::partners::VendorUpdated, ApiError> {
     let written = vendor_event(tenant, v);
     if !store::vendor_written(tx, &written, insert).await? {
-        return Err(ApiError::conflict(
-            "gstin_taken",
+        return Err(ApiError::new(
+            Code::GstinTaken,
             format!(
                 "another vendor has the GSTIN {}",
                 v.gstin.as_deref().unwrap_or_default()
@@ -272,8 +274,7 @@ async fn credit_terms_changed(
     }
     if !principal.has_any(CREDIT_SETTERS) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "credit_terms_reserved",
+            Code::CreditTermsReserved,
             "a customer's credit limit and payment terms are set by an owner, admin or accountant",
         ));
     }
@@ -325,9 +326,12 @@ fn apply_customer(customer: &mut Customer, body: CustomerBody) -> Result<(), Api
     }
     if let Some(limit) = body.credit_limit {
         if limit.amount_minor < 0 {
-            return Err(
-                Invalid::new("credit_limit", "negative_amount", "cannot be negative").into(),
-            );
+            return Err(Invalid::new(
+                "credit_limit",
+                PlatformCode::NegativeAmount,
+                "cannot be negative",
+            )
+            .into());
         }
         bazaar_platform::money::amount_field("credit_limit", limit.amount_minor)?;
         customer.currency = limit.currency.code().to_owned();
@@ -342,7 +346,7 @@ fn apply_customer(customer: &mut Customer, body: CustomerBody) -> Result<(), Api
         if gstin[..2] != address.state_code {
             return Err(Invalid::new(
                 "billing_address.state_code",
-                "state_mismatch",
+                Code::StateMismatch,
                 format!("the GSTIN is registered in state {}", &gstin[..2]),
             )
             .into());
@@ -352,8 +356,8 @@ fn apply_customer(customer: &mut Customer, body: CustomerBody) -> Result<(), Api
 }
 
 fn phone_taken(phone: &str) -> ApiError {
-    ApiError::conflict(
-        "phone_taken",
+    ApiError::new(
+        Code::PhoneTaken,
         format!("another customer has the phone {phone}"),
     )
 }
@@ -366,7 +370,7 @@ fn phone_taken(phone: &str) -> ApiError {
               (status = 409, description = "`phone_taken`"),
               (status = 422, description = "`invalid_phone`, `invalid_gstin`, \
                  `invalid_gstin_check_character`, `invalid_state_code`, `invalid_pincode`, \
-                 `state_mismatch`, `invalid_email`, ...")))]
+                 `state_mismatch`, `invalid_email`, ..., `required`, `invalid_text`, `invalid_payment_terms`")))]
 async fn create_customer(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -375,11 +379,11 @@ async fn create_customer(
     let name = body
         .name
         .clone()
-        .ok_or_else(|| Invalid::new("name", "required", "a customer has a name"))?;
+        .ok_or_else(|| Invalid::new("name", Code::Required, "a customer has a name"))?;
     let phone = body
         .phone
         .clone()
-        .ok_or_else(|| Invalid::new("phone", "required", "a customer has a phone number"))?;
+        .ok_or_else(|| Invalid::new("phone", Code::Required, "a customer has a phone number"))?;
     let mut customer = Customer {
         id: Uuid::now_v7(),
         name,
@@ -415,7 +419,7 @@ async fn create_customer(
     responses((status = 200, body = Customer), (status = 404, description = "`not_found`"),
               (status = 403, description = "`credit_terms_reserved` (credit is an owner's, admin's or accountant's to give)"),
               (status = 409, description = "`phone_taken`"),
-              (status = 422, description = "a field breaks a rule")))]
+              (status = 422, description = "a field breaks a rule, `invalid_text`, `invalid_payment_terms`")))]
 async fn update_customer(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -432,7 +436,7 @@ async fn update_customer(
     {
         return Err(Invalid::new(
             "credit_limit",
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             format!("the customer is billed in {}", customer.currency),
         )
         .into());
@@ -551,7 +555,9 @@ async fn record_payment(
     body: PaymentBody,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
     if body.amount.amount_minor <= 0 {
-        return Err(Invalid::new("amount", "invalid_amount", "must be greater than zero").into());
+        return Err(
+            Invalid::new("amount", Code::InvalidAmount, "must be greater than zero").into(),
+        );
     }
     bazaar_platform::money::amount_field("amount", body.amount.amount_minor)?;
     let mode = domain::payment_mode(body.mode.trim())?;
@@ -560,7 +566,7 @@ async fn record_payment(
     if paid_on > today {
         return Err(Invalid::new(
             "paid_on",
-            "future_date",
+            Code::FutureDate,
             "a payment cannot be recorded before it is made",
         )
         .into());
@@ -582,7 +588,7 @@ async fn record_payment(
     if body.amount.currency != money::stored_currency(&billed_in)? {
         return Err(Invalid::new(
             "amount",
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             format!("the {kind} is billed in {billed_in}"),
         )
         .into());
@@ -849,7 +855,9 @@ async fn credit_check(
     Json(check): Json<CreditCheck>,
 ) -> Result<Json<CreditAnswer>, ApiError> {
     if check.amount.amount_minor <= 0 {
-        return Err(Invalid::new("amount", "invalid_amount", "must be greater than zero").into());
+        return Err(
+            Invalid::new("amount", Code::InvalidAmount, "must be greater than zero").into(),
+        );
     }
     bazaar_platform::money::amount_field("amount", check.amount.amount_minor)?;
     let tenant = principal.tenant;
@@ -859,7 +867,7 @@ async fn credit_check(
     if check.amount.currency != currency {
         return Err(Invalid::new(
             "amount",
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             format!("the customer is billed in {}", currency.code()),
         )
         .into());
@@ -922,7 +930,7 @@ async fn set_loyalty_rule(
     if rule.spend_minor_per_point <= 0 || rule.point_value_minor <= 0 {
         return Err(Invalid::new(
             "spend_minor_per_point",
-            "invalid_rule",
+            Code::InvalidRule,
             "both figures must be greater than zero",
         )
         .into());
@@ -1009,7 +1017,9 @@ async fn redeem_points(
     Json(body): Json<RedemptionBody>,
 ) -> Result<(StatusCode, Json<Redemption>), ApiError> {
     if body.points <= 0 {
-        return Err(Invalid::new("points", "invalid_points", "must be greater than zero").into());
+        return Err(
+            Invalid::new("points", Code::InvalidPoints, "must be greater than zero").into(),
+        );
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
@@ -1018,8 +1028,8 @@ async fn redeem_points(
     let customer = customer(&mut tx, tenant, id, true).await?;
     let held = store::points(&mut tx, tenant, id).await?;
     if body.points > held {
-        return Err(ApiError::conflict(
-            "insufficient_points",
+        return Err(ApiError::new(
+            Code::InsufficientPoints,
             format!("{held} points to spend, {} asked", body.points),
         ));
     }
@@ -1155,7 +1165,7 @@ fn apply_vendor(vendor: &mut VendorRow, body: VendorBody) -> Result<(), ApiError
     if vendor.state_code.is_empty() {
         return Err(Invalid::new(
             "state_code",
-            "required",
+            Code::Required,
             "a vendor without a GSTIN names its state",
         )
         .into());
@@ -1164,7 +1174,7 @@ fn apply_vendor(vendor: &mut VendorRow, body: VendorBody) -> Result<(), ApiError
         if gstin[..2] != vendor.state_code {
             return Err(Invalid::new(
                 "state_code",
-                "state_mismatch",
+                Code::StateMismatch,
                 format!("the GSTIN is registered in state {}", &gstin[..2]),
             )
             .into());
@@ -1197,7 +1207,7 @@ fn apply_vendor(vendor: &mut VendorRow, body: VendorBody) -> Result<(), ApiError
     }
     if let Some(code) = body.currency {
         vendor.currency = Currency::from_code(code.trim())
-            .map_err(|e| Invalid::new("currency", "unknown_currency", e.to_string()))?
+            .map_err(|e| Invalid::new("currency", PlatformCode::UnknownCurrency, e.to_string()))?
             .code()
             .to_owned();
     }
@@ -1245,14 +1255,14 @@ fn vendor_event(tenant: Uuid, v: &VendorRow) -> events::partners::VendorUpdated 
     security(("bearer" = [])),
     responses((status = 201, body = Vendor), (status = 409, description = "`gstin_taken`"),
               (status = 422, description = "`invalid_gstin`, `invalid_gstin_check_character`, \
-                 `state_mismatch`, `invalid_account_number`, `invalid_ifsc`, ...")))]
+                 `state_mismatch`, `invalid_account_number`, `invalid_ifsc`, ..., `required`, `invalid_text`, `invalid_payment_terms`")))]
 async fn create_vendor(
     State(pool): State<PgPool>,
     principal: Principal,
     Json(body): Json<VendorBody>,
 ) -> Result<(StatusCode, Json<Vendor>), ApiError> {
     if body.name.is_none() {
-        return Err(Invalid::new("name", "required", "a vendor has a name").into());
+        return Err(Invalid::new("name", Code::Required, "a vendor has a name").into());
     }
     let mut vendor = VendorRow {
         id: Uuid::now_v7(),
@@ -1282,7 +1292,7 @@ async fn create_vendor(
     security(("bearer" = [])),
     responses((status = 200, body = Vendor), (status = 404, description = "`not_found`"),
               (status = 409, description = "`gstin_taken`"),
-              (status = 422, description = "a field breaks a rule")))]
+              (status = 422, description = "a field breaks a rule, `required`, `invalid_text`, `invalid_payment_terms`")))]
 async fn update_vendor(
     State(pool): State<PgPool>,
     principal: Principal,

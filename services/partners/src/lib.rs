@@ -6,9 +6,11 @@ pub mod documents;
 pub mod domain;
 mod http;
 pub mod ledgers;
+mod problems;
 mod store;
 
 pub use http::{router, LoyaltyRule, PartnersApi, DEFAULT_RULE};
+pub use problems::Code;
 
 /// Partners' database name and `ce_source`.
 pub const SERVICE: &str = "partners";
@@ -29,6 +31,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[bazaar_platform::service::Consumer {
         name: ledgers::NAME,
         run: bazaar_platform::service::run::<ledgers::PartnerLedgers>,

@@ -6,10 +6,12 @@
 pub mod documents;
 pub mod domain;
 mod http;
+mod problems;
 pub mod references;
 mod store;
 
 pub use http::{router, PurchaseApi};
+pub use problems::Code;
 
 /// Purchase's database name and `ce_source`.
 pub const SERVICE: &str = "purchase";
@@ -30,6 +32,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[bazaar_platform::service::Consumer {
         name: references::NAME,
         run: bazaar_platform::service::run::<references::PurchaseReferences>,

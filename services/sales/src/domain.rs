@@ -1,7 +1,9 @@
 //! Sales rules without I/O: financial years, invoice numbers, pricing a bill with its
 //! discounts and GST, and checking its payments.
 
+use crate::Code;
 use bazaar_gst::{LineTax, Rates, Supply};
+use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
     auth::Role,
     http::{line_count, Invalid},
@@ -31,7 +33,7 @@ pub fn terminal(field: &str, raw: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::new(
             field,
-            "invalid_terminal",
+            Code::InvalidTerminal,
             "1 to 4 capitals or digits",
         ))
     }
@@ -112,14 +114,14 @@ pub fn price(
             .ok_or_else(|| {
                 Invalid::new(
                     field("quantity"),
-                    "amount_too_large",
+                    PlatformCode::AmountTooLarge,
                     format!("quantity times price is above {MAX_AMOUNT_MINOR} minor units"),
                 )
             })?;
         if line.discount < 0 || line.discount > gross {
             return Err(Invalid::new(
                 field("discount_minor"),
-                "invalid_discount",
+                Code::InvalidDiscount,
                 "from zero to the line's value",
             ));
         }
@@ -130,7 +132,7 @@ pub fn price(
     if bill_discount < 0 || bill_discount > net_total {
         return Err(Invalid::new(
             "bill_discount_minor",
-            "invalid_discount",
+            Code::InvalidDiscount,
             "from zero to the bill's value after line discounts",
         ));
     }
@@ -158,7 +160,7 @@ pub fn price(
     if total > MAX_AMOUNT_MINOR {
         return Err(Invalid::new(
             "lines",
-            "amount_too_large",
+            PlatformCode::AmountTooLarge,
             format!("the bill's total is above {MAX_AMOUNT_MINOR} minor units"),
         ));
     }
@@ -420,14 +422,14 @@ pub fn check_payments(
     if payments.is_empty() {
         return Err(Invalid::new(
             "payments",
-            "no_payments",
+            Code::NoPayments,
             "a bill is paid somehow",
         ));
     }
     if payments.len() > MAX_PAYMENTS {
         return Err(Invalid::new(
             "payments",
-            "too_many_payments",
+            Code::TooManyPayments,
             format!("at most {MAX_PAYMENTS} payments"),
         ));
     }
@@ -437,7 +439,7 @@ pub fn check_payments(
         if p.amount <= 0 {
             return Err(Invalid::new(
                 field("amount_minor"),
-                "invalid_amount",
+                Code::InvalidAmount,
                 "greater than zero",
             ));
         }
@@ -451,7 +453,7 @@ pub fn check_payments(
         if p.tendered.is_some() && p.mode != "cash" {
             return Err(Invalid::new(
                 field("tendered_minor"),
-                "tendered_not_cash",
+                Code::TenderedNotCash,
                 "only cash is tendered; a card, UPI, credit or points pay the amount",
             ));
         }
@@ -461,7 +463,7 @@ pub fn check_payments(
                 if tendered < p.amount {
                     return Err(Invalid::new(
                         field("tendered_minor"),
-                        "tendered_short",
+                        Code::TenderedShort,
                         "less than the cash amount",
                     ));
                 }
@@ -475,7 +477,7 @@ pub fn check_payments(
                 if p.reference.as_deref().is_none_or(|r| r.trim().is_empty()) {
                     return Err(Invalid::new(
                         field("reference"),
-                        "reference_required",
+                        Code::ReferenceRequired,
                         "the card slip or UPI reference",
                     ));
                 }
@@ -483,14 +485,14 @@ pub fn check_payments(
             "credit" | "loyalty" if !has_customer => {
                 return Err(Invalid::new(
                     field("mode"),
-                    "customer_required",
+                    Code::CustomerRequired,
                     "credit and points need the customer",
                 ))
             }
             "loyalty" if p.points.is_none_or(|points| points <= 0) => {
                 return Err(Invalid::new(
                     field("points"),
-                    "points_required",
+                    Code::PointsRequired,
                     "the points to spend",
                 ))
             }
@@ -498,7 +500,7 @@ pub fn check_payments(
             other => {
                 return Err(Invalid::new(
                     field("mode"),
-                    "unknown_payment_mode",
+                    Code::UnknownPaymentMode,
                     format!("{other:?}: cash, card, upi, credit or loyalty"),
                 ))
             }
@@ -508,7 +510,7 @@ pub fn check_payments(
     if paid != total {
         return Err(Invalid::new(
             "payments",
-            "payments_do_not_match_total",
+            Code::PaymentsDoNotMatchTotal,
             format!("the payments add up to {paid}, the total is {total} (minor units)"),
         ));
     }

@@ -1,6 +1,7 @@
 //! The terminal's day: bills held and resumed, and the day close (Z report) that ends the
 //! day's held bills.
 
+use crate::Code;
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -96,7 +97,7 @@ pub(crate) struct HeldBill {
 /// Parks a bill at a terminal (the customer went back for milk).
 #[utoipa::path(post, path = "/api/v1/pos/held-bills", tag = "sales", request_body = NewHeldBill,
     security(("bearer" = [])),
-    responses((status = 201, body = HeldBill), (status = 422, description = "`no_lines`, `invalid_terminal`")))]
+    responses((status = 201, body = HeldBill), (status = 422, description = "`no_lines`, `invalid_terminal`, `product_required`, `invalid_text`")))]
 pub(crate) async fn hold_bill(
     State(sales): State<Sales>,
     principal: Principal,
@@ -124,7 +125,7 @@ pub(crate) async fn hold_bill(
     }) {
         return Err(Invalid::new(
             format!("lines[{index}]"),
-            "product_required",
+            Code::ProductRequired,
             "one of product_id, sku or barcode",
         )
         .into());
@@ -293,15 +294,20 @@ pub(crate) async fn close_day(
     reachable(&principal, body.store_id)?;
     let terminal = domain::terminal("terminal_id", &body.terminal_id)?;
     if body.counted_cash_minor < 0 {
-        return Err(
-            Invalid::new("counted_cash_minor", "invalid_amount", "cannot be negative").into(),
-        );
+        return Err(Invalid::new(
+            "counted_cash_minor",
+            Code::InvalidAmount,
+            "cannot be negative",
+        )
+        .into());
     }
     bazaar_platform::money::amount_field("counted_cash_minor", body.counted_cash_minor)?;
     let today = Utc::now().date_naive();
     let day = body.day.unwrap_or(today);
     if day > today {
-        return Err(Invalid::new("day", "future_day", "a day is closed once it has begun").into());
+        return Err(
+            Invalid::new("day", Code::FutureDay, "a day is closed once it has begun").into(),
+        );
     }
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&sales.pool, tenant).await?;
@@ -359,8 +365,8 @@ pub(crate) async fn close_day(
     let closed_at = bazaar_schemas::now_millis();
     let closer = (principal.user, closed_at);
     if !crate::store::record_day_close(&mut tx, tenant, place, day, &report, closer).await? {
-        return Err(ApiError::conflict(
-            "day_closed",
+        return Err(ApiError::new(
+            Code::DayClosed,
             format!("terminal {terminal}'s {day} is already closed"),
         ));
     }

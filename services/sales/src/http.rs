@@ -1,5 +1,7 @@
 //! Sales' HTTP API: store settings and the POS's tax invoices.
 
+use crate::Code;
+use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::sync::Arc;
 
@@ -173,8 +175,7 @@ pub(crate) async fn store(
         // Another tenant's store and an unknown id look alike: neither is the caller's.
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_store",
+                PlatformCode::UnknownStore,
                 format!("no store {id} with invoicing settings (PUT /api/v1/pos/stores/{id})"),
             )
         })
@@ -201,7 +202,7 @@ async fn put_store(
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     {
-        return Err(Invalid::new("code", "invalid_code", "1 to 4 capitals or digits").into());
+        return Err(Invalid::new("code", Code::InvalidCode, "1 to 4 capitals or digits").into());
     }
     let state = gst::state_code("state_code", &body.state_code)?;
     // A store's GSTIN is printed on its invoices and decides which return they go in:
@@ -214,7 +215,7 @@ async fn put_store(
     if gstin.as_ref().is_some_and(|g| g[..2] != state) {
         return Err(Invalid::new(
             "gstin",
-            "gstin_state_mismatch",
+            Code::GstinStateMismatch,
             format!("a store in state {state} is registered under a GSTIN starting {state}"),
         )
         .into());
@@ -225,8 +226,8 @@ async fn put_store(
     stores::require(&mut tx, &principal, id, "id").await?;
     let settings = (code, state.as_str(), gstin.as_deref(), body.location_id);
     if !crate::store::put_settings(&mut tx, principal.tenant, id, settings).await? {
-        return Err(ApiError::conflict(
-            "store_code_taken",
+        return Err(ApiError::new(
+            Code::StoreCodeTaken,
             format!("another store uses the code {code}"),
         ));
     }
@@ -407,7 +408,7 @@ async fn products(
                 _ => {
                     return Err(Invalid::new(
                         field,
-                        "product_required",
+                        Code::ProductRequired,
                         "give one of product_id, sku or barcode",
                     )
                     .into())
@@ -416,20 +417,17 @@ async fn products(
             let Some(found) = found.iter().find(|f| f.line == index as i64 + 1) else {
                 return Err(match codes[index] {
                     Some(code) => ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "unknown_barcode",
+                        Code::UnknownBarcode,
                         format!("{field}: no product has the barcode {code}"),
                     ),
-                    None => ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "unknown_product",
-                        format!("{field}: no product {named}"),
-                    ),
+                    None => {
+                        ApiError::new(Code::UnknownProduct, format!("{field}: no product {named}"))
+                    }
                 });
             };
             if found.product.archived {
-                return Err(ApiError::conflict(
-                    "product_archived",
+                return Err(ApiError::new(
+                    Code::ProductArchived,
                     format!("{} is no longer sold", found.product.sku),
                 ));
             }
@@ -479,14 +477,22 @@ fn bearer(headers: &HeaderMap) -> String {
     security(("bearer" = [])),
     responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "sent before"),
               (status = 403, description = "`price_override_forbidden`, `discount_beyond_policy` (a manager's \
-                 access token as `Approval-Token` approves it), `invalid_approval`, `approval_insufficient`"),
+                 access token as the Approval-Token header approves it), `invalid_approval`, `approval_insufficient`"),
               (status = 404, description = "`unknown_product`, `unknown_barcode`, `unknown_customer`, \
                  `unknown_store`, `not_found` (a store out of the caller's reach)"),
               (status = 409, description = "`insufficient_stock`, `credit_limit_exceeded`, \
                  `insufficient_points`, `store_not_configured` (its location unknown to inventory), \
                  `product_archived`, `day_closed`"),
               (status = 422, description = "`payments_do_not_match_total`, `invalid_quantity`, \
-                 `invalid_discount`, `reference_required`, `customer_required`, `no_lines`, ...")))]
+                 `invalid_discount`, `reference_required`, `customer_required`, `no_lines`, \
+                 `no_payments`, `too_many_payments`, `unknown_payment_mode`, `tendered_short`, \
+                 `tendered_not_cash`, `points_required`, `loyalty_value_mismatch`, \
+                 `negative_price`, `invalid_text`, `offline_invoice` (offline sales go to \
+                 POST /api/v1/pos/sync)"),
+              (status = 502, description = "`inventory_refused`, `partners_refused`: a service the \
+                 sale needs answered with an error"),
+              (status = 503, description = "`dependency_unavailable`: a service the sale needs did \
+                 not answer; retry or sell offline")))]
 async fn issue_invoice(
     State(sales): State<Sales>,
     principal: Principal,
@@ -496,7 +502,7 @@ async fn issue_invoice(
     if body.offline.is_some() {
         return Err(Invalid::new(
             "offline",
-            "offline_invoice",
+            Code::OfflineInvoice,
             "offline invoices are sent to /api/v1/pos/sync",
         )
         .into());
@@ -524,8 +530,8 @@ async fn issue_invoice(
             .credit_allows(&token, customer, Money::new(on_credit, currency))
             .await?
         {
-            return Err(ApiError::conflict(
-                "credit_limit_exceeded",
+            return Err(ApiError::new(
+                Code::CreditLimitExceeded,
                 format!("{on_credit} on credit does not fit the customer's limit (minor units)"),
             ));
         }
@@ -713,11 +719,7 @@ async fn price_invoice(
             crate::store::customer_tax_facts(&mut tx, tenant, customer)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "unknown_customer",
-                        format!("no customer {customer}"),
-                    )
+                    ApiError::new(Code::UnknownCustomer, format!("no customer {customer}"))
                 })?,
         ),
         None => None,
@@ -742,7 +744,7 @@ async fn price_invoice(
             Some(price) if price < 0 => {
                 return Err(Invalid::new(
                     format!("{field}.unit_price_minor"),
-                    "negative_price",
+                    Code::NegativePrice,
                     "cannot be negative",
                 )
                 .into())
@@ -807,7 +809,7 @@ async fn price_invoice(
     if pricing == Pricing::Offline && payments.iter().any(|p| p.mode == "loyalty") {
         return Err(Invalid::new(
             "payments",
-            "loyalty_offline",
+            Code::LoyaltyOffline,
             "points are spent online only",
         )
         .into());
@@ -864,19 +866,23 @@ pub(crate) struct Synced {
 #[utoipa::path(post, path = "/api/v1/pos/sync", tag = "sales", request_body = SyncBatch,
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Synced>),
-              (status = 422, description = "`empty_batch`, `batch_too_large`")))]
+              (status = 409, description = "`invoice_conflict` (in an invoice's entry: its client id \
+                 was synced before with a different body)"),
+              (status = 422, description = "`empty_batch`, `batch_too_large`; in an invoice's entry, \
+                 besides the rules of POST /api/v1/pos/invoices: `offline_required`, \
+                 `future_date`, `invalid_number`, `loyalty_offline`")))]
 async fn sync_offline(
     State(sales): State<Sales>,
     principal: Principal,
     Json(batch): Json<SyncBatch>,
 ) -> Result<Json<Vec<Synced>>, ApiError> {
     if batch.invoices.is_empty() {
-        return Err(Invalid::new("invoices", "empty_batch", "nothing to sync").into());
+        return Err(Invalid::new("invoices", Code::EmptyBatch, "nothing to sync").into());
     }
     if batch.invoices.len() > 500 {
         return Err(Invalid::new(
             "invoices",
-            "batch_too_large",
+            Code::BatchTooLarge,
             "at most 500 invoices a batch",
         )
         .into());
@@ -912,7 +918,7 @@ async fn sync_one(
     let offline = body.offline.as_ref().ok_or_else(|| {
         Invalid::new(
             "offline",
-            "offline_required",
+            Code::OfflineRequired,
             "an offline invoice carries its offline number and time",
         )
     })?;
@@ -925,7 +931,7 @@ async fn sync_one(
     {
         return Err(Invalid::new(
             "offline.number",
-            "invalid_number",
+            Code::InvalidNumber,
             "1 to 16 letters, digits, - or /",
         )
         .into());
@@ -933,7 +939,7 @@ async fn sync_one(
     if offline.issued_at > Utc::now() + chrono::Duration::minutes(5) {
         return Err(Invalid::new(
             "offline.issued_at",
-            "future_date",
+            Code::FutureDate,
             "an offline sale cannot be in the future",
         )
         .into());
@@ -1033,8 +1039,8 @@ async fn record(
     // the id or the number is taken. The series row stays locked until commit.
     if !crate::store::invoice_issued(&mut tx, &issued).await? {
         // The same id issued by a concurrent request, or an offline number already used.
-        return Err(ApiError::conflict(
-            "invoice_conflict",
+        return Err(ApiError::new(
+            Code::InvoiceConflict,
             format!("invoice {} or number {number} is taken", body.id),
         ));
     }
@@ -1083,12 +1089,11 @@ async fn authorise(
             if draft.exceptions.iter().any(|e| {
                 e.kind == ExceptionKind::PriceDeviation && !principal.has_any(PRICE_SETTERS)
             }) {
-                "price_override_forbidden"
+                Code::PriceOverrideForbidden
             } else {
-                "discount_beyond_policy"
+                Code::DiscountBeyondPolicy
             };
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             code,
             format!(
                 "beyond the seller's authority, a manager's {APPROVAL_TOKEN} approves it: {}",
@@ -1098,8 +1103,7 @@ async fn authorise(
     };
     let invalid = || {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_approval",
+            Code::InvalidApproval,
             format!("{APPROVAL_TOKEN} is not a valid token of a user of this tenant and store"),
         )
     };
@@ -1121,8 +1125,7 @@ async fn authorise(
     let still = beyond_own(&approver, &theirs);
     if !still.is_empty() {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "approval_insufficient",
+            Code::ApprovalInsufficient,
             format!("beyond the approver's authority too: {}", still.join(", ")),
         ));
     }
@@ -1312,8 +1315,8 @@ pub(crate) async fn lock_open_day(
 }
 
 fn day_closed(terminal: &str, day: NaiveDate) -> ApiError {
-    ApiError::conflict(
-        "day_closed",
+    ApiError::new(
+        Code::DayClosed,
         format!("terminal {terminal}'s day {day} is closed (Z report taken); it takes no more sales, returns, voids or held bills today"),
     )
 }

@@ -11,6 +11,7 @@ mod http;
 mod live;
 mod mesh;
 mod policy;
+mod problems;
 pub mod references;
 mod returns;
 mod store;
@@ -21,6 +22,7 @@ pub(crate) const CODE_MAX: usize = 64;
 pub(crate) const QUANTITY_MAX: usize = 24;
 
 pub use http::{router, SalesApi};
+pub use problems::Code;
 
 /// Sales' database name and `ce_source`.
 pub const SERVICE: &str = "sales";
@@ -41,6 +43,7 @@ pub const DESCRIPTOR: bazaar_platform::service::Service = bazaar_platform::servi
     migrator,
     router,
     openapi,
+    problems: Code::ALL,
     consumers: &[bazaar_platform::service::Consumer {
         name: references::NAME,
         run: bazaar_platform::service::run::<references::SalesReferences>,

@@ -4,6 +4,7 @@
 //! consumer group (sockets are per process, so each must see every event), and passes
 //! each event to the sockets of its tenant and store.
 
+use crate::Code;
 use bazaar_schemas::{events, Event as _};
 use std::sync::Arc;
 
@@ -152,7 +153,8 @@ pub(crate) struct Watch {
 /// JSON text messages (`{"type": "invoice.issued", ...}`, `{"type": "low_stock", ...}`).
 #[utoipa::path(get, path = "/ws/pos", tag = "sales", params(Watch), security(("bearer" = [])),
     responses((status = 101, description = "switching to the WebSocket"),
-              (status = 404, description = "`not_found` (a store the user does not reach), `unknown_store`")))]
+              (status = 404, description = "`not_found` (a store the user does not reach), `unknown_store`"),
+              (status = 400, description = "`websocket_required`: not a WebSocket handshake")))]
 pub(crate) async fn watch(
     State(sales): State<Sales>,
     principal: Principal,
@@ -162,8 +164,7 @@ pub(crate) async fn watch(
     // Not a WebSocket handshake: problem+json like every other refusal, not axum's text.
     let upgrade = upgrade.map_err(|rejection| {
         ApiError::new(
-            rejection.status(),
-            "websocket_required",
+            Code::WebsocketRequired,
             format!("open this as a WebSocket: {}", rejection.body_text()),
         )
     })?;

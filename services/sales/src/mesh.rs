@@ -2,9 +2,9 @@
 //! commits, and the customer's credit from partners. Both are asked over HTTP with the
 //! cashier's own token, so the other service applies its own rules to the same person.
 
+use crate::Code;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use bazaar_platform::{
     http::{ApiError, Invalid},
     money::Money,
@@ -24,8 +24,7 @@ pub(crate) struct Mesh {
 fn unavailable(service: &str, err: impl std::fmt::Display) -> ApiError {
     tracing::warn!(service, error = %err, "a call the sale needs failed");
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "dependency_unavailable",
+        Code::DependencyUnavailable,
         format!("{service} did not answer; try again (or sell offline)"),
     )
     .with_retry_after(5)
@@ -99,18 +98,17 @@ impl Mesh {
                 .and_then(|id| id.parse().ok())
                 .ok_or_else(|| unavailable("inventory", "a reservation without an id")),
             (409, Some("insufficient_stock")) => {
-                Err(ApiError::conflict("insufficient_stock", detail))
+                Err(ApiError::new(Code::InsufficientStock, detail))
             }
-            (409, Some("product_archived")) => Err(ApiError::conflict("product_archived", detail)),
-            (404, Some("unknown_location")) => Err(ApiError::conflict(
-                "store_not_configured",
+            (409, Some("product_archived")) => Err(ApiError::new(Code::ProductArchived, detail)),
+            (404, Some("unknown_location")) => Err(ApiError::new(
+                Code::StoreNotConfigured,
                 "the store's inventory location is unknown to inventory",
             )),
             (404, _) => Err(ApiError::not_found(detail)),
             (code, _) if code >= 500 => Err(unavailable("inventory", status)),
             _ => Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "inventory_refused",
+                Code::InventoryRefused,
                 format!("inventory: {status} {detail}"),
             )),
         }
@@ -158,7 +156,7 @@ impl Mesh {
         if worth != amount {
             return Err(Invalid::new(
                 "payments",
-                "loyalty_value_mismatch",
+                Code::LoyaltyValueMismatch,
                 format!("{points} points are worth {worth} (minor units), not {amount}"),
             )
             .into());
@@ -181,19 +179,17 @@ impl Mesh {
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         match (status.as_u16(), answer["code"].as_str()) {
             (200 | 201, _) => Ok(()),
-            (409, Some("insufficient_points")) => Err(ApiError::conflict(
-                "insufficient_points",
+            (409, Some("insufficient_points")) => Err(ApiError::new(
+                Code::InsufficientPoints,
                 answer["detail"].as_str().unwrap_or_default().to_owned(),
             )),
             (404, _) => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_customer",
+                Code::UnknownCustomer,
                 format!("no customer {customer}"),
             )),
             (code, _) if code >= 500 => Err(unavailable("partners", status)),
             _ => Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "partners_refused",
+                Code::PartnersRefused,
                 format!("partners: {status} {answer}"),
             )),
         }
@@ -221,14 +217,12 @@ impl Mesh {
         match status.as_u16() {
             200 => Ok(answer["allowed"].as_bool().unwrap_or(false)),
             404 => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_customer",
+                Code::UnknownCustomer,
                 format!("no customer {customer}"),
             )),
             code if code >= 500 => Err(unavailable("partners", status)),
             _ => Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "partners_refused",
+                Code::PartnersRefused,
                 format!("partners: {status} {answer}"),
             )),
         }

@@ -1,6 +1,7 @@
 //! Who may give what away: the discount policy per role, tenant and store, and the list
 //! of sales that went beyond it (approved at the till, or offline and taken anyway).
 
+use crate::Code;
 use axum::{extract::State, routing::get, Router};
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
@@ -112,7 +113,7 @@ async fn put_policy(
     if !SELLING_ROLES.contains(&body.role) {
         return Err(Invalid::new(
             "role",
-            "invalid_role",
+            Code::InvalidRole,
             "owner, admin, store_manager or cashier",
         )
         .into());
@@ -120,7 +121,7 @@ async fn put_policy(
     let limit = body.limit;
     for (field, bp) in [("line_bp", limit.line_bp), ("bill_bp", limit.bill_bp)] {
         if bp > 10_000 {
-            return Err(Invalid::new(field, "invalid_share", "0 to 10000 basis points").into());
+            return Err(Invalid::new(field, Code::InvalidShare, "0 to 10000 basis points").into());
         }
     }
     for (field, amount) in [
@@ -198,7 +199,7 @@ async fn list_exceptions(
     let from = query.from.unwrap_or_else(|| Utc::now().date_naive());
     let to = query.to.unwrap_or(from);
     if to < from || (to - from).num_days() > 366 {
-        return Err(Invalid::new("to", "invalid_range", "from `from`, at most a year").into());
+        return Err(Invalid::new("to", Code::InvalidRange, "from `from`, at most a year").into());
     }
     let mut tx = db::begin_for_tenant(&sales.pool, principal.tenant).await?;
     let found = store::exceptions_of_store(

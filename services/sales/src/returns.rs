@@ -1,6 +1,7 @@
 //! After the sale: same-day voids by a manager, and returns against an invoice with a
 //! credit note of their own series.
 
+use crate::Code;
 use axum::{extract::State, http::StatusCode, routing::post, Router};
 use bazaar_gst::LineTax;
 use bazaar_platform::{
@@ -52,7 +53,11 @@ pub(crate) struct VoidReason {
 fn text(field: &str, raw: &str) -> Result<String, Invalid> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > 500 {
-        return Err(Invalid::new(field, "invalid_text", "1 to 500 characters"));
+        return Err(Invalid::new(
+            field,
+            Code::InvalidText,
+            "1 to 500 characters",
+        ));
     }
     Ok(t.to_owned())
 }
@@ -81,14 +86,14 @@ pub(crate) async fn void_invoice(
         .ok_or_else(|| ApiError::not_found(format!("no invoice {id}")))?;
     reachable(&principal, current.store_id)?;
     if status == "voided" {
-        return Err(ApiError::conflict(
-            "already_voided",
+        return Err(ApiError::new(
+            Code::AlreadyVoided,
             format!("invoice {} is voided", current.number),
         ));
     }
     if issued_on != Utc::now().date_naive() {
-        return Err(ApiError::conflict(
-            "not_today",
+        return Err(ApiError::new(
+            Code::NotToday,
             format!(
                 "invoice {} was issued on {issued_on}: return it instead",
                 current.number
@@ -98,8 +103,8 @@ pub(crate) async fn void_invoice(
     // The invoice's own terminal: a void after its Z report would change a final report.
     crate::http::lock_open_day(&mut tx, tenant, current.store_id, &current.terminal_id).await?;
     if current.lines.iter().any(|l| l.quantity_returned != "0") {
-        return Err(ApiError::conflict(
-            "has_returns",
+        return Err(ApiError::new(
+            Code::HasReturns,
             format!(
                 "goods of invoice {} were returned: return the rest",
                 current.number
@@ -222,7 +227,7 @@ pub(crate) async fn process_return(
     if !["cash", "card", "upi", "credit", "store_credit"].contains(&refund_mode) {
         return Err(Invalid::new(
             "refund_mode",
-            "unknown_refund_mode",
+            Code::UnknownRefundMode,
             "cash, card, upi, credit or store_credit",
         )
         .into());
@@ -252,15 +257,15 @@ pub(crate) async fn process_return(
         .ok_or_else(|| ApiError::not_found("no invoice"))?;
     reachable(&principal, sold.store_id)?;
     if status == "voided" {
-        return Err(ApiError::conflict(
-            "invoice_voided",
+        return Err(ApiError::new(
+            Code::InvoiceVoided,
             format!("invoice {} is voided", sold.number),
         ));
     }
     if refund_mode == "credit" && sold.customer_id.is_none() {
         return Err(Invalid::new(
             "refund_mode",
-            "customer_required",
+            Code::CustomerRequired,
             "a refund on credit goes to the invoice's customer",
         )
         .into());
@@ -302,14 +307,14 @@ pub(crate) async fn process_return(
             .ok_or_else(|| {
                 Invalid::new(
                     format!("{field}.line_no"),
-                    "unknown_line",
+                    Code::UnknownLine,
                     format!("the invoice has no line {}", line.line_no),
                 )
             })?;
         if seen.contains(&line.line_no) {
             return Err(Invalid::new(
                 field,
-                "duplicate_line",
+                Code::DuplicateLine,
                 format!("line {} twice", line.line_no),
             )
             .into());
@@ -335,7 +340,7 @@ pub(crate) async fn process_return(
         if already + quantity > sold_quantity {
             return Err(Invalid::new(
                 format!("{field}.quantity"),
-                "return_above_sold",
+                Code::ReturnAboveSold,
                 format!(
                     "{}: {sold_quantity} sold, {already} returned before, {quantity} now",
                     original.sku

@@ -9,6 +9,7 @@
 //! request on it sees "server disconnected". Such a response says `Connection: close`,
 //! so clients open a new connection instead of losing a request.
 
+use super::PlatformCode;
 use std::{
     future::Future,
     pin::Pin,
@@ -23,7 +24,7 @@ use std::{
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -60,8 +61,7 @@ pub(super) async fn guard(
         READ => {}
         TIMED_OUT => {
             response = ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
+                PlatformCode::BodyTimeout,
                 format!(
                     "the request body did not arrive within {} s",
                     deadline.as_secs_f64()

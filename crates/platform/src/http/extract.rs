@@ -5,9 +5,10 @@
 //! no list of any body is unbounded either: whatever a handler copies into an event has
 //! a size the broker takes.
 
+use super::PlatformCode;
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
-    http::{request::Parts, StatusCode},
+    http::request::Parts,
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
@@ -39,8 +40,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !json_content_type(req.headers()) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                PlatformCode::UnsupportedMediaType,
                 "expected a body with content-type application/json",
             ));
         }
@@ -193,13 +193,13 @@ fn text_fault(text: &str, at: String) -> Option<Invalid> {
     if holds_control(text) {
         Some(Invalid::new(
             at,
-            "invalid_character",
+            PlatformCode::InvalidCharacter,
             "control characters are not text (tab, line feed and carriage return excepted)",
         ))
     } else if text.chars().count() > MAX_TEXT {
         Some(Invalid::new(
             at,
-            "too_long",
+            PlatformCode::TooLong,
             format!("at most {MAX_TEXT} characters"),
         ))
     } else {
@@ -208,7 +208,11 @@ fn text_fault(text: &str, at: String) -> Option<Invalid> {
 }
 
 fn too_many_items(at: String) -> Invalid {
-    Invalid::new(at, "too_many_items", format!("at most {MAX_ITEMS} items"))
+    Invalid::new(
+        at,
+        PlatformCode::TooManyItems,
+        format!("at most {MAX_ITEMS} items"),
+    )
 }
 
 /// 400 `invalid_character` when the percent-decoded `raw` holds a control character.
@@ -216,8 +220,7 @@ fn refuse_controls(what: &str, raw: &str) -> Result<(), ApiError> {
     let decoded = percent_decoded(raw);
     if holds_control(&decoded) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_character",
+            PlatformCode::InvalidCharacterOutsideBody,
             format!("the {what} holds a control character"),
         ));
     }

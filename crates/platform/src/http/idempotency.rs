@@ -14,6 +14,7 @@
 //! The layer must run for an admitted caller, inside the route's [`crate::auth::allow`]
 //! layer: [`creating`] puts both on a route in that order.
 
+use super::PlatformCode;
 use std::{future::Future, pin::Pin};
 
 use axum::{
@@ -85,8 +86,7 @@ async fn deduplicate(pool: PgPool, request: Request, next: Next) -> Result<Respo
         .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
+                PlatformCode::InvalidIdempotencyKey,
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
         })?
@@ -100,8 +100,7 @@ async fn deduplicate(pool: PgPool, request: Request, next: Next) -> Result<Respo
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            PlatformCode::PayloadTooLarge,
             format!("the body exceeds {BODY_LIMIT} bytes"),
         )
     })?;
@@ -137,15 +136,15 @@ async fn deduplicate(pool: PgPool, request: Request, next: Next) -> Result<Respo
         .await?;
         tx.commit().await?;
         if stored != fingerprint {
-            return Err(ApiError::unprocessable(
-                "idempotency_key_reused",
+            return Err(ApiError::new(
+                PlatformCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for a different request",
             ));
         }
         return match status {
             Some(status) => Ok(replay(status, headers, body.unwrap_or_default())),
-            None => Err(ApiError::conflict(
-                "idempotency_request_in_progress",
+            None => Err(ApiError::new(
+                PlatformCode::IdempotencyRequestInProgress,
                 "a request with this Idempotency-Key is still being processed",
             )),
         };

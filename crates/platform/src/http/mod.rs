@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{DefaultBodyLimit, Request, State},
-    http::{header, StatusCode},
+    http::header,
     middleware,
     response::{IntoResponse, Response},
     routing::get,
@@ -26,12 +26,15 @@ use axum::{
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+pub use axum::http::StatusCode;
 pub use client::{client_ip, ClientIp, TrustedProxies};
 pub use extract::{holds_control, Json, Path, Query, MAX_ITEMS, MAX_TEXT};
 pub use local::{call, call_with, LocalReply};
 pub use metrics::HttpMetrics;
 pub use page::{Page, MAX_LIMIT};
-pub use problem::{ApiError, FieldViolation, Invalid, Problem, PROBLEM_JSON};
+pub use problem::{
+    ApiError, FieldViolation, Invalid, PlatformCode, Problem, ProblemCode, PROBLEM_JSON,
+};
 pub use readiness::{Readiness, ReadinessReport};
 pub use server::{serve, serve_on, HttpLimits, ServerOptions};
 
@@ -55,11 +58,44 @@ pub fn openapi(
 ) -> utoipa::openapi::OpenApi {
     let mut document = PlatformApi::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_problems(&mut document, "PlatformProblemCode", PlatformCode::ALL);
     for service in services {
         document.merge(service);
     }
     complete(&mut document);
     document
+}
+
+/// Adds `codes` to `document` as the string enum `schema`, its description listing each
+/// code's status and meaning: generated from the declaration, never typed twice.
+pub fn document_problems(
+    document: &mut utoipa::openapi::OpenApi,
+    schema: &str,
+    codes: &[ProblemCode],
+) {
+    use utoipa::openapi::{schema::Type, ObjectBuilder};
+    let mut values: Vec<&str> = Vec::new();
+    let mut meanings = String::new();
+    for code in codes {
+        if !values.contains(&code.as_str()) {
+            values.push(code.as_str());
+        }
+        meanings.push_str(&format!(
+            "- `{}` ({}): {}\n",
+            code.as_str(),
+            code.status().as_u16(),
+            code.meaning()
+        ));
+    }
+    let object = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .description(Some(meanings));
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert(schema.to_owned(), object.into());
 }
 
 /// Documents what the platform answers on every route, so a client generated from the
@@ -120,10 +156,16 @@ fn complete(document: &mut utoipa::openapi::OpenApi) {
                 ));
             }
             if with_query && !with_body {
-                answers.push(("422", "a query value the route refuses, named in `errors`"));
+                answers.push((
+                    "422",
+                    "a query value the route refuses, its field named in the errors list",
+                ));
             }
             if secured {
-                answers.push(("401", "`unauthorized`: no, expired or forged bearer token"));
+                answers.push((
+                    "401",
+                    "`unauthenticated`: no, expired or forged bearer token",
+                ));
                 answers.push((
                     "403",
                     "`forbidden`: a role or store the token does not have",
@@ -171,11 +213,15 @@ pub const MAX_LINES: usize = 500;
 /// [`MAX_LINES`] (`too_many_lines`), before any work is done for it.
 pub fn line_count(field: &str, count: usize) -> Result<(), Invalid> {
     if count == 0 {
-        Err(Invalid::new(field, "no_lines", "at least one line"))
+        Err(Invalid::new(
+            field,
+            PlatformCode::NoLines,
+            "at least one line",
+        ))
     } else if count > MAX_LINES {
         Err(Invalid::new(
             field,
-            "too_many_lines",
+            PlatformCode::TooManyLines,
             format!("at most {MAX_LINES} lines"),
         ))
     } else {
@@ -257,8 +303,7 @@ mod readyz {
                 .collect();
             let names: Vec<&str> = failed.iter().map(|f| f.field.as_str()).collect();
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
+                PlatformCode::NotReady,
                 format!("not ready: {} did not answer", names.join(", ")),
             )
             .with_violations(failed)
@@ -285,8 +330,7 @@ async fn not_found(request: Request) -> ApiError {
 
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        PlatformCode::MethodNotAllowed,
         format!(
             "{} is not allowed on {}",
             request.method(),

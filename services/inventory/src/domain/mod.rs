@@ -1,6 +1,7 @@
 //! Inventory rules without I/O: quantities, adjustment reasons, batches drawn first-expiry
 //! first-out, and the moving-average cost.
 
+use crate::Code;
 use bazaar_platform::{
     http::Invalid,
     money::{Quantity, Sign},
@@ -31,7 +32,7 @@ pub fn batch(field: &str, raw: Option<&str>) -> Result<String, Invalid> {
     if batch.chars().count() > 40 || batch.chars().any(char::is_control) {
         return Err(Invalid::new(
             field,
-            "invalid_batch",
+            Code::InvalidBatch,
             "at most 40 printable characters",
         ));
     }
@@ -47,7 +48,7 @@ pub fn receivable_expiry(
     match expiry {
         Some(date) if date < today => Err(Invalid::new(
             field,
-            "batch_expired",
+            Code::BatchExpired,
             format!("the batch expired on {date}"),
         )),
         _ => Ok(()),
@@ -87,7 +88,7 @@ impl Reason {
             .ok_or_else(|| {
                 Invalid::new(
                     "reason",
-                    "unknown_reason",
+                    Code::UnknownReason,
                     format!(
                         "{code:?}: use one of {}",
                         REASONS.map(|(c, _)| c).join(", ")

@@ -5,6 +5,7 @@ pub mod purchase_order;
 
 pub use bazaar_gst::LineTax;
 use bazaar_gst::{Rates, Supply};
+use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
     http::Invalid,
     money::{amount_field, MAX_AMOUNT_MINOR},
@@ -46,7 +47,7 @@ pub fn line_tax(
         .ok_or_else(|| {
             Invalid::new(
                 format!("{field}.quantity"),
-                "amount_too_large",
+                PlatformCode::AmountTooLarge,
                 format!("quantity times price is above {MAX_AMOUNT_MINOR} minor units"),
             )
         })?;

@@ -9,6 +9,8 @@
 //! cancelled
 //! ```
 
+use crate::Code;
+use bazaar_platform::http::{PlatformCode, ProblemCode};
 use bazaar_platform::{
     http::Invalid,
     money::{sum_field, Quantity, Sign},
@@ -215,11 +217,11 @@ pub enum OrderError {
 
 impl OrderError {
     /// The stable problem code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            OrderError::WrongStatus { .. } => "invalid_po_status",
-            OrderError::Invalid(invalid) => invalid.code,
-            OrderError::Corrupt(_) => "internal",
+            OrderError::WrongStatus { .. } => Code::InvalidPoStatus.into(),
+            OrderError::Invalid(invalid) => invalid.problem(),
+            OrderError::Corrupt(_) => PlatformCode::Internal.into(),
         }
     }
 }
@@ -230,7 +232,7 @@ fn reason_text(raw: &str) -> Result<&str, Invalid> {
     if reason.is_empty() || reason.len() > 500 {
         return Err(Invalid::new(
             "reason",
-            "invalid_text",
+            Code::InvalidText,
             "1 to 500 characters",
         ));
     }
@@ -446,14 +448,14 @@ impl PurchaseOrder {
                 .ok_or_else(|| {
                     Invalid::new(
                         format!("{field}.line_no"),
-                        "unknown_line",
+                        Code::UnknownLine,
                         format!("the order has no line {}", delivery.line_no),
                     )
                 })?;
             if seen.contains(&delivery.line_no) {
                 return Err(Invalid::new(
                     field,
-                    "duplicate_line",
+                    Code::DuplicateLine,
                     format!("line {} twice", delivery.line_no),
                 )
                 .into());
@@ -474,7 +476,7 @@ impl PurchaseOrder {
             if accepted.is_zero() && rejected.is_zero() {
                 return Err(Invalid::new(
                     format!("{field}.quantity_received"),
-                    "invalid_quantity",
+                    PlatformCode::InvalidQuantity,
                     "nothing received or rejected",
                 )
                 .into());
@@ -487,7 +489,7 @@ impl PurchaseOrder {
             if rejected > Decimal::ZERO && reason.is_none() {
                 return Err(Invalid::new(
                     format!("{field}.rejection_reason"),
-                    "rejection_reason_required",
+                    Code::RejectionReasonRequired,
                     "say why goods were refused",
                 )
                 .into());
@@ -495,7 +497,7 @@ impl PurchaseOrder {
             if ordered.received + accepted > receivable(ordered.quantity) {
                 return Err(Invalid::new(
                     format!("{field}.quantity_received"),
-                    "over_receipt",
+                    Code::OverReceipt,
                     format!(
                         "{}: {} ordered, {} received before, {} now: more than 5 % over",
                         ordered.sku,
@@ -509,7 +511,7 @@ impl PurchaseOrder {
             if let Some(expiry) = delivery.expiry_date.filter(|e| *e < receipt.today) {
                 return Err(Invalid::new(
                     format!("{field}.expiry_date"),
-                    "batch_expired",
+                    Code::BatchExpired,
                     format!("the batch expired on {expiry}"),
                 )
                 .into());
@@ -650,7 +652,7 @@ mod tests {
     }
 
     fn code(result: Result<PurchaseOrder, OrderError>) -> &'static str {
-        result.map(|_| ()).unwrap_err().code()
+        result.map(|_| ()).unwrap_err().code().as_str()
     }
 
     #[test]

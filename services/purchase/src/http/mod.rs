@@ -2,12 +2,14 @@
 //! invoices with the three-way match, returns to vendors, vendor prices and reorder
 //! suggestions.
 
+use crate::Code;
 use axum::{
     extract::State,
     http::StatusCode,
     routing::{get, post, put},
     Router,
 };
+use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
     auth::{self, Principal, Role},
     db,
@@ -158,14 +160,16 @@ async fn product(
 ) -> Result<store::Product, ApiError> {
     let found = store::product(tx, tenant, id, sku).await?;
     if id.is_some() == sku.is_some() {
-        return Err(
-            Invalid::new(field, "product_required", "give either product_id or sku").into(),
-        );
+        return Err(Invalid::new(
+            field,
+            Code::ProductRequired,
+            "give either product_id or sku",
+        )
+        .into());
     }
     found.ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_product",
+            Code::UnknownProduct,
             format!(
                 "{field}: no product {}",
                 id.map_or_else(|| sku.unwrap_or("").to_owned(), |i| i.to_string())
@@ -194,21 +198,16 @@ async fn vendor(
     tenant: Uuid,
     id: Uuid,
 ) -> Result<store::VendorRow, ApiError> {
-    store::vendor(tx, tenant, id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_vendor",
-            format!("no vendor {id}"),
-        )
-    })
+    store::vendor(tx, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::new(Code::UnknownVendor, format!("no vendor {id}")))
 }
 
 /// 404 `unknown_location`: another store's or tenant's location is not told apart from
 /// no location.
 fn unknown_location(id: Uuid) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_location",
+        Code::UnknownLocation,
         format!("no location {id} in your reach"),
     )
 }
@@ -270,7 +269,7 @@ pub(crate) struct Invoice {
               (status = 404, description = "`unknown_vendor`, `unknown_grn`, `unknown_product`"),
               (status = 409, description = "`duplicate_vendor_invoice`"),
               (status = 422, description = "`no_lines`, `no_grns`, `not_received`, \
-                 `invalid_quantity`, `invalid_text`")))]
+                 `invalid_quantity`, `invalid_text`, `product_required`")))]
 async fn record_invoice(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -280,7 +279,7 @@ async fn record_invoice(
     if number.is_empty() || number.len() > 32 {
         return Err(Invalid::new(
             "vendor_invoice_number",
-            "invalid_text",
+            Code::InvalidText,
             "1 to 32 characters",
         )
         .into());
@@ -289,7 +288,7 @@ async fn record_invoice(
     if body.grn_ids.is_empty() {
         return Err(Invalid::new(
             "grn_ids",
-            "no_grns",
+            Code::NoGrns,
             "an invoice is matched to the receipts it bills",
         )
         .into());
@@ -314,8 +313,7 @@ async fn record_invoice(
     };
     if let Some(missing) = missing {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_grn",
+            Code::UnknownGrn,
             format!("no receipt {missing} from this vendor"),
         ));
     }
@@ -337,7 +335,7 @@ async fn record_invoice(
         if line.unit_price_minor < 0 {
             return Err(Invalid::new(
                 format!("{field}.unit_price_minor"),
-                "negative_price",
+                Code::NegativePrice,
                 "cannot be negative",
             )
             .into());
@@ -348,7 +346,7 @@ async fn record_invoice(
         if open.is_empty() {
             return Err(Invalid::new(
                 field,
-                "not_received",
+                Code::NotReceived,
                 format!("{} is not on these receipts", product.sku),
             )
             .into());
@@ -462,8 +460,8 @@ async fn record_invoice(
         recorded_at: bazaar_schemas::now_millis(),
     };
     if !store::vendor_invoice::invoice_written(&mut tx, &recorded).await? {
-        return Err(ApiError::conflict(
-            "duplicate_vendor_invoice",
+        return Err(ApiError::new(
+            Code::DuplicateVendorInvoice,
             format!("invoice {number} of this vendor is already recorded"),
         ));
     }
@@ -591,8 +589,8 @@ async fn approve_invoice(
     let approved = store::vendor_invoice::approve(&mut tx, tenant, id, principal.user).await?;
     if !approved {
         let current = invoice(&mut tx, &principal, id).await?;
-        return Err(ApiError::conflict(
-            "invoice_not_held",
+        return Err(ApiError::new(
+            Code::InvoiceNotHeld,
             format!(
                 "invoice {} is {}",
                 current.vendor_invoice_number, current.status
@@ -644,7 +642,7 @@ pub(crate) struct Return {
     responses((status = 201, body = Return),
               (status = 404, description = "`unknown_grn`, `unknown_product`"),
               (status = 422, description = "`return_above_received`, `not_received`, \
-                 `invalid_quantity`, `no_lines`, `invalid_text`")))]
+                 `invalid_quantity`, `no_lines`, `invalid_text`, `product_required`")))]
 async fn return_goods(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -652,19 +650,13 @@ async fn return_goods(
 ) -> Result<(StatusCode, Json<Return>), ApiError> {
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > 500 {
-        return Err(Invalid::new("reason", "invalid_text", "1 to 500 characters").into());
+        return Err(Invalid::new("reason", Code::InvalidText, "1 to 500 characters").into());
     }
     bazaar_platform::http::line_count("lines", body.lines.len())?;
     let tenant = principal.tenant;
     let mut tx = db::begin_for_tenant(&pool, tenant).await?;
     let grn = store::purchase_return::lock_receipt(&mut tx, tenant, body.grn_id).await?;
-    let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_grn",
-            format!("no receipt {}", body.grn_id),
-        )
-    };
+    let unknown = || ApiError::new(Code::UnknownGrn, format!("no receipt {}", body.grn_id));
     let (vendor_id, location_id, place, vendor_state, code, order) = grn.ok_or_else(unknown)?;
     if !store::reaches_receipts(&mut tx, &principal, &[body.grn_id]).await? {
         return Err(unknown());
@@ -688,7 +680,7 @@ async fn return_goods(
         let (_, returnable, batch, cost) = received.ok_or_else(|| {
             Invalid::new(
                 field.clone(),
-                "not_received",
+                Code::NotReceived,
                 format!("{} is not on this receipt", product.sku),
             )
         })?;
@@ -702,7 +694,7 @@ async fn return_goods(
         if q > returnable {
             return Err(Invalid::new(
                 format!("{field}.quantity"),
-                "return_above_received",
+                Code::ReturnAboveReceived,
                 format!(
                     "{}: {} can still be returned, {} asked",
                     product.sku,
@@ -819,14 +811,14 @@ pub(crate) struct NewVendorPrice {
     request_body = NewVendorPrice, security(("bearer" = [])),
     responses((status = 200, body = Vec<VendorPrice>),
               (status = 404, description = "`unknown_vendor`, `unknown_product`, `unknown_location` (not a location of a store the caller runs)"),
-              (status = 422, description = "`negative_price`, `currency_mismatch`")))]
+              (status = 422, description = "`negative_price`, `currency_mismatch`, `product_required`")))]
 async fn set_vendor_price(
     State(pool): State<PgPool>,
     principal: Principal,
     Json(body): Json<NewVendorPrice>,
 ) -> Result<Json<Vec<VendorPrice>>, ApiError> {
     if body.unit_price.amount_minor < 0 {
-        return Err(Invalid::new("unit_price", "negative_price", "cannot be negative").into());
+        return Err(Invalid::new("unit_price", Code::NegativePrice, "cannot be negative").into());
     }
     money::amount_field("unit_price", body.unit_price.amount_minor)?;
     let tenant = principal.tenant;
@@ -835,7 +827,7 @@ async fn set_vendor_price(
     if body.unit_price.currency.code() != vendor.currency {
         return Err(Invalid::new(
             "unit_price",
-            "currency_mismatch",
+            PlatformCode::CurrencyMismatch,
             format!("the vendor invoices in {}", vendor.currency),
         )
         .into());
@@ -910,8 +902,7 @@ async fn reorder_suggestions(
     let cover = query.cover_days.unwrap_or(30);
     if !(1..=180).contains(&cover) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
+            PlatformCode::InvalidQuery,
             "cover_days: 1 to 180",
         ));
     }

@@ -2,7 +2,9 @@
 //! (`domain::purchase_order`), saves what it decided (`store::purchase_order`), commits and
 //! answers.
 
+use crate::Code;
 use axum::{extract::State, http::StatusCode};
+use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
     auth::Principal,
     db,
@@ -29,7 +31,7 @@ use crate::{
 impl From<OrderError> for ApiError {
     fn from(err: OrderError) -> Self {
         match err {
-            OrderError::WrongStatus { .. } => ApiError::conflict(err.code(), err.to_string()),
+            OrderError::WrongStatus { .. } => ApiError::new(err.code(), err.to_string()),
             OrderError::Invalid(invalid) => invalid.into(),
             OrderError::Corrupt(_) => ApiError::internal(err),
         }
@@ -136,7 +138,7 @@ pub(crate) struct NewOrderLine {
               (status = 404, description = "`unknown_vendor`, `unknown_product`, `unknown_location` (not a location of a store the caller runs)"),
               (status = 409, description = "`product_archived`"),
               (status = 422, description = "`no_lines`, `invalid_quantity`, `price_required`, \
-                 `invalid_state_code`, `duplicate_line`")))]
+                 `invalid_state_code`, `duplicate_line`, `product_required`")))]
 pub(super) async fn create_order(
     State(pool): State<PgPool>,
     principal: Principal,
@@ -150,7 +152,7 @@ pub(super) async fn create_order(
     {
         return Err(Invalid::new(
             "place_of_supply",
-            "invalid_state_code",
+            PlatformCode::InvalidStateCode,
             "a GST state code, 01 to 38 or 97",
         )
         .into());
@@ -176,15 +178,15 @@ pub(super) async fn create_order(
         )
         .await?;
         if product.archived {
-            return Err(ApiError::conflict(
-                "product_archived",
+            return Err(ApiError::new(
+                Code::ProductArchived,
                 format!("{} is archived", product.sku),
             ));
         }
         if lines.iter().any(|l| l.product_id == product.id) {
             return Err(Invalid::new(
                 field,
-                "duplicate_line",
+                Code::DuplicateLine,
                 format!("{} is on two lines", product.sku),
             )
             .into());
@@ -198,7 +200,7 @@ pub(super) async fn create_order(
             Some(p) if p < 0 => {
                 return Err(Invalid::new(
                     format!("{field}.unit_price_minor"),
-                    "negative_price",
+                    Code::NegativePrice,
                     "cannot be negative",
                 )
                 .into())
@@ -209,7 +211,7 @@ pub(super) async fn create_order(
                 .ok_or_else(|| {
                     Invalid::new(
                         format!("{field}.unit_price_minor"),
-                        "price_required",
+                        Code::PriceRequired,
                         format!("no contracted or earlier price for {}", product.sku),
                     )
                 })?,
