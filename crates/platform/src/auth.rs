@@ -10,7 +10,6 @@
 //! A route declares the roles it admits with one [`allow`] layer; the handler then
 //! receives the verified [`Principal`], by which every query is scoped.
 
-use crate::http::PlatformCode;
 use std::{
     collections::HashMap,
     future::Future,
@@ -31,6 +30,7 @@ use tokio::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::http::ApiError;
+use crate::http::PlatformCode;
 
 /// How often, by default, an unknown `kid` may trigger a fetch of the key set.
 const REFRESH_COOLDOWN: Duration = Duration::from_secs(30);

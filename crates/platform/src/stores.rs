@@ -4,11 +4,11 @@
 //! another tenant's store and an id nobody opened look alike, and neither may tag this
 //! tenant's documents or books.
 
-use crate::http::PlatformCode;
 use bazaar_schemas::{events, Event as _};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::http::PlatformCode;
 use crate::{
     auth::Principal,
     consumer::{ConsumedEvent, ProjectionError},

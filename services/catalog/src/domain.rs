@@ -1,11 +1,11 @@
 //! Catalog rules without I/O: SKUs, units, GST rates, HSN codes, prices and barcodes.
 
-use crate::Code;
-use bazaar_platform::http::PlatformCode;
 use bazaar_platform::http::ProblemCode;
 use bazaar_platform::money::{Currency, Money, Quantity, Sign};
 
+use crate::Code;
 pub use bazaar_platform::http::Invalid;
+use bazaar_platform::http::PlatformCode;
 
 fn invalid(
     field: &'static str,

@@ -1,6 +1,5 @@
 //! Catalog's HTTP API: categories, products, prices, barcodes and the POS lookup.
 
-use crate::Code;
 use bazaar_platform::http::{PlatformCode, ProblemCode};
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
@@ -23,6 +22,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{self, BarcodeKind, Unit},
     import::{self, ImportReport, Importer, Mode, RowError},

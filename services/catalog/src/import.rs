@@ -8,8 +8,6 @@
 //! `partial` writes the good rows. Either way every bad row is reported with its line,
 //! column and reason.
 
-use crate::Code;
-use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::{
     collections::{HashMap, HashSet},
@@ -27,11 +25,13 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{self, BarcodeKind, Unit},
     http::product_updated,
     store::{self, SERVICE},
 };
+use bazaar_platform::http::PlatformCode;
 
 /// The file's columns, in export order. Import needs the header and accepts them in any
 /// order; `sku`, `name`, `unit`, `gst_rate`, `mrp` and `selling_price` are required.

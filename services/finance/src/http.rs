@@ -2,8 +2,6 @@
 //! reports (trial balance, profit and loss, balance sheet, account ledger, day book), by
 //! store or consolidated, as JSON or CSV; and the GST returns.
 
-use crate::Code;
-use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::sync::Arc;
 
@@ -27,6 +25,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     chart::{self, Kind},
     gst,
@@ -34,6 +33,7 @@ use crate::{
     store::{self, Account, Balance, Entry, EntryLine, LedgerLine},
     SERVICE,
 };
+use bazaar_platform::http::PlatformCode;
 
 /// Who reads the books.
 const READERS: &[Role] = &[Role::Owner, Role::Admin, Role::Accountant];

@@ -1,9 +1,9 @@
 //! Identity's rules, without I/O: what a valid email, password, role assignment and
 //! refresh token are, and how long a user stays locked out.
 
-use crate::Code;
 use std::time::Duration;
 
+use crate::Code;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bazaar_platform::auth::{Principal, Role, Stores};
 use ring::rand::{SecureRandom, SystemRandom};

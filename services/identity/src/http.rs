@@ -1,6 +1,5 @@
 //! Identity's HTTP API: login, refresh, logout, the JWKS, stores and users.
 
-use crate::Code;
 use bazaar_schemas::events::audit::{
     LoginFailed, RefreshTokenReused, RoleChanged, UserAccessChanged,
 };
@@ -24,6 +23,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{
         check_password, may_assign, may_manage, Assignment, Email, RefreshToken, Rejection,

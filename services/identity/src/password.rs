@@ -4,7 +4,6 @@
 //! answered 503 with Retry-After. Each running hash works in one of a few buffers kept
 //! for the purpose, so a burst leaves no freed-but-kept memory behind in the allocator.
 
-use crate::Code;
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -13,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::Code;
 use argon2::{
     password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
     Algorithm, Argon2, Block, Params, Version,

@@ -1,8 +1,6 @@
 //! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
 //! reservations, counts and the alert reports.
 
-use crate::Code;
-use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -26,6 +24,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{
         self,
@@ -35,6 +34,7 @@ use crate::{
     ledger::{self, decimal_text, item_key, Kind, LedgerError, Movement, Product},
     store::{self, Location, MovementRow, NewLocation, Transfer, TransferLineView},
 };
+use bazaar_platform::http::PlatformCode;
 
 /// Who sets up locations.
 const ADMINS: &[Role] = &[Role::Owner, Role::Admin];

@@ -1,12 +1,12 @@
 //! Partner rules without I/O: GSTINs and state codes (the platform's checks), phone
 //! numbers, addresses, bank details, payment modes, and the ageing of a ledger.
 
-use crate::Code;
 use bazaar_platform::http::Invalid;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::Code;
 pub use bazaar_platform::gst::{gstin, state_code};
 
 /// A phone number as stored and looked up: E.164. A bare 10-digit Indian mobile number

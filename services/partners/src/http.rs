@@ -1,7 +1,6 @@
 //! Partners' HTTP API: customers, vendors, payments, loyalty, credit checks and the
 //! partner ledgers.
 
-use crate::Code;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -23,6 +22,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{self, Address, Ageing},
     store::{self, Contact, Customer, VendorRow},

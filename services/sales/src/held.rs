@@ -1,7 +1,6 @@
 //! The terminal's day: bills held and resumed, and the day close (Z report) that ends the
 //! day's held bills.
 
-use crate::Code;
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain,
     http::{reachable, Sales},

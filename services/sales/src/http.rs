@@ -1,7 +1,5 @@
 //! Sales' HTTP API: store settings and the POS's tax invoices.
 
-use crate::Code;
-use bazaar_platform::http::PlatformCode;
 use bazaar_schemas::events;
 use std::sync::Arc;
 
@@ -28,12 +26,14 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::{self, DiscountLimit, ExceptionKind, LineInput, Payment},
     mesh::Mesh,
     store::{self, Product},
     SERVICE,
 };
+use bazaar_platform::http::PlatformCode;
 
 /// Who sells.
 const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];

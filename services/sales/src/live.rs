@@ -4,7 +4,6 @@
 //! consumer group (sockets are per process, so each must see every event), and passes
 //! each event to the sockets of its tenant and store.
 
-use crate::Code;
 use bazaar_schemas::{events, Event as _};
 use std::sync::Arc;
 
@@ -34,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::http::{reachable, Sales};
+use crate::Code;
 
 /// Who watches a store's tills.
 const SELLERS: &[Role] = &[Role::Owner, Role::Admin, Role::StoreManager, Role::Cashier];
@@ -112,13 +112,7 @@ impl Projection for PosLive {
             }
             events::inventory::LowStock::TYPE => {
                 let low: events::inventory::LowStock = event.payload()?;
-                let store: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2",
-                )
-                .bind(tenant)
-                .bind(low.location_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let store = crate::store::store_at(tx, tenant, low.location_id).await?;
                 let Some(store) = store else { return Ok(()) }; // a warehouse
                 Update {
                     tenant,

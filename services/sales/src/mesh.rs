@@ -2,9 +2,9 @@
 //! commits, and the customer's credit from partners. Both are asked over HTTP with the
 //! cashier's own token, so the other service applies its own rules to the same person.
 
-use crate::Code;
 use std::time::Duration;
 
+use crate::Code;
 use bazaar_platform::{
     http::{ApiError, Invalid},
     money::Money,

@@ -1,7 +1,6 @@
 //! Who may give what away: the discount policy per role, tenant and store, and the list
 //! of sales that went beyond it (approved at the till, or offline and taken anyway).
 
-use crate::Code;
 use axum::{extract::State, routing::get, Router};
 use bazaar_platform::{
     auth::{self, Principal, Role, Verifier},
@@ -14,6 +13,7 @@ use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain::DiscountLimit,
     http::{reachable, Sales},

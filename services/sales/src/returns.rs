@@ -1,7 +1,6 @@
 //! After the sale: same-day voids by a manager, and returns against an invoice with a
 //! credit note of their own series.
 
-use crate::Code;
 use axum::{extract::State, http::StatusCode, routing::post, Router};
 use bazaar_gst::LineTax;
 use bazaar_platform::{
@@ -19,6 +18,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::{
     domain,
     http::{invoice, reachable, Invoice, Sales},

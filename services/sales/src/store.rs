@@ -11,6 +11,19 @@ use bazaar_platform::auth::Role;
 
 use crate::{domain::DiscountLimit, policy::SaleException};
 
+/// The store whose inventory location is `location`; `None` for a warehouse.
+pub(crate) async fn store_at(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    location: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM stores WHERE tenant_id = $1 AND location_id = $2")
+        .bind(tenant)
+        .bind(location)
+        .fetch_optional(tx)
+        .await
+}
+
 /// Takes the next serial of a terminal's series for `year`, locking the series row until
 /// commit; `None` when the terminal's day `today` is closed. ON CONFLICT locks the row and
 /// only then checks the close, so a sale that waited for a close in flight sees it.

@@ -9,7 +9,6 @@
 //! request on it sees "server disconnected". Such a response says `Connection: close`,
 //! so clients open a new connection instead of losing a request.
 
-use super::PlatformCode;
 use std::{
     future::Future,
     pin::Pin,
@@ -31,6 +30,7 @@ use axum::{
 use http_body::{Frame, SizeHint};
 
 use super::ApiError;
+use super::PlatformCode;
 
 /// The body is still being read.
 const READING: u8 = 0;

@@ -5,7 +5,6 @@
 //! no list of any body is unbounded either: whatever a handler copies into an event has
 //! a size the broker takes.
 
-use super::PlatformCode;
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
     http::request::Parts,
@@ -13,6 +12,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
+use super::PlatformCode;
 use super::{problem::body_unreadable, ApiError, Invalid};
 
 /// The longest text any JSON body may hold, in characters; fields with a tighter bound

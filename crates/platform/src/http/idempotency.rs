@@ -14,7 +14,6 @@
 //! The layer must run for an admitted caller, inside the route's [`crate::auth::allow`]
 //! layer: [`creating`] puts both on a route in that order.
 
-use super::PlatformCode;
 use std::{future::Future, pin::Pin};
 
 use axum::{
@@ -26,6 +25,7 @@ use axum::{
 };
 use sqlx::PgPool;
 
+use super::PlatformCode;
 use super::{ApiError, BODY_LIMIT};
 use crate::{auth::Principal, db};
 

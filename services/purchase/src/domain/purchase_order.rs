@@ -9,7 +9,6 @@
 //! cancelled
 //! ```
 
-use crate::Code;
 use bazaar_platform::http::{PlatformCode, ProblemCode};
 use bazaar_platform::{
     http::Invalid,
@@ -24,6 +23,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::{receivable, LineTax};
+use crate::Code;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

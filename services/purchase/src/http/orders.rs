@@ -2,7 +2,6 @@
 //! (`domain::purchase_order`), saves what it decided (`store::purchase_order`), commits and
 //! answers.
 
-use crate::Code;
 use axum::{extract::State, http::StatusCode};
 use bazaar_platform::http::PlatformCode;
 use bazaar_platform::{
@@ -17,6 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{product, quantity, unknown_location, vendor};
+use crate::Code;
 use crate::{
     domain::{
         self,
