@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod db;
 pub mod gst;
 pub mod http;
+pub mod ids;
 pub mod kafka;
 pub mod money;
 pub mod outbox;

@@ -29,7 +29,7 @@ pub async fn raise_expiry_alerts(
         let locations: Vec<Uuid> = store::locations(&mut tx, tenant, i64::MAX, 0)
             .await?
             .into_iter()
-            .map(|l| l.id)
+            .map(|l| l.id.uuid())
             .collect();
         for batch in store::expiring(&mut tx, tenant, &locations, until, i64::MAX, 0).await? {
             let Some(expiry) = batch.expiry_date else {
@@ -62,7 +62,7 @@ pub async fn raise_expiry_alerts(
                 days_left: i32::try_from((expiry - today).num_days()).unwrap_or(i32::MIN),
                 detected_at: bazaar_schemas::now_millis(),
             };
-            let key = item_key(batch.location_id, batch.product_id);
+            let key = item_key(batch.location_id.into(), batch.product_id.into());
             ledger::event(&mut tx, tenant, &key, &alert).await?;
             raised += 1;
         }

@@ -1,6 +1,7 @@
 //! Inventory's HTTP API: locations, stock, the ledger, adjustments, transfers,
 //! reservations, counts and the alert reports.
 
+use bazaar_platform::ids::ProductId;
 use bazaar_schemas::events;
 use std::collections::BTreeMap;
 
@@ -160,13 +161,16 @@ async fn report_scope(
     location: Option<Uuid>,
 ) -> Result<Vec<Uuid>, ApiError> {
     if let Some(id) = location {
-        return Ok(vec![reachable(tx, principal, id, "location_id").await?.id]);
+        return Ok(vec![reachable(tx, principal, id, "location_id")
+            .await?
+            .id
+            .uuid()]);
     }
     Ok(store::locations(tx, principal.tenant, i64::MAX, 0)
         .await?
         .into_iter()
         .filter(|l| reaches(principal, l))
-        .map(|l| l.id)
+        .map(|l| l.id.uuid())
         .collect())
 }
 
@@ -570,7 +574,7 @@ async fn list_movements(
         &mut tx,
         principal.tenant,
         &scope,
-        query.product_id,
+        query.product_id.map(ProductId::from),
         page.limit(),
         page.offset(),
     )
@@ -746,9 +750,9 @@ async fn adjust(
     let adjusted = events::inventory::StockAdjusted {
         tenant_id: tenant,
         adjustment_id: id,
-        location_id: location.id,
+        location_id: location.id.into(),
         store_id: location.store_id,
-        product_id: product.id,
+        product_id: product.id.into(),
         sku: product.sku.clone(),
         reason: reason.code().to_string(),
         quantity: decimal_text(signed),
@@ -765,8 +769,8 @@ async fn adjust(
         let written_off = events::audit::StockWrittenOff {
             tenant_id: tenant,
             adjustment_id: id,
-            location_id: location.id,
-            product_id: product.id,
+            location_id: location.id.into(),
+            product_id: product.id.into(),
             sku: product.sku.clone(),
             reason: reason.code().to_string(),
             quantity: decimal_text(quantity),
@@ -880,7 +884,7 @@ async fn dispatch_transfer(
         &mut tx,
         tenant,
         id,
-        (from.id, to.id),
+        (from.id.into(), to.id.into()),
         reference,
         (principal.user, dispatched_at),
     )
@@ -910,7 +914,7 @@ async fn dispatch_transfer(
             )
             .await?;
             let line = store::DispatchedLine {
-                product: product.id,
+                product: product.id.into(),
                 batch: &take.batch,
                 expiry: take.expiry,
                 unit_cost: recorded.unit_cost,
@@ -918,7 +922,7 @@ async fn dispatch_transfer(
             };
             store::insert_transfer_line(&mut tx, tenant, id, line).await?;
             sent.push(events::inventory::StockTransferredTransferLine {
-                product_id: product.id,
+                product_id: product.id.into(),
                 sku: product.sku.clone(),
                 batch: take.batch,
                 expiry_date: take.expiry.map(|d| d.to_string()),
@@ -930,8 +934,8 @@ async fn dispatch_transfer(
     let event = events::inventory::StockTransferred {
         tenant_id: tenant,
         transfer_id: id,
-        from_location_id: from.id,
-        to_location_id: to.id,
+        from_location_id: from.id.into(),
+        to_location_id: to.id.into(),
         reference: reference.map(str::to_owned),
         lines: sent,
         dispatched_by: principal.user,
@@ -1123,7 +1127,7 @@ async fn receive_transfer(
             .transpose()?;
         arrivals.push(Arrival {
             field,
-            product: product.id,
+            product: product.id.into(),
             sku: product.sku.clone(),
             batch,
             quantity,
@@ -1137,7 +1141,7 @@ async fn receive_transfer(
     for taken in receipt.taken {
         let product = products
             .iter()
-            .find(|p| p.id == taken.product)
+            .find(|p| p.id == taken.product.into())
             .ok_or_else(|| ApiError::internal("a received product was not asked for"))?;
         ledger::record(
             &mut tx,
@@ -1175,9 +1179,9 @@ async fn receive_transfer(
             let view = after
                 .lines
                 .iter()
-                .find(|l| l.product_id == product_id && l.batch == batch);
+                .find(|l| l.product_id == product_id.uuid() && l.batch == batch);
             events::inventory::TransferReceivedReceivedLine {
-                product_id,
+                product_id: product_id.into(),
                 sku,
                 received_total: view.map_or_else(String::new, |v| v.received.clone()),
                 dispatched: view.map_or_else(String::new, |v| v.dispatched.clone()),
@@ -1306,7 +1310,7 @@ async fn reserve(
         not_archived(product)?;
     }
     let id = Uuid::now_v7();
-    let ids: Vec<Uuid> = lines.iter().map(|(p, _)| p.id).collect();
+    let ids: Vec<ProductId> = lines.iter().map(|(p, _)| p.id).collect();
     let quantities: Vec<Decimal> = lines.iter().map(|(_, q)| *q).collect();
     // Everything that does not depend on the stock is written before the stock is
     // locked, so other tills selling these items wait only for the check itself. The
@@ -1315,7 +1319,7 @@ async fn reserve(
     // transaction the hold is live.
     let hold = store::NewHold {
         id,
-        location: location.id,
+        location: location.id.into(),
         reference,
         ttl_secs: f64::from(ttl),
         by: principal.user,
@@ -1325,12 +1329,12 @@ async fn reserve(
     let event = events::inventory::ReservationCreated {
         tenant_id: tenant,
         reservation_id: id,
-        location_id: location.id,
+        location_id: location.id.into(),
         reference: reference.map(str::to_owned),
         lines: lines
             .iter()
             .map(|(p, q)| events::inventory::ReservationCreatedReservedLine {
-                product_id: p.id,
+                product_id: p.id.into(),
                 sku: p.sku.clone(),
                 quantity: decimal_text(*q),
             })
@@ -1375,12 +1379,12 @@ async fn reserve(
         StatusCode::CREATED,
         Json(Reservation {
             id,
-            location_id: location.id,
+            location_id: location.id.into(),
             status: "active".to_owned(),
             expires_at,
             lines: lines
                 .iter()
-                .map(|(p, q)| (p.id, decimal_text(*q)))
+                .map(|(p, q)| (p.id.uuid(), decimal_text(*q)))
                 .collect(),
         }),
     ))
@@ -1639,7 +1643,7 @@ async fn reconcile(
             value += recorded.value;
         }
         event_lines.push(events::inventory::CountReconciledCountedLine {
-            product_id: product.id,
+            product_id: product.id.into(),
             sku: product.sku.clone(),
             batch: batch.clone(),
             book: decimal_text(book),
@@ -1648,7 +1652,7 @@ async fn reconcile(
             unit_cost_minor: decimal_text(level.average_cost),
         });
         result.push(CountedLine {
-            product_id: product.id,
+            product_id: product.id.into(),
             sku: product.sku.clone(),
             batch: batch.clone(),
             book: decimal_text(book),
@@ -1660,7 +1664,7 @@ async fn reconcile(
     let event = events::inventory::CountReconciled {
         tenant_id: tenant,
         count_id: id,
-        location_id: location.id,
+        location_id: location.id.into(),
         lines: event_lines,
         currency: currency.code().to_string(),
         value_difference_minor: value,

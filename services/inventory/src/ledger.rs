@@ -2,6 +2,7 @@
 //! its fold, updated in the same transaction, and every movement is published as
 //! `inventory.stock.moved` so the fold can be rebuilt from the topic.
 
+use bazaar_platform::ids::{LocationId, ProductId};
 use bazaar_schemas::events;
 use std::collections::HashMap;
 
@@ -68,7 +69,7 @@ impl Kind {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Product {
     /// The product.
-    pub id: Uuid,
+    pub id: ProductId,
     /// Its SKU.
     pub sku: String,
     /// Decimal places its unit allows.
@@ -89,7 +90,7 @@ pub struct Movement<'a> {
     /// Its id: random for commands, derived from the event for consumed events.
     pub id: Uuid,
     /// Where.
-    pub location: Uuid,
+    pub location: LocationId,
     /// What.
     pub product: &'a Product,
     /// Which batch; empty for unbatched stock.
@@ -114,9 +115,9 @@ pub struct Movement<'a> {
 #[derive(Debug, Clone)]
 pub struct Fold<'a> {
     /// Where.
-    pub location: Uuid,
+    pub location: LocationId,
     /// What.
-    pub product: Uuid,
+    pub product: ProductId,
     /// Which batch.
     pub batch: &'a str,
     /// The batch's expiry date.
@@ -144,7 +145,7 @@ pub struct Recorded {
 }
 
 /// The message key of a location's stock of a product: its events stay in order.
-pub fn item_key(location: Uuid, product: Uuid) -> String {
+pub fn item_key(location: LocationId, product: ProductId) -> String {
     format!("{location}/{product}")
 }
 
@@ -174,8 +175,8 @@ pub fn events() -> outbox::Events {
 pub async fn lock_level(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    product: Uuid,
+    location: LocationId,
+    product: ProductId,
 ) -> Result<Level, sqlx::Error> {
     lock_levels(tx, tenant, location, &[product])
         .await?
@@ -190,16 +191,16 @@ pub async fn lock_level(
 pub async fn lock_levels(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    products: &[Uuid],
-) -> Result<Vec<(Uuid, Level)>, sqlx::Error> {
+    location: LocationId,
+    products: &[ProductId],
+) -> Result<Vec<(ProductId, Level)>, sqlx::Error> {
     let mut products = products.to_vec();
     products.sort();
     products.dedup();
     // One statement creates or locks each row, in the array's (sorted) order. Locking the
     // rows that exist first and creating the others after broke that order: two carts
     // with the same new item each waited for the other's row.
-    let mut rows: Vec<(Uuid, Decimal, Decimal, i64)> = sqlx::query_as(
+    let mut rows: Vec<(ProductId, Decimal, Decimal, i64)> = sqlx::query_as(
         "INSERT INTO stock_levels (tenant_id, location_id, product_id, last_movement_seq, last_moved_at) \
          SELECT $1, $2, item.product, 0, now() \
          FROM UNNEST($3::uuid[]) WITH ORDINALITY AS item (product, n) ORDER BY item.n \
@@ -231,9 +232,9 @@ pub async fn lock_levels(
 pub async fn reserved_many(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    products: &[Uuid],
-) -> Result<Vec<(Uuid, Decimal)>, sqlx::Error> {
+    location: LocationId,
+    products: &[ProductId],
+) -> Result<Vec<(ProductId, Decimal)>, sqlx::Error> {
     sqlx::query_as(
         // One index probe per product, as in `lock_levels`.
         "SELECT product, coalesce((SELECT sum(quantity) FROM reservation_lines \
@@ -252,8 +253,8 @@ pub async fn reserved_many(
 pub async fn reserved(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    product: Uuid,
+    location: LocationId,
+    product: ProductId,
     except: Option<Uuid>,
 ) -> Result<Decimal, sqlx::Error> {
     sqlx::query_scalar(
@@ -273,8 +274,8 @@ pub async fn reserved(
 pub async fn batches(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    product: Uuid,
+    location: LocationId,
+    product: ProductId,
 ) -> Result<Vec<BatchStock>, sqlx::Error> {
     Ok(batches_of(tx, tenant, location, &[product])
         .await?
@@ -287,10 +288,10 @@ pub async fn batches(
 pub async fn batches_of(
     tx: &mut PgConnection,
     tenant: Uuid,
-    location: Uuid,
-    products: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<BatchStock>>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, Option<NaiveDate>, Decimal)> = sqlx::query_as(
+    location: LocationId,
+    products: &[ProductId],
+) -> Result<HashMap<ProductId, Vec<BatchStock>>, sqlx::Error> {
+    let rows: Vec<(ProductId, String, Option<NaiveDate>, Decimal)> = sqlx::query_as(
         // One index probe per product, as in `lock_levels`.
         "SELECT b.product_id, b.batch, b.expiry_date, b.on_hand \
          FROM UNNEST($3::uuid[]) AS item (product), \
@@ -302,7 +303,7 @@ pub async fn batches_of(
     .bind(products)
     .fetch_all(tx)
     .await?;
-    let mut batches: HashMap<Uuid, Vec<BatchStock>> = HashMap::new();
+    let mut batches: HashMap<ProductId, Vec<BatchStock>> = HashMap::new();
     for (product, batch, expiry, on_hand) in rows {
         batches.entry(product).or_default().push(BatchStock {
             batch,
@@ -370,8 +371,8 @@ pub async fn record_all_locked(
     tx: &mut PgConnection,
     tenant: Uuid,
     movements: &[Movement<'_>],
-    levels: &mut HashMap<Uuid, Level>,
-    held: &HashMap<Uuid, Decimal>,
+    levels: &mut HashMap<ProductId, Level>,
+    held: &HashMap<ProductId, Decimal>,
     costed_by: Option<&str>,
     events: &mut outbox::Events,
 ) -> Result<Vec<Recorded>, LedgerError> {
@@ -441,13 +442,16 @@ pub async fn record_all_locked(
 
     // Each item's level as its last movement left it; each batch moved by the sum.
     let mut items: Vec<(Uuid, Uuid, Level, i64, DateTime<Utc>)> = Vec::new();
-    let mut batches: Vec<(Uuid, Uuid, &str, Option<NaiveDate>, Decimal)> = Vec::new();
+    let mut batches: Vec<(LocationId, ProductId, &str, Option<NaiveDate>, Decimal)> = Vec::new();
     for (movement, (_, recorded)) in movements.iter().zip(&steps) {
         let (seq, at, _) = written(movement)?;
         let (location, product) = (movement.location, movement.product.id);
-        match items.iter_mut().find(|i| (i.0, i.1) == (location, product)) {
-            Some(item) => *item = (location, product, recorded.after, seq, at),
-            None => items.push((location, product, recorded.after, seq, at)),
+        match items
+            .iter_mut()
+            .find(|i| (i.0, i.1) == (location.into(), product.into()))
+        {
+            Some(item) => *item = (location.into(), product.into(), recorded.after, seq, at),
+            None => items.push((location.into(), product.into(), recorded.after, seq, at)),
         }
         match batches
             .iter_mut()
@@ -497,9 +501,9 @@ pub async fn record_all_locked(
                 tenant_id: tenant,
                 movement_id: movement.id,
                 seq,
-                location_id: movement.location,
+                location_id: movement.location.into(),
                 store_id: store,
-                product_id: product.id,
+                product_id: product.id.into(),
                 sku: product.sku.clone(),
                 batch: movement.batch.to_owned(),
                 expiry_date: movement.expiry.map(|d| d.to_string()),
@@ -530,8 +534,8 @@ pub async fn record_all_locked(
             let (_, at, _) = written(movement)?;
             let negative = events::inventory::NegativeStock {
                 tenant_id: tenant,
-                location_id: movement.location,
-                product_id: product.id,
+                location_id: movement.location.into(),
+                product_id: product.id.into(),
                 sku: product.sku.clone(),
                 on_hand: decimal_text(after.on_hand),
                 movement_id: movement.id,
@@ -553,7 +557,7 @@ pub async fn record_all_locked(
 pub fn alert_if_low(
     events: &mut outbox::Events,
     tenant: Uuid,
-    location: Uuid,
+    location: LocationId,
     product: &Product,
     available_before: Decimal,
     available_after: Decimal,
@@ -564,8 +568,8 @@ pub fn alert_if_low(
     if available_before >= level && available_after < level {
         let low = events::inventory::LowStock {
             tenant_id: tenant,
-            location_id: location,
-            product_id: product.id,
+            location_id: location.into(),
+            product_id: product.id.into(),
             sku: product.sku.clone(),
             available: decimal_text(available_after),
             reorder_level: decimal_text(level),
@@ -586,7 +590,7 @@ pub async fn issued_cost(
     tx: &mut PgConnection,
     tenant: Uuid,
     invoice: Uuid,
-    product: Uuid,
+    product: ProductId,
 ) -> Result<Option<Decimal>, sqlx::Error> {
     let cost: Option<Decimal> = sqlx::query_scalar(
         "SELECT sum(quantity * unit_cost_minor) / nullif(sum(quantity), 0) FROM stock_movements \
@@ -657,7 +661,7 @@ async fn apply_locked(
 async fn add_to_batches(
     tx: &mut PgConnection,
     tenant: Uuid,
-    batches: &[(Uuid, Uuid, &str, Option<NaiveDate>, Decimal)],
+    batches: &[(LocationId, ProductId, &str, Option<NaiveDate>, Decimal)],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stock_batches (tenant_id, location_id, product_id, batch, expiry_date, on_hand) \

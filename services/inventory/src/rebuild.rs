@@ -92,8 +92,8 @@ impl Projection for StockFold {
             .await?;
         let expiry: Option<NaiveDate> = moved.expiry_date.as_deref().map(str::parse).transpose()?;
         let fold = Fold {
-            location: moved.location_id,
-            product: moved.product_id,
+            location: moved.location_id.into(),
+            product: moved.product_id.into(),
             batch: &moved.batch,
             expiry,
             quantity: moved.quantity.parse()?,

@@ -5,6 +5,7 @@
 //! a goods receipt brings stock in at its cost, and a return to the vendor takes it out
 //! again.
 
+use bazaar_platform::ids::ProductId;
 use bazaar_schemas::{events, Event as _};
 use std::collections::HashMap;
 
@@ -187,10 +188,11 @@ async fn store_location(
     tenant: Uuid,
     store: Uuid,
 ) -> Result<Uuid, ProjectionError> {
-    Ok(store::location_of_store(tx, tenant, store)
+    Ok((store::location_of_store(tx, tenant, store)
         .await?
         .ok_or_else(|| format!("store {store} has no inventory location"))?
         .id)
+        .into())
 }
 
 /// Where an event moves stock: a store's location, or a location it names.
@@ -211,7 +213,7 @@ async fn lock_poll(
         return Ok(());
     };
     let mut stores: HashMap<Uuid, Uuid> = HashMap::new();
-    let mut items: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
+    let mut items: std::collections::BTreeMap<Uuid, Vec<ProductId>> = Default::default();
     for event in events {
         let (at, moved): (At, Vec<Uuid>) = match event.cloud.event_type.as_str() {
             InvoiceIssued::TYPE => {
@@ -258,10 +260,13 @@ async fn lock_poll(
                 }
             },
         };
-        items.entry(location).or_default().extend(moved);
+        items
+            .entry(location)
+            .or_default()
+            .extend(moved.into_iter().map(ProductId::from));
     }
     for (location, products) in items {
-        ledger::lock_levels(tx, tenant, location, &products).await?;
+        ledger::lock_levels(tx, tenant, location.into(), &products).await?;
     }
     Ok(())
 }
@@ -315,29 +320,31 @@ async fn sale(
     // writer locks them, and each line then costs only its own writes.
     let mut lines: Vec<&InvoiceIssuedInvoiceLine> = invoice.lines.iter().collect();
     lines.sort_by_key(|l| (l.product_id, l.line_no));
-    let mut items: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let mut items: Vec<ProductId> = lines.iter().map(|l| l.product_id.into()).collect();
     items.dedup();
-    let products: HashMap<Uuid, Product> = store::products(tx, tenant, &items)
+    let products: HashMap<ProductId, Product> = store::products(tx, tenant, &items)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    let mut levels: HashMap<Uuid, Level> = ledger::lock_levels(tx, tenant, location, &items)
-        .await?
-        .into_iter()
-        .collect();
-    let held: HashMap<Uuid, Decimal> = ledger::reserved_many(tx, tenant, location, &items)
-        .await?
-        .into_iter()
-        .collect();
-    let mut stock = ledger::batches_of(tx, tenant, location, &items).await?;
+    let mut levels: HashMap<ProductId, Level> =
+        ledger::lock_levels(tx, tenant, location.into(), &items)
+            .await?
+            .into_iter()
+            .collect();
+    let held: HashMap<ProductId, Decimal> =
+        ledger::reserved_many(tx, tenant, location.into(), &items)
+            .await?
+            .into_iter()
+            .collect();
+    let mut stock = ledger::batches_of(tx, tenant, location.into(), &items).await?;
     let reference = invoice.invoice_id.to_string();
     // What each line draws from which batch; a later line of an item draws from what
     // the earlier left.
     let mut draws = Vec::new();
     for line in lines {
         let product = products
-            .get(&line.product_id)
+            .get(&line.product_id.into())
             .ok_or_else(|| format!("product {} is not in inventory's catalog", line.product_id))?;
         let wanted = quantity(&line.quantity)?;
         let batches = stock.entry(product.id).or_default();
@@ -356,7 +363,7 @@ async fn sale(
         .iter()
         .map(|(line_no, product, take)| Movement {
             id: movement_id(event, &format!("{line_no}/{}", take.batch)),
-            location,
+            location: location.into(),
             product,
             batch: &take.batch,
             expiry: take.expiry,
@@ -396,7 +403,7 @@ async fn sale(
         .map(
             |(movement, recorded)| events::inventory::SaleCostedCostedMovement {
                 movement_id: movement.id,
-                product_id: movement.product.id,
+                product_id: movement.product.id.into(),
                 sku: movement.product.sku.clone(),
                 batch: movement.batch.to_string(),
                 quantity: ledger::decimal_text(-movement.quantity),
@@ -436,7 +443,7 @@ async fn sales_return(
             tenant,
             Movement {
                 id: movement_id(event, &line.line_no.to_string()),
-                location,
+                location: location.into(),
                 product: &product,
                 batch: "",
                 expiry: None,
@@ -474,7 +481,7 @@ async fn goods_received(
             tenant,
             Movement {
                 id: movement_id(event, &index.to_string()),
-                location: grn.location_id,
+                location: grn.location_id.into(),
                 product: &product,
                 batch: line.batch.trim(),
                 expiry,
@@ -503,7 +510,7 @@ async fn returned_to_vendor(
     let tenant = event.cloud.tenant;
     for (index, line) in returned.lines.iter().enumerate() {
         let product = product(tx, tenant, line.product_id).await?;
-        let expiry = ledger::batches(tx, tenant, returned.location_id, product.id)
+        let expiry = ledger::batches(tx, tenant, returned.location_id.into(), product.id)
             .await?
             .into_iter()
             .find(|b| b.batch == line.batch)
@@ -513,7 +520,7 @@ async fn returned_to_vendor(
             tenant,
             Movement {
                 id: movement_id(event, &index.to_string()),
-                location: returned.location_id,
+                location: returned.location_id.into(),
                 product: &product,
                 batch: line.batch.trim(),
                 expiry,
@@ -546,7 +553,7 @@ async fn voided(
             tenant,
             Movement {
                 id: movement_id(event, &line.line_no.to_string()),
-                location,
+                location: location.into(),
                 product: &product,
                 batch: "",
                 expiry: None,

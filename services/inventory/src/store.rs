@@ -1,6 +1,7 @@
 //! Inventory's queries other than the ledger's: products, locations, reports.
 
 use bazaar_platform::db::EVENT_TIME as AT;
+use bazaar_platform::ids::{LocationId, ProductId};
 use bazaar_schemas::events;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -100,7 +101,7 @@ pub async fn product(
 pub async fn products(
     tx: &mut PgConnection,
     tenant: Uuid,
-    ids: &[Uuid],
+    ids: &[ProductId],
 ) -> Result<Vec<Product>, sqlx::Error> {
     sqlx::query_as(&format!("{PRODUCT} WHERE tenant_id = $1 AND id = ANY($2)"))
         .bind(tenant)
@@ -163,7 +164,8 @@ pub async fn product_by_sku(
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Location {
     /// The location.
-    pub id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: LocationId,
     /// Short code, e.g. `BLR-01` or `WH-SOUTH`.
     pub code: String,
     /// Display name.
@@ -318,7 +320,7 @@ pub async fn stock(
     tx: &mut PgConnection,
     tenant: Uuid,
     locations: &[Uuid],
-    product: Option<Uuid>,
+    product: Option<ProductId>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<StockRow>, sqlx::Error> {
@@ -470,7 +472,7 @@ pub async fn movements(
     tx: &mut PgConnection,
     tenant: Uuid,
     locations: &[Uuid],
-    product: Option<Uuid>,
+    product: Option<ProductId>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<MovementRow>, sqlx::Error> {
@@ -680,7 +682,7 @@ pub(crate) async fn receive_transfer_line(
     tx: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
-    (product, batch): (Uuid, &str),
+    (product, batch): (ProductId, &str),
     quantity: Decimal,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -742,7 +744,7 @@ pub(crate) async fn insert_reservation(
     tx: &mut PgConnection,
     tenant: Uuid,
     hold: &NewHold<'_>,
-    (products, quantities): (&[Uuid], &[Decimal]),
+    (products, quantities): (&[ProductId], &[Decimal]),
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), sqlx::Error> {
     sqlx::query_as(
         "WITH reservation AS ( \
@@ -894,7 +896,14 @@ pub(crate) async fn receipt_replayed(
     let (tenant, id) = (received.tenant_id, received.transfer_id);
     for line in &received.lines {
         let quantity = decimal("quantity", &line.quantity)?;
-        receive_transfer_line(tx, tenant, id, (line.product_id, &line.batch), quantity).await?;
+        receive_transfer_line(
+            tx,
+            tenant,
+            id,
+            (line.product_id.into(), &line.batch),
+            quantity,
+        )
+        .await?;
     }
     if received.status != "in_transit" {
         finish_transfer(tx, tenant, id, (&received.status, received.received_at)).await?;
